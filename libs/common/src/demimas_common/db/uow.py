@@ -1,0 +1,96 @@
+"""The unit of work: one transaction for a use case's changes and the events they cause (the outbox).
+
+    async with UnitOfWork(engine, schema="registry", actor=actor) as uow:
+        await repo(uow.connection).add(worker)
+        uow.publish(new_event(...))
+        await uow.commit()
+
+Leaving the block without `commit()` rolls everything back, events included: an event exists if and only if its
+change does. The relay publishes committed outbox rows to JetStream later.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
+
+from demimas_common.events.envelope import Actor, CloudEvent
+from demimas_common.events.tables import event_tables
+
+__all__ = ["UnitOfWork", "outbox_rows"]
+
+
+def outbox_rows(events: Iterable[CloudEvent]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": uuid.UUID(event.id),
+            "type": event.type,
+            "subject": event.subject,
+            "payload": event.to_dict(),
+            "traceparent": event.traceparent,
+        }
+        for event in events
+    ]
+
+
+class UnitOfWork:
+    def __init__(
+        self, engine: AsyncEngine, *, schema: str, actor: Actor | None = None, traceparent: str | None = None
+    ) -> None:
+        self._engine = engine
+        self.schema = schema
+        self.actor = actor
+        self.traceparent = traceparent
+        self._events: list[CloudEvent] = []
+        self._connection: AsyncConnection | None = None
+        self._transaction: AsyncTransaction | None = None
+        self.committed = False
+
+    @property
+    def connection(self) -> AsyncConnection:
+        if self._connection is None:
+            raise RuntimeError("use the unit of work inside `async with`")
+        return self._connection
+
+    async def __aenter__(self) -> UnitOfWork:
+        self._connection = await self._engine.connect()
+        self._transaction = await self._connection.begin()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            if self._transaction is not None and self._transaction.is_active:
+                await self._transaction.rollback()
+        finally:
+            if self._connection is not None:
+                await self._connection.close()
+            self._connection = None
+            self._transaction = None
+
+    def publish(self, event: CloudEvent) -> None:
+        """Queue an event; it is written to the outbox at commit, with this request's trace context."""
+        if event.traceparent is None and self.traceparent is not None:
+            event = event.with_traceparent(self.traceparent)
+        self._events.append(event)
+
+    @property
+    def pending_events(self) -> list[CloudEvent]:
+        return list(self._events)
+
+    async def flush_events(self) -> None:
+        if self._events:
+            await self.connection.execute(insert(event_tables(self.schema).outbox), outbox_rows(self._events))
+            self._events.clear()
+
+    async def commit(self) -> None:
+        await self.flush_events()
+        assert self._transaction is not None
+        await self._transaction.commit()
+        self.committed = True
