@@ -1,0 +1,1 @@
+"""Who is calling: JWT verification, the `Principal`, agencies, scopes, regions and purposes."""

@@ -1,0 +1,37 @@
+"""Default grants per agency (ARCHITECTURE.md table). A token's `scope` claim may narrow them, never widen."""
+
+from __future__ import annotations
+
+from demimas_common.auth.principal import Agency
+
+__all__ = ["ALL_SCOPES", "DEFAULT_GRANTS", "REGIONAL_AGENCIES"]
+
+ALL_SCOPES = frozenset(
+    """registry:read registry:write stats:read pii:read family:read designation:propose designation:verify
+    designation:decide pillars:read pillars:write pilot:read pilot:write audit:read subject:report""".split()
+)
+
+DEFAULT_GRANTS: dict[Agency, frozenset[str]] = {
+    Agency.KP2MI: frozenset(
+        """registry:read registry:write stats:read pii:read family:read designation:propose designation:verify
+        designation:decide pillars:read pillars:write pilot:read pilot:write subject:report""".split()
+    ),
+    Agency.BP3MI: frozenset(
+        """registry:read registry:write stats:read pii:read family:read designation:verify pillars:read
+        pillars:write pilot:read""".split()
+    ),
+    Agency.DISNAKER: frozenset(
+        "registry:read registry:write stats:read pii:read designation:propose pillars:read".split()
+    ),
+    Agency.KEMENPPPA: frozenset(
+        "registry:read stats:read family:read pillars:read pillars:write pilot:read pilot:write".split()
+    ),
+    Agency.KEMENDES: frozenset("stats:read pillars:read pillars:write pilot:read pilot:write".split()),
+    Agency.BNN: frozenset("stats:read pillars:read pillars:write pilot:read pilot:write".split()),
+    Agency.KEMENIMIPAS: frozenset("registry:read stats:read pillars:read pillars:write pilot:read pilot:write".split()),
+    Agency.KEMENKO_POLKAM: frozenset("stats:read pillars:read pilot:read pilot:write".split()),
+    Agency.AUDITOR: frozenset("audit:read stats:read".split()),
+}
+
+# Agencies whose tokens carry a region (a provincial or regency office).
+REGIONAL_AGENCIES = frozenset({Agency.BP3MI, Agency.DISNAKER})

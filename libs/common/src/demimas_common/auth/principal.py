@@ -1,0 +1,102 @@
+"""The caller of a request, as its verified token describes it, with the checks resolvers use.
+
+Contract (ARCHITECTURE.md "Agencies, scopes, personal data"): claims `sub`, `agency`, `scope` (space separated),
+optional `region` (a dotted region-code prefix such as `16.06`, matched on whole segments) and `purpose`.
+A `region` restricts every grant of the token to that region.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from demimas_common.errors import BadUserInput, Forbidden, PurposeRequired
+from demimas_common.events.envelope import Actor
+
+__all__ = ["Agency", "Principal", "Purpose", "region_covers"]
+
+
+class Agency(StrEnum):
+    KP2MI = "KP2MI"
+    BP3MI = "BP3MI"
+    DISNAKER = "DISNAKER"
+    KEMENPPPA = "KEMENPPPA"
+    KEMENDES = "KEMENDES"
+    BNN = "BNN"
+    KEMENIMIPAS = "KEMENIMIPAS"
+    KEMENKO_POLKAM = "KEMENKO_POLKAM"
+    AUDITOR = "AUDITOR"
+
+
+class Purpose(StrEnum):
+    """Why personal data is processed (UU 27/2022): every read of personal fields names one."""
+
+    PLACEMENT_SERVICE = "PLACEMENT_SERVICE"
+    PROTECTION_CASE = "PROTECTION_CASE"
+    PROGRAMME_DELIVERY = "PROGRAMME_DELIVERY"
+    FAMILY_SUPPORT = "FAMILY_SUPPORT"
+    STATISTICS = "STATISTICS"
+    AUDIT = "AUDIT"
+    DATA_SUBJECT_REQUEST = "DATA_SUBJECT_REQUEST"
+
+    @classmethod
+    def parse(cls, value: str, *, field: str = "purpose") -> Purpose:
+        try:
+            return cls(value.strip().upper())
+        except ValueError:
+            allowed = ", ".join(p.value for p in cls)
+            raise BadUserInput(f"unknown purpose {value!r}; use one of {allowed}", field=field) from None
+
+
+def region_covers(prefix: str | None, code: str) -> bool:
+    """True when `code` lies inside the region `prefix` (whole dotted segments: 16.06 covers 16.06.13.2001,
+    not 16.061)."""
+    if prefix is None:
+        return True
+    return code == prefix or code.startswith(prefix + ".")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    sub: str
+    agency: Agency
+    scopes: frozenset[str]
+    region: str | None = None
+    purpose: Purpose | None = None
+    token_id: str | None = field(default=None, compare=False)
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(agency=self.agency.value, sub=self.sub)
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes
+
+    def require_scope(self, scope: str) -> None:
+        if scope not in self.scopes:
+            raise Forbidden(f"{self.agency.value} token lacks the scope {scope}", required_scope=scope)
+
+    def covers(self, code: str) -> bool:
+        return region_covers(self.region, code)
+
+    def require_region(self, code: str, *, field: str | None = None) -> None:
+        if not self.covers(code):
+            raise Forbidden(f"{code} lies outside this token's region {self.region}", field=field)
+
+    def with_purpose(self, purpose: Purpose | None) -> Principal:
+        """The principal with the request's purpose (header), which may not contradict the token's claim."""
+        if purpose is None or purpose == self.purpose:
+            return self
+        if self.purpose is not None:
+            raise Forbidden(
+                f"the X-Demimas-Purpose header ({purpose.value}) contradicts the token's purpose ({self.purpose.value})"
+            )
+        return Principal(self.sub, self.agency, self.scopes, self.region, purpose, self.token_id)
+
+    def require_purpose(self) -> Purpose:
+        if self.purpose is None:
+            allowed = ", ".join(p.value for p in Purpose)
+            raise PurposeRequired(
+                f"personal data needs a purpose: a `purpose` token claim or the X-Demimas-Purpose header ({allowed})"
+            )
+        return self.purpose
