@@ -1,0 +1,1 @@
+"""Registry persistence: SQLAlchemy Core tables and repositories over asyncpg."""

@@ -1,0 +1,170 @@
+"""Read side of the registry: batched look-ups for DataLoaders and keyset pages for connections."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Select, and_, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from demimas_registry.adapters.repository import departure_from_row, worker_from_row
+from demimas_registry.adapters.tables import departures, family_members, returns, village_stats, villages, workers
+from demimas_registry.domain.model import Consent, Departure, FamilyMember, Return, Worker
+from demimas_registry.domain.stats import MigrantStats
+from demimas_registry.domain.vocabulary import ConsentGiver, Relation, ReturnReason, WorkerStatus
+
+__all__ = ["RegistryQueries", "WorkerFilterValues", "region_range"]
+
+
+def region_range(prefix: str) -> tuple[str, str]:
+    """Codes inside `prefix` (whole segments) as a half-open range: '16.06.' <= code < '16.06/' ('/' follows '.'
+    in the C collation)."""
+    return prefix + ".", prefix + "/"
+
+
+class WorkerFilterValues:
+    def __init__(
+        self,
+        *,
+        village_code: str | None = None,
+        region_prefix: str | None = None,
+        status: WorkerStatus | None = None,
+        destination_country: str | None = None,
+        caller_region: str | None = None,
+    ) -> None:
+        self.village_code = village_code
+        self.region_prefix = region_prefix
+        self.status = status
+        self.destination_country = destination_country
+        self.caller_region = caller_region
+
+    def apply(self, stmt: Select[Any]) -> Select[Any]:
+        if self.village_code is not None:
+            stmt = stmt.where(workers.c.village_code == self.village_code)
+        for prefix in (self.region_prefix, self.caller_region):
+            if prefix is not None:
+                low, high = region_range(prefix)
+                stmt = stmt.where(and_(workers.c.village_code >= low, workers.c.village_code < high))
+        if self.status is not None:
+            stmt = stmt.where(workers.c.status == self.status.value)
+        if self.destination_country is not None:
+            stmt = stmt.where(
+                workers.c.status == WorkerStatus.ABROAD.value,
+                workers.c.latest_departure_id.in_(
+                    select(departures.c.id).where(departures.c.destination_country == self.destination_country)
+                ),
+            )
+        return stmt
+
+
+class RegistryQueries:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def villages_by_code(self, codes: Sequence[str]) -> dict[str, Any]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(villages).where(villages.c.code.in_(list(set(codes)))))).all()
+        return {row.code: row for row in rows}
+
+    async def stats_by_village(self, codes: Sequence[str]) -> dict[str, MigrantStats]:
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(village_stats.c.village_code, village_stats.c.dimension, village_stats.c.key,
+                           village_stats.c.count).where(village_stats.c.village_code.in_(list(set(codes))))
+                )
+            ).all()  # fmt: skip
+        grouped: dict[str, list[tuple[str, str, int]]] = {code: [] for code in codes}
+        for row in rows:
+            grouped[row.village_code].append((row.dimension, row.key, int(row._mapping["count"])))
+        return {code: MigrantStats.from_rows(items) for code, items in grouped.items()}
+
+    async def workers_by_id(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Worker]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(workers).where(workers.c.id.in_(list(set(ids)))))).all()
+            latest_ids = [r.latest_departure_id for r in rows if r.latest_departure_id is not None]
+            latest = await self._departures_by_id(conn, latest_ids)
+        return {row.id: worker_from_row(row, latest.get(row.latest_departure_id)) for row in rows}
+
+    async def _departures_by_id(self, conn: Any, ids: list[uuid.UUID]) -> dict[uuid.UUID, Departure]:
+        if not ids:
+            return {}
+        rows = (await conn.execute(select(departures).where(departures.c.id.in_(ids)))).all()
+        return {row.id: departure_from_row(row) for row in rows}
+
+    async def worker_page(
+        self, flt: WorkerFilterValues, *, first: int, after: uuid.UUID | None
+    ) -> tuple[list[Worker], bool]:
+        stmt = flt.apply(select(workers)).order_by(workers.c.id).limit(first + 1)
+        if after is not None:
+            stmt = stmt.where(workers.c.id > after)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+            has_next = len(rows) > first
+            rows = rows[:first]
+            latest = await self._departures_by_id(
+                conn, [r.latest_departure_id for r in rows if r.latest_departure_id is not None]
+            )
+        return [worker_from_row(r, latest.get(r.latest_departure_id)) for r in rows], has_next
+
+    async def worker_count(self, flt: WorkerFilterValues) -> int:
+        async with self.engine.connect() as conn:
+            return int(await conn.scalar(flt.apply(select(func.count()).select_from(workers))) or 0)
+
+    async def village_page(
+        self, *, regency_code: str | None, search: str | None, caller_region: str | None, first: int,
+        after: str | None,
+    ) -> tuple[list[Any], bool, Select[Any]]:  # fmt: skip
+        base = select(villages)
+        for prefix in (regency_code, caller_region):
+            if prefix is not None:
+                low, high = region_range(prefix)
+                base = base.where(and_(villages.c.code >= low, villages.c.code < high))
+        if search:
+            base = base.where(func.lower(villages.c.name).contains(search.lower(), autoescape=True))
+        stmt = base.order_by(villages.c.code).limit(first + 1)
+        if after is not None:
+            stmt = stmt.where(villages.c.code > after)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return list(rows[:first]), len(rows) > first, base
+
+    async def count(self, stmt: Select[Any]) -> int:
+        async with self.engine.connect() as conn:
+            return int(await conn.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+
+    async def departures_by_worker(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Departure]]:
+        out: dict[uuid.UUID, list[Departure]] = {i: [] for i in ids}
+        async with self.engine.connect() as conn:
+            stmt = select(departures).where(departures.c.worker_id.in_(list(set(ids))))
+            for row in (await conn.execute(stmt.order_by(departures.c.departure_date))).all():
+                out[row.worker_id].append(departure_from_row(row))
+        return out
+
+    async def returns_by_worker(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Return]]:
+        out: dict[uuid.UUID, list[Return]] = {i: [] for i in ids}
+        async with self.engine.connect() as conn:
+            stmt = select(returns).where(returns.c.worker_id.in_(list(set(ids)))).order_by(returns.c.return_date)
+            for row in (await conn.execute(stmt)).all():
+                out[row.worker_id].append(
+                    Return(row.id, row.worker_id, row.departure_id, row.return_date, ReturnReason(row.reason), row.note)
+                )
+        return out
+
+    async def family_by_worker(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[FamilyMember]]:
+        out: dict[uuid.UUID, list[FamilyMember]] = {i: [] for i in ids}
+        async with self.engine.connect() as conn:
+            stmt = select(family_members).where(family_members.c.worker_id.in_(list(set(ids))))
+            for row in (await conn.execute(stmt.order_by(family_members.c.id))).all():
+                consent = (
+                    Consent(ConsentGiver(row.consent_given_by), row.consent_date, row.consent_basis)
+                    if row.consent_given_by
+                    else None
+                )
+                out[row.worker_id].append(
+                    FamilyMember(row.id, row.worker_id, Relation(row.relation), row.full_name, row.birth_date,
+                                 row.minor, consent)
+                )  # fmt: skip
+        return out

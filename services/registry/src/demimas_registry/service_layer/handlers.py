@@ -1,0 +1,147 @@
+"""Use cases of the registry. Each checks the caller's grant and region, applies the domain rules, updates the
+village statistics by delta and queues its events, all in one transaction (the unit of work)."""
+
+from __future__ import annotations
+
+import uuid
+
+from demimas_common.auth.principal import Principal
+from demimas_common.db.uow import UnitOfWork
+from demimas_common.errors import BadUserInput, Conflict, NotFound
+from demimas_registry.adapters.repository import WorkerRepository
+from demimas_registry.domain import events
+from demimas_registry.domain import validation as v
+from demimas_registry.domain.commands import (
+    AddFamilyMember,
+    RecordDeparture,
+    RecordReturn,
+    RegisterWorker,
+    UpdateWorker,
+)
+from demimas_registry.domain.factories import (
+    check_passport,
+    new_departure,
+    new_family_member,
+    new_return,
+    new_worker,
+)
+from demimas_registry.domain.model import FamilyMember, Worker
+from demimas_registry.domain.stats import Contribution, contribution, delta
+
+__all__ = ["add_family_member", "record_departure", "record_return", "register_worker", "update_worker"]
+
+WRITE = "registry:write"
+
+
+def worker_contribution(worker: Worker) -> Contribution:
+    latest = worker.latest_departure
+    return contribution(
+        worker.village_code,
+        worker.status,
+        destination=latest.destination_country if latest else None,
+        scheme=latest.scheme if latest else None,
+        procedural=latest.procedural if latest else None,
+    )
+
+
+async def _require_village(repo: WorkerRepository, code: str) -> None:
+    if not await repo.village_exists(code):
+        raise BadUserInput(f"village {code} is not in the Kemendagri reference", field="villageCode")
+
+
+async def _load_for_change(
+    repo: WorkerRepository, principal: Principal, worker_id: uuid.UUID, expected_version: int | None
+) -> Worker:
+    worker = await repo.get(worker_id)
+    if worker is None or not principal.covers(worker.village_code):
+        # Outside the caller's region a worker is as invisible as a missing one.
+        raise NotFound(f"no worker {worker_id}", field="workerId")
+    if expected_version is not None and expected_version != worker.version:
+        raise Conflict(
+            f"worker {worker_id} is at version {worker.version}, not {expected_version}; read it again",
+            field="expectedVersion",
+        )
+    return worker
+
+
+async def register_worker(cmd: RegisterWorker, uow: UnitOfWork, principal: Principal) -> Worker:
+    principal.require_scope(WRITE)
+    worker = new_worker(cmd)
+    principal.require_region(worker.village_code, field="villageCode")
+    repo = WorkerRepository(uow.connection)
+    await _require_village(repo, worker.village_code)
+    await repo.add(worker, created_by=principal.agency.value)
+    await repo.apply_stats(delta([(None, worker_contribution(worker))]))
+    uow.publish(events.worker_registered(worker, principal.actor))
+    await uow.commit()
+    return worker
+
+
+async def update_worker(cmd: UpdateWorker, uow: UnitOfWork, principal: Principal) -> Worker:
+    principal.require_scope(WRITE)
+    repo = WorkerRepository(uow.connection)
+    worker = await _load_for_change(repo, principal, cmd.worker_id, cmd.expected_version)
+    loaded_version = worker.version
+    before = worker_contribution(worker)
+    previous_village = None
+    if cmd.village_code is not None:
+        code = v.check_village_code(cmd.village_code)
+        principal.require_region(code, field="villageCode")
+        await _require_village(repo, code)
+        previous_village = worker.move_to(code)
+    if cmd.full_name is not None:
+        worker.full_name = v.check_name(cmd.full_name)
+    if cmd.education is not None:
+        worker.education = cmd.education
+    if cmd.phone is not None:
+        worker.phone = v.check_phone(cmd.phone) if cmd.phone.strip() else None
+    if cmd.address is not None:
+        worker.address = v.check_text(cmd.address, field="address", max_length=500) if cmd.address.strip() else None
+    if cmd.passport_number is not None:
+        worker.passport_number = check_passport(cmd.passport_number) if cmd.passport_number.strip() else None
+    worker.touch()
+    await repo.save(worker, expected_version=loaded_version)
+    await repo.apply_stats(delta([(before, worker_contribution(worker))]))
+    uow.publish(events.worker_updated(worker, principal.actor, previous_village))
+    await uow.commit()
+    return worker
+
+
+async def record_departure(cmd: RecordDeparture, uow: UnitOfWork, principal: Principal) -> Worker:
+    principal.require_scope(WRITE)
+    departure = new_departure(cmd)
+    repo = WorkerRepository(uow.connection)
+    worker = await _load_for_change(repo, principal, cmd.worker_id, cmd.expected_version)
+    loaded_version, before = worker.version, worker_contribution(worker)
+    worker.depart(departure)
+    await repo.save(worker, expected_version=loaded_version)
+    await repo.apply_stats(delta([(before, worker_contribution(worker))]))
+    uow.publish(events.worker_departed(worker, departure, principal.actor))
+    await uow.commit()
+    return worker
+
+
+async def record_return(cmd: RecordReturn, uow: UnitOfWork, principal: Principal) -> Worker:
+    principal.require_scope(WRITE)
+    repo = WorkerRepository(uow.connection)
+    worker = await _load_for_change(repo, principal, cmd.worker_id, cmd.expected_version)
+    ret = new_return(cmd, worker.latest_departure.id if worker.latest_departure else None)
+    loaded_version, before = worker.version, worker_contribution(worker)
+    worker.return_home(ret)
+    await repo.save(worker, expected_version=loaded_version)
+    await repo.apply_stats(delta([(before, worker_contribution(worker))]))
+    uow.publish(events.worker_returned(worker, ret, principal.actor))
+    await uow.commit()
+    return worker
+
+
+async def add_family_member(cmd: AddFamilyMember, uow: UnitOfWork, principal: Principal) -> FamilyMember:
+    principal.require_scope(WRITE)
+    principal.require_scope("family:read")
+    member = new_family_member(cmd)
+    repo = WorkerRepository(uow.connection)
+    worker = await _load_for_change(repo, principal, cmd.worker_id, None)
+    await repo.add_family_member(member)
+    uow.publish(events.family_added(member, worker, principal.actor))
+    await uow.commit()
+    return member
