@@ -58,7 +58,8 @@ class TestCheckNik:
         nik = nik_for("32.01.99", BORN, Sex.MALE)
         check = v.check_nik(nik, sex=Sex.MALE, birth_date=BORN)
         assert check.nik == nik
-        assert check.warnings and "32.01.99" in check.warnings[0]
+        assert check.warnings
+        assert "32.01.99" in check.warnings[0]
 
 
 class TestFields:

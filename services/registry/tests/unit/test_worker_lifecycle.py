@@ -125,7 +125,8 @@ class TestFamily:
             consent=consent,
         )  # fmt: skip
         member = new_family_member(cmd, today=TODAY)
-        assert member.minor and member.consent is not None
+        assert member.minor
+        assert member.consent is not None
 
     def test_an_adult_needs_no_consent(self) -> None:
         cmd = AddFamilyMember(
