@@ -3,6 +3,7 @@
 import asyncpg
 import nats
 import pytest
+
 from demimas_common.db.urls import asyncpg_dsn
 from demimas_common.devstack.testing import TestStack
 

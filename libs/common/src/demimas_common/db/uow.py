@@ -20,7 +20,9 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
 from demimas_common.events.envelope import Actor, CloudEvent
+from demimas_common.events.schemas import validate_event
 from demimas_common.events.tables import event_tables
+from demimas_common.telemetry import current_traceparent
 
 __all__ = ["UnitOfWork", "outbox_rows"]
 
@@ -75,9 +77,12 @@ class UnitOfWork:
             self._transaction = None
 
     def publish(self, event: CloudEvent) -> None:
-        """Queue an event; it is written to the outbox at commit, with this request's trace context."""
-        if event.traceparent is None and self.traceparent is not None:
-            event = event.with_traceparent(self.traceparent)
+        """Queue an event; it is written to the outbox at commit, with this request's trace context. The payload
+        is checked against its JSON Schema here, so a producer cannot emit an event that breaks the contract."""
+        traceparent = event.traceparent or self.traceparent or current_traceparent()
+        if traceparent is not None and event.traceparent is None:
+            event = event.with_traceparent(traceparent)
+        validate_event(event)
         self._events.append(event)
 
     @property

@@ -1,0 +1,197 @@
+"""`demimas stack run`: the one long-lived owner of the dev servers and the services (`make run`).
+
+It starts PostgreSQL and NATS under `.devstack/` unless `DEMIMAS_DATABASE_URL` / `DEMIMAS_NATS_URL` are set,
+writes `.devstack/stack.env` (contract), migrates every service and loads its demo data once, starts each service
+(uvicorn) on its port, and prints where everything is with one dev token per agency. Ctrl-C stops everything;
+the data stays for the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from demimas_common.auth.grants import REGIONAL_AGENCIES
+from demimas_common.auth.keys import ensure_dev_keys, mint_token
+from demimas_common.auth.principal import Agency
+from demimas_common.db.provision import runtime_role
+from demimas_common.db.urls import with_user
+from demimas_common.devstack.nats import EmbeddedNats
+from demimas_common.devstack.ports import free_port, port_is_free
+from demimas_common.devstack.postgres import EmbeddedPostgres
+from demimas_common.devstack.provisioning import load_demo_once, migrate_service
+from demimas_common.events.nats import connect
+from demimas_common.events.stream import ensure_stream
+from demimas_common.service import ServiceSpec, discover_services
+from demimas_common.settings import CommonSettings
+
+__all__ = ["DEMO_REGIONS", "Stack", "run"]
+
+# Regions of the demo tokens of regional offices: BP3MI Sumatera Selatan, Disnaker Musi Banyuasin.
+DEMO_REGIONS = {Agency.BP3MI: "16", Agency.DISNAKER: "16.06"}
+
+
+@dataclass
+class Stack:
+    root: Path
+    settings: CommonSettings = field(default_factory=CommonSettings)
+    postgres: EmbeddedPostgres | None = None
+    nats: EmbeddedNats | None = None
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def database_url(self) -> str:
+        if self.settings.database_url:
+            return self.settings.database_url
+        assert self.postgres is not None
+        return self.postgres.url()
+
+    @property
+    def nats_url(self) -> str:
+        if self.settings.nats_url:
+            return self.settings.nats_url
+        assert self.nats is not None
+        return self.nats.url
+
+    def start_servers(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        if not self.settings.database_url:
+            self.postgres = EmbeddedPostgres(self.root / "postgres", durable=True)
+            self.postgres.start()
+        if not self.settings.nats_url:
+            self.nats = EmbeddedNats(self.root / "nats")
+            self.nats.start()
+
+    def write_env(self) -> Path:
+        keys = ensure_dev_keys(self.root / "keys")
+        values = {
+            "DEMIMAS_DATABASE_URL": self.database_url,
+            "DEMIMAS_NATS_URL": self.nats_url,
+            "DEMIMAS_JWT_ISSUER": self.settings.jwt_issuer,
+            "DEMIMAS_JWT_AUDIENCE": self.settings.jwt_audience,
+            "DEMIMAS_JWKS_PATH": str(keys.jwks_path.resolve()),
+            "DEMIMAS_DEV_KEYS_DIR": str(keys.private_key_path.parent.resolve()),
+        }
+        path = self.root / "stack.env"
+        path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+        os.environ.update(values)
+        return path
+
+    async def prepare(self, specs: list[ServiceSpec]) -> None:
+        nc = await connect(self.nats_url, name="devstack")
+        try:
+            await ensure_stream(nc.jetstream(), replicas=self.settings.stream_replicas)
+        finally:
+            await nc.close()
+        for spec in specs:
+            await migrate_service(self.database_url, spec)
+            if await load_demo_once(self.database_url, spec):
+                print(f"  {spec.name}: demo data loaded", flush=True)
+
+    def start_services(self, specs: list[ServiceSpec]) -> None:
+        for spec in specs:
+            port = spec.port if port_is_free(spec.port) else free_port()
+            if port != spec.port:
+                print(f"  port {spec.port} is busy; {spec.name} listens on {port}", flush=True)
+            env = os.environ | {
+                "DEMIMAS_DATABASE_URL": with_user(self.database_url, runtime_role(spec.name)),
+                "DEMIMAS_NATS_URL": self.nats_url,
+            }
+            args = [sys.executable, "-m", "uvicorn", "--factory", spec.app_factory, "--host", "127.0.0.1",
+                    "--port", str(port), "--no-access-log"]  # fmt: skip
+            self.processes[spec.name] = subprocess.Popen(args, env=env)  # noqa: S603 - our own interpreter
+            self.ports[spec.name] = port
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        for name, port in self.ports.items():
+            while True:
+                process = self.processes[name]
+                if process.poll() is not None:
+                    raise RuntimeError(f"{name} exited with code {process.returncode} during start-up")
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1.0).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{name} not ready after {timeout:.0f} s")
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self.processes.clear()
+        if self.nats is not None:
+            self.nats.stop()
+        if self.postgres is not None:
+            self.postgres.stop()
+
+    def banner(self) -> str:
+        keys = ensure_dev_keys(self.root / "keys")
+        lines = ["", "Demimas is running (Ctrl-C stops everything; data stays in .devstack/)."]
+        for name, port in self.ports.items():
+            lines.append(f"  {name:<12} http://127.0.0.1:{port}/graphql   (GraphiQL in a browser)")
+        lines.append(f"  PostgreSQL   {self.database_url}")
+        lines.append(f"  NATS         {self.nats_url}")
+        lines.append("  Settings     .devstack/stack.env")
+        lines.append("")
+        lines.append(
+            "Dev tokens (8 h; `demimas token --agency A` makes more). Send as `Authorization: Bearer <token>`:"
+        )
+        for agency in Agency:
+            region = DEMO_REGIONS.get(agency) if agency in REGIONAL_AGENCIES else None
+            token = mint_token(
+                keys, issuer=self.settings.jwt_issuer, audience=self.settings.jwt_audience, agency=agency, region=region
+            )
+            label = f"{agency.value}" + (f" (region {region})" if region else "")
+            lines.append(f"  {label}:\n    {token}")
+        return "\n".join(lines)
+
+
+def run(root: Path) -> int:
+    stack = Stack(root=root)
+    specs = discover_services()
+    stopping = False
+
+    def _stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        print("Starting PostgreSQL and NATS ...", flush=True)
+        stack.start_servers()
+        stack.write_env()
+        print("Migrating and loading demo data ...", flush=True)
+        asyncio.run(stack.prepare(specs))
+        stack.start_services(specs)
+        stack.wait_ready()
+        print(stack.banner(), flush=True)
+        while not stopping:
+            for name, process in stack.processes.items():
+                if process.poll() is not None:
+                    print(f"{name} stopped (exit code {process.returncode}); shutting down", file=sys.stderr)
+                    return 1
+            time.sleep(0.5)
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        print("\nStopping ...", flush=True)
+        stack.stop()

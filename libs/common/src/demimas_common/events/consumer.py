@@ -1,0 +1,219 @@
+"""Durable JetStream consumers with an idempotent inbox and a dead-letter table.
+
+For each message of a fetched batch: one transaction inserts (consumer, event id) into the inbox — if it was
+already there the event was applied before and is skipped — validates the event and runs the handler; after the
+commit the message is acked. A redelivered or republished event therefore has one effect, whatever happens between
+commit and ack. A failing event is retried (nak with a delay) until `max_attempts`, then written to the
+dead-letter table with its error and acked, so it never blocks the events behind it; an event that cannot be
+parsed or breaks its schema goes there at once. `retry_dead` republishes dead letters once the cause is fixed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from opentelemetry import trace
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from demimas_common.events.envelope import CloudEvent, InvalidEvent
+from demimas_common.events.metrics import CONSUMER_LAG, DEAD_LETTERED, DUPLICATES, PROCESSED
+from demimas_common.events.nats import connect
+from demimas_common.events.schemas import validate_event
+from demimas_common.events.stream import STREAM
+from demimas_common.events.tables import event_tables
+from demimas_common.telemetry import extract_context
+
+__all__ = ["EventConsumer", "Handler", "retry_dead"]
+
+Handler = Callable[[AsyncConnection, CloudEvent], Awaitable[None]]
+log = logging.getLogger("demimas.consumer")
+tracer = trace.get_tracer("demimas.consumer")
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        schema: str,
+        nats_url: str,
+        *,
+        durable: str,
+        subjects: Sequence[str],
+        handler: Handler,
+        batch_size: int = 100,
+        max_attempts: int = 5,
+        retry_delay: float = 1.0,
+        ack_wait: float = 30.0,
+        fetch_timeout: float = 1.0,
+    ) -> None:
+        self.engine = engine
+        self.tables = event_tables(schema)
+        self.nats_url = nats_url
+        self.durable = durable
+        self.subjects = list(subjects)
+        self.handler = handler
+        self.batch_size = batch_size
+        self.max_attempts = max_attempts
+        self.retry_delay = retry_delay
+        self.ack_wait = ack_wait
+        self.fetch_timeout = fetch_timeout
+        self._nc: Client | None = None
+        self._sub: Any = None
+        self._stopping = False
+
+    async def _subscription(self) -> Any:
+        if self._sub is None or self._nc is None or self._nc.is_closed:
+            self._nc = await connect(self.nats_url, name=f"consumer-{self.durable}", connect_timeout=1.0)
+            js = self._nc.jetstream()
+            config = ConsumerConfig(
+                durable_name=self.durable,
+                deliver_policy=DeliverPolicy.ALL,
+                ack_policy=AckPolicy.EXPLICIT,
+                ack_wait=self.ack_wait,
+                max_deliver=-1,  # attempts are counted here, so a poison event is dead-lettered, not dropped
+                filter_subjects=self.subjects if len(self.subjects) > 1 else None,
+                filter_subject=self.subjects[0] if len(self.subjects) == 1 else None,
+                max_ack_pending=max(1000, self.batch_size * 4),
+            )
+            await js.add_consumer(STREAM, config)
+            self._sub = await js.pull_subscribe_bind(self.durable, stream=STREAM)
+        return self._sub
+
+    async def process_available(self) -> int:
+        """Fetch and handle one batch; returns how many messages were handled (0 when none waited)."""
+        sub = await self._subscription()
+        try:
+            messages: list[Msg] = await sub.fetch(self.batch_size, timeout=self.fetch_timeout)
+        except (NatsTimeout, TimeoutError):
+            messages = []
+        for msg in messages:
+            await self._handle(msg)
+        await self._update_lag(sub)
+        return len(messages)
+
+    async def drain(self, *, idle_passes: int = 1) -> int:
+        """Handle until nothing is left (for tests and commands)."""
+        total, idle = 0, 0
+        while idle < idle_passes:
+            handled = await self.process_available()
+            total += handled
+            idle = idle + 1 if handled == 0 else 0
+        return total
+
+    async def _update_lag(self, sub: Any) -> None:
+        with contextlib.suppress(Exception):
+            info = await sub.consumer_info()
+            CONSUMER_LAG.labels(self.durable).set(info.num_pending + info.num_ack_pending)
+
+    async def _handle(self, msg: Msg) -> None:
+        attempts = msg.metadata.num_delivered
+        try:
+            event = CloudEvent.from_json(msg.data)
+            validate_event(event)
+        except InvalidEvent as exc:
+            await self._dead_letter(msg, None, exc, attempts)
+            return
+        parent = extract_context((msg.headers or {}).get("traceparent") or event.traceparent)
+        with tracer.start_as_current_span(
+            f"consume {event.type}", context=parent, attributes={"consumer": self.durable, "event.id": event.id}
+        ):
+            try:
+                applied = await self._apply(event)
+            except Exception as exc:
+                if attempts >= self.max_attempts:
+                    await self._dead_letter(msg, event.id, exc, attempts)
+                else:
+                    log.warning("%s: event %s failed (attempt %d): %s", self.durable, event.id, attempts, exc)
+                    await msg.nak(delay=self.retry_delay * attempts)
+                return
+        await msg.ack()
+        (PROCESSED if applied else DUPLICATES).labels(self.durable).inc()
+
+    async def _apply(self, event: CloudEvent) -> bool:
+        inbox = self.tables.inbox
+        async with self.engine.begin() as conn:
+            inserted = await conn.execute(
+                pg_insert(inbox)
+                .values(consumer=self.durable, event_id=uuid.UUID(event.id))
+                .on_conflict_do_nothing()
+                .returning(inbox.c.event_id)
+            )
+            if inserted.first() is None:
+                return False
+            await self.handler(conn, event)
+        return True
+
+    async def _dead_letter(self, msg: Msg, event_id: str | None, exc: BaseException, attempts: int) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                insert(self.tables.dead_letter).values(
+                    consumer=self.durable,
+                    event_id=event_id,
+                    subject=msg.subject,
+                    stream_seq=msg.metadata.sequence.stream,
+                    payload=msg.data.decode("utf-8", errors="replace"),
+                    error=f"{type(exc).__name__}: {exc}"[:2000],
+                    attempts=attempts,
+                )
+            )
+        await msg.term()
+        DEAD_LETTERED.labels(self.durable).inc()
+        log.error("%s: event %s dead-lettered after %d attempt(s): %s", self.durable, event_id, attempts, exc)
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    async def run(self, *, backoff: float = 1.0) -> None:
+        try:
+            while not self._stopping:
+                try:
+                    await self.process_available()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("%s: %s; retrying", self.durable, type(exc).__name__)
+                    self._sub = None
+                    await asyncio.sleep(backoff)
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        if self._nc is not None and not self._nc.is_closed:
+            with contextlib.suppress(Exception):
+                await self._nc.close()
+        self._nc, self._sub = None, None
+
+
+async def retry_dead(engine: AsyncEngine, schema: str, nats_url: str, consumer: str | None = None) -> int:
+    """Republish open dead letters to the stream. The envelope keeps its id (the consumer's inbox never saw it,
+    its transaction having rolled back); the message id gets a suffix so the duplicate window lets it through."""
+    table = event_tables(schema).dead_letter
+    stmt = select(table).where(table.c.retried_at.is_(None)).order_by(table.c.id)
+    if consumer is not None:
+        stmt = stmt.where(table.c.consumer == consumer)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(stmt)).all()
+    if not rows:
+        return 0
+    nc = await connect(nats_url, name=f"retry-dead-{schema}", reconnect=False)
+    try:
+        js = nc.jetstream()
+        for row in rows:
+            headers = {"Nats-Msg-Id": f"{row.event_id or row.id}:retry:{row.id}", "Ce-Type": row.subject}
+            await js.publish(row.subject, row.payload.encode(), headers=headers)
+            async with engine.begin() as conn:
+                await conn.execute(update(table).where(table.c.id == row.id).values(retried_at=func.now()))
+    finally:
+        await nc.close()
+    return len(rows)

@@ -1,0 +1,35 @@
+"""Connecting to NATS: quiet (no stack traces on every reconnect), reconnecting forever by default."""
+
+from __future__ import annotations
+
+import logging
+
+import nats
+from nats.aio.client import Client
+
+__all__ = ["connect"]
+
+log = logging.getLogger("demimas.nats")
+
+
+async def connect(url: str, *, name: str, reconnect: bool = True, connect_timeout: float = 2.0) -> Client:
+    async def on_error(exc: Exception) -> None:
+        log.warning("NATS %s: %s", name, type(exc).__name__)
+
+    async def on_disconnected() -> None:
+        log.warning("NATS %s: disconnected", name)
+
+    async def on_reconnected() -> None:
+        log.info("NATS %s: reconnected", name)
+
+    return await nats.connect(
+        servers=[url],
+        name=name,
+        allow_reconnect=reconnect,
+        max_reconnect_attempts=-1 if reconnect else 0,
+        reconnect_time_wait=0.5,
+        connect_timeout=connect_timeout,
+        error_cb=on_error,
+        disconnected_cb=on_disconnected,
+        reconnected_cb=on_reconnected,
+    )
