@@ -6,11 +6,10 @@ from __future__ import annotations
 import logging
 
 from graphql import GraphQLError
-from strawberry.extensions import SchemaExtension
 
 from demimas_common.errors import DemimasError
 
-__all__ = ["ErrorShaping", "shape_error"]
+__all__ = ["shape_error"]
 
 log = logging.getLogger("demimas.graphql")
 
@@ -30,13 +29,3 @@ def shape_error(error: GraphQLError) -> GraphQLError:
         return shape_error(original) if original is not error else error
     log.error("unexpected error at %s", error.path, exc_info=original)
     return GraphQLError("internal error", nodes=error.nodes, path=error.path, extensions={"code": "INTERNAL"})
-
-
-class ErrorShaping(SchemaExtension):
-    """Rewrites the result's errors once per operation (no per-field cost)."""
-
-    def on_operation(self):  # type: ignore[no-untyped-def]
-        yield
-        result = self.execution_context.result
-        if result is not None and result.errors:
-            result.errors = [shape_error(e) for e in result.errors]

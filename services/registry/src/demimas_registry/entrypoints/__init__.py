@@ -1,0 +1,1 @@
+"""How the outside reaches the registry: GraphQL, the HTTP upload, the `demimas registry` commands."""

@@ -1,0 +1,1 @@
+"""The registry subgraph (Strawberry, Federation 2.9)."""

@@ -1,0 +1,124 @@
+"""The registry's per-request GraphQL context: the caller, DataLoaders and the personal-data gate."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncEngine
+from strawberry.dataloader import DataLoader
+
+from demimas_common.auth.jwt import TokenVerifier
+from demimas_common.auth.principal import Principal
+from demimas_common.db.uow import UnitOfWork
+from demimas_common.errors import BadUserInput, DemimasError, NotFound
+from demimas_common.graphql.context import RequestContext, context_getter_factory
+from demimas_registry.adapters.queries import RegistryQueries
+from demimas_registry.adapters.tables import SCHEMA
+from demimas_registry.domain.model import Departure, FamilyMember, Return
+from demimas_registry.domain.stats import MigrantStats
+from demimas_registry.entrypoints.graphql.personal_data import PersonalDataGate
+
+if TYPE_CHECKING:
+    from demimas_registry.entrypoints.graphql.types import Village, Worker
+
+__all__ = ["Loaders", "RegistryContext", "context_getter"]
+
+
+@dataclass
+class Loaders:
+    villages: DataLoader[str, Any]
+    stats: DataLoader[str, MigrantStats]
+    departures: DataLoader[uuid.UUID, list[Departure]]
+    returns: DataLoader[uuid.UUID, list[Return]]
+    family: DataLoader[uuid.UUID, list[FamilyMember]]
+
+    @classmethod
+    def create(cls, queries: RegistryQueries) -> Loaders:
+        async def villages(codes: list[str]) -> list[Any]:
+            found = await queries.villages_by_code(codes)
+            return [found.get(code) for code in codes]
+
+        async def stats(codes: list[str]) -> list[MigrantStats]:
+            found = await queries.stats_by_village(codes)
+            return [found[code] for code in codes]
+
+        async def departures(ids: list[uuid.UUID]) -> list[list[Departure]]:
+            found = await queries.departures_by_worker(ids)
+            return [found[i] for i in ids]
+
+        async def returns(ids: list[uuid.UUID]) -> list[list[Return]]:
+            found = await queries.returns_by_worker(ids)
+            return [found[i] for i in ids]
+
+        async def family(ids: list[uuid.UUID]) -> list[list[FamilyMember]]:
+            found = await queries.family_by_worker(ids)
+            return [found[i] for i in ids]
+
+        return cls(
+            villages=DataLoader(villages),
+            stats=DataLoader(stats),
+            departures=DataLoader(departures),
+            returns=DataLoader(returns),
+            family=DataLoader(family),
+        )
+
+
+class RegistryContext(RequestContext):
+    def __init__(
+        self,
+        principal: Principal | None,
+        *,
+        engine: AsyncEngine,
+        queries: RegistryQueries,
+        auth_error: DemimasError | None = None,
+        traceparent: str | None = None,
+    ) -> None:
+        super().__init__(principal, auth_error=auth_error, traceparent=traceparent)
+        self.engine = engine
+        self.queries = queries
+        self.registry_loaders = Loaders.create(queries)
+        self.personal_data = PersonalDataGate(engine, principal, traceparent=traceparent)
+
+    def unit_of_work(self) -> UnitOfWork:
+        actor = self.principal.actor if self.principal else None
+        return UnitOfWork(self.engine, schema=SCHEMA, actor=actor, traceparent=self.traceparent)
+
+    async def village_or_none(self, code: str) -> Village | None:
+        from demimas_registry.entrypoints.graphql.types import Village
+
+        row = await self.registry_loaders.villages.load(code)
+        return Village.from_row(row) if row is not None else None
+
+    async def village(self, code: str) -> Village:
+        found = await self.village_or_none(code)
+        if found is None:
+            raise NotFound(f"no village {code}")
+        return found
+
+    async def worker(self, raw_id: str) -> Worker | None:
+        """A worker the caller may see (scope registry:read, inside its region), else None."""
+        from demimas_registry.entrypoints.graphql.types import Worker
+
+        principal = self.require_principal()
+        principal.require_scope("registry:read")
+        try:
+            worker_id = uuid.UUID(str(raw_id))
+        except ValueError:
+            raise BadUserInput(f"{str(raw_id)[:60]!r} is not a worker id (a UUID)", field="id") from None
+        found = (await self.queries.workers_by_id([worker_id])).get(worker_id)
+        if found is None or not principal.covers(found.village_code):
+            return None
+        return Worker.from_domain(found)
+
+
+def context_getter(engine: AsyncEngine, verifier: TokenVerifier) -> Callable[[Request], Awaitable[RegistryContext]]:
+    queries = RegistryQueries(engine)
+
+    def build(principal: Principal | None, **kwargs: Any) -> RegistryContext:
+        return RegistryContext(principal, engine=engine, queries=queries, **kwargs)
+
+    return context_getter_factory(verifier, build)

@@ -1,0 +1,104 @@
+"""The personal-data gate: every read of a personal field is checked (scope, region, purpose) and recorded as a
+`demimas.registry.personal_data.accessed` event before the value is returned.
+
+Reads of one request are batched: all personal fields resolved in the same execution step become one event
+(who, which workers, which fields, purpose, trace), written through the outbox in its own committed transaction.
+If that write fails, every waiting field fails with UNAVAILABLE and returns null: nothing personal leaves without
+its record (fail closed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from demimas_common.auth.principal import Principal
+from demimas_common.db.uow import UnitOfWork
+from demimas_common.errors import DemimasError, Unavailable
+from demimas_registry.adapters.tables import SCHEMA
+from demimas_registry.domain.events import personal_data_accessed
+
+__all__ = ["PersonalDataGate"]
+
+
+@dataclass
+class _Batch:
+    workers: dict[str, None] = field(default_factory=dict)
+    fields: dict[str, None] = field(default_factory=dict)
+    family: dict[str, None] = field(default_factory=dict)
+    done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+class PersonalDataGate:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        principal: Principal | None,
+        *,
+        operation: str | None = None,
+        traceparent: str | None = None,
+    ) -> None:
+        self._engine = engine
+        self._principal = principal
+        self._operation = operation
+        self._traceparent = traceparent
+        self._batch: _Batch | None = None
+        self.recorded_events = 0
+
+    def check(self, worker_id: uuid.UUID, scope: str) -> Principal:
+        """Scope and purpose, before anything is read (no record for a refused read)."""
+        if self._principal is None:
+            from demimas_common.errors import Unauthenticated
+
+            raise Unauthenticated("personal data needs a token")
+        self._principal.require_scope(scope)
+        self._principal.require_purpose()
+        return self._principal
+
+    async def gate(
+        self, worker_id: uuid.UUID, field_name: str, scope: str, *, family_member_ids: list[str] | None = None
+    ) -> None:
+        self.check(worker_id, scope)
+        batch = self._batch
+        if batch is None:
+            batch = self._batch = _Batch()
+            # Flush after the other resolvers of this execution step have joined the batch.
+            asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(self._flush(batch)))
+        batch.workers[str(worker_id)] = None
+        batch.fields[field_name] = None
+        for member_id in family_member_ids or ():
+            batch.family[member_id] = None
+        await asyncio.shield(batch.done)
+
+    async def _flush(self, batch: _Batch) -> None:
+        # One more loop turn lets sibling resolvers that were scheduled together join this batch.
+        await asyncio.sleep(0)
+        if self._batch is batch:
+            self._batch = None
+        principal = self._principal
+        assert principal is not None
+        try:
+            async with UnitOfWork(self._engine, schema=SCHEMA, traceparent=self._traceparent) as uow:
+                uow.publish(
+                    personal_data_accessed(
+                        actor=principal.actor,
+                        purpose=principal.require_purpose().value,
+                        worker_ids=list(batch.workers),
+                        fields=sorted(batch.fields),
+                        family_member_ids=list(batch.family) or None,
+                        operation=self._operation,
+                    )
+                )
+                await uow.commit()
+            self.recorded_events += 1
+            batch.done.set_result(None)
+        except DemimasError as exc:
+            batch.done.set_exception(exc)
+        except Exception as exc:
+            batch.done.set_exception(
+                Unavailable("the access record could not be written, so personal data is withheld")
+            )
+            del exc

@@ -1,0 +1,147 @@
+"""The registry subgraph's schema: root queries and mutations (contract names of the registry issue)."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.types import Info
+
+from demimas_common.graphql.pagination import decode_cursor, encode_cursor, validate_first
+from demimas_common.graphql.schema import build_schema
+from demimas_common.graphql.types import PageInfo
+from demimas_registry.adapters.queries import WorkerFilterValues
+from demimas_registry.domain import validation as v
+from demimas_registry.domain.vocabulary import WorkerStatus
+from demimas_registry.entrypoints.graphql.context import RegistryContext
+from demimas_registry.entrypoints.graphql.inputs import (
+    DepartureInput,
+    FamilyMemberInput,
+    RegisterWorkerInput,
+    ReturnInput,
+    UpdateWorkerInput,
+    WorkerFilter,
+    parse_id,
+)
+from demimas_registry.entrypoints.graphql.types import (
+    FamilyMember,
+    Village,
+    VillageConnection,
+    VillageEdge,
+    Worker,
+    WorkerConnection,
+    worker_connection,
+)
+from demimas_registry.service_layer import handlers
+
+__all__ = ["Mutation", "Query", "schema"]
+
+Ctx = Info[RegistryContext, None]
+READ = [["registry:read"]]
+WRITE = [["registry:write"]]
+
+
+@strawberry.type
+class Query:
+    @strawberry.federation.field(authenticated=True, description="A village by its Kemendagri code.")
+    async def village(self, info: Ctx, code: str) -> Village | None:
+        principal = info.context.require_principal()
+        del principal
+        return await info.context.village_or_none(v.check_village_code(code, field="code"))
+
+    @strawberry.federation.field(authenticated=True, description="Villages of a regency, or matching a name.")
+    async def villages(
+        self,
+        info: Ctx,
+        regency_code: str | None = None,
+        search: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> VillageConnection:
+        principal = info.context.require_principal()
+        size = validate_first(first)
+        after_code = str(decode_cursor(after)[0]) if after is not None else None
+        if search is not None:
+            search = v.check_text(search, field="search", max_length=100)
+        queries = info.context.queries
+        rows, has_next, base = await queries.village_page(
+            regency_code=regency_code, search=search, caller_region=principal.region, first=size, after=after_code
+        )
+        edges = [VillageEdge(cursor=encode_cursor((r.code,)), node=Village.from_row(r)) for r in rows]
+        return VillageConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=has_next,
+                has_previous_page=after is not None,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+            count_query=lambda: queries.count(base),
+        )
+
+    @strawberry.federation.field(requires_scopes=READ)
+    async def worker(self, info: Ctx, id: strawberry.ID) -> Worker | None:
+        return await info.context.worker(id)
+
+    @strawberry.federation.field(requires_scopes=READ)
+    async def workers(
+        self, info: Ctx, filter: WorkerFilter | None = None, first: int | None = None, after: str | None = None
+    ) -> WorkerConnection | None:
+        principal = info.context.require_principal()
+        principal.require_scope("registry:read")
+        f = filter or WorkerFilter()
+        flt = WorkerFilterValues(
+            village_code=v.check_village_code(f.village_code) if f.village_code else None,
+            region_prefix=f.region_prefix.strip() if f.region_prefix else None,
+            status=WorkerStatus(f.status) if f.status else None,
+            destination_country=v.check_country(f.destination_country) if f.destination_country else None,
+        )
+        return await worker_connection(info, flt, first=first, after=after)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.federation.field(requires_scopes=WRITE, description="Register a prospective migrant worker (CPMI).")
+    async def register_worker(self, info: Ctx, input: RegisterWorkerInput) -> Worker | None:
+        principal = info.context.require_principal()
+        async with info.context.unit_of_work() as uow:
+            worker = await handlers.register_worker(input.to_command(), uow, principal)
+        return Worker.from_domain(worker)
+
+    @strawberry.federation.field(requires_scopes=WRITE)
+    async def update_worker(self, info: Ctx, id: strawberry.ID, input: UpdateWorkerInput) -> Worker | None:
+        principal = info.context.require_principal()
+        async with info.context.unit_of_work() as uow:
+            worker = await handlers.update_worker(input.to_command(parse_id(id, "id")), uow, principal)
+        return Worker.from_domain(worker)
+
+    @strawberry.federation.field(requires_scopes=WRITE)
+    async def record_departure(self, info: Ctx, worker_id: strawberry.ID, input: DepartureInput) -> Worker | None:
+        principal = info.context.require_principal()
+        async with info.context.unit_of_work() as uow:
+            worker = await handlers.record_departure(input.to_command(parse_id(worker_id, "workerId")), uow, principal)
+        return Worker.from_domain(worker)
+
+    @strawberry.federation.field(requires_scopes=WRITE)
+    async def record_return(self, info: Ctx, worker_id: strawberry.ID, input: ReturnInput) -> Worker | None:
+        principal = info.context.require_principal()
+        async with info.context.unit_of_work() as uow:
+            worker = await handlers.record_return(input.to_command(parse_id(worker_id, "workerId")), uow, principal)
+        return Worker.from_domain(worker)
+
+    @strawberry.federation.field(requires_scopes=[["registry:write", "family:read"]])
+    async def add_family_member(
+        self,
+        info: Ctx,
+        worker_id: strawberry.ID,
+        input: FamilyMemberInput,
+    ) -> FamilyMember | None:
+        principal = info.context.require_principal()
+        async with info.context.unit_of_work() as uow:
+            member = await handlers.add_family_member(input.to_command(parse_id(worker_id, "workerId")), uow, principal)
+        # The answer holds the member's personal data: its read is recorded like any other.
+        await info.context.personal_data.gate(
+            member.worker_id, "family", "family:read", family_member_ids=[str(member.id)]
+        )
+        return FamilyMember.from_domain(member)
+
+
+schema = build_schema(query=Query, mutation=Mutation, types=[Worker, Village])

@@ -1,0 +1,383 @@
+"""GraphQL object types of the registry subgraph.
+
+Personal fields (`nik`, `birthDate`, `phone`, `address`, `passportNumber`, `family`) carry `@requiresScopes` and
+are nullable, so that withholding one nulls that field only. They go through the personal-data gate, which
+records the read (`personal_data.accessed`) before any value leaves: if the record cannot be written, the field
+is null with an error (fail closed).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Awaitable, Callable
+
+import strawberry
+from lokal.samaran.core import partial_mask
+from strawberry.types import Info
+
+from demimas_common.errors import BadUserInput
+from demimas_common.graphql.pagination import decode_cursor, encode_cursor, validate_first
+from demimas_common.graphql.types import PageInfo
+from demimas_registry.adapters.queries import WorkerFilterValues
+from demimas_registry.domain import model
+from demimas_registry.domain.stats import MigrantStats as MigrantStatsValue
+from demimas_registry.domain.vocabulary import (
+    ConsentGiver,
+    EducationLevel,
+    PlacementScheme,
+    Relation,
+    ReturnReason,
+    Sector,
+    Sex,
+    VillageKind,
+    WorkerStatus,
+)
+from demimas_registry.entrypoints.graphql.context import RegistryContext
+
+__all__ = ["Departure", "FamilyMember", "MigrantStats", "Region", "Return", "Village", "Worker"]
+
+WorkerStatusEnum = strawberry.enum(WorkerStatus)
+SexEnum = strawberry.enum(Sex)
+EducationEnum = strawberry.enum(EducationLevel, name="EducationLevel")
+SectorEnum = strawberry.enum(Sector)
+SchemeEnum = strawberry.enum(PlacementScheme)
+ReturnReasonEnum = strawberry.enum(ReturnReason)
+RelationEnum = strawberry.enum(Relation)
+ConsentGiverEnum = strawberry.enum(ConsentGiver)
+VillageKindEnum = strawberry.enum(VillageKind)
+
+Ctx = Info[RegistryContext, None]
+PII = [["pii:read"]]
+
+
+def mask_nik(nik: str) -> str:
+    return partial_mask("NIK", nik)
+
+
+@strawberry.type(description="A province, regency or district (Kemendagri code and name).")
+class Region:
+    code: str
+    name: str
+
+
+@strawberry.type
+class CountryCount:
+    country: str = strawberry.field(description="ISO 3166-1 alpha-2 destination country.")
+    count: int
+
+
+@strawberry.type
+class SchemeCount:
+    scheme: SchemeEnum  # type: ignore[valid-type]
+    count: int
+
+
+@strawberry.type(description="A village's migrant numbers, maintained with every registry change.")
+class MigrantStats:
+    total: int = strawberry.field(description="Workers registered in the village, any status.")
+    candidates: int
+    abroad: int
+    returned: int
+    departed: int = strawberry.field(description="Workers who departed at least once (abroad or returned).")
+    procedural_departed: int = strawberry.field(description="Of those, whose latest departure was procedural.")
+    procedural_share: float | None = strawberry.field(
+        description="proceduralDeparted / departed (designation criterion 4); null when nobody departed."
+    )
+    by_destination: list[CountryCount] = strawberry.field(description="Workers abroad now, by country.")
+    by_scheme: list[SchemeCount] = strawberry.field(description="Workers abroad now, by placement scheme.")
+
+    @classmethod
+    def from_value(cls, stats: MigrantStatsValue) -> MigrantStats:
+        return cls(
+            total=stats.total,
+            candidates=stats.by_status.get(WorkerStatus.CANDIDATE.value, 0),
+            abroad=stats.by_status.get(WorkerStatus.ABROAD.value, 0),
+            returned=stats.by_status.get(WorkerStatus.RETURNED.value, 0),
+            departed=stats.departed,
+            procedural_departed=stats.procedural,
+            procedural_share=stats.procedural_share,
+            by_destination=[
+                CountryCount(country=c, count=n) for c, n in sorted(stats.by_destination.items(), key=lambda i: -i[1])
+            ],
+            by_scheme=[
+                SchemeCount(scheme=PlacementScheme(s), count=n)
+                for s, n in sorted(stats.by_scheme.items(), key=lambda i: -i[1])
+            ],
+        )
+
+
+@strawberry.type
+class Departure:
+    id: strawberry.ID
+    destination_country: str
+    sector: SectorEnum  # type: ignore[valid-type]
+    occupation: str
+    scheme: SchemeEnum  # type: ignore[valid-type]
+    procedural: bool
+    employer: str | None
+    departure_date: dt.date
+    contract_end: dt.date | None
+
+    @classmethod
+    def from_domain(cls, d: model.Departure) -> Departure:
+        return cls(
+            id=strawberry.ID(str(d.id)),
+            destination_country=d.destination_country,
+            sector=d.sector,
+            occupation=d.occupation,
+            scheme=d.scheme,
+            procedural=d.procedural,
+            employer=d.employer,
+            departure_date=d.departure_date,
+            contract_end=d.contract_end,
+        )
+
+
+@strawberry.type
+class Return:
+    id: strawberry.ID
+    return_date: dt.date
+    reason: ReturnReasonEnum  # type: ignore[valid-type]
+    note: str | None
+
+    @classmethod
+    def from_domain(cls, r: model.Return) -> Return:
+        return cls(id=strawberry.ID(str(r.id)), return_date=r.return_date, reason=r.reason, note=r.note)
+
+
+@strawberry.type
+class Consent:
+    given_by: ConsentGiverEnum  # type: ignore[valid-type]
+    date: dt.date
+    basis: str
+
+
+@strawberry.type(description="A member of a migrant worker's family (keluarga PMI). Children's data needs consent.")
+class FamilyMember:
+    id: strawberry.ID
+    relation: RelationEnum  # type: ignore[valid-type]
+    full_name: str
+    birth_date: dt.date
+    minor: bool
+    consent: Consent | None
+
+    @classmethod
+    def from_domain(cls, m: model.FamilyMember) -> FamilyMember:
+        consent = (
+            Consent(given_by=m.consent.given_by, date=m.consent.date, basis=m.consent.basis) if m.consent else None
+        )
+        return cls(
+            id=strawberry.ID(str(m.id)),
+            relation=m.relation,
+            full_name=m.full_name,
+            birth_date=m.birth_date,
+            minor=m.minor,
+            consent=consent,
+        )
+
+
+@strawberry.federation.type(keys=["id"], description="A migrant worker: CPMI, PMI abroad, or returnee (purna PMI).")
+class Worker:
+    id: strawberry.ID
+    full_name: str
+    sex: SexEnum  # type: ignore[valid-type]
+    education_level: EducationEnum  # type: ignore[valid-type]
+    status: WorkerStatusEnum  # type: ignore[valid-type]
+    version: int = strawberry.field(description="Raised by every change; pass it as expectedVersion to update.")
+    nik_masked: str = strawberry.field(description="The NIK with its middle digits hidden; always available.")
+    nik_warnings: list[str]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    village_code: strawberry.Private[str]
+    latest: strawberry.Private[model.Departure | None]
+    domain: strawberry.Private[model.Worker]
+
+    @classmethod
+    def from_domain(cls, w: model.Worker) -> Worker:
+        now = dt.datetime.now(dt.UTC)
+        return cls(
+            id=strawberry.ID(str(w.id)),
+            full_name=w.full_name,
+            sex=w.sex,
+            education_level=w.education,
+            status=w.status,
+            version=w.version,
+            nik_masked=mask_nik(w.nik),
+            nik_warnings=list(w.nik_warnings),
+            created_at=w.created_at or now,
+            updated_at=w.updated_at or now,
+            village_code=w.village_code,
+            latest=w.latest_departure,
+            domain=w,
+        )
+
+    @strawberry.field
+    async def village(self, info: Ctx) -> Village:
+        return await info.context.village(self.village_code)
+
+    @strawberry.field
+    def latest_departure(self) -> Departure | None:
+        return Departure.from_domain(self.latest) if self.latest else None
+
+    @strawberry.field
+    async def departures(self, info: Ctx) -> list[Departure]:
+        items = await info.context.registry_loaders.departures.load(self.domain.id)
+        return [Departure.from_domain(d) for d in items]
+
+    @strawberry.field
+    async def returns(self, info: Ctx) -> list[Return]:
+        items = await info.context.registry_loaders.returns.load(self.domain.id)
+        return [Return.from_domain(r) for r in items]
+
+    # -- personal data: scope, purpose, and a recorded read ------------------------------------------------------
+    @strawberry.federation.field(requires_scopes=PII, description="NIK in clear. Needs pii:read and a purpose.")
+    async def nik(self, info: Ctx) -> str | None:
+        await info.context.personal_data.gate(self.domain.id, "nik", "pii:read")
+        return self.domain.nik
+
+    @strawberry.federation.field(requires_scopes=PII)
+    async def birth_date(self, info: Ctx) -> dt.date | None:
+        await info.context.personal_data.gate(self.domain.id, "birthDate", "pii:read")
+        return self.domain.birth_date
+
+    @strawberry.federation.field(requires_scopes=PII)
+    async def phone(self, info: Ctx) -> str | None:
+        await info.context.personal_data.gate(self.domain.id, "phone", "pii:read")
+        return self.domain.phone
+
+    @strawberry.federation.field(requires_scopes=PII)
+    async def address(self, info: Ctx) -> str | None:
+        await info.context.personal_data.gate(self.domain.id, "address", "pii:read")
+        return self.domain.address
+
+    @strawberry.federation.field(requires_scopes=PII)
+    async def passport_number(self, info: Ctx) -> str | None:
+        await info.context.personal_data.gate(self.domain.id, "passportNumber", "pii:read")
+        return self.domain.passport_number
+
+    @strawberry.federation.field(
+        requires_scopes=[["family:read"]], description="Spouse, children, parents. Needs family:read and a purpose."
+    )
+    async def family(self, info: Ctx) -> list[FamilyMember] | None:
+        info.context.personal_data.check(self.domain.id, "family:read")
+        members = await info.context.registry_loaders.family.load(self.domain.id)
+        await info.context.personal_data.gate(
+            self.domain.id, "family", "family:read", family_member_ids=[str(m.id) for m in members]
+        )
+        return [FamilyMember.from_domain(m) for m in members]
+
+    @classmethod
+    async def resolve_reference(cls, info: Ctx, id: strawberry.ID) -> Worker | None:
+        return await info.context.worker(id)
+
+
+@strawberry.federation.type(keys=["code"], description="A desa/kelurahan (Kemendagri code such as 16.06.13.2001).")
+class Village:
+    code: str
+    name: str
+    kind: VillageKindEnum  # type: ignore[valid-type]
+    district: Region
+    regency: Region
+    province: Region
+    postal_code: str | None
+
+    @classmethod
+    def from_row(cls, row: object) -> Village:
+        r = row  # a Row of registry.villages
+        return cls(
+            code=r.code,  # type: ignore[attr-defined]
+            name=r.name,  # type: ignore[attr-defined]
+            kind=VillageKind(r.kind),  # type: ignore[attr-defined]
+            district=Region(code=r.district_code, name=r.district_name),  # type: ignore[attr-defined]
+            regency=Region(code=r.regency_code, name=r.regency_name),  # type: ignore[attr-defined]
+            province=Region(code=r.province_code, name=r.province_name),  # type: ignore[attr-defined]
+            postal_code=r.postal_code,  # type: ignore[attr-defined]
+        )
+
+    @strawberry.federation.field(requires_scopes=[["stats:read"]])
+    async def migrant_stats(self, info: Ctx) -> MigrantStats | None:
+        principal = info.context.require_principal()
+        principal.require_scope("stats:read")
+        principal.require_region(self.code)
+        return MigrantStats.from_value(await info.context.registry_loaders.stats.load(self.code))
+
+    @strawberry.federation.field(requires_scopes=[["registry:read"]])
+    async def workers(
+        self,
+        info: Ctx,
+        first: int | None = None,
+        after: str | None = None,
+        status: WorkerStatusEnum | None = None,  # type: ignore[valid-type]
+    ) -> WorkerConnection | None:
+        principal = info.context.require_principal()
+        principal.require_scope("registry:read")
+        principal.require_region(self.code)
+        flt = WorkerFilterValues(village_code=self.code, status=status)
+        return await worker_connection(info, flt, first=first, after=after)
+
+    @classmethod
+    async def resolve_reference(cls, info: Ctx, code: str) -> Village | None:
+        info.context.require_principal()
+        return await info.context.village_or_none(code)
+
+
+@strawberry.type
+class WorkerEdge:
+    cursor: str
+    node: Worker
+
+
+@strawberry.type
+class WorkerConnection:
+    edges: list[WorkerEdge]
+    page_info: PageInfo
+    count_query: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="All workers matching the filter (counted only when asked for).")
+    async def total_count(self) -> int:
+        return await self.count_query()
+
+
+@strawberry.type
+class VillageEdge:
+    cursor: str
+    node: Village
+
+
+@strawberry.type
+class VillageConnection:
+    edges: list[VillageEdge]
+    page_info: PageInfo
+    count_query: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field
+    async def total_count(self) -> int:
+        return await self.count_query()
+
+
+async def worker_connection(
+    info: Ctx, flt: WorkerFilterValues, *, first: int | None, after: str | None
+) -> WorkerConnection:
+    size = validate_first(first)
+    after_id = None
+    if after is not None:
+        (raw,) = decode_cursor(after)
+        try:
+            after_id = uuid.UUID(str(raw))
+        except ValueError:
+            raise BadUserInput("after is not a cursor of this list", field="after") from None
+    flt.caller_region = info.context.require_principal().region
+    queries = info.context.queries
+    page, has_next = await queries.worker_page(flt, first=size, after=after_id)
+    edges = [WorkerEdge(cursor=encode_cursor((str(w.id),)), node=Worker.from_domain(w)) for w in page]
+    return WorkerConnection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=has_next,
+            has_previous_page=after is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        count_query=lambda: queries.worker_count(flt),
+    )
