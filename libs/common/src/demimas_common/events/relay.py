@@ -160,6 +160,19 @@ class OutboxRelay:
         self._wake.set()
         return int(result.rowcount or 0)
 
+    async def close(self) -> None:
+        if self._nc is not None and not self._nc.is_closed:
+            with contextlib.suppress(Exception):
+                await self._nc.close()
+        self._nc = None
+
+    async def publish_once(self) -> int:
+        """Publish what is pending now and close the connection (tests, commands)."""
+        try:
+            return await self.publish_pending()
+        finally:
+            await self.close()
+
     # -- the loop ------------------------------------------------------------------------------------------------
     def stop(self) -> None:
         self._stopping = True
@@ -187,9 +200,7 @@ class OutboxRelay:
         finally:
             listener.cancel()
             await asyncio.gather(listener, return_exceptions=True)
-            if self._nc is not None and not self._nc.is_closed:
-                with contextlib.suppress(Exception):
-                    await self._nc.close()
+            await self.close()
 
     async def _maybe_cleanup(self) -> None:
         now = asyncio.get_running_loop().time()
