@@ -28,7 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="demimas", description="Demimas coordination backend")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for ep in sorted(entry_points(group="demimas.commands"), key=lambda e: e.name):
-        ep.load()(subparsers)
+        try:
+            register = ep.load()
+        except ImportError as exc:  # one broken plugin must not take `demimas token` down with it
+            print(f"demimas: the {ep.name!r} commands are unavailable: {exc}", file=sys.stderr)
+            continue
+        register(subparsers)
     args = parser.parse_args(argv)
     result = args.func(args)
     return int(result or 0)

@@ -43,7 +43,7 @@ def build_schema(
 class ErrorShapingExtension(strawberry.extensions.SchemaExtension):
     """Rewrites a result's errors once per operation (no per-field cost)."""
 
-    def on_execute(self) -> Iterator[None]:
+    def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
         errors = getattr(result, "errors", None)
