@@ -19,6 +19,7 @@ from demimas_common.telemetry import instrument_engine
 from demimas_registry.adapters.tables import SCHEMA
 from demimas_registry.entrypoints.graphql.context import context_getter
 from demimas_registry.entrypoints.graphql.schema import schema
+from demimas_registry.entrypoints.upload import upload_router
 from demimas_registry.settings import RegistrySettings
 
 __all__ = ["SERVICE", "create_app"]
@@ -51,11 +52,14 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
             await asyncio.gather(task, return_exceptions=True)
             await engine.dispose()
 
-    return create_service_app(
+    verifier = TokenVerifier(settings)
+    app = create_service_app(
         spec=SERVICE,
         settings=settings,
         schema=schema,
-        context_getter=context_getter(engine, TokenVerifier(settings)),
+        context_getter=context_getter(engine, verifier),
         lifespan_hooks=[run_relay],
         readiness=[database_ready(engine), nats_ready(settings.nats_url)],
     )
+    app.include_router(upload_router(engine, verifier, settings))
+    return app

@@ -7,7 +7,7 @@ import datetime as dt
 import re
 import uuid
 
-import uuid_utils
+import uuid_utils.compat
 
 from demimas_common.errors import BadUserInput
 from demimas_registry.domain import validation as v
@@ -21,7 +21,7 @@ _PASSPORT = re.compile(r"^[A-Z][0-9A-Z]{6,8}$")
 
 def uuid7() -> uuid.UUID:
     """A time-ordered id: new rows land at the end of the primary-key index, and ids sort by creation."""
-    return uuid.UUID(str(uuid_utils.uuid7()))
+    return uuid_utils.compat.uuid7()
 
 
 def check_passport(value: str) -> str:

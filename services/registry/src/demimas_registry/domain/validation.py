@@ -79,7 +79,8 @@ def check_nik(value: str, *, sex: Sex, birth_date: dt.date, field: str = "nik") 
 
 def check_text(value: str, *, field: str, max_length: int, min_length: int = 1) -> str:
     cleaned = unicodedata.normalize("NFC", value).strip()
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") for ch in cleaned):
+    # isprintable() is the fast path; only text it flags is examined character by character.
+    if not cleaned.isprintable() and any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") for ch in cleaned):
         raise BadUserInput(f"{field} contains control or invisible characters", field=field)
     if len(cleaned) < min_length:
         raise BadUserInput(f"{field} must not be empty", field=field)

@@ -1,0 +1,148 @@
+"""`demimas registry ...`: import a CSV/XLSX file, write the template, load the village reference, generate a
+synthetic file to try the importer with."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register"]
+
+
+def _principal(args: argparse.Namespace) -> Any:
+    from demimas_common.auth.grants import DEFAULT_GRANTS
+    from demimas_common.auth.principal import Agency, Principal
+
+    agency = Agency(args.agency.upper())
+    return Principal(sub=f"cli:{getpass.getuser()}", agency=agency, scopes=DEFAULT_GRANTS[agency], region=args.region)
+
+
+def _database_url() -> str | None:
+    from demimas_common.db.provision import runtime_role
+    from demimas_common.db.urls import with_user
+    from demimas_common.settings import CommonSettings
+
+    url = CommonSettings().database_url
+    if url is None:
+        print("set DEMIMAS_DATABASE_URL (make run writes it to .devstack/stack.env)", file=sys.stderr)
+        return None
+    return with_user(url, runtime_role("registry"))
+
+
+async def _import(args: argparse.Namespace, url: str) -> int:
+    from tqdm import tqdm
+
+    from demimas_common.db.engine import create_engine
+    from demimas_registry.importer.load import import_workers
+    from demimas_registry.importer.parse import FileRejected, read_rows
+
+    engine = create_engine(url, pool_size=2)
+    try:
+        with tqdm(desc=args.file.name, unit=" rows", file=sys.stderr, disable=args.quiet) as bar:
+            report = await import_workers(
+                engine,
+                read_rows(args.file),
+                principal=_principal(args),
+                batch_size=args.batch_size,
+                progress=bar.update,
+            )
+    except FileRejected as exc:
+        print(f"{args.file}: {exc.code}: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        await engine.dispose()
+    print(report.to_text())
+    if args.report is not None:
+        args.report.write_text(report.to_csv(), encoding="utf-8")
+    return 1 if report.rejected else 0
+
+
+def _import_command(args: argparse.Namespace) -> int:
+    if not args.file.is_file():
+        print(f"{args.file}: no such file", file=sys.stderr)
+        return 2
+    url = _database_url()
+    return 2 if url is None else asyncio.run(_import(args, url))
+
+
+def _template(args: argparse.Namespace) -> int:
+    from demimas_registry.importer.template import COLUMNS, EXAMPLE
+
+    names = [c.name for c in COLUMNS]
+    if args.out.suffix.lower() == ".xlsx":
+        from openpyxl import Workbook
+
+        book = Workbook()
+        sheet = book.active
+        assert sheet is not None
+        sheet.append(names)
+        sheet.append([EXAMPLE[n] for n in names])
+        notes = book.create_sheet("columns")
+        notes.append(["column", "required", "description"])
+        for c in COLUMNS:
+            notes.append([c.name, "yes" if c.required else "no", c.description])
+        book.save(args.out)
+    else:
+        import csv
+
+        with args.out.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(names)
+            writer.writerow([EXAMPLE[n] for n in names])
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _load_villages(args: argparse.Namespace) -> int:
+    url = _database_url()
+    if url is None:
+        return 2
+
+    async def run() -> int:
+        from demimas_common.db.engine import create_engine
+        from demimas_registry.adapters.villages import load_villages
+
+        engine = create_engine(url, pool_size=1)
+        try:
+            async with engine.begin() as conn:
+                return await load_villages(conn)
+        finally:
+            await engine.dispose()
+
+    print(f"{asyncio.run(run())} villages in the reference")
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from demimas_registry.synthetic import SyntheticWorkers, write_csv
+
+    count = write_csv(args.out, SyntheticWorkers(seed=args.seed).rows(args.rows))
+    print(f"wrote {count} synthetic workers to {args.out}")
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    registry = subparsers.add_parser("registry", help="the registry of migrant workers")
+    commands = registry.add_subparsers(dest="registry_command", required=True)
+    imp = commands.add_parser("import", help="import workers from a CSV or XLSX file (see `template`)")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--agency", default="KP2MI", help="the importing agency (default KP2MI)")
+    imp.add_argument("--region", help="restrict to a region, as a regional office's token would")
+    imp.add_argument("--report", type=Path, help="write every rejected row (line, column, code, message) as CSV")
+    imp.add_argument("--batch-size", type=int, default=10_000)
+    imp.add_argument("--quiet", action="store_true", help="no progress bar")
+    imp.set_defaults(func=_import_command)
+    tpl = commands.add_parser("template", help="write the import template (.csv or .xlsx) with an example row")
+    tpl.add_argument("out", type=Path)
+    tpl.set_defaults(func=_template)
+    vil = commands.add_parser("load-villages", help="load or refresh the Kemendagri village reference")
+    vil.set_defaults(func=_load_villages)
+    gen = commands.add_parser("generate", help="write a synthetic CSV to try the importer")
+    gen.add_argument("--rows", type=int, default=1000)
+    gen.add_argument("--out", type=Path, required=True)
+    gen.add_argument("--seed", type=int, default=2026)
+    gen.set_defaults(func=_generate)
