@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -254,3 +255,21 @@ async def test_stream_setup_is_idempotent(stack: TestStack) -> None:
         assert info.config.duplicate_window == 120.0
     finally:
         await nc.close()
+
+
+async def test_published_rows_are_kept_for_the_retention_period_then_dropped(
+    stack: TestStack, event_schema: tuple[AsyncEngine, str], shared_stream: None
+) -> None:
+    engine, schema = event_schema
+    await write_events(engine, schema, 3, village=unique_village())
+    relay = OutboxRelay(engine, schema, stack.nats_url, retention_days=30)
+    assert await relay.publish_once() == 3
+    assert await relay.cleanup() == 0
+    async with engine.begin() as conn:
+        oldest = f'(SELECT min(seq) FROM "{schema}".outbox)'
+        await conn.execute(
+            text(f"UPDATE \"{schema}\".outbox SET published_at = now() - interval '31 days' WHERE seq = {oldest}")
+        )
+    assert await relay.cleanup() == 1
+    assert await relay.replay(since=dt.datetime(2000, 1, 1, tzinfo=dt.UTC)) == 2
+    assert await unpublished(engine, schema) == 2

@@ -26,10 +26,10 @@ class EmbeddedNats:
     """One JetStream-enabled NATS server storing under `root/jetstream`, listening on 127.0.0.1 only."""
 
     def __init__(self, root: Path, port: int | None = None) -> None:
-        self.root = root
+        self.root = root.resolve()  # the server runs elsewhere: every path it gets must be absolute
         self.port = port or free_port()
-        self.store_dir = root / "jetstream"
-        self.log_path = root / "nats.log"
+        self.store_dir = self.root / "jetstream"
+        self.log_path = self.root / "nats.log"
         self._process: subprocess.Popen[bytes] | None = None
 
     @property

@@ -53,10 +53,10 @@ class EmbeddedPostgres:
     """One PostgreSQL cluster in `data_dir`, socket in `socket_dir`."""
 
     def __init__(self, root: Path, *, durable: bool = True, database: str = "demimas") -> None:
-        self.root = root
-        self.data_dir = root / "pgdata"
-        self.socket_dir = root / "pgsock"
-        self.log_path = root / "postgres.log"
+        self.root = root.resolve()  # the server runs elsewhere: every path it gets must be absolute
+        self.data_dir = self.root / "pgdata"
+        self.socket_dir = self.root / "pgsock"
+        self.log_path = self.root / "postgres.log"
         self.database = database
         self.durable = durable
         self._process: subprocess.Popen[bytes] | None = None

@@ -29,7 +29,8 @@ async def connect(url: str, *, name: str, reconnect: bool = True, connect_timeou
         max_reconnect_attempts=-1 if reconnect else 0,
         reconnect_time_wait=0.5,
         connect_timeout=connect_timeout,
-        error_cb=on_error,
-        disconnected_cb=on_disconnected,
-        reconnected_cb=on_reconnected,
+        # A one-shot connection (probes, commands) has nothing to report when it closes.
+        error_cb=on_error if reconnect else None,
+        disconnected_cb=on_disconnected if reconnect else None,
+        reconnected_cb=on_reconnected if reconnect else None,
     )

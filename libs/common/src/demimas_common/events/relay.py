@@ -145,8 +145,8 @@ class OutboxRelay:
         """Drop published rows older than the retention period (replay reaches back that far)."""
         async with self.engine.begin() as conn:
             result = await conn.execute(
-                text(f'DELETE FROM "{self.schema}".outbox WHERE published_at < now() - :keep'),  # noqa: S608
-                {"keep": self.retention},
+                text(f'DELETE FROM "{self.schema}".outbox WHERE published_at < :cutoff'),  # noqa: S608
+                {"cutoff": dt.datetime.now(dt.UTC) - self.retention},
             )
         return int(result.rowcount or 0)
 
@@ -191,7 +191,8 @@ class OutboxRelay:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
-                    log.warning("outbox relay %s: %s; retrying in %.1f s", self.schema, type(exc).__name__, backoff)
+                    log.warning("outbox relay %s: %s: %s; retrying in %.1f s", self.schema, type(exc).__name__,
+                                str(exc)[:200], backoff)  # fmt: skip
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, self.max_backoff)
                     continue
