@@ -10,7 +10,7 @@ from typing import Any
 
 import strawberry
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse, ORJSONResponse
+from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.fastapi import GraphQLRouter
@@ -74,7 +74,6 @@ def create_app(
         docs_url="/docs" if development else None,
         redoc_url=None,
         openapi_url="/openapi.json" if development else None,
-        default_response_class=ORJSONResponse,
     )
     router: GraphQLRouter[Any, None] = GraphQLRouter(
         schema, context_getter=context_getter, graphql_ide="graphiql" if development else None

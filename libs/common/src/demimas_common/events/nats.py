@@ -14,7 +14,8 @@ log = logging.getLogger("demimas.nats")
 
 async def connect(url: str, *, name: str, reconnect: bool = True, connect_timeout: float = 2.0) -> Client:
     async def on_error(exc: Exception) -> None:
-        log.warning("NATS %s: %s", name, type(exc).__name__)
+        if reconnect:
+            log.warning("NATS %s: %s", name, type(exc).__name__)
 
     async def on_disconnected() -> None:
         log.warning("NATS %s: disconnected", name)
@@ -26,11 +27,12 @@ async def connect(url: str, *, name: str, reconnect: bool = True, connect_timeou
         servers=[url],
         name=name,
         allow_reconnect=reconnect,
-        max_reconnect_attempts=-1 if reconnect else 0,
+        # nats-py treats 0 as "no limit" on the first connect; 1 means: try once, then raise NoServersError.
+        max_reconnect_attempts=-1 if reconnect else 1,
         reconnect_time_wait=0.5,
         connect_timeout=connect_timeout,
         # A one-shot connection (probes, commands) has nothing to report when it closes.
-        error_cb=on_error if reconnect else None,
+        error_cb=on_error,
         disconnected_cb=on_disconnected if reconnect else None,
         reconnected_cb=on_reconnected if reconnect else None,
     )
