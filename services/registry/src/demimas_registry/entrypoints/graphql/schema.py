@@ -55,7 +55,7 @@ class Query:
         search: str | None = None,
         first: int | None = None,
         after: str | None = None,
-    ) -> VillageConnection:
+    ) -> VillageConnection | None:
         principal = info.context.require_principal()
         size = validate_first(first)
         after_code = str(decode_cursor(after)[0]) if after is not None else None
