@@ -10,6 +10,7 @@ its record (fail closed).
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from dataclasses import dataclass, field
 
@@ -17,11 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from demimas_common.auth.principal import Principal
 from demimas_common.db.uow import UnitOfWork
-from demimas_common.errors import DemimasError, Unavailable
+from demimas_common.errors import DemimasError, Unauthenticated, Unavailable
 from demimas_registry.adapters.tables import SCHEMA
 from demimas_registry.domain.events import personal_data_accessed
 
 __all__ = ["PersonalDataGate"]
+
+log = logging.getLogger("demimas.registry.personal_data")
 
 
 @dataclass
@@ -46,13 +49,12 @@ class PersonalDataGate:
         self._operation = operation
         self._traceparent = traceparent
         self._batch: _Batch | None = None
+        self._flushes: set[asyncio.Task[None]] = set()  # strong references until each flush is done
         self.recorded_events = 0
 
     def check(self, worker_id: uuid.UUID, scope: str) -> Principal:
         """Scope and purpose, before anything is read (no record for a refused read)."""
         if self._principal is None:
-            from demimas_common.errors import Unauthenticated
-
             raise Unauthenticated("personal data needs a token")
         self._principal.require_scope(scope)
         self._principal.require_purpose()
@@ -66,12 +68,17 @@ class PersonalDataGate:
         if batch is None:
             batch = self._batch = _Batch()
             # Flush after the other resolvers of this execution step have joined the batch.
-            asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(self._flush(batch)))
+            asyncio.get_running_loop().call_soon(self._start_flush, batch)
         batch.workers[str(worker_id)] = None
         batch.fields[field_name] = None
         for member_id in family_member_ids or ():
             batch.family[member_id] = None
         await asyncio.shield(batch.done)
+
+    def _start_flush(self, batch: _Batch) -> None:
+        task = asyncio.ensure_future(self._flush(batch))
+        self._flushes.add(task)
+        task.add_done_callback(self._flushes.discard)
 
     async def _flush(self, batch: _Batch) -> None:
         # One more loop turn lets sibling resolvers that were scheduled together join this batch.
