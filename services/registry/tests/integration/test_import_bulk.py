@@ -4,6 +4,7 @@ nothing half-written, and the same through the HTTP upload."""
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,9 @@ from demimas_common.db.engine import create_engine
 from demimas_common.events.envelope import CloudEvent
 from demimas_common.events.schemas import validate_event
 from demimas_registry.importer import load
-from demimas_registry.importer.load import import_workers
+from demimas_registry.importer.load import ImportInterrupted, import_workers
 from demimas_registry.importer.parse import read_rows
+from demimas_registry.importer.prepare import DEPARTURE_COLUMNS
 from demimas_registry.importer.template import COLUMNS
 from demimas_registry.synthetic import SyntheticWorkers
 
@@ -108,28 +110,92 @@ async def test_a_failing_batch_leaves_nothing_half_written(
     gen = SyntheticWorkers(seed=303)
     rows = [gen.row(status="ABROAD") for _ in range(20)]
     path = write_csv(tmp_path / "fail.csv", rows)
+    real_copy_rest = load._copy_rest
+    calls = 0
 
-    def broken(records: Any, principal: Any) -> Any:
-        raise RuntimeError("outbox write failed")
+    async def fails_in_second_batch(apg: Any, batch: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:  # the workers of this batch are written already; its movements half-way
+            await apg.copy_records_to_table(
+                "departures", schema_name="registry", columns=DEPARTURE_COLUMNS, records=batch.departures
+            )
+            raise RuntimeError("outbox write failed")
+        await real_copy_rest(apg, batch)
 
-    monkeypatch.setattr(load, "_outbox_rows", broken)
+    monkeypatch.setattr(load, "_copy_rest", fails_in_second_batch)
     engine = create_engine(registry_db.runtime_url)
     try:
-        with pytest.raises(RuntimeError, match="outbox write failed"):
-            await import_workers(engine, read_rows(path), principal=KP2MI)
+        with pytest.raises(ImportInterrupted, match="outbox write failed") as caught:
+            await import_workers(engine, read_rows(path), principal=KP2MI, batch_size=8)
+        assert caught.value.report.inserted == 8
+        niks = [r["nik"] for r in rows]
+        counts = await counts_for(registry_db.admin_url, niks)
+        assert counts == {"workers": 8, "departures": 8, "events": 16}
+        monkeypatch.setattr(load, "_copy_rest", real_copy_rest)
+        again = await import_workers(engine, read_rows(path), principal=KP2MI, batch_size=8)
     finally:
         await engine.dispose()
-    niks = [r["nik"] for r in rows]
-    assert await scalar(registry_db.admin_url, "SELECT count(*) FROM registry.workers WHERE nik = ANY(:n)", n=niks) == 0
-    assert (
-        await scalar(
-            registry_db.admin_url,
-            "SELECT count(*) FROM registry.departures d JOIN registry.workers w ON w.id = d.worker_id "
-            "WHERE w.nik = ANY(:n)",
-            n=niks,
-        )
-        == 0
-    )
+    assert (again.inserted, again.skipped_existing) == (12, 8)
+    assert await counts_for(registry_db.admin_url, niks) == {"workers": 20, "departures": 20, "events": 40}
+
+
+async def counts_for(url: str, niks: list[str]) -> dict[str, int]:
+    workers = "SELECT id FROM registry.workers WHERE nik = ANY(:n)"
+    worker_ids = "SELECT id::text FROM registry.workers WHERE nik = ANY(:n)"
+    return {
+        "workers": await scalar(url, f"SELECT count(*) FROM ({workers}) w", n=niks),
+        "departures": await scalar(
+            url, f"SELECT count(*) FROM registry.departures WHERE worker_id IN ({workers})", n=niks
+        ),
+        "events": await scalar(url, f"SELECT count(*) FROM registry.outbox WHERE subject IN ({worker_ids})", n=niks),
+    }
+
+
+async def test_statistics_and_events_match_the_imported_rows(registry_db: Any, tmp_path: Path) -> None:
+    gen = SyntheticWorkers(seed=505)
+    # Villages of Papua Selatan (93), which no other test uses, so the counters are this test's alone.
+    villages = gen.villages["93"][:3]
+    rows = [gen.row(villages[i % 3]) for i in range(120)]
+    path = write_csv(tmp_path / "stats.csv", rows)
+    engine = create_engine(registry_db.runtime_url)
+    try:
+        report = await import_workers(engine, read_rows(path), principal=KP2MI, batch_size=50)
+        async with engine.connect() as conn:
+            stats = (
+                await conn.execute(
+                    text("SELECT village_code, dimension, key, count FROM registry.village_stats "
+                         "WHERE village_code = ANY(:v)"), {"v": villages})
+            ).all()  # fmt: skip
+            events = (
+                await conn.execute(
+                    text("SELECT o.payload FROM registry.outbox o JOIN registry.workers w ON w.id::text = o.subject "
+                         "WHERE w.village_code = ANY(:v)"), {"v": villages})
+            ).scalars().all()  # fmt: skip
+    finally:
+        await engine.dispose()
+    assert report.inserted == 120
+    expected: Counter[tuple[str, str, str]] = Counter()
+    for r in rows:
+        v = r["village_code"]
+        expected[(v, "status", r["status"])] += 1
+        if r["status"] == "ABROAD":
+            expected[(v, "destination", r["destination_country"])] += 1
+            expected[(v, "scheme", r["scheme"])] += 1
+        if r["status"] != "CANDIDATE":
+            expected[(v, "departed", "ever")] += 1
+            expected[(v, "departed", "procedural")] += r["procedural"] == "true"
+    assert {(v, d, k): n for v, d, k, n in stats} == {key: n for key, n in expected.items() if n}
+    by_type = Counter(e["type"].rsplit(".", 1)[1] for e in events)
+    statuses = Counter(r["status"] for r in rows)
+    assert by_type == {
+        "registered": 120,
+        "departed": statuses["ABROAD"] + statuses["RETURNED"],
+        "returned": statuses["RETURNED"],
+    }
+    for payload in events:
+        validate_event(CloudEvent.from_dict(payload))
+        assert set(payload["data"]).isdisjoint({"nik", "fullName", "phone", "birthDate"})
 
 
 async def test_upload_xlsx_over_http(client: httpx.AsyncClient, token: Callable[..., str], tmp_path: Path) -> None:

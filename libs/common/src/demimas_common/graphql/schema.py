@@ -9,6 +9,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.types import ExecutionContext
 
 from demimas_common.errors import DemimasError
@@ -35,7 +36,8 @@ def build_schema(
         mutation=mutation,
         types=types or [],
         federation_version=FEDERATION_VERSION,  # type: ignore[arg-type]
-        extensions=[ErrorShapingExtension],
+        # Ministry systems send the same few operations over and over: parse and validate each document once.
+        extensions=[ErrorShapingExtension, lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)],
         **kwargs,
     )
 

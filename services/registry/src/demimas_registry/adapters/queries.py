@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, and_, func, select
@@ -59,6 +60,24 @@ class WorkerFilterValues:
         return stmt
 
 
+@dataclass(frozen=True, slots=True)
+class VillageRow:
+    code: str
+    name: str
+    kind: str
+    district_code: str
+    district_name: str
+    regency_code: str
+    regency_name: str
+    province_code: str
+    province_name: str
+    postal_code: str | None
+
+
+def _village_of(row: Any) -> VillageRow:
+    return VillageRow(*(getattr(row, f"v_{c.name}") for c in villages.c))
+
+
 class RegistryQueries:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -96,18 +115,25 @@ class RegistryQueries:
 
     async def worker_page(
         self, flt: WorkerFilterValues, *, first: int, after: uuid.UUID | None
-    ) -> tuple[list[Worker], bool]:
-        stmt = flt.apply(select(workers)).order_by(workers.c.id).limit(first + 1)
+    ) -> tuple[list[tuple[Worker, uuid.UUID | None, Any]], bool]:
+        """One round trip: the page's workers with their village rows. The latest departure is left to a
+        DataLoader (most pages never ask for it)."""
+        village_columns = [c.label(f"v_{c.name}") for c in villages.c]
+        stmt = (
+            flt.apply(select(workers, *village_columns).join(villages, villages.c.code == workers.c.village_code))
+            .order_by(workers.c.id)
+            .limit(first + 1)
+        )
         if after is not None:
             stmt = stmt.where(workers.c.id > after)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(stmt)).all()
-            has_next = len(rows) > first
-            rows = rows[:first]
-            latest = await self._departures_by_id(
-                conn, [r.latest_departure_id for r in rows if r.latest_departure_id is not None]
-            )
-        return [worker_from_row(r, latest.get(r.latest_departure_id)) for r in rows], has_next
+        has_next = len(rows) > first
+        return [(worker_from_row(r), r.latest_departure_id, _village_of(r)) for r in rows[:first]], has_next
+
+    async def departures_by_id(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Departure]:
+        async with self.engine.connect() as conn:
+            return await self._departures_by_id(conn, list(set(ids)))
 
     async def worker_count(self, flt: WorkerFilterValues) -> int:
         async with self.engine.connect() as conn:

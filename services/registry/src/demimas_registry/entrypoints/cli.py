@@ -14,14 +14,24 @@ __all__ = ["register"]
 
 
 def _principal(args: argparse.Namespace) -> Any:
+    """The importing agency's default grants (as its token would carry them), acting as `cli:<os user>`."""
     from demimas_common.auth.grants import DEFAULT_GRANTS
+    from demimas_common.auth.keys import check_region
     from demimas_common.auth.principal import Agency, Principal
 
-    agency = Agency(args.agency.upper())
-    return Principal(sub=f"cli:{getpass.getuser()}", agency=agency, scopes=DEFAULT_GRANTS[agency], region=args.region)
+    try:
+        agency = Agency(args.agency.upper())
+    except ValueError:
+        raise ValueError(f"unknown agency {args.agency!r}; one of {', '.join(a.value for a in Agency)}") from None
+    region = check_region(args.region) if args.region else None
+    return Principal(sub=f"cli:{getpass.getuser()}", agency=agency, scopes=DEFAULT_GRANTS[agency], region=region)
 
 
 def _database_url() -> str | None:
+    """DEMIMAS_DATABASE_URL; a URL without a password (the devstack's local socket) is switched to the registry's
+    runtime role, so the command has exactly the service's privileges. A URL with credentials is used as given."""
+    from sqlalchemy.engine import make_url
+
     from demimas_common.db.provision import runtime_role
     from demimas_common.db.urls import with_user
     from demimas_common.settings import CommonSettings
@@ -30,14 +40,15 @@ def _database_url() -> str | None:
     if url is None:
         print("set DEMIMAS_DATABASE_URL (make run writes it to .devstack/stack.env)", file=sys.stderr)
         return None
-    return with_user(url, runtime_role("registry"))
+    return url if make_url(url).password else with_user(url, runtime_role("registry"))
 
 
-async def _import(args: argparse.Namespace, url: str) -> int:
+async def _import(args: argparse.Namespace, url: str, principal: Any) -> int:
     from tqdm import tqdm
 
     from demimas_common.db.engine import create_engine
-    from demimas_registry.importer.load import import_workers
+    from demimas_common.errors import DemimasError
+    from demimas_registry.importer.load import ImportInterrupted, import_workers
     from demimas_registry.importer.parse import FileRejected, read_rows
 
     engine = create_engine(url, pool_size=2)
@@ -46,34 +57,51 @@ async def _import(args: argparse.Namespace, url: str) -> int:
             report = await import_workers(
                 engine,
                 read_rows(args.file),
-                principal=_principal(args),
+                principal=principal,
                 batch_size=args.batch_size,
                 progress=bar.update,
             )
     except FileRejected as exc:
         print(f"{args.file}: {exc.code}: {exc.message}", file=sys.stderr)
         return 2
+    except ImportInterrupted as exc:
+        print(f"{args.file}: import stopped: {exc}", file=sys.stderr)
+        _write_report(args, exc.report)
+        return 2
+    except DemimasError as exc:  # e.g. an agency without registry:write
+        print(f"{args.file}: {exc.code}: {exc.message}", file=sys.stderr)
+        return 2
     finally:
         await engine.dispose()
     print(report.to_text())
+    _write_report(args, report)
+    return 1 if report.rejected else 0
+
+
+def _write_report(args: argparse.Namespace, report: Any) -> None:
     if args.report is not None:
         args.report.write_text(report.to_csv(), encoding="utf-8")
-    return 1 if report.rejected else 0
+        print(f"rejected rows written to {args.report}", file=sys.stderr)
 
 
 def _import_command(args: argparse.Namespace) -> int:
     if not args.file.is_file():
         print(f"{args.file}: no such file", file=sys.stderr)
         return 2
+    try:
+        principal = _principal(args)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     url = _database_url()
-    return 2 if url is None else asyncio.run(_import(args, url))
+    return 2 if url is None else asyncio.run(_import(args, url, principal))
 
 
 def _template(args: argparse.Namespace) -> int:
     from demimas_registry.importer.template import COLUMNS, EXAMPLE
 
     names = [c.name for c in COLUMNS]
-    if args.out.suffix.lower() == ".xlsx":
+    if args.xlsx or args.out.suffix.lower() == ".xlsx":
         from openpyxl import Workbook
 
         book = Workbook()
@@ -138,6 +166,7 @@ def register(subparsers: Any) -> None:
     imp.set_defaults(func=_import_command)
     tpl = commands.add_parser("template", help="write the import template (.csv or .xlsx) with an example row")
     tpl.add_argument("out", type=Path)
+    tpl.add_argument("--xlsx", action="store_true", help="write XLSX (also chosen by an .xlsx file name)")
     tpl.set_defaults(func=_template)
     vil = commands.add_parser("load-villages", help="load or refresh the Kemendagri village reference")
     vil.set_defaults(func=_load_villages)

@@ -1,108 +1,68 @@
 """Writing validated import records in large batches, each batch one transaction: the workers (idempotent on NIK),
 their departures and returns, the village statistics, and their events in the outbox. A batch commits entirely
-or not at all; importing the same file again adds nothing (rows whose NIK exists are counted, not re-added)."""
+or not at all; importing the same file again adds nothing (rows whose NIK exists are counted, not re-added).
+
+Two things run at once: this coroutine reads, validates and prepares the next batch while a writer task sends
+the previous one with binary COPY (the database works on one core while Python works on another). The writer
+only awaits the database; the reader hands it the event loop every few dozen rows.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
+import gc
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
+from asyncpg.exceptions import UniqueViolationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from demimas_common.auth.principal import Principal
-from demimas_registry.domain import events
-from demimas_registry.domain.stats import delta
-from demimas_registry.domain.vocabulary import WorkerStatus
-from demimas_registry.importer.rows import ImportRecord, RowError, parse_row
-from demimas_registry.service_layer.handlers import worker_contribution
+from demimas_common.events.envelope import CloudEvent
+from demimas_common.telemetry import current_traceparent
+from demimas_registry.importer.prepare import (
+    DEPARTURE_COLUMNS,
+    OUTBOX_COLUMNS,
+    RETURN_COLUMNS,
+    WORKER_COLUMNS,
+    BatchBuilder,
+    PreparedBatch,
+    first_of_each_type,
+    restricted,
+)
+from demimas_registry.importer.report import ImportReport
+from demimas_registry.importer.rows import ImportRecord
+from demimas_registry.importer.screen import validated
 
-__all__ = ["ImportReport", "import_workers", "validated"]
+__all__ = ["ImportInterrupted", "ImportReport", "import_workers", "validated"]
 
-WORKER_COLUMNS = (
-    "id", "nik", "full_name", "sex", "birth_date", "education", "phone", "address", "passport_number",
-    "village_code", "status", "version", "nik_warnings", "latest_departure_id", "created_by",
-)  # fmt: skip
-DEPARTURE_COLUMNS = (
-    "id", "worker_id", "destination_country", "sector", "occupation", "scheme", "procedural", "employer",
-    "departure_date", "contract_end",
-)  # fmt: skip
-RETURN_COLUMNS = ("id", "worker_id", "departure_id", "return_date", "reason", "note")
-OUTBOX_COLUMNS = ("id", "type", "subject", "payload", "traceparent")
-
-
-@dataclass
-class ImportReport:
-    total: int = 0
-    inserted: int = 0
-    skipped_existing: int = 0
-    rejected: list[RowError] = field(default_factory=list)
-    events: int = 0
-    elapsed: float = 0.0
-
-    def to_text(self) -> str:
-        lines = [
-            f"rows read: {self.total}; imported: {self.inserted}; already registered (skipped): "
-            f"{self.skipped_existing}; rejected: {len(self.rejected)}; events: {self.events}; {self.elapsed:.1f} s"
-        ]
-        lines += [f"  line {e.line}, {e.column}: {e.code}: {e.message}" for e in self.rejected[:50]]
-        if len(self.rejected) > 50:
-            lines.append(f"  ... and {len(self.rejected) - 50} more (see --report)")
-        return "\n".join(lines)
-
-    def to_csv(self) -> str:
-        import csv
-        import io
-
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(["line", "column", "code", "message"])
-        writer.writerows((e.line, e.column, e.code, e.message) for e in self.rejected)
-        return out.getvalue()
+WRITE_SCOPE = "registry:write"
+YIELD_EVERY = 32  # rows between hand-overs of the event loop to the writer (a few milliseconds of Python)
+_INSERT_NEW = (
+    f"INSERT INTO registry.workers ({', '.join(WORKER_COLUMNS)}) SELECT {', '.join(WORKER_COLUMNS)} "  # noqa: S608
+    "FROM workers_in ON CONFLICT (nik) DO NOTHING RETURNING id"
+)
+_KNOWN_NIKS = "SELECT nik FROM registry.workers WHERE nik = ANY($1::text[])"
+_ADD_STATS = (
+    "INSERT INTO registry.village_stats (village_code, dimension, key, count) "
+    "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS d(v, dim, k, n) "
+    # One order for every writer, so that concurrent imports and mutations lock counter rows without deadlocks.
+    'ORDER BY v COLLATE "C", dim COLLATE "C", k COLLATE "C" '
+    "ON CONFLICT (village_code, dimension, key) DO UPDATE SET count = village_stats.count + EXCLUDED.count"
+)
 
 
-def validated(
-    rows: Iterable[tuple[int, dict[str, str]]],
-    *,
-    villages: set[str],
-    principal: Principal,
-    report: ImportReport,
-    today: dt.date | None = None,
-) -> Iterator[ImportRecord]:
-    """Valid records only; every rejected row lands in the report with its line, column and code."""
-    today = today or dt.date.today()
-    seen: dict[str, int] = {}
-    for line, values in rows:
-        report.total += 1
-        result = parse_row(line, values, today=today)
-        if isinstance(result, RowError):
-            report.rejected.append(result)
-            continue
-        worker = result.worker
-        if worker.village_code not in villages:
-            report.rejected.append(
-                RowError(line, "village_code", "UNKNOWN_VILLAGE", f"{worker.village_code} is not a Kemendagri village")
-            )
-            continue
-        if not principal.covers(worker.village_code):
-            report.rejected.append(
-                RowError(line, "village_code", "OUTSIDE_REGION",
-                         f"{worker.village_code} lies outside your region {principal.region}")
-            )  # fmt: skip
-            continue
-        if worker.nik in seen:
-            report.rejected.append(
-                RowError(line, "nik", "DUPLICATE_IN_FILE", f"the same NIK is on line {seen[worker.nik]}")
-            )
-            continue
-        seen[worker.nik] = line
-        yield result
+class ImportInterrupted(RuntimeError):
+    """A batch could not be written; it was rolled back, the batches before it stay committed (running the same
+    file again is safe: their rows are skipped as already registered)."""
+
+    def __init__(self, message: str, report: ImportReport) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 async def _village_codes(engine: AsyncEngine) -> set[str]:
@@ -110,97 +70,95 @@ async def _village_codes(engine: AsyncEngine) -> set[str]:
         return set((await conn.execute(text("SELECT code FROM registry.villages"))).scalars())
 
 
-async def _write_batch(engine: AsyncEngine, batch: list[ImportRecord], principal: Principal) -> tuple[int, int]:
-    """One transaction: returns (workers inserted, events written)."""
-    agency = principal.agency.value
-    async with engine.begin() as conn:
-        await conn.execute(
-            text("CREATE TEMP TABLE workers_in (LIKE registry.workers INCLUDING DEFAULTS) ON COMMIT DROP")
+async def _copy_rest(apg: Any, batch: PreparedBatch) -> None:
+    """Everything after the workers rows: movements, statistics, events."""
+    if batch.departures:
+        await apg.copy_records_to_table(
+            "departures", schema_name="registry", columns=DEPARTURE_COLUMNS, records=batch.departures
         )
+    if batch.returns:
+        await apg.copy_records_to_table(
+            "returns", schema_name="registry", columns=RETURN_COLUMNS, records=batch.returns
+        )
+    if batch.stats:
+        keys = list(batch.stats)
+        await apg.execute(
+            _ADD_STATS, [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys], list(batch.stats.values())
+        )
+    await apg.copy_records_to_table("outbox", schema_name="registry", columns=OUTBOX_COLUMNS, records=batch.outbox)
+
+
+async def _write(engine: AsyncEngine, batch: PreparedBatch, builder: BatchBuilder) -> PreparedBatch:
+    """One transaction; returns what was actually written (the workers not registered before)."""
+    async with engine.connect() as conn:
         raw = await conn.get_raw_connection()
         apg: Any = raw.driver_connection
-        await apg.copy_records_to_table(
-            "workers_in",
-            records=[_worker_record(r.worker, agency) for r in batch],
-            columns=list(WORKER_COLUMNS),
-        )
-        cols = ", ".join(WORKER_COLUMNS)
-        inserted_ids = {
-            row[0]
-            for row in await apg.fetch(
-                f"INSERT INTO registry.workers ({cols}) SELECT {cols} FROM workers_in "  # noqa: S608
-                "ON CONFLICT (nik) DO NOTHING RETURNING id"
-            )
-        }
-        fresh = [r for r in batch if r.worker.id in inserted_ids]
-        if not fresh:
-            return 0, 0
-        departures = [r.departure for r in fresh if r.departure is not None]
-        if departures:
-            await apg.copy_records_to_table(
-                "departures", schema_name="registry", columns=list(DEPARTURE_COLUMNS),
-                records=[(d.id, d.worker_id, d.destination_country, d.sector.value, d.occupation, d.scheme.value,
-                          d.procedural, d.employer, d.departure_date, d.contract_end) for d in departures],
-            )  # fmt: skip
-        returns = [r.ret for r in fresh if r.ret is not None]
-        if returns:
-            await apg.copy_records_to_table(
-                "returns", schema_name="registry", columns=list(RETURN_COLUMNS),
-                records=[(r.id, r.worker_id, r.departure_id, r.return_date, r.reason.value, r.note) for r in returns],
-            )  # fmt: skip
-        changes = delta((None, worker_contribution(r.worker)) for r in fresh)
-        await apg.executemany(
-            "INSERT INTO registry.village_stats (village_code, dimension, key, count) VALUES ($1, $2, $3, $4) "
-            "ON CONFLICT (village_code, dimension, key) DO UPDATE SET count = village_stats.count + EXCLUDED.count",
-            [(v, d, k, n) for (v, d, k), n in changes.items()],
-        )
-        outbox = list(_outbox_rows(fresh, principal))
-        await apg.copy_records_to_table("outbox", schema_name="registry", columns=list(OUTBOX_COLUMNS), records=outbox)
-    return len(fresh), len(outbox)
+        try:
+            async with apg.transaction():
+                # The common case first: look the NIKs up, then COPY the new workers straight into the table.
+                known = await apg.fetch(_KNOWN_NIKS, batch.niks)
+                if known:
+                    batch = restricted(batch, {r[0] for r in known}, builder)
+                if batch.records:
+                    await apg.copy_records_to_table(
+                        "workers", schema_name="registry", columns=WORKER_COLUMNS, records=batch.workers
+                    )
+                    await _copy_rest(apg, batch)
+            return batch
+        except UniqueViolationError:
+            pass  # someone registered one of these NIKs since the lookup: stage, and let ON CONFLICT skip them
+        async with apg.transaction():
+            await apg.execute("CREATE TEMP TABLE workers_in (LIKE registry.workers INCLUDING DEFAULTS) ON COMMIT DROP")
+            await apg.copy_records_to_table("workers_in", columns=WORKER_COLUMNS, records=batch.workers)
+            inserted = {row[0] for row in await apg.fetch(_INSERT_NEW)}
+            if len(inserted) != len(batch.records):
+                batch = restricted(batch, inserted, builder, keep=True)
+            if batch.records:
+                await _copy_rest(apg, batch)
+        return batch
 
 
-def _worker_record(w: Any, agency: str) -> tuple[Any, ...]:
-    latest = w.latest_departure.id if w.latest_departure else None
-    return (
-        w.id, w.nik, w.full_name, w.sex.value, w.birth_date, w.education.value, w.phone, w.address,
-        w.passport_number, w.village_code, w.status.value, w.version, list(w.nik_warnings), latest, agency,
-    )  # fmt: skip
+async def _writer(
+    engine: AsyncEngine, queue: asyncio.Queue[PreparedBatch | None], report: ImportReport, builder: BatchBuilder
+) -> None:
+    while (batch := await queue.get()) is not None:
+        written = await _write(engine, batch, builder)
+        report.inserted += len(written.records)
+        report.events += len(written.outbox)
 
 
-def _outbox_rows(records: list[ImportRecord], principal: Principal) -> Iterator[tuple[Any, ...]]:
-    """The events a worker's import stands for, in order: registered (v1), departed (v2), returned (v3), each
-    with the state it had then, built by the same functions as the single mutations."""
-    actor = principal.actor
-    for record in records:
-        worker, departure, ret = record.worker, record.departure, record.ret
-        final = (worker.status, worker.version)
-        steps = []
-        worker.status, worker.version = WorkerStatus.CANDIDATE, 1
-        steps.append(events.worker_registered(worker, actor))
-        if departure is not None:
-            worker.status, worker.version = WorkerStatus.ABROAD, 2
-            steps.append(events.worker_departed(worker, departure, actor))
-        if ret is not None:
-            worker.status, worker.version = WorkerStatus.RETURNED, 3
-            steps.append(events.worker_returned(worker, ret, actor))
-        worker.status, worker.version = final
-        for event in steps:
-            yield (uuid.UUID(event.id), event.type, event.subject, orjson.dumps(event.to_dict()).decode(), None)
+async def _hand_over(queue: asyncio.Queue[PreparedBatch | None], item: PreparedBatch | None, writer: Any) -> None:
+    """Queue a batch for the writer, or raise the writer's error if it failed meanwhile."""
+    put = asyncio.ensure_future(queue.put(item))
+    done, _ = await asyncio.wait({put, writer}, return_when=asyncio.FIRST_COMPLETED)
+    if put not in done:
+        put.cancel()
+    if writer in done:
+        writer.result()  # the writer only ends before its last batch by failing: raise that
 
 
-async def _batches(records: Iterator[ImportRecord], size: int) -> AsyncIterator[list[ImportRecord]]:
-    """Batches of valid records; validation hands the loop over every few hundred rows so that the previous
-    batch's write (a background task) keeps moving while this one is validated."""
-    batch: list[ImportRecord] = []
-    for record in records:
-        batch.append(record)
-        if len(batch) % 250 == 0:
-            await asyncio.sleep(0)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+def _check_contract(batch: PreparedBatch) -> None:
+    """The first event of each type of an import is checked against its JSON Schema (the single mutations check
+    every event; checking a million identical shapes would cost more than writing them)."""
+    from demimas_common.events.schemas import validate_event
+
+    for row in first_of_each_type(batch):
+        validate_event(CloudEvent.from_dict(orjson.loads(row[3])))
+
+
+async def _batches(
+    records: Iterator[ImportRecord], builder: BatchBuilder, size: int, tick: Callable[[], None]
+) -> AsyncIterator[PreparedBatch]:
+    for count, record in enumerate(records, start=1):
+        builder.add(record)
+        if count % YIELD_EVERY == 0:
+            await asyncio.sleep(0)  # let the writer issue its next statement
+        if len(builder) >= size:
+            tick()
+            yield builder.build()
+    tick()
+    if len(builder):
+        yield builder.build()
 
 
 async def import_workers(
@@ -211,31 +169,71 @@ async def import_workers(
     batch_size: int = 10_000,
     progress: Callable[[int], object] | None = None,
 ) -> ImportReport:
-    """Validate and write; the write of one batch overlaps the validation of the next."""
-    principal.require_scope("registry:write")
+    """Validate every row and write the valid ones; returns the report. Raises `FileRejected` (from the reader)
+    for a file that cannot be imported at all, and `ImportInterrupted` when a batch cannot be written."""
+    principal.require_scope(WRITE_SCOPE)
+    with _fewer_collections():
+        return await _import(engine, rows, principal, batch_size, progress)
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Validation allocates millions of short-lived objects while ten thousands stay alive per batch; at the default
+    threshold the cyclic collector runs every 700 allocations and costs a fifth of the import. Restored after."""
+    previous = gc.get_threshold()
+    gc.set_threshold(max(previous[0], 50_000), *previous[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
+
+
+async def _import(
+    engine: AsyncEngine,
+    rows: Iterable[tuple[int, dict[str, str]]],
+    principal: Principal,
+    batch_size: int,
+    progress: Callable[[int], object] | None,
+) -> ImportReport:
     started = time.perf_counter()
     report = ImportReport()
     villages = await _village_codes(engine)
-    records = validated(rows, villages=villages, principal=principal, report=report)
-    pending: asyncio.Task[tuple[int, int]] | None = None
-    seen_rows = 0
-    async for batch in _batches(records, batch_size):
-        if pending is not None:
-            inserted, written = await pending
-            report.inserted += inserted
-            report.events += written
-        pending = asyncio.create_task(_write_batch(engine, batch, principal))
-        await asyncio.sleep(0)  # let the write start before validating the next batch
+    actor, agency, traceparent = principal.actor, principal.agency.value, current_traceparent()
+    reported = 0
+
+    def tick() -> None:
+        nonlocal reported
         if progress is not None:
-            progress(report.total - seen_rows)
-            seen_rows = report.total
-    if pending is not None:
-        inserted, written = await pending
-        report.inserted += inserted
-        report.events += written
-    if progress is not None:
-        progress(report.total - seen_rows)
-    valid = report.total - len(report.rejected)
-    report.skipped_existing = valid - report.inserted
+            progress(report.total - reported)
+        reported = report.total
+
+    queue: asyncio.Queue[PreparedBatch | None] = asyncio.Queue(maxsize=1)
+    writer = asyncio.create_task(_writer(engine, queue, report, BatchBuilder(actor, agency, traceparent)))
+    checked = False
+    try:
+        records = validated(rows, villages=villages, principal=principal, report=report)
+        async for batch in _batches(records, BatchBuilder(actor, agency, traceparent), batch_size, tick):
+            if not checked:
+                _check_contract(batch)
+                checked = True
+            await _hand_over(queue, batch, writer)
+        await _hand_over(queue, None, writer)
+        await writer
+    except Exception as exc:
+        writer.cancel()
+        await asyncio.gather(writer, return_exceptions=True)
+        report.elapsed = time.perf_counter() - started
+        if isinstance(exc, ImportInterrupted) or not _is_write_error(exc, writer):
+            raise
+        raise ImportInterrupted(
+            f"a batch could not be written and was rolled back ({type(exc).__name__}: {exc}); "
+            f"{report.inserted} workers were imported before it; running the same file again skips them",
+            report,
+        ) from exc
+    report.skipped_existing = report.valid - report.inserted
     report.elapsed = time.perf_counter() - started
     return report
+
+
+def _is_write_error(exc: BaseException, writer: asyncio.Task[None]) -> bool:
+    return writer.done() and not writer.cancelled() and writer.exception() is exc

@@ -23,6 +23,7 @@ from demimas_registry.domain.stats import MigrantStats
 from demimas_registry.entrypoints.graphql.personal_data import PersonalDataGate
 
 if TYPE_CHECKING:
+    from demimas_registry.entrypoints.graphql.types import Departure as GqlDeparture
     from demimas_registry.entrypoints.graphql.types import Village, Worker
 
 __all__ = ["Loaders", "RegistryContext", "context_getter"]
@@ -35,6 +36,7 @@ class Loaders:
     departures: DataLoader[uuid.UUID, list[Departure]]
     returns: DataLoader[uuid.UUID, list[Return]]
     family: DataLoader[uuid.UUID, list[FamilyMember]]
+    departure: DataLoader[uuid.UUID, Departure | None]
 
     @classmethod
     def create(cls, queries: RegistryQueries) -> Loaders:
@@ -58,7 +60,12 @@ class Loaders:
             found = await queries.family_by_worker(ids)
             return [found[i] for i in ids]
 
+        async def departure(ids: list[uuid.UUID]) -> list[Departure | None]:
+            found = await queries.departures_by_id(ids)
+            return [found.get(i) for i in ids]
+
         return cls(
+            departure=DataLoader(departure),
             villages=DataLoader(villages),
             stats=DataLoader(stats),
             departures=DataLoader(departures),
@@ -98,6 +105,12 @@ class RegistryContext(RequestContext):
         if found is None:
             raise NotFound(f"no village {code}")
         return found
+
+    async def latest_departure(self, departure_id: uuid.UUID) -> GqlDeparture | None:
+        from demimas_registry.entrypoints.graphql.types import Departure as DepartureType
+
+        found = await self.registry_loaders.departure.load(departure_id)
+        return DepartureType.from_domain(found) if found is not None else None
 
     async def worker(self, raw_id: str) -> Worker | None:
         """A worker the caller may see (scope registry:read, inside its region), else None."""
