@@ -31,7 +31,7 @@ test-unit: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy libs/common/src services/registry/src
+	$(BIN)/mypy libs/common/src services/registry/src bench
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
