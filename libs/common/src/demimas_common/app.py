@@ -1,51 +1,35 @@
-"""The app factory every service uses: FastAPI + the Strawberry federation router at /graphql, health and
-readiness probes, Prometheus metrics, JSON logs with personal data masked, OpenTelemetry."""
+"""The app factory every service uses: FastAPI with the Strawberry federation router at /graphql (GraphiQL in
+development only), `GET /healthz` (the process answers), `GET /readyz` (its dependencies answer), `GET /metrics`
+(Prometheus), masked JSON logs, OpenTelemetry, and a lifespan that runs the service's background work.
+
+Lifespan hooks are async context managers entered in order at start-up and left in reverse order at shutdown:
+services start their outbox relay and event consumers in them as tasks and stop them cleanly on the way out.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import strawberry
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.fastapi import GraphQLRouter
 
+from demimas_common.health import ReadinessCheck, database_ready, nats_ready
 from demimas_common.logs import configure_logging
-from demimas_common.metrics import metrics_middleware, metrics_response
+from demimas_common.metrics import MetricsMiddleware, metrics_response
 from demimas_common.service import ServiceSpec
 from demimas_common.settings import CommonSettings, Environment
 from demimas_common.telemetry import configure_tracing, instrument_app
 
-__all__ = ["ReadinessCheck", "create_app", "database_ready", "nats_ready"]
+__all__ = ["LifespanHook", "ReadinessCheck", "create_app", "database_ready", "nats_ready"]
 
-ReadinessCheck = Callable[[], Awaitable[None]]
 LifespanHook = Callable[[], AbstractAsyncContextManager[None]]
-
-
-def database_ready(engine: AsyncEngine) -> ReadinessCheck:
-    async def database() -> None:
-        async with engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-
-    return database
-
-
-def nats_ready(url: str) -> ReadinessCheck:
-    async def nats() -> None:
-        from demimas_common.events.nats import connect
-
-        nc = await connect(url, name="readyz", reconnect=False)
-        try:
-            await nc.flush(timeout=2)
-        finally:
-            await nc.close()
-
-    return nats
+log = logging.getLogger("demimas.app")
 
 
 def create_app(
@@ -56,6 +40,7 @@ def create_app(
     context_getter: Callable[..., Awaitable[Any]],
     lifespan_hooks: Sequence[LifespanHook] = (),
     readiness: Sequence[ReadinessCheck] = (),
+    readiness_timeout: float = 3.0,
 ) -> FastAPI:
     configure_logging(settings.log_level, spec.name)
     configure_tracing(spec.name, settings)
@@ -66,7 +51,9 @@ def create_app(
         async with AsyncExitStack() as stack:
             for hook in lifespan_hooks:
                 await stack.enter_async_context(hook())
+            log.info("%s started", spec.name)
             yield
+            log.info("%s stopping", spec.name)
 
     app = FastAPI(
         title=f"Demimas {spec.name}",
@@ -76,10 +63,10 @@ def create_app(
         openapi_url="/openapi.json" if development else None,
     )
     router: GraphQLRouter[Any, None] = GraphQLRouter(
-        schema, context_getter=context_getter, graphql_ide="graphiql" if development else None
+        schema, path="/graphql", context_getter=context_getter, graphql_ide="graphiql" if development else None
     )
-    app.include_router(router, prefix="/graphql")
-    app.middleware("http")(metrics_middleware(spec.name))
+    app.include_router(router)
+    app.add_middleware(MetricsMiddleware, service=spec.name)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -87,21 +74,30 @@ def create_app(
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz() -> JSONResponse:
-        async def run(check: ReadinessCheck) -> str | None:
-            try:
-                await asyncio.wait_for(check(), timeout=3.0)
-            except Exception:
-                return check.__name__
-            return None
-
-        failing = [name for name in await asyncio.gather(*(run(c) for c in readiness)) if name]
+        results = await asyncio.gather(*(_run_check(check, readiness_timeout) for check in readiness))
+        failing = [name for name in results if name is not None]
         if failing:
             return JSONResponse({"status": "unavailable", "failing": failing}, status_code=503)
         return JSONResponse({"status": "ready"})
 
     @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Any:
+    async def metrics() -> Response:
         return metrics_response()
 
     instrument_app(app)
     return app
+
+
+async def _run_check(check: ReadinessCheck, limit_seconds: float) -> str | None:
+    """None when the check passes, else its name (the failure's detail goes to the log, not to the prober)."""
+    name = getattr(check, "__name__", type(check).__name__)
+    try:
+        async with asyncio.timeout(limit_seconds):
+            await check()
+    except TimeoutError:
+        log.warning("readiness check %s timed out after %.1fs", name, limit_seconds)
+        return name
+    except Exception as exc:
+        log.warning("readiness check %s failed: %s", name, type(exc).__name__)
+        return name
+    return None

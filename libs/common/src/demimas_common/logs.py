@@ -1,5 +1,12 @@
-"""Structured JSON logs on stderr, with personal data masked by lokal's Samaran filter on the handler, so that a
-NIK, phone number or name in any message or traceback never reaches the log in clear."""
+"""Structured JSON logs on stderr, one object per line (`time level logger message service [trace_id span_id]
+[exception]`), with personal data masked by lokal's Samaran filter.
+
+The filter sits on the handler, not on a logger, so every record that reaches the output passes through it,
+whichever library logged it; it masks the message, the exception text and the stack, so a NIK or phone number in
+an exception message (`ValueError(f"bad NIK {nik}")`) never reaches the log in clear either. uvicorn's own
+loggers are routed through the same handler: its access log carries request paths, and a GET query can put
+personal data in one.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +20,8 @@ from opentelemetry import trace
 
 __all__ = ["JsonFormatter", "configure_logging"]
 
+_ROUTED_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
 
 class JsonFormatter(logging.Formatter):
     def __init__(self, service: str) -> None:
@@ -21,31 +30,42 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         body: dict[str, object] = {
-            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(),
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "service": self.service,
             "message": record.getMessage(),
+            "service": self.service,
         }
         span = trace.get_current_span().get_span_context()
         if span.is_valid:
             body["trace_id"] = f"{span.trace_id:032x}"
             body["span_id"] = f"{span.span_id:016x}"
-        if record.exc_info:
-            body["exception"] = self.formatException(record.exc_info)
+        # The masking filter leaves its masked traceback in `exc_text`; formatting `exc_info` again would undo it.
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            body["exception"] = record.exc_text
+        if record.stack_info:
+            body["stack"] = record.stack_info
         return orjson.dumps(body).decode()
 
 
+class _DemimasHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Marks the handler this module installed, so a second `configure_logging` replaces it."""
+
+
 def configure_logging(level: str, service: str) -> logging.Handler:
-    """Replace the root handlers with one masked JSON handler (idempotent per service)."""
-    handler = logging.StreamHandler(sys.stderr)
+    """Replace this module's root handler with one masked JSON handler on stderr (idempotent)."""
+    handler = _DemimasHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service))
     handler.addFilter(SamaranFilter())
     root = logging.getLogger()
-    for old in list(root.handlers):
-        if getattr(old, "_demimas", False):
-            root.removeHandler(old)
-    handler._demimas = True  # type: ignore[attr-defined]
+    for old in [h for h in root.handlers if isinstance(h, _DemimasHandler)]:
+        root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    for name in _ROUTED_LOGGERS:
+        routed = logging.getLogger(name)
+        routed.handlers.clear()
+        routed.propagate = True
     return handler

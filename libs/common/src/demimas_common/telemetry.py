@@ -1,12 +1,14 @@
-"""OpenTelemetry: one tracer provider per process; spans for HTTP requests, database statements, outbox batches
-and consumed events. Trace context travels with the data: the request's W3C `traceparent` is stored in each outbox
-row, sent as a NATS header, and extracted by consumers so their spans join the same trace.
+"""OpenTelemetry: one tracer provider per process; spans for HTTP requests, database statements, GraphQL
+operations, outbox batches and consumed events. Trace context travels with the data: the request's W3C
+`traceparent` is stored in each outbox row, sent as a NATS header, and extracted by consumers so their spans join
+the same trace.
 
 No per-field GraphQL tracing: it costs about 15x on large results. Operations and phases are traced instead.
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -15,21 +17,25 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from demimas_common.settings import CommonSettings, TraceExporter
 
 __all__ = ["configure_tracing", "current_traceparent", "extract_context", "instrument_app", "instrument_engine"]
 
+UNTRACED_PATHS = ("/healthz", "/readyz", "/metrics")  # probes every few seconds would drown the real traces
 _propagator = TraceContextTextMapPropagator()
-_configured = False
+_provider: TracerProvider | None = None
+_instrumented_engines: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
-def configure_tracing(service_name: str, settings: CommonSettings) -> None:
-    """Install the process's tracer provider once. With exporter `none` spans still get real ids, so trace
-    context still flows through outbox rows and NATS headers."""
-    global _configured
-    if _configured:
-        return
+def configure_tracing(service_name: str, settings: CommonSettings) -> TracerProvider:
+    """Install the process's tracer provider once; later calls return it unchanged (OpenTelemetry allows one
+    global provider per process). With exporter `none` spans still get real ids, so trace context still flows
+    through outbox rows and NATS headers."""
+    global _provider
+    if _provider is not None:
+        return _provider
     provider = TracerProvider(resource=Resource.create({"service.name": f"demimas-{service_name}"}))
     if settings.trace_exporter is TraceExporter.CONSOLE:
         provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
@@ -39,26 +45,42 @@ def configure_tracing(service_name: str, settings: CommonSettings) -> None:
         endpoint = settings.otlp_endpoint or "http://127.0.0.1:4318/v1/traces"
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
     trace.set_tracer_provider(provider)
-    _configured = True
+    _provider = provider
+    return provider
 
 
 def current_traceparent() -> str | None:
+    """The W3C traceparent of the current span, or None outside a (valid) span."""
     carrier: dict[str, str] = {}
     _propagator.inject(carrier)
     return carrier.get("traceparent")
 
 
 def extract_context(traceparent: str | None) -> otel_context.Context:
+    """A context whose parent is the span `traceparent` names (an empty context for None or garbage)."""
     return _propagator.extract({"traceparent": traceparent} if traceparent else {})
 
 
 def instrument_app(app: Any) -> None:
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    excluded = ",".join(f"{path}$" for path in UNTRACED_PATHS)
+    FastAPIInstrumentor.instrument_app(app, excluded_urls=excluded)
 
 
-def instrument_engine(engine: Any) -> None:
-    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+def instrument_engine(engine: AsyncEngine) -> None:
+    """Spans for the statements of this engine (idempotent per engine).
 
-    SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine, enable_commenter=False)
+    The engine tracer is attached directly: `SQLAlchemyInstrumentor().instrument(engine=...)` works only once per
+    process, so a second engine (another service in the same test process) would silently go untraced.
+    """
+    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+    from opentelemetry.metrics import get_meter
+
+    sync_engine = engine.sync_engine
+    if sync_engine in _instrumented_engines:
+        return
+    meter = get_meter("demimas.sqlalchemy")
+    usage = meter.create_up_down_counter("db.client.connections.usage", unit="connections")
+    EngineTracer(trace.get_tracer("demimas.sqlalchemy"), sync_engine, usage, enable_commenter=False)  # type: ignore[no-untyped-call]
+    _instrumented_engines.add(sync_engine)

@@ -1,30 +1,82 @@
-"""Logs are JSON and never carry a NIK or phone number in clear."""
+"""Logs are JSON lines and never carry a NIK or phone number in clear, not even inside a traceback."""
 
 from __future__ import annotations
 
 import io
 import json
 import logging
+from collections.abc import Iterator
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
 
 from demimas_common.logs import JsonFormatter, configure_logging
 
+NIK, PHONE = "3201014508950001", "0812-3456-7890"
 
-def test_personal_data_is_masked_in_logs() -> None:
+
+@pytest.fixture
+def output() -> Iterator[io.StringIO]:
     handler = configure_logging("INFO", "test")
     stream = io.StringIO()
     handler.setStream(stream)  # type: ignore[attr-defined]
     try:
-        logging.getLogger("demimas.test").warning("import rejected NIK 3201014508950001, HP 0812-3456-7890")
+        yield stream
     finally:
         logging.getLogger().removeHandler(handler)
-    line = stream.getvalue().strip().splitlines()[-1]
-    record = json.loads(line)
+
+
+def lines(stream: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_personal_data_is_masked_in_messages(output: io.StringIO) -> None:
+    logging.getLogger("demimas.test").warning("import rejected NIK %s, HP %s", NIK, PHONE)
+    (record,) = lines(output)
     assert record["service"] == "test"
-    assert "3201014508950001" not in line
-    assert "0812-3456-7890" not in line
-    assert record["message"].startswith("import rejected NIK")
+    assert record["level"] == "WARNING"
+    assert record["logger"] == "demimas.test"
+    assert str(record["message"]).startswith("import rejected NIK 3201")
+    assert NIK not in output.getvalue()
+    assert PHONE not in output.getvalue()
 
 
-def test_formatter_is_json() -> None:
+def test_personal_data_is_masked_in_tracebacks(output: io.StringIO) -> None:
+    try:
+        raise ValueError(f"duplicate NIK {NIK}")
+    except ValueError:
+        logging.getLogger("demimas.test").exception("row 7 failed")
+    (record,) = lines(output)
+    assert "ValueError: duplicate NIK" in str(record["exception"])
+    assert NIK not in output.getvalue()
+
+
+def test_uvicorn_access_logs_go_through_the_mask(output: io.StringIO) -> None:
+    logging.getLogger("uvicorn.access").addHandler(logging.NullHandler())
+    configure_logging("INFO", "test").setStream(output)  # type: ignore[attr-defined]
+    logging.getLogger("uvicorn.access").info('127.0.0.1 - "GET /graphql?query={worker(nik:"%s")} HTTP/1.1" 200', NIK)
+    assert lines(output)[-1]["logger"] == "uvicorn.access"
+    assert NIK not in output.getvalue()
+
+
+def test_configuring_twice_keeps_one_handler() -> None:
+    first = configure_logging("INFO", "a")
+    second = configure_logging("DEBUG", "b")
+    try:
+        assert first not in logging.getLogger().handlers
+        assert second in logging.getLogger().handlers
+    finally:
+        logging.getLogger().removeHandler(second)
+        logging.getLogger().setLevel(logging.WARNING)
+
+
+def test_records_in_a_span_carry_its_ids() -> None:
+    tracer = TracerProvider().get_tracer("test")
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "hello %s", ("there",), None)
-    assert json.loads(JsonFormatter("svc").format(record))["message"] == "hello there"
+    with tracer.start_as_current_span("work") as span:
+        body = json.loads(JsonFormatter("svc").format(record))
+    context = span.get_span_context()
+    assert body["message"] == "hello there"
+    assert body["trace_id"] == f"{context.trace_id:032x}"
+    assert body["span_id"] == f"{context.span_id:016x}"
+    assert "trace_id" not in json.loads(JsonFormatter("svc").format(record))

@@ -200,12 +200,22 @@ class TestAccess:
         body = await gql('{ village(code: "16.06.13.2001") { name } }', token=expired)
         assert "UNAUTHENTICATED" in codes(body)
 
-    async def test_forged_token(self, gql: GraphQL, token: Callable[..., str]) -> None:
-        good = token("KP2MI")
-        header, payload, signature = good.split(".")
-        forged = f"{header}.{payload}.{signature[::-1]}"
+    async def test_forged_token(self, gql: GraphQL, token: Callable[..., str], tmp_path: Any) -> None:
+        """Signed with another key under the trusted key id: the signature does not verify."""
+        from demimas_common.auth.keys import DevKeys, ensure_dev_keys, mint_token
+        from demimas_common.auth.principal import Agency
+
+        good_kid = token("KP2MI")
+        import jwt
+
+        kid = jwt.get_unverified_header(good_kid)["kid"]
+        other = ensure_dev_keys(tmp_path / "attacker")
+        forged = mint_token(
+            DevKeys(other.private_key_path, other.jwks_path, kid),
+            issuer="https://auth.test", audience="demimas", agency=Agency.KP2MI,
+        )  # fmt: skip
         body = await gql('{ village(code: "16.06.13.2001") { name } }', token=forged)
-        assert "UNAUTHENTICATED" in codes(body)
+        assert codes(body) == ["UNAUTHENTICATED"]
 
     async def test_a_regency_office_cannot_register_outside_its_region(
         self, gql: GraphQL, token: Callable[..., str]

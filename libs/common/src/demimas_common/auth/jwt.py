@@ -1,111 +1,97 @@
-"""JWT verification (ARCHITECTURE.md contract): EdDSA or RS256 with `kid`, issuer, audience, expiry with leeway,
-keys from a JWKS file (re-read when it changes: key rotation) or URL (cached, refetched on an unknown `kid`).
+"""JWT verification (ARCHITECTURE.md contract): EdDSA or RS256 with a `kid` the issuer's JWKS knows, issuer,
+audience, `exp`/`nbf`/`iat` with leeway, and the claims `iss aud exp iat sub agency`.
 
-Every failure is `Unauthenticated` with a specific message and a stable `reason`. Scopes in a token are cut down
-to the agency's default grants, so even a validly signed over-broad token gets nothing more.
+Every failure is `Unauthenticated` with a message that says what to fix and a stable `reason` in
+`extensions` (`malformed`, `algorithm`, `no_kid`, `unknown_kid`, `jwks_unavailable`, `signature`, `expired`,
+`not_yet_valid`, `issuer`, `audience`, `missing_claim`, `claim`, `agency`, `region`, `purpose`, `invalid`,
+`scheme`). A token's scopes are intersected with its agency's default grants, so even a validly signed token that
+claims more gets nothing more; a regional office's token without a region is refused (it would see the country).
 """
 
 from __future__ import annotations
 
-import json
-import time
-from dataclasses import dataclass
-from pathlib import Path
+import datetime as dt
 from typing import Any
 
-import httpx
 import jwt
 from jwt import PyJWK
 
-from demimas_common.auth.grants import DEFAULT_GRANTS
+from demimas_common.auth.grants import DEFAULT_GRANTS, REGIONAL_AGENCIES
+from demimas_common.auth.jwks import ALGORITHMS, JwksSource
+from demimas_common.auth.keys import REGION_PATTERN
 from demimas_common.auth.principal import Agency, Principal, Purpose
-from demimas_common.errors import BadUserInput, Unauthenticated
+from demimas_common.errors import Unauthenticated
 from demimas_common.settings import CommonSettings
 
-__all__ = ["ALGORITHMS", "JwksSource", "TokenVerifier"]
+__all__ = ["ALGORITHMS", "REQUIRED_CLAIMS", "TokenVerifier"]
 
-ALGORITHMS = ("EdDSA", "RS256")
-_REQUIRED = ["iss", "aud", "exp", "iat", "sub", "agency"]
+REQUIRED_CLAIMS = ("iss", "aud", "exp", "iat", "sub", "agency")
+MAX_TOKEN_LENGTH = 8192  # real tokens are < 1 kB; refuse megabytes of base64 before decoding them
 
 
 def _fail(reason: str, message: str) -> Unauthenticated:
     return Unauthenticated(message, reason=reason)
 
 
-@dataclass
-class JwksSource:
-    """Keys by `kid`, from a file (reloaded on change) or a URL (TTL cache, refetch on unknown kid)."""
-
-    path: Path | None = None
-    url: str | None = None
-    ttl_seconds: float = 300.0
-    min_refetch_seconds: float = 30.0
-
-    def __post_init__(self) -> None:
-        self._keys: dict[str, PyJWK] = {}
-        self._stamp: float | None = None
-        self._fetched_at = 0.0
-
-    def _parse(self, raw: str | bytes) -> dict[str, PyJWK]:
-        keys: dict[str, PyJWK] = {}
-        for item in json.loads(raw).get("keys", []):
-            kid = item.get("kid")
-            if kid and item.get("alg", "EdDSA") in ALGORITHMS:
-                keys[str(kid)] = PyJWK(
-                    item, algorithm=item.get("alg") or ("EdDSA" if item.get("kty") == "OKP" else "RS256")
-                )
-        return keys
-
-    def _refresh(self, *, force: bool) -> None:
-        if self.path is not None:
-            stamp = self.path.stat().st_mtime_ns
-            if force or stamp != self._stamp:
-                self._keys, self._stamp = self._parse(self.path.read_bytes()), stamp
-            return
-        if self.url is not None:
-            now = time.monotonic()
-            stale = now - self._fetched_at > self.ttl_seconds
-            may_refetch = now - self._fetched_at > self.min_refetch_seconds
-            if stale or (force and may_refetch):
-                response = httpx.get(self.url, timeout=5.0)
-                response.raise_for_status()
-                self._keys, self._fetched_at = self._parse(response.content), now
-
-    def key(self, kid: str) -> PyJWK:
-        try:
-            self._refresh(force=False)
-            if kid not in self._keys:
-                self._refresh(force=True)
-        except (OSError, httpx.HTTPError, ValueError) as exc:
-            raise _fail("jwks_unavailable", f"the signing keys cannot be read: {type(exc).__name__}") from None
-        found = self._keys.get(kid)
-        if found is None:
-            raise _fail("unknown_kid", f"unknown key id {kid!r}: the token was not signed by a trusted issuer key")
-        return found
+def _when(timestamp: object) -> str:
+    if isinstance(timestamp, int | float):
+        return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat().replace("+00:00", "Z")
+    return "an unreadable time"
 
 
 class TokenVerifier:
-    def __init__(self, settings: CommonSettings) -> None:
-        if settings.jwks_path is None and settings.jwks_url is None:
-            raise ValueError("set DEMIMAS_JWKS_PATH or DEMIMAS_JWKS_URL (the devstack writes the path)")
+    """Verifies tokens against `settings.jwks_path` (preferred when both are set) or `settings.jwks_url`;
+    tests and unusual set-ups pass their own `JwksSource`."""
+
+    def __init__(self, settings: CommonSettings, *, jwks: JwksSource | None = None) -> None:
+        if jwks is None:
+            if settings.jwks_path is None and settings.jwks_url is None:
+                raise ValueError("set DEMIMAS_JWKS_PATH or DEMIMAS_JWKS_URL (the devstack writes the path)")
+            jwks = JwksSource(path=settings.jwks_path, url=None if settings.jwks_path else settings.jwks_url)
         self.issuer = settings.jwt_issuer
         self.audience = settings.jwt_audience
         self.leeway = settings.jwt_leeway_seconds
-        self.jwks = JwksSource(path=settings.jwks_path, url=settings.jwks_url)
+        self.jwks = jwks
 
     def verify(self, token: str) -> Principal:
+        """The caller a token describes. May read the JWKS file or fetch its URL synchronously when due."""
+        alg, kid = self._header(token)
+        return self._decode(token, alg, self.jwks.key(kid))
+
+    async def verify_async(self, token: str) -> Principal:
+        """`verify` for request handlers: a due JWKS fetch happens without blocking the event loop."""
+        alg, kid = self._header(token)
+        await self.jwks.prepare(kid)
+        return self._decode(token, alg, self.jwks.key(kid))
+
+    def principal_from_authorization(self, header: str | None) -> Principal | None:
+        """`Authorization: Bearer <jwt>` -> Principal; no header -> None; anything else -> Unauthenticated."""
+        token = _bearer(header)
+        return None if token is None else self.verify(token)
+
+    async def principal_from_authorization_async(self, header: str | None) -> Principal | None:
+        token = _bearer(header)
+        return None if token is None else await self.verify_async(token)
+
+    from_authorization = principal_from_authorization  # the name the registry's upload endpoint uses
+
+    def _header(self, token: str) -> tuple[str, str]:
+        if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
+            raise _fail("malformed", "malformed token: not a compact JWS of a sensible size")
         try:
             header = jwt.get_unverified_header(token)
-        except jwt.DecodeError:
-            raise _fail("malformed", "malformed token: not a signed JWT") from None
+        except jwt.PyJWTError:
+            raise _fail("malformed", "malformed token: not a signed JWT (header.payload.signature)") from None
         alg, kid = header.get("alg"), header.get("kid")
         if alg not in ALGORITHMS:
-            raise _fail("algorithm", f"token algorithm {alg!r} is not accepted (use EdDSA or RS256)")
-        if not kid:
-            raise _fail("no_kid", "token header has no key id (kid)")
-        key = self.jwks.key(str(kid))
-        if key.algorithm_name != alg:
-            raise _fail("algorithm", f"key {kid!r} is for {key.algorithm_name}, the token says {alg}")
+            raise _fail("algorithm", f"token algorithm {str(alg)[:20]!r} is not accepted; tokens are EdDSA or RS256")
+        if not isinstance(kid, str) or not kid:
+            raise _fail("no_kid", "token header has no key id (kid); the issuer must name its signing key")
+        return str(alg), kid
+
+    def _decode(self, token: str, alg: str, key: PyJWK) -> Principal:
+        if key.algorithm_name != alg:  # an RSA key must not verify an EdDSA-labelled token, nor the reverse
+            raise _fail("algorithm", f"the token says {alg} but its key id names a {key.algorithm_name} key")
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
@@ -114,53 +100,74 @@ class TokenVerifier:
                 audience=self.audience,
                 issuer=self.issuer,
                 leeway=self.leeway,
-                options={"require": _REQUIRED},
+                options={"require": list(REQUIRED_CLAIMS)},
             )
+        except jwt.InvalidSignatureError:
+            raise _fail(
+                "signature", "token signature does not verify: it was altered or signed by another key"
+            ) from None
         except jwt.ExpiredSignatureError:
-            raise _fail("expired", "token expired; ask your identity provider for a new one") from None
+            exp = _unverified(token).get("exp")
+            raise _fail("expired", f"token expired at {_when(exp)}; get a new one") from None
         except jwt.ImmatureSignatureError:
-            raise _fail("not_yet_valid", "token is not valid yet (nbf/iat in the future)") from None
+            claims = _unverified(token)
+            raise _fail(
+                "not_yet_valid", f"token is not valid before {_when(claims.get('nbf', claims.get('iat')))}"
+            ) from None
         except jwt.InvalidAudienceError:
-            raise _fail("audience", f"token is for another audience; this service expects {self.audience!r}") from None
+            got = str(_unverified(token).get("aud"))[:100]
+            raise _fail("audience", f"wrong audience {got}: this service expects {self.audience!r}") from None
         except jwt.InvalidIssuerError:
-            raise _fail("issuer", f"token comes from another issuer; this service trusts {self.issuer!r}") from None
+            got = str(_unverified(token).get("iss"))[:100]
+            raise _fail("issuer", f"wrong issuer {got!r}: this service trusts {self.issuer!r}") from None
         except jwt.MissingRequiredClaimError as exc:
             raise _fail("missing_claim", f"token lacks the {exc.claim!r} claim") from None
-        except jwt.InvalidSignatureError:
-            raise _fail("signature", "token signature does not verify") from None
         except jwt.PyJWTError as exc:
-            raise _fail("invalid", f"token is invalid: {type(exc).__name__}") from None
-        return self._principal(claims)
+            raise _fail("invalid", f"token is invalid: {exc}") from None
+        return _principal(claims)
 
-    def _principal(self, claims: dict[str, Any]) -> Principal:
+
+def _bearer(header: str | None) -> str | None:
+    if header is None or not header.strip():
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _fail("scheme", "send the token as `Authorization: Bearer <token>`")
+    return token.strip()
+
+
+def _unverified(token: str) -> dict[str, Any]:
+    """Claims for an error message, read only after PyJWT checked the signature (it checks it before claims)."""
+    return dict(jwt.decode(token, options={"verify_signature": False}))
+
+
+def _principal(claims: dict[str, Any]) -> Principal:
+    for name in ("sub", "agency", "scope", "region", "purpose"):
+        value = claims.get(name)
+        if value is not None and not isinstance(value, str):
+            raise _fail("claim", f"the {name!r} claim must be a string")
+    try:
+        agency = Agency(claims["agency"])
+    except ValueError:
+        raise _fail("agency", f"unknown agency {str(claims['agency'])[:40]!r} in token") from None
+    region: str | None = claims.get("region")
+    if region is not None and not REGION_PATTERN.match(region):
+        raise _fail("region", f"region {region[:40]!r} in token is not a region code prefix such as 16.06")
+    if region is None and agency in REGIONAL_AGENCIES:
+        raise _fail("region", f"a {agency.value} token must carry its office's region")
+    purpose = None
+    if claims.get("purpose") is not None:
         try:
-            agency = Agency(str(claims["agency"]))
+            purpose = Purpose(claims["purpose"].strip().upper())
         except ValueError:
-            raise _fail("agency", f"unknown agency {claims['agency']!r}") from None
-        asked = frozenset(str(claims.get("scope", "")).split())
-        region = claims.get("region")
-        if region is not None and not isinstance(region, str):
-            raise _fail("region", "the region claim must be a string such as 16.06")
-        purpose = None
-        if claims.get("purpose") is not None:
-            try:
-                purpose = Purpose.parse(str(claims["purpose"]))
-            except BadUserInput:
-                raise _fail("purpose", f"unknown purpose {claims['purpose']!r} in token") from None
-        return Principal(
-            sub=str(claims["sub"]),
-            agency=agency,
-            scopes=asked & DEFAULT_GRANTS[agency],
-            region=region,
-            purpose=purpose,
-            token_id=claims.get("jti"),
-        )
-
-    def from_authorization(self, header: str | None) -> Principal | None:
-        """`Authorization: Bearer <jwt>` -> Principal; no header -> None; anything else -> Unauthenticated."""
-        if header is None or not header.strip():
-            return None
-        scheme, _, token = header.strip().partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise _fail("scheme", "use `Authorization: Bearer <token>`")
-        return self.verify(token.strip())
+            raise _fail("purpose", f"unknown purpose {claims['purpose'][:40]!r} in token") from None
+    if not claims["sub"]:
+        raise _fail("claim", "the 'sub' claim is empty")
+    return Principal(
+        sub=claims["sub"],
+        agency=agency,
+        scopes=frozenset(str(claims.get("scope") or "").split()) & DEFAULT_GRANTS[agency],
+        region=region,
+        purpose=purpose,
+        token_id=str(claims["jti"]) if claims.get("jti") is not None else None,
+    )

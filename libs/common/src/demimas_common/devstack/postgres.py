@@ -152,15 +152,18 @@ class EmbeddedPostgres:
 
     def _initdb(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        subprocess.run(  # noqa: S603
+        result = subprocess.run(  # noqa: S603
             [
                 str(_bin("initdb")), "-D", str(self.data_dir), "-U", _SUPERUSER,
                 "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-instructions",
             ],
-            check=True,
+            check=False,
             capture_output=True,
+            text=True,
             user=self._os_user,
         )  # fmt: skip
+        if result.returncode != 0:
+            raise RuntimeError(f"initdb failed in {self.data_dir}:\n{result.stderr.strip()}")
 
     def _clear_stale_pid(self) -> None:
         pid_file = self.data_dir / "postmaster.pid"

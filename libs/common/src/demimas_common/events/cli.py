@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 __all__ = ["register"]
 
@@ -27,46 +30,45 @@ def _services(name: str | None) -> list[str]:
     return [name] if name else names
 
 
-async def _replay(args: argparse.Namespace) -> int:
+async def _per_service(
+    service: str | None, action: Callable[[AsyncEngine, str, str], Awaitable[int]], done: str
+) -> int:
+    """Run `action(engine, schema, nats_url)` as each service's runtime role and print `done` with its count."""
     from demimas_common.db.engine import create_engine
     from demimas_common.db.provision import runtime_role
     from demimas_common.db.urls import with_user
-    from demimas_common.events.relay import OutboxRelay
     from demimas_common.settings import CommonSettings
 
     settings = CommonSettings()
     if not settings.database_url or not settings.nats_url:
         print("set DEMIMAS_DATABASE_URL and DEMIMAS_NATS_URL (make run writes them to .devstack/stack.env)")
         return 2
-    for service in _services(args.service):
-        engine = create_engine(with_user(settings.database_url, runtime_role(service)), pool_size=1)
+    for name in _services(service):
+        engine = create_engine(with_user(settings.database_url, runtime_role(name)), pool_size=1)
         try:
-            queued = await OutboxRelay(engine, service, settings.nats_url).replay(args.since)
+            count = await action(engine, name, settings.nats_url)
         finally:
             await engine.dispose()
-        print(f"{service}: {queued} events queued for republishing (the running relay sends them)")
+        print(f"{name}: {count} {done}")
     return 0
+
+
+async def _replay(args: argparse.Namespace) -> int:
+    from demimas_common.events.relay import OutboxRelay
+
+    async def replay(engine: AsyncEngine, schema: str, nats_url: str) -> int:
+        return await OutboxRelay(engine, schema, nats_url).replay(args.since)
+
+    return await _per_service(args.service, replay, "events queued for republishing (the running relay sends them)")
 
 
 async def _retry(args: argparse.Namespace) -> int:
-    from demimas_common.db.engine import create_engine
-    from demimas_common.db.provision import runtime_role
-    from demimas_common.db.urls import with_user
     from demimas_common.events.consumer import retry_dead
-    from demimas_common.settings import CommonSettings
 
-    settings = CommonSettings()
-    if not settings.database_url or not settings.nats_url:
-        print("set DEMIMAS_DATABASE_URL and DEMIMAS_NATS_URL (make run writes them to .devstack/stack.env)")
-        return 2
-    for service in _services(args.service):
-        engine = create_engine(with_user(settings.database_url, runtime_role(service)), pool_size=1)
-        try:
-            count = await retry_dead(engine, service, settings.nats_url, args.consumer)
-        finally:
-            await engine.dispose()
-        print(f"{service}: {count} dead-lettered events sent again")
-    return 0
+    async def retry(engine: AsyncEngine, schema: str, nats_url: str) -> int:
+        return await retry_dead(engine, schema, nats_url, args.consumer)
+
+    return await _per_service(args.service, retry, "dead-lettered events sent again")
 
 
 def register(subparsers: Any) -> None:

@@ -1,10 +1,25 @@
 """The request context every resolver sees: the verified caller, the request's purpose and trace, and a home for
-per-request DataLoaders. A service subclasses `RequestContext` and builds it with `context_getter_factory`."""
+per-request DataLoaders.
+
+A bad token or purpose header does not fail the HTTP request (that would be a 500 or a bare 401 without GraphQL
+errors): it is kept as `auth_error` and raised by `require_principal()`, so the first field that needs a caller
+answers with an UNAUTHENTICATED (or FORBIDDEN) GraphQL error at its path, while `__typename` and `_service` (what
+the gateway's composition asks) still answer. No token at all gives `principal=None`; resolvers decide.
+
+A service subclasses `RequestContext` for its own things (engine, loaders, a unit of work) and passes a `build`
+function to `context_getter_factory`:
+
+    class RegistryContext(RequestContext):
+        def __init__(self, principal, *, engine, **kwargs): super().__init__(principal, **kwargs); ...
+
+    context_getter = context_getter_factory(verifier, lambda p, **kw: RegistryContext(p, engine=engine, **kw))
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from fastapi import Request
 from strawberry.fastapi import BaseContext
@@ -14,10 +29,12 @@ from demimas_common.auth.principal import Principal, Purpose
 from demimas_common.errors import DemimasError, Unauthenticated
 from demimas_common.telemetry import current_traceparent
 
-__all__ = ["PURPOSE_HEADER", "RequestContext", "context_getter_factory"]
+__all__ = ["PURPOSE_HEADER", "RequestContext", "context_getter_factory", "resolve_caller"]
 
 PURPOSE_HEADER = "X-Demimas-Purpose"
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 C = TypeVar("C", bound="RequestContext")
+L = TypeVar("L")
 
 
 class RequestContext(BaseContext):
@@ -36,6 +53,11 @@ class RequestContext(BaseContext):
         self.operation = operation
         self.loaders: dict[str, Any] = {}
 
+    @property
+    def purpose(self) -> Purpose | None:
+        """The request's purpose: the token's `purpose` claim, else the X-Demimas-Purpose header."""
+        return self.principal.purpose if self.principal is not None else None
+
     def require_principal(self) -> Principal:
         """The caller; a bad token or purpose header surfaces here, at the first field that needs a caller."""
         if self.auth_error is not None:
@@ -44,16 +66,19 @@ class RequestContext(BaseContext):
             raise Unauthenticated("this API needs a token: send `Authorization: Bearer <token>`", reason="missing")
         return self.principal
 
-    def loader(self, key: str, factory: Callable[[], Any]) -> Any:
+    def loader(self, key: str, factory: Callable[[], L]) -> L:
+        """The request's DataLoader (or anything per request) under `key`, made by `factory` on first use, so
+        that every resolver of one request batches into the same loader and no two requests share a cache."""
         found = self.loaders.get(key)
         if found is None:
             found = self.loaders[key] = factory()
         return found
 
 
-def resolve_caller(verifier: TokenVerifier, request: Request) -> tuple[Principal | None, DemimasError | None]:
+async def resolve_caller(verifier: TokenVerifier, request: Request) -> tuple[Principal | None, DemimasError | None]:
+    """(principal, None), or (None, the error that explains why the request's credentials are refused)."""
     try:
-        principal = verifier.from_authorization(request.headers.get("authorization"))
+        principal = await verifier.principal_from_authorization_async(request.headers.get("authorization"))
         header = request.headers.get(PURPOSE_HEADER)
         if principal is not None and header:
             principal = principal.with_purpose(Purpose.parse(header, field=PURPOSE_HEADER))
@@ -62,16 +87,43 @@ def resolve_caller(verifier: TokenVerifier, request: Request) -> tuple[Principal
     return principal, None
 
 
+def request_traceparent(request: Request) -> str | None:
+    """The current span's traceparent, or the caller's header when tracing is not set up in this process."""
+    found = current_traceparent()
+    if found is None:
+        header = request.headers.get("traceparent", "").strip().lower()
+        found = header if _TRACEPARENT.match(header) else None
+    return found
+
+
+@overload
+def context_getter_factory(
+    verifier: TokenVerifier,
+    build: None = None,
+    extra: Callable[[RequestContext], Awaitable[None]] | None = None,
+) -> Callable[[Request], Awaitable[RequestContext]]: ...
+
+
+@overload
 def context_getter_factory(
     verifier: TokenVerifier,
     build: Callable[..., C],
     extra: Callable[[C], Awaitable[None]] | None = None,
-) -> Callable[[Request], Awaitable[C]]:
-    """A strawberry `context_getter`: `build(principal, auth_error=..., traceparent=...)` makes the context."""
+) -> Callable[[Request], Awaitable[C]]: ...
 
-    async def get_context(request: Request) -> C:
-        principal, error = resolve_caller(verifier, request)
-        context = build(principal, auth_error=error, traceparent=current_traceparent())
+
+def context_getter_factory(
+    verifier: TokenVerifier,
+    build: Callable[..., Any] | None = None,
+    extra: Callable[[Any], Awaitable[None]] | None = None,
+) -> Callable[[Request], Awaitable[Any]]:
+    """A strawberry `context_getter`: `build(principal, auth_error=..., traceparent=...)` makes the context
+    (`RequestContext` by default); `extra(context)`, if given, is awaited before the operation runs."""
+    make = build or RequestContext
+
+    async def get_context(request: Request) -> Any:
+        principal, error = await resolve_caller(verifier, request)
+        context = make(principal, auth_error=error, traceparent=request_traceparent(request))
         if extra is not None:
             await extra(context)
         return context

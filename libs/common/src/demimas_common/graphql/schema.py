@@ -1,5 +1,10 @@
-"""The schema class every subgraph uses: Federation 2.9, errors shaped once per operation, and expected errors
-(a `DemimasError` is an answer, not a fault) kept out of the error log."""
+"""The schema class every subgraph uses: Federation 2.9, errors shaped once per operation (graphql/errors.py),
+parse and validation caches, and one tracing span per operation.
+
+Shaping happens around `execute` rather than in an extension's `on_operation`: a parse error raised inside the
+parser cache skips the rest of `on_operation`, so an extension would let it through unshaped. Logging happens in
+`process_errors`, which strawberry calls exactly once per error with the original exception still attached.
+"""
 
 from __future__ import annotations
 
@@ -9,23 +14,57 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
-from strawberry.types import ExecutionContext
+from opentelemetry import trace
+from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
+from strawberry.types import ExecutionContext, ExecutionResult
 
-from demimas_common.errors import DemimasError
-from demimas_common.graphql.errors import shape_error
+from demimas_common.graphql.errors import log_unexpected, shape_error
 
-__all__ = ["FEDERATION_VERSION", "DemimasSchema", "build_schema"]
+__all__ = ["FEDERATION_VERSION", "DemimasSchema", "OperationTracing", "build_schema"]
 
 FEDERATION_VERSION = "2.9"  # the newest the MIT composer accepts (ARCHITECTURE.md)
 log = logging.getLogger("demimas.graphql")
+_tracer = trace.get_tracer("demimas.graphql")
 
 
 class DemimasSchema(strawberry.federation.Schema):
+    async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        return _shaped(await super().execute(*args, **kwargs))
+
+    def execute_sync(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        return _shaped(super().execute_sync(*args, **kwargs))
+
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
-        for error in errors or ():
-            if not isinstance(error.original_error, DemimasError | None):
-                log.error("unexpected error at %s", error.path, exc_info=error.original_error)
+        # Expected errors (a `DemimasError` is an answer, not a fault) stay out of the error log.
+        log_unexpected(errors or (), execution_context.operation_name if execution_context else None)
+
+
+def _shaped(result: ExecutionResult) -> ExecutionResult:
+    if result.errors:
+        result.errors = [shape_error(error) for error in result.errors]
+    return result
+
+
+class OperationTracing(SchemaExtension):
+    """One span per operation (`query WorkersPage`), never per field: a per-field span costs ~15x on big lists.
+
+    The document and variables are not recorded: literals and variables may carry personal data.
+    """
+
+    def on_operation(self) -> Iterator[None]:
+        with _tracer.start_as_current_span("graphql.operation", kind=trace.SpanKind.INTERNAL) as span:
+            yield
+            context = self.execution_context
+            try:
+                kind = context.operation_type.value
+            except RuntimeError:  # no operation could be determined (parse or validation failed)
+                kind = "operation"
+            name = context.operation_name or "anonymous"
+            span.update_name(f"{kind} {name}")
+            span.set_attribute("graphql.operation.type", kind)
+            span.set_attribute("graphql.operation.name", name)
+            if context.result is not None and context.result.errors:
+                span.set_attribute("graphql.errors", len(context.result.errors))
 
 
 def build_schema(
@@ -37,17 +76,6 @@ def build_schema(
         types=types or [],
         federation_version=FEDERATION_VERSION,  # type: ignore[arg-type]
         # Ministry systems send the same few operations over and over: parse and validate each document once.
-        extensions=[ErrorShapingExtension, lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)],
+        extensions=[OperationTracing, lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)],
         **kwargs,
     )
-
-
-class ErrorShapingExtension(strawberry.extensions.SchemaExtension):
-    """Rewrites a result's errors once per operation (no per-field cost)."""
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        errors = getattr(result, "errors", None)
-        if result is not None and errors:
-            result.errors = [shape_error(e) for e in errors]

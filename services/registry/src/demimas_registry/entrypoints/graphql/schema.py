@@ -68,12 +68,7 @@ class Query:
         edges = [VillageEdge(cursor=encode_cursor((r.code,)), node=Village.from_row(r)) for r in rows]
         return VillageConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=has_next,
-                has_previous_page=after is not None,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
+            page_info=PageInfo.of([e.cursor for e in edges], has_next=has_next, after=after),
             count_query=lambda: queries.count(base),
         )
 

@@ -397,11 +397,6 @@ async def worker_connection(
         edges.append(WorkerEdge(cursor=encode_cursor((str(worker.id),)), node=node))
     return WorkerConnection(
         edges=edges,
-        page_info=PageInfo(
-            has_next_page=has_next,
-            has_previous_page=after is not None,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
+        page_info=PageInfo.of([e.cursor for e in edges], has_next=has_next, after=after),
         count_query=lambda: queries.worker_count(flt),
     )
