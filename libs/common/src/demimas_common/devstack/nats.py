@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from demimas_common.devstack.lifetime import die_with_parent
 from demimas_common.devstack.ports import free_port, wait_for_port
 
 __all__ = ["EmbeddedNats", "nats_server_binary"]
@@ -57,6 +58,7 @@ class EmbeddedNats:
                 stdout=log,
                 stderr=log,
                 start_new_session=True,
+                preexec_fn=die_with_parent(),
             )
         try:
             wait_for_port(self.port)

@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
+from demimas_common.devstack.lifetime import die_with_parent
+
 __all__ = ["EmbeddedPostgres"]
 
 _SUPERUSER = "postgres"
@@ -82,7 +84,12 @@ class EmbeddedPostgres:
             args += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
         with self.log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
             self._process = subprocess.Popen(  # noqa: S603 - fixed binary, arguments built above
-                args, stdout=log, stderr=log, user=self._os_user, start_new_session=True
+                args,
+                stdout=log,
+                stderr=log,
+                user=self._os_user,
+                start_new_session=True,
+                preexec_fn=die_with_parent(),
             )
         self._wait_ready()
         self._ensure_database()

@@ -24,6 +24,7 @@ from demimas_common.auth.keys import ensure_dev_keys, mint_token
 from demimas_common.auth.principal import Agency
 from demimas_common.db.provision import runtime_role
 from demimas_common.db.urls import with_user
+from demimas_common.devstack.lifetime import die_with_parent
 from demimas_common.devstack.nats import EmbeddedNats
 from demimas_common.devstack.ports import free_port, port_is_free
 from demimas_common.devstack.postgres import EmbeddedPostgres
@@ -43,6 +44,21 @@ DEMO_REGIONS = {Agency.BP3MI: "16", Agency.DISNAKER: "16.06"}
 class Stack:
     root: Path
     settings: CommonSettings = field(default_factory=CommonSettings)
+
+    def __post_init__(self) -> None:
+        # `demimas` loads .devstack/stack.env into the environment for every command. The servers named there
+        # are the ones this supervisor started last time: they are ours to start again, not external servers.
+        written = _read_env(self.root / "stack.env")
+        ours = {
+            key: None
+            for key in ("DEMIMAS_DATABASE_URL", "DEMIMAS_NATS_URL")
+            if written.get(key) is not None and os.environ.get(key) == written.get(key)
+        }
+        if ours:
+            self.settings = self.settings.model_copy(
+                update={"database_url" if k.endswith("DATABASE_URL") else "nats_url": None for k in ours}
+            )
+
     postgres: EmbeddedPostgres | None = None
     nats: EmbeddedNats | None = None
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -87,7 +103,7 @@ class Stack:
         return path
 
     async def prepare(self, specs: list[ServiceSpec]) -> None:
-        nc = await connect(self.nats_url, name="devstack")
+        nc = await connect(self.nats_url, name="devstack", reconnect=False)
         try:
             await ensure_stream(nc.jetstream(), replicas=self.settings.stream_replicas)
         finally:
@@ -108,7 +124,11 @@ class Stack:
             }
             args = [sys.executable, "-m", "uvicorn", "--factory", spec.app_factory, "--host", "127.0.0.1",
                     "--port", str(port), "--no-access-log"]  # fmt: skip
-            self.processes[spec.name] = subprocess.Popen(args, env=env)  # noqa: S603 - our own interpreter
+            self.processes[spec.name] = subprocess.Popen(  # noqa: S603 - our own interpreter
+                args,
+                env=env,
+                preexec_fn=die_with_parent(),
+            )
             self.ports[spec.name] = port
 
     def wait_ready(self, timeout: float = 60.0) -> None:
@@ -162,6 +182,13 @@ class Stack:
             label = f"{agency.value}" + (f" (region {region})" if region else "")
             lines.append(f"  {label}:\n    {token}")
         return "\n".join(lines)
+
+
+def _read_env(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    pairs = (line.partition("=") for line in path.read_text().splitlines() if "=" in line)
+    return {key.strip(): value.strip() for key, _, value in pairs}
 
 
 def run(root: Path) -> int:
