@@ -8,6 +8,7 @@ import uuid
 from demimas_common.auth.principal import Principal
 from demimas_common.db.uow import UnitOfWork
 from demimas_common.errors import BadUserInput, Conflict, NotFound
+from demimas_common.events.envelope import CloudEvent
 from demimas_registry.adapters.repository import WorkerRepository
 from demimas_registry.domain import events
 from demimas_registry.domain import validation as v
@@ -64,6 +65,19 @@ async def _load_for_change(
     return worker
 
 
+async def _save_change(
+    uow: UnitOfWork, repo: WorkerRepository, worker: Worker, loaded_version: int, before: Contribution,
+    event: CloudEvent,
+) -> Worker:  # fmt: skip
+    """The common end of every change to a worker: conditional save (CONFLICT if someone changed it since it was
+    read), the village statistics moved by the change, the event, one commit."""
+    await repo.save(worker, expected_version=loaded_version)
+    await repo.apply_stats(delta([(before, worker_contribution(worker))]))
+    uow.publish(event)
+    await uow.commit()
+    return worker
+
+
 async def register_worker(cmd: RegisterWorker, uow: UnitOfWork, principal: Principal) -> Worker:
     principal.require_scope(WRITE)
     worker = new_worker(cmd)
@@ -100,11 +114,8 @@ async def update_worker(cmd: UpdateWorker, uow: UnitOfWork, principal: Principal
     if cmd.passport_number is not None:
         worker.passport_number = check_passport(cmd.passport_number) if cmd.passport_number.strip() else None
     worker.touch()
-    await repo.save(worker, expected_version=loaded_version)
-    await repo.apply_stats(delta([(before, worker_contribution(worker))]))
-    uow.publish(events.worker_updated(worker, principal.actor, previous_village))
-    await uow.commit()
-    return worker
+    event = events.worker_updated(worker, principal.actor, previous_village)
+    return await _save_change(uow, repo, worker, loaded_version, before, event)
 
 
 async def record_departure(cmd: RecordDeparture, uow: UnitOfWork, principal: Principal) -> Worker:
@@ -114,11 +125,8 @@ async def record_departure(cmd: RecordDeparture, uow: UnitOfWork, principal: Pri
     worker = await _load_for_change(repo, principal, cmd.worker_id, cmd.expected_version)
     loaded_version, before = worker.version, worker_contribution(worker)
     worker.depart(departure)
-    await repo.save(worker, expected_version=loaded_version)
-    await repo.apply_stats(delta([(before, worker_contribution(worker))]))
-    uow.publish(events.worker_departed(worker, departure, principal.actor))
-    await uow.commit()
-    return worker
+    event = events.worker_departed(worker, departure, principal.actor)
+    return await _save_change(uow, repo, worker, loaded_version, before, event)
 
 
 async def record_return(cmd: RecordReturn, uow: UnitOfWork, principal: Principal) -> Worker:
@@ -128,11 +136,8 @@ async def record_return(cmd: RecordReturn, uow: UnitOfWork, principal: Principal
     ret = new_return(cmd, worker.latest_departure.id if worker.latest_departure else None)
     loaded_version, before = worker.version, worker_contribution(worker)
     worker.return_home(ret)
-    await repo.save(worker, expected_version=loaded_version)
-    await repo.apply_stats(delta([(before, worker_contribution(worker))]))
-    uow.publish(events.worker_returned(worker, ret, principal.actor))
-    await uow.commit()
-    return worker
+    event = events.worker_returned(worker, ret, principal.actor)
+    return await _save_change(uow, repo, worker, loaded_version, before, event)
 
 
 async def add_family_member(cmd: AddFamilyMember, uow: UnitOfWork, principal: Principal) -> FamilyMember:
