@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 import strawberry
 from strawberry.types import Info
 
+from demimas_common.auth.principal import Principal
+from demimas_common.db.uow import UnitOfWork
 from demimas_common.graphql.pagination import decode_cursor, encode_cursor, validate_first
 from demimas_common.graphql.schema import build_schema
 from demimas_common.graphql.types import PageInfo
 from demimas_registry.adapters.queries import WorkerFilterValues
 from demimas_registry.domain import validation as v
+from demimas_registry.domain.model import Worker as DomainWorker
 from demimas_registry.domain.vocabulary import WorkerStatus
 from demimas_registry.entrypoints.graphql.context import RegistryContext
 from demimas_registry.entrypoints.graphql.inputs import (
@@ -92,35 +98,36 @@ class Query:
         return await worker_connection(info, flt, first=first, after=after)
 
 
+Command = TypeVar("Command")
+
+
+async def _change_worker(
+    info: Ctx, handler: Callable[[Command, UnitOfWork, Principal], Awaitable[DomainWorker]], command: Command
+) -> Worker:
+    """Every worker mutation: the caller, one unit of work around the use case, the changed worker as answer."""
+    principal = info.context.require_principal()
+    async with info.context.unit_of_work() as uow:
+        worker = await handler(command, uow, principal)
+    return Worker.from_domain(worker)
+
+
 @strawberry.type
 class Mutation:
     @strawberry.federation.field(requires_scopes=WRITE, description="Register a prospective migrant worker (CPMI).")
     async def register_worker(self, info: Ctx, input: RegisterWorkerInput) -> Worker | None:
-        principal = info.context.require_principal()
-        async with info.context.unit_of_work() as uow:
-            worker = await handlers.register_worker(input.to_command(), uow, principal)
-        return Worker.from_domain(worker)
+        return await _change_worker(info, handlers.register_worker, input.to_command())
 
     @strawberry.federation.field(requires_scopes=WRITE)
     async def update_worker(self, info: Ctx, id: strawberry.ID, input: UpdateWorkerInput) -> Worker | None:
-        principal = info.context.require_principal()
-        async with info.context.unit_of_work() as uow:
-            worker = await handlers.update_worker(input.to_command(parse_id(id, "id")), uow, principal)
-        return Worker.from_domain(worker)
+        return await _change_worker(info, handlers.update_worker, input.to_command(parse_id(id, "id")))
 
     @strawberry.federation.field(requires_scopes=WRITE)
     async def record_departure(self, info: Ctx, worker_id: strawberry.ID, input: DepartureInput) -> Worker | None:
-        principal = info.context.require_principal()
-        async with info.context.unit_of_work() as uow:
-            worker = await handlers.record_departure(input.to_command(parse_id(worker_id, "workerId")), uow, principal)
-        return Worker.from_domain(worker)
+        return await _change_worker(info, handlers.record_departure, input.to_command(parse_id(worker_id, "workerId")))
 
     @strawberry.federation.field(requires_scopes=WRITE)
     async def record_return(self, info: Ctx, worker_id: strawberry.ID, input: ReturnInput) -> Worker | None:
-        principal = info.context.require_principal()
-        async with info.context.unit_of_work() as uow:
-            worker = await handlers.record_return(input.to_command(parse_id(worker_id, "workerId")), uow, principal)
-        return Worker.from_domain(worker)
+        return await _change_worker(info, handlers.record_return, input.to_command(parse_id(worker_id, "workerId")))
 
     @strawberry.federation.field(requires_scopes=[["registry:write", "family:read"]])
     async def add_family_member(
