@@ -1,0 +1,1 @@
+"""Federation gateway of the Demimas backend."""

@@ -1,0 +1,3 @@
+from demimas_gateway.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,52 @@
+"""Composition root of the gateway: settings -> supergraph -> subgraph client -> pipeline -> ASGI app.
+
+uvicorn calls `create_app` (`--factory`) in each worker process; `demimas-gateway serve` sets the settings."""
+
+from __future__ import annotations
+
+import logging
+
+from demimas_common.auth.jwt import TokenVerifier
+from demimas_common.logs import configure_logging
+from demimas_common.telemetry import configure_tracing
+from demimas_gateway.fetcher import SubgraphClient
+from demimas_gateway.gateway import Gateway
+from demimas_gateway.http import GatewayApp
+from demimas_gateway.settings import GatewaySettings
+from demimas_gateway.supergraph import Supergraph, load_supergraph
+
+__all__ = ["build_app", "create_app", "load_from_settings"]
+
+log = logging.getLogger("demimas.gateway")
+
+
+def load_from_settings(settings: GatewaySettings) -> Supergraph:
+    path = settings.gateway_supergraph
+    if not path.is_file():
+        raise SystemExit(f"supergraph {path} not found: run `make supergraph` or pass --supergraph")
+    return load_supergraph(path.read_text(), graph_urls=settings.gateway_subgraph_urls)
+
+
+def build_app(settings: GatewaySettings, supergraph: Supergraph) -> GatewayApp:
+    client = SubgraphClient(
+        {name: graph.url for name, graph in supergraph.graphs.items()},
+        timeout_seconds=settings.gateway_subgraph_timeout_seconds,
+        max_connections=settings.gateway_max_connections_per_worker,
+    )
+    gateway = Gateway(
+        supergraph,
+        client,
+        plan_cache_size=settings.gateway_plan_cache_size,
+        introspection=settings.introspection_enabled,
+    )
+    verifier = TokenVerifier(settings) if settings.jwks_path or settings.jwks_url else None
+    if verifier is None and (settings.gateway_require_jwks or not settings.development):
+        raise SystemExit("set DEMIMAS_JWKS_PATH or DEMIMAS_JWKS_URL: outside development the gateway verifies tokens")
+    return GatewayApp(gateway, verifier=verifier, development=settings.development, on_shutdown=client.close)
+
+
+def create_app(settings: GatewaySettings | None = None) -> GatewayApp:
+    settings = settings or GatewaySettings()
+    configure_logging(settings.log_level, "gateway")
+    configure_tracing("gateway", settings)
+    return build_app(settings, load_from_settings(settings))

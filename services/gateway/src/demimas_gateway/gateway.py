@@ -1,0 +1,336 @@
+"""The gateway's request pipeline, independent of HTTP: parse and validate (cached per document), pick the operation,
+coerce variables, remove what the caller may not see, plan (cached per document, plan-changing variables, scope
+set and override labels), execute, shape. Every failure before execution is a request error with a stable code."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import (
+    DirectiveNode,
+    DocumentNode,
+    FragmentDefinitionNode,
+    GraphQLError,
+    OperationDefinitionNode,
+    OperationType,
+    execute_sync,
+    parse,
+    print_ast,
+    validate,
+)
+from graphql.execution.values import get_variable_values
+from opentelemetry import trace
+
+from demimas_gateway.executor import Executor
+from demimas_gateway.fetcher import SubgraphClient
+from demimas_gateway.operation import normalize
+from demimas_gateway.plan import Plan, PlanningError
+from demimas_gateway.planner import Planner, active_labels
+from demimas_gateway.shaping import Shaper, abstract_types
+from demimas_gateway.supergraph import Supergraph
+
+__all__ = ["Caller", "Gateway", "RequestError", "Response"]
+
+tracer = trace.get_tracer("demimas.gateway")
+
+
+class RequestError(Exception):
+    """The request cannot be executed at all (GraphQL over HTTP: no `data` in the response)."""
+
+    def __init__(self, message: str, code: str, *, locations: list[dict[str, int]] | None = None, status: int = 400):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.locations = locations
+        self.status = status
+
+    def as_error(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"message": self.message, "extensions": {"code": self.code}}
+        if self.locations:
+            error["locations"] = self.locations
+        return error
+
+
+@dataclass(frozen=True)
+class Caller:
+    """What the gateway knows of the caller: whether authenticated, and its scopes."""
+
+    authenticated: bool = False
+    scopes: frozenset[str] = frozenset()
+
+
+@dataclass
+class Response:
+    data: dict[str, Any] | None
+    errors: list[dict[str, Any]]
+    operation: str = "query"
+
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.errors:
+            out["errors"] = self.errors
+        out["data"] = self.data
+        return out
+
+
+@dataclass
+class _Prepared:
+    document: DocumentNode
+    operations: dict[str | None, OperationDefinitionNode]
+    fragments: dict[str, FragmentDefinitionNode]
+    plan_variables: dict[str | None, tuple[str, ...]] = field(default_factory=dict)
+    var_types: dict[str | None, dict[str, str]] = field(default_factory=dict)
+
+
+@dataclass
+class _CachedPlan:
+    plan: Plan
+    shaper: Shaper
+    unauthorized_errors: list[dict[str, Any]]
+
+
+class _Lru(OrderedDict[Any, Any]):
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def get_item(self, key: Any) -> Any:
+        value = self.get(key)
+        if value is not None:
+            self.move_to_end(key)
+        return value
+
+    def put(self, key: Any, value: Any) -> None:
+        self[key] = value
+        if len(self) > self.size:
+            self.popitem(last=False)
+
+
+class Gateway:
+    def __init__(
+        self,
+        supergraph: Supergraph,
+        client: SubgraphClient,
+        *,
+        plan_cache_size: int = 2000,
+        document_cache_size: int = 2000,
+        introspection: bool = True,
+    ) -> None:
+        self.supergraph = supergraph
+        self.schema = supergraph.api_schema
+        self.client = client
+        self.executor = Executor(client)
+        self.introspection = introspection
+        self._documents = _Lru(document_cache_size)
+        self._plans = _Lru(plan_cache_size)
+        self._auth_scopes = self._scopes_in_rules()
+        self._has_auth = any(
+            t.authenticated or t.auth_scopes is not None or t.policies is not None or t.field_auth
+            for t in supergraph.types.values()
+        )
+        self._abstract = abstract_types(self.schema)
+
+    def _scopes_in_rules(self) -> frozenset[str]:
+        out: set[str] = set()
+        for t in self.supergraph.types.values():
+            for group in t.auth_scopes or ():
+                out |= group
+            for _, scopes, _ in t.field_auth.values():
+                for group in scopes or ():
+                    out |= group
+        return frozenset(out)
+
+    # ---- document ---------------------------------------------------------------------------------------------
+
+    def _prepare(self, query: str) -> _Prepared:
+        prepared: _Prepared | None = self._documents.get_item(query)
+        if prepared is not None:
+            return prepared
+        try:
+            document = parse(query)
+        except GraphQLError as exc:
+            raise RequestError(exc.message, "GRAPHQL_PARSE_FAILED", locations=_locations(exc)) from exc
+        errors = validate(self.schema, document)
+        if errors:
+            first = errors[0]
+            raise RequestError(first.message, "GRAPHQL_VALIDATION_FAILED", locations=_locations(first))
+        operations: dict[str | None, OperationDefinitionNode] = {}
+        fragments: dict[str, FragmentDefinitionNode] = {}
+        for definition in document.definitions:
+            if isinstance(definition, OperationDefinitionNode):
+                operations[definition.name.value if definition.name else None] = definition
+            elif isinstance(definition, FragmentDefinitionNode):
+                fragments[definition.name.value] = definition
+        prepared = _Prepared(document, operations, fragments)
+        for name, operation in operations.items():
+            prepared.plan_variables[name] = tuple(sorted(_conditional_variables(operation, fragments)))
+            prepared.var_types[name] = {
+                d.variable.name.value: print_ast(d.type) for d in operation.variable_definitions or ()
+            }
+        self._documents.put(query, prepared)
+        return prepared
+
+    # ---- auth -------------------------------------------------------------------------------------------------
+
+    def _allowed(self, caller: Caller) -> Any:
+        types = self.supergraph.types
+
+        def check(rule_auth: bool, scopes: tuple[frozenset[str], ...] | None, policies: Any) -> bool:
+            if (rule_auth or scopes is not None or policies is not None) and not caller.authenticated:
+                return False
+            if scopes is not None and not any(group <= caller.scopes for group in scopes):
+                return False
+            return policies is None  # @policy needs the policy hook of the security issue: fail closed until then
+
+        def allowed(type_name: str, field_name: str | None) -> bool:
+            meta = types.get(type_name)
+            if meta is None:
+                return True
+            if field_name is None:
+                return check(meta.authenticated, meta.auth_scopes, meta.policies)
+            rule = meta.field_auth.get(field_name)
+            return rule is None or check(*rule)
+
+        return allowed
+
+    # ---- execution --------------------------------------------------------------------------------------------
+
+    def _operation(self, prepared: _Prepared, operation_name: str | None) -> tuple[str | None, OperationDefinitionNode]:
+        if operation_name is None:
+            if len(prepared.operations) != 1:
+                raise RequestError(
+                    "the document holds several operations: say which one to run with `operationName`", "BAD_REQUEST"
+                )
+            return next(iter(prepared.operations.items()))
+        operation = prepared.operations.get(operation_name)
+        if operation is None:
+            raise RequestError(f"the document has no operation named {operation_name!r}", "BAD_REQUEST")
+        return operation_name, operation
+
+    def plan_for(
+        self,
+        query: str,
+        operation_name: str | None = None,
+        variables: Mapping[str, Any] | None = None,
+        caller: Caller | None = None,
+        labels: frozenset[str] | None = None,
+    ) -> tuple[_CachedPlan, dict[str, Any], OperationDefinitionNode, _Prepared]:
+        caller = caller or Caller()
+        prepared = self._prepare(query)
+        name, operation = self._operation(prepared, operation_name)
+        if operation.operation == OperationType.SUBSCRIPTION:
+            raise RequestError("subscriptions are not supported by this gateway yet", "SUBSCRIPTION_NOT_SUPPORTED")
+        values = get_variable_values(self.schema, operation.variable_definitions or (), dict(variables or {}))
+        if isinstance(values, list):
+            raise RequestError(values[0].message, "BAD_USER_INPUT", locations=_locations(values[0]))
+        coerced: dict[str, Any] = values.coerced
+        if labels is None:
+            labels = active_labels(self.supergraph)
+        plan_vars = tuple(coerced.get(v) for v in prepared.plan_variables[name])
+        auth_key = (caller.authenticated, caller.scopes & self._auth_scopes) if self._has_auth else None
+        key = (query, name, plan_vars, auth_key, labels)
+        cached: _CachedPlan | None = self._plans.get_item(key)
+        if cached is None:
+            with tracer.start_as_current_span("plan"):
+                allowed = self._allowed(caller) if self._has_auth else None
+                normalized = normalize(self.schema, operation, prepared.fragments, coerced, allowed)
+                try:
+                    plan = Planner(self.supergraph, labels).plan(normalized, prepared.var_types[name], name)
+                except PlanningError as exc:
+                    raise RequestError(str(exc), "QUERY_PLANNING_FAILED", status=500) from exc
+            unauthorized = [
+                {
+                    "message": "Unauthorized field or type",
+                    "path": list(path),
+                    "extensions": {"code": "UNAUTHORIZED_FIELD_OR_TYPE"},
+                }
+                for path in normalized.unauthorized_paths
+            ]
+            cached = _CachedPlan(plan, Shaper(self.schema, self._abstract), unauthorized)
+            self._plans.put(key, cached)
+        return cached, coerced, operation, prepared
+
+    async def execute(
+        self,
+        query: str,
+        operation_name: str | None = None,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        caller: Caller | None = None,
+        headers: Mapping[str, str] | None = None,
+        allowed_operations: frozenset[str] = frozenset({"query", "mutation"}),
+    ) -> Response:
+        cached, coerced, operation, prepared = self.plan_for(query, operation_name, variables, caller)
+        plan = cached.plan
+        if plan.operation.operation not in allowed_operations:
+            raise RequestError(
+                f"{plan.operation.operation}s are not allowed over this method: use POST",
+                "METHOD_NOT_ALLOWED",
+                status=405,
+            )
+        errors: list[dict[str, Any]] = list(cached.unauthorized_errors)
+        data, fetch_errors = await self.executor.run(plan, coerced, headers or {})
+        errors.extend(fetch_errors)
+        if plan.introspection:
+            if not self.introspection:
+                raise RequestError("introspection is disabled on this gateway", "INTROSPECTION_DISABLED")
+            result = execute_sync(
+                self.schema, _introspection_only(prepared.document, operation), variable_values=coerced
+            )
+            for key, value in (result.data or {}).items():
+                if value is not None:
+                    data[key] = value
+            errors.extend(e.formatted for e in result.errors or ())  # type: ignore[misc]
+        shaped = cached.shaper.shape(plan.operation.items, plan.operation.root_type, data, errors)
+        return Response(shaped, errors, plan.operation.operation)
+
+
+def _introspection_only(document: DocumentNode, operation: OperationDefinitionNode) -> DocumentNode:
+    """The operation with only its introspection root fields, for graphql-core to answer from the API schema."""
+    from graphql import FieldNode, SelectionSetNode
+
+    kept = tuple(
+        s
+        for s in operation.selection_set.selections
+        if isinstance(s, FieldNode) and s.name.value in ("__schema", "__type")
+    )
+    only = OperationDefinitionNode(
+        operation=operation.operation,
+        name=operation.name,
+        variable_definitions=operation.variable_definitions,
+        directives=(),
+        selection_set=SelectionSetNode(selections=kept),
+    )
+    fragments = tuple(d for d in document.definitions if isinstance(d, FragmentDefinitionNode))
+    return DocumentNode(definitions=(only, *fragments))
+
+
+def _locations(error: GraphQLError) -> list[dict[str, int]] | None:
+    if not error.locations:
+        return None
+    return [{"line": loc.line, "column": loc.column} for loc in error.locations]
+
+
+def _conditional_variables(
+    operation: OperationDefinitionNode, fragments: Mapping[str, FragmentDefinitionNode]
+) -> set[str]:
+    """Variables in `@skip`/`@include`: their values change the plan, so they belong to its cache key."""
+    from graphql import VariableNode, visit
+    from graphql.language import Visitor
+
+    found: set[str] = set()
+
+    class _V(Visitor):
+        def enter_directive(self, node: DirectiveNode, *_: Any) -> None:
+            if node.name.value in ("skip", "include"):
+                for arg in node.arguments or ():
+                    if isinstance(arg.value, VariableNode):
+                        found.add(arg.value.name.value)
+
+    visit(operation, _V())
+    for fragment in fragments.values():
+        visit(fragment, _V())
+    return found

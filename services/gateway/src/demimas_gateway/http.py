@@ -1,0 +1,259 @@
+"""GraphQL over HTTP in front of the `Gateway` pipeline, as a small ASGI app (no framework on the hot path).
+
+- `POST /graphql` with a JSON body, `GET /graphql?query=...` for queries only (a mutation over GET is 405).
+- `application/graphql-response+json` when the client accepts it (request errors are then HTTP 400, responses with
+  `data` 200), `application/json` otherwise (always 200 for a well-formed request), as the GraphQL-over-HTTP
+  specification says for each media type. A body that is not JSON, or not a GraphQL request, is 400.
+- `Authorization: Bearer <jwt>` verified against the JWKS of the settings; a bad token is 401 with `UNAUTHENTICATED`.
+- `GET /healthz` (the process answers), `GET /readyz` (every subgraph answers `{ __typename }`), and a GraphQL IDE
+  page on `GET /graphql` from a browser in development only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+
+from demimas_common.auth.jwt import TokenVerifier
+from demimas_common.errors import DemimasError
+from demimas_gateway.gateway import Caller, Gateway, RequestError
+
+__all__ = ["GatewayApp"]
+
+log = logging.getLogger("demimas.gateway")
+tracer = trace.get_tracer("demimas.gateway")
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+FORWARDED = ("authorization", "x-demimas-purpose")
+
+IDE_PAGE = b"""<!doctype html><html><head><meta charset="utf-8"><title>Demimas gateway</title>
+<link rel="stylesheet" href="https://unpkg.com/graphiql@3/graphiql.min.css"></head>
+<body style="margin:0"><div id="ide" style="height:100vh"></div>
+<script src="https://unpkg.com/react@18/umd/react.production.min.js"></script>
+<script src="https://unpkg.com/react-dom@18/umd/react-dom.production.min.js"></script>
+<script src="https://unpkg.com/graphiql@3/graphiql.min.js"></script>
+<script>ReactDOM.createRoot(document.getElementById('ide')).render(React.createElement(GraphiQL,
+{fetcher: GraphiQL.createFetcher({url: location.pathname}), defaultEditorToolbarOpen: true}));</script>
+</body></html>"""
+
+
+class GatewayApp:
+    def __init__(
+        self,
+        gateway: Gateway,
+        *,
+        verifier: TokenVerifier | None,
+        development: bool = False,
+        max_body_bytes: int = 2 * 1024 * 1024,
+        readiness_timeout: float = 3.0,
+        on_shutdown: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.gateway = gateway
+        self.verifier = verifier
+        self.development = development
+        self.max_body_bytes = max_body_bytes
+        self.readiness_timeout = readiness_timeout
+        self.on_shutdown = on_shutdown
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if kind != "http":
+            return
+        path = scope["path"]
+        method = scope["method"]
+        if path in ("/graphql", "/"):
+            if method == "POST":
+                await self._post(scope, receive, send)
+            elif method == "GET":
+                await self._get(scope, send)
+            else:
+                await _send(send, 405, {"errors": [{"message": "use GET or POST"}]}, JSON, allow="GET, POST")
+        elif path == "/healthz":
+            await _send(send, 200, {"status": "ok"}, JSON)
+        elif path == "/readyz":
+            ready, detail = await self._ready()
+            await _send(send, 200 if ready else 503, {"status": "ready" if ready else "not ready", **detail}, JSON)
+        else:
+            await _send(send, 404, {"errors": [{"message": "not found: the GraphQL endpoint is /graphql"}]}, JSON)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self.on_shutdown is not None:
+                    await self.on_shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _ready(self) -> tuple[bool, dict[str, Any]]:
+        async def probe(graph: str) -> tuple[str, str | None]:
+            try:
+                response = await asyncio.wait_for(
+                    self.gateway.client.post(graph, {"query": "{__typename}"}, {}), self.readiness_timeout
+                )
+            except Exception as exc:
+                return graph, f"{type(exc).__name__}: {exc}"
+            return graph, None if isinstance(response.get("data"), dict) else "no data"
+
+        results = await asyncio.gather(*(probe(g) for g in self.gateway.supergraph.graphs))
+        failures = {graph: reason for graph, reason in results if reason}
+        return not failures, {"subgraphs": {g: failures.get(g, "ok") for g, _ in results}}
+
+    async def _get(self, scope: Scope, send: Send) -> None:
+        headers = _headers(scope)
+        params = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()}
+        if "query" not in params:
+            if self.development and "text/html" in headers.get("accept", ""):
+                await send_raw(send, 200, IDE_PAGE, "text/html; charset=utf-8")
+                return
+            await _send(send, 400, _request_error("GET needs a `query` parameter", "BAD_REQUEST"), JSON)
+            return
+        variables: Any = None
+        if "variables" in params:
+            try:
+                variables = orjson.loads(params["variables"])
+            except orjson.JSONDecodeError:
+                await _send(send, 400, _request_error("`variables` is not JSON", "BAD_REQUEST"), JSON)
+                return
+        request = {"query": params["query"], "variables": variables, "operationName": params.get("operationName")}
+        await self._execute(request, headers, send, frozenset({"query"}))
+
+    async def _post(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = _headers(scope)
+        content_type = headers.get("content-type", "")
+        body = bytearray()
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if len(body) > self.max_body_bytes:
+                await _send(send, 413, _request_error("request body too large", "BAD_REQUEST"), JSON)
+                return
+            if not message.get("more_body"):
+                break
+        if content_type and "json" not in content_type and "graphql" not in content_type:
+            await _send(send, 415, _request_error("send the request as application/json", "BAD_REQUEST"), JSON)
+            return
+        try:
+            request = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            await _send(send, 400, _request_error("the request body is not valid JSON", "BAD_REQUEST"), JSON)
+            return
+        await self._execute(request, headers, send, frozenset({"query", "mutation"}))
+
+    async def _execute(self, request: Any, headers: dict[str, str], send: Send, allowed: frozenset[str]) -> None:
+        media = _media_type(headers.get("accept"))
+        if media is None:
+            await _send(send, 406, _request_error(f"accept {GRAPHQL_RESPONSE} or {JSON}", "BAD_REQUEST"), JSON)
+            return
+        problem = _check_request(request)
+        if problem:
+            await _send(send, 400, _request_error(problem, "BAD_REQUEST"), media)
+            return
+        parent = propagate.extract(headers)
+        token = otel_context.attach(parent)
+        try:
+            with tracer.start_as_current_span("graphql.request", kind=trace.SpanKind.SERVER) as span:
+                try:
+                    caller = await self._caller(headers)
+                except DemimasError as exc:
+                    body = {"errors": [{"message": str(exc), "extensions": exc.extensions}]}
+                    await _send(send, 401, body, media, **{"www-authenticate": "Bearer"})
+                    return
+                forward = {k: headers[k] for k in FORWARDED if k in headers}
+                try:
+                    response = await self.gateway.execute(
+                        request["query"],
+                        request.get("operationName"),
+                        request.get("variables"),
+                        caller=caller,
+                        headers=forward,
+                        allowed_operations=allowed,
+                    )
+                except RequestError as exc:
+                    span.set_attribute("graphql.error.code", exc.code)
+                    status = exc.status if media == GRAPHQL_RESPONSE or exc.status >= 405 else 200
+                    extra = {"allow": "POST"} if exc.status == 405 else {}
+                    await _send(send, status, {"errors": [exc.as_error()]}, media, **extra)
+                    return
+                except Exception:
+                    log.exception("gateway failure")
+                    body = _request_error("the gateway failed to execute the request", "INTERNAL_SERVER_ERROR")
+                    await _send(send, 500, body, media)
+                    return
+                await send_raw(send, 200, orjson.dumps(response.body()), media)
+        finally:
+            otel_context.detach(token)
+
+    async def _caller(self, headers: dict[str, str]) -> Caller:
+        authorization = headers.get("authorization")
+        if not authorization:
+            return Caller()
+        if self.verifier is None:
+            from demimas_common.errors import Unauthenticated
+
+            raise Unauthenticated("this gateway has no JWKS configured, so it cannot accept tokens", reason="jwks")
+        principal = await self.verifier.principal_from_authorization_async(authorization)
+        if principal is None:
+            return Caller()
+        return Caller(authenticated=True, scopes=principal.scopes)
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
+
+
+def _media_type(accept: str | None) -> str | None:
+    if not accept:
+        return JSON
+    accept = accept.lower()
+    if GRAPHQL_RESPONSE in accept:
+        return GRAPHQL_RESPONSE
+    if JSON in accept or "*/*" in accept or "application/*" in accept:
+        return JSON
+    return None
+
+
+def _check_request(request: Any) -> str | None:
+    if not isinstance(request, dict):
+        return "the request must be a JSON object with a `query`"
+    query = request.get("query")
+    if not isinstance(query, str) or not query.strip():
+        return "`query` must be a non-empty string (persisted queries are not enabled)"
+    if request.get("variables") is not None and not isinstance(request["variables"], dict):
+        return "`variables` must be a JSON object"
+    if request.get("operationName") is not None and not isinstance(request["operationName"], str):
+        return "`operationName` must be a string"
+    return None
+
+
+def _request_error(message: str, code: str) -> dict[str, Any]:
+    return {"errors": [{"message": message, "extensions": {"code": code}}]}
+
+
+async def _send(send: Send, status: int, body: dict[str, Any], media: str, **headers: str) -> None:
+    await send_raw(send, status, orjson.dumps(body), media, **headers)
+
+
+async def send_raw(send: Send, status: int, body: bytes, media: str, **headers: str) -> None:
+    raw_headers = [(b"content-type", media.encode())]
+    raw_headers.append((b"content-length", str(len(body)).encode()))
+    raw_headers.extend((k.encode(), v.encode()) for k, v in headers.items())
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": body})

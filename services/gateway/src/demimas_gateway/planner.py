@@ -1,0 +1,463 @@
+"""Query planner: a normalised operation -> fetches against subgraphs.
+
+Walks the operation once per subgraph position: a field the current subgraph resolves stays in its fetch (staying
+where we are avoids hops, which is how `@shareable` fields are chosen); the others are gathered per object position
+and fetched from the subgraph that resolves most of them through `_entities`, with the key (and any `@requires`
+fields) added to the parent fetch and passed as representations. Fields `@provides`d at a position count as local.
+Abstract positions are split per runtime type the subgraph knows, with `__typename` added so the executor can
+filter objects by type. Progressive `@override` labels decide which subgraph owns a field for this plan.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Iterable
+
+from graphql import (
+    GraphQLAbstractType,
+    GraphQLInterfaceType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    get_named_type,
+    print_ast,
+)
+
+from demimas_gateway.fieldset import FieldSet, FsField, FsFragment
+from demimas_gateway.operation import Field, Item, NormalizedOperation, fields_for, type_condition_applies
+from demimas_gateway.plan import Fetch, Plan, PlanningError, RepField, SubSelection
+from demimas_gateway.supergraph import Supergraph
+
+__all__ = ["Planner", "PlanningError", "active_labels"]
+
+PERCENT = re.compile(r"^percent\((\d+(?:\.\d+)?)\)$")
+
+
+def active_labels(
+    supergraph: Supergraph, enabled: Iterable[str] = (), rng: random.Random | None = None
+) -> frozenset[str]:
+    """Progressive-override labels active for one request: `percent(N)` labels by chance, others when enabled."""
+    chooser = rng or random
+    out = set()
+    for label in _labels(supergraph):
+        match = PERCENT.match(label)
+        if match:
+            if chooser.random() * 100 < float(match[1]):
+                out.add(label)
+        elif label in enabled:
+            out.add(label)
+    return frozenset(out)
+
+
+def _labels(supergraph: Supergraph) -> set[str]:
+    cached: set[str] | None = getattr(supergraph, "_labels_cache", None)
+    if cached is None:
+        cached = {
+            meta.override_label
+            for t in supergraph.types.values()
+            for graphs in t.fields.values()
+            for meta in graphs.values()
+            if meta.override_label
+        }
+        supergraph._labels_cache = cached  # type: ignore[attr-defined]
+    return cached
+
+
+class Planner:
+    def __init__(self, supergraph: Supergraph, labels: frozenset[str] = frozenset()) -> None:
+        self.sg = supergraph
+        self.schema: GraphQLSchema = supergraph.api_schema
+        self.labels = labels
+        self.order = list(supergraph.graphs)
+        self.fetches: list[Fetch] = []
+        self._siblings: dict[tuple[int, tuple[str, ...], str, str], Fetch] = {}
+        self.operation_name = "Op"
+        self.var_types: dict[str, str] = {}
+
+    # ---- ownership ----------------------------------------------------------------------------------------------
+
+    def owners(self, type_name: str, field_name: str) -> list[str]:
+        meta = self.sg.types.get(type_name)
+        if meta is None:
+            return []
+        per_graph = meta.fields.get(field_name)
+        if per_graph is None:
+            return [g for g in self.order if g in meta.graphs and g not in meta.interface_object_in] or [
+                g for g in self.order if g in meta.graphs
+            ]
+        out = []
+        for graph in self.order:
+            fm = per_graph.get(graph)
+            if fm is None or fm.external or fm.used_overridden:
+                continue
+            if fm.override_label:
+                active = fm.override_label in self.labels
+                if fm.override_from is not None and not active:
+                    continue
+                if fm.override_from is None and active:
+                    continue
+            out.append(graph)
+        if not out and all(fm.external or fm.used_overridden for fm in per_graph.values()):
+            return []
+        return out
+
+    def _requires(self, graph: str, type_name: str, field_name: str) -> FieldSet | None:
+        meta = self.sg.types.get(type_name)
+        fm = meta.fields.get(field_name, {}).get(graph) if meta else None
+        return fm.requires if fm else None
+
+    def _provides(self, graph: str, type_name: str, field_name: str) -> FieldSet | None:
+        meta = self.sg.types.get(type_name)
+        fm = meta.fields.get(field_name, {}).get(graph) if meta else None
+        return fm.provides if fm else None
+
+    def _provided_names(self, provided: FieldSet | None, type_name: str) -> dict[str, FieldSet]:
+        out: dict[str, FieldSet] = {}
+        for item in provided or ():
+            if isinstance(item, FsField):
+                out[item.name] = out.get(item.name, ()) + item.children
+            elif item.type_condition is None or type_condition_applies(self.schema, item.type_condition, type_name):
+                for name, children in self._provided_names(item.children, type_name).items():
+                    out[name] = out.get(name, ()) + children
+        return out
+
+    def _local(self, graph: str, type_name: str, field_name: str, provided: FieldSet | None) -> bool:
+        if field_name == "__typename":
+            return True
+        if graph in self.owners(type_name, field_name):
+            return self._requires(graph, type_name, field_name) is None
+        return field_name in self._provided_names(provided, type_name)
+
+    def _knows(self, graph: str, type_name: str) -> bool:
+        meta = self.sg.types.get(type_name)
+        return meta is not None and graph in meta.graphs
+
+    # ---- planning -----------------------------------------------------------------------------------------------
+
+    def plan(
+        self, operation: NormalizedOperation, var_types: dict[str, str], operation_name: str | None = None
+    ) -> Plan:
+        self.fetches = []
+        self._siblings = {}
+        self.var_types = var_types
+        self.operation_name = re.sub(r"\W", "_", operation_name or "") or "Op"
+        root = operation.root_type
+        fields = fields_for(self.schema, operation.items, root)
+        groups: list[tuple[str, list[Field]]] = []
+        introspection = False
+        for f in fields:
+            if f.name in ("__schema", "__type"):
+                introspection = True
+                continue
+            if f.name == "__typename" or f.unauthorized:
+                continue
+            owners = self.owners(root, f.name)
+            if not owners:
+                raise PlanningError(f"no subgraph resolves {root}.{f.name}")
+            if operation.operation == "mutation":
+                if groups and groups[-1][0] in owners:
+                    groups[-1][1].append(f)
+                else:
+                    groups.append((owners[0], [f]))
+                continue
+            chosen = next((g for g, _ in groups if g in owners), None)
+            if chosen is None:
+                chosen = max(owners, key=lambda g: self._affinity(g, f))
+                groups.append((chosen, []))
+            next(fs for g, fs in groups if g == chosen).append(f)
+        for stage, (graph, group) in enumerate(groups):
+            fetch = self._new_fetch(graph, operation.operation if operation.operation != "subscription" else "query")
+            fetch.stage = stage if operation.operation == "mutation" else 0
+            self._plan_object(graph, root, list(group), fetch.selection, (), fetch, None)
+        for fetch in self.fetches:
+            if fetch.stage == 0 and fetch.depends and operation.operation == "mutation":
+                fetch.stage = max(d.stage for d in fetch.depends)
+            self._print(fetch)
+        stages = max((f.stage for f in self.fetches), default=0) + 1
+        return Plan(operation, self.fetches, stages, introspection)
+
+    def _affinity(self, graph: str, f: Field) -> int:
+        """How many of a field's direct children the graph resolves itself (fewer hops is better)."""
+        if not f.composite:
+            return 0
+        named = self.schema.type_map.get(f.named)
+        if not isinstance(named, GraphQLObjectType):
+            return 0
+        return sum(1 for c in fields_for(self.schema, f.children, f.named) if self._local(graph, f.named, c.name, None))
+
+    def _new_fetch(self, graph: str, operation: str) -> Fetch:
+        fetch = Fetch(id=len(self.fetches), graph=graph, operation=operation)
+        self.fetches.append(fetch)
+        return fetch
+
+    def _plan_object(
+        self,
+        graph: str,
+        type_name: str,
+        items: list[Item],
+        selection: SubSelection,
+        path: tuple[str, ...],
+        fetch: Fetch,
+        provided: FieldSet | None,
+        satisfied: frozenset[str] = frozenset(),
+    ) -> None:
+        """Plan `items` on objects of `type_name` in `graph`'s fetch; `satisfied` names fields whose `@requires`
+        the fetch's representations already carry."""
+        gtype = self.schema.type_map.get(type_name)
+        meta = self.sg.types.get(type_name)
+        if isinstance(gtype, GraphQLAbstractType) and not (meta and graph in meta.interface_object_in):
+            self._plan_abstract(graph, gtype, items, selection, path, fetch, provided)
+            return
+        fields = fields_for(self.schema, items, type_name)
+        missing: list[Field] = []
+        provided_names = self._provided_names(provided, type_name)
+        for f in fields:
+            if f.unauthorized or f.name.startswith("__"):
+                continue
+            if f.name not in satisfied and not self._local(graph, type_name, f.name, provided):
+                missing.append(f)
+                continue
+            sub = selection.add(
+                f.key,
+                f.name,
+                _args_text(f),
+                composite=f.composite,
+                variables=_variables(f),
+            )
+            if f.composite and sub.children is not None:
+                child_provided = self._provides(graph, type_name, f.name)
+                if child_provided is None and f.name in provided_names:
+                    child_provided = provided_names[f.name]
+                self._plan_object(graph, f.named, f.children, sub.children, (*path, f.key), fetch, child_provided)
+        if missing:
+            self._jump(graph, type_name, missing, selection, path, fetch, provided)
+
+    def _plan_abstract(
+        self,
+        graph: str,
+        abstract: GraphQLAbstractType,
+        items: list[Item],
+        selection: SubSelection,
+        path: tuple[str, ...],
+        fetch: Fetch,
+        provided: FieldSet | None,
+    ) -> None:
+        selection.add("__typename", "__typename", internal=True)
+        for runtime in self.schema.get_possible_types(abstract):
+            if not self._member_in(graph, abstract.name, runtime.name):
+                continue
+            fields = fields_for(self.schema, items, runtime.name)
+            if not any(not f.name.startswith("__") for f in fields):
+                continue
+            branch = selection.fragment(runtime.name)
+            self._plan_object(graph, runtime.name, list(fields), branch, path, fetch, provided)
+
+    def _member_in(self, graph: str, abstract: str, runtime: str) -> bool:
+        ameta = self.sg.types.get(abstract)
+        rmeta = self.sg.types.get(runtime)
+        if rmeta is None or graph not in rmeta.graphs:
+            return False
+        if ameta is not None and ameta.kind == "union":
+            members = ameta.members.get(graph)
+            return members is None or runtime in members
+        implemented = rmeta.implements.get(graph)
+        if implemented is not None:
+            return abstract in implemented
+        return not rmeta.implements  # no join__implements at all: trust the API schema
+
+    def _keys(self, graph: str, type_name: str) -> list[FieldSet]:
+        meta = self.sg.types.get(type_name)
+        return [k.fields for k in (meta.keys.get(graph, []) if meta else []) if k.resolvable]
+
+    def _jump(
+        self,
+        graph: str,
+        type_name: str,
+        missing: list[Field],
+        selection: SubSelection,
+        path: tuple[str, ...],
+        fetch: Fetch,
+        provided: FieldSet | None,
+    ) -> list[Fetch]:
+        """Fetch `missing` fields of the objects at `path` from other subgraphs through `_entities`."""
+        remaining = list(missing)
+        created: list[Fetch] = []
+        while remaining:
+            best: tuple[str, list[Field], FieldSet] | None = None
+            for target in self.order:
+                keys = self._keys(target, type_name)
+                if not keys:
+                    continue
+                can = [f for f in remaining if target in self.owners(type_name, f.name)]
+                if target == graph:  # only fields that need their @requires passed in
+                    can = [f for f in can if self._requires(graph, type_name, f.name) is not None]
+                if not can:
+                    continue
+                key = next((k for k in keys if self._all_local(graph, type_name, k, provided)), keys[0])
+                score = (len(can), self._all_local(graph, type_name, key, provided))
+                if best is None or score > (len(best[1]), self._all_local(graph, type_name, best[2], provided)):
+                    best = (target, can, key)
+            if best is None:
+                names = ", ".join(f"{type_name}.{f.name}" for f in remaining)
+                raise PlanningError(f"cannot plan {names}: no subgraph resolves it with a key reachable from {graph!r}")
+            target, fields, key = best
+            remaining = [f for f in remaining if f not in fields]
+            sibling_key = (fetch.id, path, type_name, target)
+            entity = self._siblings.get(sibling_key)
+            if entity is None:
+                entity = self._new_fetch(target, "query")
+                entity.entity_type = type_name
+                entity.typenames = frozenset({type_name})
+                entity.path = path
+                entity.depends.append(fetch)
+                self._siblings[sibling_key] = entity
+                selection.add("__typename", "__typename", internal=True)
+                reps = self._ensure(graph, type_name, key, selection, path, fetch, provided, entity.depends)
+            else:  # one fetch per subgraph and position: later needs join the fetch already planned there
+                reps = list(entity.representation)
+            for f in fields:
+                requires = self._requires(target, type_name, f.name)
+                if requires:
+                    reps += self._ensure(graph, type_name, requires, selection, path, fetch, provided, entity.depends)
+            entity.representation = _dedupe(reps)
+            satisfied = frozenset(f.name for f in fields)
+            self._plan_object(target, type_name, list(fields), entity.selection, path, entity, None, satisfied)
+            created.append(entity)
+        return created
+
+    def _all_local(self, graph: str, type_name: str, fields: FieldSet, provided: FieldSet | None) -> bool:
+        for item in fields:
+            if isinstance(item, FsFragment):
+                continue
+            if not self._local(graph, type_name, item.name, provided):
+                return False
+            if item.children:
+                child = self._field_type(type_name, item.name)
+                if child is None or not self._all_local(graph, child, item.children, None):
+                    return False
+        return True
+
+    def _field_type(self, type_name: str, field_name: str) -> str | None:
+        gtype = self.schema.type_map.get(type_name)
+        fields = getattr(gtype, "fields", None)
+        if not fields or field_name not in fields:
+            return None
+        return str(get_named_type(fields[field_name].type).name)
+
+    def _ensure(
+        self,
+        graph: str,
+        type_name: str,
+        fields: FieldSet,
+        selection: SubSelection,
+        path: tuple[str, ...],
+        fetch: Fetch,
+        provided: FieldSet | None,
+        deps: list[Fetch],
+    ) -> list[RepField]:
+        """Make `fields` (a key or a `@requires` set) present on the objects at `path`: selected in this fetch when
+        the graph resolves them, otherwise fetched from elsewhere first. Returns how to read them back."""
+        out: list[RepField] = []
+        missing: list[Field] = []
+        for item in fields:
+            if isinstance(item, FsFragment):
+                if item.type_condition is None or type_condition_applies(self.schema, item.type_condition, type_name):
+                    out += self._ensure(graph, type_name, item.children, selection, path, fetch, provided, deps)
+                continue
+            if item.name == "__typename":
+                continue
+            child_type = self._field_type(type_name, item.name)
+            if child_type is None:
+                raise PlanningError(f"field set names {type_name}.{item.name}, which the API schema does not have")
+            if self._local(graph, type_name, item.name, provided):
+                sub = selection.add(item.name, item.name, composite=bool(item.children), internal=True)
+                children: tuple[RepField, ...] | None = None
+                if item.children and sub.children is not None:
+                    inner_provided = self._provided_names(provided, type_name).get(item.name)
+                    children = tuple(
+                        self._ensure(
+                            graph,
+                            child_type,
+                            item.children,
+                            sub.children,
+                            (*path, sub.key),
+                            fetch,
+                            inner_provided,
+                            deps,
+                        )
+                    )
+                out.append(RepField(item.name, sub.key, children))
+            else:
+                missing.append(self._synthetic(type_name, item))
+                out.append(RepField(item.name, item.name, _rep_of(item.children) if item.children else None))
+        if missing:
+            deps.extend(self._jump(graph, type_name, missing, selection, path, fetch, provided))
+        return out
+
+    def _synthetic(self, type_name: str, item: FsField) -> Field:
+        """A field set entry as an operation field, so it can be planned like one the client selected."""
+        gtype = self.schema.type_map[type_name]
+        definition = gtype.fields[item.name]  # type: ignore[attr-defined]
+        named = get_named_type(definition.type)
+        composite = isinstance(named, GraphQLObjectType | GraphQLInterfaceType | GraphQLAbstractType)
+        children: list[Item] = [self._synthetic(named.name, c) for c in item.children if isinstance(c, FsField)]
+        return Field(
+            key=item.name,
+            name=item.name,
+            arguments=(),
+            type=definition.type,
+            named=named.name,
+            parent=type_name,
+            children=children,
+            composite=composite,
+        )
+
+    # ---- printing -----------------------------------------------------------------------------------------------
+
+    def _print(self, fetch: Fetch) -> None:
+        used = sorted(fetch.selection.variables())
+        fetch.variables = tuple(used)
+        defs = [f"${name}:{self.var_types[name]}" for name in used if name in self.var_types]
+        name = f"{self.operation_name}__{fetch.graph}__{fetch.id}"
+        if fetch.is_entity:
+            defs.insert(0, "$representations:[_Any!]!")
+            body = (
+                "{_entities(representations:$representations){..." + f"on {fetch.entity_type} "
+                f"{fetch.selection.text()}" + "}}"
+            )
+        else:
+            body = fetch.selection.text()
+        head = f"{fetch.operation} {name}" + (f"({','.join(defs)})" if defs else "")
+        fetch.query = f"{head}{body}"
+
+
+def _args_text(f: Field) -> str:
+    if not f.arguments:
+        return ""
+    return "(" + ",".join(print_ast(a) for a in f.arguments) + ")"
+
+
+def _variables(f: Field) -> frozenset[str]:
+    if not f.arguments:
+        return frozenset()
+    out: set[str] = set()
+    for arg in f.arguments:
+        out |= set(re.findall(r"\$(\w+)", print_ast(arg)))
+    return frozenset(out)
+
+
+def _rep_of(fields: FieldSet) -> tuple[RepField, ...]:
+    return tuple(
+        RepField(i.name, i.name, _rep_of(i.children) if i.children else None) for i in fields if isinstance(i, FsField)
+    )
+
+
+def _dedupe(reps: list[RepField]) -> list[RepField]:
+    seen: dict[str, RepField] = {}
+    for rep in reps:
+        if rep.name not in seen:
+            seen[rep.name] = rep
+        elif rep.children and seen[rep.name].children is not None:
+            merged = [*(seen[rep.name].children or ()), *rep.children]
+            seen[rep.name] = RepField(rep.name, rep.data_key, tuple(_dedupe(merged)))
+    return list(seen.values())

@@ -1,0 +1,122 @@
+"""The client's response from the merged subgraph data: exactly the selected response keys in the operation's order,
+`__typename` answered by the gateway, and GraphQL null propagation (a null in a non-null position nulls the nearest
+nullable parent, with one error at the path where it happened unless a subgraph already reported one there)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import GraphQLAbstractType, GraphQLList, GraphQLNonNull, GraphQLOutputType, GraphQLSchema
+
+from demimas_gateway.operation import Field, Item, fields_for
+
+__all__ = ["Shaper", "abstract_types"]
+
+
+def abstract_types(schema: GraphQLSchema) -> dict[str, bool]:
+    return {name: isinstance(t, GraphQLAbstractType) for name, t in schema.type_map.items()}
+
+
+class _Invalid:
+    """Marks a value that must be null in a non-null position: the parent has to become null."""
+
+
+INVALID = _Invalid()
+Path = tuple[Any, ...] | None  # (parent, key) chain, materialised only when an error needs it
+
+
+def _materialise(path: Path) -> list[str | int]:
+    out: list[str | int] = []
+    while path is not None:
+        path, key = path
+        out.append(key)
+    out.reverse()
+    return out
+
+
+class Shaper:
+    def __init__(self, schema: GraphQLSchema, abstract: dict[str, bool] | None = None) -> None:
+        self.schema = schema
+        self._fields: dict[tuple[int, str], list[Field]] = {}
+        self._abstract = abstract if abstract is not None else abstract_types(schema)
+
+    def fields(self, items: list[Item], runtime: str) -> list[Field]:
+        """Cached per item list (lists live as long as the plan holding them) and runtime type."""
+        key = (id(items), runtime)
+        cached = self._fields.get(key)
+        if cached is None:
+            cached = self._fields[key] = fields_for(self.schema, items, runtime)
+        return cached
+
+    def shape(
+        self, items: list[Item], root_type: str, data: dict[str, Any], errors: list[dict[str, Any]]
+    ) -> dict[str, Any] | None:
+        state = _State(errors)
+        result = self._object(items, data, root_type, None, state)
+        return None if result is INVALID else result
+
+    def _object(self, items: list[Item], obj: dict[str, Any], named: str, path: Path, state: _State) -> Any:
+        runtime = obj.get("__typename", named) if self._abstract.get(named) else named
+        out: dict[str, Any] = {}
+        for field in self.fields(items, runtime):
+            if field.name == "__typename":
+                out[field.key] = runtime
+                continue
+            if field.unauthorized:
+                value: Any = None
+            else:
+                value = obj.get(field.key)
+            completed = self._value(field, field.type, value, (path, field.key), state)
+            if completed is INVALID:
+                return INVALID
+            out[field.key] = completed
+        return out
+
+    def _value(self, field: Field, gtype: GraphQLOutputType, value: Any, path: Path, state: _State) -> Any:
+        if type(gtype) is GraphQLNonNull:
+            inner = self._inner(field, gtype.of_type, value, path, state)
+            if inner is None:
+                state.null_error(field, path)
+                return INVALID
+            return inner
+        inner = self._inner(field, gtype, value, path, state)
+        return None if inner is INVALID else inner
+
+    def _inner(self, field: Field, gtype: GraphQLOutputType, value: Any, path: Path, state: _State) -> Any:
+        if value is None:
+            return None
+        if type(gtype) is GraphQLList:
+            if type(value) is not list:
+                return None
+            item_type = gtype.of_type
+            out = []
+            for index, item in enumerate(value):
+                completed = self._value(field, item_type, item, (path, index), state)
+                if completed is INVALID:
+                    return INVALID
+                out.append(completed)
+            return out
+        if field.composite:
+            if type(value) is not dict:
+                return None
+            return self._object(field.children, value, field.named, path, state)
+        return value
+
+
+class _State:
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        self.errors = errors
+
+    def null_error(self, field: Field, path: Path) -> None:
+        where = _materialise(path)
+        for error in self.errors:
+            existing = error.get("path")
+            if existing is None or where[: len(existing)] == existing:
+                return  # a subgraph (or the gateway) already explained this null
+        self.errors.append(
+            {
+                "message": f"Cannot return null for non-nullable field {field.parent}.{field.name}.",
+                "path": where,
+                "extensions": {"code": "INTERNAL_SERVER_ERROR"},
+            }
+        )
