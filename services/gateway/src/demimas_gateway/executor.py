@@ -167,7 +167,7 @@ class Executor:
             reps: list[dict[str, Any]] = []
             index: dict[bytes, int] = {}
             for obj in objects:
-                rep = representation(obj, fetch.representation, obj["__typename"])
+                rep = representation(obj, fetch.representation, fetch.rep_typename or obj["__typename"])
                 if rep is None:
                     continue
                 fingerprint = orjson.dumps(rep)

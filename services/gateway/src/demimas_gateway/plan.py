@@ -124,6 +124,8 @@ class Fetch:
     path: tuple[str, ...] = ()
     entity_type: str | None = None
     typenames: frozenset[str] = frozenset()
+    rep_typename: str | None = None
+    """`__typename` of the representations when it is not the object's own (an `@interfaceObject`'s interface)."""
     representation: list[RepField] = field(default_factory=list)
     depends: list[Fetch] = field(default_factory=list)
     stage: int = 0

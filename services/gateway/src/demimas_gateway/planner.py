@@ -81,6 +81,8 @@ class Planner:
         if meta is None:
             return []
         per_graph = meta.fields.get(field_name)
+        if per_graph is None and field_name in meta.via_interface_object:
+            return []
         if per_graph is None:
             return [g for g in self.order if g in meta.graphs and g not in meta.interface_object_in] or [
                 g for g in self.order if g in meta.graphs
@@ -298,6 +300,9 @@ class Planner:
                 if best is None or score > (len(best[1]), self._all_local(graph, type_name, best[2], provided)):
                     best = (target, can, key)
             if best is None:
+                created += self._jump_interface_object(graph, type_name, remaining, selection, path, fetch, provided)
+                break
+            if best is None:
                 names = ", ".join(f"{type_name}.{f.name}" for f in remaining)
                 raise PlanningError(f"cannot plan {names}: no subgraph resolves it with a key reachable from {graph!r}")
             target, fields, key = best
@@ -323,6 +328,59 @@ class Planner:
             satisfied = frozenset(f.name for f in fields)
             self._plan_object(target, type_name, list(fields), entity.selection, path, entity, None, satisfied)
             created.append(entity)
+        return created
+
+    def _jump_interface_object(
+        self,
+        graph: str,
+        type_name: str,
+        missing: list[Field],
+        selection: SubSelection,
+        path: tuple[str, ...],
+        fetch: Fetch,
+        provided: FieldSet | None,
+    ) -> list[Fetch]:
+        """Fields of an object that a subgraph resolves on one of its interfaces declared there as
+        `@interfaceObject`: the representation carries the interface's name as `__typename`."""
+        gtype = self.schema.type_map.get(type_name)
+        interfaces = [i.name for i in getattr(gtype, "interfaces", ())]
+        created: list[Fetch] = []
+        groups: dict[tuple[str, str], list[Field]] = {}
+        for f in missing:
+            route = next(
+                (
+                    (iface, target)
+                    for iface in interfaces
+                    for target in self.order
+                    if target in self.sg.types[iface].interface_object_in
+                    and target in self.owners(iface, f.name)
+                    and self._keys(target, iface)
+                ),
+                None,
+            )
+            if route is None:
+                raise PlanningError(
+                    f"cannot plan {type_name}.{f.name}: no subgraph resolves it with a key reachable from {graph!r}"
+                )
+            groups.setdefault(route, []).append(f)
+        for (iface, target), fields in groups.items():
+            sibling_key = (fetch.id, path, iface, target)
+            entity = self._siblings.get(sibling_key)
+            selection.add("__typename", "__typename", internal=True)
+            if entity is None:
+                entity = self._new_fetch(target, "query")
+                entity.entity_type = iface
+                entity.rep_typename = iface
+                entity.path = path
+                entity.depends.append(fetch)
+                self._siblings[sibling_key] = entity
+                created.append(entity)
+            key = self._keys(target, iface)[0]
+            reps = list(entity.representation)
+            reps += self._ensure(graph, type_name, key, selection, path, fetch, provided, entity.depends)
+            entity.representation = _dedupe(reps)
+            entity.typenames = entity.typenames | {type_name}
+            self._plan_object(target, iface, list(fields), entity.selection, path, entity, None)
         return created
 
     def _all_local(self, graph: str, type_name: str, fields: FieldSet, provided: FieldSet | None) -> bool:

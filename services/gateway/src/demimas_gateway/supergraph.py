@@ -121,6 +121,8 @@ class TypeMeta:
     """graph -> interfaces this type implements there."""
     members: dict[str, set[str]] = field(default_factory=dict)
     """graph -> union members there (unions only)."""
+    via_interface_object: set[str] = field(default_factory=set)
+    """Fields (`@join__field` without a graph) that only an `@interfaceObject` of an interface resolves."""
     auth_scopes: tuple[frozenset[str], ...] | None = None
     authenticated: bool = False
     policies: tuple[frozenset[str], ...] | None = None
@@ -383,7 +385,8 @@ def _read_type(
             where = f"{name}.{fname} @{dname}"
             if dname == f"{join}field":
                 graph = graph_arg(args, where)
-                if graph is None:
+                if graph is None:  # resolved through an @interfaceObject of one of the type's interfaces
+                    meta.via_interface_object.add(fname)
                     continue
                 meta.fields.setdefault(fname, {})[graph] = FieldMeta(
                     external=_bool(args.get("external")),

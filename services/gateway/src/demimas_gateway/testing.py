@@ -89,7 +89,8 @@ class MiniSubgraph:
         extra += " }"
         if entity_union:
             extra = f"union _Entity = {entity_union}\n" + extra
-        base = sdl if "type Query" in sdl else sdl + "\ntype Query { _dummy: String }"
+        sdl_body = "\n".join(line for line in sdl.splitlines() if not line.startswith("extend schema"))
+        base = sdl_body if "type Query" in sdl_body else sdl_body + "\ntype Query { _dummy: String }"
         base = base.replace("type Query", "extend type Query", 1) if "extend type Query" not in base else base
         document = FEDERATION_PRELUDE + extra + "\n" + base
         self.schema: GraphQLSchema = build_schema(document, assume_valid_sdl=True)
