@@ -241,3 +241,12 @@ async def test_scopes_remove_fields_before_planning(gateway: Gateway, graphs: di
     response = await gateway.execute(query, caller=caller)
     assert response.errors == []
     assert response.data == {"product": {"name": "Lamp", "cost": 7, "margin": 10}}
+
+
+async def test_mutation_over_get_is_refused(gateway: Gateway, graphs: dict[str, MiniSubgraph]) -> None:
+    with pytest.raises(RequestError) as failure:
+        await gateway.execute(
+            'mutation { setStock(id: "p1", stock: 1) { id } }', allowed_operations=frozenset({"query"})
+        )
+    assert (failure.value.status, failure.value.code) == (405, "METHOD_NOT_ALLOWED")
+    assert calls(graphs) == {"catalog": 0, "pricing": 0, "reviews": 0}
