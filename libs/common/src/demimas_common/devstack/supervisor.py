@@ -2,13 +2,16 @@
 
 It starts PostgreSQL and NATS under `.devstack/` unless `DEMIMAS_DATABASE_URL` / `DEMIMAS_NATS_URL` are set,
 writes `.devstack/stack.env` (contract), migrates every service and loads its demo data once, starts each service
-(uvicorn) on its port, and prints where everything is with one dev token per agency. Ctrl-C stops everything;
-the data stays for the next start.
+(uvicorn) on its port, then the federation gateway on port 4000 in front of them (when `demimas_gateway` is
+installed and the composed supergraph exists), and prints where everything is with one dev token per agency.
+Ctrl-C stops everything; the data stays for the next start.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import json
 import os
 import signal
 import subprocess
@@ -35,6 +38,9 @@ from demimas_common.service import ServiceSpec, discover_services
 from demimas_common.settings import CommonSettings
 
 __all__ = ["DEMO_REGIONS", "Stack", "run"]
+
+GATEWAY_PORT = 4000
+SUPERGRAPH = Path("deploy/supergraph.graphql")
 
 # Regions of the demo tokens of regional offices: BP3MI Sumatera Selatan, Disnaker Musi Banyuasin.
 DEMO_REGIONS = {Agency.BP3MI: "16", Agency.DISNAKER: "16.06"}
@@ -131,6 +137,20 @@ class Stack:
             )
             self.ports[spec.name] = port
 
+    def start_gateway(self, supergraph: Path = SUPERGRAPH) -> bool:
+        """The gateway over the subgraphs just started (their real ports), once they are ready."""
+        if importlib.util.find_spec("demimas_gateway") is None or not supergraph.is_file():
+            print(f"  gateway not started: needs demimas_gateway and {supergraph} (`make supergraph`)", flush=True)
+            return False
+        port = GATEWAY_PORT if port_is_free(GATEWAY_PORT) else free_port()
+        urls = {name: f"http://127.0.0.1:{p}/graphql" for name, p in self.ports.items()}
+        env = os.environ | {"DEMIMAS_GATEWAY_SUBGRAPH_URLS": json.dumps(urls)}
+        args = [sys.executable, "-m", "demimas_gateway", "serve", "--supergraph", str(supergraph.resolve()),
+                "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+        self.processes["gateway"] = subprocess.Popen(args, env=env, preexec_fn=die_with_parent())  # noqa: S603
+        self.ports["gateway"] = port
+        return True
+
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         for name, port in self.ports.items():
@@ -209,6 +229,8 @@ def run(root: Path) -> int:
         asyncio.run(stack.prepare(specs))
         stack.start_services(specs)
         stack.wait_ready()
+        if stack.start_gateway():
+            stack.wait_ready()
         print(stack.banner(), flush=True)
         while not stopping:
             for name, process in stack.processes.items():
