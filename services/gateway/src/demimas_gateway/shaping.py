@@ -17,6 +17,9 @@ def abstract_types(schema: GraphQLSchema) -> dict[str, bool]:
     return {name: isinstance(t, GraphQLAbstractType) for name, t in schema.type_map.items()}
 
 
+SCALAR, SCALAR_NON_NULL, TYPENAME, NULL, GENERAL = range(5)
+
+
 class _Invalid:
     """Marks a value that must be null in a non-null position: the parent has to become null."""
 
@@ -37,15 +40,32 @@ def _materialise(path: Path) -> list[str | int]:
 class Shaper:
     def __init__(self, schema: GraphQLSchema, abstract: dict[str, bool] | None = None) -> None:
         self.schema = schema
-        self._fields: dict[tuple[int, str], list[Field]] = {}
+        self._fields: dict[tuple[int, str], list[tuple[str, int, Field]]] = {}
         self._abstract = abstract if abstract is not None else abstract_types(schema)
 
     def fields(self, items: list[Item], runtime: str) -> list[Field]:
         """Cached per item list (lists live as long as the plan holding them) and runtime type."""
+        return [f for _, _, f in self._compiled(items, runtime)]
+
+    def _compiled(self, items: list[Item], runtime: str) -> list[tuple[str, int, Field]]:
+        """(response key, kind, field): the kind picks a fast path for the common flat cases."""
         key = (id(items), runtime)
         cached = self._fields.get(key)
         if cached is None:
-            cached = self._fields[key] = fields_for(self.schema, items, runtime)
+            cached = []
+            for f in fields_for(self.schema, items, runtime):
+                if f.name == "__typename":
+                    kind = TYPENAME
+                elif f.unauthorized:
+                    kind = NULL if type(f.type) is not GraphQLNonNull else GENERAL
+                elif not f.composite and type(f.type) is not GraphQLNonNull and type(f.type) is not GraphQLList:
+                    kind = SCALAR
+                elif not f.composite and type(f.type) is GraphQLNonNull and type(f.type.of_type) is not GraphQLList:
+                    kind = SCALAR_NON_NULL
+                else:
+                    kind = GENERAL
+                cached.append((f.key, kind, f))
+            self._fields[key] = cached
         return cached
 
     def shape(
@@ -58,18 +78,26 @@ class Shaper:
     def _object(self, items: list[Item], obj: dict[str, Any], named: str, path: Path, state: _State) -> Any:
         runtime = obj.get("__typename", named) if self._abstract.get(named) else named
         out: dict[str, Any] = {}
-        for field in self.fields(items, runtime):
-            if field.name == "__typename":
-                out[field.key] = runtime
-                continue
-            if field.unauthorized:
-                value: Any = None
+        get = obj.get
+        for key, kind, field in self._compiled(items, runtime):
+            if kind == SCALAR:
+                out[key] = get(key)
+            elif kind == SCALAR_NON_NULL:
+                value = get(key)
+                if value is None:
+                    state.null_error(field, (path, key))
+                    return INVALID
+                out[key] = value
+            elif kind == TYPENAME:
+                out[key] = runtime
+            elif kind == NULL:
+                out[key] = None
             else:
-                value = obj.get(field.key)
-            completed = self._value(field, field.type, value, (path, field.key), state)
-            if completed is INVALID:
-                return INVALID
-            out[field.key] = completed
+                value = None if field.unauthorized else get(key)
+                completed = self._value(field, field.type, value, (path, key), state)
+                if completed is INVALID:
+                    return INVALID
+                out[key] = completed
         return out
 
     def _value(self, field: Field, gtype: GraphQLOutputType, value: Any, path: Path, state: _State) -> Any:
