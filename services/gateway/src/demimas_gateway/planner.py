@@ -24,7 +24,7 @@ from graphql import (
 )
 
 from demimas_gateway.fieldset import FieldSet, FsField, FsFragment
-from demimas_gateway.operation import Field, Item, NormalizedOperation, fields_for, type_condition_applies
+from demimas_gateway.operation import Field, Fragment, Item, NormalizedOperation, fields_for, type_condition_applies
 from demimas_gateway.plan import Fetch, Plan, PlanningError, RepField, SubSelection
 from demimas_gateway.supergraph import Supergraph
 
@@ -84,9 +84,7 @@ class Planner:
         if per_graph is None and field_name in meta.via_interface_object:
             return []
         if per_graph is None:
-            return [g for g in self.order if g in meta.graphs and g not in meta.interface_object_in] or [
-                g for g in self.order if g in meta.graphs
-            ]
+            return [g for g in self.order if g in meta.graphs]
         out = []
         for graph in self.order:
             fm = per_graph.get(graph)
@@ -207,9 +205,25 @@ class Planner:
         the fetch's representations already carry."""
         gtype = self.schema.type_map.get(type_name)
         meta = self.sg.types.get(type_name)
-        if isinstance(gtype, GraphQLAbstractType) and not (meta and graph in meta.interface_object_in):
-            self._plan_abstract(graph, gtype, items, selection, path, fetch, provided)
+        if isinstance(gtype, GraphQLAbstractType):
+            if meta and graph in meta.interface_object_in:
+                self._plan_interface_object(graph, gtype, items, selection, path, fetch, provided)
+            else:
+                self._plan_abstract(graph, gtype, items, selection, path, fetch, provided)
             return
+        self._plan_object_fields(graph, type_name, items, selection, path, fetch, provided, satisfied)
+
+    def _plan_object_fields(
+        self,
+        graph: str,
+        type_name: str,
+        items: list[Item],
+        selection: SubSelection,
+        path: tuple[str, ...],
+        fetch: Fetch,
+        provided: FieldSet | None,
+        satisfied: frozenset[str],
+    ) -> None:
         fields = fields_for(self.schema, items, type_name)
         missing: list[Field] = []
         provided_names = self._provided_names(provided, type_name)
@@ -233,6 +247,51 @@ class Planner:
                 self._plan_object(graph, f.named, f.children, sub.children, (*path, f.key), fetch, child_provided)
         if missing:
             self._jump(graph, type_name, missing, selection, path, fetch, provided)
+
+    def _plan_interface_object(
+        self,
+        graph: str,
+        interface: GraphQLAbstractType,
+        items: list[Item],
+        selection: SubSelection,
+        path: tuple[str, ...],
+        fetch: Fetch,
+        provided: FieldSet | None,
+    ) -> None:
+        """An interface this graph only knows as an `@interfaceObject`: its own fields are planned here as on an
+        object; the concrete `__typename` and fragments on implementations come from a graph that knows the real
+        interface, through `_entities` with the interface's name as the representation's `__typename`."""
+        name = interface.name
+        fields = fields_for(self.schema, items, name)
+        own = [f for f in fields if f.name != "__typename"]
+        concrete: list[Item] = [i for i in items if isinstance(i, Fragment) and i.type_condition != name]
+        wants_type = len(own) != len(fields) or bool(concrete)
+        meta = self.sg.types[name]
+        object_items: list[Item] = list(own)
+        self._plan_object_fields(graph, name, object_items, selection, path, fetch, provided, frozenset())
+        if not wants_type:
+            return
+        target = next(
+            (g for g in self.order if g in meta.graphs and g not in meta.interface_object_in and self._keys(g, name)),
+            None,
+        )
+        if target is None:
+            raise PlanningError(f"no subgraph resolves the concrete type of {name} objects from {graph!r}")
+        selection.add("__typename", "__typename", internal=True)
+        sibling_key = (fetch.id, path, name, target)
+        entity = self._siblings.get(sibling_key)
+        if entity is None:
+            entity = self._new_fetch(target, "query")
+            entity.entity_type = name
+            entity.typenames = frozenset({name})
+            entity.path = path
+            entity.depends.append(fetch)
+            self._siblings[sibling_key] = entity
+            key = self._keys(target, name)[0]
+            reps = self._ensure(graph, name, key, selection, path, fetch, provided, entity.depends)
+            entity.representation = _dedupe(reps)
+        entity.rep_typename = name
+        self._plan_abstract(target, interface, concrete, entity.selection, path, entity, None)
 
     def _plan_abstract(
         self,

@@ -82,16 +82,25 @@ class MiniSubgraph:
         self.delay = delay
         self.raw_response: tuple[int, bytes, str] | None = None
         self.hang = False
-        entity_union = " | ".join(self.entities) if self.entities else None
+        sdl_body = "\n".join(line for line in sdl.splitlines() if not line.startswith("extend schema"))
+        base = sdl_body if "type Query" in sdl_body else sdl_body + "\ntype Query { _dummy: String }"
+        base = base.replace("type Query", "extend type Query", 1) if "extend type Query" not in base else base
+        probe = build_schema(FEDERATION_PRELUDE + "type Query { _service: _Service! }\n" + base, assume_valid_sdl=True)
+        objects = [name for name in self.entities if isinstance(probe.type_map.get(name), GraphQLObjectType)]
+        objects += [  # implementations of entity interfaces resolved here
+            t.name
+            for name in self.entities
+            if isinstance(probe.type_map.get(name), GraphQLAbstractType)
+            for t in probe.get_possible_types(probe.type_map[name])  # type: ignore[arg-type]
+            if t.name not in objects
+        ]
+        entity_union = " | ".join(dict.fromkeys(objects)) if objects else None
         extra = "type Query { _service: _Service!" + (
             " _entities(representations: [_Any!]!): [_Entity]!" if entity_union else ""
         )
         extra += " }"
         if entity_union:
             extra = f"union _Entity = {entity_union}\n" + extra
-        sdl_body = "\n".join(line for line in sdl.splitlines() if not line.startswith("extend schema"))
-        base = sdl_body if "type Query" in sdl_body else sdl_body + "\ntype Query { _dummy: String }"
-        base = base.replace("type Query", "extend type Query", 1) if "extend type Query" not in base else base
         document = FEDERATION_PRELUDE + extra + "\n" + base
         self.schema: GraphQLSchema = build_schema(document, assume_valid_sdl=True)
         for type_ in self.schema.type_map.values():

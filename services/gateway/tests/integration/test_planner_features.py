@@ -73,6 +73,7 @@ def shop_graphs() -> dict[str, MiniSubgraph]:
             "Product": lambda rep: _product(rep["id"]),
             "Book": lambda rep: MEDIA[0],
             "Movie": lambda rep: MEDIA[1],
+            "Media": lambda rep: next((m for m in MEDIA if m["id"] == rep["id"]), None),
         },
     )
     pricing = MiniSubgraph(
@@ -90,7 +91,10 @@ def shop_graphs() -> dict[str, MiniSubgraph]:
     reviews = MiniSubgraph(
         "reviews",
         sdl["reviews"],
-        root={"topReviews": lambda a: REVIEWS[: a.get("first", 2)]},
+        root={
+            "topReviews": lambda a: REVIEWS[: a.get("first", 2)],
+            "mediaOfTheWeek": lambda a: {"__typename": "Media", "id": "b1", "rating": 4},
+        },
         entities={
             "Product": lambda rep: {
                 "id": rep["id"],
@@ -182,6 +186,18 @@ async def test_interface_object_fields(gateway: Gateway, graphs: dict[str, MiniS
     }
     reps = graphs["reviews"].requests[0]["body"]["variables"]["representations"]
     assert reps == [{"__typename": "Media", "id": "b1"}, {"__typename": "Media", "id": "m1"}]
+
+
+async def test_interface_object_root_gets_its_concrete_type(gateway: Gateway, graphs: dict[str, MiniSubgraph]) -> None:
+    query = "{ mediaOfTheWeek { __typename id rating title ... on Book { pages } ... on Movie { minutes } } }"
+    response = await gateway.execute(query)
+    assert response.errors == []
+    assert response.data == {
+        "mediaOfTheWeek": {"__typename": "Book", "id": "b1", "rating": 4, "title": "Dune", "pages": 500}
+    }
+    assert graphs["catalog"].requests[0]["body"]["variables"]["representations"] == [
+        {"__typename": "Media", "id": "b1"}
+    ]
 
 
 async def test_progressive_override_label(gateway: Gateway) -> None:
