@@ -167,3 +167,28 @@ async def test_entity_error_paths_are_rewritten(http: httpx.AsyncClient, urls: d
     # the subgraph said ["_entities", 0, "inStock"]; the client is told where that is in its own response
     assert paths == [["topProducts", 0, "inStock"], ["topProducts", 1, "inStock"]]
     assert response.data == {"topProducts": [{"upc": "1", "inStock": None}, {"upc": "2", "inStock": None}]}
+
+
+async def test_authorization_purpose_and_trace_context_reach_the_subgraphs(
+    http: httpx.AsyncClient, graphs: dict[str, MiniSubgraph]
+) -> None:
+    graphs["accounts"].requests.clear()
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    headers = {"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01", "x-demimas-purpose": "AUDIT", "x-other": "no"}
+    response = await http.post("/graphql", json={"query": "{ me { id } }"}, headers=headers)
+    assert response.status_code == 200
+    sent = graphs["accounts"].requests[0]["headers"]
+    assert sent["x-demimas-purpose"] == "AUDIT"
+    assert sent["traceparent"].split("-")[1] == trace_id  # same trace, the gateway's own span as parent
+    assert "x-other" not in sent
+
+
+async def test_ide_page_in_development_only(urls: dict[str, str]) -> None:
+    for development, status in ((True, 200), (False, 400)):
+        client = SubgraphClient(urls)
+        gateway = Gateway(load_supergraph(BENCH_SUPERGRAPH, graph_urls=urls), client)
+        app = GatewayApp(gateway, verifier=None, development=development)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as http:
+            response = await http.get("/graphql", headers={"accept": "text/html"})
+        assert response.status_code == status
+        await client.close()
