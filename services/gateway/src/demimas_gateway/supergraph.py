@@ -121,6 +121,8 @@ class TypeMeta:
     """graph -> interfaces this type implements there."""
     members: dict[str, set[str]] = field(default_factory=dict)
     """graph -> union members there (unions only)."""
+    enum_values: dict[str, set[str]] = field(default_factory=dict)
+    """Enums: value -> graphs that define it (a value only some subgraphs know cannot be sent to the others)."""
     via_interface_object: set[str] = field(default_factory=set)
     """Fields (`@join__field` without a graph) that only an `@interfaceObject` of an interface resolves."""
     auth_scopes: tuple[frozenset[str], ...] | None = None
@@ -373,6 +375,13 @@ def _read_type(
             meta.auth_scopes = _scopes(args.get("scopes"), where)
         elif dname == links.directive("policy"):
             meta.policies = _scopes(args.get("policies"), where)
+    for value in getattr(node, "values", None) or ():
+        graphs = meta.enum_values.setdefault(value.name.value, set())
+        for directive in value.directives or ():
+            if directive.name.value == f"{join}enumValue":
+                graph = graph_arg(_args(directive), f"{name}.{value.name.value} @{directive.name.value}")
+                if graph is not None:
+                    graphs.add(graph)
     fields: Sequence[FieldDefinitionNode | InputValueDefinitionNode] = getattr(node, "fields", None) or ()
     for fnode in fields:
         fname = fnode.name.value
