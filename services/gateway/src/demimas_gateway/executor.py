@@ -101,11 +101,14 @@ def _rep_value(value: Any, children: tuple[RepField, ...]) -> Any:
     return out
 
 
-def representation(obj: dict[str, Any], fields: list[RepField], typename: str) -> dict[str, Any] | None:
+def representation(
+    obj: dict[str, Any], fields: list[RepField], typename: str, keys: frozenset[str] = frozenset()
+) -> dict[str, Any] | None:
+    """The representation of `obj`, or None when it cannot be resolved (a field missing, or a key field null)."""
     rep: dict[str, Any] = {"__typename": typename}
     for field in fields:
         value = obj.get(field.data_key, _MISSING)
-        if value is _MISSING:
+        if value is _MISSING or (value is None and field.name in keys):
             return None
         rep[field.name] = _rep_value(value, field.children) if field.children else value
     return rep
@@ -167,7 +170,9 @@ class Executor:
             reps: list[dict[str, Any]] = []
             index: dict[bytes, int] = {}
             for obj in objects:
-                rep = representation(obj, fetch.representation, fetch.rep_typename or obj["__typename"])
+                rep = representation(
+                    obj, fetch.representation, fetch.rep_typename or obj["__typename"], fetch.key_names
+                )
                 if rep is None:
                     continue
                 fingerprint = orjson.dumps(rep)

@@ -124,6 +124,8 @@ class Fetch:
     path: tuple[str, ...] = ()
     entity_type: str | None = None
     typenames: frozenset[str] = frozenset()
+    key_names: frozenset[str] = frozenset()
+    """Top-level key fields: an object whose key is null cannot be resolved and is not sent."""
     rep_typename: str | None = None
     """`__typename` of the representations when it is not the object's own (an `@interfaceObject`'s interface)."""
     representation: list[RepField] = field(default_factory=list)

@@ -288,6 +288,7 @@ class Planner:
             entity.depends.append(fetch)
             self._siblings[sibling_key] = entity
             key = self._keys(target, name)[0]
+            entity.key_names = _names(key)
             reps = self._ensure(graph, name, key, selection, path, fetch, provided, entity.depends)
             entity.representation = _dedupe(reps)
         entity.rep_typename = name
@@ -376,6 +377,7 @@ class Planner:
                 entity.depends.append(fetch)
                 self._siblings[sibling_key] = entity
                 selection.add("__typename", "__typename", internal=True)
+                entity.key_names = _names(key)
                 reps = self._ensure(graph, type_name, key, selection, path, fetch, provided, entity.depends)
             else:  # one fetch per subgraph and position: later needs join the fetch already planned there
                 reps = list(entity.representation)
@@ -435,6 +437,7 @@ class Planner:
                 self._siblings[sibling_key] = entity
                 created.append(entity)
             key = self._keys(target, iface)[0]
+            entity.key_names = _names(key)
             reps = list(entity.representation)
             reps += self._ensure(graph, type_name, key, selection, path, fetch, provided, entity.depends)
             entity.representation = _dedupe(reps)
@@ -578,3 +581,7 @@ def _dedupe(reps: list[RepField]) -> list[RepField]:
             merged = [*(seen[rep.name].children or ()), *rep.children]
             seen[rep.name] = RepField(rep.name, rep.data_key, tuple(_dedupe(merged)))
     return list(seen.values())
+
+
+def _names(fields: FieldSet) -> frozenset[str]:
+    return frozenset(i.name for i in fields if isinstance(i, FsField))

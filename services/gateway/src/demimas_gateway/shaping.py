@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from graphql import GraphQLAbstractType, GraphQLList, GraphQLNonNull, GraphQLOutputType, GraphQLSchema
+from graphql import GraphQLAbstractType, GraphQLEnumType, GraphQLList, GraphQLNonNull, GraphQLOutputType, GraphQLSchema
 
 from demimas_gateway.operation import Field, Item, fields_for
 
@@ -42,6 +42,9 @@ class Shaper:
         self.schema = schema
         self._fields: dict[tuple[int, str], list[tuple[str, int, Field]]] = {}
         self._abstract = abstract if abstract is not None else abstract_types(schema)
+        self._enums = {
+            name: frozenset(t.values) for name, t in schema.type_map.items() if isinstance(t, GraphQLEnumType)
+        }
 
     def fields(self, items: list[Item], runtime: str) -> list[Field]:
         """Cached per item list (lists live as long as the plan holding them) and runtime type."""
@@ -56,6 +59,8 @@ class Shaper:
             for f in fields_for(self.schema, items, runtime):
                 if f.name == "__typename":
                     kind = TYPENAME
+                elif f.named in self._enums:
+                    kind = GENERAL  # checked against the API schema's values
                 elif f.unauthorized:
                     kind = NULL if type(f.type) is not GraphQLNonNull else GENERAL
                 elif not f.composite and type(f.type) is not GraphQLNonNull and type(f.type) is not GraphQLList:
@@ -128,6 +133,17 @@ class Shaper:
             if type(value) is not dict:
                 return None
             return self._object(field.children, value, field.named, path, state)
+        allowed = self._enums.get(field.named)
+        if allowed is not None and value not in allowed:
+            # a value the API schema does not have (e.g. @inaccessible, or known to one subgraph only)
+            state.errors.append(
+                {
+                    "message": f"Enum {field.named!r} cannot represent the value {value!r}",
+                    "path": _materialise(path),
+                    "extensions": {"code": "INTERNAL_SERVER_ERROR"},
+                }
+            )
+            return None
         return value
 
 

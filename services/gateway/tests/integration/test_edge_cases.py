@@ -1,0 +1,52 @@
+"""Edge cases of real subgraphs: objects whose key is null, and enum values the API schema does not have."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from demimas_gateway.fetcher import SubgraphClient
+from demimas_gateway.gateway import Gateway
+from demimas_gateway.supergraph import load_supergraph
+from demimas_gateway.testing import MiniSubgraph, serve_subgraphs
+
+pytestmark = pytest.mark.integration
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+ITEMS = [
+    {"__typename": "Item", "id": "1", "status": "OPEN", "label": {"text": "one"}},
+    {"__typename": "Item", "id": None, "status": "SECRET", "label": None},
+    {"__typename": "Item", "id": "3", "status": "CLOSED", "label": {"text": "three"}},
+]
+
+
+async def test_null_keys_are_not_sent_and_unknown_enum_values_are_errors() -> None:
+    x = MiniSubgraph(
+        "x",
+        (FIXTURES / "edge" / "x.graphql").read_text(),
+        root={"items": lambda a: ITEMS},
+        entities={"Item": lambda rep: None},
+    )
+    y = MiniSubgraph(
+        "y",
+        (FIXTURES / "edge" / "y.graphql").read_text(),
+        entities={"Item": lambda rep: {"id": rep["id"], "extra": f"extra {rep['id']}"}},
+    )
+    async with serve_subgraphs([x, y]) as urls:
+        client = SubgraphClient(urls)
+        gateway = Gateway(load_supergraph((FIXTURES / "edge-supergraph.graphql").read_text(), graph_urls=urls), client)
+        response = await gateway.execute("{ items { id status extra label { text } } }")
+        await client.close()
+    assert response.data == {
+        "items": [
+            {"id": "1", "status": "OPEN", "extra": "extra 1", "label": {"text": "one"}},
+            {"id": None, "status": None, "extra": None, "label": None},
+            {"id": "3", "status": "CLOSED", "extra": "extra 3", "label": {"text": "three"}},
+        ]
+    }
+    assert y.requests[0]["body"]["variables"]["representations"] == [
+        {"__typename": "Item", "id": "1"},
+        {"__typename": "Item", "id": "3"},
+    ]
+    assert [e["path"] for e in response.errors] == [["items", 1, "status"]]
