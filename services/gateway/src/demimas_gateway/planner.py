@@ -160,11 +160,10 @@ class Planner:
                 else:
                     groups.append((owners[0], [f]))
                 continue
-            chosen = next((g for g, _ in groups if g in owners), None)
-            if chosen is None:
-                chosen = max(owners, key=lambda g: self._affinity(g, f))
-                groups.append((chosen, []))
-            next(fs for g, fs in groups if g == chosen).append(f)
+            for chosen, part in self._root_parts(f, owners, [g for g, _ in groups]):
+                if all(g != chosen for g, _ in groups):
+                    groups.append((chosen, []))
+                next(fs for g, fs in groups if g == chosen).append(part)
         for stage, (graph, group) in enumerate(groups):
             fetch = self._new_fetch(graph, operation.operation if operation.operation != "subscription" else "query")
             fetch.stage = stage if operation.operation == "mutation" else 0
@@ -175,6 +174,26 @@ class Planner:
             self._print(fetch)
         stages = max((f.stage for f in self.fetches), default=0) + 1
         return Plan(operation, self.fetches, stages, introspection)
+
+    def _root_parts(self, f: Field, owners: list[str], asked: list[str]) -> list[tuple[str, Field]]:
+        """Where a query root field is fetched: one subgraph (already asked, else the one resolving most of its
+        children), or, for a root field several subgraphs share whose type is no entity (no key to come back
+        with), each subgraph for the children it resolves, the answers merged."""
+        chosen = next((g for g in asked if g in owners), None) or max(owners, key=lambda g: self._affinity(g, f))
+        named = self.schema.type_map.get(f.named)
+        if len(owners) < 2 or not isinstance(named, GraphQLObjectType) or any(self._keys(g, f.named) for g in owners):
+            return [(chosen, f)]
+        children = fields_for(self.schema, f.children, f.named)
+        if all(self._local(chosen, f.named, c.name, None) for c in children if not c.name.startswith("__")):
+            return [(chosen, f)]
+        parts: dict[str, list[Item]] = {}
+        for child in children:
+            where = next(
+                (g for g in [chosen, *owners] if self._local(g, f.named, child.name, None)),
+                chosen,
+            )
+            parts.setdefault(where, []).append(child)
+        return [(g, Field(**{**f.__dict__, "children": items})) for g, items in parts.items()]
 
     def _affinity(self, graph: str, f: Field) -> int:
         """How many of a field's direct children the graph resolves itself (fewer hops is better)."""
@@ -359,12 +378,9 @@ class Planner:
                 score = (len(can), self._all_local(graph, type_name, key, provided))
                 if best is None or score > (len(best[1]), self._all_local(graph, type_name, best[2], provided)):
                     best = (target, can, key)
-            if best is None:
+            if best is None:  # the last resort: an @interfaceObject of one of the type's interfaces (or an error)
                 created += self._jump_interface_object(graph, type_name, remaining, selection, path, fetch, provided)
                 break
-            if best is None:
-                names = ", ".join(f"{type_name}.{f.name}" for f in remaining)
-                raise PlanningError(f"cannot plan {names}: no subgraph resolves it with a key reachable from {graph!r}")
             target, fields, key = best
             remaining = [f for f in remaining if f not in fields]
             sibling_key = (fetch.id, path, type_name, target)

@@ -1,4 +1,5 @@
-"""Edge cases of real subgraphs: objects whose key is null, and enum values the API schema does not have."""
+"""Edge cases of real subgraphs: objects whose key is null, enum values the API schema does not have, and a root
+field several subgraphs share."""
 
 from __future__ import annotations
 
@@ -21,11 +22,11 @@ ITEMS = [
 ]
 
 
-async def test_null_keys_are_not_sent_and_unknown_enum_values_are_errors() -> None:
+async def test_null_keys_unknown_enum_values_and_shared_roots() -> None:
     x = MiniSubgraph(
         "x",
         (FIXTURES / "edge" / "x.graphql").read_text(),
-        root={"items": lambda a: ITEMS},
+        root={"items": lambda a: ITEMS, "settings": lambda a: {"theme": "dark"}},
         entities={"Item": lambda rep: None},
     )
     y = MiniSubgraph(
@@ -33,11 +34,16 @@ async def test_null_keys_are_not_sent_and_unknown_enum_values_are_errors() -> No
         (FIXTURES / "edge" / "y.graphql").read_text(),
         entities={"Item": lambda rep: {"id": rep["id"], "extra": f"extra {rep['id']}"}},
     )
-    async with serve_subgraphs([x, y]) as urls:
+    z = MiniSubgraph("z", (FIXTURES / "edge" / "z.graphql").read_text(), root={"settings": lambda a: {"locale": "id"}})
+    async with serve_subgraphs([x, y, z]) as urls:
         client = SubgraphClient(urls)
         gateway = Gateway(load_supergraph((FIXTURES / "edge-supergraph.graphql").read_text(), graph_urls=urls), client)
         response = await gateway.execute("{ items { id status extra label { text } } }")
+        shared = await gateway.execute("{ settings { locale theme } }")
         await client.close()
+    # a shared root field of a type with no key: each subgraph asked for what it resolves, answers merged
+    assert shared.errors == []
+    assert shared.data == {"settings": {"locale": "id", "theme": "dark"}}
     assert response.data == {
         "items": [
             {"id": "1", "status": "OPEN", "extra": "extra 1", "label": {"text": "one"}},
