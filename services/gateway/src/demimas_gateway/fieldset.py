@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from graphql import FieldNode, GraphQLError, InlineFragmentNode, SelectionSetNode, parse
+from graphql import FieldNode, GraphQLError, InlineFragmentNode, SelectionSetNode, parse, print_ast
 
 __all__ = ["FieldSet", "FsField", "FsFragment", "parse_field_set"]
 
@@ -13,6 +13,8 @@ __all__ = ["FieldSet", "FsField", "FsFragment", "parse_field_set"]
 class FsField:
     name: str
     children: FieldSet
+    args: str = ""
+    """Arguments as printed GraphQL (`(currency: USD)`), empty when none."""
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,10 @@ def _convert(selection_set: SelectionSetNode | None) -> FieldSet:
     out: list[FsField | FsFragment] = []
     for selection in selection_set.selections:
         if isinstance(selection, FieldNode):
-            out.append(FsField(selection.name.value, _convert(selection.selection_set)))
+            args = ""
+            if selection.arguments:
+                args = "(" + ",".join(print_ast(a) for a in selection.arguments) + ")"
+            out.append(FsField(selection.name.value, _convert(selection.selection_set), args))
         elif isinstance(selection, InlineFragmentNode):
             condition = selection.type_condition.name.value if selection.type_condition else None
             out.append(FsFragment(condition, _convert(selection.selection_set)))

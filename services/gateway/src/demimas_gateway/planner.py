@@ -506,7 +506,7 @@ class Planner:
             if child_type is None:
                 raise PlanningError(f"field set names {type_name}.{item.name}, which the API schema does not have")
             if self._local(graph, type_name, item.name, provided):
-                sub = selection.add(item.name, item.name, composite=bool(item.children), internal=True)
+                sub = selection.add(item.name, item.name, item.args, composite=bool(item.children), internal=True)
                 children: tuple[RepField, ...] | None = None
                 if item.children and sub.children is not None:
                     inner_provided = self._provided_names(provided, type_name).get(item.name)
