@@ -56,3 +56,13 @@ async def test_null_keys_unknown_enum_values_and_shared_roots() -> None:
         {"__typename": "Item", "id": "3"},
     ]
     assert [e["path"] for e in response.errors] == [["items", 1, "status"]]
+
+
+async def test_subscriptions_are_refused_clearly() -> None:
+    from demimas_gateway.gateway import RequestError
+
+    gateway = Gateway(load_supergraph((FIXTURES / "edge-supergraph.graphql").read_text()), SubgraphClient({}))
+    with pytest.raises(RequestError) as failure:
+        await gateway.execute("subscription { ticks }")
+    assert failure.value.code == "SUBSCRIPTION_NOT_SUPPORTED"
+    assert "not supported" in failure.value.message
