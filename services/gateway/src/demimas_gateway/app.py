@@ -9,6 +9,7 @@ import logging
 
 from demimas_common.auth.jwt import TokenVerifier
 from demimas_common.logs import configure_logging
+from demimas_common.settings import TraceExporter
 from demimas_common.telemetry import configure_tracing
 from demimas_gateway.fetcher import SubgraphClient
 from demimas_gateway.gateway import Gateway
@@ -39,6 +40,7 @@ def build_app(settings: GatewaySettings, supergraph: Supergraph) -> GatewayApp:
         client,
         plan_cache_size=settings.gateway_plan_cache_size,
         introspection=settings.introspection_enabled,
+        trace_fetches=settings.trace_exporter is not TraceExporter.NONE,
     )
     verifier = TokenVerifier(settings) if settings.jwks_path or settings.jwks_url else None
     if verifier is None and (settings.gateway_require_jwks or not settings.development):

@@ -22,7 +22,7 @@ from graphql import (
     validate,
 )
 from graphql.execution.values import get_variable_values
-from opentelemetry import trace
+from opentelemetry import propagate, trace
 
 from demimas_gateway.executor import Executor
 from demimas_gateway.fetcher import SubgraphClient
@@ -118,11 +118,12 @@ class Gateway:
         plan_cache_size: int = 2000,
         document_cache_size: int = 2000,
         introspection: bool = True,
+        trace_fetches: bool = False,
     ) -> None:
         self.supergraph = supergraph
         self.schema = supergraph.api_schema
         self.client = client
-        self.executor = Executor(client)
+        self.executor = Executor(client, trace_fetches=trace_fetches)
         self.introspection = introspection
         self._documents = _Lru(document_cache_size)
         self._plans = _Lru(plan_cache_size)
@@ -272,7 +273,9 @@ class Gateway:
                 status=405,
             )
         errors: list[dict[str, Any]] = list(cached.unauthorized_errors)
-        data, fetch_errors = await self.executor.run(plan, coerced, headers or {})
+        forwarded = dict(headers or {})
+        propagate.inject(forwarded)  # traceparent of the current (request) span
+        data, fetch_errors = await self.executor.run(plan, coerced, forwarded)
         errors.extend(fetch_errors)
         if plan.introspection:
             if not self.introspection:
