@@ -242,6 +242,8 @@ class Gateway:
                     plan = Planner(self.supergraph, labels).plan(normalized, prepared.var_types[name], name)
                 except PlanningError as exc:
                     raise RequestError(str(exc), "QUERY_PLANNING_FAILED", status=500) from exc
+                except RecursionError as exc:  # absurdly deep operations; request limits come with the security issue
+                    raise RequestError("the operation is nested too deeply to plan", "QUERY_TOO_DEEP") from exc
             unauthorized = [
                 {
                     "message": "Unauthorized field or type",

@@ -30,6 +30,7 @@ from demimas_gateway.supergraph import Supergraph
 
 __all__ = ["Planner", "PlanningError", "active_labels"]
 
+MAX_JUMP_DEPTH = 64  # nested entity hops; deeper only through a cycle of keys or @requires
 PERCENT = re.compile(r"^percent\((\d+(?:\.\d+)?)\)$")
 
 
@@ -71,6 +72,7 @@ class Planner:
         self.order = list(supergraph.graphs)
         self.fetches: list[Fetch] = []
         self._siblings: dict[tuple[int, tuple[str, ...], str, str], Fetch] = {}
+        self._depth = 0
         self.operation_name = "Op"
         self.var_types: dict[str, str] = {}
 
@@ -139,6 +141,7 @@ class Planner:
     ) -> Plan:
         self.fetches = []
         self._siblings = {}
+        self._depth = 0
         self.var_types = var_types
         self.operation_name = re.sub(r"\W", "_", operation_name or "") or "Op"
         root = operation.root_type
@@ -361,6 +364,25 @@ class Planner:
         provided: FieldSet | None,
     ) -> list[Fetch]:
         """Fetch `missing` fields of the objects at `path` from other subgraphs through `_entities`."""
+        self._depth += 1
+        try:
+            return self._jump_inner(graph, type_name, missing, selection, path, fetch, provided)
+        finally:
+            self._depth -= 1
+
+    def _jump_inner(
+        self,
+        graph: str,
+        type_name: str,
+        missing: list[Field],
+        selection: SubSelection,
+        path: tuple[str, ...],
+        fetch: Fetch,
+        provided: FieldSet | None,
+    ) -> list[Fetch]:
+        if self._depth > MAX_JUMP_DEPTH:
+            names = ", ".join(f"{type_name}.{f.name}" for f in missing)
+            raise PlanningError(f"cannot plan {names}: its keys or requirements depend on each other in a cycle")
         remaining = list(missing)
         created: list[Fetch] = []
         while remaining:
