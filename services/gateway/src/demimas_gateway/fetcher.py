@@ -81,6 +81,8 @@ class _Connection(asyncio.Protocol):
 
     async def request(self, payload: bytes) -> tuple[int, bytes]:
         assert self.transport is not None
+        if self.closed or self.transport.is_closing():
+            raise _Closed(received=False)
         self.body = []
         self.received = False
         self.waiter = asyncio.get_running_loop().create_future()
@@ -117,6 +119,8 @@ class _Pool:
     async def send(self, payload: bytes) -> tuple[int, bytes]:
         async with self.slots:
             for attempt in range(2):
+                while self.idle and self.idle[-1].closed:  # closed by the server while idle
+                    self.idle.pop()
                 reused = bool(self.idle)
                 connection = self.idle.pop() if reused else await self._connect()
                 try:
