@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 PACKAGES := libs/common services/registry services/gateway
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-unit lint format bench bench-registry constraints clean-stack
+.PHONY: run test test-unit lint format bench bench-registry constraints clean-stack supergraph api-baseline
 
 $(STAMP): constraints.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -41,6 +41,17 @@ bench: bench-registry
 
 bench-registry: $(STAMP)
 	$(BIN)/python -m bench.registry
+
+## make supergraph: print each subgraph's SDL (Python), compose them (Node, build time only), check the API
+supergraph: $(STAMP)
+	$(BIN)/demimas sdl --out deploy/subgraphs
+	@test -d deploy/compose/node_modules || npm ci --prefix deploy/compose --no-audit --no-fund
+	node deploy/compose/compose.mjs deploy/subgraphs deploy/supergraph.graphql
+	$(BIN)/demimas-gateway check-schema
+
+## make api-baseline: accept the current API schema as the baseline for breaking-change checks
+api-baseline: $(STAMP)
+	$(BIN)/demimas-gateway api-schema --supergraph deploy/supergraph.graphql > deploy/api-schema.graphql
 
 ## make constraints: re-pin every dependency (exact versions, no download addresses)
 constraints: $(STAMP)

@@ -21,6 +21,8 @@ class ServiceSpec:
     """The service's Alembic script folder."""
     demo_loader: str | None = None
     """`module:function` (async, taking the runtime database URL) that loads demo data once."""
+    graphql_schema: str | None = None
+    """`module:attribute` of the Strawberry federation schema; `make supergraph` prints its SDL from it."""
 
     @property
     def schema(self) -> str:

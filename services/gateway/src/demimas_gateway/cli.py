@@ -68,6 +68,27 @@ def plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def api_schema(args: argparse.Namespace) -> int:
+    from demimas_gateway.schema_check import api_sdl
+
+    print(api_sdl(Path(args.supergraph).read_text()), end="")
+    return 0
+
+
+def check_schema(args: argparse.Namespace) -> int:
+    from demimas_gateway.schema_check import unaccepted_breaking_changes
+
+    changes = unaccepted_breaking_changes(Path(args.supergraph), Path(args.baseline), Path(args.accepted))
+    for change in changes:
+        print(f"breaking change not accepted: {change}", file=sys.stderr)
+    if changes:
+        print(
+            f"agree them with the integrators, list them in {args.accepted}, then `make api-baseline`",
+            file=sys.stderr,
+        )
+    return 1 if changes else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="demimas-gateway", description="Federation gateway of the Demimas backend")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -84,6 +105,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--variables", help="JSON object")
     p.add_argument("--scopes", help="plan as an authenticated caller with these space-separated scopes")
     p.set_defaults(run=plan)
+    a = commands.add_parser("api-schema", help="print the API schema clients see")
+    a.add_argument("--supergraph", default="deploy/supergraph.graphql")
+    a.set_defaults(run=api_schema)
+    c = commands.add_parser("check-schema", help="fail on breaking API changes not listed as accepted")
+    c.add_argument("--supergraph", default="deploy/supergraph.graphql")
+    c.add_argument("--baseline", default="deploy/api-schema.graphql")
+    c.add_argument("--accepted", default="deploy/accepted-breaking-changes.txt")
+    c.set_defaults(run=check_schema)
     args = parser.parse_args(argv)
     return int(args.run(args))
 

@@ -30,6 +30,7 @@ SERVICE = ServiceSpec(
     app_factory="demimas_registry.app:create_app",
     migrations=Path(__file__).parent / "migrations",
     demo_loader="demimas_registry.demo:load_demo",
+    graphql_schema="demimas_registry.entrypoints.graphql.schema:schema",
 )
 
 

@@ -1,0 +1,127 @@
+"""End-to-end fixtures: the real registry served over HTTP on the test devstack (PostgreSQL, NATS), and the
+gateway in front of it, loading the committed supergraph exactly as `make run` does."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from demimas_common.auth.jwt import TokenVerifier
+from demimas_common.auth.keys import DevKeys, ensure_dev_keys, mint_token
+from demimas_common.auth.principal import Agency
+from demimas_common.db.engine import create_engine
+from demimas_common.db.provision import runtime_role
+from demimas_common.db.urls import with_user
+from demimas_common.devstack.provisioning import migrate_service
+from demimas_common.devstack.testing import TestStack
+from demimas_common.events.nats import connect
+from demimas_common.events.stream import ensure_stream
+from demimas_common.settings import Environment
+from demimas_gateway.fetcher import SubgraphClient
+from demimas_gateway.gateway import Gateway
+from demimas_gateway.http import GatewayApp
+from demimas_gateway.supergraph import load_supergraph
+from demimas_gateway.testing import free_port
+from demimas_registry.adapters.villages import load_villages
+from demimas_registry.app import SERVICE as REGISTRY
+from demimas_registry.app import create_app as create_registry
+from demimas_registry.settings import RegistrySettings
+
+ROOT = Path(__file__).resolve().parents[2]
+SUPERGRAPH = ROOT / "deploy" / "supergraph.graphql"
+ISSUER, AUDIENCE = "https://auth.e2e.test", "demimas"
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    registry: str
+    gateway: httpx.AsyncClient
+    direct: httpx.AsyncClient
+
+
+@pytest.fixture(scope="session")
+def e2e_keys(tmp_path_factory: pytest.TempPathFactory) -> DevKeys:
+    return ensure_dev_keys(tmp_path_factory.mktemp("e2e-keys"))
+
+
+@pytest.fixture(scope="session")
+def mint(e2e_keys: DevKeys) -> Callable[..., str]:
+    def make(agency: str = "KP2MI", **claims: Any) -> str:
+        return mint_token(e2e_keys, issuer=ISSUER, audience=AUDIENCE, agency=Agency(agency), **claims)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+async def registry_url(stack: TestStack, e2e_keys: DevKeys) -> AsyncIterator[str]:
+    await migrate_service(stack.database_url, REGISTRY)
+    runtime = with_user(stack.database_url, runtime_role("registry"))
+    engine = create_engine(runtime, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            await load_villages(conn)
+    finally:
+        await engine.dispose()
+    nc = await connect(stack.nats_url, name="e2e")
+    await ensure_stream(nc.jetstream())
+    await nc.close()
+    settings = RegistrySettings(
+        environment=Environment.TEST,
+        database_url=runtime,
+        nats_url=stack.nats_url,
+        jwt_issuer=ISSUER,
+        jwt_audience=AUDIENCE,
+        jwks_path=Path(e2e_keys.jwks_path),
+    )
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_registry(settings), host="127.0.0.1", port=port, log_level="error", lifespan="on")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    yield f"http://127.0.0.1:{port}/graphql"
+    server.should_exit = True
+    await task
+
+
+@pytest.fixture
+async def endpoints(registry_url: str, e2e_keys: DevKeys) -> AsyncIterator[Endpoints]:
+    supergraph = load_supergraph(SUPERGRAPH.read_text(), graph_urls={"registry": registry_url})
+    client = SubgraphClient({"registry": registry_url}, timeout_seconds=10)
+    settings = RegistrySettings(jwt_issuer=ISSUER, jwt_audience=AUDIENCE, jwks_path=Path(e2e_keys.jwks_path))
+    app = GatewayApp(Gateway(supergraph, client), verifier=TokenVerifier(settings))
+    async with (
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as gateway,
+        httpx.AsyncClient(base_url=registry_url.removesuffix("/graphql")) as direct,
+    ):
+        yield Endpoints(registry_url, gateway, direct)
+    await client.close()
+
+
+async def ask(
+    http: httpx.AsyncClient,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    *,
+    token: str | None = None,
+    purpose: str | None = None,
+) -> tuple[int, dict[str, Any]]:
+    headers = {"accept": "application/json"}
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    if purpose:
+        headers["x-demimas-purpose"] = purpose
+    response = await http.post("/graphql", content=json.dumps({"query": query, "variables": variables or {}}),
+                               headers={**headers, "content-type": "application/json"})  # fmt: skip
+    return response.status_code, response.json()
