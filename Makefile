@@ -42,12 +42,17 @@ bench: bench-registry
 bench-registry: $(STAMP)
 	$(BIN)/python -m bench.registry
 
-## make supergraph: print each subgraph's SDL (Python), compose them (Node, build time only), check the API
+## make supergraph: print each subgraph's SDL (Python), compose them (Node, build time only), check the API schema
+## for breaking changes not listed as accepted and, when there is none, refresh the baseline deploy/api-schema.graphql
+COMPOSE_MODULES := deploy/compose/node_modules/.package-lock.json
 supergraph: $(STAMP)
 	$(BIN)/demimas sdl --out deploy/subgraphs
-	@test -d deploy/compose/node_modules || npm ci --prefix deploy/compose --no-audit --no-fund
+	@test $(COMPOSE_MODULES) -nt deploy/compose/package-lock.json -a $(COMPOSE_MODULES) -nt deploy/compose/package.json \
+		|| npm ci --prefix deploy/compose --no-audit --no-fund
 	node deploy/compose/compose.mjs deploy/subgraphs deploy/supergraph.graphql
 	$(BIN)/demimas-gateway check-schema
+	$(BIN)/demimas-gateway api-schema --supergraph deploy/supergraph.graphql > deploy/.api-schema.tmp \
+		&& mv deploy/.api-schema.tmp deploy/api-schema.graphql || { rm -f deploy/.api-schema.tmp; exit 1; }
 
 ## make api-baseline: accept the current API schema as the baseline for breaking-change checks
 api-baseline: $(STAMP)

@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from importlib import import_module
 from pathlib import Path
 
 import pytest
 
 from demimas_common.graphql.sdl import print_sdl, subgraph_url
-from demimas_common.service import discover_services
+from demimas_common.service import ServiceSpec, discover_services
 from demimas_gateway.schema_check import api_sdl, breaking_changes, unaccepted_breaking_changes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,10 +23,20 @@ FIX = "run `make supergraph` and commit deploy/"
 
 
 @pytest.mark.parametrize("spec", SUBGRAPHS, ids=[s.name for s in SUBGRAPHS])
-def test_printed_sdl_equals_the_committed_one(spec: object) -> None:
-    committed = DEPLOY / "subgraphs" / f"{spec.name}.graphql"  # type: ignore[attr-defined]
+def test_printed_sdl_equals_the_committed_one(spec: ServiceSpec) -> None:
+    committed = DEPLOY / "subgraphs" / f"{spec.name}.graphql"
     assert committed.is_file(), f"{committed} is missing: {FIX}"
-    assert print_sdl(spec) == committed.read_text(), f"{spec.name}'s schema changed: {FIX}"  # type: ignore[arg-type,attr-defined]
+    assert print_sdl(spec) == committed.read_text(), f"{spec.name}'s schema changed: {FIX}"
+
+
+@pytest.mark.parametrize("spec", SUBGRAPHS, ids=[s.name for s in SUBGRAPHS])
+def test_printed_sdl_is_what_the_subgraph_answers_to_service_sdl(spec: ServiceSpec) -> None:
+    assert spec.graphql_schema is not None
+    module, _, attribute = spec.graphql_schema.partition(":")
+    result = getattr(import_module(module), attribute).execute_sync("{ _service { sdl } }")
+    assert result.errors is None, result.errors
+    assert result.data is not None
+    assert print_sdl(spec) == result.data["_service"]["sdl"].rstrip("\n") + "\n"
 
 
 def test_every_subgraph_is_committed_with_its_url() -> None:
@@ -38,7 +49,9 @@ def test_every_subgraph_is_committed_with_its_url() -> None:
 @pytest.mark.skipif(shutil.which("node") is None or shutil.which("npm") is None, reason="composition needs Node")
 def test_recomposition_equals_the_committed_supergraph(tmp_path: Path) -> None:
     compose = DEPLOY / "compose"
-    if not (compose / "node_modules").is_dir():
+    installed = compose / "node_modules" / ".package-lock.json"  # written by npm ci; older than the lock = stale
+    lock = compose / "package-lock.json"
+    if not installed.is_file() or installed.stat().st_mtime < lock.stat().st_mtime:
         subprocess.run(
             ["npm", "ci", "--prefix", str(compose), "--no-audit", "--no-fund"],
             check=True,
@@ -61,7 +74,16 @@ def test_no_unaccepted_breaking_change_in_the_api_schema() -> None:
     changes = unaccepted_breaking_changes(
         DEPLOY / "supergraph.graphql", DEPLOY / "api-schema.graphql", DEPLOY / "accepted-breaking-changes.txt"
     )
-    assert changes == [], "breaking API changes: agree them, list them as accepted, then `make api-baseline`"
+    assert changes == [], (
+        f"breaking API changes {changes}: agree them with the integrators, list them in "
+        "deploy/accepted-breaking-changes.txt, then run `make supergraph`"
+    )
+
+
+def test_the_api_schema_baseline_is_current() -> None:
+    # `make supergraph` refreshes the baseline once the check passes, so additions are guarded from then on too
+    current = api_sdl((DEPLOY / "supergraph.graphql").read_text())
+    assert (DEPLOY / "api-schema.graphql").read_text() == current, f"deploy/api-schema.graphql is stale: {FIX}"
 
 
 def test_the_check_sees_a_breaking_change() -> None:
