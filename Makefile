@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 PACKAGES := libs/common services/registry services/gateway
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-unit lint format bench bench-registry constraints clean-stack supergraph api-baseline
+.PHONY: run test test-unit lint format bench bench-registry bench-gateway constraints clean-stack supergraph api-baseline
 
 $(STAMP): constraints.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -37,10 +37,14 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: bench-registry
+bench: bench-registry bench-gateway
 
 bench-registry: $(STAMP)
 	$(BIN)/python -m bench.registry
+
+## make bench-gateway: our gateway against Apollo Gateway (benchmark only, Node + wrk) on ../shared/bench/gateway-benchmark
+bench-gateway: $(STAMP)
+	$(BIN)/python -m bench.gateway
 
 ## make supergraph: print each subgraph's SDL (Python), compose them (Node, build time only), check the API schema
 ## for breaking changes not listed as accepted and, when there is none, refresh the baseline deploy/api-schema.graphql
