@@ -12,7 +12,9 @@ The public federation gateway benchmark's scenario (`../shared/bench/gateway-ben
 5. `gateway_overhead_p50_ms`: a query over two subgraphs (`{ topProducts { upc name inStock } }`: products, then
    inventory's `_entities`) through our gateway, minus the same two fetches made directly one after the other
    (p50 of sequential requests over keep-alive connections, the two kinds interleaved).
-Results go to bench/results/gateway.json (a run with shorter settings than the defaults says so in `run`).
+Results go to bench/results/gateway.json (a run with shorter settings than the defaults says so in `run`). Each
+window also records `other_cpu_share`: the CPU that processes outside the benchmark took meanwhile, as a share of the
+machine's cores (the machine may be shared; windows with much of it are disturbed, and the run says so).
 
 Environment: BENCH_GATEWAY_WORKERS (2), BENCH_GATEWAY_WINDOWS (5), BENCH_GATEWAY_WINDOW_S (30),
 BENCH_GATEWAY_WARMUP_S (10), BENCH_GATEWAY_CONNECTIONS (50), BENCH_GATEWAY_WRK_THREADS (1),
@@ -30,6 +32,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import statistics
@@ -63,6 +66,7 @@ DIRECT_INVENTORY = (
 )
 WRK_TIMEOUT_S = 20
 STOP_GRACE_S = 10.0
+DISTURBED = 0.1  # a window in which other processes took more than this share of the CPUs
 FULL = {"windows": 3, "window_s": 30, "warmup_s": 10, "connections": 50}
 
 
@@ -212,6 +216,26 @@ def _session_members(sid: int) -> list[int]:
             if fields[0] != "Z" and int(fields[2]) == sid and int(fields[3]) == sid:
                 members.append(int(stat.parent.name))
     return members
+
+
+def _busy_cpu_s() -> float:
+    """CPU seconds the whole machine has spent busy since boot (all cores; /proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_s(sessions: Sequence[int]) -> float:
+    """CPU seconds of this process, its reaped children, and the live processes of the sessions it started."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = sum(sum(resource.getrusage(who)[:2]) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    wanted = set(sessions)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[3]) in wanted:
+                total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
 
 
 def _signal_group(process: subprocess.Popen[bytes], signum: signal.Signals) -> None:
@@ -528,13 +552,14 @@ class Window:
     p99_ms: float
     max_ms: float
     failures: dict[str, int]
+    other_cpu_share: float  # busy CPU of processes outside the benchmark, as a share of the machine's cores
 
     def as_json(self) -> dict[str, Any]:
         return {
             "gateway": RESULT_KEY[self.gateway], "window": self.index, "seconds": round(self.seconds, 2),
             "requests": self.requests, "rps": round(self.rps, 1), "p50_ms": self.p50_ms, "p90_ms": self.p90_ms,
             "p95_ms": self.p95_ms, "p99_ms": self.p99_ms, "max_ms": self.max_ms,
-            **{k: v for k, v in self.failures.items() if v},
+            "other_cpu_share": self.other_cpu_share, **{k: v for k, v in self.failures.items() if v},
         }  # fmt: skip
 
 
@@ -545,12 +570,16 @@ def _load(
             "--timeout", f"{WRK_TIMEOUT_S}s", "-s", str(NODE_PROJECT / "wrk.lua"), gateway.url,
             "--", str(body), str(gateway.reference)]  # fmt: skip
     name = f"wrk-{gateway.name}-{index}"
+    sessions = [p.pid for _, p in procs.children]
+    busy, own, started = _busy_cpu_s(), _own_cpu_s(sessions), time.monotonic()
     process = procs.start(name, argv, env=os.environ | wrk.env, capture=True)
     try:
         out, _ = process.communicate(timeout=seconds + WRK_TIMEOUT_S + 30)
     finally:
         procs.stop(process)
         procs.children.remove((name, process))
+    other = (_busy_cpu_s() - busy) - (_own_cpu_s(sessions) - own)
+    other_share = round(max(other, 0.0) / ((time.monotonic() - started) * (os.cpu_count() or 1)), 3)
     line = next((ln for ln in out.decode().splitlines() if ln.startswith("BENCH ")), None)
     if process.returncode != 0 or line is None:
         raise BenchError(f"wrk failed ({process.returncode}): {out.decode()[-400:]}\n{procs.log_tail(name)}")
@@ -565,7 +594,7 @@ def _load(
 
     return Window(
         gateway.name, index, duration, figures["requests"], figures["requests"] / duration,
-        ms(lat["p50"]), ms(lat["p90"]), ms(lat["p95"]), ms(lat["p99"]), ms(lat["max"]), failures,
+        ms(lat["p50"]), ms(lat["p90"]), ms(lat["p95"]), ms(lat["p99"]), ms(lat["max"]), failures, other_share,
     )  # fmt: skip
 
 
@@ -666,6 +695,7 @@ def _summarise(settings: Settings, windows: list[Window], overheads: dict[str, d
         out[f"{key}_rps_windows"] = rps
         out[f"{key}_p95_ms_windows"] = p95
         out[f"{key}_rps_spread"] = _spread(rps)
+        out[f"{key}_other_cpu_share_windows"] = [w.other_cpu_share for w in timed]
     if "demimas" in settings.gateways and "apollo" in settings.gateways:
         out["gateway_rps_vs_apollo_gateway"] = round(out["gateway_rps"] / out["apollo_gateway_rps"], 3)
     for name, figures in overheads.items():
@@ -741,12 +771,21 @@ def run(settings: Settings) -> dict[str, Any]:
     failures = {f"{RESULT_KEY[w.gateway]} window {w.index}": {k: v for k, v in w.failures.items() if v}
                 for w in windows if any(w.failures.values())}  # fmt: skip
     shortfalls = settings.shortfalls
+    disturbed = [w for w in windows if w.index > 0 and w.other_cpu_share > DISTURBED]
+    if disturbed:
+        print(
+            f"warning: in {len(disturbed)} of {settings.windows * len(gateways)} windows other processes took more "
+            f"than {DISTURBED:.0%} of the CPUs (up to {max(w.other_cpu_share for w in disturbed):.0%}): "
+            "the figures are disturbed; run again on a quiet machine",
+            file=sys.stderr,
+        )
     results: dict[str, Any] = {
         "run": "full" if not shortfalls else f"QUICK RUN, not a measurement ({'; '.join(shortfalls)})",
         **_summarise(settings, windows, overheads),
         "gateway_workers": settings.workers,
         "responses_checked": sum(w.requests for w in windows),
         "responses_failed": failures,
+        "disturbed_windows": len(disturbed),
         "windows": [w.as_json() for w in windows],
         "settings": {
             "connections": settings.connections,
@@ -772,8 +811,8 @@ def run(settings: Settings) -> dict[str, Any]:
 def _report(window: Window, label: str) -> None:
     extra = {k: v for k, v in window.failures.items() if v}
     print(
-        f"{window.gateway} {label}: {window.rps:.1f} requests/s, p50 {window.p50_ms} ms, p95 {window.p95_ms} ms"
-        + (f", FAILURES {extra}" if extra else ""),
+        f"{window.gateway} {label}: {window.rps:.1f} requests/s, p50 {window.p50_ms} ms, p95 {window.p95_ms} ms, "
+        f"other processes {window.other_cpu_share:.0%} of the CPUs" + (f", FAILURES {extra}" if extra else ""),
         file=sys.stderr,
     )
 
