@@ -83,7 +83,7 @@ def check_schema(args: argparse.Namespace) -> int:
         print(f"breaking change not accepted: {change}", file=sys.stderr)
     if changes:
         print(
-            f"agree them with the integrators, list them in {args.accepted}, then `make api-baseline`",
+            f"agree them with the integrators, list them in {args.accepted}, then `make supergraph`",
             file=sys.stderr,
         )
     return 1 if changes else 0

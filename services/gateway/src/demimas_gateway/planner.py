@@ -73,8 +73,10 @@ class Planner:
         self.fetches: list[Fetch] = []
         self._siblings: dict[tuple[int, tuple[str, ...], str, str], Fetch] = {}
         self._depth = 0
+        self._creating: set[int] = set()
         self.operation_name = "Op"
         self.var_types: dict[str, str] = {}
+        self.root = "Query"
 
     # ---- ownership ----------------------------------------------------------------------------------------------
 
@@ -128,7 +130,24 @@ class Planner:
             return True
         if graph in self.owners(type_name, field_name):
             return self._requires(graph, type_name, field_name) is None
-        return field_name in self._provided_names(provided, type_name)
+        if field_name in self._provided_names(provided, type_name):
+            return True
+        return self._is_key_field(graph, type_name, field_name)
+
+    def _is_key_field(self, graph: str, type_name: str, field_name: str) -> bool:
+        """A graph can always return the key fields of the entities it returns, even when it marks them
+        `@external` (Federation 1 style extensions)."""
+        meta = self.sg.types.get(type_name)
+        if meta is None:
+            return False
+        fm = meta.fields.get(field_name, {}).get(graph)
+        if fm is None or not fm.external:
+            return False
+        return any(
+            isinstance(item, FsField) and item.name == field_name
+            for key in meta.keys.get(graph, ())
+            for item in key.fields
+        )
 
     def _knows(self, graph: str, type_name: str) -> bool:
         meta = self.sg.types.get(type_name)
@@ -142,9 +161,11 @@ class Planner:
         self.fetches = []
         self._siblings = {}
         self._depth = 0
+        self._creating = set()
         self.var_types = var_types
         self.operation_name = re.sub(r"\W", "_", operation_name or "") or "Op"
         root = operation.root_type
+        self.root = root
         fields = fields_for(self.schema, operation.items, root)
         groups: list[tuple[str, list[Field]]] = []
         introspection = False
@@ -171,6 +192,7 @@ class Planner:
             fetch = self._new_fetch(graph, operation.operation if operation.operation != "subscription" else "query")
             fetch.stage = stage if operation.operation == "mutation" else 0
             self._plan_object(graph, root, list(group), fetch.selection, (), fetch, None)
+        _check_acyclic(self.fetches)
         for fetch in self.fetches:
             if fetch.stage == 0 and fetch.depends and operation.operation == "mutation":
                 fetch.stage = max(d.stage for d in fetch.depends)
@@ -182,7 +204,7 @@ class Planner:
         """Where a query root field is fetched: one subgraph (already asked, else the one resolving most of its
         children), or, for a root field several subgraphs share whose type is no entity (no key to come back
         with), each subgraph for the children it resolves, the answers merged."""
-        chosen = next((g for g in asked if g in owners), None) or max(owners, key=lambda g: self._affinity(g, f))
+        chosen = self._cheapest(f, owners, asked)
         named = self.schema.type_map.get(f.named)
         if len(owners) < 2 or not isinstance(named, GraphQLObjectType) or any(self._keys(g, f.named) for g in owners):
             return [(chosen, f)]
@@ -198,14 +220,25 @@ class Planner:
             parts.setdefault(where, []).append(child)
         return [(g, Field(**{**f.__dict__, "children": items})) for g, items in parts.items()]
 
-    def _affinity(self, graph: str, f: Field) -> int:
-        """How many of a field's direct children the graph resolves itself (fewer hops is better)."""
-        if not f.composite:
-            return 0
-        named = self.schema.type_map.get(f.named)
-        if not isinstance(named, GraphQLObjectType):
-            return 0
-        return sum(1 for c in fields_for(self.schema, f.children, f.named) if self._local(graph, f.named, c.name, None))
+    def _cheapest(self, f: Field, owners: list[str], asked: list[str]) -> str:
+        """The owner from which the field's whole selection needs the fewest fetches (planned for real with each
+        candidate; plans are cached, so this costs once per operation); ties go to a subgraph already asked."""
+        if len(owners) == 1 or not f.composite:
+            return next((g for g in asked if g in owners), owners[0])
+        best: tuple[int, int, int] | None = None
+        chosen = owners[0]
+        for index, graph in enumerate(owners):
+            trial = Planner(self.sg, self.labels)
+            trial.var_types = self.var_types
+            fetch = trial._new_fetch(graph, "query")
+            try:
+                trial._plan_object(graph, self.root, [f], fetch.selection, (), fetch, None)
+            except PlanningError:
+                continue
+            cost = (len(trial.fetches), 0 if graph in asked else 1, index)
+            if best is None or cost < best:
+                best, chosen = cost, graph
+        return chosen
 
     def _new_fetch(self, graph: str, operation: str) -> Fetch:
         fetch = Fetch(id=len(self.fetches), graph=graph, operation=operation)
@@ -407,22 +440,34 @@ class Planner:
             remaining = [f for f in remaining if f not in fields]
             sibling_key = (fetch.id, path, type_name, target)
             entity = self._siblings.get(sibling_key)
+            if entity is not None and entity.id in self._creating:
+                entity = None  # its own key or requirements cannot come from itself
             if entity is None:
                 entity = self._new_fetch(target, "query")
                 entity.entity_type = type_name
                 entity.typenames = frozenset({type_name})
                 entity.path = path
                 entity.depends.append(fetch)
-                self._siblings[sibling_key] = entity
+                self._siblings.setdefault(sibling_key, entity)
                 selection.add("__typename", "__typename", internal=True)
                 entity.key_names = _names(key)
-                reps = self._ensure(graph, type_name, key, selection, path, fetch, provided, entity.depends)
+                self._creating.add(entity.id)
+                try:
+                    reps = self._ensure(graph, type_name, key, selection, path, fetch, provided, entity.depends)
+                finally:
+                    self._creating.discard(entity.id)
             else:  # one fetch per subgraph and position: later needs join the fetch already planned there
                 reps = list(entity.representation)
-            for f in fields:
-                requires = self._requires(target, type_name, f.name)
-                if requires:
-                    reps += self._ensure(graph, type_name, requires, selection, path, fetch, provided, entity.depends)
+            self._creating.add(entity.id)
+            try:
+                for f in fields:
+                    requires = self._requires(target, type_name, f.name)
+                    if requires:
+                        reps += self._ensure(
+                            graph, type_name, requires, selection, path, fetch, provided, entity.depends
+                        )
+            finally:
+                self._creating.discard(entity.id)
             entity.representation = _dedupe(reps)
             satisfied = frozenset(f.name for f in fields)
             self._plan_object(target, type_name, list(fields), entity.selection, path, entity, None, satisfied)
@@ -623,3 +668,23 @@ def _dedupe(reps: list[RepField]) -> list[RepField]:
 
 def _names(fields: FieldSet) -> frozenset[str]:
     return frozenset(i.name for i in fields if isinstance(i, FsField))
+
+
+def _check_acyclic(fetches: list[Fetch]) -> None:
+    """A fetch waiting for itself, directly or not, would never run: refuse the plan instead."""
+    state: dict[int, int] = {}
+
+    def visit(fetch: Fetch) -> None:
+        mark = state.get(fetch.id)
+        if mark == 2:
+            return
+        if mark == 1:
+            raise PlanningError(f"the plan's fetches wait for each other in a cycle (at {fetch.graph!r})")
+        state[fetch.id] = 1
+        for dep in fetch.depends:
+            visit(dep)
+        state[fetch.id] = 2
+
+    for fetch in fetches:
+        fetch.depends = list(dict.fromkeys(d for d in fetch.depends if d is not fetch))
+        visit(fetch)
