@@ -45,6 +45,8 @@ class Field:
     composite: bool = False
     unauthorized: bool = False
     directives: tuple[DirectiveNode, ...] = ()
+    args_text: str | None = None
+    """Printed arguments of a field the planner adds itself (a `@requires` field set entry)."""
 
 
 @dataclass(eq=False)

@@ -541,7 +541,7 @@ class Planner:
         return True
 
     def _field_type(self, type_name: str, field_name: str) -> str | None:
-        gtype = self.schema.type_map.get(type_name)
+        gtype = self.sg.full_schema.type_map.get(type_name)
         fields = getattr(gtype, "fields", None)
         if not fields or field_name not in fields:
             return None
@@ -599,7 +599,7 @@ class Planner:
 
     def _synthetic(self, type_name: str, item: FsField) -> Field:
         """A field set entry as an operation field, so it can be planned like one the client selected."""
-        gtype = self.schema.type_map[type_name]
+        gtype = self.sg.full_schema.type_map[type_name]
         definition = gtype.fields[item.name]  # type: ignore[attr-defined]
         named = get_named_type(definition.type)
         composite = isinstance(named, GraphQLObjectType | GraphQLInterfaceType | GraphQLAbstractType)
@@ -608,6 +608,7 @@ class Planner:
             key=item.name,
             name=item.name,
             arguments=(),
+            args_text=item.args,
             type=definition.type,
             named=named.name,
             parent=type_name,
@@ -635,6 +636,8 @@ class Planner:
 
 
 def _args_text(f: Field) -> str:
+    if f.args_text is not None:
+        return f.args_text
     if not f.arguments:
         return ""
     return "(" + ",".join(print_ast(a) for a in f.arguments) + ")"

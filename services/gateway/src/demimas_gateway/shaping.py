@@ -135,14 +135,8 @@ class Shaper:
             return self._object(field.children, value, field.named, path, state)
         allowed = self._enums.get(field.named)
         if allowed is not None and value not in allowed:
-            # a value the API schema does not have (e.g. @inaccessible, or known to one subgraph only)
-            state.errors.append(
-                {
-                    "message": f"Enum {field.named!r} cannot represent the value {value!r}",
-                    "path": _materialise(path),
-                    "extensions": {"code": "INTERNAL_SERVER_ERROR"},
-                }
-            )
+            # a value the API schema does not have (@inaccessible, or known to one subgraph only): null, as the
+            # field would be were the value unknown to the client; subgraphs own their data's meaning
             return None
         return value
 

@@ -141,6 +141,9 @@ class Supergraph:
     """graph name (the subgraph's name) -> metadata."""
     types: dict[str, TypeMeta]
     sdl: str
+    full_schema: GraphQLSchema
+    """The supergraph's types without the machinery but with `@inaccessible` elements (keys and requirements may
+    name them)."""
 
     def graph_of_enum(self, value: str) -> str:
         for graph in self.graphs.values():
@@ -293,12 +296,13 @@ def load_supergraph(sdl: str, *, graph_urls: dict[str, str] | None = None) -> Su
         meta = types.setdefault(name, TypeMeta(name=name, kind=_kind(definition)))
         _read_type(meta, definition, join, by_enum, links)
     api = _api_schema(doc, links)
+    full = _api_schema(doc, links, keep_inaccessible=True)
     for name, meta in types.items():
         if api.get_type(name) is None:
             continue
         if meta.kind in ("object", "interface") and not meta.graphs:
             meta.graphs = set(graphs)
-    return Supergraph(api_schema=api, graphs=graphs, types=types, sdl=sdl)
+    return Supergraph(api_schema=api, graphs=graphs, types=types, sdl=sdl, full_schema=full)
 
 
 def _read_graphs(doc: DocumentNode, join: str, urls: dict[str, str]) -> dict[str, GraphMeta]:
@@ -420,9 +424,10 @@ def _has(directives: Iterable[DirectiveNode] | None, name: str | None) -> bool:
     return name is not None and any(d.name.value == name for d in directives or ())
 
 
-def _api_schema(doc: DocumentNode, links: _Links) -> GraphQLSchema:
-    """The schema clients see: no link/join machinery, nothing `@inaccessible`, no machinery directives."""
-    inaccessible = links.directive("inaccessible")
+def _api_schema(doc: DocumentNode, links: _Links, *, keep_inaccessible: bool = False) -> GraphQLSchema:
+    """The schema clients see: no link/join machinery, nothing `@inaccessible`, no machinery directives. With
+    `keep_inaccessible`, the whole supergraph's types (what keys and `@requires` may name)."""
+    inaccessible = None if keep_inaccessible else links.directive("inaccessible")
     removed_types = {
         d.name.value
         for d in doc.definitions

@@ -55,7 +55,7 @@ async def test_null_keys_unknown_enum_values_and_shared_roots() -> None:
         {"__typename": "Item", "id": "1"},
         {"__typename": "Item", "id": "3"},
     ]
-    assert [e["path"] for e in response.errors] == [["items", 1, "status"]]
+    assert response.errors == []  # an enum value the API schema does not have (@inaccessible) is null
 
 
 async def test_subscriptions_are_refused_clearly() -> None:
