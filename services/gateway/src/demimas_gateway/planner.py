@@ -594,7 +594,10 @@ class Planner:
                 missing.append(self._synthetic(type_name, item))
                 out.append(RepField(item.name, item.name, _rep_of(item.children) if item.children else None))
         if missing:
-            deps.extend(self._jump(graph, type_name, missing, selection, path, fetch, provided))
+            before = len(self.fetches)
+            self._jump(graph, type_name, missing, selection, path, fetch, provided)
+            # every fetch made for the requirement, nested ones included (an object's field fetched in turn)
+            deps.extend(self.fetches[before:])
         return out
 
     def _synthetic(self, type_name: str, item: FsField) -> Field:
