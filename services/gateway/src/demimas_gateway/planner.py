@@ -595,9 +595,9 @@ class Planner:
                 out.append(RepField(item.name, item.name, _rep_of(item.children) if item.children else None))
         if missing:
             before = len(self.fetches)
-            self._jump(graph, type_name, missing, selection, path, fetch, provided)
-            # every fetch made for the requirement, nested ones included (an object's field fetched in turn)
-            deps.extend(self.fetches[before:])
+            joined = self._jump(graph, type_name, missing, selection, path, fetch, provided)
+            # every fetch made or joined for the requirement, nested ones included (an object's field fetched in turn)
+            deps.extend(dict.fromkeys([*joined, *self.fetches[before:]]))
         return out
 
     def _synthetic(self, type_name: str, item: FsField) -> Field:
