@@ -262,7 +262,7 @@ class Planner:
         meta = self.sg.types.get(type_name)
         if isinstance(gtype, GraphQLAbstractType):
             if meta and graph in meta.interface_object_in:
-                self._plan_interface_object(graph, gtype, items, selection, path, fetch, provided)
+                self._plan_interface_object(graph, gtype, items, selection, path, fetch, provided, satisfied)
             else:
                 self._plan_abstract(graph, gtype, items, selection, path, fetch, provided)
             return
@@ -312,6 +312,7 @@ class Planner:
         path: tuple[str, ...],
         fetch: Fetch,
         provided: FieldSet | None,
+        satisfied: frozenset[str] = frozenset(),
     ) -> None:
         """An interface this graph only knows as an `@interfaceObject`: its own fields are planned here as on an
         object; the concrete `__typename` and fragments on implementations come from a graph that knows the real
@@ -323,7 +324,7 @@ class Planner:
         wants_type = len(own) != len(fields) or bool(concrete)
         meta = self.sg.types[name]
         object_items: list[Item] = list(own)
-        self._plan_object_fields(graph, name, object_items, selection, path, fetch, provided, frozenset())
+        self._plan_object_fields(graph, name, object_items, selection, path, fetch, provided, satisfied)
         if not wants_type:
             return
         target = next(
@@ -338,7 +339,7 @@ class Planner:
         if entity is None:
             entity = self._new_fetch(target, "query")
             entity.entity_type = name
-            entity.typenames = frozenset({name})
+            entity.typenames = self._typenames(name)
             entity.path = path
             entity.depends.append(fetch)
             self._siblings[sibling_key] = entity
@@ -445,7 +446,9 @@ class Planner:
             if entity is None:
                 entity = self._new_fetch(target, "query")
                 entity.entity_type = type_name
-                entity.typenames = frozenset({type_name})
+                entity.typenames = self._typenames(type_name)
+                if type_name in self.sg.types and target in self.sg.types[type_name].interface_object_in:
+                    entity.rep_typename = type_name
                 entity.path = path
                 entity.depends.append(fetch)
                 self._siblings.setdefault(sibling_key, entity)
@@ -473,6 +476,14 @@ class Planner:
             self._plan_object(target, type_name, list(fields), entity.selection, path, entity, None, satisfied)
             created.append(entity)
         return created
+
+    def _typenames(self, type_name: str) -> frozenset[str]:
+        """`__typename`s an object at an entity position may carry: an interface's own name (as an interface
+        object answers) and those of its implementations (once a subgraph told the concrete type)."""
+        gtype = self.schema.type_map.get(type_name)
+        if isinstance(gtype, GraphQLAbstractType):
+            return frozenset({type_name, *(t.name for t in self.schema.get_possible_types(gtype))})
+        return frozenset({type_name})
 
     def _jump_interface_object(
         self,
@@ -522,10 +533,21 @@ class Planner:
             key = self._keys(target, iface)[0]
             entity.key_names = _names(key)
             reps = list(entity.representation)
-            reps += self._ensure(graph, type_name, key, selection, path, fetch, provided, entity.depends)
+            self._creating.add(entity.id)
+            try:
+                reps += self._ensure(graph, type_name, key, selection, path, fetch, provided, entity.depends)
+                for f in fields:
+                    requires = self._requires(target, iface, f.name)
+                    if requires:
+                        reps += self._ensure(
+                            graph, type_name, requires, selection, path, fetch, provided, entity.depends
+                        )
+            finally:
+                self._creating.discard(entity.id)
             entity.representation = _dedupe(reps)
             entity.typenames = entity.typenames | {type_name}
-            self._plan_object(target, iface, list(fields), entity.selection, path, entity, None)
+            satisfied = frozenset(f.name for f in fields)
+            self._plan_object(target, iface, list(fields), entity.selection, path, entity, None, satisfied)
         return created
 
     def _all_local(self, graph: str, type_name: str, fields: FieldSet, provided: FieldSet | None) -> bool:
