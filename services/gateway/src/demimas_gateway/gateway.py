@@ -168,8 +168,9 @@ class Gateway:
         prepared = _Prepared(document, operations, fragments)
         for name, operation in operations.items():
             prepared.plan_variables[name] = tuple(sorted(_conditional_variables(operation, fragments)))
-            prepared.var_types[name] = {
-                d.variable.name.value: print_ast(d.type) for d in operation.variable_definitions or ()
+            prepared.var_types[name] = {  # type and default, as the subgraph operations declare them
+                d.variable.name.value: print_ast(d.type) + (f"={print_ast(d.default_value)}" if d.default_value else "")
+                for d in operation.variable_definitions or ()
             }
         self._documents.put(query, prepared)
         return prepared

@@ -134,6 +134,16 @@ class Planner:
             return True
         return self._is_key_field(graph, type_name, field_name)
 
+    def _type_in_graph(self, graph: str, type_name: str, field_name: str) -> str | None:
+        """The named type a subgraph gives a field when it differs from the supergraph's (an object where the
+        supergraph has an interface or union): the subgraph's query must be written against its own type."""
+        meta = self.sg.types.get(type_name)
+        fm = meta.fields.get(field_name, {}).get(graph) if meta else None
+        if fm is None or fm.type_in_graph is None:
+            return None
+        named = fm.type_in_graph.replace("[", "").replace("]", "").replace("!", "").strip()
+        return named if isinstance(self.schema.type_map.get(named), GraphQLObjectType) else None
+
     def _is_key_field(self, graph: str, type_name: str, field_name: str) -> bool:
         """A graph can always return the key fields of the entities it returns, even when it marks them
         `@external` (Federation 1 style extensions)."""
@@ -299,7 +309,10 @@ class Planner:
                 child_provided = self._provides(graph, type_name, f.name)
                 if child_provided is None and f.name in provided_names:
                     child_provided = provided_names[f.name]
-                self._plan_object(graph, f.named, f.children, sub.children, (*path, f.key), fetch, child_provided)
+                child_type = self._type_in_graph(graph, type_name, f.name) or f.named
+                if child_type != f.named:  # the client's fragments are matched by the concrete type
+                    sub.children.add("__typename", "__typename", internal=True)
+                self._plan_object(graph, child_type, f.children, sub.children, (*path, f.key), fetch, child_provided)
         if missing:
             self._jump(graph, type_name, missing, selection, path, fetch, provided)
 
