@@ -81,7 +81,12 @@ class Shaper:
         return None if result is INVALID else result
 
     def _object(self, items: list[Item], obj: dict[str, Any], named: str, path: Path, state: _State) -> Any:
-        runtime = obj.get("__typename", named) if self._abstract.get(named) else named
+        if self._abstract.get(named):
+            runtime = obj.get("__typename", named)
+            if runtime not in self._abstract:  # a type the API schema does not have (@inaccessible): null
+                return None
+        else:
+            runtime = named
         out: dict[str, Any] = {}
         get = obj.get
         for key, kind, field in self._compiled(items, runtime):
