@@ -219,6 +219,8 @@ class Executor:
             return
         result = response.get("data")
         sub_errors = response.get("errors")
+        if fetch.renames and type(result) is dict:
+            fetch.selection.restore(result.get("_entities") if fetch.is_entity else result)
         if fetch.is_entity:
             entities = result.get("_entities") if type(result) is dict else None
             if type(entities) is list and len(entities) == len(targets):

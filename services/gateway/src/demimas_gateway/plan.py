@@ -18,6 +18,8 @@ class SubField:
     children: SubSelection | None
     variables: frozenset[str] = frozenset()
     internal: bool = False
+    rename_to: str | None = None
+    """The client's key when the subgraph is asked under a private alias (see the planner's conflicts)."""
 
     def print(self, out: list[str]) -> None:
         if self.key != self.name:
@@ -72,6 +74,31 @@ class SubSelection:
         if existing is None:
             existing = self.fragments[type_condition] = SubSelection()
         return existing
+
+    def has_renames(self) -> bool:
+        return any(
+            sub.rename_to is not None or (sub.children is not None and sub.children.has_renames())
+            for sub in self.fields.values()
+        ) or any(frag.has_renames() for frag in self.fragments.values())
+
+    def restore(self, value: object) -> None:
+        """Give aliased fields of a subgraph answer their client keys back (in place)."""
+        if type(value) is list:
+            for item in value:
+                self.restore(item)
+            return
+        if type(value) is not dict:
+            return
+        for sub in list(self.fields.values()):
+            if sub.key in value:
+                if sub.children is not None:
+                    sub.children.restore(value[sub.key])
+                if sub.rename_to is not None:
+                    value[sub.rename_to] = value.pop(sub.key)
+        runtime = value.get("__typename")
+        for condition, frag in self.fragments.items():
+            if condition == runtime:
+                frag.restore(value)
 
     def variables(self) -> set[str]:
         out: set[str] = set()
@@ -131,6 +158,7 @@ class Fetch:
     representation: list[RepField] = field(default_factory=list)
     depends: list[Fetch] = field(default_factory=list)
     stage: int = 0
+    renames: bool = False
     query: str = ""
     variables: tuple[str, ...] = ()
 

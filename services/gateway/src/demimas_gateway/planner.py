@@ -382,6 +382,31 @@ class Planner:
                 continue
             branch = selection.fragment(runtime.name)
             self._plan_object(graph, runtime.name, list(fields), branch, path, fetch, provided)
+        self._separate_conflicts(graph, selection)
+
+    def _separate_conflicts(self, graph: str, selection: SubSelection) -> None:
+        """GraphQL forbids one response key with two types across the fragments of a selection (`id: ID!` on
+        one type, `id: ID` on another, as subgraphs may declare them): later ones get a private alias, which
+        the executor turns back into the client's key before merging."""
+        seen: dict[str, str] = {}
+        for runtime, branch in selection.fragments.items():
+            for key, sub in list(branch.fields.items()):
+                shape = self._graph_field_type(graph, runtime, sub.name)
+                first = seen.setdefault(key, shape)
+                if first != shape:
+                    alias = f"{key}__{runtime}"
+                    del branch.fields[key]
+                    sub.rename_to, sub.key = key, alias
+                    branch.fields[alias] = sub
+
+    def _graph_field_type(self, graph: str, type_name: str, field_name: str) -> str:
+        meta = self.sg.types.get(type_name)
+        fm = meta.fields.get(field_name, {}).get(graph) if meta else None
+        if fm is not None and fm.type_in_graph is not None:
+            return fm.type_in_graph
+        gtype = self.sg.full_schema.type_map.get(type_name)
+        fields = getattr(gtype, "fields", None) or {}
+        return str(fields[field_name].type) if field_name in fields else ""
 
     def _member_in(self, graph: str, abstract: str, runtime: str) -> bool:
         ameta = self.sg.types.get(abstract)
@@ -657,6 +682,7 @@ class Planner:
     # ---- printing -----------------------------------------------------------------------------------------------
 
     def _print(self, fetch: Fetch) -> None:
+        fetch.renames = fetch.selection.has_renames()
         used = sorted(fetch.selection.variables())
         fetch.variables = tuple(used)
         defs = [f"${name}:{self.var_types[name]}" for name in used if name in self.var_types]
