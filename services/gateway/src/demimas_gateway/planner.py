@@ -74,6 +74,7 @@ class Planner:
         self._siblings: dict[tuple[int, tuple[str, ...], str, str], Fetch] = {}
         self._depth = 0
         self._creating: set[int] = set()
+        self._parents: list[tuple[str, Field, tuple[str, ...], SubSelection, FieldSet | None]] = []
         self.operation_name = "Op"
         self.var_types: dict[str, str] = {}
         self.root = "Query"
@@ -172,6 +173,7 @@ class Planner:
         self._siblings = {}
         self._depth = 0
         self._creating = set()
+        self._parents = []
         self.var_types = var_types
         self.operation_name = re.sub(r"\W", "_", operation_name or "") or "Op"
         root = operation.root_type
@@ -312,7 +314,13 @@ class Planner:
                 child_type = self._type_in_graph(graph, type_name, f.name) or f.named
                 if child_type != f.named:  # the client's fragments are matched by the concrete type
                     sub.children.add("__typename", "__typename", internal=True)
-                self._plan_object(graph, child_type, f.children, sub.children, (*path, f.key), fetch, child_provided)
+                self._parents.append((type_name, f, path, selection, provided))
+                try:
+                    self._plan_object(
+                        graph, child_type, f.children, sub.children, (*path, f.key), fetch, child_provided
+                    )
+                finally:
+                    self._parents.pop()
         if missing:
             self._jump(graph, type_name, missing, selection, path, fetch, provided)
 
@@ -472,7 +480,12 @@ class Planner:
                 score = (len(can), self._all_local(graph, type_name, key, provided))
                 if best is None or score > (len(best[1]), self._all_local(graph, type_name, best[2], provided)):
                     best = (target, can, key)
-            if best is None:  # the last resort: an @interfaceObject of one of the type's interfaces (or an error)
+            if best is None:
+                through_parent = self._jump_through_parent(graph, type_name, remaining, path, fetch)
+                if through_parent is not None:
+                    created.append(through_parent)
+                    break
+                # the last resort: an @interfaceObject of one of the type's interfaces (or an error)
                 created += self._jump_interface_object(graph, type_name, remaining, selection, path, fetch, provided)
                 break
             target, fields, key = best
@@ -514,6 +527,42 @@ class Planner:
             self._plan_object(target, type_name, list(fields), entity.selection, path, entity, None, satisfied)
             created.append(entity)
         return created
+
+    def _jump_through_parent(
+        self, graph: str, type_name: str, missing: list[Field], path: tuple[str, ...], fetch: Fetch
+    ) -> Fetch | None:
+        """Fields of an object that is no entity where they live (no key there): fetch them through the parent
+        entity instead, from a subgraph that resolves the parent's field and these fields under it."""
+        if not self._parents:
+            return None
+        parent_type, field, parent_path, parent_selection, parent_provided = self._parents[-1]
+        if (*parent_path, field.key) != path:
+            return None
+        for target in self.order:
+            keys = self._keys(target, parent_type)
+            if target == graph or not keys or target not in self.owners(parent_type, field.name):
+                continue
+            if not all(self._local(target, type_name, f.name, None) for f in missing):
+                continue
+            key = next((k for k in keys if self._all_local(graph, parent_type, k, parent_provided)), keys[0])
+            entity = self._new_fetch(target, "query")
+            entity.entity_type = parent_type
+            entity.typenames = self._typenames(parent_type)
+            entity.path = parent_path
+            entity.depends.append(fetch)
+            entity.key_names = _names(key)
+            parent_selection.add("__typename", "__typename", internal=True)
+            self._creating.add(entity.id)
+            try:
+                reps = self._ensure(graph, parent_type, key, parent_selection, parent_path, fetch, parent_provided,
+                                    entity.depends)  # fmt: skip
+            finally:
+                self._creating.discard(entity.id)
+            entity.representation = _dedupe(reps)
+            wrapper = Field(**{**field.__dict__, "children": list(missing)})
+            self._plan_object(target, parent_type, [wrapper], entity.selection, parent_path, entity, None)
+            return entity
+        return None
 
     def _typenames(self, type_name: str) -> frozenset[str]:
         """`__typename`s an object at an entity position may carry: an interface's own name (as an interface
