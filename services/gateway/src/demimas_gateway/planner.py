@@ -477,6 +477,10 @@ class Planner:
                 if not can:
                     continue
                 key = next((k for k in keys if self._all_local(graph, type_name, k, provided)), keys[0])
+                if not self._all_local(graph, type_name, key, provided):
+                    can = [f for f in can if f.name not in _names(key)]  # a key cannot be fetched with itself
+                    if not can:
+                        continue
                 score = (len(can), self._all_local(graph, type_name, key, provided))
                 if best is None or score > (len(best[1]), self._all_local(graph, type_name, best[2], provided)):
                     best = (target, can, key)
