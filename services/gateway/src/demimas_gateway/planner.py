@@ -131,9 +131,7 @@ class Planner:
             return True
         if graph in self.owners(type_name, field_name):
             return self._requires(graph, type_name, field_name) is None
-        if field_name in self._provided_names(provided, type_name):
-            return True
-        return self._is_key_field(graph, type_name, field_name)
+        return field_name in self._provided_names(provided, type_name)
 
     def _type_in_graph(self, graph: str, type_name: str, field_name: str) -> str | None:
         """The named type a subgraph gives a field when it differs from the supergraph's (an object where the
@@ -144,21 +142,6 @@ class Planner:
             return None
         named = fm.type_in_graph.replace("[", "").replace("]", "").replace("!", "").strip()
         return named if isinstance(self.schema.type_map.get(named), GraphQLObjectType) else None
-
-    def _is_key_field(self, graph: str, type_name: str, field_name: str) -> bool:
-        """A graph can always return the key fields of the entities it returns, even when it marks them
-        `@external` (Federation 1 style extensions)."""
-        meta = self.sg.types.get(type_name)
-        if meta is None:
-            return False
-        fm = meta.fields.get(field_name, {}).get(graph)
-        if fm is None or not fm.external:
-            return False
-        return any(
-            isinstance(item, FsField) and item.name == field_name
-            for key in meta.keys.get(graph, ())
-            for item in key.fields
-        )
 
     def _knows(self, graph: str, type_name: str) -> bool:
         meta = self.sg.types.get(type_name)
