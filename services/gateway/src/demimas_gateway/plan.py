@@ -152,6 +152,8 @@ class Fetch:
     entity_type: str | None = None
     typenames: frozenset[str] = frozenset()
     key_names: frozenset[str] = frozenset()
+    rep_args: dict[str, str] = field(default_factory=dict)
+    """Arguments of the required fields in the representations (one value per field name)."""
     """Top-level key fields: an object whose key is null cannot be resolved and is not sent."""
     rep_typename: str | None = None
     """`__typename` of the representations when it is not the object's own (an `@interfaceObject`'s interface)."""

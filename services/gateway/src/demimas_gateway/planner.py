@@ -448,6 +448,7 @@ class Planner:
             raise PlanningError(f"cannot plan {names}: its keys or requirements depend on each other in a cycle")
         remaining = list(missing)
         created: list[Fetch] = []
+        fresh = False
         while remaining:
             best: tuple[str, list[Field], FieldSet] | None = None
             for target in self.order:
@@ -478,9 +479,26 @@ class Planner:
             target, fields, key = best
             remaining = [f for f in remaining if f not in fields]
             sibling_key = (fetch.id, path, type_name, target)
-            entity = self._siblings.get(sibling_key)
+            entity = None if fresh else self._siblings.get(sibling_key)
             if entity is not None and entity.id in self._creating:
                 entity = None  # its own key or requirements cannot come from itself
+            # one representation carries one value per field: requirements of one field with other arguments
+            # (price(currency: "USD") and price(currency: "EUR")) go to another fetch
+            rep_args = dict(entity.rep_args) if entity is not None else {}
+            chosen: list[Field] = []
+            for f in fields:
+                wanted = {
+                    i.name: i.args for i in self._requires(target, type_name, f.name) or () if isinstance(i, FsField)
+                }
+                if any(rep_args.get(n, a) != a for n, a in wanted.items()):
+                    remaining.append(f)
+                else:
+                    rep_args.update(wanted)
+                    chosen.append(f)
+            fresh = len(chosen) != len(fields)
+            fields = chosen
+            if not fields:
+                continue
             if entity is None:
                 entity = self._new_fetch(target, "query")
                 entity.entity_type = type_name
@@ -491,6 +509,7 @@ class Planner:
                 entity.depends.append(fetch)
                 self._siblings.setdefault(sibling_key, entity)
                 selection.add("__typename", "__typename", internal=True)
+                entity.rep_args = rep_args
                 entity.key_names = _names(key)
                 self._creating.add(entity.id)
                 try:
@@ -499,6 +518,7 @@ class Planner:
                     self._creating.discard(entity.id)
             else:  # one fetch per subgraph and position: later needs join the fetch already planned there
                 reps = list(entity.representation)
+                entity.rep_args = rep_args
             self._creating.add(entity.id)
             try:
                 for f in fields:
