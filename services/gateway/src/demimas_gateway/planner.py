@@ -688,7 +688,10 @@ class Planner:
             child_type = self._field_type(type_name, item.name)
             if child_type is None:
                 raise PlanningError(f"field set names {type_name}.{item.name}, which the API schema does not have")
-            if self._local(graph, type_name, item.name, provided):
+            known = self._already_there(fetch, type_name, path, item.name)
+            if known is not None and not item.children:
+                out.append(known)  # the objects carry it already: it came in this entity fetch's representation
+            elif self._local(graph, type_name, item.name, provided):
                 sub = selection.add(item.name, item.name, item.args, composite=bool(item.children), internal=True)
                 children: tuple[RepField, ...] | None = None
                 if item.children and sub.children is not None:
@@ -715,6 +718,11 @@ class Planner:
             # every fetch made or joined for the requirement, nested ones included (an object's field fetched in turn)
             deps.extend(dict.fromkeys([*joined, *self.fetches[before:]]))
         return out
+
+    def _already_there(self, fetch: Fetch, type_name: str, path: tuple[str, ...], name: str) -> RepField | None:
+        if not fetch.is_entity or fetch.path != path or type_name not in fetch.typenames:
+            return None
+        return next((rep for rep in fetch.representation if rep.name == name and not rep.children), None)
 
     def _synthetic(self, type_name: str, item: FsField) -> Field:
         """A field set entry as an operation field, so it can be planned like one the client selected."""
