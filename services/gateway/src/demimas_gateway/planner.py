@@ -724,13 +724,23 @@ class Planner:
             return None
         return next((rep for rep in fetch.representation if rep.name == name and not rep.children), None)
 
+    def _synthetic_items(self, type_name: str, fields: FieldSet) -> list[Item]:
+        out: list[Item] = []
+        for child in fields:
+            if isinstance(child, FsField):
+                out.append(self._synthetic(type_name, child))
+            else:
+                condition = child.type_condition or type_name
+                out.append(Fragment(condition, self._synthetic_items(condition, child.children)))
+        return out
+
     def _synthetic(self, type_name: str, item: FsField) -> Field:
         """A field set entry as an operation field, so it can be planned like one the client selected."""
         gtype = self.sg.full_schema.type_map[type_name]
         definition = gtype.fields[item.name]  # type: ignore[attr-defined]
         named = get_named_type(definition.type)
         composite = isinstance(named, GraphQLObjectType | GraphQLInterfaceType | GraphQLAbstractType)
-        children: list[Item] = [self._synthetic(named.name, c) for c in item.children if isinstance(c, FsField)]
+        children = self._synthetic_items(named.name, item.children)
         return Field(
             key=item.name,
             name=item.name,
@@ -781,9 +791,13 @@ def _variables(f: Field) -> frozenset[str]:
 
 
 def _rep_of(fields: FieldSet) -> tuple[RepField, ...]:
-    return tuple(
-        RepField(i.name, i.name, _rep_of(i.children) if i.children else None) for i in fields if isinstance(i, FsField)
-    )
+    out: list[RepField] = []
+    for item in fields:
+        if isinstance(item, FsField):
+            out.append(RepField(item.name, item.name, _rep_of(item.children) if item.children else None))
+        else:  # fields of a fragment: read where present (the object's __typename travels with it)
+            out.extend(_rep_of(item.children))
+    return tuple(out)
 
 
 def _dedupe(reps: list[RepField]) -> list[RepField]:
