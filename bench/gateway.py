@@ -673,6 +673,9 @@ def _machine(node: str, wrk: Wrk) -> dict[str, Any]:
         "subgraphs": f"@apollo/subgraph {package_version('@apollo/subgraph')} + graphql-jit "
         f"{package_version('graphql-jit')}, one Node process",
         "commit": commit.stdout.strip(),
+        "gateway_uncommitted_changes": bool(
+            _run(["git", "status", "--porcelain", "services/gateway"], cwd=ROOT).strip()
+        ),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
 
