@@ -235,6 +235,15 @@ class Planner:
                 best, chosen = cost, graph
         return chosen
 
+    def _entity_fetch(self, target: str, type_name: str, path: tuple[str, ...], after: Fetch) -> Fetch:
+        """An `_entities` fetch to `target` for the objects of `type_name` at `path`, run after `after`."""
+        entity = self._new_fetch(target, "query")
+        entity.entity_type = type_name
+        entity.typenames = self._typenames(type_name)
+        entity.path = path
+        entity.depends.append(after)
+        return entity
+
     def _new_fetch(self, graph: str, operation: str) -> Fetch:
         fetch = Fetch(id=len(self.fetches), graph=graph, operation=operation)
         self.fetches.append(fetch)
@@ -341,11 +350,7 @@ class Planner:
         sibling_key = (fetch.id, path, name, target)
         entity = self._siblings.get(sibling_key)
         if entity is None:
-            entity = self._new_fetch(target, "query")
-            entity.entity_type = name
-            entity.typenames = self._typenames(name)
-            entity.path = path
-            entity.depends.append(fetch)
+            entity = self._entity_fetch(target, name, path, fetch)
             self._siblings[sibling_key] = entity
             key = self._keys(target, name)[0]
             entity.key_names = _names(key)
@@ -500,13 +505,9 @@ class Planner:
             if not fields:
                 continue
             if entity is None:
-                entity = self._new_fetch(target, "query")
-                entity.entity_type = type_name
-                entity.typenames = self._typenames(type_name)
+                entity = self._entity_fetch(target, type_name, path, fetch)
                 if type_name in self.sg.types and target in self.sg.types[type_name].interface_object_in:
                     entity.rep_typename = type_name
-                entity.path = path
-                entity.depends.append(fetch)
                 self._siblings.setdefault(sibling_key, entity)
                 selection.add("__typename", "__typename", internal=True)
                 entity.rep_args = rep_args
@@ -552,11 +553,7 @@ class Planner:
             if not all(self._local(target, type_name, f.name, None) for f in missing):
                 continue
             key = next((k for k in keys if self._all_local(graph, parent_type, k, parent_provided)), keys[0])
-            entity = self._new_fetch(target, "query")
-            entity.entity_type = parent_type
-            entity.typenames = self._typenames(parent_type)
-            entity.path = parent_path
-            entity.depends.append(fetch)
+            entity = self._entity_fetch(target, parent_type, parent_path, fetch)
             entity.key_names = _names(key)
             parent_selection.add("__typename", "__typename", internal=True)
             self._creating.add(entity.id)
@@ -617,11 +614,9 @@ class Planner:
             entity = self._siblings.get(sibling_key)
             selection.add("__typename", "__typename", internal=True)
             if entity is None:
-                entity = self._new_fetch(target, "query")
-                entity.entity_type = iface
+                entity = self._entity_fetch(target, iface, path, fetch)
+                entity.typenames = frozenset()  # the implementations met are added below
                 entity.rep_typename = iface
-                entity.path = path
-                entity.depends.append(fetch)
                 self._siblings[sibling_key] = entity
                 created.append(entity)
             key = self._keys(target, iface)[0]
