@@ -85,3 +85,58 @@ async def test_requirements_of_requirements_run_first(gateway: Gateway) -> None:
     response = await gateway.execute("{ products { id total } }")
     assert response.errors == []
     assert response.data == {"products": [{"id": "p1", "total": 110}]}
+
+
+ITEMS = [{"__typename": "Item", "id": "i1", "weight": 2}]
+PRICES = {"USD": 10, "EUR": 9}
+
+
+def regress2_graphs() -> list[MiniSubgraph]:
+    sdl = {p.stem: p.read_text() for p in (FIXTURES / "regress2").glob("*.graphql")}
+    books = [{"__typename": "Book", "id": "b1"}]
+    return [
+        MiniSubgraph(
+            "a",
+            sdl["a"],
+            root={"shelf": lambda args: {"id": "s1", "books": books}, "items": lambda args: ITEMS},
+            entities={"Shelf": lambda rep: None, "Book": lambda rep: None, "Item": lambda rep: ITEMS[0]},
+            fields={"Item.price": lambda parent, args: PRICES[args["currency"]]},
+        ),
+        MiniSubgraph(
+            "b",
+            sdl["b"],
+            root={"shelf": lambda args: {"id": "s1", "books": [{"id": "b1", "title": "Dune"}]}},
+            entities={"Shelf": lambda rep: None, "Book": lambda rep: None},
+        ),
+        MiniSubgraph("c", sdl["c"], entities={"Book": lambda rep: {"id": rep["id"], "title": "Dune"}}),
+        MiniSubgraph(
+            "d",
+            sdl["d"],
+            entities={
+                "Item": lambda rep: {
+                    "id": rep["id"],
+                    "shippingUSD": rep["price"] * rep["weight"] if "price" in rep else None,
+                    "shippingEUR": rep["price"] * rep["weight"] if "price" in rep else None,
+                }
+            },
+        ),
+    ]
+
+
+async def test_shared_root_from_the_subgraph_that_provides_and_requirements_with_other_arguments() -> None:
+    graphs = regress2_graphs()
+    async with serve_subgraphs(graphs) as urls:
+        client = SubgraphClient(urls)
+        gateway = Gateway(
+            load_supergraph((FIXTURES / "regress2-supergraph.graphql").read_text(), graph_urls=urls), client
+        )
+        # b provides books { title }: one fetch, where starting from a would need a hop to c
+        shelf = await gateway.execute("{ shelf { books { title } } }")
+        asked = [len(g.requests) for g in graphs[:3]]
+        # shippingUSD needs price(currency: "USD"), shippingEUR price(currency: "EUR"): two representations
+        items = await gateway.execute("{ items { shippingUSD shippingEUR } }")
+        await client.close()
+    assert shelf.data == {"shelf": {"books": [{"title": "Dune"}]}}
+    assert asked == [0, 1, 0]
+    assert items.errors == []
+    assert items.data == {"items": [{"shippingUSD": 20, "shippingEUR": 18}]}
