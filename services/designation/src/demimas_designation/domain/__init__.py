@@ -1,0 +1,1 @@
+"""Plain-Python rules of the designation workflow: no framework, no I/O."""
