@@ -1,0 +1,1 @@
+"""Persistence of the designation service (schema `designation`)."""

@@ -1,0 +1,127 @@
+"""The village-stats projection on the real devstack: PostgreSQL for the state, NATS JetStream for delivery.
+Its counters equal the ones computed from each worker's true final state after random orders and redeliveries."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+import demimas_designation
+from demimas_common.db.engine import create_engine
+from demimas_common.db.provision import runtime_role
+from demimas_common.db.urls import with_user
+from demimas_common.devstack.provisioning import migrate_service
+from demimas_common.devstack.testing import TestStack
+from demimas_common.events.consumer import EventConsumer
+from demimas_common.events.envelope import CloudEvent, new_event
+from demimas_common.events.nats import connect
+from demimas_common.events.stream import ensure_stream
+from demimas_common.service import ServiceSpec
+from demimas_designation.adapters.projection import apply_event, counts_of, village_counters
+from demimas_designation.adapters.tables import SCHEMA
+
+pytestmark = pytest.mark.integration
+
+SPEC = ServiceSpec(
+    name="designation",
+    port=4002,
+    app_factory="demimas_designation.app:create_app",
+    migrations=Path(demimas_designation.__file__).parent / "migrations",
+)
+
+
+@pytest.fixture(scope="module")
+async def engine(stack: TestStack) -> AsyncIterator[AsyncEngine]:
+    await migrate_service(stack.database_url, SPEC)
+    engine = create_engine(with_user(stack.database_url, runtime_role("designation")), pool_size=2)
+    yield engine
+    await engine.dispose()
+
+
+def village() -> str:
+    n = uuid.uuid4().int
+    return f"{10 + n % 80:02d}.{n // 7 % 90 + 10:02d}.{n // 11 % 90 + 10:02d}.{2000 + n // 13 % 999}"
+
+
+def worker_history(rng: random.Random, villages: list[str]) -> tuple[list[CloudEvent], tuple[str, str, bool | None]]:
+    worker = str(uuid.uuid4())
+    where, status, procedural = rng.choice(villages), "CANDIDATE", None
+    steps: list[tuple[str, dict[str, Any]]] = [("registered", {"villageCode": where, "status": status})]
+    for _ in range(rng.randint(0, 5)):
+        if status != "ABROAD" and rng.random() < 0.5:
+            status, procedural = "ABROAD", rng.random() < 0.7
+            steps.append(("departed", {"villageCode": where, "status": status, "procedural": procedural,
+                                       "destinationCountry": "MY", "scheme": "P_TO_P"}))  # fmt: skip
+        elif status == "ABROAD" and rng.random() < 0.6:
+            status = "RETURNED"
+            steps.append(("returned", {"villageCode": where, "status": status}))
+        else:
+            where = rng.choice(villages)
+            steps.append(("updated", {"villageCode": where, "status": status}))
+    events = [
+        new_event(f"demimas.registry.worker.{kind}", worker, {"workerId": worker, **data, "version": n})
+        for n, (kind, data) in enumerate(steps, start=1)
+    ]
+    return events, (where, status, procedural)
+
+
+def expected_counters(finals: list[tuple[str, str, bool | None]], village_code: str) -> dict[str, int]:
+    total: Counter[str] = Counter()
+    for where, status, procedural in finals:
+        if where != village_code:
+            continue
+        total[f"status:{status}"] += 1
+        if procedural is not None:
+            total["departed"] += 1
+            total["procedural"] += procedural
+    return {k: v for k, v in total.items() if v}
+
+
+async def test_shuffled_and_repeated_events_give_the_true_counters(engine: AsyncEngine) -> None:
+    rng = random.Random(7)
+    villages = [village(), village()]
+    histories = [worker_history(rng, villages) for _ in range(40)]
+    delivered = [e for events, _ in histories for e in events]
+    delivered += rng.sample(delivered, 20)
+    rng.shuffle(delivered)
+    for event in delivered:
+        async with engine.begin() as conn:
+            await apply_event(conn, event)
+    finals = [final for _, final in histories]
+    async with engine.connect() as conn:
+        for code in villages:
+            assert await village_counters(conn, code) == expected_counters(finals, code)
+        counts = await counts_of(conn, villages[0])
+    expected = expected_counters(finals, villages[0])
+    assert counts is not None
+    assert counts.total == sum(v for k, v in expected.items() if k.startswith("status:"))
+
+
+async def test_through_jetstream_an_event_delivered_twice_counts_once(stack: TestStack, engine: AsyncEngine) -> None:
+    rng = random.Random(11)
+    code = village()
+    histories = [worker_history(rng, [code]) for _ in range(15)]
+    nc = await connect(stack.nats_url, name="designation-test")
+    js = nc.jetstream()
+    await ensure_stream(js)
+    for events, _ in histories:
+        for event in events:
+            await js.publish(event.type, event.to_json(), headers={"Nats-Msg-Id": event.id})
+    # the same events again under other message ids (a replay from the registry's outbox would look like this)
+    for events, _ in histories[:5]:
+        for event in events:
+            await js.publish(event.type, event.to_json(), headers={"Nats-Msg-Id": f"replay-{event.id}"})
+    await nc.close()
+    consumer = EventConsumer(engine, SCHEMA, stack.nats_url, durable=f"village-stats-{uuid.uuid4().hex[:8]}",
+                             subjects=["demimas.registry.worker.>"], handler=apply_event, fetch_timeout=0.3)  # fmt: skip
+    await consumer.drain()
+    await consumer.close()
+    async with engine.connect() as conn:
+        assert await village_counters(conn, code) == expected_counters([f for _, f in histories], code)
