@@ -119,8 +119,10 @@ async def test_through_jetstream_an_event_delivered_twice_counts_once(stack: Tes
         for event in events:
             await js.publish(event.type, event.to_json(), headers={"Nats-Msg-Id": f"replay-{event.id}"})
     await nc.close()
-    consumer = EventConsumer(engine, SCHEMA, stack.nats_url, durable=f"village-stats-{uuid.uuid4().hex[:8]}",
-                             subjects=["demimas.registry.worker.>"], handler=apply_event, fetch_timeout=0.3)  # fmt: skip
+    durable = f"village-stats-{uuid.uuid4().hex[:8]}"
+    consumer = EventConsumer(
+        engine, SCHEMA, stack.nats_url, durable=durable, subjects=["demimas.registry.worker.>"], handler=apply_event
+    )
     await consumer.drain()
     await consumer.close()
     async with engine.connect() as conn:
