@@ -5,11 +5,35 @@ per-village counters derived from them. Village codes use the "C" collation so a
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Integer, MetaData, PrimaryKeyConstraint, Table, Text, Uuid
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    Uuid,
+    text,
+)
 
 from demimas_common.events.tables import event_tables
 
-__all__ = ["SCHEMA", "events", "metadata", "village_counts", "worker_states"]
+__all__ = [
+    "OPEN_STATUSES",
+    "SCHEMA",
+    "events",
+    "evidence",
+    "metadata",
+    "proposal_transitions",
+    "proposals",
+    "village_counts",
+    "worker_states",
+]
 
 SCHEMA = "designation"
 metadata = MetaData(schema=SCHEMA)
@@ -34,4 +58,57 @@ village_counts = Table(
     Column("counter", Text, nullable=False),
     Column("value", Integer, nullable=False),
     PrimaryKeyConstraint("village_code", "counter"),
+)
+
+OPEN_STATUSES = ("DRAFT", "SUBMITTED", "VERIFIED", "ASSESSED")
+
+proposals = Table(
+    "proposals",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("village_code", CODE, nullable=False),
+    Column("justification", Text, nullable=False),
+    Column("region", CODE, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("decree_number", Text),
+    Column("decree_date", Date),
+    Column("eligibility_override", Text),
+    Column("version", Integer, nullable=False),
+    Index(
+        "proposals_one_open_per_village",
+        "village_code",
+        unique=True,
+        postgresql_where=text("status IN ('DRAFT', 'SUBMITTED', 'VERIFIED', 'ASSESSED')"),
+    ),
+    Index("proposals_village", "village_code"),
+)
+
+proposal_transitions = Table(
+    "proposal_transitions",
+    metadata,
+    Column("proposal_id", Uuid, ForeignKey(proposals.c.id), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("agency", Text, nullable=False),
+    Column("sub", Text, nullable=False),
+    Column("reason", Text),
+    PrimaryKeyConstraint("proposal_id", "seq"),
+)
+
+evidence = Table(
+    "evidence",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("proposal_id", Uuid, ForeignKey(proposals.c.id), nullable=False, index=True),
+    Column("kind", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("document_date", Date, nullable=False),
+    Column("sha256", Text, nullable=False),
+    Column("number", Text),
+    Column("term_end", Date),
+    Column("note", Text),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("agency", Text, nullable=False),
+    Column("sub", Text, nullable=False),
 )

@@ -103,7 +103,7 @@ class Proposal:
         proposal.history.append(Transition(ProposalStatus.DRAFT, at, agency, sub))
         return proposal
 
-    def _move(self, to: ProposalStatus, *, agency: str, sub: str, at: dt.datetime, reason: str | None) -> None:
+    def _check(self, to: ProposalStatus) -> None:
         if to not in ALLOWED[self.status]:
             raise Conflict(
                 f"a {self.status.value} proposal cannot become {to.value}"
@@ -111,6 +111,9 @@ class Proposal:
                 field="status",
                 reason="illegal_transition",
             )
+
+    def _move(self, to: ProposalStatus, *, agency: str, sub: str, at: dt.datetime, reason: str | None) -> None:
+        self._check(to)
         self.status = to
         self.version += 1
         self.history.append(Transition(to, at, agency, sub, reason))
@@ -135,6 +138,7 @@ class Proposal:
         at: dt.datetime,
     ) -> None:
         """Approval needs an eligible assessment, or KP2MI's explicit override with a reason that is kept."""
+        self._check(S.APPROVED)  # an illegal step is said first, before what the step would need
         override = _reason(override_reason, required=not eligible, field_name="overrideReason")
         self._move(S.APPROVED, agency=agency, sub=sub, at=at, reason=override)
         self.decree = decree

@@ -1,0 +1,1 @@
+"""Use cases of the designation service (functions taking an engine and the caller)."""

@@ -1,0 +1,178 @@
+"""Use cases of the designation workflow: each checks the caller (scope, region), changes the proposal in one unit
+of work with its transition and its event in the outbox, or changes nothing.
+
+Who does what (ARCHITECTURE.md grants): the regency office proposes, submits, withdraws and adds evidence for
+villages of its region (`designation:propose`); the provincial office verifies and assesses inside its region
+(`designation:verify`); KP2MI decides (`designation:decide`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+import re
+import uuid
+from collections.abc import Callable
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from demimas_common.auth.principal import Principal
+from demimas_common.db.uow import UnitOfWork
+from demimas_common.errors import BadUserInput, Forbidden
+from demimas_common.events.envelope import CloudEvent, new_event
+from demimas_designation.adapters import proposals as repo
+from demimas_designation.adapters.projection import counts_of
+from demimas_designation.domain.assessment import CriteriaAssessment, Evidence, assess, check_evidence
+from demimas_designation.domain.proposal import Proposal, check_decree
+
+__all__ = ["WorkflowSettings", "add_evidence", "approve", "assess_proposal", "propose", "reject", "submit", "verify",
+           "withdraw"]  # fmt: skip
+
+SCHEMA = "designation"
+VILLAGE_CODE = re.compile(r"^\d{2}\.\d{2}\.\d{2}\.\d{4}$")
+PROPOSE, VERIFY, DECIDE = "designation:propose", "designation:verify", "designation:decide"
+
+
+class WorkflowSettings:
+    def __init__(self, procedural_threshold: float = 0.8, clock: Callable[[], dt.datetime] | None = None) -> None:
+        self.procedural_threshold = procedural_threshold
+        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+
+
+def _actor(principal: Principal) -> tuple[str, str]:
+    return principal.agency.value, principal.sub
+
+
+def _allowed(principal: Principal, scopes: tuple[str, ...], village_code: str) -> None:
+    if not any(principal.has_scope(s) for s in scopes):
+        raise Forbidden(f"this needs the {' or '.join(scopes)} scope", reason="scope")
+    principal.require_region(village_code, field="villageCode")
+
+
+def _event(kind: str, proposal: Proposal) -> CloudEvent:
+    data = {"proposalId": str(proposal.id), "villageCode": proposal.village_code, "status": proposal.status.value}
+    return new_event(f"demimas.designation.proposal.{kind}", str(proposal.id), data)
+
+
+async def propose(engine: AsyncEngine, principal: Principal, village_code: str, justification: str,
+                  settings: WorkflowSettings) -> Proposal:  # fmt: skip
+    if not VILLAGE_CODE.match(village_code or ""):
+        raise BadUserInput("villageCode must be a Kemendagri village code like 16.06.13.2001", field="villageCode")
+    _allowed(principal, (PROPOSE,), village_code)
+    agency, sub = _actor(principal)
+    region = principal.region or village_code[:5]
+    proposal = Proposal.draft(uuid.uuid4(), village_code, justification, region, agency=agency, sub=sub,
+                              at=settings.clock())  # fmt: skip
+    async with UnitOfWork(engine, schema=SCHEMA) as uow:
+        await repo.insert_proposal(uow.connection, proposal)
+        await uow.commit()
+    return proposal
+
+
+async def _change(
+    engine: AsyncEngine,
+    principal: Principal,
+    proposal_id: uuid.UUID,
+    scopes: tuple[str, ...],
+    change: Callable[[Proposal, UnitOfWork], object],
+    event: str | None,
+) -> Proposal:
+    async with UnitOfWork(engine, schema=SCHEMA) as uow:
+        proposal = await repo.load_proposal(uow.connection, proposal_id, for_update=True)
+        _allowed(principal, scopes, proposal.village_code)
+        loaded, known = proposal.version, len(proposal.history)
+        result = change(proposal, uow)
+        if inspect.isawaitable(result):
+            await result
+        await repo.save_proposal(uow.connection, proposal, loaded_version=loaded, known=known)
+        if event is not None:
+            uow.publish(_event(event, proposal))
+        await uow.commit()
+    return proposal
+
+
+async def submit(engine: AsyncEngine, principal: Principal, proposal_id: uuid.UUID,
+                 settings: WorkflowSettings) -> Proposal:  # fmt: skip
+    agency, sub = _actor(principal)
+    return await _change(engine, principal, proposal_id, (PROPOSE,),
+                         lambda p, _: p.submit(agency=agency, sub=sub, at=settings.clock()), "submitted")  # fmt: skip
+
+
+async def verify(engine: AsyncEngine, principal: Principal, proposal_id: uuid.UUID, note: str | None,
+                 settings: WorkflowSettings) -> Proposal:  # fmt: skip
+    agency, sub = _actor(principal)
+    return await _change(engine, principal, proposal_id, (VERIFY,),
+                         lambda p, _: p.verify(agency=agency, sub=sub, at=settings.clock(), note=note),
+                         "verified")  # fmt: skip
+
+
+async def withdraw(engine: AsyncEngine, principal: Principal, proposal_id: uuid.UUID, reason: str | None,
+                   settings: WorkflowSettings) -> Proposal:  # fmt: skip
+    agency, sub = _actor(principal)
+
+    def run(p: Proposal, _: UnitOfWork) -> None:
+        p.withdraw(reason, agency=agency, sub=sub, at=settings.clock())
+
+    return await _change(engine, principal, proposal_id, (PROPOSE,), run, None)
+
+
+async def reject(engine: AsyncEngine, principal: Principal, proposal_id: uuid.UUID, reason: str,
+                 settings: WorkflowSettings) -> Proposal:  # fmt: skip
+    agency, sub = _actor(principal)
+    return await _change(engine, principal, proposal_id, (DECIDE,),
+                         lambda p, _: p.reject(reason, agency=agency, sub=sub, at=settings.clock()),
+                         "rejected")  # fmt: skip
+
+
+async def add_evidence(engine: AsyncEngine, principal: Principal, proposal_id: uuid.UUID, item: Evidence,
+                       settings: WorkflowSettings) -> Evidence:  # fmt: skip
+    now = settings.clock()
+    checked = check_evidence(item, now.date())
+    async with UnitOfWork(engine, schema=SCHEMA) as uow:
+        proposal = await repo.load_proposal(uow.connection, proposal_id, for_update=True)
+        _allowed(principal, (PROPOSE, VERIFY), proposal.village_code)
+        if not proposal.status.open:
+            raise BadUserInput(f"the proposal is {proposal.status.value}: evidence can no longer be added",
+                               field="proposalId")  # fmt: skip
+        agency, sub = _actor(principal)
+        await repo.add_evidence(uow.connection, proposal_id, checked, agency=agency, sub=sub, at=now)
+        await uow.commit()
+    return checked
+
+
+async def assess_proposal(engine: AsyncEngine, principal: Principal, proposal_id: uuid.UUID,
+                          settings: WorkflowSettings) -> tuple[Proposal, CriteriaAssessment]:  # fmt: skip
+    """Assess against the criteria (registry data from the projection, the rest from evidence) and record it."""
+    outcome: list[CriteriaAssessment] = []
+    agency, sub = _actor(principal)
+
+    async def run(p: Proposal, uow: UnitOfWork) -> None:
+        counts = await counts_of(uow.connection, p.village_code)
+        items = await repo.evidence_of(uow.connection, p.village_code)
+        now = settings.clock()
+        outcome.append(assess(counts, items, threshold=settings.procedural_threshold, today=now.date()))
+        p.mark_assessed(agency=agency, sub=sub, at=now)
+
+    proposal = await _change(engine, principal, proposal_id, (VERIFY, DECIDE), run, "assessed")
+    return proposal, outcome[0]
+
+
+async def approve(
+    engine: AsyncEngine,
+    principal: Principal,
+    proposal_id: uuid.UUID,
+    decree_number: str,
+    decree_date: dt.date,
+    override_reason: str | None,
+    settings: WorkflowSettings,
+) -> Proposal:
+    agency, sub = _actor(principal)
+
+    async def run(p: Proposal, uow: UnitOfWork) -> None:
+        now = settings.clock()
+        decree = check_decree(decree_number, decree_date, now.date())
+        counts = await counts_of(uow.connection, p.village_code)
+        items = await repo.evidence_of(uow.connection, p.village_code)
+        eligible = assess(counts, items, threshold=settings.procedural_threshold, today=now.date()).eligible
+        p.approve(decree, eligible=eligible, override_reason=override_reason, agency=agency, sub=sub, at=now)
+
+    return await _change(engine, principal, proposal_id, (DECIDE,), run, "approved")

@@ -1,0 +1,147 @@
+"""The proposal workflow's use cases on PostgreSQL: who may do what where, one open proposal per village, the
+assessment from the projection and the evidence, events in the outbox, nothing written on a refusal."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+import demimas_designation
+from demimas_common.auth.grants import DEFAULT_GRANTS
+from demimas_common.auth.principal import Agency, Principal
+from demimas_common.db.engine import create_engine
+from demimas_common.db.provision import runtime_role
+from demimas_common.db.urls import with_user
+from demimas_common.devstack.provisioning import migrate_service
+from demimas_common.devstack.testing import TestStack
+from demimas_common.errors import BadUserInput, Conflict, Forbidden
+from demimas_common.events.envelope import new_event
+from demimas_common.service import ServiceSpec
+from demimas_designation.adapters.projection import apply_event
+from demimas_designation.adapters.tables import events, proposal_transitions
+from demimas_designation.domain.assessment import Evidence
+from demimas_designation.domain.vocabulary import Criterion, CriterionStatus, EvidenceKind, ProposalStatus
+from demimas_designation.service_layer import proposals as flow
+
+pytestmark = pytest.mark.integration
+
+SPEC = ServiceSpec("designation", 4002, "demimas_designation.app:create_app",
+                   Path(demimas_designation.__file__).parent / "migrations")  # fmt: skip
+SETTINGS = flow.WorkflowSettings(procedural_threshold=0.8)
+WHY = "17 residents work in Malaysia as production operators, mostly SMA/SMK graduates"
+
+
+def principal(agency: str, region: str | None = None) -> Principal:
+    return Principal(f"sub-{agency.lower()}", Agency(agency), frozenset(DEFAULT_GRANTS[Agency(agency)]), region)
+
+
+DISNAKER, BP3MI, KP2MI = principal("DISNAKER", "16.06"), principal("BP3MI", "16"), principal("KP2MI")
+
+
+@pytest.fixture(scope="module")
+async def engine(stack: TestStack) -> AsyncIterator[AsyncEngine]:
+    await migrate_service(stack.database_url, SPEC)
+    engine = create_engine(with_user(stack.database_url, runtime_role("designation")), pool_size=2)
+    yield engine
+    await engine.dispose()
+
+
+def village(regency: str = "16.06") -> str:
+    n = uuid.uuid4().int
+    return f"{regency}.{n % 90 + 10:02d}.{2000 + n // 7 % 999}"
+
+
+async def residents(engine: AsyncEngine, code: str, n: int, procedural: int) -> None:
+    for i in range(n):
+        worker = str(uuid.uuid4())
+        data = {"workerId": worker, "villageCode": code, "status": "ABROAD", "version": 2, "procedural": i < procedural,
+                "destinationCountry": "MY", "scheme": "P_TO_P"}  # fmt: skip
+        async with engine.begin() as conn:
+            await apply_event(conn, new_event("demimas.registry.worker.departed", worker, data))
+
+
+def evidence(kind: EvidenceKind, **kw: object) -> Evidence:
+    values: dict[str, object] = {"title": kind.value.lower(), "document_date": dt.date(2026, 6, 1), "sha256": "b" * 64}
+    values.update(kw)
+    return Evidence(uuid.uuid4(), kind, **values)  # type: ignore[arg-type]
+
+
+async def outbox_types(engine: AsyncEngine, proposal_id: uuid.UUID) -> list[str]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(select(events.outbox.c.type).where(events.outbox.c.subject == str(proposal_id))
+                                  .order_by(events.outbox.c.seq))  # fmt: skip
+        return [r[0] for r in rows]
+
+
+async def test_the_seed_scenario_from_proposal_to_decree(engine: AsyncEngine) -> None:
+    code = village()
+    await residents(engine, code, 17, procedural=15)
+    p = await flow.propose(engine, DISNAKER, code, WHY, SETTINGS)
+    await flow.submit(engine, DISNAKER, p.id, SETTINGS)
+    await flow.verify(engine, BP3MI, p.id, "visited", SETTINGS)
+    for kind, extra in [
+        (EvidenceKind.TASK_FORCE_DECREE, {"number": "141/2026", "term_end": dt.date(2029, 5, 31)}),
+        (EvidenceKind.VILLAGE_REGULATION, {"number": "Perdes 3/2026"}),
+        (EvidenceKind.SERVICE_INFRASTRUCTURE, {}),
+        (EvidenceKind.EMPOWERMENT_PROGRAMME, {}),
+        (EvidenceKind.RETURNEE_BUSINESS_GROUP, {}),
+        (EvidenceKind.FIELD_VISIT, {"document_date": SETTINGS.clock().date()}),
+    ]:
+        await flow.add_evidence(engine, DISNAKER, p.id, evidence(kind, **extra), SETTINGS)
+    _, assessment = await flow.assess_proposal(engine, BP3MI, p.id, SETTINGS)
+    assert assessment.result(Criterion.HAS_PMI_RESIDENTS).value == "17"
+    assert assessment.result(Criterion.PROCEDURAL_SHARE).status is CriterionStatus.MET
+    assert assessment.eligible
+    approved = await flow.approve(engine, KP2MI, p.id, "SK 12/2026", SETTINGS.clock().date(), None, SETTINGS)
+    assert approved.status is ProposalStatus.APPROVED
+    assert await outbox_types(engine, p.id) == [
+        f"demimas.designation.proposal.{k}" for k in ("submitted", "verified", "assessed", "approved")
+    ]
+    async with engine.connect() as conn:
+        kept = await conn.scalar(select(func.count()).where(proposal_transitions.c.proposal_id == p.id))
+    assert kept == 5  # draft, submitted, verified, assessed, approved: who, when and why for each
+
+
+async def test_who_may_do_what_where(engine: AsyncEngine) -> None:
+    elsewhere = village("33.07")
+    with pytest.raises(Forbidden):
+        await flow.propose(engine, DISNAKER, elsewhere, WHY, SETTINGS)  # outside the regency
+    with pytest.raises(Forbidden):
+        await flow.propose(engine, principal("KEMENDES"), village(), WHY, SETTINGS)  # no designation:propose
+    with pytest.raises(BadUserInput):
+        await flow.propose(engine, DISNAKER, "16.06.13", WHY, SETTINGS)
+    p = await flow.propose(engine, DISNAKER, village(), WHY, SETTINGS)
+    await flow.submit(engine, DISNAKER, p.id, SETTINGS)
+    with pytest.raises(Forbidden):
+        await flow.verify(engine, DISNAKER, p.id, None, SETTINGS)  # the regency cannot verify its own proposal
+    with pytest.raises(Forbidden):
+        await flow.verify(engine, principal("BP3MI", "33"), p.id, None, SETTINGS)  # another province's office
+    with pytest.raises(Conflict):
+        await flow.approve(engine, KP2MI, p.id, "SK 1", SETTINGS.clock().date(), None, SETTINGS)  # not assessed
+    assert await outbox_types(engine, p.id) == ["demimas.designation.proposal.submitted"]  # refusals wrote nothing
+
+
+async def test_one_open_proposal_per_village_and_approval_needs_eligibility_or_a_reason(engine: AsyncEngine) -> None:
+    code = village()
+    p = await flow.propose(engine, DISNAKER, code, WHY, SETTINGS)
+    with pytest.raises(Conflict) as failure:
+        await flow.propose(engine, DISNAKER, code, WHY, SETTINGS)
+    assert failure.value.extensions["reason"] == "open_proposal_exists"
+    await flow.submit(engine, DISNAKER, p.id, SETTINGS)
+    await flow.verify(engine, BP3MI, p.id, None, SETTINGS)
+    _, assessment = await flow.assess_proposal(engine, BP3MI, p.id, SETTINGS)
+    assert not assessment.eligible  # no residents, no evidence
+    with pytest.raises(BadUserInput):
+        await flow.approve(engine, KP2MI, p.id, "SK 2", SETTINGS.clock().date(), None, SETTINGS)
+    approved = await flow.approve(engine, KP2MI, p.id, "SK 2", SETTINGS.clock().date(), "pilot village", SETTINGS)
+    assert approved.eligibility_override == "pilot village"
+    again = await flow.propose(engine, DISNAKER, code, WHY, SETTINGS)  # the first one is decided: a new one may open
+    await flow.withdraw(engine, DISNAKER, again.id, "duplicate", SETTINGS)
+    with pytest.raises(BadUserInput):
+        await flow.add_evidence(engine, DISNAKER, again.id, evidence(EvidenceKind.FIELD_VISIT), SETTINGS)
