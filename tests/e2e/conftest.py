@@ -25,6 +25,9 @@ from demimas_common.devstack.testing import TestStack
 from demimas_common.events.nats import connect
 from demimas_common.events.stream import ensure_stream
 from demimas_common.settings import Environment
+from demimas_designation.app import SERVICE as DESIGNATION
+from demimas_designation.app import create_app as create_designation
+from demimas_designation.settings import DesignationSettings
 from demimas_gateway.fetcher import SubgraphClient
 from demimas_gateway.gateway import Gateway
 from demimas_gateway.http import GatewayApp
@@ -95,10 +98,39 @@ async def registry_url(stack: TestStack, e2e_keys: DevKeys) -> AsyncIterator[str
     await task
 
 
+async def serve(app: Any) -> tuple[str, uvicorn.Server, asyncio.Task[None]]:
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    return f"http://127.0.0.1:{port}/graphql", server, task
+
+
+@pytest.fixture(scope="session")
+async def designation_url(stack: TestStack, e2e_keys: DevKeys, registry_url: str) -> AsyncIterator[str]:
+    await migrate_service(stack.database_url, DESIGNATION)
+    settings = DesignationSettings(
+        environment=Environment.TEST,
+        database_url=with_user(stack.database_url, runtime_role("designation")),
+        nats_url=stack.nats_url,
+        jwt_issuer=ISSUER,
+        jwt_audience=AUDIENCE,
+        jwks_path=Path(e2e_keys.jwks_path),
+    )
+    url, server, task = await serve(create_designation(settings))
+    yield url
+    server.should_exit = True
+    await task
+
+
 @pytest.fixture
-async def endpoints(registry_url: str, e2e_keys: DevKeys) -> AsyncIterator[Endpoints]:
-    supergraph = load_supergraph(SUPERGRAPH.read_text(), graph_urls={"registry": registry_url})
-    client = SubgraphClient({"registry": registry_url}, timeout_seconds=10)
+async def endpoints(registry_url: str, designation_url: str, e2e_keys: DevKeys) -> AsyncIterator[Endpoints]:
+    urls = {"registry": registry_url, "designation": designation_url}
+    supergraph = load_supergraph(SUPERGRAPH.read_text(), graph_urls=urls)
+    client = SubgraphClient(urls, timeout_seconds=10)
     settings = RegistrySettings(jwt_issuer=ISSUER, jwt_audience=AUDIENCE, jwks_path=Path(e2e_keys.jwks_path))
     app = GatewayApp(Gateway(supergraph, client), verifier=TokenVerifier(settings))
     async with (

@@ -1,0 +1,1 @@
+"""How the designation service is reached: GraphQL, event consumers, commands."""

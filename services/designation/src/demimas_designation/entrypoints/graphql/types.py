@@ -1,0 +1,115 @@
+"""GraphQL types of the designation subgraph: `Proposal` (owned here) and `Village` extended with its proposals and
+its live assessment against the criteria."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import strawberry
+from strawberry.types import Info
+
+from demimas_designation.adapters import proposals as repo
+from demimas_designation.adapters.projection import counts_of
+from demimas_designation.adapters.tables import proposals as proposals_table
+from demimas_designation.domain import assessment as domain_assessment
+from demimas_designation.domain import proposal as domain
+from demimas_designation.domain.vocabulary import Criterion, CriterionStatus, EvidenceSource, ProposalStatus
+from demimas_designation.entrypoints.graphql.context import DesignationContext
+
+__all__ = ["CriteriaAssessment", "Proposal", "Village"]
+
+ProposalStatusEnum = strawberry.enum(ProposalStatus, name="ProposalStatus")
+CriterionEnum = strawberry.enum(Criterion, name="Criterion")
+CriterionStatusEnum = strawberry.enum(CriterionStatus, name="CriterionStatus")
+EvidenceSourceEnum = strawberry.enum(EvidenceSource, name="EvidenceSource")
+Ctx = Info[DesignationContext, None]
+READERS = [["designation:propose"], ["designation:verify"], ["designation:decide"]]
+
+
+@strawberry.type(description="One step of a proposal: who moved it, when, and why.")
+class ProposalTransition:
+    status: ProposalStatusEnum  # type: ignore[valid-type]
+    at: dt.datetime
+    agency: str
+    reason: str | None
+
+
+@strawberry.federation.type(keys=["id"], description="A regency's proposal to designate a village.")
+class Proposal:
+    id: strawberry.ID
+    village_code: str
+    justification: str
+    status: ProposalStatusEnum  # type: ignore[valid-type]
+    decree_number: str | None
+    decree_date: dt.date | None
+    eligibility_override: str | None = strawberry.field(
+        description="KP2MI's reason for approving a village the assessment did not find eligible."
+    )
+    history: list[ProposalTransition]
+
+    @classmethod
+    def from_domain(cls, p: domain.Proposal) -> Proposal:
+        return cls(
+            id=strawberry.ID(str(p.id)),
+            village_code=p.village_code,
+            justification=p.justification,
+            status=p.status,
+            decree_number=p.decree.number if p.decree else None,
+            decree_date=p.decree.date if p.decree else None,
+            eligibility_override=p.eligibility_override,
+            history=[ProposalTransition(status=t.status, at=t.at, agency=t.agency, reason=t.reason) for t in p.history],
+        )
+
+
+@strawberry.type
+class CriterionResult:
+    criterion: CriterionEnum  # type: ignore[valid-type]
+    status: CriterionStatusEnum  # type: ignore[valid-type]
+    source: EvidenceSourceEnum  # type: ignore[valid-type]
+    value: str | None
+    note: str | None
+
+
+@strawberry.type(description="A village against the six criteria and the two minimum conditions, as of now.")
+class CriteriaAssessment:
+    eligible: bool
+    results: list[CriterionResult]
+
+    @classmethod
+    def from_domain(cls, a: domain_assessment.CriteriaAssessment) -> CriteriaAssessment:
+        results = [CriterionResult(criterion=r.criterion, status=r.status, source=r.source, value=r.value, note=r.note)
+                   for r in a.results]  # fmt: skip
+        return cls(eligible=a.eligible, results=results)
+
+
+@strawberry.federation.type(keys=["code"], description="A desa/kelurahan (owned by the registry).")
+class Village:
+    code: str
+
+    @classmethod
+    def resolve_reference(cls, code: str) -> Village:
+        return cls(code=code)
+
+    @strawberry.federation.field(requires_scopes=READERS, description="Proposals of this village, newest first.")
+    async def proposals(self, info: Ctx) -> list[Proposal] | None:
+        from sqlalchemy import select
+
+        ctx = info.context
+        ctx.require_principal()
+        async with ctx.engine.connect() as conn:
+            ids = await conn.scalars(select(proposals_table.c.id).where(proposals_table.c.village_code == self.code))
+            found = [await repo.load_proposal(conn, uuid.UUID(str(i))) for i in ids]
+        found.sort(key=lambda p: p.history[0].at if p.history else dt.datetime.min, reverse=True)
+        return [Proposal.from_domain(p) for p in found]
+
+    @strawberry.federation.field(authenticated=True, description="Assessed now from registry data and evidence.")
+    async def criteria_assessment(self, info: Ctx) -> CriteriaAssessment | None:
+        ctx = info.context
+        ctx.require_principal()
+        async with ctx.engine.connect() as conn:
+            counts = await counts_of(conn, self.code)
+            items = await repo.evidence_of(conn, self.code)
+        now = ctx.workflow.clock()
+        result = domain_assessment.assess(counts, items, threshold=ctx.workflow.procedural_threshold, today=now.date())
+        return CriteriaAssessment.from_domain(result)

@@ -1,0 +1,98 @@
+"""The designation workflow through the gateway over the real registry and designation services: registry events
+feed the designation's projection, and one query joins the registry's numbers with the designation's assessment."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import itertools
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from .conftest import Endpoints, ask
+
+pytestmark = pytest.mark.integration
+
+_serial = itertools.count(8001)
+JOINED = """
+query V($code: String!) {
+  village(code: $code) {
+    name
+    migrantStats { total departed proceduralDeparted }
+    criteriaAssessment { eligible results { criterion status value } }
+    proposals { status history { status agency } }
+  }
+}"""
+
+
+async def register_abroad(endpoints: Endpoints, token: str, village: str, procedural: bool) -> None:
+    nik = f"160613470394{next(_serial):04d}"
+    register = "mutation R($input: RegisterWorkerInput!) { registerWorker(input: $input) { id } }"
+    data = {"nik": nik, "fullName": "Siti Aminah", "sex": "FEMALE", "birthDate": "1994-03-07",
+            "educationLevel": "SMK", "villageCode": village}  # fmt: skip
+    _, created = await ask(endpoints.gateway, register, {"input": data}, token=token)
+    worker = created["data"]["registerWorker"]["id"]
+    depart = "mutation D($id: ID!, $input: DepartureInput!) { recordDeparture(workerId: $id, input: $input) { id } }"
+    departure = {"destinationCountry": "MY", "sector": "FORMAL", "occupation": "operator",
+                 "scheme": "P_TO_P", "procedural": procedural, "departureDate": "2026-01-05"}  # fmt: skip
+    _, departed = await ask(endpoints.gateway, depart, {"id": worker, "input": departure}, token=token)
+    assert "errors" not in departed, departed
+
+
+async def test_proposal_to_decree_with_registry_data_joined(endpoints: Endpoints, mint: Callable[..., str]) -> None:
+    kp2mi, disnaker, bp3mi = mint("KP2MI"), mint("DISNAKER", region="16.06"), mint("BP3MI", region="16")
+    village = "16.06.13.2001"
+    for procedural in (True, True, False):
+        await register_abroad(endpoints, kp2mi, village, procedural)
+    # the designation service learns the numbers from the registry's events (outbox -> JetStream -> consumer)
+    for _ in range(100):
+        _, answer = await ask(endpoints.gateway, JOINED, {"code": village}, token=kp2mi)
+        stats = answer["data"]["village"]["migrantStats"]
+        results = {r["criterion"]: r for r in answer["data"]["village"]["criteriaAssessment"]["results"]}
+        share = stats["proceduralDeparted"] / stats["departed"] if stats["departed"] else None
+        expected = (str(stats["total"]), None if share is None else f"{share:.4f}")
+        if (results["HAS_PMI_RESIDENTS"]["value"], results["PROCEDURAL_SHARE"]["value"]) == expected:
+            break
+        await asyncio.sleep(0.1)
+    assert results["HAS_PMI_RESIDENTS"]["value"] == str(stats["total"])
+    share = stats["proceduralDeparted"] / stats["departed"]
+    assert results["PROCEDURAL_SHARE"]["value"] == f"{share:.4f}"
+
+    propose = (
+        "mutation P($v: String!, $j: String!) { proposeVillage(villageCode: $v, justification: $j) { id status } }"
+    )
+    why = "Residents work in Malaysia as production operators, mostly SMA/SMK graduates"
+    _, proposed = await ask(endpoints.gateway, propose, {"v": village, "j": why}, token=disnaker)
+    assert "errors" not in proposed, proposed
+    pid = proposed["data"]["proposeVillage"]["id"]
+    steps: list[tuple[str, str, dict[str, Any]]] = [
+        ("mutation S($id: ID!) { submitProposal(id: $id) { status } }", disnaker, {"id": pid}),
+        ("mutation V($id: ID!) { verifyProposal(id: $id, note: \"visited\") { status } }", bp3mi, {"id": pid}),
+        ("mutation A($id: ID!) { assessProposal(id: $id) { eligible } }", bp3mi, {"id": pid}),
+        ("mutation D($id: ID!, $d: Date!) { approveProposal(id: $id, decreeNumber: \"SK 12/2026\", decreeDate: $d,"
+         " overrideReason: \"evidence filed on paper\") { status decreeNumber } }", kp2mi,
+         {"id": pid, "d": dt.date.today().isoformat()}),
+    ]  # fmt: skip
+    for query, token, variables in steps:
+        _, answer = await ask(endpoints.gateway, query, variables, token=token)
+        assert "errors" not in answer, answer
+    _, joined = await ask(endpoints.gateway, JOINED, {"code": village}, token=kp2mi)
+    proposals = joined["data"]["village"]["proposals"]
+    assert proposals[0]["status"] == "APPROVED"
+    assert [h["agency"] for h in proposals[0]["history"]] == ["DISNAKER", "DISNAKER", "BP3MI", "BP3MI", "KP2MI"]
+    assert joined["data"]["village"]["name"] == "Ulak Paceh"
+
+
+async def test_workflow_refusals_through_the_gateway(endpoints: Endpoints, mint: Callable[..., str]) -> None:
+    propose = 'mutation P($v: String!) { proposeVillage(villageCode: $v, justification: "%s") { id } }' % ("x" * 30)
+    _, outside = await ask(endpoints.gateway, propose, {"v": "33.07.01.2001"}, token=mint("DISNAKER", region="16.06"))
+    assert outside["data"] == {"proposeVillage": None}
+    assert outside["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    _, unauthorised = await ask(endpoints.gateway, propose, {"v": "16.06.13.2001"}, token=mint("KEMENDES"))
+    assert unauthorised["errors"][0]["extensions"]["code"] == "UNAUTHORIZED_FIELD_OR_TYPE"
+    bad_id = 'mutation { submitProposal(id: "' + str(uuid.uuid4()) + '") { id } }'
+    _, missing = await ask(endpoints.gateway, bad_id, token=mint("DISNAKER", region="16.06"))
+    assert missing["errors"][0]["extensions"]["code"] == "NOT_FOUND"
