@@ -84,6 +84,15 @@ async def test_proposal_to_decree_with_registry_data_joined(endpoints: Endpoints
     assert proposals[0]["status"] == "APPROVED"
     assert [h["agency"] for h in proposals[0]["history"]] == ["DISNAKER", "DISNAKER", "BP3MI", "BP3MI", "KP2MI"]
     assert joined["data"]["village"]["name"] == "Ulak Paceh"
+    current = "query C($code: String!) { village(code: $code) { designation { id status decreeNumber } } }"
+    _, designated = await ask(endpoints.gateway, current, {"code": village}, token=kp2mi)
+    designation = designated["data"]["village"]["designation"]
+    assert (designation["status"], designation["decreeNumber"]) == ("ACTIVE", "SK 12/2026")
+    suspend = 'mutation S($id: ID!) { suspendDesignation(id: $id, reason: "satgas dissolved") { status } }'
+    _, suspended = await ask(endpoints.gateway, suspend, {"id": designation["id"]}, token=kp2mi)
+    assert suspended["data"] == {"suspendDesignation": {"status": "SUSPENDED"}}
+    _, refused = await ask(endpoints.gateway, suspend, {"id": designation["id"]}, token=disnaker)
+    assert refused["errors"][0]["extensions"]["code"] == "UNAUTHORIZED_FIELD_OR_TYPE"  # no designation:decide
 
 
 async def test_workflow_refusals_through_the_gateway(endpoints: Endpoints, mint: Callable[..., str]) -> None:

@@ -26,6 +26,8 @@ from demimas_common.events.tables import event_tables
 __all__ = [
     "OPEN_STATUSES",
     "SCHEMA",
+    "designation_transitions",
+    "designations",
     "events",
     "evidence",
     "metadata",
@@ -111,4 +113,36 @@ evidence = Table(
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     Column("agency", Text, nullable=False),
     Column("sub", Text, nullable=False),
+)
+
+designations = Table(
+    "designations",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("village_code", CODE, nullable=False),
+    Column("decree_number", Text, nullable=False),
+    Column("decree_date", Date, nullable=False),
+    Column("programme", Text, nullable=False),
+    Column("proposal_id", Uuid, ForeignKey(proposals.c.id)),
+    Column("status", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Index(
+        "designations_one_current_per_village",
+        "village_code",
+        unique=True,
+        postgresql_where=text("status <> 'REVOKED'"),
+    ),
+)
+
+designation_transitions = Table(
+    "designation_transitions",
+    metadata,
+    Column("designation_id", Uuid, ForeignKey(designations.c.id), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("agency", Text, nullable=False),
+    Column("sub", Text, nullable=False),
+    Column("reason", Text),
+    PrimaryKeyConstraint("designation_id", "seq"),
 )

@@ -18,11 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from demimas_common.auth.principal import Principal
 from demimas_common.db.uow import UnitOfWork
 from demimas_common.errors import BadUserInput, Forbidden
-from demimas_common.events.envelope import CloudEvent, new_event
+from demimas_designation.adapters import designations as designation_repo
 from demimas_designation.adapters import proposals as repo
 from demimas_designation.adapters.projection import counts_of
 from demimas_designation.domain.assessment import CriteriaAssessment, Evidence, assess, check_evidence
-from demimas_designation.domain.proposal import Proposal, check_decree
+from demimas_designation.domain.designation import Designation
+from demimas_designation.domain.proposal import Proposal, Transition, check_decree
+from demimas_designation.domain.vocabulary import DesignationStatus, Programme
+from demimas_designation.service_layer.events import proposal_event, village_event
 
 __all__ = ["WorkflowSettings", "add_evidence", "approve", "assess_proposal", "propose", "reject", "submit", "verify",
            "withdraw"]  # fmt: skip
@@ -46,11 +49,6 @@ def _allowed(principal: Principal, scopes: tuple[str, ...], village_code: str) -
     if not any(principal.has_scope(s) for s in scopes):
         raise Forbidden(f"this needs the {' or '.join(scopes)} scope", reason="scope")
     principal.require_region(village_code, field="villageCode")
-
-
-def _event(kind: str, proposal: Proposal) -> CloudEvent:
-    data = {"proposalId": str(proposal.id), "villageCode": proposal.village_code, "status": proposal.status.value}
-    return new_event(f"demimas.designation.proposal.{kind}", str(proposal.id), data)
 
 
 async def propose(engine: AsyncEngine, principal: Principal, village_code: str, justification: str,
@@ -85,7 +83,7 @@ async def _change(
             await result
         await repo.save_proposal(uow.connection, proposal, loaded_version=loaded, known=known)
         if event is not None:
-            uow.publish(_event(event, proposal))
+            uow.publish(proposal_event(event, proposal))
         await uow.commit()
     return proposal
 
@@ -174,5 +172,9 @@ async def approve(
         items = await repo.evidence_of(uow.connection, p.village_code)
         eligible = assess(counts, items, threshold=settings.procedural_threshold, today=now.date()).eligible
         p.approve(decree, eligible=eligible, override_reason=override_reason, agency=agency, sub=sub, at=now)
+        designation = Designation(uuid.uuid4(), p.village_code, decree, Programme.DEMIMAS, proposal_id=p.id,
+                                  history=[Transition(DesignationStatus.ACTIVE, now, agency, sub, None)])  # fmt: skip
+        await designation_repo.insert_designation(uow.connection, designation)
+        uow.publish(village_event(designation))
 
     return await _change(engine, principal, proposal_id, (DECIDE,), run, "approved")

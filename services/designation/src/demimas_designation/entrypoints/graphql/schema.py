@@ -15,7 +15,8 @@ from demimas_designation.adapters import proposals as repo
 from demimas_designation.domain.assessment import Evidence
 from demimas_designation.domain.vocabulary import EvidenceKind
 from demimas_designation.entrypoints.graphql.context import DesignationContext
-from demimas_designation.entrypoints.graphql.types import CriteriaAssessment, Proposal, Village
+from demimas_designation.entrypoints.graphql.types import CriteriaAssessment, Designation, Proposal, Village
+from demimas_designation.service_layer import designations as designation_flow
 from demimas_designation.service_layer import proposals as flow
 
 __all__ = ["Mutation", "Query", "schema"]
@@ -111,5 +112,25 @@ class Mutation:
         p = await flow.withdraw(ctx.engine, ctx.require_principal(), _id(id), reason, ctx.workflow)
         return Proposal.from_domain(p)
 
+    @strawberry.federation.field(requires_scopes=DECIDE, description="Suspend a designation (a reason is required).")
+    async def suspend_designation(self, info: Ctx, id: strawberry.ID, reason: str) -> Designation | None:
+        ctx = info.context
+        d = await designation_flow.suspend(ctx.engine, ctx.require_principal(), _id(id), reason, ctx.workflow)
+        return Designation.from_domain(d)
 
-schema = build_schema(query=Query, mutation=Mutation, types=[Village, Proposal])
+    @strawberry.federation.field(requires_scopes=DECIDE, description="Make a suspended designation active again.")
+    async def reinstate_designation(self, info: Ctx, id: strawberry.ID, note: str | None = None) -> Designation | None:
+        ctx = info.context
+        d = await designation_flow.reinstate(ctx.engine, ctx.require_principal(), _id(id), note, ctx.workflow)
+        return Designation.from_domain(d)
+
+    @strawberry.federation.field(
+        requires_scopes=DECIDE, description="Revoke a designation (final; a reason is required)."
+    )
+    async def revoke_designation(self, info: Ctx, id: strawberry.ID, reason: str) -> Designation | None:
+        ctx = info.context
+        d = await designation_flow.revoke(ctx.engine, ctx.require_principal(), _id(id), reason, ctx.workflow)
+        return Designation.from_domain(d)
+
+
+schema = build_schema(query=Query, mutation=Mutation, types=[Village, Proposal, Designation])

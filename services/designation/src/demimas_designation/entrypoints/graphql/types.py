@@ -9,15 +9,24 @@ import uuid
 import strawberry
 from strawberry.types import Info
 
+from demimas_designation.adapters import designations as designation_repo
 from demimas_designation.adapters import proposals as repo
 from demimas_designation.adapters.projection import counts_of
 from demimas_designation.adapters.tables import proposals as proposals_table
 from demimas_designation.domain import assessment as domain_assessment
+from demimas_designation.domain import designation as domain_designation
 from demimas_designation.domain import proposal as domain
-from demimas_designation.domain.vocabulary import Criterion, CriterionStatus, EvidenceSource, ProposalStatus
+from demimas_designation.domain.vocabulary import (
+    Criterion,
+    CriterionStatus,
+    DesignationStatus,
+    EvidenceSource,
+    Programme,
+    ProposalStatus,
+)
 from demimas_designation.entrypoints.graphql.context import DesignationContext
 
-__all__ = ["CriteriaAssessment", "Proposal", "Village"]
+__all__ = ["CriteriaAssessment", "Designation", "Proposal", "Village"]
 
 ProposalStatusEnum = strawberry.enum(ProposalStatus, name="ProposalStatus")
 CriterionEnum = strawberry.enum(Criterion, name="Criterion")
@@ -62,6 +71,45 @@ class Proposal:
         )
 
 
+DesignationStatusEnum = strawberry.enum(DesignationStatus, name="DesignationStatus")
+ProgrammeEnum = strawberry.enum(Programme, name="Programme")
+
+
+@strawberry.type(description="One step of a designation: who changed it, when, and why.")
+class DesignationTransition:
+    status: DesignationStatusEnum  # type: ignore[valid-type]
+    at: dt.datetime
+    agency: str
+    reason: str | None
+
+
+@strawberry.federation.type(keys=["id"], description="A village designated Desa Migran EMAS by decree.")
+class Designation:
+    id: strawberry.ID
+    village_code: str
+    status: DesignationStatusEnum  # type: ignore[valid-type]
+    decree_number: str
+    decree_date: dt.date
+    programme: ProgrammeEnum  # type: ignore[valid-type]
+    proposal_id: strawberry.ID | None
+    history: list[DesignationTransition]
+
+    @classmethod
+    def from_domain(cls, d: domain_designation.Designation) -> Designation:
+        return cls(
+            id=strawberry.ID(str(d.id)),
+            village_code=d.village_code,
+            status=d.status,
+            decree_number=d.decree.number,
+            decree_date=d.decree.date,
+            programme=d.programme,
+            proposal_id=strawberry.ID(str(d.proposal_id)) if d.proposal_id else None,
+            history=[
+                DesignationTransition(status=t.status, at=t.at, agency=t.agency, reason=t.reason) for t in d.history
+            ],
+        )
+
+
 @strawberry.type
 class CriterionResult:
     criterion: CriterionEnum  # type: ignore[valid-type]
@@ -90,6 +138,13 @@ class Village:
     @classmethod
     def resolve_reference(cls, code: str) -> Village:
         return cls(code=code)
+
+    @strawberry.federation.field(authenticated=True, description="The village's current designation, if any.")
+    async def designation(self, info: Ctx) -> Designation | None:
+        info.context.require_principal()
+        async with info.context.engine.connect() as conn:
+            found = await designation_repo.current_designation(conn, self.code)
+        return Designation.from_domain(found) if found else None
 
     @strawberry.federation.field(requires_scopes=READERS, description="Proposals of this village, newest first.")
     async def proposals(self, info: Ctx) -> list[Proposal] | None:
