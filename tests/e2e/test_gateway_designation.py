@@ -91,6 +91,18 @@ async def test_proposal_to_decree_with_registry_data_joined(endpoints: Endpoints
     suspend = 'mutation S($id: ID!) { suspendDesignation(id: $id, reason: "satgas dissolved") { status } }'
     _, suspended = await ask(endpoints.gateway, suspend, {"id": designation["id"]}, token=kp2mi)
     assert suspended["data"] == {"suspendDesignation": {"status": "SUSPENDED"}}
+    listing = """{ designations(filter: {regencyCode: "16.06"}, first: 5) { edges { node { villageCode status } }
+        pageInfo { hasNextPage } } designationSummary(regionPrefix: "16") { villages provinces regencies
+        byStatus { status count } } proposals(filter: {status: APPROVED}) { edges { node { villageCode } } } }"""
+    _, listed = await ask(endpoints.gateway, listing, token=kp2mi)
+    assert "errors" not in listed, listed
+    assert {"villageCode": village, "status": "SUSPENDED"} in [
+        e["node"] for e in listed["data"]["designations"]["edges"]
+    ]
+    summary = listed["data"]["designationSummary"]
+    assert (summary["villages"], summary["provinces"], summary["regencies"]) == (1, 1, 1)
+    assert summary["byStatus"] == [{"status": "SUSPENDED", "count": 1}]
+    assert {"villageCode": village} in [e["node"] for e in listed["data"]["proposals"]["edges"]]
     _, refused = await ask(endpoints.gateway, suspend, {"id": designation["id"]}, token=disnaker)
     assert refused["errors"][0]["extensions"]["code"] == "UNAUTHORIZED_FIELD_OR_TYPE"  # no designation:decide
 

@@ -4,18 +4,31 @@ summary come next)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 
 import strawberry
 from strawberry.types import Info
 
 from demimas_common.errors import BadUserInput
+from demimas_common.graphql.pagination import decode_cursor, encode_cursor, validate_first
 from demimas_common.graphql.schema import build_schema
+from demimas_common.graphql.types import PageInfo
+from demimas_designation.adapters import designations as designation_repo
 from demimas_designation.adapters import proposals as repo
+from demimas_designation.adapters import queries
 from demimas_designation.domain.assessment import Evidence
-from demimas_designation.domain.vocabulary import EvidenceKind
+from demimas_designation.domain.vocabulary import DesignationStatus, EvidenceKind
 from demimas_designation.entrypoints.graphql.context import DesignationContext
-from demimas_designation.entrypoints.graphql.types import CriteriaAssessment, Designation, Proposal, Village
+from demimas_designation.entrypoints.graphql.types import (
+    CriteriaAssessment,
+    Designation,
+    DesignationStatusEnum,
+    ProgrammeEnum,
+    Proposal,
+    ProposalStatusEnum,
+    Village,
+)
 from demimas_designation.service_layer import designations as designation_flow
 from demimas_designation.service_layer import proposals as flow
 
@@ -45,8 +58,129 @@ class EvidenceInput:
     note: str | None = None
 
 
+@strawberry.input
+class DesignationFilter:
+    status: DesignationStatusEnum | None = None  # type: ignore[valid-type]
+    province_code: str | None = None
+    regency_code: str | None = None
+    programme: ProgrammeEnum | None = None  # type: ignore[valid-type]
+
+
+@strawberry.input
+class ProposalFilter:
+    status: ProposalStatusEnum | None = None  # type: ignore[valid-type]
+    region_prefix: str | None = None
+
+
+@strawberry.type
+class DesignationEdge:
+    cursor: str
+    node: Designation
+
+
+@strawberry.type
+class DesignationConnection:
+    edges: list[DesignationEdge]
+    page_info: PageInfo
+
+
+@strawberry.type
+class ProposalEdge:
+    cursor: str
+    node: Proposal
+
+
+@strawberry.type
+class ProposalConnection:
+    edges: list[ProposalEdge]
+    page_info: PageInfo
+
+
+@strawberry.type
+class StatusCount:
+    status: DesignationStatusEnum  # type: ignore[valid-type]
+    count: int
+
+
+@strawberry.type(description="Designated villages (not revoked) and the provinces and regencies they lie in.")
+class DesignationSummary:
+    villages: int
+    provinces: int
+    regencies: int
+    by_status: list[StatusCount]
+
+
+REGION = re.compile(r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$")
+
+
+def _region(value: str | None, field: str) -> str | None:
+    if value is None:
+        return None
+    if not REGION.match(value):
+        raise BadUserInput(f"{field} must be a region code prefix such as 16 or 16.06", field=field)
+    return value
+
+
+def _after(after: str | None) -> tuple[str, uuid.UUID] | None:
+    if after is None:
+        return None
+    code, raw = decode_cursor(after, length=2)
+    try:
+        return str(code), uuid.UUID(str(raw))
+    except ValueError:
+        raise BadUserInput("after is not a cursor of this list", field="after") from None
+
+
 @strawberry.type
 class Query:
+    @strawberry.federation.field(authenticated=True, description="Designated villages, by village code.")
+    async def designations(
+        self, info: Ctx, filter: DesignationFilter | None = None, first: int | None = None, after: str | None = None
+    ) -> DesignationConnection | None:
+        ctx = info.context
+        principal = ctx.require_principal()
+        f = filter or DesignationFilter()
+        region = _region(f.regency_code, "regencyCode") or _region(f.province_code, "provinceCode")
+        limit = validate_first(first)
+        async with ctx.engine.connect() as conn:
+            ids, more = await queries.designation_page(
+                conn, status=f.status.value if f.status else None, region=region, caller_region=principal.region,
+                programme=f.programme.value if f.programme else None, first=limit, after=_after(after),
+            )  # fmt: skip
+            found = [await designation_repo.load_designation(conn, i) for i in ids]
+        edges = [DesignationEdge(cursor=encode_cursor((d.village_code, str(d.id))), node=Designation.from_domain(d))
+                 for d in found]  # fmt: skip
+        return DesignationConnection(edges=edges, page_info=PageInfo.of([e.cursor for e in edges], has_next=more,
+                                                                         after=after))  # fmt: skip
+
+    @strawberry.federation.field(requires_scopes=READERS, description="Proposals, by village code.")
+    async def proposals(
+        self, info: Ctx, filter: ProposalFilter | None = None, first: int | None = None, after: str | None = None
+    ) -> ProposalConnection | None:
+        ctx = info.context
+        principal = ctx.require_principal()
+        f = filter or ProposalFilter()
+        limit = validate_first(first)
+        async with ctx.engine.connect() as conn:
+            ids, more = await queries.proposal_page(
+                conn, status=f.status.value if f.status else None, region=_region(f.region_prefix, "regionPrefix"),
+                caller_region=principal.region, first=limit, after=_after(after),
+            )  # fmt: skip
+            found = [await repo.load_proposal(conn, i) for i in ids]
+        edges = [ProposalEdge(cursor=encode_cursor((p.village_code, str(p.id))), node=Proposal.from_domain(p))
+                 for p in found]  # fmt: skip
+        return ProposalConnection(edges=edges, page_info=PageInfo.of([e.cursor for e in edges], has_next=more,
+                                                                     after=after))  # fmt: skip
+
+    @strawberry.federation.field(authenticated=True, description="The figure the ministry quotes.")
+    async def designation_summary(self, info: Ctx, region_prefix: str | None = None) -> DesignationSummary | None:
+        ctx = info.context
+        principal = ctx.require_principal()
+        async with ctx.engine.connect() as conn:
+            s = await queries.summary(conn, _region(region_prefix, "regionPrefix"), principal.region)
+        counts = [StatusCount(status=DesignationStatus(k), count=v) for k, v in sorted(s.by_status.items())]
+        return DesignationSummary(villages=s.villages, provinces=s.provinces, regencies=s.regencies, by_status=counts)
+
     @strawberry.federation.field(requires_scopes=READERS, description="A proposal by its id.")
     async def proposal(self, info: Ctx, id: strawberry.ID) -> Proposal | None:
         ctx = info.context

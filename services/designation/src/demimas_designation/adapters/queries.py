@@ -1,0 +1,89 @@
+"""Read queries: designations and proposals page by page (keyset on village code and id), and the summary the
+ministry quotes ("70 villages in 16 provinces")."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, and_, func, literal, or_, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from demimas_designation.adapters.tables import designations, proposals
+
+__all__ = ["Summary", "designation_page", "proposal_page", "summary"]
+
+
+def _in_region(column: ColumnElement[str], prefix: str | None) -> ColumnElement[bool]:
+    if not prefix:
+        return literal(True)
+    return or_(column == prefix, column.startswith(prefix + "."))
+
+
+async def designation_page(
+    conn: AsyncConnection,
+    *,
+    status: str | None,
+    region: str | None,
+    caller_region: str | None,
+    programme: str | None,
+    first: int,
+    after: tuple[str, uuid.UUID] | None,
+) -> tuple[list[uuid.UUID], bool]:
+    t = designations
+    where = [_in_region(t.c.village_code, region), _in_region(t.c.village_code, caller_region)]
+    if status:
+        where.append(t.c.status == status)
+    if programme:
+        where.append(t.c.programme == programme)
+    if after:
+        where.append(tuple_(t.c.village_code, t.c.id) > tuple_(literal(after[0]), literal(after[1])))
+    rows = await conn.execute(select(t.c.id).where(and_(*where)).order_by(t.c.village_code, t.c.id).limit(first + 1))
+    ids = [r[0] for r in rows]
+    return ids[:first], len(ids) > first
+
+
+async def proposal_page(
+    conn: AsyncConnection,
+    *,
+    status: str | None,
+    region: str | None,
+    caller_region: str | None,
+    first: int,
+    after: tuple[str, uuid.UUID] | None,
+) -> tuple[list[uuid.UUID], bool]:
+    t = proposals
+    where = [_in_region(t.c.village_code, region), _in_region(t.c.village_code, caller_region)]
+    if status:
+        where.append(t.c.status == status)
+    if after:
+        where.append(tuple_(t.c.village_code, t.c.id) > tuple_(literal(after[0]), literal(after[1])))
+    rows = await conn.execute(select(t.c.id).where(and_(*where)).order_by(t.c.village_code, t.c.id).limit(first + 1))
+    ids = [r[0] for r in rows]
+    return ids[:first], len(ids) > first
+
+
+@dataclass(frozen=True)
+class Summary:
+    villages: int
+    provinces: int
+    regencies: int
+    by_status: dict[str, int]
+
+
+async def summary(conn: AsyncConnection, region: str | None, caller_region: str | None) -> Summary:
+    t = designations
+    scope = and_(_in_region(t.c.village_code, region), _in_region(t.c.village_code, caller_region))
+    current = and_(scope, t.c.status != "REVOKED")
+    row = (
+        await conn.execute(
+            select(
+                func.count(),
+                func.count(func.distinct(func.substr(t.c.village_code, 1, 2))),
+                func.count(func.distinct(func.substr(t.c.village_code, 1, 5))),
+            ).where(current)
+        )
+    ).one()
+    grouped = await conn.execute(select(t.c.status, func.count()).where(scope).group_by(t.c.status))
+    by_status: dict[str, int] = {str(status): int(n) for status, n in grouped.all()}
+    return Summary(villages=row[0], provinces=row[1], regencies=row[2], by_status=by_status)
