@@ -14,15 +14,14 @@ from demimas_common.app import create_app as create_service_app
 from demimas_common.app import database_ready, nats_ready
 from demimas_common.auth.jwt import TokenVerifier
 from demimas_common.db.engine import create_engine
-from demimas_common.events.consumer import EventConsumer
 from demimas_common.events.relay import OutboxRelay
 from demimas_common.service import ServiceSpec
 from demimas_common.telemetry import instrument_engine
-from demimas_designation.adapters.projection import apply_event
 from demimas_designation.adapters.tables import SCHEMA
 from demimas_designation.entrypoints.graphql.context import context_getter
 from demimas_designation.entrypoints.graphql.schema import schema
 from demimas_designation.service_layer.proposals import WorkflowSettings
+from demimas_designation.service_layer.rebuild import village_stats_consumer
 from demimas_designation.settings import DesignationSettings
 
 __all__ = ["SERVICE", "create_app"]
@@ -33,8 +32,8 @@ SERVICE = ServiceSpec(
     app_factory="demimas_designation.app:create_app",
     migrations=Path(__file__).parent / "migrations",
     graphql_schema="demimas_designation.entrypoints.graphql.schema:schema",
+    demo_loader="demimas_designation.demo:load_demo",
 )
-VILLAGE_STATS = "village-stats"
 
 
 def create_app(settings: DesignationSettings | None = None) -> FastAPI:
@@ -44,15 +43,7 @@ def create_app(settings: DesignationSettings | None = None) -> FastAPI:
     engine = create_engine(settings.database_url, pool_size=settings.pool_size, application_name="designation")
     instrument_engine(engine)
     relay = OutboxRelay(engine, SCHEMA, settings.nats_url, retention_days=settings.outbox_retention_days)
-    consumer = EventConsumer(
-        engine,
-        SCHEMA,
-        settings.nats_url,
-        durable=VILLAGE_STATS,
-        subjects=["demimas.registry.worker.>"],
-        handler=apply_event,
-        max_attempts=settings.consumer_max_attempts,
-    )
+    consumer = village_stats_consumer(engine, settings.nats_url, max_attempts=settings.consumer_max_attempts)
 
     @asynccontextmanager
     async def background() -> AsyncIterator[None]:

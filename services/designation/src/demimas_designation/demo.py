@@ -1,0 +1,42 @@
+"""Demo data for `make run`: the Musi Banyuasin proposals of DOMAIN.md (25 Nov 2025), Ulak Paceh (16.06.13.2001) and
+Tebing Bulang (16.06.03.2008), submitted by the regency office and verified by the provincial office, so the
+workflow can be continued through the gateway (assess, evidence, decide). Idempotent: a village with a proposal is
+left alone."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from demimas_common.auth.grants import DEFAULT_GRANTS
+from demimas_common.auth.principal import Agency, Principal
+from demimas_common.db.engine import create_engine
+from demimas_designation.adapters.tables import proposals
+from demimas_designation.service_layer import proposals as flow
+
+__all__ = ["SEED_PROPOSALS", "load_demo"]
+
+SEED_PROPOSALS = {
+    "16.06.13.2001": "Desa Ulak Paceh: 17 residents work in Malaysia as production operators and general workers, "
+    "mostly SMA/SMK graduates (proposal of the Musi Banyuasin manpower office, 25 Nov 2025).",
+    "16.06.03.2008": "Desa Tebing Bulang: 13 residents work in Turkey, Bulgaria, Dubai and Hong Kong, mostly SMA/SMK "
+    "graduates (proposal of the Musi Banyuasin manpower office, 25 Nov 2025).",
+}
+DISNAKER = Principal("demo-disnaker-musi-banyuasin", Agency.DISNAKER, DEFAULT_GRANTS[Agency.DISNAKER], "16.06")
+BP3MI = Principal("demo-bp3mi-sumsel", Agency.BP3MI, DEFAULT_GRANTS[Agency.BP3MI], "16")
+
+
+async def load_demo(database_url: str) -> None:
+    engine = create_engine(database_url, pool_size=1)
+    settings = flow.WorkflowSettings(clock=lambda: dt.datetime(2025, 11, 25, 9, 0, tzinfo=dt.UTC))
+    try:
+        for village, justification in SEED_PROPOSALS.items():
+            async with engine.connect() as conn:
+                if await conn.scalar(select(proposals.c.id).where(proposals.c.village_code == village).limit(1)):
+                    continue
+            p = await flow.propose(engine, DISNAKER, village, justification, settings)
+            await flow.submit(engine, DISNAKER, p.id, settings)
+            await flow.verify(engine, BP3MI, p.id, "supported by BP3MI Sumatera Selatan", settings)
+    finally:
+        await engine.dispose()

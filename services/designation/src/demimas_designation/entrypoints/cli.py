@@ -1,0 +1,89 @@
+"""`demimas designation ...`: rebuild the village-stats projection from the stream; import the villages carried over
+from the Desmigratif programme."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register"]
+
+
+def _database_url() -> str | None:
+    """DEMIMAS_DATABASE_URL; without a password (the devstack's socket) switched to the service's runtime role."""
+    from sqlalchemy.engine import make_url
+
+    from demimas_common.db.provision import runtime_role
+    from demimas_common.db.urls import with_user
+    from demimas_designation.settings import DesignationSettings
+
+    url = DesignationSettings().database_url
+    if url is None:
+        print("set DEMIMAS_DATABASE_URL (make run writes it to .devstack/stack.env)", file=sys.stderr)
+        return None
+    return url if make_url(url).password else with_user(url, runtime_role("designation"))
+
+
+def _rebuild(args: argparse.Namespace) -> int:
+    from demimas_common.db.engine import create_engine
+    from demimas_designation.service_layer.rebuild import rebuild_stats
+    from demimas_designation.settings import DesignationSettings
+
+    url, nats_url = _database_url(), DesignationSettings().nats_url
+    if url is None or nats_url is None:
+        print("set DEMIMAS_NATS_URL too", file=sys.stderr)
+        return 2
+
+    async def run() -> int:
+        engine = create_engine(url, pool_size=2)
+        try:
+            return await rebuild_stats(engine, nats_url)
+        finally:
+            await engine.dispose()
+
+    print(f"village-stats rebuilt from {asyncio.run(run())} registry events")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from demimas_common.auth.grants import DEFAULT_GRANTS
+    from demimas_common.auth.principal import Agency, Principal
+    from demimas_common.db.engine import create_engine
+    from demimas_common.errors import DemimasError
+    from demimas_designation.service_layer.desmigratif import import_desmigratif
+    from demimas_designation.service_layer.proposals import WorkflowSettings
+
+    url = _database_url()
+    if url is None:
+        return 2
+    principal = Principal(f"cli:{getpass.getuser()}", Agency.KP2MI, DEFAULT_GRANTS[Agency.KP2MI])
+    text = Path(args.file).read_text()
+
+    async def run() -> int:
+        engine = create_engine(url, pool_size=1)
+        try:
+            return await import_desmigratif(engine, principal, text, WorkflowSettings())
+        finally:
+            await engine.dispose()
+
+    try:
+        count = asyncio.run(run())
+    except DemimasError as exc:
+        print(f"demimas designation: {exc.message}", file=sys.stderr)
+        return 1
+    print(f"{count} Desmigratif villages designated")
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    designation = subparsers.add_parser("designation", help="the designation workflow")
+    commands = designation.add_subparsers(dest="designation_command", required=True)
+    rebuild = commands.add_parser("rebuild-stats", help="rebuild the village-stats projection from the stream")
+    rebuild.set_defaults(func=_rebuild)
+    imp = commands.add_parser("import-desmigratif", help="designate villages carried over from Desmigratif (CSV)")
+    imp.add_argument("file", type=Path, help="CSV with the header village_code,decree_number,decree_date")
+    imp.set_defaults(func=_import)

@@ -1,0 +1,91 @@
+"""Rebuilding the village-stats projection from the stream gives the same numbers; the Desmigratif import designates
+every row of a good file and nothing of a file with one bad row."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+import demimas_designation
+from demimas_common.auth.grants import DEFAULT_GRANTS
+from demimas_common.auth.principal import Agency, Principal
+from demimas_common.db.engine import create_engine
+from demimas_common.db.provision import runtime_role
+from demimas_common.db.urls import with_user
+from demimas_common.devstack.provisioning import migrate_service
+from demimas_common.devstack.testing import TestStack
+from demimas_common.errors import BadUserInput, Conflict
+from demimas_common.events.envelope import new_event
+from demimas_common.events.nats import connect
+from demimas_common.events.stream import ensure_stream
+from demimas_common.service import ServiceSpec
+from demimas_designation.adapters.projection import village_counters
+from demimas_designation.adapters.tables import designations
+from demimas_designation.service_layer.desmigratif import import_desmigratif
+from demimas_designation.service_layer.proposals import WorkflowSettings
+from demimas_designation.service_layer.rebuild import rebuild_stats
+
+pytestmark = pytest.mark.integration
+
+SPEC = ServiceSpec("designation", 4002, "demimas_designation.app:create_app",
+                   Path(demimas_designation.__file__).parent / "migrations")  # fmt: skip
+KP2MI = Principal("k", Agency.KP2MI, DEFAULT_GRANTS[Agency.KP2MI])
+
+
+@pytest.fixture(scope="module")
+async def engine(stack: TestStack) -> AsyncIterator[AsyncEngine]:
+    await migrate_service(stack.database_url, SPEC)
+    engine = create_engine(with_user(stack.database_url, runtime_role("designation")), pool_size=2)
+    yield engine
+    await engine.dispose()
+
+
+def village() -> str:
+    n = uuid.uuid4().int
+    return f"{10 + n % 80:02d}.{n // 7 % 90 + 10:02d}.{n // 11 % 90 + 10:02d}.{2000 + n // 13 % 999}"
+
+
+async def test_rebuild_from_the_stream_gives_the_same_numbers(stack: TestStack, engine: AsyncEngine) -> None:
+    code = village()
+    nc = await connect(stack.nats_url, name="rebuild-test")
+    js = nc.jetstream()
+    await ensure_stream(js)
+    for i in range(6):
+        worker = str(uuid.uuid4())
+        for version, (kind, status) in enumerate([("registered", "CANDIDATE"), ("departed", "ABROAD")], start=1):
+            data = {"workerId": worker, "villageCode": code, "status": status, "version": version}
+            if kind == "departed":
+                data |= {"procedural": i % 3 != 0, "destinationCountry": "HK", "scheme": "P_TO_P"}
+            event = new_event(f"demimas.registry.worker.{kind}", worker, data)
+            await js.publish(event.type, event.to_json(), headers={"Nats-Msg-Id": event.id})
+    await nc.close()
+    first = await rebuild_stats(engine, stack.nats_url)
+    async with engine.connect() as conn:
+        once = await village_counters(conn, code)
+    second = await rebuild_stats(engine, stack.nats_url)
+    async with engine.connect() as conn:
+        again = await village_counters(conn, code)
+    assert once == again == {"status:ABROAD": 6, "departed": 6, "procedural": 4}
+    assert second == first >= 12
+
+
+async def test_desmigratif_import_is_all_or_nothing(engine: AsyncEngine) -> None:
+    good = [village(), village()]
+    text = "village_code,decree_number,decree_date\n" + "".join(f"{c},KEP 42/2019,2019-03-01\n" for c in good)
+    assert await import_desmigratif(engine, KP2MI, text, WorkflowSettings()) == 2
+    bad_code = village()
+    bad = f"village_code,decree_number,decree_date\n{bad_code},KEP 1/2019,2019-03-01\n16.06,KEP 2/2019,2019-13-01\n"
+    with pytest.raises(BadUserInput) as failure:
+        await import_desmigratif(engine, KP2MI, bad, WorkflowSettings())
+    assert "line 3" in failure.value.message
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(designations.c.village_code, designations.c.programme)
+                                   .where(designations.c.village_code.in_([*good, bad_code])))).all()  # fmt: skip
+    assert sorted(rows) == sorted((c, "DESMIGRATIF") for c in good)
+    with pytest.raises(Conflict):  # designated already: the whole file again is refused, nothing written
+        await import_desmigratif(engine, KP2MI, text.replace("KEP 42", "KEP 43"), WorkflowSettings())
