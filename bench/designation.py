@@ -1,0 +1,178 @@
+"""Designation benchmark (`make bench-designation`): the village-stats projection's throughput on registry events
+replayed from JetStream, against a bare consume of the same messages (same batch size, same explicit per-message
+ack) that does nothing else, measured in the same run on its own embedded PostgreSQL (fsync on) and NATS.
+
+N = 200,000 x BENCH_SCALE events (workers registered, departed and some returned, over 2,000 villages) are published
+once; both consumers read them from the start of the stream. Figures go to bench/results/designation.json:
+`designation_stats_events_per_s`, `raw_consume_events_per_s`, `designation_stats_vs_raw_consume` (goal >= 0.3),
+and the counters are checked against the events' true totals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import random
+import shutil
+import tempfile
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import orjson
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from sqlalchemy import select
+
+from demimas_common.db.engine import create_engine
+from demimas_common.db.provision import runtime_role
+from demimas_common.db.urls import with_user
+from demimas_common.devstack.nats import EmbeddedNats
+from demimas_common.devstack.postgres import EmbeddedPostgres
+from demimas_common.devstack.provisioning import migrate_service
+from demimas_common.events.consumer import EventConsumer
+from demimas_common.events.envelope import new_event
+from demimas_common.events.nats import connect
+from demimas_common.events.stream import STREAM, ensure_stream
+from demimas_designation.adapters.projection import apply_event
+from demimas_designation.adapters.tables import SCHEMA, village_counts
+from demimas_designation.app import SERVICE
+
+RESULTS = Path(__file__).parent / "results" / "designation.json"
+BATCH = 100
+
+
+def _scale() -> float:
+    return float(os.environ.get("BENCH_SCALE", "1"))
+
+
+def _events(n: int) -> tuple[list[Any], Counter[tuple[str, str]]]:
+    rng = random.Random(2026)
+    villages = [f"{10 + i % 80:02d}.{10 + i // 80 % 90:02d}.{10 + i % 7:02d}.{2001 + i}" for i in range(2000)]
+    events: list[Any] = []
+    truth: Counter[tuple[str, str]] = Counter()
+    while len(events) < n:
+        worker, village = str(uuid.uuid4()), rng.choice(villages)
+        procedural = rng.random() < 0.8
+        steps: list[tuple[str, dict[str, Any]]] = [("registered", {"status": "CANDIDATE"}),
+                 ("departed", {"status": "ABROAD", "procedural": procedural, "destinationCountry": "MY",
+                               "scheme": "P_TO_P"})]  # fmt: skip
+        status = "ABROAD"
+        if rng.random() < 0.3:
+            steps.append(("returned", {"status": "RETURNED"}))
+            status = "RETURNED"
+        if len(events) + len(steps) > n:
+            break
+        for version, (kind, extra) in enumerate(steps, start=1):
+            data = {"workerId": worker, "villageCode": village, "version": version, **extra}
+            events.append(new_event(f"demimas.registry.worker.{kind}", worker, data))
+        truth[(village, f"status:{status}")] += 1
+        truth[(village, "departed")] += 1
+        truth[(village, "procedural")] += procedural
+    return events, truth
+
+
+async def _publish(nats_url: str, events: list[Any]) -> float:
+    nc = await connect(nats_url, name="bench-publish")
+    js = nc.jetstream()
+    await ensure_stream(js)
+    start = time.perf_counter()
+    for i in range(0, len(events), 500):
+        chunk = events[i : i + 500]
+        await asyncio.gather(*(js.publish(e.type, e.to_json(), headers={"Nats-Msg-Id": e.id}) for e in chunk))
+    took = time.perf_counter() - start
+    await nc.close()
+    return took
+
+
+async def _raw_consume(nats_url: str, n: int) -> float:
+    """Fetch in batches of BATCH and ack each message explicitly, as the projection's consumer does; nothing else."""
+    nc = await connect(nats_url, name="bench-raw")
+    js = nc.jetstream()
+    config = ConsumerConfig(durable_name="bench-raw", deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.EXPLICIT,
+                            filter_subject="demimas.registry.worker.>", max_ack_pending=4000)  # fmt: skip
+    await js.add_consumer(STREAM, config)
+    sub = await js.pull_subscribe_bind("bench-raw", stream=STREAM)
+    seen = 0
+    start = time.perf_counter()
+    while seen < n:
+        for msg in await sub.fetch(BATCH, timeout=5):
+            orjson.loads(msg.data)
+            await msg.ack()
+            seen += 1
+    took = time.perf_counter() - start
+    await nc.close()
+    return took
+
+
+async def _project(runtime_url: str, nats_url: str) -> tuple[float, int]:
+    engine = create_engine(runtime_url, pool_size=2)
+    consumer = EventConsumer(engine, SCHEMA, nats_url, durable="village-stats", subjects=["demimas.registry.worker.>"],
+                             handler=apply_event, batch_size=BATCH, fetch_timeout=2.0)  # fmt: skip
+    start = time.perf_counter()
+    handled = await consumer.drain()
+    took = time.perf_counter() - start
+    await consumer.close()
+    await engine.dispose()
+    return took, handled
+
+
+async def _counters(runtime_url: str) -> Counter[tuple[str, str]]:
+    engine = create_engine(runtime_url, pool_size=1)
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(village_counts.c.village_code, village_counts.c.counter, village_counts.c.value)
+        )
+        found = Counter({(v, c): n for v, c, n in rows if n})
+    await engine.dispose()
+    return found
+
+
+async def _run(pg: EmbeddedPostgres, nats: EmbeddedNats, n: int) -> dict[str, Any]:
+    await migrate_service(pg.url(), SERVICE)
+    runtime = with_user(pg.url(), runtime_role("designation"))
+    events, truth = _events(n)
+    n = len(events)
+    publish_s = await _publish(nats.url, events)
+    raw_s = await _raw_consume(nats.url, n)
+    project_s, handled = await _project(runtime, nats.url)
+    counters = await _counters(runtime)
+    expected = Counter({k: v for k, v in truth.items() if v})
+    return {
+        "bench_scale": _scale(),
+        "events": n,
+        "publish_s": round(publish_s, 2),
+        "raw_consume_events_per_s": round(n / raw_s, 1),
+        "designation_stats_events_per_s": round(handled / project_s, 1),
+        "designation_stats_vs_raw_consume": round((handled / project_s) / (n / raw_s), 3),
+        "goal_vs_raw_consume": 0.3,
+        "counters_equal_truth": counters == expected,
+        "batch_size": BATCH,
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def main() -> int:
+    n = int(200_000 * _scale())
+    work = Path(tempfile.mkdtemp(prefix="demimas-bench-designation-"))
+    pg = EmbeddedPostgres(work / "pg", durable=True)
+    nats = EmbeddedNats(work / "nats")
+    pg.start()
+    nats.start()
+    try:
+        figures = asyncio.run(_run(pg, nats, n))
+    finally:
+        nats.stop()
+        pg.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_bytes(orjson.dumps(figures, option=orjson.OPT_INDENT_2) + b"\n")
+    for name, value in figures.items():
+        print(f"{name}: {value}")
+    return 0 if figures["counters_equal_truth"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
