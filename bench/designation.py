@@ -36,7 +36,7 @@ from demimas_common.events.consumer import EventConsumer
 from demimas_common.events.envelope import new_event
 from demimas_common.events.nats import connect
 from demimas_common.events.stream import STREAM, ensure_stream
-from demimas_designation.adapters.projection import apply_event
+from demimas_designation.adapters.projection import apply_event, apply_events
 from demimas_designation.adapters.tables import SCHEMA, village_counts
 from demimas_designation.app import SERVICE
 
@@ -110,7 +110,8 @@ async def _raw_consume(nats_url: str, n: int) -> float:
 async def _project(runtime_url: str, nats_url: str) -> tuple[float, int]:
     engine = create_engine(runtime_url, pool_size=2)
     consumer = EventConsumer(engine, SCHEMA, nats_url, durable="village-stats", subjects=["demimas.registry.worker.>"],
-                             handler=apply_event, batch_size=BATCH, fetch_timeout=2.0)  # fmt: skip
+                             handler=apply_event, batch_handler=apply_events, batch_size=BATCH,
+                             fetch_timeout=2.0)  # fmt: skip
     start = time.perf_counter()
     handled = await consumer.drain()
     took = time.perf_counter() - start

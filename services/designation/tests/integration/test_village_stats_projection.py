@@ -24,7 +24,7 @@ from demimas_common.events.envelope import CloudEvent, new_event
 from demimas_common.events.nats import connect
 from demimas_common.events.stream import ensure_stream
 from demimas_common.service import ServiceSpec
-from demimas_designation.adapters.projection import apply_event, counts_of, village_counters
+from demimas_designation.adapters.projection import apply_event, apply_events, counts_of, village_counters
 from demimas_designation.adapters.tables import SCHEMA
 
 pytestmark = pytest.mark.integration
@@ -121,9 +121,31 @@ async def test_through_jetstream_an_event_delivered_twice_counts_once(stack: Tes
     await nc.close()
     durable = f"village-stats-{uuid.uuid4().hex[:8]}"
     consumer = EventConsumer(
-        engine, SCHEMA, stack.nats_url, durable=durable, subjects=["demimas.registry.worker.>"], handler=apply_event
+        engine,
+        SCHEMA,
+        stack.nats_url,
+        durable=durable,
+        subjects=["demimas.registry.worker.>"],
+        handler=apply_event,
+        batch_handler=apply_events,
     )
     await consumer.drain()
     await consumer.close()
     async with engine.connect() as conn:
         assert await village_counters(conn, code) == expected_counters([f for _, f in histories], code)
+
+
+async def test_batches_applied_at_once_give_the_true_counters(engine: AsyncEngine) -> None:
+    rng = random.Random(21)
+    villages = [village(), village()]
+    histories = [worker_history(rng, villages) for _ in range(60)]
+    delivered = [e for events, _ in histories for e in events]
+    delivered += rng.sample(delivered, 30)
+    rng.shuffle(delivered)
+    for start in range(0, len(delivered), 37):  # batches holding several events of one worker, out of order
+        async with engine.begin() as conn:
+            await apply_events(conn, delivered[start : start + 37])
+    finals = [final for _, final in histories]
+    async with engine.connect() as conn:
+        for code in villages:
+            assert await village_counters(conn, code) == expected_counters(finals, code)

@@ -34,9 +34,10 @@ from demimas_common.events.stream import STREAM
 from demimas_common.events.tables import event_tables
 from demimas_common.telemetry import extract_context
 
-__all__ = ["EventConsumer", "Handler", "retry_dead"]
+__all__ = ["BatchHandler", "EventConsumer", "Handler", "retry_dead"]
 
 Handler = Callable[[AsyncConnection, CloudEvent], Awaitable[None]]
+BatchHandler = Callable[[AsyncConnection, list[CloudEvent]], Awaitable[None]]
 log = logging.getLogger("demimas.consumer")
 tracer = trace.get_tracer("demimas.consumer")
 
@@ -51,6 +52,7 @@ class EventConsumer:
         durable: str,
         subjects: Sequence[str],
         handler: Handler,
+        batch_handler: BatchHandler | None = None,
         batch_size: int = 100,
         max_attempts: int = 5,
         retry_delay: float = 1.0,
@@ -63,6 +65,9 @@ class EventConsumer:
         self.durable = durable
         self.subjects = list(subjects)
         self.handler = handler
+        self.batch_handler = batch_handler
+        """Optional: a fetched batch's new events at once (in stream order), for handlers that gain from bulk
+        statements; `handler` still serves the one-by-one path."""
         self.batch_size = batch_size
         self.max_attempts = max_attempts
         self.retry_delay = retry_delay
@@ -158,17 +163,21 @@ class EventConsumer:
         ):
             try:
                 async with self.engine.begin() as conn:
-                    for event in events:
-                        inserted = await conn.execute(
-                            pg_insert(inbox)
-                            .values(consumer=self.durable, event_id=uuid.UUID(event.id))
-                            .on_conflict_do_nothing()
-                            .returning(inbox.c.event_id)
-                        )
-                        fresh = inserted.first() is not None
-                        if fresh:
+                    rows = [{"consumer": self.durable, "event_id": uuid.UUID(e.id)} for e in events]
+                    inserted = await conn.execute(
+                        pg_insert(inbox).values(rows).on_conflict_do_nothing().returning(inbox.c.event_id)
+                    )
+                    new = {str(r[0]) for r in inserted}
+                    seen: set[str] = set()
+                    for event in events:  # an id twice in one batch: the first one counts
+                        applied.append(event.id in new and event.id not in seen)
+                        seen.add(event.id)
+                    fresh_events = [e for e, fresh in zip(events, applied, strict=True) if fresh]
+                    if self.batch_handler is not None:
+                        await self.batch_handler(conn, fresh_events)
+                    else:
+                        for event in fresh_events:
                             await self.handler(conn, event)
-                        applied.append(fresh)
             except Exception as exc:
                 log.info("%s: batch of %d fell back to one by one: %s", self.durable, len(events), exc)
                 return False

@@ -17,7 +17,7 @@ from demimas_designation.adapters.tables import village_counts, worker_states
 from demimas_designation.domain.assessment import VillageCounts
 from demimas_designation.domain.village_stats import WorkerState, apply_worker_event, counts_delta
 
-__all__ = ["apply_event", "counts_of", "village_counters"]
+__all__ = ["apply_event", "apply_events", "counts_of", "village_counters"]
 
 
 async def apply_event(conn: AsyncConnection, event: CloudEvent) -> None:
@@ -76,3 +76,61 @@ async def counts_of(conn: AsyncConnection, village_code: str) -> VillageCounts |
         return None
     total = sum(v for k, v in counters.items() if k.startswith("status:"))
     return VillageCounts(total=total, departed=counters.get("departed", 0), procedural=counters.get("procedural", 0))
+
+
+async def apply_events(conn: AsyncConnection, batch: list[CloudEvent]) -> None:
+    """A batch of worker events at once: the batch's workers locked and read in one statement each, the events
+    applied in memory in stream order, then one bulk upsert of the states and one of the summed counter deltas."""
+    if not batch:
+        return
+    ids: list[uuid.UUID] = []
+    for event in batch:
+        try:
+            ids.append(uuid.UUID(str(event.data["workerId"])))
+        except (KeyError, ValueError) as exc:
+            raise BadUserInput(f"worker event {event.id} without a valid workerId", field="workerId") from exc
+    keys = sorted({f"worker:{i}" for i in ids})
+    await conn.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(CAST(:keys AS text[])) AS k"),
+        {"keys": keys},
+    )
+    rows = await conn.execute(select(worker_states).where(worker_states.c.worker_id.in_(set(ids))))
+    before: dict[uuid.UUID, WorkerState | None] = {r["worker_id"]: _state(r) for r in rows.mappings().all()}
+    states = dict(before)
+    for worker_id, event in zip(ids, batch, strict=True):
+        states[worker_id] = apply_worker_event(states.get(worker_id), event.type, event.data)
+    changed = {w: s for w, s in states.items() if s is not None and s != before.get(w)}
+    if not changed:
+        return
+    values = [
+        {
+            "worker_id": w,
+            "village_code": s.village_code,
+            "status": s.status,
+            "version": s.version,
+            "procedural": s.procedural,
+            "procedural_version": s.procedural_version,
+        }
+        for w, s in changed.items()
+    ]
+    upsert = insert(worker_states).values(values)
+    excluded = upsert.excluded
+    await conn.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[worker_states.c.worker_id],
+            set_={c: excluded[c] for c in ("village_code", "status", "version", "procedural", "procedural_version")},
+        )
+    )
+    total: dict[tuple[str, str], int] = {}
+    for w, s in changed.items():
+        for key, n in counts_delta(before.get(w), s).items():
+            total[key] = total.get(key, 0) + n
+    deltas = [{"village_code": v, "counter": c, "value": n} for (v, c), n in sorted(total.items()) if n]
+    if deltas:
+        stmt = insert(village_counts).values(deltas)
+        await conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[village_counts.c.village_code, village_counts.c.counter],
+                set_={"value": village_counts.c.value + stmt.excluded.value},
+            )
+        )

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from demimas_common.events.consumer import EventConsumer
 from demimas_common.events.nats import connect
 from demimas_common.events.stream import STREAM
-from demimas_designation.adapters.projection import apply_event
+from demimas_designation.adapters.projection import apply_event, apply_events
 from demimas_designation.adapters.tables import SCHEMA, events, village_counts, worker_states
 
 __all__ = ["VILLAGE_STATS", "rebuild_stats", "village_stats_consumer"]
@@ -27,7 +27,7 @@ SUBJECTS = ["demimas.registry.worker.>"]
 
 def village_stats_consumer(engine: AsyncEngine, nats_url: str, *, max_attempts: int = 5) -> EventConsumer:
     return EventConsumer(engine, SCHEMA, nats_url, durable=VILLAGE_STATS, subjects=SUBJECTS, handler=apply_event,
-                         max_attempts=max_attempts)  # fmt: skip
+                         batch_handler=apply_events, max_attempts=max_attempts)  # fmt: skip
 
 
 async def rebuild_stats(engine: AsyncEngine, nats_url: str) -> int:
