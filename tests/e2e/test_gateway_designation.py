@@ -91,9 +91,10 @@ async def test_proposal_to_decree_with_registry_data_joined(endpoints: Endpoints
     suspend = 'mutation S($id: ID!) { suspendDesignation(id: $id, reason: "satgas dissolved") { status } }'
     _, suspended = await ask(endpoints.gateway, suspend, {"id": designation["id"]}, token=kp2mi)
     assert suspended["data"] == {"suspendDesignation": {"status": "SUSPENDED"}}
-    listing = """{ designations(filter: {regencyCode: "16.06"}, first: 5) { edges { node { villageCode status } }
-        pageInfo { hasNextPage } } designationSummary(regionPrefix: "16") { villages provinces regencies
-        byStatus { status count } } proposals(filter: {status: APPROVED}) { edges { node { villageCode } } } }"""
+    listing = """{ designations(filter: {regencyCode: "16.06"}, first: 100) { edges { node { villageCode status } }
+        pageInfo { hasNextPage } } designationSummary(regionPrefix: "16.06.13.2001") { villages provinces regencies
+        byStatus { status count } }
+        proposals(filter: {status: APPROVED, regionPrefix: "16.06.13.2001"}) { edges { node { villageCode } } } }"""
     _, listed = await ask(endpoints.gateway, listing, token=kp2mi)
     assert "errors" not in listed, listed
     assert {"villageCode": village, "status": "SUSPENDED"} in [
