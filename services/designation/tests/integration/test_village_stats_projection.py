@@ -149,3 +149,36 @@ async def test_batches_applied_at_once_give_the_true_counters(engine: AsyncEngin
     async with engine.connect() as conn:
         for code in villages:
             assert await village_counters(conn, code) == expected_counters(finals, code)
+
+
+async def test_events_published_while_the_service_is_down_are_applied_after_restart(
+    stack: TestStack, engine: AsyncEngine
+) -> None:
+    rng = random.Random(5)
+    code = village()
+    histories = [worker_history(rng, [code]) for _ in range(20)]
+    nc = await connect(stack.nats_url, name="designation-restart-test")
+    js = nc.jetstream()
+    await ensure_stream(js)
+    durable = f"village-stats-{uuid.uuid4().hex[:8]}"
+
+    def consumer() -> EventConsumer:
+        return EventConsumer(engine, SCHEMA, stack.nats_url, durable=durable, subjects=["demimas.registry.worker.>"],
+                             handler=apply_event, batch_handler=apply_events, fetch_timeout=0.3)  # fmt: skip
+
+    async def publish(items: list[tuple[list[CloudEvent], Any]]) -> None:
+        for events, _ in items:
+            for event in events:
+                await js.publish(event.type, event.to_json(), headers={"Nats-Msg-Id": event.id})
+
+    await publish(histories[:10])
+    running = consumer()
+    await running.drain()
+    await running.close()  # the service stops
+    await publish(histories[10:])  # the registry goes on
+    restarted = consumer()  # the same durable consumer picks up where it stopped
+    await restarted.drain()
+    await restarted.close()
+    await nc.close()
+    async with engine.connect() as conn:
+        assert await village_counters(conn, code) == expected_counters([f for _, f in histories], code)
