@@ -118,3 +118,38 @@ async def test_workflow_refusals_through_the_gateway(endpoints: Endpoints, mint:
     bad_id = 'mutation { submitProposal(id: "' + str(uuid.uuid4()) + '") { id } }'
     _, missing = await ask(endpoints.gateway, bad_id, token=mint("DISNAKER", region="16.06"))
     assert missing["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_bad_input_to_the_workflow_names_the_field(endpoints: Endpoints, mint: Callable[..., str]) -> None:
+    disnaker, bp3mi, kp2mi = mint("DISNAKER", region="16.06"), mint("BP3MI", region="16"), mint("KP2MI")
+    propose = 'mutation P($j: String!) { proposeVillage(villageCode: "16.06.03.2008", justification: $j) { id } }'
+    _, short = await ask(endpoints.gateway, propose, {"j": "because"}, token=disnaker)
+    assert (short["errors"][0]["extensions"]["code"], short["errors"][0]["extensions"]["field"]) == (
+        "BAD_USER_INPUT",
+        "justification",
+    )
+    _, proposed = await ask(endpoints.gateway, propose, {"j": "13 residents work in Turkey, Bulgaria and Dubai"},
+                            token=disnaker)  # fmt: skip
+    pid = proposed["data"]["proposeVillage"]["id"]
+    evidence = "mutation E($id: ID!, $in: EvidenceInput!) { addEvidence(proposalId: $id, input: $in) { id } }"
+    bad_digest = {"kind": "FIELD_VISIT", "title": "visit", "documentDate": "2026-06-01", "sha256": "not-a-digest"}
+    _, refused = await ask(endpoints.gateway, evidence, {"id": pid, "in": bad_digest}, token=disnaker)
+    assert refused["errors"][0]["extensions"]["field"] == "sha256"
+    future = {**bad_digest, "sha256": "c" * 64, "documentDate": "2999-01-01"}
+    _, refused = await ask(endpoints.gateway, evidence, {"id": pid, "in": future}, token=disnaker)
+    assert refused["errors"][0]["extensions"]["field"] == "documentDate"
+    for query, token in (
+        (f'mutation {{ submitProposal(id: "{pid}") {{ id }} }}', disnaker),
+        (f'mutation {{ verifyProposal(id: "{pid}") {{ id }} }}', bp3mi),
+        (f'mutation {{ assessProposal(id: "{pid}") {{ eligible }} }}', bp3mi),
+    ):
+        _, answer = await ask(endpoints.gateway, query, token=token)
+        assert "errors" not in answer, answer
+    approve = f'mutation {{ approveProposal(id: "{pid}", decreeNumber: "SK 9", decreeDate: "2999-01-01") {{ id }} }}'
+    _, refused = await ask(endpoints.gateway, approve, token=kp2mi)
+    assert refused["errors"][0]["extensions"]["field"] == "decreeDate"
+    reject = f'mutation {{ rejectProposal(id: "{pid}", reason: " ") {{ id }} }}'
+    _, refused = await ask(endpoints.gateway, reject, token=kp2mi)
+    assert refused["errors"][0]["extensions"]["field"] == "reason"
+    _, forged = await ask(endpoints.gateway, reject, token=kp2mi[:-4] + "AAAA")
+    assert forged["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
