@@ -4,50 +4,29 @@ every row of a good file and nothing of a file with one bad row."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-import demimas_designation
 from demimas_common.auth.grants import DEFAULT_GRANTS
 from demimas_common.auth.principal import Agency, Principal
-from demimas_common.db.engine import create_engine
-from demimas_common.db.provision import runtime_role
-from demimas_common.db.urls import with_user
-from demimas_common.devstack.provisioning import migrate_service
 from demimas_common.devstack.testing import TestStack
 from demimas_common.errors import BadUserInput, Conflict
 from demimas_common.events.envelope import new_event
 from demimas_common.events.nats import connect
 from demimas_common.events.stream import ensure_stream
-from demimas_common.service import ServiceSpec
 from demimas_designation.adapters.projection import village_counters
 from demimas_designation.adapters.tables import designations
 from demimas_designation.service_layer.desmigratif import import_desmigratif
 from demimas_designation.service_layer.proposals import WorkflowSettings
 from demimas_designation.service_layer.rebuild import rebuild_stats
 
+from .conftest import village
+
 pytestmark = pytest.mark.integration
 
-SPEC = ServiceSpec("designation", 4002, "demimas_designation.app:create_app",
-                   Path(demimas_designation.__file__).parent / "migrations")  # fmt: skip
 KP2MI = Principal("k", Agency.KP2MI, DEFAULT_GRANTS[Agency.KP2MI])
-
-
-@pytest.fixture(scope="module")
-async def engine(stack: TestStack) -> AsyncIterator[AsyncEngine]:
-    await migrate_service(stack.database_url, SPEC)
-    engine = create_engine(with_user(stack.database_url, runtime_role("designation")), pool_size=2)
-    yield engine
-    await engine.dispose()
-
-
-def village() -> str:
-    n = uuid.uuid4().int
-    return f"{10 + n % 80:02d}.{n // 7 % 90 + 10:02d}.{n // 11 % 90 + 10:02d}.{2000 + n // 13 % 999}"
 
 
 async def test_rebuild_from_the_stream_gives_the_same_numbers(stack: TestStack, engine: AsyncEngine) -> None:

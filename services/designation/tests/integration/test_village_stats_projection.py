@@ -6,48 +6,22 @@ from __future__ import annotations
 import random
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-import demimas_designation
-from demimas_common.db.engine import create_engine
-from demimas_common.db.provision import runtime_role
-from demimas_common.db.urls import with_user
-from demimas_common.devstack.provisioning import migrate_service
 from demimas_common.devstack.testing import TestStack
 from demimas_common.events.consumer import EventConsumer
 from demimas_common.events.envelope import CloudEvent, new_event
 from demimas_common.events.nats import connect
 from demimas_common.events.stream import ensure_stream
-from demimas_common.service import ServiceSpec
 from demimas_designation.adapters.projection import apply_event, apply_events, counts_of, village_counters
 from demimas_designation.adapters.tables import SCHEMA
 
+from .conftest import village
+
 pytestmark = pytest.mark.integration
-
-SPEC = ServiceSpec(
-    name="designation",
-    port=4002,
-    app_factory="demimas_designation.app:create_app",
-    migrations=Path(demimas_designation.__file__).parent / "migrations",
-)
-
-
-@pytest.fixture(scope="module")
-async def engine(stack: TestStack) -> AsyncIterator[AsyncEngine]:
-    await migrate_service(stack.database_url, SPEC)
-    engine = create_engine(with_user(stack.database_url, runtime_role("designation")), pool_size=2)
-    yield engine
-    await engine.dispose()
-
-
-def village() -> str:
-    n = uuid.uuid4().int
-    return f"{10 + n % 80:02d}.{n // 7 % 90 + 10:02d}.{n // 11 % 90 + 10:02d}.{2000 + n // 13 % 999}"
 
 
 def worker_history(rng: random.Random, villages: list[str]) -> tuple[list[CloudEvent], tuple[str, str, bool | None]]:

@@ -5,34 +5,25 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-import demimas_designation
 from demimas_common.auth.grants import DEFAULT_GRANTS
 from demimas_common.auth.principal import Agency, Principal
-from demimas_common.db.engine import create_engine
-from demimas_common.db.provision import runtime_role
-from demimas_common.db.urls import with_user
-from demimas_common.devstack.provisioning import migrate_service
-from demimas_common.devstack.testing import TestStack
 from demimas_common.errors import BadUserInput, Conflict, Forbidden
 from demimas_common.events.envelope import new_event
-from demimas_common.service import ServiceSpec
 from demimas_designation.adapters.projection import apply_event
 from demimas_designation.adapters.tables import events, proposal_transitions
 from demimas_designation.domain.assessment import Evidence
 from demimas_designation.domain.vocabulary import Criterion, CriterionStatus, EvidenceKind, ProposalStatus
 from demimas_designation.service_layer import proposals as flow
 
+from .conftest import village
+
 pytestmark = pytest.mark.integration
 
-SPEC = ServiceSpec("designation", 4002, "demimas_designation.app:create_app",
-                   Path(demimas_designation.__file__).parent / "migrations")  # fmt: skip
 SETTINGS = flow.WorkflowSettings(procedural_threshold=0.8)
 WHY = "17 residents work in Malaysia as production operators, mostly SMA/SMK graduates"
 
@@ -42,19 +33,6 @@ def principal(agency: str, region: str | None = None) -> Principal:
 
 
 DISNAKER, BP3MI, KP2MI = principal("DISNAKER", "16.06"), principal("BP3MI", "16"), principal("KP2MI")
-
-
-@pytest.fixture(scope="module")
-async def engine(stack: TestStack) -> AsyncIterator[AsyncEngine]:
-    await migrate_service(stack.database_url, SPEC)
-    engine = create_engine(with_user(stack.database_url, runtime_role("designation")), pool_size=2)
-    yield engine
-    await engine.dispose()
-
-
-def village(regency: str = "16.06") -> str:
-    n = uuid.uuid4().int
-    return f"{regency}.{n % 90 + 10:02d}.{2000 + n // 7 % 999}"
 
 
 async def residents(engine: AsyncEngine, code: str, n: int, procedural: int) -> None:
@@ -80,7 +58,7 @@ async def outbox_types(engine: AsyncEngine, proposal_id: uuid.UUID) -> list[str]
 
 
 async def test_the_seed_scenario_from_proposal_to_decree(engine: AsyncEngine) -> None:
-    code = village()
+    code = village("16.06")
     await residents(engine, code, 17, procedural=15)
     p = await flow.propose(engine, DISNAKER, code, WHY, SETTINGS)
     await flow.submit(engine, DISNAKER, p.id, SETTINGS)
@@ -113,10 +91,10 @@ async def test_who_may_do_what_where(engine: AsyncEngine) -> None:
     with pytest.raises(Forbidden):
         await flow.propose(engine, DISNAKER, elsewhere, WHY, SETTINGS)  # outside the regency
     with pytest.raises(Forbidden):
-        await flow.propose(engine, principal("KEMENDES"), village(), WHY, SETTINGS)  # no designation:propose
+        await flow.propose(engine, principal("KEMENDES"), village("16.06"), WHY, SETTINGS)  # no designation:propose
     with pytest.raises(BadUserInput):
         await flow.propose(engine, DISNAKER, "16.06.13", WHY, SETTINGS)
-    p = await flow.propose(engine, DISNAKER, village(), WHY, SETTINGS)
+    p = await flow.propose(engine, DISNAKER, village("16.06"), WHY, SETTINGS)
     await flow.submit(engine, DISNAKER, p.id, SETTINGS)
     with pytest.raises(Forbidden):
         await flow.verify(engine, DISNAKER, p.id, None, SETTINGS)  # the regency cannot verify its own proposal
@@ -128,7 +106,7 @@ async def test_who_may_do_what_where(engine: AsyncEngine) -> None:
 
 
 async def test_one_open_proposal_per_village_and_approval_needs_eligibility_or_a_reason(engine: AsyncEngine) -> None:
-    code = village()
+    code = village("16.06")
     p = await flow.propose(engine, DISNAKER, code, WHY, SETTINGS)
     with pytest.raises(Conflict) as failure:
         await flow.propose(engine, DISNAKER, code, WHY, SETTINGS)
