@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, func, literal, or_, select, tuple_
+from sqlalchemy import ColumnElement, Table, and_, func, literal, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from demimas_designation.adapters.tables import designations, proposals
@@ -20,6 +20,26 @@ def _in_region(column: ColumnElement[str], prefix: str | None) -> ColumnElement[
     return or_(column == prefix, column.startswith(prefix + "."))
 
 
+async def _page(
+    conn: AsyncConnection,
+    table: Table,
+    where: list[ColumnElement[bool]],
+    *,
+    region: str | None,
+    caller_region: str | None,
+    first: int,
+    after: tuple[str, uuid.UUID] | None,
+) -> tuple[list[uuid.UUID], bool]:
+    """One page of ids ordered by (village code, id), keyset after the cursor's pair; and whether more follow."""
+    t = table
+    where = [*where, _in_region(t.c.village_code, region), _in_region(t.c.village_code, caller_region)]
+    if after:
+        where.append(tuple_(t.c.village_code, t.c.id) > tuple_(literal(after[0]), literal(after[1])))
+    rows = await conn.execute(select(t.c.id).where(and_(*where)).order_by(t.c.village_code, t.c.id).limit(first + 1))
+    ids = [r[0] for r in rows]
+    return ids[:first], len(ids) > first
+
+
 async def designation_page(
     conn: AsyncConnection,
     *,
@@ -30,17 +50,13 @@ async def designation_page(
     first: int,
     after: tuple[str, uuid.UUID] | None,
 ) -> tuple[list[uuid.UUID], bool]:
-    t = designations
-    where = [_in_region(t.c.village_code, region), _in_region(t.c.village_code, caller_region)]
+    where: list[ColumnElement[bool]] = []
     if status:
-        where.append(t.c.status == status)
+        where.append(designations.c.status == status)
     if programme:
-        where.append(t.c.programme == programme)
-    if after:
-        where.append(tuple_(t.c.village_code, t.c.id) > tuple_(literal(after[0]), literal(after[1])))
-    rows = await conn.execute(select(t.c.id).where(and_(*where)).order_by(t.c.village_code, t.c.id).limit(first + 1))
-    ids = [r[0] for r in rows]
-    return ids[:first], len(ids) > first
+        where.append(designations.c.programme == programme)
+    return await _page(conn, designations, where, region=region, caller_region=caller_region, first=first,
+                       after=after)  # fmt: skip
 
 
 async def proposal_page(
@@ -52,15 +68,8 @@ async def proposal_page(
     first: int,
     after: tuple[str, uuid.UUID] | None,
 ) -> tuple[list[uuid.UUID], bool]:
-    t = proposals
-    where = [_in_region(t.c.village_code, region), _in_region(t.c.village_code, caller_region)]
-    if status:
-        where.append(t.c.status == status)
-    if after:
-        where.append(tuple_(t.c.village_code, t.c.id) > tuple_(literal(after[0]), literal(after[1])))
-    rows = await conn.execute(select(t.c.id).where(and_(*where)).order_by(t.c.village_code, t.c.id).limit(first + 1))
-    ids = [r[0] for r in rows]
-    return ids[:first], len(ids) > first
+    where = [proposals.c.status == status] if status else []
+    return await _page(conn, proposals, where, region=region, caller_region=caller_region, first=first, after=after)
 
 
 @dataclass(frozen=True)
