@@ -273,3 +273,33 @@ async def test_published_rows_are_kept_for_the_retention_period_then_dropped(
     assert await relay.cleanup() == 1
     assert await relay.replay(since=dt.datetime(2000, 1, 1, tzinfo=dt.UTC)) == 2
     assert await unpublished(engine, schema) == 2
+
+
+async def test_a_batch_fetched_ahead_and_never_handled_is_handed_back_at_close(
+    stack: TestStack, event_schema: tuple[AsyncEngine, str]
+) -> None:
+    """A consumer with a backlog fetches the next batch while handling the current one; stopped in between, it naks
+    that batch, so another replica handles it at once (not after ack_wait), each event once."""
+    engine, schema = event_schema
+    private = stack.fresh_nats("prefetch")
+    private.start()
+    try:
+        nc = await connect(private.url, name="test")
+        await ensure_stream(nc.jetstream())
+        await nc.close()
+        ids = await write_events(engine, schema, 25)
+        await OutboxRelay(engine, schema, private.url).publish_once()
+        first = consumer_for(engine, schema, private.url, batch_size=10, ack_wait=60.0)
+        assert await first.process_available() == 10
+        assert first._prefetch is not None  # the second batch is on its way
+        await first.close()
+        assert len(await count_effects(engine, schema)) == 10
+        second = EventConsumer(
+            engine, schema, private.url, durable=first.durable, subjects=first.subjects, handler=first.handler,
+            batch_size=10, ack_wait=60.0, fetch_timeout=0.3,
+        )  # fmt: skip
+        assert await second.drain() == 15  # within the test's time, far below ack_wait
+        await second.close()
+        assert await count_effects(engine, schema) == dict.fromkeys(ids, 1)
+    finally:
+        private.stop()
