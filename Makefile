@@ -3,10 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
-PACKAGES := libs/common services/registry services/gateway services/designation
+PACKAGES := libs/common services/registry services/gateway services/designation services/pillars
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-unit lint format bench bench-registry bench-gateway bench-designation constraints clean-stack supergraph api-baseline
+.PHONY: run test test-unit lint format bench bench-registry bench-gateway bench-designation bench-pillars constraints clean-stack supergraph api-baseline
 
 $(STAMP): constraints.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -31,16 +31,19 @@ test-unit: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy libs/common/src services/registry/src services/gateway/src services/designation/src bench
+	$(BIN)/mypy libs/common/src services/registry/src services/gateway/src services/designation/src services/pillars/src bench
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: bench-registry bench-gateway bench-designation
+bench: bench-registry bench-gateway bench-designation bench-pillars
 
 bench-designation: $(STAMP)
 	$(BIN)/python -m bench.designation
+
+bench-pillars: $(STAMP)
+	$(BIN)/python -m bench.pillars
 
 bench-registry: $(STAMP)
 	$(BIN)/python -m bench.registry

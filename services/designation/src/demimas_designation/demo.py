@@ -1,7 +1,8 @@
 """Demo data for `make run`: the Musi Banyuasin proposals of DOMAIN.md (25 Nov 2025), Ulak Paceh (16.06.13.2001) and
 Tebing Bulang (16.06.03.2008), submitted by the regency office and verified by the provincial office, so the
-workflow can be continued through the gateway (assess, evidence, decide). Idempotent: a village with a proposal is
-left alone."""
+workflow can be continued through the gateway (assess, evidence, decide); and three Wonosobo villages carried over
+from Desmigratif as designated (the pillars service opens their portfolios from the events). Idempotent: a village
+with a proposal or a designation is left alone."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from sqlalchemy import select
 from demimas_common.auth.grants import DEFAULT_GRANTS
 from demimas_common.auth.principal import Agency, Principal
 from demimas_common.db.engine import create_engine
-from demimas_designation.adapters.tables import proposals
+from demimas_designation.adapters.tables import designations, proposals
 from demimas_designation.service_layer import proposals as flow
+from demimas_designation.service_layer.desmigratif import import_desmigratif
 
 __all__ = ["SEED_PROPOSALS", "load_demo"]
 
@@ -24,6 +26,12 @@ SEED_PROPOSALS = {
     "graduates (proposal of the Musi Banyuasin manpower office, 25 Nov 2025).",
 }
 DISNAKER = Principal("demo-disnaker-musi-banyuasin", Agency.DISNAKER, DEFAULT_GRANTS[Agency.DISNAKER], "16.06")
+DESMIGRATIF_CSV = """village_code,decree_number,decree_date
+33.07.01.2001,Kep.Menaker 150/2019,2019-07-15
+33.07.01.2002,Kep.Menaker 150/2019,2019-07-15
+33.07.01.2003,Kep.Menaker 150/2019,2019-07-15
+"""
+KP2MI = Principal("demo-kp2mi", Agency.KP2MI, DEFAULT_GRANTS[Agency.KP2MI])
 BP3MI = Principal("demo-bp3mi-sumsel", Agency.BP3MI, DEFAULT_GRANTS[Agency.BP3MI], "16")
 
 
@@ -38,5 +46,9 @@ async def load_demo(database_url: str) -> None:
             p = await flow.propose(engine, DISNAKER, village, justification, settings)
             await flow.submit(engine, DISNAKER, p.id, settings)
             await flow.verify(engine, BP3MI, p.id, "supported by BP3MI Sumatera Selatan", settings)
+        async with engine.connect() as conn:
+            carried = await conn.scalar(select(designations.c.id).where(designations.c.village_code == "33.07.01.2001"))
+        if carried is None:
+            await import_desmigratif(engine, KP2MI, DESMIGRATIF_CSV, settings)
     finally:
         await engine.dispose()

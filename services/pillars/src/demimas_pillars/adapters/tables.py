@@ -1,0 +1,163 @@
+"""The pillars schema as SQLAlchemy tables (the migrations create them; keep both in step).
+
+Activities' outputs and participants repeat the activity's village, pillar and date so that a village's progress
+over a window is read from one index each, without a join (the `pillarProgress` goal: < 20 ms at 1M activities)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, Date, DateTime, Integer, MetaData, Table, Text, Uuid
+
+from demimas_common.events.tables import event_tables
+
+__all__ = [
+    "SCHEMA",
+    "activities",
+    "activity_anonymous",
+    "activity_outputs",
+    "activity_participants",
+    "enrolments",
+    "metadata",
+    "milestones",
+    "people",
+    "pilot_activities",
+    "pilot_partners",
+    "pilots",
+    "portfolios",
+    "reintegration_queue",
+]
+
+SCHEMA = "pillars"
+metadata = MetaData(schema=SCHEMA)
+CODE = Text(collation="C")
+events = event_tables(SCHEMA, metadata)
+
+activities = Table(
+    "activities",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("village_code", CODE, nullable=False),
+    Column("pillar", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("description", Text),
+    Column("occurred_on", Date, nullable=False),
+    Column("agency", Text, nullable=False),
+    Column("programme", Text),
+    Column("recorded_by", Text, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("people_reached", Integer, nullable=False),
+    Column("anonymous_reached", Integer, nullable=False),
+)
+activity_outputs = Table(
+    "activity_outputs",
+    metadata,
+    Column("activity_id", Uuid, primary_key=True),
+    Column("kind", Text, primary_key=True),
+    Column("value", Integer, nullable=False),
+    Column("village_code", CODE, nullable=False),
+    Column("pillar", Text, nullable=False),
+    Column("occurred_on", Date, nullable=False),
+)
+activity_participants = Table(
+    "activity_participants",
+    metadata,
+    Column("activity_id", Uuid, primary_key=True),
+    Column("person_id", Uuid, primary_key=True),
+    Column("person_kind", Text, nullable=False),
+    Column("village_code", CODE, nullable=False),
+    Column("pillar", Text, nullable=False),
+    Column("occurred_on", Date, nullable=False),
+)
+activity_anonymous = Table(
+    "activity_anonymous",
+    metadata,
+    Column("activity_id", Uuid, primary_key=True),
+    Column("sex", Text, primary_key=True),
+    Column("grp", Text, primary_key=True),
+    Column("count", Integer, nullable=False),
+)
+people = Table(
+    "people",
+    metadata,
+    Column("person_id", Uuid, primary_key=True),
+    Column("person_kind", Text, nullable=False),
+    Column("worker_id", Uuid, nullable=False),
+    Column("village_code", CODE),
+    Column("status", Text),
+    Column("version", Integer, nullable=False),
+    Column("minor", Boolean),
+)
+reintegration_queue = Table(
+    "reintegration_queue",
+    metadata,
+    Column("worker_id", Uuid, primary_key=True),
+    Column("return_version", Integer, primary_key=True),
+    Column("village_code", CODE, nullable=False),
+    Column("returned_at", DateTime(timezone=True), nullable=False),
+    Column("status", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", Text),
+    Column("note", Text),
+)
+portfolios = Table(
+    "portfolios",
+    metadata,
+    Column("village_code", CODE, primary_key=True),
+    Column("designation_id", Uuid, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+)
+enrolments = Table(
+    "enrolments",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("person_id", Uuid, nullable=False),
+    Column("person_kind", Text, nullable=False),
+    Column("worker_id", Uuid, nullable=False),
+    Column("village_code", CODE, nullable=False),
+    Column("programme", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("enrolled_on", Date, nullable=False),
+    Column("agency", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("note", Text),
+)
+pilots = Table(
+    "pilots",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("village_code", CODE, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("coordinator", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("status_reason", Text),
+    Column("start_date", Date, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", Text, nullable=False),
+)
+pilot_partners = Table(
+    "pilot_partners",
+    metadata,
+    Column("pilot_id", Uuid, primary_key=True),
+    Column("agency", Text, primary_key=True),
+    Column("programme", Text),
+    Column("commitment", Text, nullable=False),
+)
+milestones = Table(
+    "milestones",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("pilot_id", Uuid, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("due_date", Date, nullable=False),
+    Column("responsible_agency", Text, nullable=False),
+    Column("completed_on", Date),
+    Column("completed_by", Text),
+)
+pilot_activities = Table(
+    "pilot_activities",
+    metadata,
+    Column("pilot_id", Uuid, primary_key=True),
+    Column("activity_id", Uuid, primary_key=True),
+)

@@ -1,0 +1,1 @@
+"""Demimas pillars service."""

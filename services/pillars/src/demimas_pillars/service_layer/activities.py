@@ -1,0 +1,50 @@
+"""Recording an activity: the pure checks (domain), the caller's right to deliver this pillar in this village, the
+participants known to the `people` projection; then the activity, its rows and its event in one unit of work."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from demimas_common.auth.principal import Principal
+from demimas_common.db.uow import UnitOfWork
+from demimas_common.errors import BadUserInput
+from demimas_pillars.adapters import activities as repo
+from demimas_pillars.adapters.enrolments import start_reintegration
+from demimas_pillars.adapters.people import unknown_people
+from demimas_pillars.adapters.tables import SCHEMA
+from demimas_pillars.domain.activity import Activity, check_activity
+from demimas_pillars.domain.permissions import require_pillar_agency
+from demimas_pillars.domain.vocabulary import PersonKind, ServicePillar
+from demimas_pillars.service_layer.delivery import DeliverySettings, check_village
+from demimas_pillars.service_layer.events import activity_recorded
+
+__all__ = ["record_activity"]
+
+
+async def record_activity(
+    engine: AsyncEngine, principal: Principal, activity: Activity, settings: DeliverySettings
+) -> Activity:
+    """`activity` as the caller submitted it; its agency, recorder and time are taken from the token and the clock."""
+    check_village(activity.village_code)
+    require_pillar_agency(principal, activity.pillar, settings.pillar_agencies)
+    principal.require_region(activity.village_code, field="villageCode")
+    check_activity(activity, today=settings.today())
+    async with UnitOfWork(engine, schema=SCHEMA, actor=principal.actor) as uow:
+        conn = uow.connection
+        for ids, kind, name in (
+            (list(activity.worker_ids), PersonKind.WORKER, "workerIds"),
+            (list(activity.family_member_ids), PersonKind.FAMILY_MEMBER, "familyMemberIds"),
+        ):
+            unknown = await unknown_people(conn, ids, kind)
+            if unknown:
+                raise BadUserInput(
+                    f"{len(unknown)} of participants.{name} are not registered (first: {unknown[0]}); register them "
+                    "in the registry first or count them in participants.anonymous",
+                    field=f"participants.{name}",
+                )
+        await repo.insert_activity(conn, activity)
+        if activity.pillar is ServicePillar.REINTEGRATION:
+            await start_reintegration(conn, list(activity.worker_ids), activity.recorded_at, principal.agency.value)
+        uow.publish(activity_recorded(activity, principal.actor))
+        await uow.commit()
+    return activity

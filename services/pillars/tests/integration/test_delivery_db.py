@@ -1,0 +1,197 @@
+"""Recording activities, pilots and enrolments on PostgreSQL: who may do what where, participants known to the
+`people` projection, progress over the window, events in the outbox, nothing written on a refusal."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from demimas_common.errors import BadUserInput, Conflict, Forbidden
+from demimas_common.events.envelope import new_event
+from demimas_pillars.adapters.people import apply_people_event
+from demimas_pillars.adapters.progress import progress_of_villages
+from demimas_pillars.adapters.tables import activities, events, reintegration_queue
+from demimas_pillars.domain.activity import Activity, AnonymousCount
+from demimas_pillars.domain.pilot import Milestone, Partner, Pilot
+from demimas_pillars.domain.vocabulary import (
+    EnrolmentProgramme,
+    EnrolmentStatus,
+    OutputKind,
+    ParticipantGroup,
+    PilotStatus,
+    ServicePillar,
+    Sex,
+)
+from demimas_pillars.service_layer import enrolments as enrolment_flow
+from demimas_pillars.service_layer import pilots as pilot_flow
+from demimas_pillars.service_layer.activities import record_activity
+from demimas_pillars.service_layer.delivery import DeliverySettings
+
+from .conftest import principal, village
+
+pytestmark = pytest.mark.integration
+
+NOW = dt.datetime(2026, 11, 22, 8, 0, tzinfo=dt.UTC)
+SETTINGS = DeliverySettings(clock=lambda: NOW)
+TODAY = NOW.date()
+
+
+def activity(code: str, pillar: ServicePillar = ServicePillar.REINTEGRATION, *, agency: str = "KP2MI",
+             days_ago: int = 5, **changes: Any) -> Activity:  # fmt: skip
+    base = Activity(uuid.uuid4(), code, pillar, "Pendampingan purna PMI", TODAY - dt.timedelta(days=days_ago), agency,
+                    "sub", NOW, anonymous=(AnonymousCount(Sex.FEMALE, ParticipantGroup.RETURNEE, 4),),
+                    outputs={OutputKind.RETURNEES_REINTEGRATED: 2})  # fmt: skip
+    return replace(base, **changes)
+
+
+async def registered(engine: AsyncEngine, code: str, *, returned: bool = False) -> uuid.UUID:
+    worker = str(uuid.uuid4())
+    kind, status, version = ("returned", "RETURNED", 3) if returned else ("registered", "CANDIDATE", 1)
+    event = new_event(f"demimas.registry.worker.{kind}", worker,
+                      {"workerId": worker, "villageCode": code, "status": status, "version": version})  # fmt: skip
+    async with engine.begin() as conn:
+        await apply_people_event(conn, event)
+    return uuid.UUID(worker)
+
+
+async def count(engine: AsyncEngine, code: str) -> tuple[int, int]:
+    async with engine.connect() as conn:
+        n = await conn.scalar(select(func.count()).where(activities.c.village_code == code))
+        e = await conn.scalar(select(func.count()).where(events.outbox.c.payload["data"]["villageCode"].astext == code))
+    return int(n or 0), int(e or 0)
+
+
+async def test_an_activity_with_registered_and_anonymous_participants(engine: AsyncEngine) -> None:
+    code = village()
+    returnee = await registered(engine, code, returned=True)
+    a = activity(code, worker_ids=(returnee,))
+    await record_activity(engine, principal("KP2MI"), a, SETTINGS)
+    assert await count(engine, code) == (1, 1)
+    async with engine.connect() as conn:
+        status = await conn.scalar(
+            select(reintegration_queue.c.status).where(reintegration_queue.c.worker_id == returnee)
+        )
+        outbox = (await conn.execute(select(events.outbox.c.payload).where(events.outbox.c.subject == str(a.id)))).one()
+    assert status == "IN_PROGRESS"  # a reintegration activity takes the waiting returnee on
+    data = outbox[0]["data"]
+    assert (data["peopleReached"], data["registeredParticipants"]) == (5, 1)
+    assert str(returnee) not in str(outbox[0])  # counts, never who
+
+
+@pytest.mark.parametrize(
+    ("who", "changes", "error", "field"),
+    [
+        (("BNN",), {}, Forbidden, None),  # BNN does not deliver reintegration
+        (("KEMENKO_POLKAM",), {}, Forbidden, None),  # no pillars:write
+        (("BP3MI", "16"), {}, Forbidden, "villageCode"),  # outside its province (village is elsewhere)
+        (("KP2MI",), {"worker_ids": (uuid.UUID(int=99),)}, BadUserInput, "participants.workerIds"),
+        (("KP2MI",), {"family_member_ids": (uuid.UUID(int=98),)}, BadUserInput, "participants.familyMemberIds"),
+        (("KP2MI",), {"outputs": {OutputKind.LOANS_FACILITATED: 1, OutputKind.JOB_ORDERS_SHARED: 2}},
+         BadUserInput, "outputs.kind"),
+        (("KP2MI",), {"occurred_on": TODAY + dt.timedelta(days=2)}, BadUserInput, "occurredOn"),
+        (("KP2MI",), {"village_code": "16.06.13.9999"}, BadUserInput, "villageCode"),
+    ],
+)  # fmt: skip
+async def test_refused_activities_write_nothing(
+    engine: AsyncEngine, who: tuple[str, ...], changes: dict[str, Any], error: type[Exception], field: str | None
+) -> None:
+    code = village()
+    while code.startswith("16."):
+        code = village()
+    with pytest.raises(error) as caught:
+        await record_activity(engine, principal(*who), activity(code, **changes), SETTINGS)
+    if field:
+        assert getattr(caught.value, "field", None) == field
+    assert await count(engine, code) == (0, 0)
+
+
+async def test_progress_counts_the_window_distinct_people_and_outputs(engine: AsyncEngine) -> None:
+    code = village()
+    worker = await registered(engine, code)
+    kp2mi, kemendes = principal("KP2MI"), principal("KEMENDES")
+    await record_activity(engine, kp2mi, activity(code, worker_ids=(worker,)), SETTINGS)
+    await record_activity(engine, kp2mi, activity(code, worker_ids=(worker,), days_ago=40), SETTINGS)
+    await record_activity(engine, kemendes, activity(code, ServicePillar.COOPERATIVE_BUMDES, agency="KEMENDES",
+                                                     outputs={OutputKind.LOANS_FACILITATED: 3}), SETTINGS)  # fmt: skip
+    await record_activity(engine, kp2mi, activity(code, days_ago=400), SETTINGS)  # outside the 12 months
+    async with engine.connect() as conn:
+        found = await progress_of_villages(conn, [code, village()], window_from=TODAY - dt.timedelta(days=364),
+                                           window_to=TODAY)  # fmt: skip
+    p = found[code]
+    assert (p.pillars_served, p.coverage) == (2, 0.2)
+    reintegration = next(x for x in p.pillars if x.pillar is ServicePillar.REINTEGRATION)
+    assert (reintegration.activities, reintegration.people_reached) == (2, 1 + 4 + 4)  # the worker once
+    assert reintegration.outputs == ((OutputKind.RETURNEES_REINTEGRATED, 4),)
+    assert [v.pillars_served for k, v in found.items() if k != code] == [0]
+
+
+def pilot(code: str, **changes: Any) -> Pilot:
+    start = TODAY - dt.timedelta(days=60)
+    base = Pilot(
+        uuid.uuid4(),
+        code,
+        "Pilot terpadu",
+        "KEMENKO_POLKAM",
+        PilotStatus.PLANNED,
+        start,
+        (Partner("KEMENPPPA", None, "Community parenting"), Partner("BNN", None, "Prevention sessions")),
+        (
+            Milestone(uuid.uuid4(), "Baseline survey", TODAY - dt.timedelta(days=5), "KEMENPPPA"),
+            Milestone(uuid.uuid4(), "Evaluation", TODAY + dt.timedelta(days=30), "KEMENKO_POLKAM"),
+        ),
+        NOW,
+    )
+    return replace(base, **changes)
+
+
+async def test_a_pilot_is_created_completed_and_linked_by_the_right_agencies(engine: AsyncEngine) -> None:
+    code = village()
+    p = await pilot_flow.create_pilot(engine, principal("KEMENKO_POLKAM"), pilot(code), SETTINGS)
+    late = p.milestones[0]
+    with pytest.raises(Forbidden):  # BNN is a partner, but not responsible for this milestone
+        await pilot_flow.complete(engine, principal("BNN"), p.id, late.id, TODAY, SETTINGS)
+    done = await pilot_flow.complete(engine, principal("KEMENPPPA"), p.id, late.id, TODAY, SETTINGS)
+    assert done.milestones[0].completed_on == TODAY
+    with pytest.raises(Conflict):
+        await pilot_flow.complete(engine, principal("KEMENPPPA"), p.id, late.id, TODAY, SETTINGS)
+    elsewhere = await record_activity(engine, principal("KP2MI"), activity(village()), SETTINGS)
+    with pytest.raises(BadUserInput):
+        await pilot_flow.link_activity(engine, principal("BNN"), p.id, elsewhere.id, SETTINGS)
+    here = await record_activity(engine, principal("KP2MI"), activity(code), SETTINGS)
+    with pytest.raises(Forbidden):  # KEMENDES takes no part in this pilot
+        await pilot_flow.link_activity(engine, principal("KEMENDES"), p.id, here.id, SETTINGS)
+    linked = await pilot_flow.link_activity(engine, principal("BNN"), p.id, here.id, SETTINGS)
+    assert linked.id == p.id
+    with pytest.raises(Forbidden):  # only the coordinator moves the pilot
+        await pilot_flow.set_status(engine, principal("BNN"), p.id, PilotStatus.ACTIVE, None, SETTINGS)
+    active = await pilot_flow.set_status(engine, principal("KEMENKO_POLKAM"), p.id, PilotStatus.ACTIVE, None, SETTINGS)
+    assert active.status is PilotStatus.ACTIVE
+
+
+async def test_a_pilot_by_an_agency_that_takes_no_part_is_refused(engine: AsyncEngine) -> None:
+    with pytest.raises(Forbidden):
+        await pilot_flow.create_pilot(engine, principal("KEMENDES"), pilot(village()), SETTINGS)
+
+
+async def test_one_open_enrolment_per_programme(engine: AsyncEngine) -> None:
+    code = village()
+    worker = await registered(engine, code)
+    kp2mi = principal("KP2MI")
+    e = await enrolment_flow.enrol(engine, kp2mi, worker, EnrolmentProgramme.FINANCIAL_LITERACY, None, SETTINGS)
+    with pytest.raises(Conflict):
+        await enrolment_flow.enrol(engine, kp2mi, worker, EnrolmentProgramme.FINANCIAL_LITERACY, None, SETTINGS)
+    with pytest.raises(BadUserInput):
+        await enrolment_flow.enrol(engine, kp2mi, uuid.uuid4(), EnrolmentProgramme.ENTREPRENEURSHIP, None, SETTINGS)
+    with pytest.raises(Conflict):
+        await enrolment_flow.move_enrolment(engine, kp2mi, e.id, EnrolmentStatus.COMPLETED, None, SETTINGS)
+    await enrolment_flow.move_enrolment(engine, kp2mi, e.id, EnrolmentStatus.ACTIVE, None, SETTINGS)
+    done = await enrolment_flow.move_enrolment(engine, kp2mi, e.id, EnrolmentStatus.COMPLETED, "certificate", SETTINGS)
+    assert done.status is EnrolmentStatus.COMPLETED
+    again = await enrolment_flow.enrol(engine, kp2mi, worker, EnrolmentProgramme.FINANCIAL_LITERACY, None, SETTINGS)
+    assert again.id != e.id  # a completed enrolment leaves room for a new one
