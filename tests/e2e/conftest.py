@@ -33,6 +33,9 @@ from demimas_gateway.gateway import Gateway
 from demimas_gateway.http import GatewayApp
 from demimas_gateway.supergraph import load_supergraph
 from demimas_gateway.testing import free_port
+from demimas_pillars.app import SERVICE as PILLARS
+from demimas_pillars.app import create_app as create_pillars
+from demimas_pillars.settings import PillarsSettings
 from demimas_registry.adapters.villages import load_villages
 from demimas_registry.app import SERVICE as REGISTRY
 from demimas_registry.app import create_app as create_registry
@@ -126,9 +129,28 @@ async def designation_url(stack: TestStack, e2e_keys: DevKeys, registry_url: str
     await task
 
 
+@pytest.fixture(scope="session")
+async def pillars_url(stack: TestStack, e2e_keys: DevKeys, registry_url: str) -> AsyncIterator[str]:
+    await migrate_service(stack.database_url, PILLARS)
+    settings = PillarsSettings(
+        environment=Environment.TEST,
+        database_url=with_user(stack.database_url, runtime_role("pillars")),
+        nats_url=stack.nats_url,
+        jwt_issuer=ISSUER,
+        jwt_audience=AUDIENCE,
+        jwks_path=Path(e2e_keys.jwks_path),
+    )
+    url, server, task = await serve(create_pillars(settings))
+    yield url
+    server.should_exit = True
+    await task
+
+
 @pytest.fixture
-async def endpoints(registry_url: str, designation_url: str, e2e_keys: DevKeys) -> AsyncIterator[Endpoints]:
-    urls = {"registry": registry_url, "designation": designation_url}
+async def endpoints(
+    registry_url: str, designation_url: str, pillars_url: str, e2e_keys: DevKeys
+) -> AsyncIterator[Endpoints]:
+    urls = {"registry": registry_url, "designation": designation_url, "pillars": pillars_url}
     supergraph = load_supergraph(SUPERGRAPH.read_text(), graph_urls=urls)
     client = SubgraphClient(urls, timeout_seconds=10)
     settings = RegistrySettings(jwt_issuer=ISSUER, jwt_audience=AUDIENCE, jwks_path=Path(e2e_keys.jwks_path))

@@ -46,7 +46,8 @@ R = TypeVar("R")
 
 
 def encode_cursor(values: tuple[CursorValue, ...]) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(list(values))).decode().rstrip("=")
+    # default=str: asyncpg hands back its own UUID type, which orjson does not know
+    return base64.urlsafe_b64encode(orjson.dumps(list(values), default=str)).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str, field: str = "after", *, length: int | None = None) -> tuple[Scalar, ...]:
