@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 import uuid
 from dataclasses import replace
 from typing import Any
@@ -20,6 +21,7 @@ from demimas_pillars.adapters.tables import activities, events, reintegration_qu
 from demimas_pillars.domain.activity import Activity, AnonymousCount
 from demimas_pillars.domain.pilot import Milestone, Partner, Pilot
 from demimas_pillars.domain.vocabulary import (
+    OUTPUTS,
     EnrolmentProgramme,
     EnrolmentStatus,
     OutputKind,
@@ -195,3 +197,33 @@ async def test_one_open_enrolment_per_programme(engine: AsyncEngine) -> None:
     assert done.status is EnrolmentStatus.COMPLETED
     again = await enrolment_flow.enrol(engine, kp2mi, worker, EnrolmentProgramme.FINANCIAL_LITERACY, None, SETTINGS)
     assert again.id != e.id  # a completed enrolment leaves room for a new one
+
+
+async def test_rollups_agree_with_the_activities_after_random_recording(engine: AsyncEngine) -> None:
+    """Progress read from the rollups equals progress recomputed from the recorded activities themselves."""
+    rng = random.Random(11)
+    codes = [village(), village()]
+    people = {c: [await registered(engine, c) for _ in range(6)] for c in codes}
+    recorded: list[Activity] = []
+    for _ in range(40):
+        code, pillar = rng.choice(codes), rng.choice([ServicePillar.REINTEGRATION, ServicePillar.ENTREPRENEURSHIP])
+        outputs = {k: rng.randrange(0, 9) for k in rng.sample(sorted(OUTPUTS[pillar]), 2)}
+        crowd = (AnonymousCount(Sex.MALE, ParticipantGroup.COMMUNITY, rng.randrange(1, 9)),)
+        a = activity(code, pillar, days_ago=rng.randrange(0, 500), outputs=outputs, anonymous=crowd,
+                     worker_ids=tuple(rng.sample(people[code], rng.randrange(0, 4))))  # fmt: skip
+        recorded.append(await record_activity(engine, principal("KP2MI"), a, SETTINGS))
+    start = TODAY - dt.timedelta(days=364)
+    async with engine.connect() as conn:
+        found = await progress_of_villages(conn, codes, window_from=start, window_to=TODAY)
+    for code in codes:
+        for pillar in ServicePillar:
+            mine = [a for a in recorded if (a.village_code, a.pillar) == (code, pillar) and a.occurred_on >= start]
+            got = next(x for x in found[code].pillars if x.pillar is pillar)
+            outputs: dict[OutputKind, int] = {}
+            for a in mine:
+                for k, v in a.outputs.items():
+                    outputs[k] = outputs.get(k, 0) + v
+            distinct = {w for a in mine for w in a.worker_ids}
+            expected = (len(mine), len(distinct) + sum(c.count for a in mine for c in a.anonymous),
+                        tuple(sorted(outputs.items())), max((a.occurred_on for a in mine), default=None))  # fmt: skip
+            assert (got.activities, got.people_reached, got.outputs, got.last_activity_on) == expected

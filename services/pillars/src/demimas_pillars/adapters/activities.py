@@ -7,11 +7,20 @@ import datetime as dt
 import uuid
 from collections import defaultdict
 
-from sqlalchemy import and_, insert, or_, select
+from sqlalchemy import and_, func, insert, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from demimas_common.errors import NotFound
-from demimas_pillars.adapters.tables import activities, activity_anonymous, activity_outputs, activity_participants
+from demimas_pillars.adapters.tables import (
+    activities,
+    activity_anonymous,
+    activity_daily,
+    activity_outputs,
+    activity_participants,
+    output_daily,
+    participant_last,
+)
 from demimas_pillars.domain.activity import Activity, AnonymousCount
 from demimas_pillars.domain.vocabulary import (
     OutputKind,
@@ -55,6 +64,43 @@ async def insert_activity(conn: AsyncConnection, a: Activity) -> None:
     if a.anonymous:
         rows = [{"activity_id": a.id, "sex": c.sex.value, "grp": c.group.value, "count": c.count} for c in a.anonymous]
         await conn.execute(insert(activity_anonymous), rows)
+    await _roll_up(conn, a, [i for i, _ in people])
+
+
+async def _roll_up(conn: AsyncConnection, a: Activity, people: list[uuid.UUID]) -> None:
+    """The activity's share of its village's progress rollups, in the same transaction."""
+    day = {"village_code": a.village_code, "pillar": a.pillar.value, "day": a.occurred_on}
+    stmt = pg_insert(activity_daily).values(**day, activities=1, anonymous_reached=sum(c.count for c in a.anonymous))
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[activity_daily.c.village_code, activity_daily.c.day, activity_daily.c.pillar],
+            set_={
+                "activities": activity_daily.c.activities + 1,
+                "anonymous_reached": activity_daily.c.anonymous_reached + stmt.excluded.anonymous_reached,
+            },
+        )
+    )
+    for kind, value in sorted(a.outputs.items()):
+        out = pg_insert(output_daily).values(**day, kind=kind.value, value=value)
+        await conn.execute(
+            out.on_conflict_do_update(
+                index_elements=[output_daily.c.village_code, output_daily.c.day, output_daily.c.pillar,
+                                output_daily.c.kind],
+                set_={"value": output_daily.c.value + out.excluded.value},
+            )
+        )  # fmt: skip
+    if people:
+        last = pg_insert(participant_last).values(
+            [{"village_code": a.village_code, "pillar": a.pillar.value, "person_id": p, "last_on": a.occurred_on}
+             for p in sorted(people)]
+        )  # fmt: skip
+        await conn.execute(
+            last.on_conflict_do_update(
+                index_elements=[participant_last.c.village_code, participant_last.c.pillar,
+                                participant_last.c.person_id],
+                set_={"last_on": func.greatest(participant_last.c.last_on, last.excluded.last_on)},
+            )
+        )  # fmt: skip
 
 
 async def load_activities(conn: AsyncConnection, ids: list[uuid.UUID]) -> list[Activity]:
