@@ -1,0 +1,148 @@
+"""Reading the audit store: events by filter (keyset on sequence), one trace, a worker's access log, and chain
+verification over a range (records streamed in chunks, so a long chain is checked in bounded memory)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, RowMapping, and_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from demimas_audit.adapters.tables import checkpoints, gaps, head, records
+from demimas_audit.domain.chain import GENESIS, ChainProblem, ChainVerifier, Record
+
+__all__ = ["EventFilter", "Verification", "access_log", "event_page", "events_by_ids", "trace", "verify_range"]
+
+CHUNK = 5000
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    type: str | None = None
+    source: str | None = None
+    actor_agency: str | None = None
+    subject: str | None = None
+    trace_id: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+async def event_page(
+    conn: AsyncConnection, f: EventFilter, *, first: int, after: int | None
+) -> tuple[list[RowMapping], bool]:
+    r = records.c
+    where: list[ColumnElement[bool]] = []
+    for column, value in (
+        (r.type, f.type),
+        (r.source, f.source),
+        (r.actor_agency, f.actor_agency),
+        (r.subject, f.subject),
+        (r.trace_id, f.trace_id),
+    ):
+        if value is not None:
+            where.append(column == value)
+    if f.since is not None:
+        where.append(r.time >= f.since)
+    if f.until is not None:
+        where.append(r.time < f.until)
+    if after is not None:
+        where.append(r.seq > after)
+    rows = (await conn.execute(select(records).where(and_(*where)).order_by(r.seq).limit(first + 1))).mappings().all()
+    return list(rows[:first]), len(rows) > first
+
+
+async def trace(conn: AsyncConnection, trace_id: str) -> list[RowMapping]:
+    stmt = select(records).where(records.c.trace_id == trace_id).order_by(records.c.seq).limit(10_000)
+    return list((await conn.execute(stmt)).mappings().all())
+
+
+async def events_by_ids(conn: AsyncConnection, ids: list[str]) -> dict[str, RowMapping]:
+    import uuid
+
+    valid = []
+    for i in ids:
+        try:
+            valid.append(uuid.UUID(i))
+        except ValueError:
+            continue
+    rows = await conn.execute(select(records).where(records.c.event_id.in_(valid)))
+    return {str(r["event_id"]): r for r in rows.mappings()}
+
+
+async def access_log(conn: AsyncConnection, worker_id: str, *, limit: int = 500) -> list[RowMapping]:
+    """Reads of this worker's personal data (registry `personal_data.accessed` events), newest first."""
+    r = records.c
+    stmt = (
+        select(records)
+        .where(
+            and_(
+                r.type == "demimas.registry.personal_data.accessed", r.event["data"]["workerIds"].contains([worker_id])
+            )
+        )
+        .order_by(r.seq.desc())
+        .limit(limit)
+    )
+    return list((await conn.execute(stmt)).mappings().all())
+
+
+@dataclass(frozen=True)
+class Verification:
+    first_seq: int
+    last_seq: int
+    head_seq: int
+    head_hash: bytes
+    checked: int
+    problems: list[ChainProblem]
+    gaps: list[tuple[int, int]]
+
+
+async def _records(conn: AsyncConnection, first: int, last: int | None) -> AsyncIterator[Record]:
+    start = first
+    while True:
+        stmt = select(records.c.seq, records.c.event, records.c.prev_hash, records.c.hash).where(records.c.seq >= start)
+        if last is not None:
+            stmt = stmt.where(records.c.seq <= last)
+        rows = (await conn.execute(stmt.order_by(records.c.seq).limit(CHUNK))).all()
+        for seq, event, prev, digest in rows:
+            yield Record(seq, event, bytes(prev), bytes(digest))
+        if len(rows) < CHUNK:
+            return
+        start = rows[-1][0] + 1
+
+
+async def verify_range(conn: AsyncConnection, from_seq: int | None, to_seq: int | None) -> Verification:
+    current = (await conn.execute(select(head).where(head.c.id == 1))).one()
+    first = max(from_seq or 1, 1)
+    last = min(to_seq, current.seq) if to_seq is not None else current.seq
+    prev: bytes | None = GENESIS
+    if first > 1:
+        found = await conn.scalar(select(records.c.hash).where(records.c.seq == first - 1))
+        prev = bytes(found) if found is not None else None
+    anchors = {
+        int(s): bytes(h)
+        for s, h in await conn.execute(
+            select(checkpoints.c.seq, checkpoints.c.hash).where(
+                and_(checkpoints.c.seq >= first, checkpoints.c.seq <= last)
+            )
+        )
+    }
+    verifier = ChainVerifier(
+        first_seq=first,
+        last_seq=last,
+        prev_hash=prev,
+        head_seq=current.seq,
+        head_hash=bytes(current.hash),
+        anchors=anchors,
+    )
+    async for record in _records(conn, first, to_seq):  # beyond the head too when no end is given: inserted rows
+        verifier.add(record)
+    checked, problems = verifier.finish()
+    found_gaps = [
+        (int(a), int(b))
+        for a, b in await conn.execute(
+            select(gaps.c.from_stream_seq, gaps.c.to_stream_seq).order_by(gaps.c.from_stream_seq)
+        )
+    ]
+    return Verification(first, last, int(current.seq), bytes(current.hash), checked, problems, found_gaps)

@@ -1,0 +1,1 @@
+"""Demimas audit service."""

@@ -1,0 +1,156 @@
+"""GraphQL types of the audit subgraph: `AuditEvent`, `ChainVerification` (owned here) and `Worker` (owned by the
+registry) extended with its access log."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, cast
+
+import strawberry
+from sqlalchemy import RowMapping
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from demimas_audit.adapters import queries
+from demimas_audit.entrypoints.graphql.context import AuditContext
+
+__all__ = ["AccessLogEntry", "AuditEvent", "ChainProblem", "ChainVerification", "StreamGap", "Worker"]
+
+Ctx = Info[AuditContext, None]
+
+
+@strawberry.federation.type(keys=["id"], description="One event of any service, as the audit store holds it.")
+class AuditEvent:
+    id: strawberry.ID
+    sequence: int = strawberry.field(description="Position in the hash chain.")
+    stream_sequence: int = strawberry.field(description="Position in the DEMIMAS stream.")
+    type: str
+    source: str
+    subject: str
+    time: dt.datetime
+    actor_agency: str | None
+    actor_sub: str | None
+    trace_id: str | None
+    causation_id: str | None
+    correlation_id: str | None
+    data: JSON
+    hash: str = strawberry.field(description="SHA-256 of the previous hash and this event (RFC 8785 JSON), hex.")
+    recorded_at: dt.datetime
+
+    @strawberry.field(description="The event that caused this one (its causation id), when the store holds it.")
+    async def caused_by(self, info: Ctx) -> AuditEvent | None:
+        if not self.causation_id:
+            return None
+        async with info.context.engine.connect() as conn:
+            found = await queries.events_by_ids(conn, [self.causation_id])
+        row = found.get(self.causation_id)
+        return AuditEvent.from_row(row) if row else None
+
+    @classmethod
+    def from_row(cls, r: RowMapping) -> AuditEvent:
+        event: dict[str, Any] = r["event"]
+        return cls(
+            id=strawberry.ID(str(r["event_id"])),
+            sequence=r["seq"],
+            stream_sequence=r["stream_seq"],
+            type=r["type"],
+            source=r["source"],
+            subject=r["subject"],
+            time=r["time"],
+            actor_agency=r["actor_agency"],
+            actor_sub=r["actor_sub"],
+            trace_id=r["trace_id"],
+            causation_id=r["causation_id"],
+            correlation_id=r["correlation_id"],
+            data=cast(JSON, event.get("data")),
+            hash=bytes(r["hash"]).hex(),
+            recorded_at=r["recorded_at"],
+        )
+
+    @classmethod
+    async def resolve_reference(cls, info: Ctx, id: strawberry.ID) -> AuditEvent | None:
+        info.context.require_principal().require_scope("audit:read")
+        async with info.context.engine.connect() as conn:
+            row = (await queries.events_by_ids(conn, [str(id)])).get(str(id))
+        return cls.from_row(row) if row else None
+
+
+@strawberry.type
+class ChainProblem:
+    sequence: int
+    kind: str = strawberry.field(description="MODIFIED, INSERTED or REMOVED.")
+    detail: str
+
+
+@strawberry.type(description="Messages of the stream the store never received (deleted from the stream, or lost).")
+class StreamGap:
+    from_stream_sequence: int
+    to_stream_sequence: int
+
+
+@strawberry.type(description="The chain checked over a range: every link, the writer's head, signed checkpoints.")
+class ChainVerification:
+    ok: bool
+    from_sequence: int
+    to_sequence: int
+    checked: int
+    head_sequence: int
+    head_hash: str
+    problems: list[ChainProblem]
+    gaps: list[StreamGap]
+
+    @classmethod
+    def of(cls, v: queries.Verification) -> ChainVerification:
+        return cls(
+            ok=not v.problems,
+            from_sequence=v.first_seq,
+            to_sequence=v.last_seq,
+            checked=v.checked,
+            head_sequence=v.head_seq,
+            head_hash=v.head_hash.hex(),
+            problems=[ChainProblem(sequence=p.seq, kind=p.kind.value, detail=p.detail) for p in v.problems],
+            gaps=[StreamGap(from_stream_sequence=a, to_stream_sequence=b) for a, b in v.gaps],
+        )
+
+
+@strawberry.type(description="One read of a person's data: who (agency, token subject), why, which fields, when.")
+class AccessLogEntry:
+    at: dt.datetime
+    agency: str
+    subject: str
+    purpose: str
+    fields: list[str]
+    operation: str | None
+    event_id: strawberry.ID
+
+
+@strawberry.federation.type(keys=["id"], description="A migrant worker (owned by the registry).")
+class Worker:
+    id: strawberry.ID
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> Worker:
+        return cls(id=id)
+
+    @strawberry.federation.field(
+        requires_scopes=[["audit:read"], ["subject:report"]], description="Who read this person's data, newest first."
+    )
+    async def access_log(self, info: Ctx) -> list[AccessLogEntry] | None:
+        info.context.require_principal()
+        async with info.context.engine.connect() as conn:
+            rows = await queries.access_log(conn, str(self.id))
+        entries = []
+        for r in rows:
+            data: dict[str, Any] = r["event"].get("data", {})
+            entries.append(
+                AccessLogEntry(
+                    at=r["time"],
+                    agency=str(data.get("agency", r["actor_agency"] or "")),
+                    subject=str(data.get("subject", r["actor_sub"] or "")),
+                    purpose=str(data.get("purpose", "")),
+                    fields=list(data.get("fields", [])),
+                    operation=data.get("operation"),
+                    event_id=strawberry.ID(str(r["event_id"])),
+                )
+            )
+        return entries
