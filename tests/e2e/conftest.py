@@ -14,6 +14,9 @@ import httpx
 import pytest
 import uvicorn
 
+from demimas_audit.app import SERVICE as AUDIT
+from demimas_audit.app import create_app as create_audit
+from demimas_audit.settings import AuditSettings
 from demimas_common.auth.jwt import TokenVerifier
 from demimas_common.auth.keys import DevKeys, ensure_dev_keys, mint_token
 from demimas_common.auth.principal import Agency
@@ -146,11 +149,31 @@ async def pillars_url(stack: TestStack, e2e_keys: DevKeys, registry_url: str) ->
     await task
 
 
+@pytest.fixture(scope="session")
+async def audit_url(
+    stack: TestStack, e2e_keys: DevKeys, registry_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    await migrate_service(stack.database_url, AUDIT)
+    settings = AuditSettings(
+        environment=Environment.TEST,
+        database_url=with_user(stack.database_url, runtime_role("audit")),
+        nats_url=stack.nats_url,
+        jwt_issuer=ISSUER,
+        jwt_audience=AUDIENCE,
+        jwks_path=Path(e2e_keys.jwks_path),
+        audit_signing_key=tmp_path_factory.mktemp("audit-key") / "audit-signing.pem",
+    )
+    url, server, task = await serve(create_audit(settings))
+    yield url
+    server.should_exit = True
+    await task
+
+
 @pytest.fixture
 async def endpoints(
-    registry_url: str, designation_url: str, pillars_url: str, e2e_keys: DevKeys
+    registry_url: str, designation_url: str, pillars_url: str, audit_url: str, e2e_keys: DevKeys
 ) -> AsyncIterator[Endpoints]:
-    urls = {"registry": registry_url, "designation": designation_url, "pillars": pillars_url}
+    urls = {"registry": registry_url, "designation": designation_url, "pillars": pillars_url, "audit": audit_url}
     supergraph = load_supergraph(SUPERGRAPH.read_text(), graph_urls=urls)
     client = SubgraphClient(urls, timeout_seconds=10)
     settings = RegistrySettings(jwt_issuer=ISSUER, jwt_audience=AUDIENCE, jwks_path=Path(e2e_keys.jwks_path))

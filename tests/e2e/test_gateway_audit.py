@@ -1,0 +1,176 @@
+"""The audit service through the gateway over the real services: one mutation's trace id followed from the gateway
+to the registry, its outbox row, the NATS message, the consumers in designation, pillars and audit, and
+`auditTrace`; a read of personal data through the gateway in the worker's `accessLog`."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import itertools
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from sqlalchemy import text
+
+from demimas_common.db.engine import create_engine
+from demimas_common.devstack.testing import TestStack
+from demimas_common.events.nats import connect
+from demimas_common.events.stream import STREAM
+
+from .conftest import Endpoints, ask
+
+pytestmark = pytest.mark.integration
+
+_serial = itertools.count(8201)
+RETURNED = "demimas.registry.worker.returned"
+
+
+async def until(check: Callable[[], Awaitable[Any]], what: str) -> Any:
+    for _ in range(150):
+        found = await check()
+        if found:
+            return found
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"never happened: {what}")
+
+
+async def gateway(
+    endpoints: Endpoints, query: str, variables: dict[str, Any], token: str, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
+    response = await endpoints.gateway.post(
+        "/graphql",
+        json={"query": query, "variables": variables},
+        headers={"authorization": f"Bearer {token}", **(headers or {})},
+    )
+    body: dict[str, Any] = response.json()
+    assert "errors" not in body, body
+    return body["data"]  # type: ignore[no-any-return]
+
+
+async def abroad(endpoints: Endpoints, token: str) -> str:
+    nik = f"160613470394{next(_serial):04d}"
+    data = {
+        "nik": nik,
+        "fullName": "Sri Lestari",
+        "sex": "FEMALE",
+        "birthDate": "1994-03-07",
+        "educationLevel": "SMK",
+        "villageCode": "16.06.13.2006",
+    }
+    worker: str = (
+        await gateway(
+            endpoints,
+            "mutation R($in: RegisterWorkerInput!) { registerWorker(input: $in) { id } }",
+            {"in": data},
+            token,
+        )
+    )["registerWorker"]["id"]
+    departure = {
+        "destinationCountry": "MY",
+        "sector": "FORMAL",
+        "occupation": "operator",
+        "scheme": "P_TO_P",
+        "procedural": True,
+        "departureDate": "2025-01-10",
+    }
+    await gateway(
+        endpoints,
+        "mutation D($id: ID!, $in: DepartureInput!) { recordDeparture(workerId: $id, input: $in) { id } }",
+        {"id": worker, "in": departure},
+        token,
+    )
+    return worker
+
+
+async def test_one_return_has_one_trace_across_every_service(
+    endpoints: Endpoints, mint: Callable[..., str], stack: TestStack
+) -> None:
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    try:
+        kp2mi, auditor = mint("KP2MI"), mint("AUDITOR")
+        worker = await abroad(endpoints, kp2mi)
+        trace_id = secrets.token_hex(16)
+        back = {"returnDate": (dt.date.today() - dt.timedelta(days=3)).isoformat(), "reason": "CONTRACT_ENDED"}
+        await gateway(
+            endpoints,
+            "mutation B($id: ID!, $in: ReturnInput!) { recordReturn(workerId: $id, input: $in) { id } }",
+            {"id": worker, "in": back},
+            kp2mi,
+            headers={"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"},
+        )
+
+        async def traced() -> list[dict[str, Any]]:
+            data = await gateway(
+                endpoints,
+                "query T($t: String!) { auditTrace(traceId: $t) { type subject streamSequence actorAgency } }",
+                {"t": trace_id},
+                auditor,
+            )
+            return [e for e in data["auditTrace"] if e["type"] == RETURNED]
+
+        [audited] = await until(traced, "the return reached the audit store")
+        assert (audited["subject"], audited["actorAgency"]) == (worker, "KP2MI")
+
+        def spans() -> dict[str, set[str]]:
+            found: dict[str, set[str]] = {}
+            for s in exporter.get_finished_spans():
+                if s.context is not None and format(s.context.trace_id, "032x") == trace_id:
+                    found.setdefault(s.name, set()).add(str((s.attributes or {}).get("consumer", "")))
+            return found
+
+        async def consumed() -> bool:
+            names = spans()
+            return {"village-stats", "people"} <= names.get(f"consume {RETURNED}", set())
+
+        await until(consumed, "the designation and pillars consumers handled the return")
+        names = spans()
+        assert "graphql.request" in names  # the gateway
+        assert any(n.startswith("mutation") for n in names)  # the registry's operation
+        assert f"audit {RETURNED}" in names  # the audit's ingest
+        engine = create_engine(stack.database_url, pool_size=1)
+        async with engine.connect() as conn:
+            outbox = await conn.scalar(
+                text("SELECT traceparent FROM registry.outbox WHERE subject = :w AND type = :t"),
+                {"w": worker, "t": RETURNED},
+            )
+        await engine.dispose()
+        assert outbox is not None
+        assert outbox.split("-")[1] == trace_id
+        nc = await connect(stack.nats_url, name="e2e-trace")
+        message = await nc.jetstream().get_msg(STREAM, audited["streamSequence"])
+        await nc.close()
+        assert (message.headers or {})["traceparent"].split("-")[1] == trace_id
+    finally:
+        exporter.shutdown()
+
+
+async def test_a_read_of_personal_data_appears_in_the_access_log(
+    endpoints: Endpoints, mint: Callable[..., str]
+) -> None:
+    kp2mi = mint("KP2MI")
+    worker = await abroad(endpoints, kp2mi)
+    read = "query W($id: ID!) { worker(id: $id) { nik phone } }"
+    await gateway(endpoints, read, {"id": worker}, kp2mi, headers={"x-demimas-purpose": "PROTECTION_CASE"})
+    log = "query L($id: ID!) { worker(id: $id) { accessLog { agency purpose fields operation } } }"
+
+    async def logged() -> list[dict[str, Any]]:
+        entries: list[dict[str, Any]] = (await gateway(endpoints, log, {"id": worker}, kp2mi))["worker"]["accessLog"]
+        return entries
+
+    entries = await until(logged, "the read reached the access log")
+    assert entries[0]["agency"] == "KP2MI"
+    assert entries[0]["purpose"] == "PROTECTION_CASE"
+    assert set(entries[0]["fields"]) == {"nik", "phone"}
+    _, refused = await ask(endpoints.gateway, log, {"id": worker}, token=mint("BP3MI", region="16"))
+    assert (
+        refused["errors"][0]["extensions"]["code"] == "UNAUTHORIZED_FIELD_OR_TYPE"
+    )  # no audit:read, no subject:report
