@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 PACKAGES := libs/common services/registry services/gateway services/designation services/pillars services/audit
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-unit lint format bench bench-registry bench-gateway bench-designation bench-pillars constraints clean-stack supergraph api-baseline
+.PHONY: run test test-unit lint format bench bench-registry bench-gateway bench-designation bench-pillars bench-audit constraints clean-stack supergraph api-baseline
 
 $(STAMP): constraints.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -37,10 +37,13 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: bench-registry bench-gateway bench-designation bench-pillars
+bench: bench-registry bench-gateway bench-designation bench-pillars bench-audit
 
 bench-designation: $(STAMP)
 	$(BIN)/python -m bench.designation
+
+bench-audit: $(STAMP)
+	$(BIN)/python -m bench.audit
 
 bench-pillars: $(STAMP)
 	$(BIN)/python -m bench.pillars

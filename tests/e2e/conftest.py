@@ -150,8 +150,18 @@ async def pillars_url(stack: TestStack, e2e_keys: DevKeys, registry_url: str) ->
 
 
 @pytest.fixture(scope="session")
+def gateway_port() -> int:
+    """The port of the gateway served over HTTP (for the audit's report, which goes through the gateway)."""
+    return free_port()
+
+
+@pytest.fixture(scope="session")
 async def audit_url(
-    stack: TestStack, e2e_keys: DevKeys, registry_url: str, tmp_path_factory: pytest.TempPathFactory
+    stack: TestStack,
+    e2e_keys: DevKeys,
+    registry_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    gateway_port: int,
 ) -> AsyncIterator[str]:
     await migrate_service(stack.database_url, AUDIT)
     settings = AuditSettings(
@@ -162,11 +172,34 @@ async def audit_url(
         jwt_audience=AUDIENCE,
         jwks_path=Path(e2e_keys.jwks_path),
         audit_signing_key=tmp_path_factory.mktemp("audit-key") / "audit-signing.pem",
+        gateway_url=f"http://127.0.0.1:{gateway_port}/graphql",
     )
     url, server, task = await serve(create_audit(settings))
     yield url
     server.should_exit = True
     await task
+
+
+@pytest.fixture(scope="session")
+async def gateway_over_http(
+    registry_url: str, designation_url: str, pillars_url: str, audit_url: str, e2e_keys: DevKeys, gateway_port: int
+) -> AsyncIterator[str]:
+    """The gateway on a real port, as the audit service reaches it."""
+    urls = {"registry": registry_url, "designation": designation_url, "pillars": pillars_url, "audit": audit_url}
+    supergraph = load_supergraph(SUPERGRAPH.read_text(), graph_urls=urls)
+    client = SubgraphClient(urls, timeout_seconds=10)
+    settings = RegistrySettings(jwt_issuer=ISSUER, jwt_audience=AUDIENCE, jwks_path=Path(e2e_keys.jwks_path))
+    app = GatewayApp(Gateway(supergraph, client), verifier=TokenVerifier(settings))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=gateway_port, log_level="error", lifespan="off"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    yield f"http://127.0.0.1:{gateway_port}/graphql"
+    server.should_exit = True
+    await task
+    await client.close()
 
 
 @pytest.fixture

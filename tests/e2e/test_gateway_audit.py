@@ -9,8 +9,10 @@ import datetime as dt
 import itertools
 import secrets
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
@@ -18,12 +20,14 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import text
 
+from demimas_common.auth.keys import DevKeys
+from demimas_common.cli import main as cli_main
 from demimas_common.db.engine import create_engine
 from demimas_common.devstack.testing import TestStack
 from demimas_common.events.nats import connect
 from demimas_common.events.stream import STREAM
 
-from .conftest import Endpoints, ask
+from .conftest import AUDIENCE, ISSUER, Endpoints, ask
 
 pytestmark = pytest.mark.integration
 
@@ -174,3 +178,68 @@ async def test_a_read_of_personal_data_appears_in_the_access_log(
     assert (
         refused["errors"][0]["extensions"]["code"] == "UNAUTHORIZED_FIELD_OR_TYPE"
     )  # no audit:read, no subject:report
+
+
+async def test_the_personal_data_report_gathers_every_service_and_is_itself_recorded(
+    endpoints: Endpoints,
+    mint: Callable[..., str],
+    gateway_over_http: str,
+    e2e_keys: DevKeys,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    kp2mi = mint("KP2MI")
+    worker = await abroad(endpoints, kp2mi)
+    enrol = "mutation E($p: ID!) { enrol(personId: $p, programme: FINANCIAL_LITERACY) { id } }"
+
+    async def enrolled() -> bool:  # the pillars service knows the person once the registry's event arrived
+        _, answer = await ask(endpoints.gateway, enrol, {"p": worker}, token=kp2mi)
+        return "errors" not in answer
+
+    await until(enrolled, "the pillars service learned the worker")
+    await gateway(
+        endpoints,
+        "query W($id: ID!) { worker(id: $id) { nik } }",
+        {"id": worker},
+        kp2mi,
+        headers={"x-demimas-purpose": "PLACEMENT_SERVICE"},
+    )
+    log = "query L($id: ID!) { worker(id: $id) { accessLog { purpose } } }"
+
+    async def read_logged() -> bool:
+        entries = (await gateway(endpoints, log, {"id": worker}, kp2mi))["worker"]["accessLog"]
+        return any(e["purpose"] == "PLACEMENT_SERVICE" for e in entries)
+
+    await until(read_logged, "the first read reached the access log")
+    report = "query R($id: ID!) { personalDataReport(workerId: $id) }"
+    _, no_purpose = await ask(endpoints.gateway, report, {"id": worker}, token=kp2mi)
+    assert no_purpose["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    dsr = mint("KP2MI", purpose="DATA_SUBJECT_REQUEST")
+    document = (await gateway(endpoints, report, {"id": worker}, dsr))["personalDataReport"]
+    data = document["data"]
+    assert (data["id"], data["fullName"]) == (worker, "Sri Lestari")
+    assert data["nik"].isdigit()  # in clear: the person's own data
+    assert [d["destinationCountry"] for d in data["departures"]] == ["MY"]
+    assert [(e["programme"], e["status"]) for e in data["enrolments"]] == [("FINANCIAL_LITERACY", "ENROLLED")]
+    assert "PLACEMENT_SERVICE" in [a["purpose"] for a in data["accessLog"]]
+    assert document["operation"]["name"] == "PersonalDataReport"
+
+    async def report_logged() -> bool:
+        entries = (await gateway(endpoints, log, {"id": worker}, kp2mi))["worker"]["accessLog"]
+        return any(e["purpose"] == "DATA_SUBJECT_REQUEST" for e in entries)
+
+    await until(report_logged, "the report itself is in the access trail")
+    # the same document from the command a data-protection officer runs
+    for name, value in (
+        ("DEMIMAS_JWT_ISSUER", ISSUER),
+        ("DEMIMAS_JWT_AUDIENCE", AUDIENCE),
+        ("DEMIMAS_JWKS_PATH", str(e2e_keys.jwks_path)),
+    ):
+        monkeypatch.setenv(name, value)
+    out = tmp_path / "report.json"
+    argv = ["audit", "report", worker, "--token", dsr, "--gateway", gateway_over_http, "--out", str(out)]
+    assert await asyncio.to_thread(cli_main, argv) == 0
+    from_cli = orjson.loads(out.read_bytes())
+    assert (from_cli["workerId"], from_cli["data"]["nik"]) == (worker, data["nik"])
+    _, refused = await ask(endpoints.gateway, report, {"id": worker}, token=mint("BP3MI", region="16"))
+    assert refused["errors"][0]["extensions"]["code"] == "UNAUTHORIZED_FIELD_OR_TYPE"  # no subject:report

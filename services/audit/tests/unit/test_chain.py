@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 from typing import Any
 
-from demimas_audit.domain.chain import GENESIS, ChainProblem, ProblemKind, Record, canonical, link, verify
+import rfc8785
+
+from demimas_audit.domain.chain import GENESIS, ChainProblem, ProblemKind, Record, as_doubles, canonical, link, verify
 
 
 def chain(n: int) -> list[Record]:
@@ -76,3 +79,42 @@ def test_a_record_beyond_the_head_is_inserted() -> None:
     event = {"id": "forged", "type": "demimas.registry.worker.registered", "data": {}}
     extra = Record(5, event, head.hash, link(head.hash, event))
     assert kinds(check([*records, extra], head)) == [(5, ProblemKind.INSERTED)]
+
+
+def _random_value(rng: random.Random, depth: int = 0) -> Any:
+    kind = rng.randrange(7 if depth < 3 else 4)
+    if kind == 0:
+        return "".join(
+            chr(
+                rng.choice(
+                    [
+                        rng.randrange(0, 0x80),
+                        rng.randrange(0x80, 0x3000),
+                        rng.randrange(0x1F300, 0x1F600),
+                        rng.randrange(0, 0x20),
+                    ]
+                )
+            )
+            for _ in range(rng.randrange(0, 12))
+        )
+    if kind == 1:
+        return rng.choice([0, -1, 7, 2**31, -(2**52), 2**53 - 1, 2**53, 10**20])
+    if kind == 2:
+        return rng.choice([True, False, None])
+    if kind == 3:
+        return rng.choice([0.5, 1e-7, 1e21, -0.0, 123.456, 3.0])
+    if kind in (4, 5):
+        return {
+            "".join(chr(rng.randrange(0x20, 0x7F)) for _ in range(rng.randrange(1, 6)))
+            if rng.random() < 0.9
+            else "é" + str(rng.random()): _random_value(rng, depth + 1)
+            for _ in range(rng.randrange(0, 5))
+        }
+    return [_random_value(rng, depth + 1) for _ in range(rng.randrange(0, 5))]
+
+
+def test_the_fast_canonical_form_is_byte_for_byte_rfc8785() -> None:
+    rng = random.Random(8785)
+    for _ in range(3000):
+        value = {"data": _random_value(rng), "id": str(rng.random())}
+        assert canonical(value) == rfc8785.dumps(as_doubles(value)), value

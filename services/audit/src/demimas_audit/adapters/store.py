@@ -5,17 +5,18 @@ gaps in the stream sequence, links each new event to the previous hash and inser
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ARRAY, BigInteger, DateTime, LargeBinary, Text, Uuid, bindparam, func, select
+from sqlalchemy import ARRAY, BigInteger, DateTime, LargeBinary, Text, Uuid, bindparam, cast, func, select
 from sqlalchemy import update as sa_update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from demimas_audit.adapters.tables import gaps, head, records
-from demimas_audit.domain.chain import link
+from demimas_audit.domain.chain import canonical
 
 __all__ = ["Incoming", "append_batch"]
 
@@ -61,13 +62,16 @@ _COLUMNS: dict[str, Any] = {
     "trace_id": Text,
     "causation_id": Text,
     "correlation_id": Text,
-    "event": JSONB,
+    "event": Text,  # the canonical text itself, cast to jsonb in SQL (no second serialisation)
     "prev_hash": LargeBinary,
     "hash": LargeBinary,
 }
 # One array parameter per column (unnest): the statement is the same for every batch size, prepared once.
 _rows = func.unnest(*(bindparam(c, type_=ARRAY(t)) for c, t in _COLUMNS.items())).table_valued(*_COLUMNS)
-_INSERT = insert(records).from_select(list(_COLUMNS), select(_rows.render_derived()))
+_derived = _rows.render_derived()
+_INSERT = insert(records).from_select(
+    list(_COLUMNS), select(*(cast(_derived.c[c], JSONB) if c == "event" else _derived.c[c] for c in _COLUMNS))
+)
 
 
 async def append_batch(conn: AsyncConnection, batch: list[Incoming]) -> int:
@@ -93,7 +97,8 @@ async def append_batch(conn: AsyncConnection, batch: list[Incoming]) -> int:
             continue
         stored.add(event_id)
         body = m.body
-        digest = link(prev, body)
+        canon = canonical(body)
+        digest = hashlib.sha256(prev + canon).digest()
         seq += 1
         values = {
             "seq": seq,
@@ -108,7 +113,7 @@ async def append_batch(conn: AsyncConnection, batch: list[Incoming]) -> int:
             "trace_id": _trace_id(body.get("traceparent")),
             "causation_id": body.get("causationid"),
             "correlation_id": body.get("correlationid"),
-            "event": body,
+            "event": canon.decode(),
             "prev_hash": prev,
             "hash": digest,
         }

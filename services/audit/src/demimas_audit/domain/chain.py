@@ -17,9 +17,20 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+import orjson
 import rfc8785
 
-__all__ = ["GENESIS", "ChainProblem", "ChainVerifier", "ProblemKind", "Record", "canonical", "link", "verify"]
+__all__ = [
+    "GENESIS",
+    "ChainProblem",
+    "ChainVerifier",
+    "ProblemKind",
+    "Record",
+    "as_doubles",
+    "canonical",
+    "link",
+    "verify",
+]
 
 GENESIS = bytes(32)
 """The previous hash of the first record."""
@@ -46,8 +57,43 @@ class ChainProblem:
     detail: str
 
 
+_SAFE_INTEGER = 2**53
+
+
+def _plain(value: object) -> bool:
+    """Only what orjson already writes exactly as RFC 8785 does: ASCII keys (sorted alike), strings (same escaping),
+    integers a double represents exactly, booleans, null, lists and objects of those. No floats (RFC 8785 spells
+    them as ECMAScript does)."""
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is int:
+        return -_SAFE_INTEGER < value < _SAFE_INTEGER  # type: ignore[operator]
+    if kind is dict:
+        return all(type(k) is str and k.isascii() and _plain(v) for k, v in value.items())  # type: ignore[attr-defined]
+    if kind is list:
+        return all(_plain(v) for v in value)  # type: ignore[attr-defined]
+    return False
+
+
 def canonical(event: Mapping[str, Any]) -> bytes:
-    return rfc8785.dumps(event)
+    """RFC 8785 bytes of the event: orjson for the plain JSON our contracts produce (ten times faster, the same
+    bytes, checked by a test against the reference implementation), `rfc8785` for anything else."""
+    if _plain(event):
+        return orjson.dumps(event, option=orjson.OPT_SORT_KEYS)
+    return rfc8785.dumps(as_doubles(event))
+
+
+def as_doubles(value: Any) -> Any:
+    """JSON numbers are IEEE doubles in RFC 8785 (as in JavaScript): an integer beyond 2^53 becomes the nearest
+    double, as any JSON.parse would make it."""
+    if type(value) is int and not -_SAFE_INTEGER < value < _SAFE_INTEGER:
+        return float(value)
+    if isinstance(value, dict):
+        return {k: as_doubles(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [as_doubles(v) for v in value]
+    return value
 
 
 def link(prev_hash: bytes, event: Mapping[str, Any]) -> bytes:

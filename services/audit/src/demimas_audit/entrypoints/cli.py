@@ -1,5 +1,5 @@
 """`demimas audit ...`: export the chain with its signed checkpoints, verify an export offline, print the public
-key that signs checkpoints."""
+key that signs checkpoints, produce a person's data-subject report."""
 
 from __future__ import annotations
 
@@ -85,6 +85,52 @@ def _public_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    """The same document as `personalDataReport`, for a data-protection officer: through the gateway, with a token
+    given (`--token`, or DEMIMAS_TOKEN) or, on the devstack, a KP2MI dev token minted for the request."""
+    import os
+
+    import orjson
+
+    from demimas_audit.service_layer.report import personal_data_report
+    from demimas_audit.settings import AuditSettings
+    from demimas_common.auth.jwt import TokenVerifier
+    from demimas_common.auth.principal import Agency
+    from demimas_common.errors import DemimasError
+
+    settings = AuditSettings()
+    token = args.token or os.environ.get("DEMIMAS_TOKEN")
+    if not token:
+        from demimas_common.auth.keys import ensure_dev_keys, mint_token
+
+        keys_dir = os.environ.get("DEMIMAS_DEV_KEYS_DIR")
+        if not keys_dir:
+            print("pass --token (or DEMIMAS_TOKEN): a token with subject:report", file=sys.stderr)
+            return 2
+        token = mint_token(
+            ensure_dev_keys(Path(keys_dir)),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            agency=Agency.KP2MI,
+            purpose="DATA_SUBJECT_REQUEST",
+        )
+    try:
+        principal = TokenVerifier(settings).verify(token)
+        document = asyncio.run(
+            personal_data_report(principal, f"Bearer {token}", args.gateway or settings.gateway_url, args.worker_id)
+        )
+    except DemimasError as exc:
+        print(f"demimas audit report: {exc.message}", file=sys.stderr)
+        return 1
+    out = orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
+    if args.out:
+        Path(args.out).write_bytes(out)
+        print(f"report written to {args.out}")
+    else:
+        sys.stdout.write(out.decode())
+    return 0
+
+
 def register(subparsers: Any) -> None:
     audit = subparsers.add_parser("audit", help="the audit chain: export, verify offline, public key")
     commands = audit.add_subparsers(dest="audit_command", required=True)
@@ -97,3 +143,9 @@ def register(subparsers: Any) -> None:
     verify.set_defaults(func=_verify)
     key = commands.add_parser("public-key", help="print the PEM public key that signs checkpoints")
     key.set_defaults(func=_public_key)
+    report = commands.add_parser("report", help="a person's data and access trail (UU 27/2022 Pasal 32) as JSON")
+    report.add_argument("worker_id")
+    report.add_argument("--token", help="a token with subject:report (default: DEMIMAS_TOKEN, or a dev token)")
+    report.add_argument("--gateway", help="the gateway's GraphQL URL (default: DEMIMAS_GATEWAY_URL)")
+    report.add_argument("--out", type=Path)
+    report.set_defaults(func=_report)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import cast
 
 import strawberry
+from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from demimas_audit.adapters import queries
 from demimas_audit.entrypoints.graphql.context import AuditContext
 from demimas_audit.entrypoints.graphql.types import AuditEvent, ChainVerification, Worker
+from demimas_audit.service_layer.report import personal_data_report
 from demimas_common.errors import BadUserInput
 from demimas_common.graphql.pagination import decode_cursor, encode_cursor, validate_first
 from demimas_common.graphql.schema import build_schema
@@ -103,6 +106,18 @@ class Query:
             raise BadUserInput("fromSequence is after toSequence", field="fromSequence")
         async with info.context.engine.connect() as conn:
             return ChainVerification.of(await queries.verify_range(conn, first, last))
+
+    @strawberry.federation.field(
+        requires_scopes=[["subject:report"]],
+        description="One person's data from every service and who read it (UU 27/2022 Pasal 32), as one JSON "
+        "document; needs the purpose DATA_SUBJECT_REQUEST, and is itself recorded as an access.",
+    )
+    async def personal_data_report(self, info: Ctx, worker_id: strawberry.ID) -> JSON | None:
+        ctx = info.context
+        principal = ctx.require_principal()
+        authorization = ctx.request.headers.get("authorization", "") if ctx.request is not None else ""
+        document = await personal_data_report(principal, authorization, ctx.gateway_url, str(worker_id))
+        return cast(JSON, document)
 
 
 schema = build_schema(query=Query, types=[Worker, AuditEvent])

@@ -1,0 +1,225 @@
+"""Audit benchmark (`make bench-audit`): the audit ingest's throughput on events replayed from JetStream, against a
+bare consume of the same messages (same batch size, same explicit per-message ack, the next batch fetched while the
+current one is handled) that does nothing else, measured in the same run on its own embedded PostgreSQL (fsync on)
+and NATS; then the chain verified end to end.
+
+N = 200,000 x BENCH_SCALE events (the registry's worker events and personal-data reads, designation and pillars
+events, each with a trace context) are published once; both consumers read them from the start of the stream.
+Figures to bench/results/audit.json: `audit_ingest_events_per_s`, `raw_consume_events_per_s`,
+`audit_ingest_vs_raw_consume` (goal >= 0.3), `audit_verify_events_per_s`, and whether the chain verified intact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import random
+import secrets
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from demimas_audit.adapters.queries import verify_range
+from demimas_audit.app import SERVICE
+from demimas_audit.service_layer.ingest import AuditIngest
+from demimas_common.db.engine import create_engine
+from demimas_common.db.provision import runtime_role
+from demimas_common.db.urls import with_user
+from demimas_common.devstack.nats import EmbeddedNats
+from demimas_common.devstack.postgres import EmbeddedPostgres
+from demimas_common.devstack.provisioning import migrate_service
+from demimas_common.events.envelope import Actor, CloudEvent, new_event
+from demimas_common.events.nats import connect
+from demimas_common.events.stream import STREAM, ensure_stream
+
+RESULTS = Path(__file__).parent / "results" / "audit.json"
+BATCH = 100
+
+
+def _scale() -> float:
+    return float(os.environ.get("BENCH_SCALE", "1"))
+
+
+def _events(n: int) -> list[CloudEvent]:
+    rng = random.Random(2026)
+    actor = Actor("KP2MI", "bench")
+    out: list[CloudEvent] = []
+    while len(out) < n:
+        worker, village = str(uuid.uuid4()), f"16.06.{rng.randrange(10, 99)}.{rng.randrange(2001, 2020)}"
+        traceparent = f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+        base = {"workerId": worker, "villageCode": village}
+        kind = rng.random()
+        if kind < 0.5:
+            e = new_event(
+                "demimas.registry.worker.registered", worker, {**base, "status": "CANDIDATE", "version": 1}, actor=actor
+            )
+        elif kind < 0.8:
+            e = new_event(
+                "demimas.registry.worker.departed",
+                worker,
+                {
+                    **base,
+                    "status": "ABROAD",
+                    "version": 2,
+                    "destinationCountry": "MY",
+                    "scheme": "P_TO_P",
+                    "procedural": True,
+                },
+                actor=actor,
+            )
+        elif kind < 0.95:
+            e = new_event(
+                "demimas.registry.personal_data.accessed",
+                worker,
+                {
+                    "agency": "KP2MI",
+                    "subject": "bench",
+                    "purpose": "PLACEMENT_SERVICE",
+                    "workerIds": [worker],
+                    "fields": ["nik", "phone"],
+                    "operation": "Bench",
+                },
+                actor=actor,
+            )
+        else:
+            activity = str(uuid.uuid4())
+            e = new_event(
+                "demimas.pillars.activity.recorded",
+                activity,
+                {
+                    "activityId": activity,
+                    "villageCode": village,
+                    "pillar": "REINTEGRATION",
+                    "agency": "KP2MI",
+                    "occurredOn": "2026-11-01",
+                    "peopleReached": 12,
+                },
+                actor=actor,
+            )
+        out.append(e.with_traceparent(traceparent))
+    return out
+
+
+async def _publish(nats_url: str, events: list[CloudEvent]) -> float:
+    nc = await connect(nats_url, name="bench-publish")
+    js = nc.jetstream()
+    await ensure_stream(js)
+    start = time.perf_counter()
+    for i in range(0, len(events), 500):
+        chunk = events[i : i + 500]
+        await asyncio.gather(
+            *(
+                js.publish(e.type, e.to_json(), headers={"Nats-Msg-Id": e.id, "traceparent": e.traceparent or ""})
+                for e in chunk
+            )
+        )
+    took = time.perf_counter() - start
+    await nc.close()
+    return took
+
+
+async def _raw_consume(nats_url: str, n: int) -> float:
+    nc = await connect(nats_url, name="bench-raw")
+    js = nc.jetstream()
+    config = ConsumerConfig(
+        durable_name="bench-raw",
+        deliver_policy=DeliverPolicy.ALL,
+        ack_policy=AckPolicy.EXPLICIT,
+        filter_subject="demimas.>",
+        max_ack_pending=4000,
+    )
+    await js.add_consumer(STREAM, config)
+    sub = await js.pull_subscribe_bind("bench-raw", stream=STREAM)
+    seen = 0
+    start = time.perf_counter()
+    pending = asyncio.ensure_future(sub.fetch(BATCH, timeout=5))
+    while seen < n:
+        batch = await pending
+        if seen + len(batch) < n:
+            pending = asyncio.ensure_future(sub.fetch(BATCH, timeout=5))
+        for msg in batch:
+            orjson.loads(msg.data)
+            await msg.ack()
+            seen += 1
+    took = time.perf_counter() - start
+    await nc.close()
+    return took
+
+
+async def _ingest(runtime_url: str, nats_url: str, n: int) -> tuple[float, int]:
+    engine = create_engine(runtime_url, pool_size=2)
+    ingest = AuditIngest(engine, nats_url, batch_size=BATCH, fetch_timeout=2.0)
+    start = time.perf_counter()
+    handled = 0
+    while handled < n:
+        handled += await ingest.process_available()
+    took = time.perf_counter() - start
+    await ingest.close()
+    await engine.dispose()
+    return took, handled
+
+
+async def _verify(runtime_url: str) -> tuple[float, Any]:
+    engine = create_engine(runtime_url, pool_size=1)
+    start = time.perf_counter()
+    async with engine.connect() as conn:
+        result = await verify_range(conn, None, None)
+    took = time.perf_counter() - start
+    await engine.dispose()
+    return took, result
+
+
+async def _run(pg: EmbeddedPostgres, nats: EmbeddedNats, n: int) -> dict[str, Any]:
+    await migrate_service(pg.url(), SERVICE)
+    runtime = with_user(pg.url(), runtime_role("audit"))
+    events = _events(n)
+    publish_s = await _publish(nats.url, events)
+    raw_s = await _raw_consume(nats.url, n)
+    ingest_s, handled = await _ingest(runtime, nats.url, n)
+    verify_s, verified = await _verify(runtime)
+    ingest_rate, raw_rate = handled / ingest_s, n / raw_s
+    return {
+        "bench_scale": _scale(),
+        "events": n,
+        "publish_s": round(publish_s, 2),
+        "raw_consume_events_per_s": round(raw_rate, 1),
+        "audit_ingest_events_per_s": round(ingest_rate, 1),
+        "audit_ingest_vs_raw_consume": round(ingest_rate / raw_rate, 3),
+        "goal_vs_raw_consume": 0.3,
+        "audit_verify_events_per_s": round(verified.checked / verify_s, 1),
+        "chain_records": verified.checked,
+        "chain_intact": not verified.problems and verified.head_seq == n,
+        "batch_size": BATCH,
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def main() -> int:
+    n = int(200_000 * _scale())
+    work = Path(tempfile.mkdtemp(prefix="demimas-bench-audit-"))
+    pg = EmbeddedPostgres(work / "pg", durable=True)
+    nats = EmbeddedNats(work / "nats")
+    pg.start()
+    nats.start()
+    try:
+        figures = asyncio.run(_run(pg, nats, n))
+    finally:
+        nats.stop()
+        pg.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_bytes(orjson.dumps(figures, option=orjson.OPT_INDENT_2) + b"\n")
+    for name, value in figures.items():
+        print(f"{name}: {value}")
+    return 0 if figures["chain_intact"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
