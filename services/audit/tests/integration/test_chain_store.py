@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from demimas_audit.adapters.queries import verify_range
 from demimas_audit.adapters.tables import gaps, records
 from demimas_audit.domain.chain import GENESIS, ProblemKind, link
-from demimas_audit.service_layer.checkpoints import Checkpointer
+from demimas_audit.service_layer.checkpoints import CHECKPOINT_SUBJECT, Checkpointer
 from demimas_audit.service_layer.export import export_chain, verify_export
 from demimas_audit.service_layer.ingest import AuditIngest
 from demimas_common.events.envelope import CloudEvent, new_event
@@ -163,9 +163,14 @@ async def test_checkpoints_are_signed_exported_and_verified_offline(store: Audit
     checkpointer = Checkpointer(store.engine, store.nats_url, key, interval=3600)
     await publish(store, events(9))
     await ingest(store)
+    nc = await connect(store.nats_url, name="audit-test-checkpoints")
+    published = await nc.subscribe(CHECKPOINT_SUBJECT)
     first = await checkpointer.checkpoint()
     assert first is not None
     assert first.seq == 9
+    announced = orjson.loads((await published.next_msg(timeout=5)).data)
+    await nc.close()
+    assert (announced["seq"], announced["hash"], announced["keyId"]) == (9, first.hash.hex(), first.key_id)
     assert await checkpointer.checkpoint() is None  # the head did not move
     export = tmp_path / "audit.jsonl"
     with export.open("wb") as out:
