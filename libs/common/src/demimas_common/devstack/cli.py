@@ -29,7 +29,7 @@ def _migrate(args: argparse.Namespace) -> int:
     if not stack.settings.database_url or not stack.settings.nats_url:
         print("set DEMIMAS_DATABASE_URL and DEMIMAS_NATS_URL (or use `demimas stack run`)")
         return 2
-    asyncio.run(stack.prepare(discover_services()))
+    asyncio.run(stack.prepare(discover_services(), demo=not args.no_demo))
     return 0
 
 
@@ -38,5 +38,10 @@ def register(subparsers: Any) -> None:
     commands = stack.add_subparsers(dest="stack_command", required=True)
     run = commands.add_parser("run", help="start everything with demo data (what `make run` does)")
     run.set_defaults(func=_run)
-    migrate = commands.add_parser("migrate", help="migrate every service and load demo data once")
+    migrate = commands.add_parser(
+        "migrate",
+        help="provision roles, migrate every service, set up the stream, and "
+        "load demo data once (not with --no-demo, as in production)",
+    )
+    migrate.add_argument("--no-demo", action="store_true", help="migrations and stream only (production)")
     migrate.set_defaults(func=_migrate)

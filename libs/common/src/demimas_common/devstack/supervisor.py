@@ -108,7 +108,7 @@ class Stack:
         os.environ.update(values)
         return path
 
-    async def prepare(self, specs: list[ServiceSpec]) -> None:
+    async def prepare(self, specs: list[ServiceSpec], *, demo: bool = True) -> None:
         nc = await connect(self.nats_url, name="devstack", reconnect=False)
         try:
             await ensure_stream(nc.jetstream(), replicas=self.settings.stream_replicas)
@@ -116,7 +116,7 @@ class Stack:
             await nc.close()
         for spec in specs:
             await migrate_service(self.database_url, spec)
-            if await load_demo_once(self.database_url, spec):
+            if demo and await load_demo_once(self.database_url, spec):
                 print(f"  {spec.name}: demo data loaded", flush=True)
 
     def start_services(self, specs: list[ServiceSpec]) -> None:

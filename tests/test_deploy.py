@@ -1,0 +1,176 @@
+"""What an operations team deploys (`deploy/`): every Kubernetes manifest validates against the Kubernetes schemas
+(`kubernetes-validate`, offline), the production overlay renders, and the invariants hold: probes on /readyz and
+/healthz, non-root read-only containers with requests and limits, an autoscaler and a disruption budget per
+Deployment, only the gateway exposed, subgraphs reachable from the gateway only, NATS as three fsyncing nodes,
+PostgreSQL as a three-instance CloudNativePG cluster with a role pair per service; and each image definition is
+multi-stage, pinned and non-root."""
+
+from __future__ import annotations
+
+import copy
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE = ROOT / "deploy" / "k8s" / "base"
+OVERLAY = ROOT / "deploy" / "k8s" / "overlays" / "production"
+K8S_VERSION = "1.31.0"
+SERVICES = {"registry": 4001, "designation": 4002, "pillars": 4003, "audit": 4004}
+CUSTOM = {("postgresql.cnpg.io/v1", "Cluster")}  # CloudNativePG's CRD: checked by hand below
+
+
+def _documents(path: Path) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+def base() -> list[dict[str, Any]]:
+    kustomization = yaml.safe_load((BASE / "kustomization.yaml").read_text())
+    docs = [d for name in kustomization["resources"] for d in _documents(BASE / name)]
+    for d in docs:
+        if d["kind"] != "Namespace":
+            d.setdefault("metadata", {})["namespace"] = kustomization["namespace"]
+    return docs
+
+
+def _merge(into: Any, patch: Any) -> Any:
+    """Strategic merge as kustomize does it for these patches: maps merged, lists of named items merged by name."""
+    if isinstance(into, dict) and isinstance(patch, dict):
+        for key, value in patch.items():
+            into[key] = _merge(into[key], value) if key in into else copy.deepcopy(value)
+        return into
+    if isinstance(into, list) and isinstance(patch, list) and all(isinstance(i, dict) and "name" in i for i in patch):
+        by_name = {i.get("name"): i for i in into if isinstance(i, dict)}
+        for item in patch:
+            if item["name"] in by_name:
+                _merge(by_name[item["name"]], item)
+            else:
+                into.append(copy.deepcopy(item))
+        return into
+    return copy.deepcopy(patch)
+
+
+def production() -> list[dict[str, Any]]:
+    overlay = yaml.safe_load((OVERLAY / "kustomization.yaml").read_text())
+    docs = base()
+    index = {(d["kind"], d["metadata"]["name"]): d for d in docs}
+    for patch_ref in overlay.get("patches", []):
+        for patch in _documents(OVERLAY / patch_ref["path"]):
+            _merge(index[(patch["kind"], patch["metadata"]["name"])], patch)
+    for r in overlay.get("replicas", []):
+        index[("Deployment", r["name"])]["spec"]["replicas"] = r["count"]
+    tags = {i["name"]: i["newTag"] for i in overlay.get("images", [])}
+    for d in docs:
+        spec = d.get("spec", {}).get("template", {}).get("spec", {})
+        for c in spec.get("containers", []):
+            name = c["image"].rsplit(":", 1)[0]
+            if name in tags:
+                c["image"] = f"{name}:{tags[name]}"
+    return docs
+
+
+def of_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}
+
+
+@pytest.mark.parametrize("render", [base, production], ids=["base", "production"])
+def test_every_manifest_validates_against_the_kubernetes_schemas(render: Any) -> None:
+    docs = render()
+    assert len(docs) > 30
+    for d in docs:
+        if (d["apiVersion"], d["kind"]) in CUSTOM:
+            continue
+        kubernetes_validate.validate(d, K8S_VERSION, strict=True)
+
+
+def test_kustomize_renders_the_overlay_like_our_reading_of_it() -> None:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl (with its built-in kustomize) is not installed")
+    out = subprocess.run([kubectl, "kustomize", str(OVERLAY)], capture_output=True, text=True, check=True).stdout
+    rendered = [d for d in yaml.safe_load_all(out) if d]
+    for d in rendered:
+        if (d["apiVersion"], d["kind"]) not in CUSTOM:
+            kubernetes_validate.validate(d, K8S_VERSION, strict=True)
+    ours = {(d["kind"], d["metadata"]["name"]): d for d in production()}
+    theirs = {(d["kind"], d["metadata"]["name"]): d for d in rendered}
+    assert set(ours) == set(theirs)
+    for key in [k for k in ours if k[0] in ("Deployment", "HorizontalPodAutoscaler", "PodDisruptionBudget")]:
+        assert theirs[key]["spec"].get("replicas") == ours[key]["spec"].get("replicas"), key
+        assert theirs[key]["spec"].get("minReplicas") == ours[key]["spec"].get("minReplicas"), key
+
+
+@pytest.mark.parametrize("render", [base, production], ids=["base", "production"])
+def test_deployments_are_probed_non_root_limited_scaled_and_protected(render: Any) -> None:
+    docs = render()
+    deployments, hpas, pdbs = (
+        of_kind(docs, "Deployment"),
+        of_kind(docs, "HorizontalPodAutoscaler"),
+        of_kind(docs, "PodDisruptionBudget"),
+    )
+    assert set(deployments) == {*SERVICES, "gateway"}
+    for name, d in deployments.items():
+        pod = d["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert d["spec"]["replicas"] >= 2, name
+        for c in pod["containers"]:
+            assert c["readinessProbe"]["httpGet"]["path"] == "/readyz", name
+            assert c["livenessProbe"]["httpGet"]["path"] == "/healthz", name
+            assert c["securityContext"]["runAsNonRoot"] is True
+            assert c["securityContext"]["readOnlyRootFilesystem"] is True
+            assert c["securityContext"]["allowPrivilegeEscalation"] is False
+            assert {"cpu", "memory"} <= set(c["resources"]["requests"]) & set(c["resources"]["limits"]), name
+        assert hpas[name]["spec"]["scaleTargetRef"]["name"] == name
+        assert hpas[name]["spec"]["minReplicas"] >= 2
+        assert pdbs[name]["spec"]["selector"]["matchLabels"] == {"app.kubernetes.io/name": name}
+
+
+def test_only_the_gateway_is_exposed_and_subgraphs_accept_only_the_gateway() -> None:
+    docs = base()
+    services = of_kind(docs, "Service")
+    exposed = {n for n, s in services.items() if s["spec"].get("type", "ClusterIP") != "ClusterIP"}
+    assert exposed == {"gateway"}
+    policies = of_kind(docs, "NetworkPolicy")
+    assert policies["default-deny-ingress"]["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
+    for name, port in SERVICES.items():
+        [rule] = policies[name]["spec"]["ingress"]
+        assert rule["from"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "gateway"}}}], name
+        assert rule["ports"] == [{"protocol": "TCP", "port": port}]
+    assert all("from" not in r for r in policies["gateway"]["spec"]["ingress"])  # the one public door
+
+
+def test_nats_is_three_fsyncing_nodes_and_the_stream_three_replicas() -> None:
+    docs = base()
+    nats = of_kind(docs, "StatefulSet")["nats"]
+    assert nats["spec"]["replicas"] == 3
+    conf = of_kind(docs, "ConfigMap")["nats-config"]["data"]["nats.conf"]
+    assert re.search(r"sync_interval:\s*always", conf)
+    assert len(re.findall(r"nats://nats-\d\.nats-cluster", conf)) == 3
+    assert of_kind(docs, "ConfigMap")["demimas-config"]["data"]["DEMIMAS_STREAM_REPLICAS"] == "3"
+    assert of_kind(docs, "PodDisruptionBudget")["nats"]["spec"]["minAvailable"] == 2
+
+
+def test_postgres_is_a_three_instance_cluster_with_a_role_pair_per_service() -> None:
+    [cluster] = [d for d in base() if d["kind"] == "Cluster"]
+    assert cluster["apiVersion"] == "postgresql.cnpg.io/v1"
+    assert cluster["spec"]["instances"] == 3
+    roles = {r["name"] for r in cluster["spec"]["managed"]["roles"]}
+    assert roles == {f"{s}_{kind}" for s in SERVICES for kind in ("owner", "app")}
+    job = of_kind(base(), "Job")["demimas-migrate"]
+    assert job["spec"]["template"]["spec"]["containers"][0]["image"].startswith("ghcr.io/demimas/migrate:")
+
+
+@pytest.mark.parametrize("name", [*SERVICES, "gateway", "migrate"])
+def test_each_image_is_multi_stage_pinned_and_non_root(name: str) -> None:
+    text = (ROOT / "deploy" / "docker" / f"{name}.Dockerfile").read_text()
+    bases = re.findall(r"^FROM (\S+)", text, flags=re.MULTILINE)
+    assert len(bases) == 2  # build stage, runtime stage
+    assert all(re.fullmatch(r"python:3\.11\.\d+-slim-bookworm", b) for b in bases), bases
+    assert re.search(r"^USER 10001:10001$", text, flags=re.MULTILINE)
+    assert "--constraint constraints.txt" in text  # the pinned versions, as in development
