@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from bench.stream import publish, raw_consume
 from demimas_audit.adapters.queries import verify_range
 from demimas_audit.app import SERVICE
 from demimas_audit.service_layer.ingest import AuditIngest
@@ -36,8 +36,6 @@ from demimas_common.devstack.nats import EmbeddedNats
 from demimas_common.devstack.postgres import EmbeddedPostgres
 from demimas_common.devstack.provisioning import migrate_service
 from demimas_common.events.envelope import Actor, CloudEvent, new_event
-from demimas_common.events.nats import connect
-from demimas_common.events.stream import STREAM, ensure_stream
 
 RESULTS = Path(__file__).parent / "results" / "audit.json"
 BATCH = 100
@@ -107,52 +105,6 @@ def _events(n: int) -> list[CloudEvent]:
     return out
 
 
-async def _publish(nats_url: str, events: list[CloudEvent]) -> float:
-    nc = await connect(nats_url, name="bench-publish")
-    js = nc.jetstream()
-    await ensure_stream(js)
-    start = time.perf_counter()
-    for i in range(0, len(events), 500):
-        chunk = events[i : i + 500]
-        await asyncio.gather(
-            *(
-                js.publish(e.type, e.to_json(), headers={"Nats-Msg-Id": e.id, "traceparent": e.traceparent or ""})
-                for e in chunk
-            )
-        )
-    took = time.perf_counter() - start
-    await nc.close()
-    return took
-
-
-async def _raw_consume(nats_url: str, n: int) -> float:
-    nc = await connect(nats_url, name="bench-raw")
-    js = nc.jetstream()
-    config = ConsumerConfig(
-        durable_name="bench-raw",
-        deliver_policy=DeliverPolicy.ALL,
-        ack_policy=AckPolicy.EXPLICIT,
-        filter_subject="demimas.>",
-        max_ack_pending=4000,
-    )
-    await js.add_consumer(STREAM, config)
-    sub = await js.pull_subscribe_bind("bench-raw", stream=STREAM)
-    seen = 0
-    start = time.perf_counter()
-    pending = asyncio.ensure_future(sub.fetch(BATCH, timeout=5))
-    while seen < n:
-        batch = await pending
-        if seen + len(batch) < n:
-            pending = asyncio.ensure_future(sub.fetch(BATCH, timeout=5))
-        for msg in batch:
-            orjson.loads(msg.data)
-            await msg.ack()
-            seen += 1
-    took = time.perf_counter() - start
-    await nc.close()
-    return took
-
-
 async def _ingest(runtime_url: str, nats_url: str, n: int) -> tuple[float, int]:
     engine = create_engine(runtime_url, pool_size=2)
     ingest = AuditIngest(engine, nats_url, batch_size=BATCH, fetch_timeout=2.0)
@@ -180,8 +132,8 @@ async def _run(pg: EmbeddedPostgres, nats: EmbeddedNats, n: int) -> dict[str, An
     await migrate_service(pg.url(), SERVICE)
     runtime = with_user(pg.url(), runtime_role("audit"))
     events = _events(n)
-    publish_s = await _publish(nats.url, events)
-    raw_s = await _raw_consume(nats.url, n)
+    publish_s = await publish(nats.url, events)
+    raw_s = await raw_consume(nats.url, n, subject="demimas.>", batch=BATCH)
     ingest_s, handled = await _ingest(runtime, nats.url, n)
     verify_s, verified = await _verify(runtime)
     ingest_rate, raw_rate = handled / ingest_s, n / raw_s

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from sqlalchemy import select
 
+from bench.stream import publish, raw_consume
 from demimas_common.db.engine import create_engine
 from demimas_common.db.provision import runtime_role
 from demimas_common.db.urls import with_user
@@ -35,8 +35,6 @@ from demimas_common.devstack.postgres import EmbeddedPostgres
 from demimas_common.devstack.provisioning import migrate_service
 from demimas_common.events.consumer import EventConsumer
 from demimas_common.events.envelope import new_event
-from demimas_common.events.nats import connect
-from demimas_common.events.stream import STREAM, ensure_stream
 from demimas_designation.adapters.projection import apply_event, apply_events
 from demimas_designation.adapters.tables import SCHEMA, village_counts
 from demimas_designation.app import SERVICE
@@ -75,44 +73,6 @@ def _events(n: int) -> tuple[list[Any], Counter[tuple[str, str]]]:
     return events, truth
 
 
-async def _publish(nats_url: str, events: list[Any]) -> float:
-    nc = await connect(nats_url, name="bench-publish")
-    js = nc.jetstream()
-    await ensure_stream(js)
-    start = time.perf_counter()
-    for i in range(0, len(events), 500):
-        chunk = events[i : i + 500]
-        await asyncio.gather(*(js.publish(e.type, e.to_json(), headers={"Nats-Msg-Id": e.id}) for e in chunk))
-    took = time.perf_counter() - start
-    await nc.close()
-    return took
-
-
-async def _raw_consume(nats_url: str, n: int) -> float:
-    """Fetch in batches of BATCH and ack each message explicitly, fetching the next batch while acking this one, as
-    the projection's consumer does when it has a backlog; nothing else."""
-    nc = await connect(nats_url, name="bench-raw")
-    js = nc.jetstream()
-    config = ConsumerConfig(durable_name="bench-raw", deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.EXPLICIT,
-                            filter_subject="demimas.registry.worker.>", max_ack_pending=4000)  # fmt: skip
-    await js.add_consumer(STREAM, config)
-    sub = await js.pull_subscribe_bind("bench-raw", stream=STREAM)
-    seen = 0
-    start = time.perf_counter()
-    pending = asyncio.ensure_future(sub.fetch(BATCH, timeout=5))
-    while seen < n:
-        batch = await pending
-        if seen + len(batch) < n:
-            pending = asyncio.ensure_future(sub.fetch(BATCH, timeout=5))
-        for msg in batch:
-            orjson.loads(msg.data)
-            await msg.ack()
-            seen += 1
-    took = time.perf_counter() - start
-    await nc.close()
-    return took
-
-
 async def _project(runtime_url: str, nats_url: str, n: int) -> tuple[float, int]:
     """Handle batches until all n events are in, like the raw consume (a drain would add its final idle fetch)."""
     engine = create_engine(runtime_url, pool_size=2)
@@ -145,8 +105,8 @@ async def _run(pg: EmbeddedPostgres, nats: EmbeddedNats, n: int) -> dict[str, An
     runtime = with_user(pg.url(), runtime_role("designation"))
     events, truth = _events(n)
     n = len(events)
-    publish_s = await _publish(nats.url, events)
-    raw_s = await _raw_consume(nats.url, n)
+    publish_s = await publish(nats.url, events)
+    raw_s = await raw_consume(nats.url, n, subject="demimas.registry.worker.>", batch=BATCH)
     project_s, handled = await _project(runtime, nats.url, n)
     counters = await _counters(runtime)
     expected = Counter({k: v for k, v in truth.items() if v})

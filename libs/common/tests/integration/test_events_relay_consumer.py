@@ -291,7 +291,7 @@ async def test_a_batch_fetched_ahead_and_never_handled_is_handed_back_at_close(
         await OutboxRelay(engine, schema, private.url).publish_once()
         first = consumer_for(engine, schema, private.url, batch_size=10, ack_wait=60.0)
         assert await first.process_available() == 10
-        assert first._prefetch is not None  # the second batch is on its way
+        assert first.pull.fetching_ahead  # the second batch is on its way
         await first.close()
         assert len(await count_effects(engine, schema)) == 10
         second = EventConsumer(

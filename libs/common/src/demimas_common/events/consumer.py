@@ -10,28 +10,21 @@ parsed or breaks its schema goes there at once. `retry_dead` republishes dead le
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
 
-from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeout
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from opentelemetry import trace
 from sqlalchemy import ARRAY, Uuid, bindparam, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from demimas_common.events.envelope import CloudEvent, InvalidEvent
-from demimas_common.events.metrics import CONSUMER_LAG, DEAD_LETTERED, DUPLICATES, PROCESSED
+from demimas_common.events.metrics import DEAD_LETTERED, DUPLICATES, PROCESSED
 from demimas_common.events.nats import connect
+from demimas_common.events.puller import Puller
 from demimas_common.events.schemas import validate_event
-from demimas_common.events.stream import STREAM
 from demimas_common.events.tables import event_tables
 from demimas_common.telemetry import extract_context
 
@@ -73,11 +66,8 @@ class EventConsumer:
         self.batch_size = batch_size
         self.max_attempts = max_attempts
         self.retry_delay = retry_delay
-        self.ack_wait = ack_wait
-        self.fetch_timeout = fetch_timeout
-        self.lag_interval = lag_interval
-        self._lag_at = -lag_interval
-        self._prefetch: asyncio.Future[list[Msg]] | None = None
+        self.pull = Puller(nats_url, durable=durable, subjects=subjects, batch_size=batch_size,
+                           fetch_timeout=fetch_timeout, ack_wait=ack_wait, lag_interval=lag_interval)  # fmt: skip
         inbox = self.tables.inbox
         # One array parameter instead of a multi-row VALUES: compiled and prepared once, whatever the batch size.
         self._record_batch = (
@@ -89,54 +79,15 @@ class EventConsumer:
             .on_conflict_do_nothing()
             .returning(inbox.c.event_id)
         )
-        self._nc: Client | None = None
-        self._sub: Any = None
-        self._stopping = False
-
-    async def _subscription(self) -> Any:
-        if self._sub is None or self._nc is None or self._nc.is_closed:
-            self._nc = await connect(self.nats_url, name=f"consumer-{self.durable}", connect_timeout=1.0)
-            js = self._nc.jetstream()
-            config = ConsumerConfig(
-                durable_name=self.durable,
-                deliver_policy=DeliverPolicy.ALL,
-                ack_policy=AckPolicy.EXPLICIT,
-                ack_wait=self.ack_wait,
-                max_deliver=-1,  # attempts are counted here, so a poison event is dead-lettered, not dropped
-                filter_subjects=self.subjects if len(self.subjects) > 1 else None,
-                filter_subject=self.subjects[0] if len(self.subjects) == 1 else None,
-                max_ack_pending=max(1000, self.batch_size * 4),
-            )
-            await js.add_consumer(STREAM, config)
-            self._sub = await js.pull_subscribe_bind(self.durable, stream=STREAM)
-        return self._sub
 
     async def process_available(self) -> int:
-        """Fetch and handle one batch; returns how many messages were handled (0 when none waited).
-
-        When a batch comes back full there is a backlog, so the next batch is fetched while this one is handled
-        (its messages stay unacked until their own turn, so order and at-least-once are unchanged): catching up
-        after an outage or a rebuild then costs the database work only, not a fetch round trip per batch."""
-        sub = await self._subscription()
-        if self._prefetch is not None:
-            prefetch, self._prefetch = self._prefetch, None
-            messages = await prefetch
-        else:
-            messages = await self._fetch(sub)
-        if len(messages) == self.batch_size:
-            self._prefetch = asyncio.ensure_future(self._fetch(sub))
+        """Fetch and handle one batch; returns how many messages were handled (0 when none waited)."""
+        messages = await self.pull.next_batch()
         if not (len(messages) > 1 and await self._handle_batch(messages)):
             for msg in messages:
                 await self._handle(msg)
-        await self._update_lag(sub)
+        await self.pull.update_lag()
         return len(messages)
-
-    async def _fetch(self, sub: Any) -> list[Msg]:
-        try:
-            messages: list[Msg] = await sub.fetch(self.batch_size, timeout=self.fetch_timeout)
-        except (NatsTimeout, TimeoutError):
-            return []
-        return messages
 
     async def drain(self, *, idle_passes: int = 1) -> int:
         """Handle until nothing is left (for tests and commands)."""
@@ -146,16 +97,6 @@ class EventConsumer:
             total += handled
             idle = idle + 1 if handled == 0 else 0
         return total
-
-    async def _update_lag(self, sub: Any) -> None:
-        """The lag gauge, refreshed at most once per `lag_interval` (it costs a request to the server)."""
-        now = time.monotonic()
-        if now - self._lag_at < self.lag_interval:
-            return
-        self._lag_at = now
-        with contextlib.suppress(Exception):
-            info = await sub.consumer_info()
-            CONSUMER_LAG.labels(self.durable).set(info.num_pending + info.num_ack_pending)
 
     async def _handle(self, msg: Msg) -> None:
         attempts = msg.metadata.num_delivered
@@ -256,33 +197,13 @@ class EventConsumer:
         log.error("%s: event %s dead-lettered after %d attempt(s): %s", self.durable, event_id, attempts, exc)
 
     def stop(self) -> None:
-        self._stopping = True
+        self.pull.stop()
 
     async def run(self, *, backoff: float = 1.0) -> None:
-        try:
-            while not self._stopping:
-                try:
-                    await self.process_available()
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    log.warning("%s: %s; retrying", self.durable, type(exc).__name__)
-                    await self.close()  # a fresh connection and subscription on the next pass
-                    await asyncio.sleep(backoff)
-        finally:
-            await self.close()
+        await self.pull.run(self.process_available, backoff=backoff)
 
     async def close(self) -> None:
-        if self._prefetch is not None:
-            prefetch, self._prefetch = self._prefetch, None
-            prefetch.cancel()
-            with contextlib.suppress(BaseException):
-                for msg in await prefetch:  # fetched, never handled: hand them back now, not after ack_wait
-                    await msg.nak()
-        if self._nc is not None and not self._nc.is_closed:
-            with contextlib.suppress(Exception):
-                await self._nc.close()
-        self._nc, self._sub = None, None
+        await self.pull.close()
 
 
 async def retry_dead(engine: AsyncEngine, schema: str, nats_url: str, consumer: str | None = None) -> int:
