@@ -56,3 +56,21 @@ async def raw_consume(nats_url: str, n: int, *, subject: str, batch: int) -> flo
     took = time.perf_counter() - start
     await nc.close()
     return took
+
+
+async def raw_read_ordered(nats_url: str, n: int, *, subject: str) -> float:
+    """Seconds to read `n` messages of `subject` from the start of the stream with an ordered consumer (no acks,
+    the reader keeps its own position), parsing each (JSON): the audit ingest's way of reading, doing nothing else."""
+    nc = await connect(nats_url, name="bench-raw-ordered")
+    config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=1)
+    sub = await nc.jetstream().subscribe(subject, stream=STREAM, ordered_consumer=True, config=config,
+                                         idle_heartbeat=2.0)  # fmt: skip
+    seen = 0
+    start = time.perf_counter()
+    while seen < n:
+        msg = await sub.next_msg(timeout=5)
+        orjson.loads(msg.data)
+        seen += 1
+    took = time.perf_counter() - start
+    await nc.close()
+    return took

@@ -21,7 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from demimas_common.settings import CommonSettings, TraceExporter
 
-__all__ = ["configure_tracing", "current_traceparent", "extract_context", "instrument_app", "instrument_engine"]
+__all__ = [
+    "configure_tracing",
+    "current_traceparent",
+    "extract_context",
+    "instrument_app",
+    "instrument_engine",
+    "spans_recorded",
+]
 
 UNTRACED_PATHS = ("/healthz", "/readyz", "/metrics")  # probes every few seconds would drown the real traces
 _propagator = TraceContextTextMapPropagator()
@@ -47,6 +54,13 @@ def configure_tracing(service_name: str, settings: CommonSettings) -> TracerProv
     trace.set_tracer_provider(provider)
     _provider = provider
     return provider
+
+
+def spans_recorded() -> bool:
+    """Whether spans go anywhere (the provider has a span processor: an exporter, or a test's in-memory one).
+    Per-item spans (one per consumed event) are made only then: unseen, they would cost a tenth of a consumer."""
+    processor = getattr(trace.get_tracer_provider(), "_active_span_processor", None)
+    return bool(getattr(processor, "_span_processors", ()))
 
 
 def current_traceparent() -> str | None:

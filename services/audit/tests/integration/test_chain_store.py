@@ -4,6 +4,7 @@ checkpoints signed, exported and verified offline."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 from typing import Any
@@ -186,3 +187,31 @@ async def test_checkpoints_are_signed_exported_and_verified_offline(store: Audit
     forged_file.write_bytes(b"\n".join([*lines[:3], orjson.dumps(forged), *lines[4:]]) + b"\n")
     broken = verify_export(forged_file, key.public_key())
     assert [(p.seq, p.kind) for p in broken.problems] == [(3, ProblemKind.MODIFIED)]
+
+
+async def test_two_replicas_keep_one_chain_in_order(store: AuditStore) -> None:
+    """Only the replica holding the ingest lock reads; when it stops the other takes over from the chain's head."""
+    first = AuditIngest(store.engine, store.nats_url, fetch_timeout=0.2, batch_size=7, standby_wait=0.1)
+    second = AuditIngest(store.engine, store.nats_url, fetch_timeout=0.2, batch_size=7, standby_wait=0.1)
+    tasks = [asyncio.create_task(first.run()), asyncio.create_task(second.run())]
+    seqs = await publish(store, events(40))
+    for _ in range(100):
+        if await count(store) == 40:
+            break
+        await asyncio.sleep(0.05)
+    leader, standby = (first, second) if first.leading else (second, first)
+    assert not standby.leading
+    leader.stop()  # the reading replica goes away
+    await asyncio.wait_for(tasks[[first, second].index(leader)], timeout=5)
+    seqs += await publish(store, events(20))
+    for _ in range(100):
+        if await count(store) == 60:
+            break
+        await asyncio.sleep(0.05)
+    standby.stop()
+    await asyncio.gather(*tasks)
+    async with store.engine.connect() as conn:
+        stored = [r[0] for r in await conn.execute(select(records.c.stream_seq).order_by(records.c.seq))]
+        v = await verify_range(conn, None, None)
+    assert stored == seqs  # every event once, in stream order
+    assert (v.problems, v.gaps) == ([], [])

@@ -1,6 +1,7 @@
-"""Appending to the chain: one transaction per fetched batch locks the writer's head, skips what is stored already
-(a redelivered message: stream sequence at or below the head; a republished event: its id stored before), records
-gaps in the stream sequence, links each new event to the previous hash and inserts the batch in one statement."""
+"""Appending to the chain in two steps: `prepare` links a batch to the chain's end in memory (skipping what was read
+before and events stored already, noting gaps in the stream sequence, hashing each new event onto the previous
+hash); `write` inserts it in one statement and moves the head, only if the head is still where the batch was
+linked (otherwise `HeadMoved`: re-read from the head)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from demimas_audit.adapters.tables import gaps, head, records
 from demimas_audit.domain.chain import canonical
 
-__all__ = ["Incoming", "append_batch"]
+__all__ = ["Head", "HeadMoved", "Incoming", "Prepared", "prepare", "read_head", "stored_ids", "write"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,28 +75,60 @@ _INSERT = insert(records).from_select(
 )
 
 
-async def append_batch(conn: AsyncConnection, batch: list[Incoming]) -> int:
-    """Append the batch (in stream order); returns how many records were added."""
+@dataclass(frozen=True, slots=True)
+class Head:
+    """Where the chain ends: its last sequence and hash, and the last stream sequence read."""
+
+    seq: int
+    hash: bytes
+    stream_seq: int
+
+
+@dataclass
+class Prepared:
+    """A batch linked to the chain in memory, ready to be written after `start` (and only after it)."""
+
+    start: Head
+    end: Head
+    rows: dict[str, list[Any]]
+    gaps: list[tuple[int, int, int]]
+    """(first missing stream sequence, last one, the chain sequence they follow)"""
+    ids: set[uuid.UUID]
+
+    @property
+    def added(self) -> int:
+        return len(self.rows["seq"])
+
+
+async def read_head(conn: AsyncConnection, *, lock: bool = False) -> Head:
+    stmt = select(head).where(head.c.id == 1)
+    row = (await conn.execute(stmt.with_for_update() if lock else stmt)).one()
+    return Head(int(row.seq), bytes(row.hash), int(row.stream_seq))
+
+
+async def stored_ids(conn: AsyncConnection, batch: list[Incoming]) -> set[uuid.UUID]:
+    """The batch's event ids already in the store (a republished event is stored once)."""
+    ids = [_event_id(m.body, m.stream_seq) for m in batch]
+    return set((await conn.execute(select(records.c.event_id).where(records.c.event_id.in_(ids)))).scalars())
+
+
+def prepare(batch: list[Incoming], start: Head, stored: set[uuid.UUID]) -> Prepared:
+    """Link the batch (in stream order) to the chain that ends at `start`: pure, no I/O."""
     now = dt.datetime.now(dt.UTC)
-    current = (await conn.execute(select(head).where(head.c.id == 1).with_for_update())).one()
-    seq, prev, last_stream = current.seq, current.hash, current.stream_seq
-    fresh = [m for m in batch if m.stream_seq > last_stream]
-    if not fresh:
-        return 0
-    ids = [_event_id(m.body, m.stream_seq) for m in fresh]
-    stored = set((await conn.execute(select(records.c.event_id).where(records.c.event_id.in_(ids)))).scalars())
+    seq, prev, last_stream = start.seq, start.hash, start.stream_seq
     rows: dict[str, list[Any]] = {c: [] for c in _COLUMNS}
-    for m, event_id in zip(fresh, ids, strict=True):
-        if m.stream_seq > last_stream + 1:
-            await conn.execute(
-                insert(gaps)
-                .values(from_stream_seq=last_stream + 1, to_stream_seq=m.stream_seq - 1, after_seq=seq, detected_at=now)
-                .on_conflict_do_nothing()
-            )
-        last_stream = m.stream_seq
-        if event_id in stored:  # the same event again (republished): stored once
+    found_gaps: list[tuple[int, int, int]] = []
+    added: set[uuid.UUID] = set()
+    for m in batch:
+        if m.stream_seq <= last_stream:  # read before (a redelivery after a reconnect)
             continue
-        stored.add(event_id)
+        if m.stream_seq > last_stream + 1:
+            found_gaps.append((last_stream + 1, m.stream_seq - 1, seq))
+        last_stream = m.stream_seq
+        event_id = _event_id(m.body, m.stream_seq)
+        if event_id in stored or event_id in added:  # the same event again (republished): stored once
+            continue
+        added.add(event_id)
         body = m.body
         canon = canonical(body)
         digest = hashlib.sha256(prev + canon).digest()
@@ -120,7 +153,26 @@ async def append_batch(conn: AsyncConnection, batch: list[Incoming]) -> int:
         for c, v in values.items():
             rows[c].append(v)
         prev = digest
-    if rows["seq"]:
-        await conn.execute(_INSERT, rows)
-    await conn.execute(sa_update(head).where(head.c.id == 1).values(seq=seq, hash=prev, stream_seq=last_stream))
-    return len(rows["seq"])
+    return Prepared(start, Head(seq, prev, last_stream), rows, found_gaps, added)
+
+
+class HeadMoved(RuntimeError):
+    """The chain's head is not where the batch was linked: another writer, or a lost update. Re-read from the head."""
+
+
+async def write(conn: AsyncConnection, p: Prepared) -> None:
+    """Write a prepared batch in the caller's transaction, if the chain still ends where it was linked."""
+    now = dt.datetime.now(dt.UTC)
+    for first, last, after in p.gaps:
+        await conn.execute(insert(gaps).values(from_stream_seq=first, to_stream_seq=last, after_seq=after,
+                                               detected_at=now).on_conflict_do_nothing())  # fmt: skip
+    if p.added:
+        await conn.execute(_INSERT, p.rows)
+    moved = await conn.execute(
+        sa_update(head)
+        .where(head.c.id == 1, head.c.seq == p.start.seq, head.c.hash == p.start.hash,
+               head.c.stream_seq == p.start.stream_seq)
+        .values(seq=p.end.seq, hash=p.end.hash, stream_seq=p.end.stream_seq)
+    )  # fmt: skip
+    if moved.rowcount != 1:
+        raise HeadMoved(f"the chain no longer ends at {p.start.seq}")

@@ -1,56 +1,124 @@
-"""The audit's durable consumer `all` on `demimas.>`: every event, in stream order, into the hash chain.
+"""The audit's reader of `demimas.>`: every event, in stream order, into the hash chain.
 
-Unlike the other consumers it validates nothing beyond "a JSON object": an event that breaks its contract is still
-evidence. Each fetched batch is appended in one transaction (behind the writer's head lock) and acked after the
-commit, so a crash between commit and ack only causes a redelivery the head skips. With a backlog the next batch is
-fetched while this one is written (`Puller`). A message that is not a JSON object is kept
-out of the chain, logged and acked (its sequence then shows as a gap)."""
+The position is the store's own: each (re)start reads with an ordered consumer from the stream sequence after the
+writer's head, and each batch is appended in one transaction that moves the head. A crash, a failed batch or a
+restart therefore re-reads from exactly where the chain ends; nothing an acknowledgement protocol might redeliver
+late (after newer messages) can be skipped or reordered, which a chain cannot afford. Only one replica reads: the
+one holding the ingest lock (a PostgreSQL advisory lock on a connection of its own); another replica waits and
+takes over when that session ends.
+
+It validates nothing beyond "a JSON object": an event that breaks its contract is still evidence. A message that is
+not a JSON object is logged and left out (its sequence then shows as a gap)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import time
+from typing import Any
 
 import orjson
+from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js.api import ConsumerConfig, DeliverPolicy
 from opentelemetry import trace
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from demimas_audit.adapters.store import Incoming, append_batch
-from demimas_common.events.metrics import PROCESSED
-from demimas_common.events.puller import Puller
-from demimas_common.telemetry import extract_context
+from demimas_audit.adapters.store import Head, Incoming, Prepared, prepare, read_head, stored_ids, write
+from demimas_audit.adapters.tables import head
+from demimas_common.events.metrics import CONSUMER_LAG, PROCESSED
+from demimas_common.events.nats import connect
+from demimas_common.events.stream import STREAM
+from demimas_common.telemetry import extract_context, spans_recorded
 
-__all__ = ["AuditIngest"]
+__all__ = ["INGEST_LOCK", "AuditIngest"]
 
 log = logging.getLogger("demimas.audit")
 tracer = trace.get_tracer("demimas.audit")
+INGEST_LOCK = 0x41554449  # "AUDI": pg_try_advisory_lock key of the one reading replica
 
 
 class AuditIngest:
-    def __init__(
-        self,
-        engine: AsyncEngine,
-        nats_url: str,
-        *,
-        durable: str = "all",
-        batch_size: int = 100,
-        fetch_timeout: float = 1.0,
-        ack_wait: float = 30.0,
-    ) -> None:
+    def __init__(self, engine: AsyncEngine, nats_url: str, *, durable: str = "all", batch_size: int = 100,
+                 fetch_timeout: float = 1.0, standby_wait: float = 2.0, linger: float = 0.02) -> None:  # fmt: skip
         self.engine = engine
+        self.nats_url = nats_url
         self.durable = durable
-        self.pull = Puller(nats_url, durable=durable, subjects=["demimas.>"], batch_size=batch_size,
-                           fetch_timeout=fetch_timeout, ack_wait=ack_wait)  # fmt: skip
+        """The name under which the reader reports (metrics, logs)."""
+        self.batch_size = batch_size
+        self.fetch_timeout = fetch_timeout
+        self.standby_wait = standby_wait
+        self.linger = linger
+        self._lock: AsyncConnection | None = None
+        self._nc: Client | None = None
+        self._sub: Any = None
+        self._stopping = False
+        self._lag_at = -1.0
+        self._head: Head | None = None
+        """Where the chain ends once the batch being written commits (batches are linked in memory, in order)."""
+        self._writing: asyncio.Task[None] | None = None
+        self._in_flight: set[Any] = set()
+
+    @property
+    def leading(self) -> bool:
+        """Whether this replica holds the ingest lock (reads the stream)."""
+        return self._lock is not None
+
+    async def _lead(self) -> bool:
+        """Hold the ingest lock (kept for the life of a dedicated connection, outside any transaction)."""
+        if self._lock is not None:
+            return True
+        conn = await self.engine.connect()
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        if await conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": INGEST_LOCK}):
+            self._lock = conn
+            return True
+        await conn.close()
+        return False
+
+    async def _subscription(self) -> Any:
+        if self._sub is None or self._nc is None or self._nc.is_closed:
+            async with self.engine.connect() as conn:
+                position = int(await conn.scalar(select(head.c.stream_seq).where(head.c.id == 1)) or 0)
+            self._nc = await connect(self.nats_url, name=f"audit-{self.durable}", connect_timeout=1.0)
+            config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=position + 1)
+            self._sub = await self._nc.jetstream().subscribe("demimas.>", stream=STREAM, ordered_consumer=True,
+                                                            config=config, idle_heartbeat=2.0)  # fmt: skip
+        return self._sub
 
     async def process_available(self) -> int:
-        """Fetch and append one batch; returns how many messages it held."""
-        messages = await self.pull.next_batch()
-        if messages:
-            await self._append(messages)
-        await self.pull.update_lag()
+        """Append the next batch (what arrived within `fetch_timeout`, up to `batch_size`); how many it held."""
+        if not await self._lead():
+            await asyncio.sleep(self.standby_wait)
+            return 0
+        sub = await self._subscription()
+        try:
+            messages: list[Msg] = [await sub.next_msg(timeout=self.fetch_timeout)]
+        except (NatsTimeout, TimeoutError):
+            await self._written()
+            return 0
+        # Fill the batch from what is arriving (a backlog fills it at once; live traffic waits at most `linger`):
+        # one transaction, one fsync per batch, not per trickle.
+        until = time.monotonic() + self.linger
+        while len(messages) < self.batch_size:
+            wait = until - time.monotonic()
+            if sub.pending_msgs == 0 and wait <= 0:
+                break
+            try:
+                messages.append(await sub.next_msg(timeout=max(wait, 0.001)))
+            except (NatsTimeout, TimeoutError):
+                break
+        await self._append(messages)
+        await self._update_lag()
         return len(messages)
 
     async def _append(self, messages: list[Msg]) -> None:
+        """Link the batch to the chain in memory while the previous one is still being written, then write it once
+        that one has committed: reading and hashing overlap the database's work, the order of commits is the
+        order of the chain, and a failure stops both (the next pass re-reads from the committed head)."""
         batch: list[Incoming] = []
         for msg in messages:
             try:
@@ -62,17 +130,47 @@ class AuditIngest:
                           msg.subject)  # fmt: skip
                 continue
             batch.append(Incoming(msg.metadata.sequence.stream, body))
-        with tracer.start_as_current_span("audit append", attributes={"batch.size": len(batch)}):
-            async with self.engine.begin() as conn:
-                added = await append_batch(conn, batch)
-        for item in batch:  # a span per event in its own trace, so auditTrace's trace shows the audit too
+        async with self.engine.connect() as conn:
+            if self._head is None:
+                self._head = await read_head(conn)
+            stored = await stored_ids(conn, batch)
+        prepared = prepare(batch, self._head, stored | self._in_flight)
+        await self._written()  # the previous batch has committed
+        self._head, self._in_flight = prepared.end, prepared.ids
+        self._writing = asyncio.ensure_future(self._write(prepared))
+        for item in batch if spans_recorded() else ():  # a span per event in its own trace (when spans go anywhere)
             traceparent = item.body.get("traceparent")
             parent = extract_context(traceparent if isinstance(traceparent, str) else None)
             tracer.start_span(f"audit {item.body.get('type', '')}", context=parent,
                               attributes={"event.id": str(item.body.get("id", ""))}).end()  # fmt: skip
-        for msg in messages:
-            await msg.ack()
-        PROCESSED.labels(self.durable).inc(added)
+
+    async def _write(self, prepared: Prepared) -> None:
+        with tracer.start_as_current_span("audit append", attributes={"batch.size": prepared.added}):
+            async with self.engine.begin() as conn:
+                await write(conn, prepared)
+        PROCESSED.labels(self.durable).inc(prepared.added)
+
+    async def _written(self) -> None:
+        """Wait for the batch being written; its failure is raised here (and the in-memory chain forgotten)."""
+        if self._writing is None:
+            return
+        writing, self._writing = self._writing, None
+        try:
+            await writing
+        except BaseException:
+            self._head, self._in_flight = None, set()
+            raise
+
+    async def _update_lag(self) -> None:
+        now = time.monotonic()
+        if now - self._lag_at < 1.0 or self._nc is None:
+            return
+        self._lag_at = now
+        with contextlib.suppress(Exception):
+            last = (await self._nc.jetstream().stream_info(STREAM)).state.last_seq
+            async with self.engine.connect() as conn:
+                position = int(await conn.scalar(select(head.c.stream_seq).where(head.c.id == 1)) or 0)
+            CONSUMER_LAG.labels(self.durable).set(max(0, last - position))
 
     async def drain(self, *, idle_passes: int = 1) -> int:
         total, idle = 0, 0
@@ -83,10 +181,34 @@ class AuditIngest:
         return total
 
     def stop(self) -> None:
-        self.pull.stop()
+        self._stopping = True
 
     async def run(self, *, backoff: float = 1.0) -> None:
-        await self.pull.run(self.process_available, backoff=backoff)
+        try:
+            while not self._stopping:
+                try:
+                    await self.process_available()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("audit ingest: %s: %s; re-reading from the chain's head", type(exc).__name__, exc)
+                    await self.close()
+                    await asyncio.sleep(backoff)
+        finally:
+            await self.close()
 
     async def close(self) -> None:
-        await self.pull.close()
+        """Finish the batch being written, stop reading and give up the lock (another replica may take over)."""
+        with contextlib.suppress(Exception):
+            await self._written()
+        self._head, self._in_flight = None, set()
+        if self._nc is not None and not self._nc.is_closed:
+            with contextlib.suppress(Exception):
+                await self._nc.close()
+        self._nc, self._sub = None, None
+        if self._lock is not None:
+            with contextlib.suppress(Exception):  # the pool keeps the session: release the lock explicitly
+                await self._lock.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": INGEST_LOCK})
+            with contextlib.suppress(Exception):
+                await self._lock.close()
+            self._lock = None
