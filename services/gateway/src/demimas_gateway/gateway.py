@@ -13,7 +13,9 @@ from graphql import (
     DirectiveNode,
     DocumentNode,
     FragmentDefinitionNode,
+    GraphQLAbstractType,
     GraphQLError,
+    GraphQLInterfaceType,
     OperationDefinitionNode,
     OperationType,
     execute_sync,
@@ -24,11 +26,15 @@ from graphql import (
 from graphql.execution.values import get_variable_values
 from opentelemetry import propagate, trace
 
+from demimas_common.auth.principal import Purpose
+from demimas_gateway.cost import CostModel, estimate
 from demimas_gateway.executor import Executor
 from demimas_gateway.fetcher import SubgraphClient
-from demimas_gateway.operation import normalize
+from demimas_gateway.limits import LIMIT_CODES, RequestLimits, first_violation, measure
+from demimas_gateway.operation import AuthCheck, Field, Item, normalize
 from demimas_gateway.plan import Plan, PlanningError
 from demimas_gateway.planner import Planner, active_labels
+from demimas_gateway.policies import PolicyHook, region_policies
 from demimas_gateway.shaping import Shaper, abstract_types
 from demimas_gateway.supergraph import Supergraph
 
@@ -40,12 +46,23 @@ tracer = trace.get_tracer("demimas.gateway")
 class RequestError(Exception):
     """The request cannot be executed at all (GraphQL over HTTP: no `data` in the response)."""
 
-    def __init__(self, message: str, code: str, *, locations: list[dict[str, int]] | None = None, status: int = 400):
+    def __init__(
+        self,
+        message: str,
+        code: str,
+        *,
+        locations: list[dict[str, int]] | None = None,
+        status: int = 400,
+        always_status: bool = False,
+    ):
+        """`always_status`: answer with `status` whatever the accepted media type (limits, rejections), where
+        other request errors are 200 under the legacy `application/json`."""
         super().__init__(message)
         self.message = message
         self.code = code
         self.locations = locations
         self.status = status
+        self.always_status = always_status
 
     def as_error(self) -> dict[str, Any]:
         error: dict[str, Any] = {"message": self.message, "extensions": {"code": self.code}}
@@ -56,10 +73,19 @@ class RequestError(Exception):
 
 @dataclass(frozen=True)
 class Caller:
-    """What the gateway knows of the caller: whether authenticated, and its scopes."""
+    """What the gateway knows of the caller: whether authenticated, its scopes, and the claims policies and the
+    purpose rule read (agency, region, purpose: from the token, the purpose also from `X-Demimas-Purpose`)."""
 
     authenticated: bool = False
     scopes: frozenset[str] = frozenset()
+    agency: str | None = None
+    region: str | None = None
+    purpose: str | None = None
+
+
+PURPOSE_SCOPES = frozenset({"pii:read", "family:read"})
+"""Fields guarded by these scopes hold personal data: an operation that selects one needs a purpose (UU 27/2022)."""
+PURPOSES = frozenset(p.value for p in Purpose)
 
 
 @dataclass
@@ -78,18 +104,24 @@ class Response:
 
 @dataclass
 class _Prepared:
-    document: DocumentNode
+    document: DocumentNode | None
+    """None for a document refused before validation (`refusal` says why; kept so that a repeat costs nothing)."""
     operations: dict[str | None, OperationDefinitionNode]
     fragments: dict[str, FragmentDefinitionNode]
     plan_variables: dict[str | None, tuple[str, ...]] = field(default_factory=dict)
     var_types: dict[str | None, dict[str, str]] = field(default_factory=dict)
+    refusal: RequestError | None = None
+    costs: dict[Any, float] = field(default_factory=dict)
 
 
 @dataclass
 class _CachedPlan:
     plan: Plan
     shaper: Shaper
-    unauthorized_errors: list[dict[str, Any]]
+    unauthorized: bool
+    """Some selection was removed for the caller (the reject setting refuses the operation then)."""
+    personal: bool
+    """The operation selects personal-data fields the caller may see: it needs a purpose."""
 
 
 class _Lru(OrderedDict[Any, Any]):
@@ -119,7 +151,18 @@ class Gateway:
         document_cache_size: int = 2000,
         introspection: bool = True,
         trace_fetches: bool = False,
+        limits: RequestLimits | None = None,
+        max_cost: float | None = None,
+        cost_mode: str = "enforce",
+        default_list_size: int = 10,
+        policy_hook: PolicyHook = region_policies,
+        reject_unauthorized: bool = False,
+        suggestions: bool = True,
     ) -> None:
+        """`limits` None: no request limits (tests of planning); `cost_mode` "enforce" refuses operations costing
+        more than `max_cost`, "measure" only records the estimate on the request span; `reject_unauthorized`
+        refuses a whole operation that selects anything the caller may not see instead of nulling it;
+        `suggestions` False removes "Did you mean" hints (schema names) from validation errors."""
         self.supergraph = supergraph
         self.schema = supergraph.api_schema
         self.client = client
@@ -133,6 +176,24 @@ class Gateway:
             for t in supergraph.types.values()
         )
         self._abstract = abstract_types(self.schema)
+        self.limits = limits
+        self.max_cost = max_cost
+        self.cost_mode = cost_mode
+        self.cost_model = CostModel.from_sdl(supergraph.sdl, default_list_size) if max_cost is not None else None
+        self.policy_hook = policy_hook
+        self._policies = self._policies_in_rules()
+        self.reject_unauthorized = reject_unauthorized
+        self.suggestions = suggestions
+
+    def _policies_in_rules(self) -> frozenset[str]:
+        out: set[str] = set()
+        for t in self.supergraph.types.values():
+            for group in t.policies or ():
+                out |= group
+            for _, _, policies in t.field_auth.values():
+                for group in policies or ():
+                    out |= group
+        return frozenset(out)
 
     def _scopes_in_rules(self) -> frozenset[str]:
         out: set[str] = set()
@@ -149,15 +210,33 @@ class Gateway:
     def _prepare(self, query: str) -> _Prepared:
         prepared: _Prepared | None = self._documents.get_item(query)
         if prepared is not None:
+            if prepared.refusal is not None:
+                raise prepared.refusal
             return prepared
         try:
-            document = parse(query)
+            prepared = self._parse(query)
+        except RequestError as exc:
+            if exc.code != "GRAPHQL_PARSE_FAILED":  # limits and validation: the same answer next time, for free
+                self._documents.put(query, _Prepared(None, {}, {}, refusal=exc))
+            raise
+        return prepared
+
+    def _parse(self, query: str) -> _Prepared:
+        limits = self.limits
+        if limits is not None and limits.max_query_bytes is not None and len(query) > limits.max_query_bytes:
+            raise RequestError(
+                f"the query is {len(query)} characters long, more than the allowed {limits.max_query_bytes}",
+                LIMIT_CODES["query_bytes"],
+                always_status=True,
+            )
+        try:
+            document = parse(query, max_tokens=limits.max_tokens if limits is not None else None)
         except GraphQLError as exc:
+            if "tokens" in exc.message and exc.message.startswith("Document contains more than"):
+                raise RequestError(exc.message, LIMIT_CODES["tokens"], always_status=True) from exc
             raise RequestError(exc.message, "GRAPHQL_PARSE_FAILED", locations=_locations(exc)) from exc
-        errors = validate(self.schema, document)
-        if errors:
-            first = errors[0]
-            raise RequestError(first.message, "GRAPHQL_VALIDATION_FAILED", locations=_locations(first))
+        except RecursionError as exc:
+            raise RequestError("the operation is nested too deeply", LIMIT_CODES["depth"], always_status=True) from exc
         operations: dict[str | None, OperationDefinitionNode] = {}
         fragments: dict[str, FragmentDefinitionNode] = {}
         for definition in document.definitions:
@@ -165,6 +244,21 @@ class Gateway:
                 operations[definition.name.value if definition.name else None] = definition
             elif isinstance(definition, FragmentDefinitionNode):
                 fragments[definition.name.value] = definition
+        if limits is not None:  # before validation, which abusive documents make slow
+            for operation in operations.values():
+                try:
+                    violation = first_violation(measure(operation, fragments), limits)
+                except RecursionError as exc:
+                    raise RequestError(
+                        "the operation is nested too deeply", LIMIT_CODES["depth"], always_status=True
+                    ) from exc
+                if violation is not None:
+                    raise RequestError(violation.message, violation.code, always_status=True)
+        errors = validate(self.schema, document)
+        if errors:
+            first = errors[0]
+            message = first.message if self.suggestions else _without_suggestions(first.message)
+            raise RequestError(message, "GRAPHQL_VALIDATION_FAILED", locations=_locations(first))
         prepared = _Prepared(document, operations, fragments)
         for name, operation in operations.items():
             prepared.plan_variables[name] = tuple(sorted(_conditional_variables(operation, fragments)))
@@ -175,19 +269,42 @@ class Gateway:
         self._documents.put(query, prepared)
         return prepared
 
+    def _check_cost(
+        self, prepared: _Prepared, name: str | None, operation: OperationDefinitionNode, coerced: dict[str, Any]
+    ) -> None:
+        model = self.cost_model
+        if model is None or self.max_cost is None:
+            return
+        key = (name, tuple((k, v) for k, v in coerced.items() if type(v) is int)) if coerced else name
+        cost = prepared.costs.get(key)
+        if cost is None:
+            assert prepared.document is not None
+            cost = prepared.costs[key] = estimate(self.schema, model, operation, prepared.fragments, coerced)
+        trace.get_current_span().set_attribute("graphql.cost.estimated", cost)
+        if self.cost_mode == "enforce" and cost > self.max_cost:
+            raise RequestError(
+                f"the operation's estimated cost is {cost:g}, more than the allowed {self.max_cost:g}",
+                LIMIT_CODES["cost"],
+                always_status=True,
+            )
+
     # ---- auth -------------------------------------------------------------------------------------------------
 
-    def _allowed(self, caller: Caller) -> Any:
+    def _allowed(self, caller: Caller, satisfied: frozenset[str]) -> AuthCheck:
+        """Different directives on one element combine with AND; each directive's groups with OR (a group with
+        AND). An abstract type or a field of one is allowed only when it is for every possible type, so that no
+        implementation's guarded field leaks through an interface."""
         types = self.supergraph.types
+        schema = self.schema
 
         def check(rule_auth: bool, scopes: tuple[frozenset[str], ...] | None, policies: Any) -> bool:
             if (rule_auth or scopes is not None or policies is not None) and not caller.authenticated:
                 return False
             if scopes is not None and not any(group <= caller.scopes for group in scopes):
                 return False
-            return policies is None  # @policy needs the policy hook of the security issue: fail closed until then
+            return policies is None or any(group <= satisfied for group in policies)
 
-        def allowed(type_name: str, field_name: str | None) -> bool:
+        def one(type_name: str, field_name: str | None) -> bool:
             meta = types.get(type_name)
             if meta is None:
                 return True
@@ -196,7 +313,34 @@ class Gateway:
             rule = meta.field_auth.get(field_name)
             return rule is None or check(*rule)
 
+        def allowed(type_name: str, field_name: str | None) -> bool:
+            if not one(type_name, field_name):
+                return False
+            gtype = schema.type_map.get(type_name)
+            if isinstance(gtype, GraphQLAbstractType | GraphQLInterfaceType):
+                return all(one(t.name, field_name) for t in schema.get_possible_types(gtype))
+            return True
+
         return allowed
+
+    def _personal(self, items: list[Item]) -> bool:
+        """Whether the normalised operation selects (and may see) a field guarded by a personal-data scope."""
+        types = self.supergraph.types
+        for item in items:
+            if isinstance(item, Field):
+                if item.unauthorized:
+                    continue
+                meta = types.get(item.parent)
+                rule = meta.field_auth.get(item.name) if meta is not None else None
+                if rule is not None and rule[1] and any(group & PURPOSE_SCOPES for group in rule[1]):
+                    return True
+                for name in {item.parent, item.named}:
+                    tmeta = types.get(name)
+                    if tmeta is not None and tmeta.auth_scopes and any(g & PURPOSE_SCOPES for g in tmeta.auth_scopes):
+                        return True
+            if item.children and self._personal(item.children):
+                return True
+        return False
 
     # ---- execution --------------------------------------------------------------------------------------------
 
@@ -229,15 +373,17 @@ class Gateway:
         if isinstance(values, list):
             raise RequestError(values[0].message, "BAD_USER_INPUT", locations=_locations(values[0]))
         coerced: dict[str, Any] = values.coerced
+        self._check_cost(prepared, name, operation, coerced)
         if labels is None:
             labels = active_labels(self.supergraph)
         plan_vars = tuple(coerced.get(v) for v in prepared.plan_variables[name])
-        auth_key = (caller.authenticated, caller.scopes & self._auth_scopes) if self._has_auth else None
+        satisfied = self.policy_hook(caller, self._policies) & self._policies if self._policies else frozenset()
+        auth_key = (caller.authenticated, caller.scopes & self._auth_scopes, satisfied) if self._has_auth else None
         key = (query, name, plan_vars, auth_key, labels)
         cached: _CachedPlan | None = self._plans.get_item(key)
         if cached is None:
             with tracer.start_as_current_span("plan"):
-                allowed = self._allowed(caller) if self._has_auth else None
+                allowed = self._allowed(caller, satisfied) if self._has_auth else None
                 normalized = normalize(self.schema, operation, prepared.fragments, coerced, allowed)
                 try:
                     plan = Planner(self.supergraph, labels).plan(normalized, prepared.var_types[name], name)
@@ -245,16 +391,28 @@ class Gateway:
                     raise RequestError(str(exc), "QUERY_PLANNING_FAILED", status=500) from exc
                 except RecursionError as exc:  # absurdly deep operations; request limits come with the security issue
                     raise RequestError("the operation is nested too deeply to plan", "QUERY_TOO_DEEP") from exc
-            unauthorized = [
-                {
-                    "message": "Unauthorized field or type",
-                    "path": list(path),
-                    "extensions": {"code": "UNAUTHORIZED_FIELD_OR_TYPE"},
-                }
-                for path in normalized.unauthorized_paths
-            ]
-            cached = _CachedPlan(plan, Shaper(self.schema, self._abstract), unauthorized)
+            cached = _CachedPlan(
+                plan,
+                Shaper(self.schema, self._abstract),
+                bool(normalized.unauthorized_paths),
+                self._has_auth and self._personal(normalized.items),
+            )
             self._plans.put(key, cached)
+        if cached.unauthorized and self.reject_unauthorized:
+            raise RequestError(
+                "the operation selects fields or types this caller may not see",
+                "UNAUTHORIZED_FIELD_OR_TYPE",
+                status=403,
+                always_status=True,
+            )
+        if cached.personal and caller.purpose is None:
+            raise RequestError(
+                "the operation reads personal data: name a purpose in the token or the X-Demimas-Purpose header"
+                f" (one of {', '.join(sorted(PURPOSES))})",
+                "PURPOSE_REQUIRED",
+                status=403,
+                always_status=True,
+            )
         return cached, coerced, operation, prepared
 
     async def execute(
@@ -275,7 +433,7 @@ class Gateway:
                 "METHOD_NOT_ALLOWED",
                 status=405,
             )
-        errors: list[dict[str, Any]] = list(cached.unauthorized_errors)
+        errors: list[dict[str, Any]] = []
         forwarded = dict(headers or {})
         propagate.inject(forwarded)  # traceparent of the current (request) span
         data, fetch_errors = await self.executor.run(plan, coerced, forwarded)
@@ -283,6 +441,7 @@ class Gateway:
         if plan.introspection:
             if not self.introspection:
                 raise RequestError("introspection is disabled on this gateway", "INTROSPECTION_DISABLED")
+            assert prepared.document is not None
             result = execute_sync(
                 self.schema, _introspection_only(prepared.document, operation), variable_values=coerced
             )
@@ -312,6 +471,12 @@ def _introspection_only(document: DocumentNode, operation: OperationDefinitionNo
     )
     fragments = tuple(d for d in document.definitions if isinstance(d, FragmentDefinitionNode))
     return DocumentNode(definitions=(only, *fragments))
+
+
+def _without_suggestions(message: str) -> str:
+    """graphql-core's hints name schema elements a caller did not ask for: none outside development."""
+    head, _, _ = message.partition(" Did you mean")
+    return head
 
 
 def _locations(error: GraphQLError) -> list[dict[str, int]] | None:

@@ -1,6 +1,7 @@
 """The client's response from the merged subgraph data: exactly the selected response keys in the operation's order,
 `__typename` answered by the gateway, and GraphQL null propagation (a null in a non-null position nulls the nearest
-nullable parent, with one error at the path where it happened unless a subgraph already reported one there)."""
+nullable parent, with one error at the path where it happened unless a subgraph already reported one there), and an
+`UNAUTHORIZED_FIELD_OR_TYPE` error at each path where a field removed for the caller would have been."""
 
 from __future__ import annotations
 
@@ -102,8 +103,13 @@ class Shaper:
                 out[key] = runtime
             elif kind == NULL:
                 out[key] = None
+                state.unauthorized((path, key))
             else:
-                value = None if field.unauthorized else get(key)
+                if field.unauthorized:
+                    state.unauthorized((path, key))
+                    value = None
+                else:
+                    value = get(key)
                 completed = self._value(field, field.type, value, (path, key), state)
                 if completed is INVALID:
                     return INVALID
@@ -149,6 +155,16 @@ class Shaper:
 class _State:
     def __init__(self, errors: list[dict[str, Any]]) -> None:
         self.errors = errors
+
+    def unauthorized(self, path: Path) -> None:
+        """One error at each response path where a removed field would have been (the message names nothing)."""
+        self.errors.append(
+            {
+                "message": "Unauthorized field or type",
+                "path": _materialise(path),
+                "extensions": {"code": "UNAUTHORIZED_FIELD_OR_TYPE"},
+            }
+        )
 
     def null_error(self, field: Field, path: Path) -> None:
         where = _materialise(path)

@@ -376,9 +376,9 @@ def _read_type(
         elif dname == links.directive("authenticated"):
             meta.authenticated = True
         elif dname == links.directive("requiresScopes"):
-            meta.auth_scopes = _scopes(args.get("scopes"), where)
+            meta.auth_scopes = (meta.auth_scopes or ()) + _scopes(args.get("scopes"), where)  # several: OR
         elif dname == links.directive("policy"):
-            meta.policies = _scopes(args.get("policies"), where)
+            meta.policies = (meta.policies or ()) + _scopes(args.get("policies"), where)
     for value in getattr(node, "values", None) or ():
         graphs = meta.enum_values.setdefault(value.name.value, set())
         for directive in value.directives or ():
@@ -413,9 +413,9 @@ def _read_type(
             elif dname == links.directive("authenticated"):
                 auth = True
             elif dname == links.directive("requiresScopes"):
-                scopes = _scopes(args.get("scopes"), where)
+                scopes = (scopes or ()) + _scopes(args.get("scopes"), where)  # one per subgraph: any may pass
             elif dname == links.directive("policy"):
-                policies = _scopes(args.get("policies"), where)
+                policies = (policies or ()) + _scopes(args.get("policies"), where)
         if auth or scopes is not None or policies is not None:
             meta.field_auth[fname] = (auth, scopes, policies)
 
