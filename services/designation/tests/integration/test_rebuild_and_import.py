@@ -16,6 +16,7 @@ from demimas_common.errors import BadUserInput, Conflict
 from demimas_common.events.envelope import new_event
 from demimas_common.events.nats import connect
 from demimas_common.events.stream import ensure_stream
+from demimas_designation.adapters.designations import current_designation, current_designations
 from demimas_designation.adapters.projection import village_counters
 from demimas_designation.adapters.tables import designations
 from demimas_designation.service_layer.desmigratif import import_desmigratif
@@ -68,3 +69,9 @@ async def test_desmigratif_import_is_all_or_nothing(engine: AsyncEngine) -> None
     assert sorted(rows) == sorted((c, "DESMIGRATIF") for c in good)
     with pytest.raises(Conflict):  # designated already: the whole file again is refused, nothing written
         await import_desmigratif(engine, KP2MI, text.replace("KEP 42", "KEP 43"), WorkflowSettings())
+    async with engine.connect() as conn:  # a page of villages at once, as the gateway asks for them
+        current = await current_designations(conn, [*good, bad_code])
+        one = await current_designation(conn, good[0])
+    assert sorted(current) == sorted(good)
+    assert current[good[0]] == one
+    assert [t.reason for t in current[good[1]].history] == ["carried over"]

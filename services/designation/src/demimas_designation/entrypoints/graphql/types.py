@@ -7,6 +7,7 @@ import datetime as dt
 import uuid
 
 import strawberry
+from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from demimas_designation.adapters import designations as designation_repo
@@ -131,6 +132,13 @@ class CriteriaAssessment:
         return cls(eligible=a.eligible, results=results)
 
 
+async def _designations(ctx: DesignationContext, codes: list[str]) -> list[domain_designation.Designation | None]:
+    """A page of villages' designations at once (the gateway sends them in one `_entities` call)."""
+    async with ctx.engine.connect() as conn:
+        found = await designation_repo.current_designations(conn, list(codes))
+    return [found.get(code) for code in codes]
+
+
 @strawberry.federation.type(keys=["code"], description="A desa/kelurahan (owned by the registry).")
 class Village:
     code: str
@@ -141,9 +149,10 @@ class Village:
 
     @strawberry.federation.field(authenticated=True, description="The village's current designation, if any.")
     async def designation(self, info: Ctx) -> Designation | None:
-        info.context.require_principal()
-        async with info.context.engine.connect() as conn:
-            found = await designation_repo.current_designation(conn, self.code)
+        ctx = info.context
+        ctx.require_principal()
+        loader = ctx.loader("designations", lambda: DataLoader(load_fn=lambda codes: _designations(ctx, codes)))
+        found: domain_designation.Designation | None = await loader.load(self.code)
         return Designation.from_domain(found) if found else None
 
     @strawberry.federation.field(requires_scopes=READERS, description="Proposals of this village, newest first.")
