@@ -14,10 +14,13 @@ from demimas_common.telemetry import configure_tracing
 from demimas_gateway.fetcher import SubgraphClient
 from demimas_gateway.gateway import Gateway
 from demimas_gateway.http import GatewayApp
+from demimas_gateway.limits import RequestLimits
+from demimas_gateway.ratelimit import RateLimiter, RateRule
 from demimas_gateway.settings import GatewaySettings
 from demimas_gateway.supergraph import Supergraph, load_supergraph
+from demimas_gateway.trusted import TrustedDocuments
 
-__all__ = ["build_app", "create_app", "load_from_settings"]
+__all__ = ["build_app", "create_app", "limits_from_settings", "load_from_settings"]
 
 log = logging.getLogger("demimas.gateway")
 
@@ -34,6 +37,9 @@ def build_app(settings: GatewaySettings, supergraph: Supergraph) -> GatewayApp:
         {name: graph.url for name, graph in supergraph.graphs.items()},
         timeout_seconds=settings.gateway_subgraph_timeout_seconds,
         max_connections=settings.gateway_max_connections_per_worker,
+        timeouts=settings.gateway_subgraph_timeouts,
+        breaker_failures=settings.gateway_breaker_failures,
+        breaker_reset_seconds=settings.gateway_breaker_reset_seconds,
     )
     gateway = Gateway(
         supergraph,
@@ -41,11 +47,44 @@ def build_app(settings: GatewaySettings, supergraph: Supergraph) -> GatewayApp:
         plan_cache_size=settings.gateway_plan_cache_size,
         introspection=settings.introspection_enabled,
         trace_fetches=settings.trace_exporter is not TraceExporter.NONE,
+        limits=limits_from_settings(settings),
+        max_cost=settings.gateway_max_cost,
+        cost_mode=settings.gateway_cost_mode,
+        default_list_size=settings.gateway_default_list_size,
+        reject_unauthorized=settings.gateway_reject_unauthorized,
+        suggestions=settings.suggestions_enabled,
     )
     verifier = TokenVerifier(settings) if settings.jwks_path or settings.jwks_url else None
     if verifier is None and (settings.gateway_require_jwks or not settings.development):
         raise SystemExit("set DEMIMAS_JWKS_PATH or DEMIMAS_JWKS_URL: outside development the gateway verifies tokens")
-    return GatewayApp(gateway, verifier=verifier, development=settings.development, on_shutdown=client.close)
+    rules = {agency: RateRule(*rule) for agency, rule in settings.gateway_rate_limits.items()}
+    default = RateRule(*settings.gateway_default_rate_limit) if settings.gateway_default_rate_limit else None
+    trusted = settings.gateway_trusted_documents
+    return GatewayApp(
+        gateway,
+        verifier=verifier,
+        development=settings.development,
+        max_body_bytes=settings.gateway_max_body_bytes,
+        max_variables_bytes=settings.gateway_max_variables_bytes,
+        request_timeout=settings.gateway_request_timeout_seconds,
+        rate_limiter=RateLimiter(rules, default) if rules or default else None,
+        trusted_documents=TrustedDocuments.load(trusted) if trusted else None,
+        csrf_prevention=settings.gateway_csrf_prevention,
+        on_shutdown=client.close,
+    )
+
+
+def limits_from_settings(settings: GatewaySettings) -> RequestLimits:
+    return RequestLimits(
+        max_depth=settings.gateway_max_depth,
+        max_height=settings.gateway_max_height,
+        max_aliases=settings.gateway_max_aliases,
+        max_root_fields=settings.gateway_max_root_fields,
+        max_directives=settings.gateway_max_directives,
+        max_tokens=settings.gateway_max_tokens,
+        max_query_bytes=settings.gateway_max_query_bytes,
+        max_variables_bytes=settings.gateway_max_variables_bytes,
+    )
 
 
 def create_app(settings: GatewaySettings | None = None) -> GatewayApp:

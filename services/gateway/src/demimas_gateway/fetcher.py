@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 import httptools
 import orjson
 
+from demimas_gateway.breaker import CircuitBreaker
+
 __all__ = ["SubgraphClient", "SubgraphFailure"]
 
 
@@ -147,11 +149,28 @@ class _Pool:
 
 
 class SubgraphClient:
-    def __init__(self, urls: Mapping[str, str], *, timeout_seconds: float = 10.0, max_connections: int = 100) -> None:
+    def __init__(
+        self,
+        urls: Mapping[str, str],
+        *,
+        timeout_seconds: float = 10.0,
+        max_connections: int = 100,
+        timeouts: Mapping[str, float] | None = None,
+        breaker_failures: int | None = None,
+        breaker_reset_seconds: float = 5.0,
+    ) -> None:
+        """`timeouts` per subgraph override `timeout_seconds`; `breaker_failures` consecutive failures of a subgraph
+        open its circuit breaker (None: no breakers)."""
         self.urls = dict(urls)
         self.timeout = timeout_seconds
+        self.timeouts = dict(timeouts or {})
         self.max_connections = max_connections
         self._pools: dict[str, _Pool] = {}
+        self.breakers: dict[str, CircuitBreaker] = (
+            {name: CircuitBreaker(breaker_failures, breaker_reset_seconds) for name in self.urls}
+            if breaker_failures
+            else {}
+        )
 
     def _pool(self, graph: str) -> _Pool:
         pool = self._pools.get(graph)
@@ -168,12 +187,29 @@ class SubgraphClient:
         self._pools.clear()
 
     async def post(self, graph: str, body: dict[str, Any], headers: Mapping[str, str]) -> dict[str, Any]:
+        breaker = self.breakers.get(graph)
+        if breaker is None:
+            return await self._post(graph, body, headers)
+        if not breaker.allow():
+            raise SubgraphFailure(graph, "SUBREQUEST_CIRCUIT_OPEN", f"subgraph {graph!r} is failing: not called")
+        try:
+            result = await self._post(graph, body, headers)
+        except SubgraphFailure:
+            breaker.failure()
+            raise
+        except BaseException:
+            breaker.failure()  # cancelled mid-request: let the next request be the trial
+            raise
+        breaker.success()
+        return result
+
+    async def _post(self, graph: str, body: dict[str, Any], headers: Mapping[str, str]) -> dict[str, Any]:
         pool = self._pool(graph)
         data = orjson.dumps(body)
         extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items() if "\n" not in v and "\r" not in v)
         payload = b"".join((pool.head, extra.encode("latin-1"), b"content-length: %d\r\n\r\n" % len(data), data))
         try:
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout(self.timeouts.get(graph, self.timeout)):
                 status, raw = await pool.send(payload)
         except TimeoutError as exc:
             raise SubgraphFailure(graph, "SUBREQUEST_TIMEOUT", f"subgraph {graph!r} did not answer in time") from exc

@@ -232,8 +232,12 @@ class Gateway:
         try:
             document = parse(query, max_tokens=limits.max_tokens if limits is not None else None)
         except GraphQLError as exc:
-            if "tokens" in exc.message and exc.message.startswith("Document contains more than"):
+            if "Document contains more than" in exc.message:
                 raise RequestError(exc.message, LIMIT_CODES["tokens"], always_status=True) from exc
+            if "nested too deeply" in exc.message:  # graphql-core's own guard against recursion
+                raise RequestError(
+                    "the operation is nested too deeply", LIMIT_CODES["depth"], always_status=True
+                ) from exc
             raise RequestError(exc.message, "GRAPHQL_PARSE_FAILED", locations=_locations(exc)) from exc
         except RecursionError as exc:
             raise RequestError("the operation is nested too deeply", LIMIT_CODES["depth"], always_status=True) from exc
@@ -433,14 +437,14 @@ class Gateway:
                 "METHOD_NOT_ALLOWED",
                 status=405,
             )
+        if plan.introspection and not self.introspection:  # before any subgraph is called
+            raise RequestError("introspection is disabled on this gateway", "INTROSPECTION_DISABLED")
         errors: list[dict[str, Any]] = []
         forwarded = dict(headers or {})
         propagate.inject(forwarded)  # traceparent of the current (request) span
         data, fetch_errors = await self.executor.run(plan, coerced, forwarded)
         errors.extend(fetch_errors)
         if plan.introspection:
-            if not self.introspection:
-                raise RequestError("introspection is disabled on this gateway", "INTROSPECTION_DISABLED")
             assert prepared.document is not None
             result = execute_sync(
                 self.schema, _introspection_only(prepared.document, operation), variable_values=coerced

@@ -5,6 +5,14 @@
   `data` 200), `application/json` otherwise (always 200 for a well-formed request), as the GraphQL-over-HTTP
   specification says for each media type. A body that is not JSON, or not a GraphQL request, is 400.
 - `Authorization: Bearer <jwt>` verified against the JWKS of the settings; a bad token is 401 with `UNAUTHENTICATED`.
+- Cross-site request forgery: a request a browser could send from another site without a CORS preflight (no
+  `Authorization`, no JSON or GraphQL content type, no `X-Demimas-Preflight`/`Apollo-Require-Preflight` header) is
+  refused with 400 `CSRF_REQUEST_REFUSED`; a body over the limit is 413 `BODY_TOO_LARGE`; a JSON array (batch) is
+  400 `BATCHING_NOT_SUPPORTED`; variables over their limit 400 `MAX_VARIABLES_SIZE_EXCEEDED`; a request that takes
+  longer than the request timeout 504 `GATEWAY_TIMEOUT`; an agency over its rate 429 `RATE_LIMITED` with
+  `Retry-After`. With trusted documents only registered operations run (`PERSISTED_QUERY_NOT_FOUND` otherwise).
+- The purpose of personal-data reads comes from the token's `purpose` claim or `X-Demimas-Purpose` (which wins, and is
+  forwarded to the subgraphs with the token).
 - `GET /healthz` (the process answers), `GET /readyz` (every subgraph answers `{ __typename }`), and a GraphQL IDE
   page on `GET /graphql` from a browser in development only.
 """
@@ -22,8 +30,10 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 
 from demimas_common.auth.jwt import TokenVerifier
-from demimas_common.errors import DemimasError
-from demimas_gateway.gateway import Caller, Gateway, RequestError
+from demimas_common.errors import BadUserInput, DemimasError
+from demimas_gateway.gateway import PURPOSES, Caller, Gateway, RequestError
+from demimas_gateway.ratelimit import RateLimiter
+from demimas_gateway.trusted import TrustedDocuments
 
 __all__ = ["GatewayApp"]
 
@@ -37,6 +47,12 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
 FORWARDED = ("authorization", "x-demimas-purpose")
+PREFLIGHT_HEADERS = ("x-demimas-preflight", "apollo-require-preflight", "x-apollo-operation-name")
+SIMPLE_CONTENT_TYPES = frozenset({"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"})
+CSRF_MESSAGE = (
+    "this request could have been sent by a browser from another site: send Content-Type: application/json,"
+    " an Authorization header or X-Demimas-Preflight: 1"
+)
 
 IDE_PAGE = b"""<!doctype html><html><head><meta charset="utf-8"><title>Demimas gateway</title>
 <link rel="stylesheet" href="https://unpkg.com/graphiql@3/graphiql.min.css"></head>
@@ -57,6 +73,11 @@ class GatewayApp:
         verifier: TokenVerifier | None,
         development: bool = False,
         max_body_bytes: int = 2 * 1024 * 1024,
+        max_variables_bytes: int | None = None,
+        request_timeout: float | None = None,
+        rate_limiter: RateLimiter | None = None,
+        trusted_documents: TrustedDocuments | None = None,
+        csrf_prevention: bool = True,
         readiness_timeout: float = 3.0,
         on_shutdown: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
@@ -64,6 +85,11 @@ class GatewayApp:
         self.verifier = verifier
         self.development = development
         self.max_body_bytes = max_body_bytes
+        self.max_variables_bytes = max_variables_bytes
+        self.request_timeout = request_timeout
+        self.rate_limiter = rate_limiter
+        self.trusted_documents = trusted_documents
+        self.csrf_prevention = csrf_prevention
         self.readiness_timeout = readiness_timeout
         self.on_shutdown = on_shutdown
 
@@ -125,6 +151,9 @@ class GatewayApp:
                 return
             await _send(send, 400, _request_error("GET needs a `query` parameter", "BAD_REQUEST"), JSON)
             return
+        if self._csrf(headers, None):
+            await _send(send, 400, _request_error(CSRF_MESSAGE, "CSRF_REQUEST_REFUSED"), JSON)
+            return
         variables: Any = None
         if "variables" in params:
             try:
@@ -133,17 +162,24 @@ class GatewayApp:
                 await _send(send, 400, _request_error("`variables` is not JSON", "BAD_REQUEST"), JSON)
                 return
         request = {"query": params["query"], "variables": variables, "operationName": params.get("operationName")}
-        await self._execute(request, headers, send, frozenset({"query"}))
+        await self._execute(request, headers, send, frozenset({"query"}), len(params.get("variables", "")))
 
     async def _post(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = _headers(scope)
         content_type = headers.get("content-type", "")
+        if self._csrf(headers, content_type):
+            await _send(send, 400, _request_error(CSRF_MESSAGE, "CSRF_REQUEST_REFUSED"), JSON)
+            return
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:  # refused before reading it
+            await _send(send, 413, _request_error("request body too large", "BODY_TOO_LARGE"), JSON)
+            return
         body = bytearray()
         while True:
             message = await receive()
             body += message.get("body", b"")
             if len(body) > self.max_body_bytes:
-                await _send(send, 413, _request_error("request body too large", "BAD_REQUEST"), JSON)
+                await _send(send, 413, _request_error("request body too large", "BODY_TOO_LARGE"), JSON)
                 return
             if not message.get("more_body"):
                 break
@@ -155,40 +191,90 @@ class GatewayApp:
         except orjson.JSONDecodeError:
             await _send(send, 400, _request_error("the request body is not valid JSON", "BAD_REQUEST"), JSON)
             return
-        await self._execute(request, headers, send, frozenset({"query", "mutation"}))
+        if isinstance(request, list):
+            problem = "batched operations are not accepted: send one operation per request"
+            await _send(send, 400, _request_error(problem, "BATCHING_NOT_SUPPORTED"), JSON)
+            return
+        await self._execute(request, headers, send, frozenset({"query", "mutation"}), len(body))
 
-    async def _execute(self, request: Any, headers: dict[str, str], send: Send, allowed: frozenset[str]) -> None:
+    def _csrf(self, headers: dict[str, str], content_type: str | None) -> bool:
+        """True for a request a browser may send cross-site without a preflight (Apollo Router's CSRF rule, plus
+        `Authorization`, which no cross-site request carries without one)."""
+        if not self.csrf_prevention or "authorization" in headers:
+            return False
+        if any(h in headers for h in PREFLIGHT_HEADERS):
+            return False
+        if content_type is None:  # GET
+            return True
+        media = content_type.split(";", 1)[0].strip().lower()
+        return media in SIMPLE_CONTENT_TYPES or not media
+
+    async def _execute(
+        self, request: Any, headers: dict[str, str], send: Send, allowed: frozenset[str], raw_size: int
+    ) -> None:
         media = _media_type(headers.get("accept"))
         if media is None:
             await _send(send, 406, _request_error(f"accept {GRAPHQL_RESPONSE} or {JSON}", "BAD_REQUEST"), JSON)
             return
+        if self.trusted_documents is not None and isinstance(request, dict):
+            document = self.trusted_documents.resolve(request)
+            if document is None:
+                message = "this gateway runs registered operations only, and this one is not registered"
+                await _send(send, 400, _request_error(message, "PERSISTED_QUERY_NOT_FOUND"), media)
+                return
+            request = {**request, "query": document}
         problem = _check_request(request)
         if problem:
             await _send(send, 400, _request_error(problem, "BAD_REQUEST"), media)
             return
+        limit = self.max_variables_bytes
+        if limit is not None and raw_size > limit and request.get("variables"):  # only then worth measuring
+            size = len(orjson.dumps(request["variables"]))
+            if size > limit:
+                message = f"the variables take {size} bytes, more than the allowed {limit}"
+                await _send(send, 400, _request_error(message, "MAX_VARIABLES_SIZE_EXCEEDED"), media)
+                return
         parent = propagate.extract(headers)
         token = otel_context.attach(parent)
         try:
             with tracer.start_as_current_span("graphql.request", kind=trace.SpanKind.SERVER) as span:
                 try:
                     caller = await self._caller(headers)
+                except BadUserInput as exc:
+                    body = {"errors": [{"message": str(exc), "extensions": exc.extensions}]}
+                    await _send(send, 400, body, media)
+                    return
                 except DemimasError as exc:
                     body = {"errors": [{"message": str(exc), "extensions": exc.extensions}]}
                     await _send(send, 401, body, media, **{"www-authenticate": "Bearer"})
                     return
+                if self.rate_limiter is not None:
+                    wait = self.rate_limiter.retry_after(caller.agency)
+                    if wait:
+                        span.set_attribute("graphql.error.code", "RATE_LIMITED")
+                        body = _request_error(
+                            f"too many requests from {caller.agency or 'anonymous callers'}", "RATE_LIMITED"
+                        )
+                        await _send(send, 429, body, media, **{"retry-after": str(wait)})
+                        return
                 forward = {k: headers[k] for k in FORWARDED if k in headers}
                 try:
-                    response = await self.gateway.execute(
-                        request["query"],
-                        request.get("operationName"),
-                        request.get("variables"),
-                        caller=caller,
-                        headers=forward,
-                        allowed_operations=allowed,
-                    )
+                    async with asyncio.timeout(self.request_timeout):
+                        response = await self.gateway.execute(
+                            request["query"],
+                            request.get("operationName"),
+                            request.get("variables"),
+                            caller=caller,
+                            headers=forward,
+                            allowed_operations=allowed,
+                        )
+                except TimeoutError:
+                    span.set_attribute("graphql.error.code", "GATEWAY_TIMEOUT")
+                    await _send(send, 504, _request_error("the request took too long", "GATEWAY_TIMEOUT"), media)
+                    return
                 except RequestError as exc:
                     span.set_attribute("graphql.error.code", exc.code)
-                    status = exc.status if media == GRAPHQL_RESPONSE or exc.status >= 405 else 200
+                    status = exc.status if media == GRAPHQL_RESPONSE or exc.status >= 405 or exc.always_status else 200
                     extra = {"allow": "POST"} if exc.status == 405 else {}
                     await _send(send, status, {"errors": [exc.as_error()]}, media, **extra)
                     return
@@ -203,8 +289,13 @@ class GatewayApp:
 
     async def _caller(self, headers: dict[str, str]) -> Caller:
         authorization = headers.get("authorization")
+        purpose = headers.get("x-demimas-purpose")
+        if purpose is not None:
+            purpose = purpose.strip().upper()
+            if purpose not in PURPOSES:
+                raise BadUserInput(f"unknown purpose; use one of {', '.join(sorted(PURPOSES))}", field="purpose")
         if not authorization:
-            return Caller()
+            return Caller(purpose=purpose)
         if self.verifier is None:
             from demimas_common.errors import Unauthenticated
 
@@ -212,7 +303,13 @@ class GatewayApp:
         principal = await self.verifier.principal_from_authorization_async(authorization)
         if principal is None:
             return Caller()
-        return Caller(authenticated=True, scopes=principal.scopes)
+        return Caller(
+            authenticated=True,
+            scopes=principal.scopes,
+            agency=principal.agency.value,
+            region=principal.region,
+            purpose=purpose or (principal.purpose.value if principal.purpose else None),
+        )
 
 
 def _headers(scope: Scope) -> dict[str, str]:

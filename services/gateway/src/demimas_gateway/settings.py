@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -29,10 +30,59 @@ class GatewaySettings(CommonSettings):
         default=False, description="Refuse to start without DEMIMAS_JWKS_PATH/URL (always so in production)."
     )
 
+    # ---- security (docs/gateway-security.md) ----
+    gateway_max_depth: int | None = Field(default=15, ge=1, description="Deepest field nesting; null: no limit.")
+    gateway_max_height: int | None = Field(default=400, ge=1, description="Field selections in an operation.")
+    gateway_max_aliases: int | None = Field(default=30, ge=0, description="Aliased fields in an operation.")
+    gateway_max_root_fields: int | None = Field(default=20, ge=1, description="Top-level fields of an operation.")
+    gateway_max_directives: int | None = Field(default=50, ge=0, description="Directive applications.")
+    gateway_max_tokens: int | None = Field(default=5000, ge=1, description="Lexical tokens of a document.")
+    gateway_max_query_bytes: int | None = Field(default=32_768, ge=1, description="Characters of a document.")
+    gateway_max_variables_bytes: int | None = Field(default=65_536, ge=1, description="JSON size of variables.")
+    gateway_max_body_bytes: int = Field(default=262_144, ge=1024, description="HTTP request body size.")
+    gateway_max_cost: float | None = Field(
+        default=100_000, gt=0, description="Estimated cost (@cost/@listSize); null: not estimated."
+    )
+    gateway_cost_mode: Literal["enforce", "measure"] = Field(
+        default="enforce", description="enforce: refuse costlier operations; measure: record the estimate only."
+    )
+    gateway_default_list_size: int = Field(default=10, ge=1, description="Assumed size of lists without @listSize.")
+    gateway_reject_unauthorized: bool = Field(
+        default=False, description="Refuse an operation that selects anything the caller may not see (else null)."
+    )
+    gateway_request_timeout_seconds: float | None = Field(default=30.0, gt=0, le=600)
+    gateway_subgraph_timeouts: dict[str, float] = Field(
+        default_factory=dict, description='Timeouts per subgraph, in seconds (JSON: {"audit": 20}).'
+    )
+    gateway_breaker_failures: int | None = Field(
+        default=5, ge=1, description="Consecutive failures that open a subgraph's circuit breaker; null: none."
+    )
+    gateway_breaker_reset_seconds: float = Field(default=5.0, gt=0, description="How long a breaker stays open.")
+    gateway_csrf_prevention: bool = Field(default=True, description="Refuse requests a browser sends cross-site.")
+    gateway_trusted_documents: Path | None = Field(
+        default=None, description="A manifest of registered operations: with it, only they run."
+    )
+    gateway_rate_limits: dict[str, tuple[float, float]] = Field(
+        default_factory=dict,
+        description='Requests per second and burst per agency, per replica (JSON: {"KP2MI": [50, 100]}).',
+    )
+    gateway_default_rate_limit: tuple[float, float] | None = Field(
+        default=None, description="Rate and burst for agencies without their own (and anonymous callers)."
+    )
+    gateway_suggestions: bool | None = Field(
+        default=None, description='"Did you mean" hints in validation errors; by default in development only.'
+    )
+
     @property
     def introspection_enabled(self) -> bool:
         if self.gateway_introspection is not None:
             return self.gateway_introspection
+        return self.environment is not Environment.PRODUCTION
+
+    @property
+    def suggestions_enabled(self) -> bool:
+        if self.gateway_suggestions is not None:
+            return self.gateway_suggestions
         return self.environment is not Environment.PRODUCTION
 
     @property

@@ -85,6 +85,9 @@ async def test_not_json_and_wrong_methods(http: httpx.AsyncClient) -> None:
     assert response.status_code == 400
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
     response = await http.get("/graphql", params={"query": "{ me { id name } }"})
+    assert response.status_code == 400  # a browser could send it from any site: no preflight, no token
+    assert response.json()["errors"][0]["extensions"]["code"] == "CSRF_REQUEST_REFUSED"
+    response = await http.get("/graphql", params={"query": "{ me { id name } }"}, headers={"x-demimas-preflight": "1"})
     assert response.status_code == 200
     assert response.json() == {"data": {"me": {"id": "1", "name": "Uri Goldshtein"}}}
     response = await http.post("/graphql", json={"query": "{ me { id } }"}, headers={"accept": "text/csv"})
