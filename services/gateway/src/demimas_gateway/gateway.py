@@ -31,7 +31,7 @@ from demimas_gateway.cost import CostModel, estimate
 from demimas_gateway.executor import Executor
 from demimas_gateway.fetcher import SubgraphClient
 from demimas_gateway.limits import LIMIT_CODES, RequestLimits, first_violation, measure
-from demimas_gateway.operation import AuthCheck, Field, Item, normalize
+from demimas_gateway.operation import AuthCheck, normalize
 from demimas_gateway.plan import Plan, PlanningError
 from demimas_gateway.planner import Planner, active_labels
 from demimas_gateway.policies import PolicyHook, region_policies
@@ -120,8 +120,6 @@ class _CachedPlan:
     shaper: Shaper
     unauthorized: bool
     """Some selection was removed for the caller (the reject setting refuses the operation then)."""
-    personal: bool
-    """The operation selects personal-data fields the caller may see: it needs a purpose."""
 
 
 class _Lru(OrderedDict[Any, Any]):
@@ -327,24 +325,11 @@ class Gateway:
 
         return allowed
 
-    def _personal(self, items: list[Item]) -> bool:
-        """Whether the normalised operation selects (and may see) a field guarded by a personal-data scope."""
-        types = self.supergraph.types
-        for item in items:
-            if isinstance(item, Field):
-                if item.unauthorized:
-                    continue
-                meta = types.get(item.parent)
-                rule = meta.field_auth.get(item.name) if meta is not None else None
-                if rule is not None and rule[1] and any(group & PURPOSE_SCOPES for group in rule[1]):
-                    return True
-                for name in {item.parent, item.named}:
-                    tmeta = types.get(name)
-                    if tmeta is not None and tmeta.auth_scopes and any(g & PURPOSE_SCOPES for g in tmeta.auth_scopes):
-                        return True
-            if item.children and self._personal(item.children):
-                return True
-        return False
+    def _purpose_missing(self, type_name: str, field_name: str | None) -> bool:
+        """Whether a field is guarded by a personal-data scope (called only for callers without a purpose)."""
+        meta = self.supergraph.types.get(type_name)
+        rule = meta.field_auth.get(field_name) if meta is not None and field_name else None
+        return rule is not None and rule[1] is not None and any(group & PURPOSE_SCOPES for group in rule[1])
 
     # ---- execution --------------------------------------------------------------------------------------------
 
@@ -382,13 +367,18 @@ class Gateway:
             labels = active_labels(self.supergraph)
         plan_vars = tuple(coerced.get(v) for v in prepared.plan_variables[name])
         satisfied = self.policy_hook(caller, self._policies) & self._policies if self._policies else frozenset()
-        auth_key = (caller.authenticated, caller.scopes & self._auth_scopes, satisfied) if self._has_auth else None
+        auth_key = (
+            (caller.authenticated, caller.scopes & self._auth_scopes, satisfied, caller.purpose is None)
+            if self._has_auth
+            else None
+        )
         key = (query, name, plan_vars, auth_key, labels)
         cached: _CachedPlan | None = self._plans.get_item(key)
         if cached is None:
             with tracer.start_as_current_span("plan"):
                 allowed = self._allowed(caller, satisfied) if self._has_auth else None
-                normalized = normalize(self.schema, operation, prepared.fragments, coerced, allowed)
+                purpose_missing = self._purpose_missing if self._has_auth and caller.purpose is None else None
+                normalized = normalize(self.schema, operation, prepared.fragments, coerced, allowed, purpose_missing)
                 try:
                     plan = Planner(self.supergraph, labels).plan(normalized, prepared.var_types[name], name)
                 except PlanningError as exc:
@@ -399,21 +389,12 @@ class Gateway:
                 plan,
                 Shaper(self.schema, self._abstract),
                 bool(normalized.unauthorized_paths),
-                self._has_auth and self._personal(normalized.items),
             )
             self._plans.put(key, cached)
         if cached.unauthorized and self.reject_unauthorized:
             raise RequestError(
                 "the operation selects fields or types this caller may not see",
                 "UNAUTHORIZED_FIELD_OR_TYPE",
-                status=403,
-                always_status=True,
-            )
-        if cached.personal and caller.purpose is None:
-            raise RequestError(
-                "the operation reads personal data: name a purpose in the token or the X-Demimas-Purpose header"
-                f" (one of {', '.join(sorted(PURPOSES))})",
-                "PURPOSE_REQUIRED",
                 status=403,
                 always_status=True,
             )

@@ -44,6 +44,9 @@ class Field:
     children: list[Item] = field(default_factory=list)
     composite: bool = False
     unauthorized: bool = False
+    denial: str = "UNAUTHORIZED_FIELD_OR_TYPE"
+    """Why an `unauthorized` field was removed: the code of its error (`PURPOSE_REQUIRED` for personal data read
+    without a purpose)."""
     directives: tuple[DirectiveNode, ...] = ()
     args_text: str | None = None
     """Printed arguments of a field the planner adds itself (a `@requires` field set entry)."""
@@ -112,7 +115,10 @@ def normalize(
     fragments: Mapping[str, FragmentDefinitionNode],
     variables: Mapping[str, Any],
     allowed: AuthCheck | None = None,
+    purpose_missing: AuthCheck | None = None,
 ) -> NormalizedOperation:
+    """`purpose_missing(type, field)`: True for a field the caller may see but only with a purpose it has not
+    named; such fields are removed like unauthorised ones, with a `PURPOSE_REQUIRED` error."""
     kind = operation.operation.value
     root = schema.get_root_type(operation.operation)
     if root is None:
@@ -163,6 +169,10 @@ def normalize(
                     item.unauthorized = True
                     item.composite = False
                     unauthorized.append((*path, key))
+                elif purpose_missing is not None and purpose_missing(parent.name, name):
+                    item.unauthorized = True
+                    item.denial = "PURPOSE_REQUIRED"
+                    item.composite = False
                 elif composite:
                     item.children = walk(selection.selection_set, named, (*path, key))  # type: ignore[arg-type]
                 out.append(item)

@@ -103,10 +103,10 @@ class Shaper:
                 out[key] = runtime
             elif kind == NULL:
                 out[key] = None
-                state.unauthorized((path, key))
+                state.unauthorized(field, (path, key))
             else:
                 if field.unauthorized:
-                    state.unauthorized((path, key))
+                    state.unauthorized(field, (path, key))
                     value = None
                 else:
                     value = get(key)
@@ -152,17 +152,23 @@ class Shaper:
         return value
 
 
+DENIALS = {
+    "UNAUTHORIZED_FIELD_OR_TYPE": "Unauthorized field or type",
+    "PURPOSE_REQUIRED": "Personal data needs a purpose: name one in the token or the X-Demimas-Purpose header",
+}
+
+
 class _State:
     def __init__(self, errors: list[dict[str, Any]]) -> None:
         self.errors = errors
 
-    def unauthorized(self, path: Path) -> None:
+    def unauthorized(self, field: Field, path: Path) -> None:
         """One error at each response path where a removed field would have been (the message names nothing)."""
         self.errors.append(
             {
-                "message": "Unauthorized field or type",
+                "message": DENIALS.get(field.denial, DENIALS["UNAUTHORIZED_FIELD_OR_TYPE"]),
                 "path": _materialise(path),
-                "extensions": {"code": "UNAUTHORIZED_FIELD_OR_TYPE"},
+                "extensions": {"code": field.denial},
             }
         )
 

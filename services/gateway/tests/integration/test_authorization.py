@@ -202,15 +202,18 @@ async def test_personal_fields_need_a_purpose(
     gateway = make(urls, client)
     query = "{ media { id ... on Book { pages } } }"
     pii = Caller(authenticated=True, scopes=frozenset({"pii:read"}))
-    with pytest.raises(RequestError) as failure:
-        await gateway.execute(query, caller=pii)
-    assert failure.value.code == "PURPOSE_REQUIRED"
-    assert calls(graphs)["catalog"] == 0
+    response = await gateway.execute(query, caller=pii)
+    assert response.data == {"media": [{"id": "b1", "pages": None}, {"id": "m1"}]}
+    assert [(e["path"], e["extensions"]["code"]) for e in response.errors] == [
+        (["media", 0, "pages"], "PURPOSE_REQUIRED")
+    ]
+    assert "pages" not in sent(graphs, "catalog")  # removed before planning, like an unauthorised field
     with_purpose = Caller(authenticated=True, scopes=frozenset({"pii:read"}), purpose="PLACEMENT_SERVICE")
     response = await gateway.execute(query, caller=with_purpose, headers={"x-demimas-purpose": "PLACEMENT_SERVICE"})
+    assert response.errors == []
     assert response.data == {"media": [{"id": "b1", "pages": 500}, {"id": "m1"}]}
     assert graphs["catalog"].requests[-1]["headers"]["x-demimas-purpose"] == "PLACEMENT_SERVICE"
-    response = await gateway.execute(query, caller=ANON)  # nothing personal is read: no purpose needed
+    response = await gateway.execute(query, caller=ANON)  # not allowed at all: unauthorised, not a purpose matter
     assert unauthorized(response.errors) == [["media", 0, "pages"]]
 
 
