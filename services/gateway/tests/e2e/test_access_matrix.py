@@ -1,0 +1,201 @@
+"""The access matrix: every agency of ARCHITECTURE.md (and an anonymous caller) x every personal or restricted field
+and every guarded mutation of the running services, through the gateway as `make run` builds it, asserting exactly
+which fields come back and which are refused (null with `UNAUTHORIZED_FIELD_OR_TYPE` at their path).
+
+The expected answers come from the grants table of ARCHITECTURE.md written out below, not from the code's grants:
+a difference between the two fails here. To extend the matrix for a new service, add its rows to `ROWS` (a query
+and, per path from the outside in, the scope groups that path needs) and start the service in conftest.py.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.integration
+
+GRANTS: dict[str | None, frozenset[str]] = {
+    agency: frozenset(scopes.split())
+    for agency, scopes in {
+        "KP2MI": "registry:read registry:write stats:read pii:read family:read designation:propose designation:verify"
+        " designation:decide pillars:read pillars:write pilot:read pilot:write subject:report",
+        "BP3MI": "registry:read registry:write stats:read pii:read family:read designation:verify pillars:read"
+        " pillars:write pilot:read",
+        "DISNAKER": "registry:read registry:write stats:read pii:read designation:propose pillars:read",
+        "KEMENPPPA": "registry:read stats:read family:read pillars:read pillars:write pilot:read pilot:write",
+        "KEMENDES": "stats:read pillars:read pillars:write pilot:read pilot:write",
+        "BNN": "stats:read pillars:read pillars:write pilot:read pilot:write",
+        "KEMENIMIPAS": "registry:read stats:read pillars:read pillars:write pilot:read pilot:write",
+        "KEMENKO_POLKAM": "stats:read pillars:read pilot:read pilot:write",
+        "AUDITOR": "audit:read stats:read",
+    }.items()
+}
+GRANTS[None] = frozenset()  # no token
+REGIONAL = {"BP3MI": "16.06", "DISNAKER": "16.06"}
+VILLAGE = "16.06.13.2001"
+AUTHENTICATED: tuple[frozenset[str], ...] = (frozenset(),)  # @authenticated: any token
+PROPOSALS = (frozenset({"designation:propose"}), frozenset({"designation:verify"}), frozenset({"designation:decide"}))
+
+
+def scopes(*groups: str) -> tuple[frozenset[str], ...]:
+    return tuple(frozenset(g.split()) for g in groups)
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    query: str
+    guards: tuple[tuple[tuple[str | int, ...], tuple[frozenset[str], ...]], ...]
+    """(path, scope groups: any one suffices) from the outside in; the first path a caller fails is refused."""
+
+
+WORKER = "query W($id: ID!) { worker(id: $id) { id %s } }"
+ON_WORKER = (("worker",), scopes("registry:read"))
+ROWS = [
+    Row("worker", WORKER % "", (ON_WORKER,)),
+    *(
+        Row(f"worker.{f}", WORKER % f, (ON_WORKER, (("worker", f), scopes("pii:read"))))
+        for f in ("nik", "birthDate", "phone", "address", "passportNumber")
+    ),
+    Row("worker.family", WORKER % "family { id }", (ON_WORKER, (("worker", "family"), scopes("family:read")))),
+    Row(
+        "worker.enrolments",
+        WORKER % "enrolments { id }",
+        (ON_WORKER, (("worker", "enrolments"), scopes("pillars:read"))),
+    ),
+    Row(
+        "village.migrantStats",
+        f'{{ village(code: "{VILLAGE}") {{ code migrantStats {{ total }} }} }}',
+        ((("village",), AUTHENTICATED), (("village", "migrantStats"), scopes("stats:read"))),
+    ),
+    Row(
+        "village.workers",
+        f'{{ village(code: "{VILLAGE}") {{ code workers(first: 1) {{ totalCount }} }} }}',
+        ((("village",), AUTHENTICATED), (("village", "workers"), scopes("registry:read"))),
+    ),
+    Row(
+        "village.pillarProgress",
+        f'{{ village(code: "{VILLAGE}") {{ code pillarProgress {{ __typename }} }} }}',
+        ((("village",), AUTHENTICATED), (("village", "pillarProgress"), scopes("pillars:read"))),
+    ),
+    Row("proposals", "{ proposals(first: 1) { __typename } }", ((("proposals",), PROPOSALS),)),
+    Row("designations", "{ designations(first: 1) { __typename } }", ((("designations",), AUTHENTICATED),)),
+    Row("pilotProjects", "{ pilotProjects(first: 1) { __typename } }", ((("pilotProjects",), scopes("pilot:read")),)),
+    Row("servicePillars", "{ servicePillars { __typename } }", ((("servicePillars",), scopes("pillars:read")),)),
+]
+NOBODY = str(uuid.UUID(int=1))
+MUTATIONS = [
+    Row(
+        "updateWorker",
+        f'mutation {{ updateWorker(id: "{NOBODY}", input: {{fullName: "X"}}) {{ id }} }}',
+        ((("updateWorker",), scopes("registry:write")),),
+    ),
+    Row(
+        "submitProposal",
+        f'mutation {{ submitProposal(id: "{NOBODY}") {{ id }} }}',
+        ((("submitProposal",), scopes("designation:propose")),),
+    ),
+    Row(
+        "verifyProposal",
+        f'mutation {{ verifyProposal(id: "{NOBODY}") {{ id }} }}',
+        ((("verifyProposal",), scopes("designation:verify")),),
+    ),
+    Row(
+        "rejectProposal",
+        f'mutation {{ rejectProposal(id: "{NOBODY}", reason: "no") {{ id }} }}',
+        ((("rejectProposal",), scopes("designation:decide")),),
+    ),
+    Row(
+        "setPilotStatus",
+        f'mutation {{ setPilotStatus(id: "{NOBODY}", status: ACTIVE) {{ id }} }}',
+        ((("setPilotStatus",), scopes("pilot:write")),),
+    ),
+]
+
+
+def refused_at(row: Row, agency: str | None) -> tuple[str | int, ...] | None:
+    granted = GRANTS[agency]
+    for path, groups in row.guards:
+        if agency is None or not any(group <= granted for group in groups):
+            return path
+    return None
+
+
+@pytest.fixture(scope="module")
+async def worker_id(secured_gateway: httpx.AsyncClient, matrix_mint: Callable[..., str]) -> str:
+    register = "mutation R($input: RegisterWorkerInput!) { registerWorker(input: $input) { id } }"
+    worker = {
+        "nik": "1606134703940123",
+        "fullName": "Siti Aminah",
+        "sex": "FEMALE",
+        "birthDate": "1994-03-07",
+        "educationLevel": "SMK",
+        "villageCode": VILLAGE,
+        "phone": "0812-3456-7890",
+        "address": "Dusun II",
+        "passportNumber": "C1234567",
+    }
+    body = await post(secured_gateway, register, {"input": worker}, matrix_mint("KP2MI"))
+    assert "errors" not in body, body
+    return str(body["data"]["registerWorker"]["id"])
+
+
+async def post(http: httpx.AsyncClient, query: str, variables: dict[str, Any] | None, token: str | None) -> Any:
+    headers = {"content-type": "application/json", "x-demimas-purpose": "PROTECTION_CASE"}
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    response = await http.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def value_at(data: Any, path: tuple[str | int, ...]) -> Any:
+    for key in path:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)  # type: ignore[arg-type]
+    return data
+
+
+AGENCIES = [*(a for a in GRANTS if a is not None), None]
+
+
+@pytest.mark.parametrize("agency", AGENCIES, ids=lambda a: a or "anonymous")
+@pytest.mark.parametrize("row", ROWS, ids=lambda r: r.name)
+async def test_query_matrix(
+    secured_gateway: httpx.AsyncClient, matrix_mint: Callable[..., str], worker_id: str, row: Row, agency: str | None
+) -> None:
+    token = matrix_mint(agency, region=REGIONAL.get(agency)) if agency else None
+    body = await post(secured_gateway, row.query, {"id": worker_id} if "$id" in row.query else None, token)
+    assert "data" in body, body
+    refused = refused_at(row, agency)
+    denials = [
+        tuple(e["path"]) for e in body.get("errors", []) if e["extensions"]["code"] == "UNAUTHORIZED_FIELD_OR_TYPE"
+    ]
+    if refused is None:
+        assert denials == [], body
+        assert value_at(body["data"], row.guards[-1][0]) is not None, body  # the value itself came back
+    else:
+        assert denials == [refused], body
+        assert value_at(body["data"], refused) is None
+
+
+@pytest.mark.parametrize("agency", AGENCIES, ids=lambda a: a or "anonymous")
+@pytest.mark.parametrize("row", MUTATIONS, ids=lambda r: r.name)
+async def test_mutation_matrix(
+    secured_gateway: httpx.AsyncClient, matrix_mint: Callable[..., str], row: Row, agency: str | None
+) -> None:
+    token = matrix_mint(agency, region=REGIONAL.get(agency)) if agency else None
+    body = await post(secured_gateway, row.query, None, token)
+    codes = [e["extensions"]["code"] for e in body.get("errors", [])]
+    assert body["data"] == {row.name: None}  # nobody's id: even an allowed caller changes nothing
+    if refused_at(row, agency) is None:
+        assert "UNAUTHORIZED_FIELD_OR_TYPE" not in codes, body  # reached the service, which answered
+        assert codes, body
+    else:
+        assert codes == ["UNAUTHORIZED_FIELD_OR_TYPE"], body
