@@ -1,7 +1,7 @@
 """Pillars benchmark (`make bench-pillars`, or `python -m bench.pillars` from the repository root).
 
-On a throw-away durable embedded PostgreSQL (fsync on) and NATS, with the registry, designation and pillars
-services and the gateway running as in `make run` (their own processes, real HTTP):
+On a throw-away durable embedded PostgreSQL (fsync on) and NATS, with every service and the gateway running as in
+`make run` (their own processes, real HTTP; the gateway is ready only when every subgraph answers):
 - N = 1,000,000 x BENCH_SCALE activities over 1,000 real villages (three years of dates, 1-2 outputs each, registered
   participants drawn from a pool of people per village, anonymous counts), copied into the pillars tables;
   1,000 joint pilots (one per village, 2-4 partners, 3 milestones, 2 linked activities), each village designated;
@@ -168,7 +168,7 @@ async def _load(admin: str, rows: dict[str, list[tuple[Any, ...]]]) -> None:
 
 
 async def _prepare(stack: Stack, n: int) -> tuple[str, dt.date]:
-    specs = [s for s in discover_services() if s.name in ("registry", "designation", "pillars")]
+    specs = [s for s in discover_services() if s.name in ("registry", "designation", "pillars", "audit")]
     nc = await connect(stack.nats_url, name="bench-pillars", reconnect=False)
     await ensure_stream(nc.jetstream())
     await nc.close()
@@ -249,13 +249,14 @@ def main() -> int:
     n = int(1_000_000 * _scale())
     work = Path(tempfile.mkdtemp(prefix="demimas-bench-pillars-"))
     os.environ["DEMIMAS_LOG_LEVEL"] = "WARNING"
+    os.environ["DEMIMAS_AUDIT_SIGNING_KEY"] = str(work / "keys" / "audit-signing.pem")
     stack = Stack(root=work)
     figures: dict[str, Any] = {"bench_scale": _scale(), "activities": n, "pilots": PILOTS}
     try:
         stack.start_servers()
         stack.write_env()
         village, today = asyncio.run(_prepare(stack, n))
-        specs = [s for s in discover_services() if s.name in ("registry", "designation", "pillars")]
+        specs = [s for s in discover_services() if s.name in ("registry", "designation", "pillars", "audit")]
         stack.start_services(specs)
         stack.wait_ready()
         stack.start_gateway()
