@@ -51,7 +51,8 @@ async def test_rebuild_from_the_stream_gives_the_same_numbers(stack: TestStack, 
     async with engine.connect() as conn:
         again = await village_counters(conn, code)
     assert once == again == {"status:ABROAD": 6, "departed": 6, "procedural": 4}
-    assert second == first >= 12
+    # the session's stream is shared: other tests may publish between the two rebuilds, never remove
+    assert second >= first >= 12
 
 
 async def test_desmigratif_import_is_all_or_nothing(engine: AsyncEngine) -> None:
