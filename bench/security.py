@@ -139,23 +139,44 @@ def guarded(supergraph: str) -> tuple[str, int]:
     return SECURITY_PRELUDE + guarded_text, count + roots
 
 
-class Abuser(threading.Thread):
-    """Sends the abuse corpus round-robin at a fixed rate over keep-alive connections and checks every answer."""
+class Abuser:
+    """Sends the abuse corpus at a fixed total rate from `lanes` threads, each with its own keep-alive connection
+    and its share of the rate (one connection alone falls behind when the gateway is saturated), and checks every
+    answer's status and code."""
 
-    def __init__(self, port: int, cases: list[AbuseCase], rate: int) -> None:
-        super().__init__(daemon=True)
-        self.port, self.cases, self.rate = port, cases, rate
+    def __init__(self, port: int, cases: list[AbuseCase], rate: int, lanes: int = 16) -> None:
+        self.port, self.cases, self.rate, self.lanes = port, cases, rate, lanes
         self.halt = threading.Event()
+        self.lock = threading.Lock()
         self.sent = self.wrong = self.failed = 0
         self.wrong_cases: set[str] = set()
+        self.threads = [threading.Thread(target=self._lane, args=(i,), daemon=True) for i in range(lanes)]
         self.started_at = self.stopped_at = 0.0
 
-    def run(self) -> None:
-        interval, conn, index = 1 / self.rate, None, 0
-        self.started_at = due = time.monotonic()
+    def start(self) -> None:
+        self.started_at = time.monotonic()
+        for thread in self.threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self.halt.set()
+        for thread in self.threads:
+            thread.join()
+        self.stopped_at = time.monotonic()
+
+    def _lane(self, lane: int) -> None:
+        interval = self.lanes / self.rate
+        conn: http.client.HTTPConnection | None = None
+        index = lane
+        due = time.monotonic() + lane * interval / self.lanes
         while not self.halt.is_set():
+            pause = due - time.monotonic()
+            if pause > 0 and self.halt.wait(pause):
+                break
+            due += interval
             case = self.cases[index % len(self.cases)]
-            index += 1
+            index += self.lanes
+            sent = wrong = failed = 0
             try:
                 if conn is None:
                     conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
@@ -163,23 +184,23 @@ class Abuser(threading.Thread):
                 response = conn.getresponse()
                 body = response.read()
                 code = orjson.loads(body)["errors"][0]["extensions"]["code"]
+                sent = 1
                 if (response.status, code) != (case.status, case.code):
-                    self.wrong += 1
-                    self.wrong_cases.add(f"{case.name}: {response.status} {code}")
-                self.sent += 1
+                    wrong = 1
+                    with self.lock:
+                        self.wrong_cases.add(f"{case.name}: {response.status} {code}")
                 if response.will_close:
                     conn.close()
                     conn = None
             except (OSError, http.client.HTTPException, ValueError, KeyError, IndexError):
-                self.failed += 1  # the gateway may close a connection after refusing an oversized body
+                failed = 1  # the gateway may close a connection after refusing an oversized body
                 if conn is not None:
                     conn.close()
                 conn = None
-            due += interval
-            pause = due - time.monotonic()
-            if pause > 0:
-                self.halt.wait(pause)
-        self.stopped_at = time.monotonic()
+            with self.lock:
+                self.sent += sent
+                self.wrong += wrong
+                self.failed += failed
         if conn is not None:
             conn.close()
 
@@ -301,8 +322,7 @@ def run(options: Options) -> dict[str, Any]:
                 try:
                     abused.append(_window(procs, wrk, options, gateway, body, script, options.window_s, index))
                 finally:
-                    abuser.halt.set()
-                    abuser.join()
+                    abuser.stop()
                 abusers.append(abuser)
                 print(
                     f"abused window {index}: p95 {abused[-1].p95_ms} ms, {abused[-1].rps:.0f}/s; abusive "

@@ -281,6 +281,8 @@ class Gateway:
         cost = prepared.costs.get(key)
         if cost is None:
             assert prepared.document is not None
+            if len(prepared.costs) >= 64:  # keyed by every int variable's value: keep it bounded
+                prepared.costs.clear()
             cost = prepared.costs[key] = estimate(self.schema, model, operation, prepared.fragments, coerced)
         trace.get_current_span().set_attribute("graphql.cost.estimated", cost)
         if self.cost_mode == "enforce" and cost > self.max_cost:
