@@ -4,13 +4,19 @@ every row of a good file and nothing of a file with one bad row."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from demimas_common.auth.grants import DEFAULT_GRANTS
 from demimas_common.auth.principal import Agency, Principal
+from demimas_common.db.engine import create_engine
+from demimas_common.db.provision import runtime_role
+from demimas_common.db.urls import with_user
+from demimas_common.devstack.provisioning import migrate_service
 from demimas_common.devstack.testing import TestStack
 from demimas_common.errors import BadUserInput, Conflict
 from demimas_common.events.envelope import new_event
@@ -19,6 +25,7 @@ from demimas_common.events.stream import ensure_stream
 from demimas_designation.adapters.designations import current_designation, current_designations
 from demimas_designation.adapters.projection import village_counters
 from demimas_designation.adapters.tables import designations
+from demimas_designation.app import SERVICE
 from demimas_designation.service_layer.desmigratif import import_desmigratif
 from demimas_designation.service_layer.proposals import WorkflowSettings
 from demimas_designation.service_layer.rebuild import rebuild_stats
@@ -30,29 +37,56 @@ pytestmark = pytest.mark.integration
 KP2MI = Principal("k", Agency.KP2MI, DEFAULT_GRANTS[Agency.KP2MI])
 
 
-async def test_rebuild_from_the_stream_gives_the_same_numbers(stack: TestStack, engine: AsyncEngine) -> None:
+@pytest.fixture
+async def own_database(stack: TestStack) -> AsyncIterator[AsyncEngine]:
+    """A database of its own: a rebuild wipes the projection, which the session's running designation service
+    (end-to-end tests) keeps in the shared one."""
+    name = f"rebuild_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(stack.database_url, pool_size=1, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(stack.database_url).set(database=name).render_as_string(hide_password=False)
+    await migrate_service(url, SERVICE)
+    engine = create_engine(with_user(url, runtime_role("designation")), pool_size=2)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+async def test_rebuild_from_the_stream_gives_the_same_numbers(stack: TestStack, own_database: AsyncEngine) -> None:
+    """On a NATS server and a database of its own: the session's services consume the shared stream with the same
+    durable name, and a rebuild must not share its consumer or its projection with a running service."""
+    engine = own_database
     code = village()
-    nc = await connect(stack.nats_url, name="rebuild-test")
-    js = nc.jetstream()
-    await ensure_stream(js)
-    for i in range(6):
-        worker = str(uuid.uuid4())
-        for version, (kind, status) in enumerate([("registered", "CANDIDATE"), ("departed", "ABROAD")], start=1):
-            data = {"workerId": worker, "villageCode": code, "status": status, "version": version}
-            if kind == "departed":
-                data |= {"procedural": i % 3 != 0, "destinationCountry": "HK", "scheme": "P_TO_P"}
-            event = new_event(f"demimas.registry.worker.{kind}", worker, data)
-            await js.publish(event.type, event.to_json(), headers={"Nats-Msg-Id": event.id})
-    await nc.close()
-    first = await rebuild_stats(engine, stack.nats_url)
-    async with engine.connect() as conn:
-        once = await village_counters(conn, code)
-    second = await rebuild_stats(engine, stack.nats_url)
-    async with engine.connect() as conn:
-        again = await village_counters(conn, code)
+    private = stack.fresh_nats(f"rebuild-{uuid.uuid4().hex[:6]}")
+    private.start()
+    try:
+        nc = await connect(private.url, name="rebuild-test")
+        js = nc.jetstream()
+        await ensure_stream(js)
+        for i in range(6):
+            worker = str(uuid.uuid4())
+            for version, (kind, status) in enumerate([("registered", "CANDIDATE"), ("departed", "ABROAD")], start=1):
+                data = {"workerId": worker, "villageCode": code, "status": status, "version": version}
+                if kind == "departed":
+                    data |= {"procedural": i % 3 != 0, "destinationCountry": "HK", "scheme": "P_TO_P"}
+                event = new_event(f"demimas.registry.worker.{kind}", worker, data)
+                await js.publish(event.type, event.to_json(), headers={"Nats-Msg-Id": event.id})
+        await nc.close()
+        first = await rebuild_stats(engine, private.url)
+        async with engine.connect() as conn:
+            once = await village_counters(conn, code)
+        second = await rebuild_stats(engine, private.url)
+        async with engine.connect() as conn:
+            again = await village_counters(conn, code)
+    finally:
+        private.stop()
     assert once == again == {"status:ABROAD": 6, "departed": 6, "procedural": 4}
-    # the session's stream is shared: other tests may publish between the two rebuilds, never remove
-    assert second >= first >= 12
+    assert second == first == 12
 
 
 async def test_desmigratif_import_is_all_or_nothing(engine: AsyncEngine) -> None:
