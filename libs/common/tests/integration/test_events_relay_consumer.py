@@ -303,3 +303,16 @@ async def test_a_batch_fetched_ahead_and_never_handled_is_handed_back_at_close(
         assert await count_effects(engine, schema) == dict.fromkeys(ids, 1)
     finally:
         private.stop()
+
+
+async def test_a_comma_separated_server_list_reaches_a_live_server(stack: TestStack) -> None:
+    """DEMIMAS_NATS_URL may name a cluster's servers; a dead one first does not stop the connection."""
+    from demimas_common.devstack.ports import free_port
+
+    dead = f"nats://127.0.0.1:{free_port()}"
+    nc = await connect(f"{dead}, {stack.nats_url}", name="test-cluster-urls")
+    try:
+        assert nc.is_connected
+        await ensure_stream(nc.jetstream())
+    finally:
+        await nc.close()

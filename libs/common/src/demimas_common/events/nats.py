@@ -13,6 +13,9 @@ log = logging.getLogger("demimas.nats")
 
 
 async def connect(url: str, *, name: str, reconnect: bool = True, connect_timeout: float = 2.0) -> Client:
+    """`url` may list several servers of a cluster, comma-separated (`nats://a:4222,nats://b:4222`): the client
+    connects to one that answers and fails over to the others (and to the peers the cluster announces)."""
+
     async def on_error(exc: Exception) -> None:
         if reconnect:
             log.warning("NATS %s: %s", name, type(exc).__name__)
@@ -24,7 +27,7 @@ async def connect(url: str, *, name: str, reconnect: bool = True, connect_timeou
         log.info("NATS %s: reconnected", name)
 
     return await nats.connect(
-        servers=[url],
+        servers=[u.strip() for u in url.split(",") if u.strip()],
         name=name,
         allow_reconnect=reconnect,
         # nats-py treats 0 as "no limit" on the first connect; 1 means: try once, then raise NoServersError.
