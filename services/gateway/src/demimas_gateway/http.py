@@ -33,6 +33,7 @@ from demimas_common.auth.jwt import TokenVerifier
 from demimas_common.errors import BadUserInput, DemimasError
 from demimas_gateway.gateway import PURPOSES, Caller, Gateway, RequestError
 from demimas_gateway.ratelimit import RateLimiter
+from demimas_gateway.tokens import TokenCache
 from demimas_gateway.trusted import TrustedDocuments
 
 __all__ = ["GatewayApp"]
@@ -90,6 +91,7 @@ class GatewayApp:
         self.rate_limiter = rate_limiter
         self.trusted_documents = trusted_documents
         self.csrf_prevention = csrf_prevention
+        self.tokens = TokenCache(verifier, leeway_seconds=verifier.leeway) if verifier else None
         self.readiness_timeout = readiness_timeout
         self.on_shutdown = on_shutdown
 
@@ -296,11 +298,11 @@ class GatewayApp:
                 raise BadUserInput(f"unknown purpose; use one of {', '.join(sorted(PURPOSES))}", field="purpose")
         if not authorization:
             return Caller(purpose=purpose)
-        if self.verifier is None:
+        if self.tokens is None:
             from demimas_common.errors import Unauthenticated
 
             raise Unauthenticated("this gateway has no JWKS configured, so it cannot accept tokens", reason="jwks")
-        principal = await self.verifier.principal_from_authorization_async(authorization)
+        principal = await self.tokens.principal(authorization)
         if principal is None:
             return Caller()
         return Caller(
