@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 PACKAGES := libs/common services/registry services/gateway services/designation services/pillars services/audit
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-unit lint format bench bench-registry bench-gateway bench-designation bench-pillars bench-audit constraints clean-stack supergraph api-baseline
+.PHONY: run test test-unit lint format bench bench-registry bench-gateway bench-designation bench-pillars bench-audit bench-security constraints clean-stack supergraph api-baseline
 
 $(STAMP): constraints.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -37,7 +37,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: bench-registry bench-gateway bench-designation bench-pillars bench-audit
+bench: bench-registry bench-gateway bench-designation bench-pillars bench-audit bench-security
 
 bench-designation: $(STAMP)
 	$(BIN)/python -m bench.designation
@@ -50,6 +50,10 @@ bench-pillars: $(STAMP)
 
 bench-registry: $(STAMP)
 	$(BIN)/python -m bench.registry
+
+## make bench-security: the gateway benchmark query's p95 under 200 abusive requests/s, and the cost of authorization
+bench-security: $(STAMP)
+	$(BIN)/python -m bench.security
 
 ## make bench-gateway: our gateway against Apollo Gateway (benchmark only, Node + wrk) on ../shared/bench/gateway-benchmark
 bench-gateway: $(STAMP)
