@@ -74,6 +74,11 @@ ROWS = [
         ((("village",), AUTHENTICATED), (("village", "migrantStats"), scopes("stats:read"))),
     ),
     Row(
+        "region.migrantStats",
+        '{ region(code: "16.06") { code migrantStats { total } } }',
+        ((("region",), AUTHENTICATED), (("region", "migrantStats"), scopes("stats:read"))),
+    ),
+    Row(
         "village.workers",
         f'{{ village(code: "{VILLAGE}") {{ code workers(first: 1) {{ totalCount }} }} }}',
         ((("village",), AUTHENTICATED), (("village", "workers"), scopes("registry:read"))),

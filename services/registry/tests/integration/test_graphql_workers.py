@@ -117,6 +117,48 @@ class TestRegisterAndMove:
         assert after["proceduralShare"] is not None
         assert after["proceduralShare"] < 1.0
 
+    async def test_region_stats_sum_the_village_counters(self, gql: GraphQL, token: Callable[..., str]) -> None:
+        kp2mi = token("KP2MI")
+        stats = "{ total abroad candidates byDestination { country count } }"
+        query = (
+            "query($r: String!, $v: String!) { region(code: $r) { code name migrantStats " + stats + " } "
+            "village(code: $v) { regency { code migrantStats " + stats + " } "
+            "province { code migrantStats { total } } } }"
+        )
+        variables = {"r": "16.06", "v": "16.06.13.2001"}
+        before = (await gql(query, variables, token=kp2mi))["data"]
+        assert before["region"]["name"] == "Kabupaten Musi Banyuasin"
+        assert before["region"]["migrantStats"] == before["village"]["regency"]["migrantStats"]
+        # Two villages of two districts of the regency; one worker departs.
+        await register(gql, kp2mi, village="16.06.13.2001")
+        other = await register(gql, kp2mi, village="16.06.03.2008")
+        body = await gql(DEPART, {"id": other["id"], "input": departure(destinationCountry="TR")}, token=kp2mi)
+        assert "errors" not in body, body
+        body = await gql(query, variables, token=kp2mi)
+        assert "errors" not in body, body
+        after = body["data"]
+        regency, was = after["region"]["migrantStats"], before["region"]["migrantStats"]
+        assert regency["total"] == was["total"] + 2
+        assert regency["abroad"] == was["abroad"] + 1
+        assert regency["candidates"] == was["candidates"] + 1
+        assert any(d["country"] == "TR" for d in regency["byDestination"])
+        assert after["village"]["regency"]["migrantStats"] == regency
+        province = after["village"]["province"]["migrantStats"]["total"]
+        assert province == before["village"]["province"]["migrantStats"]["total"] + 2
+        assert province >= regency["total"]
+
+    async def test_region_stats_respect_the_callers_region(self, gql: GraphQL, token: Callable[..., str]) -> None:
+        disnaker = token("DISNAKER", region="16.06")
+        body = await gql('{ region(code: "16.06") { migrantStats { total } } }', token=disnaker)
+        assert "errors" not in body, body
+        body = await gql('{ region(code: "16") { name migrantStats { total } } }', token=disnaker)
+        assert body["data"]["region"] == {"name": "Sumatera Selatan", "migrantStats": None}
+        assert codes(body) == ["FORBIDDEN"]
+        body = await gql('{ region(code: "16.6") { name } }', token=disnaker)
+        assert codes(body) == ["BAD_USER_INPUT"]
+        body = await gql('{ region(code: "16.98") { name } }', token=disnaker)
+        assert body == {"data": {"region": None}}
+
 
 class TestPersonalData:
     async def test_an_agency_without_pii_read_gets_null_and_an_error(

@@ -100,6 +100,22 @@ class RegistryQueries:
             grouped[row.village_code].append((row.dimension, row.key, int(row._mapping["count"])))
         return {code: MigrantStats.from_rows(items) for code, items in grouped.items()}
 
+    async def stats_by_region(self, prefixes: Sequence[str]) -> dict[str, MigrantStats]:
+        """The village counters summed inside each region (a province, regency or district code): per region one
+        range scan of village_stats's primary key (village code first, "C" collation), no scan of workers."""
+        out: dict[str, MigrantStats] = {}
+        async with self.engine.connect() as conn:
+            for prefix in dict.fromkeys(prefixes):
+                low, high = region_range(prefix)
+                stmt = (
+                    select(village_stats.c.dimension, village_stats.c.key, func.sum(village_stats.c.count))
+                    .where(village_stats.c.village_code >= low, village_stats.c.village_code < high)
+                    .group_by(village_stats.c.dimension, village_stats.c.key)
+                )
+                rows = (await conn.execute(stmt)).all()
+                out[prefix] = MigrantStats.from_rows((row[0], row[1], int(row[2])) for row in rows)
+        return out
+
     async def workers_by_id(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Worker]:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(select(workers).where(workers.c.id.in_(list(set(ids)))))).all()

@@ -33,6 +33,7 @@ __all__ = ["Loaders", "RegistryContext", "context_getter"]
 class Loaders:
     villages: DataLoader[str, Any]
     stats: DataLoader[str, MigrantStats]
+    region_stats: DataLoader[str, MigrantStats]
     departures: DataLoader[uuid.UUID, list[Departure]]
     returns: DataLoader[uuid.UUID, list[Return]]
     family: DataLoader[uuid.UUID, list[FamilyMember]]
@@ -47,6 +48,10 @@ class Loaders:
         async def stats(codes: list[str]) -> list[MigrantStats]:
             found = await queries.stats_by_village(codes)
             return [found[code] for code in codes]
+
+        async def region_stats(prefixes: list[str]) -> list[MigrantStats]:
+            found = await queries.stats_by_region(prefixes)
+            return [found[prefix] for prefix in prefixes]
 
         async def departures(ids: list[uuid.UUID]) -> list[list[Departure]]:
             found = await queries.departures_by_worker(ids)
@@ -68,6 +73,7 @@ class Loaders:
             departure=DataLoader(departure),
             villages=DataLoader(villages),
             stats=DataLoader(stats),
+            region_stats=DataLoader(region_stats),
             departures=DataLoader(departures),
             returns=DataLoader(returns),
             family=DataLoader(family),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -10,10 +11,12 @@ from strawberry.types import Info
 
 from demimas_common.auth.principal import Principal
 from demimas_common.db.uow import UnitOfWork
+from demimas_common.errors import BadUserInput
 from demimas_common.graphql.pagination import decode_cursor, encode_cursor, validate_first
 from demimas_common.graphql.schema import build_schema
 from demimas_common.graphql.types import PageInfo
 from demimas_registry.adapters.queries import WorkerFilterValues
+from demimas_registry.adapters.villages import region_name
 from demimas_registry.domain import validation as v
 from demimas_registry.domain.model import Worker as DomainWorker
 from demimas_registry.domain.vocabulary import WorkerStatus
@@ -29,6 +32,7 @@ from demimas_registry.entrypoints.graphql.inputs import (
 )
 from demimas_registry.entrypoints.graphql.types import (
     FamilyMember,
+    Region,
     Village,
     VillageConnection,
     VillageEdge,
@@ -41,6 +45,7 @@ from demimas_registry.service_layer import handlers
 __all__ = ["Mutation", "Query", "schema"]
 
 Ctx = Info[RegistryContext, None]
+_REGION_CODE = re.compile(r"^\d{2}(\.\d{2}){0,2}$")
 READ = [["registry:read"]]
 WRITE = [["registry:write"]]
 
@@ -52,6 +57,18 @@ class Query:
         principal = info.context.require_principal()
         del principal
         return await info.context.village_or_none(v.check_village_code(code, field="code"))
+
+    @strawberry.federation.field(
+        authenticated=True, description="A province, regency or district by its Kemendagri code (35, 35.07, 35.07.01)."
+    )
+    async def region(self, info: Ctx, code: str) -> Region | None:
+        info.context.require_principal()
+        code = code.strip()
+        if not _REGION_CODE.match(code):
+            raise BadUserInput(f"{code[:40]!r} is not a province, regency or district code (35, 35.07, 35.07.01)",
+                               field="code")  # fmt: skip
+        name = region_name(code)
+        return Region(code=code, name=name) if name is not None else None
 
     @strawberry.federation.field(authenticated=True, description="Villages of a regency, or matching a name.")
     async def villages(

@@ -56,12 +56,6 @@ def mask_nik(nik: str) -> str:
     return partial_mask("NIK", nik)
 
 
-@strawberry.type(description="A province, regency or district (Kemendagri code and name).")
-class Region:
-    code: str
-    name: str
-
-
 @strawberry.type
 class CountryCount:
     country: str = strawberry.field(description="ISO 3166-1 alpha-2 destination country.")
@@ -74,9 +68,9 @@ class SchemeCount:
     count: int
 
 
-@strawberry.type(description="A village's migrant numbers, maintained with every registry change.")
+@strawberry.type(description="A village's (or a region's) migrant numbers, maintained with every registry change.")
 class MigrantStats:
-    total: int = strawberry.field(description="Workers registered in the village, any status.")
+    total: int = strawberry.field(description="Workers registered in the village (region), any status.")
     candidates: int
     abroad: int
     returned: int
@@ -106,6 +100,22 @@ class MigrantStats:
                 for s, n in sorted(stats.by_scheme.items(), key=lambda i: -i[1])
             ],
         )
+
+
+@strawberry.type(description="A province, regency or district (Kemendagri code and name).")
+class Region:
+    code: str
+    name: str
+
+    @strawberry.federation.field(
+        requires_scopes=[["stats:read"]],
+        description="The migrant numbers of every village in the region, summed (the village counters).",
+    )
+    async def migrant_stats(self, info: Ctx) -> MigrantStats | None:
+        principal = info.context.require_principal()
+        principal.require_scope("stats:read")
+        principal.require_region(self.code)
+        return MigrantStats.from_value(await info.context.registry_loaders.region_stats.load(self.code))
 
 
 @strawberry.type
