@@ -129,7 +129,7 @@ class Executor:
             out_headers = dict(headers)
             propagate.inject(out_headers)
             try:
-                return await self.client.post(fetch.graph, body, out_headers)
+                return await self.client.post(fetch.graph, body, out_headers, idempotent=fetch.operation != "mutation")
             except SubgraphFailure as failure:
                 span.set_status(trace.StatusCode.ERROR, failure.message)
                 raise
@@ -207,7 +207,7 @@ class Executor:
             if self.trace_fetches:
                 response = await self._traced_post(fetch, body, headers)
             else:  # the request's own span is the subgraphs' parent (its traceparent is in `headers` already)
-                response = await self.client.post(fetch.graph, body, headers)
+                response = await self.client.post(fetch.graph, body, headers, idempotent=fetch.operation != "mutation")
         except SubgraphFailure as failure:
             error: dict[str, Any] = {
                 "message": failure.message,

@@ -6,12 +6,19 @@ Why not aiohttp or httpx: a gateway request fans out into many small subgraph re
 client's per-request machinery (request and response objects, header multidicts, stream readers) cost about a
 quarter of the gateway's CPU on the benchmark query. This client writes the request bytes itself and parses the
 response with httptools (the parser uvicorn uses), chunked bodies included, and nothing else.
+
+A kept-alive connection that closes before any answer is retried once on a fresh one, for queries only: a mutation
+may have been carried out by a subgraph that died before answering (a replica killed mid-request, as the cluster
+rehearsal does), and sending it again would apply it twice. Its outcome is unknown, and the client is told so
+(`SUBREQUEST_HTTP_ERROR`). Idle connections are not reused once they have idled for `max_idle` seconds, before a
+subgraph's own keep-alive timeout (uvicorn: 5 s) closes them under a request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -49,6 +56,7 @@ class _Connection(asyncio.Protocol):
         self.received = False
         self.closed = False
         self.keep_alive = True
+        self.idle_since = 0.0
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -98,7 +106,7 @@ class _Connection(asyncio.Protocol):
 
 
 class _Pool:
-    def __init__(self, url: str, max_connections: int) -> None:
+    def __init__(self, url: str, max_connections: int, max_idle: float = 4.0) -> None:
         parts = urlsplit(url)
         if parts.scheme != "http" or not parts.hostname:
             raise ValueError(f"subgraph URL {url!r}: only http://host[:port]/path is supported (TLS ends before)")
@@ -112,30 +120,43 @@ class _Pool:
         ).encode("latin-1")
         self.idle: list[_Connection] = []
         self.slots = asyncio.Semaphore(max_connections)
+        self.max_idle = max_idle
 
     async def _connect(self) -> _Connection:
         loop = asyncio.get_running_loop()
         _, protocol = await loop.create_connection(_Connection, self.host, self.port)
         return protocol
 
-    async def send(self, payload: bytes) -> tuple[int, bytes]:
+    def _take_idle(self) -> _Connection | None:
+        """The most recently used idle connection, dropping those closed by the server or idle too long."""
+        stale_before = time.monotonic() - self.max_idle
+        while self.idle:
+            connection = self.idle.pop()
+            if not connection.closed and connection.idle_since >= stale_before:
+                return connection
+            connection.close()
+        return None
+
+    async def send(self, payload: bytes, *, idempotent: bool = True) -> tuple[int, bytes]:
         async with self.slots:
             for attempt in range(2):
-                while self.idle and self.idle[-1].closed:  # closed by the server while idle
-                    self.idle.pop()
-                reused = bool(self.idle)
-                connection = self.idle.pop() if reused else await self._connect()
+                connection = self._take_idle()
+                reused = connection is not None
+                if connection is None:
+                    connection = await self._connect()
                 try:
                     status, body = await connection.request(payload)
                 except _Closed as closed:
-                    # a kept-alive connection the server had already closed: once more on a new one
-                    if reused and not closed.received and attempt == 0:
+                    # a kept-alive connection the server had already closed: once more on a new one, unless the
+                    # request was a mutation, which the server may have carried out before it went away
+                    if reused and not closed.received and attempt == 0 and idempotent:
                         continue
                     raise ConnectionError("the subgraph closed the connection") from closed
                 except BaseException:
                     connection.close()
                     raise
                 if connection.keep_alive and not connection.closed:
+                    connection.idle_since = time.monotonic()
                     self.idle.append(connection)
                 else:
                     connection.close()
@@ -186,14 +207,17 @@ class SubgraphClient:
             pool.close()
         self._pools.clear()
 
-    async def post(self, graph: str, body: dict[str, Any], headers: Mapping[str, str]) -> dict[str, Any]:
+    async def post(
+        self, graph: str, body: dict[str, Any], headers: Mapping[str, str], *, idempotent: bool = True
+    ) -> dict[str, Any]:
+        """`idempotent=False` for mutations: never sent twice (see the module's docstring)."""
         breaker = self.breakers.get(graph)
         if breaker is None:
-            return await self._post(graph, body, headers)
+            return await self._post(graph, body, headers, idempotent)
         if not breaker.allow():
             raise SubgraphFailure(graph, "SUBREQUEST_CIRCUIT_OPEN", f"subgraph {graph!r} is failing: not called")
         try:
-            result = await self._post(graph, body, headers)
+            result = await self._post(graph, body, headers, idempotent)
         except SubgraphFailure:
             breaker.failure()
             raise
@@ -203,14 +227,16 @@ class SubgraphClient:
         breaker.success()
         return result
 
-    async def _post(self, graph: str, body: dict[str, Any], headers: Mapping[str, str]) -> dict[str, Any]:
+    async def _post(
+        self, graph: str, body: dict[str, Any], headers: Mapping[str, str], idempotent: bool
+    ) -> dict[str, Any]:
         pool = self._pool(graph)
         data = orjson.dumps(body)
         extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items() if "\n" not in v and "\r" not in v)
         payload = b"".join((pool.head, extra.encode("latin-1"), b"content-length: %d\r\n\r\n" % len(data), data))
         try:
             async with asyncio.timeout(self.timeouts.get(graph, self.timeout)):
-                status, raw = await pool.send(payload)
+                status, raw = await pool.send(payload, idempotent=idempotent)
         except TimeoutError as exc:
             raise SubgraphFailure(graph, "SUBREQUEST_TIMEOUT", f"subgraph {graph!r} did not answer in time") from exc
         except (OSError, httptools.HttpParserError) as exc:

@@ -140,3 +140,57 @@ async def test_headers_cannot_be_smuggled(serve: Callable[[RawServer], asyncio.F
     assert b"x-injected" not in seen[0]
     assert b"authorization: Bearer t" in seen[0]
     await client.close()
+
+
+async def test_a_mutation_is_never_sent_twice(serve: Callable[[RawServer], asyncio.Future[str]]) -> None:
+    """The cluster rehearsal's finding: a subgraph replica killed after carrying out a mutation and before
+    answering closed a kept-alive connection with nothing received, and the client sent the mutation again (to
+    the other replica, through the proxy): applied twice. A query is still retried once on a fresh connection."""
+
+    class Crashing(RawServer):
+        """Answers the first request of each connection, reads the second and closes without answering."""
+
+        async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.connections += 1
+            served = 0
+            try:
+                while True:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                    length = next(
+                        int(x.split(b":")[1]) for x in head.split(b"\r\n") if x.lower().startswith(b"content-length")
+                    )
+                    await reader.readexactly(length)
+                    self.count += 1
+                    served += 1
+                    if served == 2:
+                        break  # carried out, then gone
+                    writer.write(plain(OK))
+                    await writer.drain()
+            except (asyncio.IncompleteReadError, ConnectionError):
+                pass
+            finally:
+                writer.close()
+
+    crashing = Crashing(lambda n: b"")
+    client = SubgraphClient({"g": await serve(crashing)})
+    mutation = {"query": "mutation { ok }"}
+    assert await client.post("g", mutation, {}, idempotent=False) == {"data": {"ok": True}}
+    with pytest.raises(SubgraphFailure) as failure:
+        await client.post("g", mutation, {}, idempotent=False)
+    assert failure.value.code == "SUBREQUEST_HTTP_ERROR"
+    assert crashing.count == 2  # received twice in all: once answered, once carried out unanswered, never resent
+    assert await client.post("g", {"query": "{ok}"}, {}) == {"data": {"ok": True}}  # a fresh connection
+    await client.post("g", {"query": "{ok}"}, {})  # read, unanswered, then retried on a fresh connection
+    assert crashing.count == 5
+    await client.close()
+
+
+async def test_connections_idle_too_long_are_not_reused(serve: Callable[[RawServer], asyncio.Future[str]]) -> None:
+    raw = RawServer(lambda n: plain(OK))
+    client = SubgraphClient({"g": await serve(raw)})
+    await client.post("g", {"query": "{ok}"}, {})
+    client._pool("g").max_idle = 0.05
+    await asyncio.sleep(0.1)
+    await client.post("g", {"query": "{ok}"}, {}, idempotent=False)
+    assert raw.connections == 2
+    await client.close()
