@@ -1,0 +1,838 @@
+"""Local cluster rehearsal (`make cluster-rehearsal`, or `python -m bench.cluster [--quick]`): a benchmark, not a test.
+
+What it starts, all on loopback, under a throw-away folder (see docs/cluster-rehearsal.md):
+- three NATS servers clustered (`bench/cluster_nats.py`), the `DEMIMAS` stream at 3 replicas; every client gets the
+  three URLs comma-separated and fails over;
+- one embedded durable PostgreSQL (the devstack's, through `Stack`), migrated as `demimas stack migrate` does;
+- two replicas (processes) of registry, designation, pillars and audit, and two of the gateway; a round-robin TCP
+  proxy per service and one for the gateway (`bench/cluster_proxy.py`, its own process): the gateways reach each
+  subgraph through its proxy, the load reaches the gateways through theirs;
+- a steady write load through the gateway proxy (RATE writes/s): workers registered, departed, returned, and then
+  a reintegration activity with the returnee as participant.
+
+Fault schedule (PHASE seconds each, x0.4 with --quick or BENCH_SCALE<1): before; kill -9 the NATS node leading the
+stream; restart it; kill -9 one replica of every service and of the gateway; restart them. Then the load stops,
+the consumers drain, and every write is checked against every consumer (docs/cluster-rehearsal.md says how).
+Figures to bench/results/cluster.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import heapq
+import itertools
+import json
+import os
+import random
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import orjson
+
+from bench.cluster_nats import NatsCluster, NatsNode
+from demimas_common.auth.keys import DevKeys, ensure_dev_keys, mint_token
+from demimas_common.auth.principal import Agency
+from demimas_common.db.engine import create_engine
+from demimas_common.db.provision import runtime_role
+from demimas_common.db.urls import asyncpg_dsn, with_user
+from demimas_common.devstack.lifetime import die_with_parent
+from demimas_common.devstack.ports import free_port
+from demimas_common.devstack.supervisor import SUPERGRAPH, Stack
+from demimas_common.events.nats import connect
+from demimas_common.events.stream import STREAM
+from demimas_common.service import ServiceSpec, discover_services
+from demimas_registry.adapters.villages import iter_villages, load_villages
+
+RESULTS = Path(__file__).parent / "results" / "cluster.json"
+SERVICES = ("registry", "designation", "pillars", "audit")
+REPLICAS = 2
+RATE = 25.0  # writes per second, offered whatever the answers (open loop), at most MAX_IN_FLIGHT at once
+MAX_IN_FLIGHT = 64
+PHASE = 45.0
+VILLAGES = 12
+MAX_ATTEMPTS = 3
+REQUEST_TIMEOUT = 15.0
+DRAIN_TIMEOUT = 180.0
+CONSUMERS = {"designation": ["village-stats"], "pillars": ["people", "designations"]}
+PHASES = ["before", "nats_node_down", "nats_node_restarted", "replicas_down", "replicas_restarted"]
+
+REGISTER = "mutation R($in: RegisterWorkerInput!) { registerWorker(input: $in) { id } }"
+DEPART = "mutation D($id: ID!, $in: DepartureInput!) { recordDeparture(workerId: $id, input: $in) { id } }"
+RETURN = "mutation B($id: ID!, $in: ReturnInput!) { recordReturn(workerId: $id, input: $in) { id } }"
+ACTIVITY = "mutation A($in: ActivityInput!) { recordActivity(input: $in) { id } }"
+VERIFY = """{ verifyAuditChain { ok checked headSequence problems { sequence kind detail }
+  gaps { fromStreamSequence toStreamSequence } } }"""
+# Answers that leave the outcome unknown (the write may have committed): retried, and a retry's CONFLICT then
+# means the first attempt had applied it.
+RETRYABLE = {
+    "TRANSPORT", "TIMEOUT", "HTTP_5XX", "NO_DATA", "INTERNAL_SERVER_ERROR",
+    "SUBREQUEST_HTTP_ERROR", "SUBREQUEST_TIMEOUT", "SUBREQUEST_MALFORMED_RESPONSE", "SUBREQUEST_CIRCUIT_OPEN",
+}  # fmt: skip
+
+
+# -- processes --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Replica:
+    name: str
+    service: str
+    port: int
+    args: list[str]
+    env: dict[str, str]
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.args, env=self.env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent()
+            )
+        self.starts += 1
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
+    def ready(self) -> bool:
+        if self.process is None or self.process.poll() is not None:
+            raise RuntimeError(f"{self.name} is not running (see {self.log})")
+        try:
+            return httpx.get(f"http://127.0.0.1:{self.port}/readyz", timeout=1.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+
+class Cluster:
+    """Everything the rehearsal runs, and its clean-up."""
+
+    def __init__(self, work: Path) -> None:
+        self.work = work
+        self.nats = NatsCluster(work / "nats")
+        self.stack: Stack | None = None
+        self.replicas: list[Replica] = []
+        self.proxy_ports = {name: free_port() for name in (*SERVICES, "gateway")}
+        self.proxy: subprocess.Popen[bytes] | None = None
+        self.proxy_stats = work / "proxy-stats.json"
+        self.specs: list[ServiceSpec] = [s for s in discover_services() if s.name in SERVICES]
+        (work / "logs").mkdir(parents=True, exist_ok=True)
+
+    @property
+    def database_url(self) -> str:
+        assert self.stack is not None
+        return self.stack.database_url
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.proxy_ports['gateway']}"
+
+    def start(self) -> dict[str, float]:
+        timings: dict[str, float] = {}
+        started = time.monotonic()
+        self.nats.start()
+        self.nats.wait_healthy()
+        timings["nats_cluster_s"] = round(time.monotonic() - started, 1)
+        os.environ |= {
+            "DEMIMAS_NATS_URL": self.nats.url,
+            "DEMIMAS_STREAM_REPLICAS": "3",
+            "DEMIMAS_LOG_LEVEL": "WARNING",
+            "DEMIMAS_POOL_SIZE": "5",
+            "DEMIMAS_AUDIT_SIGNING_KEY": str(self.work / "keys" / "audit-signing.pem"),
+            "DEMIMAS_GATEWAY_URL": f"{self.gateway_url}/graphql",
+        }
+        os.environ.pop("DEMIMAS_DATABASE_URL", None)
+        started = time.monotonic()
+        self.stack = Stack(root=self.work)  # the NATS URL is set: it starts PostgreSQL only
+        self.stack.start_servers()
+        self.stack.write_env()
+        asyncio.run(self._prepare())
+        timings["postgres_and_migrations_s"] = round(time.monotonic() - started, 1)
+        started = time.monotonic()
+        for spec in self.specs:
+            env = os.environ | {"DEMIMAS_DATABASE_URL": with_user(self.database_url, runtime_role(spec.name))}
+            for i in range(REPLICAS):
+                port = free_port()
+                args = [sys.executable, "-m", "uvicorn", "--factory", spec.app_factory, "--host", "127.0.0.1",
+                        "--port", str(port), "--no-access-log"]  # fmt: skip
+                self.replicas.append(Replica(f"{spec.name}-{i + 1}", spec.name, port, args, dict(env),
+                                             self.work / "logs" / f"{spec.name}-{i + 1}.log"))  # fmt: skip
+        urls = {name: f"http://127.0.0.1:{self.proxy_ports[name]}/graphql" for name in SERVICES}
+        env = os.environ | {"DEMIMAS_GATEWAY_SUBGRAPH_URLS": json.dumps(urls)}
+        for i in range(REPLICAS):
+            port = free_port()
+            args = [sys.executable, "-m", "demimas_gateway", "serve", "--supergraph", str(SUPERGRAPH.resolve()),
+                    "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+            self.replicas.append(Replica(f"gateway-{i + 1}", "gateway", port, args, dict(env),
+                                         self.work / "logs" / f"gateway-{i + 1}.log"))  # fmt: skip
+        self._write_proxy_config()
+        self.start_proxy()
+        services = [r for r in self.replicas if r.service != "gateway"]
+        for replica in services:
+            replica.start()
+        self.wait_ready(services)
+        gateways = [r for r in self.replicas if r.service == "gateway"]
+        for replica in gateways:
+            replica.start()
+        self.wait_ready(gateways)
+        timings["replicas_ready_s"] = round(time.monotonic() - started, 1)
+        return timings
+
+    async def _prepare(self) -> None:
+        assert self.stack is not None
+        deadline = time.monotonic() + 60
+        while True:  # the meta group may still be electing its leader
+            try:
+                await self.stack.prepare(self.specs, demo=False)
+                break
+            except Exception as exc:
+                if time.monotonic() > deadline:
+                    raise
+                print(f"  stream not created yet ({type(exc).__name__}: {exc}); retrying", file=sys.stderr)
+                await asyncio.sleep(1.0)
+        engine = create_engine(with_user(self.database_url, runtime_role("registry")), pool_size=1)
+        async with engine.begin() as conn:
+            await load_villages(conn)
+        await engine.dispose()
+
+    def _write_proxy_config(self) -> None:
+        config = {
+            name: {"listen": port, "backends": [r.port for r in self.replicas if r.service == name]}
+            for name, port in self.proxy_ports.items()
+        }
+        (self.work / "proxy.json").write_bytes(orjson.dumps(config))
+
+    def start_proxy(self) -> None:
+        args = [sys.executable, "-m", "bench.cluster_proxy", str(self.work / "proxy.json"), str(self.proxy_stats)]
+        self.proxy = subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=(self.work / "logs" / "proxy.log").open("ab"),
+            preexec_fn=die_with_parent(),
+        )  # fmt: skip
+        assert self.proxy.stdout is not None
+        if self.proxy.stdout.readline().strip() != b"ready":
+            raise RuntimeError("the proxy did not start (see logs/proxy.log)")
+
+    def wait_ready(self, replicas: list[Replica], timeout: float = 120.0) -> float:
+        started = time.monotonic()
+        for replica in replicas:
+            while not replica.ready():
+                if time.monotonic() - started > timeout:
+                    raise TimeoutError(f"{replica.name} not ready after {timeout:.0f} s (see {replica.log})")
+                time.sleep(0.2)
+        return time.monotonic() - started
+
+    def stop(self) -> dict[str, Any]:
+        for replica in self.replicas:
+            replica.stop()
+        for replica in self.replicas:
+            if replica.process is not None:
+                try:
+                    replica.process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    replica.kill()
+        stats: dict[str, Any] = {}
+        if self.proxy is not None and self.proxy.poll() is None:
+            self.proxy.send_signal(signal.SIGTERM)
+            try:
+                self.proxy.wait(timeout=10)
+                stats = orjson.loads(self.proxy_stats.read_bytes())
+            except (subprocess.TimeoutExpired, OSError, orjson.JSONDecodeError):
+                self.proxy.kill()
+        self.nats.stop()
+        if self.stack is not None:
+            self.stack.stop()
+        return stats
+
+
+# -- the load ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Write:
+    kind: str
+    key: str
+    """The worker's NIK (register), the worker's id (departure, return) or the activity's unique title."""
+    phase: str
+    started: float
+    attempts: int = 0
+    outcome: str = "pending"
+    """ok, applied_before_retry (a retry's CONFLICT shows an earlier attempt had committed), failed."""
+    latency_ms: float | None = None
+    errors: list[str] = field(default_factory=list)
+    error_phases: list[str] = field(default_factory=list)
+    """The phase each error happened in (a write started before a fault may fail in it)."""
+    error_at: list[float] = field(default_factory=list)
+    ident: str | None = None
+    lag_retries: int = 0
+
+    @property
+    def acked(self) -> bool:
+        return self.outcome == "ok"
+
+
+class Load:
+    def __init__(self, client: httpx.AsyncClient, token: str, villages: list[str], rate: float) -> None:
+        self.client = client
+        self.token = token
+        self.villages = villages
+        self.rate = rate
+        self.rng = random.Random(2026)
+        self.phase = PHASES[0]
+        self.writes: list[Write] = []
+        self.saturated_ticks = 0
+        self._ready: list[tuple[float, int, Callable[[], Coroutine[Any, Any, None]]]] = []
+        self._seq = itertools.count()
+        self._nik = itertools.count(1)
+        self._titles = itertools.count(1)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.today = dt.date.today()
+
+    # one GraphQL call: None when it answered data without errors, else an error code and message
+    async def _call(self, query: str, variables: dict[str, Any]) -> tuple[str | None, str, Any]:
+        try:
+            response = await self.client.post(
+                "/graphql",
+                content=orjson.dumps({"query": query, "variables": variables}),
+                headers={"content-type": "application/json", "authorization": f"Bearer {self.token}"},
+                timeout=REQUEST_TIMEOUT,
+            )
+        except httpx.TimeoutException as exc:
+            return "TIMEOUT", type(exc).__name__, None
+        except httpx.TransportError as exc:
+            return "TRANSPORT", type(exc).__name__, None
+        if response.status_code >= 500:
+            return "HTTP_5XX", f"HTTP {response.status_code}", None
+        try:
+            body = response.json()
+        except ValueError:
+            return "HTTP_5XX", f"HTTP {response.status_code}: not JSON", None
+        errors = body.get("errors")
+        data = body.get("data")
+        if errors:
+            code = str((errors[0].get("extensions") or {}).get("code") or "ERROR")
+            return code, str(errors[0].get("message", ""))[:300], data
+        if not data or not any(data.values()):
+            return "NO_DATA", str(body)[:300], data
+        return None, "", data
+
+    async def _write(self, kind: str, key: str, query: str, variables: dict[str, Any], *,
+                     lag_retry: bool = False) -> Write:  # fmt: skip
+        write = Write(kind, key, self.phase, time.monotonic())
+        self.writes.append(write)
+        ambiguous = False
+        while True:
+            write.attempts += 1
+            code, message, data = await self._call(query, variables)
+            if code is None:
+                write.outcome = "ok"
+                write.latency_ms = (time.monotonic() - write.started) * 1000
+                write.ident = str(next(iter(data.values()))["id"])
+                return write
+            write.errors.append(code)
+            write.error_phases.append(self.phase)
+            write.error_at.append(time.monotonic())
+            if code in RETRYABLE:
+                ambiguous = True
+                if write.attempts < MAX_ATTEMPTS:
+                    await asyncio.sleep(0.5 * write.attempts)
+                    continue
+            elif code == "CONFLICT" and ambiguous:
+                write.outcome = "applied_before_retry"
+                return write
+            elif lag_retry and code == "BAD_USER_INPUT" and "not registered" in message and write.lag_retries < 20:
+                # the pillars `people` projection has not seen the worker yet: a client waits and asks again
+                write.lag_retries += 1
+                write.errors.pop()
+                write.error_phases.pop()
+                write.error_at.pop()
+                write.attempts -= 1
+                await asyncio.sleep(1.0)
+                continue
+            write.outcome = "failed"
+            write.errors[-1] = f"{code}: {message}"[:200] if code not in RETRYABLE else code
+            return write
+
+    def _later(self, delay: float, step: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        heapq.heappush(self._ready, (time.monotonic() + delay, next(self._seq), step))
+
+    async def _register(self) -> None:
+        n = next(self._nik)
+        day, serial = 1 + (n // 9999) % 28, 1 + n % 9999
+        nik = f"160613{day + 40:02d}0394{serial:04d}"  # a woman born 1994-03-<day>, region 16.06.13
+        village = self.rng.choice(self.villages)
+        data = {"nik": nik, "fullName": "Siti Aminah", "sex": "FEMALE", "birthDate": f"1994-03-{day:02d}",
+                "educationLevel": "SMK", "villageCode": village}  # fmt: skip
+        write = await self._write("register", nik, REGISTER, {"in": data})
+        if write.acked and write.ident:
+            wid = write.ident
+            self._later(self.rng.uniform(1, 4), lambda: self._depart(wid))
+
+    async def _depart(self, wid: str) -> None:
+        departure = {"destinationCountry": self.rng.choice(["MY", "HK", "TW", "SA"]), "sector": "INFORMAL",
+                     "occupation": "caregiver", "scheme": self.rng.choice(["P_TO_P", "G_TO_G"]),
+                     "procedural": self.rng.random() < 0.8, "departureDate": "2024-02-01",
+                     "expectedVersion": 1}  # fmt: skip
+        write = await self._write("departure", wid, DEPART, {"id": wid, "in": departure})
+        if write.acked or write.outcome == "applied_before_retry":
+            self._later(self.rng.uniform(1, 4), lambda: self._return(wid))
+
+    async def _return(self, wid: str) -> None:
+        back = {"returnDate": (self.today - dt.timedelta(days=20)).isoformat(), "reason": "CONTRACT_ENDED",
+                "expectedVersion": 2}  # fmt: skip
+        write = await self._write("return", wid, RETURN, {"id": wid, "in": back})
+        if write.acked or write.outcome == "applied_before_retry":
+            self._later(self.rng.uniform(1, 3), lambda: self._activity(wid))
+
+    async def _activity(self, wid: str) -> None:
+        title = f"Pendampingan usaha purna PMI #{next(self._titles)}"
+        village = self.rng.choice(self.villages)
+        activity = {"villageCode": village, "pillar": "REINTEGRATION", "title": title,
+                    "occurredOn": (self.today - dt.timedelta(days=3)).isoformat(),
+                    "participants": {"workerIds": [wid], "anonymous": [{"sex": "MALE", "group": "RETURNEE",
+                                                                        "count": 4}]},
+                    "outputs": [{"kind": "RETURNEES_REINTEGRATED", "value": 1}]}  # fmt: skip
+        await self._write("activity", title, ACTIVITY, {"in": activity}, lag_retry=True)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        interval, next_at = 1.0 / self.rate, time.monotonic()
+        while not stop.is_set():
+            now = time.monotonic()
+            if next_at > now:
+                await asyncio.sleep(next_at - now)
+            next_at += interval
+            if len(self._tasks) >= MAX_IN_FLIGHT:
+                self.saturated_ticks += 1
+                continue
+            step = heapq.heappop(self._ready)[2] if self._ready and self._ready[0][0] <= now else self._register
+            task = asyncio.create_task(step())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+# -- the faults -------------------------------------------------------------------------------------------------
+
+
+async def _stream_leader(nats_url: str) -> str | None:
+    with contextlib.suppress(Exception):
+        nc = await connect(nats_url, name="bench-cluster-probe", reconnect=False)
+        try:
+            info = await nc.jetstream().stream_info(STREAM)
+            return info.cluster.leader if info.cluster else None
+        finally:
+            await nc.close()
+    return None
+
+
+async def _schedule(cluster: Cluster, load: Load, phase_seconds: float, events: list[dict[str, Any]]) -> None:
+    loop_start = time.monotonic()
+
+    def note(what: str, **extra: Any) -> None:
+        events.append({"at_s": round(time.monotonic() - loop_start, 1), "event": what, **extra})
+        print(f"[{events[-1]['at_s']:>6.1f} s] {what} {extra if extra else ''}", file=sys.stderr, flush=True)
+
+    note("load started", rate=load.rate)
+    await asyncio.sleep(phase_seconds)
+    leader = await _stream_leader(cluster.nats.url) or cluster.nats.nodes[0].name
+    victim: NatsNode = cluster.nats.node(leader)
+    load.phase = "nats_node_down"
+    victim.kill()
+    note("NATS node killed (-9)", node=victim.name, was_stream_leader=True)
+    await asyncio.sleep(phase_seconds / 3)
+    note("stream leader after the kill", leader=await _stream_leader(cluster.nats.url))
+    await asyncio.sleep(phase_seconds * 2 / 3)
+    load.phase = "nats_node_restarted"
+    victim.start()
+    took = await asyncio.to_thread(cluster.nats.wait_healthy, 120.0, [victim])
+    note("NATS node restarted", node=victim.name, healthy_after_s=round(took, 1))
+    await asyncio.sleep(max(0.0, phase_seconds - took))
+    load.phase = "replicas_down"
+    killed = [r for r in cluster.replicas if r.name.endswith("-1")]
+    for replica in killed:
+        replica.kill()
+    note("replicas killed (-9)", replicas=[r.name for r in killed])
+    await asyncio.sleep(phase_seconds)
+    load.phase = "replicas_restarted"
+    restarted = time.monotonic()
+    for replica in killed:
+        replica.start()
+    services = [r for r in killed if r.service != "gateway"]
+    took = await asyncio.to_thread(cluster.wait_ready, services)
+    took = await asyncio.to_thread(cluster.wait_ready, [r for r in killed if r.service == "gateway"])
+    note("replicas restarted and ready", ready_after_s=round(time.monotonic() - restarted, 1))
+    await asyncio.sleep(max(0.0, phase_seconds - (time.monotonic() - restarted)))
+    note("load stopped")
+
+
+# -- drain and verification -------------------------------------------------------------------------------------
+
+
+async def _drained(conn: asyncpg.Connection, nats_url: str) -> dict[str, int]:
+    """What is still in flight: unpublished outbox rows, events the audit has not chained, consumers' pending."""
+    left: dict[str, int] = {}
+    for schema in ("registry", "designation", "pillars"):
+        left[f"{schema}_outbox"] = int(
+            await conn.fetchval(f"SELECT count(*) FROM {schema}.outbox WHERE published_at IS NULL")
+        )
+    nc = await connect(nats_url, name="bench-cluster-drain", reconnect=False)
+    try:
+        js = nc.jetstream()
+        last = (await js.stream_info(STREAM)).state.last_seq
+        chained = int(await conn.fetchval("SELECT stream_seq FROM audit.head WHERE id = 1") or 0)
+        left["audit"] = max(0, last - chained)
+        for durables in CONSUMERS.values():
+            for durable in durables:
+                info = await js.consumer_info(STREAM, durable)
+                left[durable] = info.num_pending + info.num_ack_pending
+    finally:
+        await nc.close()
+    return left
+
+
+async def _drain(admin: str, nats_url: str) -> tuple[float, dict[str, int]]:
+    started = time.monotonic()
+    conn = await asyncpg.connect(asyncpg_dsn(admin))
+    left: dict[str, int] = {}
+    try:
+        while time.monotonic() - started < DRAIN_TIMEOUT:
+            try:
+                left = await _drained(conn, nats_url)
+            except Exception as exc:
+                left = {"error": 1}
+                print(f"  drain probe: {type(exc).__name__}: {exc}", file=sys.stderr)
+            if not any(left.values()):
+                break
+            await asyncio.sleep(1.0)
+    finally:
+        await conn.close()
+    return time.monotonic() - started, left
+
+
+async def _verify(admin: str, writes: list[Write]) -> dict[str, Any]:
+    conn = await asyncpg.connect(asyncpg_dsn(admin))
+    try:
+        niks = [w.key for w in writes if w.kind == "register"]
+        workers = {
+            str(r["id"]): r
+            for r in await conn.fetch(
+                "SELECT id, nik, village_code, status, version FROM registry.workers WHERE nik = ANY($1::text[])", niks
+            )
+        }
+        by_nik = {r["nik"]: wid for wid, r in workers.items()}
+        events: dict[tuple[str, str], list[str]] = {}  # (subject, type) -> event ids (outbox, every service)
+        unpublished = 0
+        for schema in ("registry", "pillars"):
+            for r in await conn.fetch(f"SELECT id, type, subject, published_at FROM {schema}.outbox"):
+                events.setdefault((r["subject"], r["type"]), []).append(str(r["id"]))
+                unpublished += r["published_at"] is None
+        audited = {str(r[0]) for r in await conn.fetch("SELECT event_id FROM audit.records")}
+        inboxes = {
+            durable: {str(r[0]) for r in await conn.fetch(
+                f"SELECT event_id FROM {schema}.inbox WHERE consumer = $1", durable)}
+            for schema, durable in (("designation", "village-stats"), ("pillars", "people"))
+        }  # fmt: skip
+        states = {str(r["worker_id"]): r for r in await conn.fetch(
+            "SELECT worker_id, village_code, status, version FROM designation.worker_states")}  # fmt: skip
+        people = {str(r["person_id"]): r for r in await conn.fetch(
+            "SELECT person_id, village_code, status, version FROM pillars.people "
+            "WHERE person_kind = 'WORKER'")}  # fmt: skip
+        activities = {r["title"]: r["n"] for r in await conn.fetch(
+            "SELECT title, count(*) AS n FROM pillars.activities GROUP BY title")}  # fmt: skip
+        activity_ids = {str(r[0]) for r in await conn.fetch("SELECT id FROM pillars.activities")}
+
+        kinds = {"register": "registered", "departure": "departed", "return": "returned"}
+        lost: list[dict[str, Any]] = []
+        checked = 0
+        for write in writes:
+            if write.outcome not in ("ok", "applied_before_retry"):
+                continue
+            if write.kind == "activity":
+                subject = write.ident if write.acked else None
+                if subject is None or subject not in activity_ids:
+                    if write.acked:
+                        lost.append({"write": write.kind, "key": write.key, "missing": "the activity itself"})
+                    continue
+                wanted = [("demimas.pillars.activity.recorded", ["audit"])]
+            else:
+                subject = by_nik.get(write.key) if write.kind == "register" else write.key
+                if subject is None or subject not in workers:
+                    lost.append({"write": write.kind, "key": write.key, "missing": "the worker itself"})
+                    continue
+                wanted = [(f"demimas.registry.worker.{kinds[write.kind]}", ["audit", "village-stats", "people"])]
+            for etype, consumers in wanted:
+                checked += 1
+                ids = events.get((subject, etype), [])
+                if not ids:
+                    lost.append({"write": write.kind, "key": write.key, "missing": f"{etype} in the outbox"})
+                    continue
+                for event_id in ids:
+                    for consumer in consumers:
+                        seen = audited if consumer == "audit" else inboxes[consumer]
+                        if event_id not in seen:
+                            lost.append({"write": write.kind, "key": write.key, "event": event_id, "missing": consumer})
+
+        # projections against the registry's own rows (every worker the bench created, acked or not)
+        def off(projection: dict[str, Any], wid: str, row: Any) -> bool:
+            mine = projection.get(wid)
+            return mine is None or (mine["version"], mine["status"]) != (row["version"], row["status"])
+
+        stale_states = [w for w, r in workers.items() if off(states, w, r)]
+        stale_people = [w for w, r in workers.items() if off(people, w, r)]
+        truth: Counter[tuple[str, str]] = Counter()
+        for r in await conn.fetch(
+            """SELECT w.village_code, w.status, d.procedural FROM registry.workers w
+               LEFT JOIN LATERAL (SELECT procedural FROM registry.departures WHERE worker_id = w.id
+                                  ORDER BY departure_date DESC, created_at DESC LIMIT 1) d ON true
+               WHERE w.nik = ANY($1::text[])""",
+            niks,
+        ):
+            truth[(r["village_code"], f"status:{r['status']}")] += 1
+            if r["procedural"] is not None:
+                truth[(r["village_code"], "departed")] += 1
+                truth[(r["village_code"], "procedural")] += bool(r["procedural"])
+        projected = Counter({(r["village_code"], r["counter"]): r["value"] for r in await conn.fetch(
+            "SELECT village_code, counter, value FROM designation.village_counts WHERE value <> 0")})  # fmt: skip
+        counter_diff = {f"{v} {c}": projected[(v, c)] - truth[(v, c)]
+                        for v, c in set(truth) | set(projected) if projected[(v, c)] != truth[(v, c)]}  # fmt: skip
+        audit_dupes = int(await conn.fetchval("SELECT count(*) - count(DISTINCT event_id) FROM audit.records"))
+        audit_same_change = int(await conn.fetchval(
+            """SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM audit.records
+               WHERE type LIKE 'demimas.registry.worker.%' GROUP BY type, subject, event->'data'->>'version'
+               HAVING count(*) > 1) d"""))  # fmt: skip
+        inbox_dupes = {durable: int(await conn.fetchval(
+            f"SELECT count(*) - count(DISTINCT event_id) FROM {schema}.inbox WHERE consumer = $1", durable))
+            for schema, durable in (("designation", "village-stats"), ("pillars", "people"))}  # fmt: skip
+        bench_titles = {w.key for w in writes if w.kind == "activity"}
+        duplicate_activities = sum(n - 1 for t, n in activities.items() if t in bench_titles and n > 1)
+        queue_dupes = int(await conn.fetchval(
+            "SELECT count(*) - count(DISTINCT worker_id) FROM pillars.reintegration_queue"))  # fmt: skip
+        returned = sum(1 for r in workers.values() if r["status"] == "RETURNED")
+        queued = int(await conn.fetchval("SELECT count(DISTINCT worker_id) FROM pillars.reintegration_queue"))
+        dead = {schema: int(await conn.fetchval(f"SELECT count(*) FROM {schema}.dead_letter"))
+                for schema in ("designation", "pillars")}  # fmt: skip
+        gaps = int(await conn.fetchval("SELECT count(*) FROM audit.gaps"))
+    finally:
+        await conn.close()
+    double = {
+        "audit_duplicate_event_ids": audit_dupes,
+        "audit_same_change_twice": audit_same_change,
+        "inbox_duplicates": sum(inbox_dupes.values()),
+        "duplicate_activities_from_client_retries": duplicate_activities,
+        "reintegration_queue_duplicates": queue_dupes,
+        "designation_counters_off_registry_truth": sum(abs(d) for d in counter_diff.values()),
+        "designation_states_off_registry": len(stale_states),
+        "pillars_people_off_registry": len(stale_people),
+    }
+    return {
+        "lost": lost,
+        "events_checked": checked,
+        "double": double,
+        "counter_diff": counter_diff,
+        "workers_created": len(workers),
+        "returned_workers": returned,
+        "returned_workers_queued": queued,
+        "unpublished_outbox_rows": unpublished,
+        "dead_letters": dead,
+        "audit_gaps": gaps,
+    }
+
+
+async def _verify_chain(url: str, keys: DevKeys) -> dict[str, Any]:
+    from demimas_common.settings import CommonSettings
+
+    settings = CommonSettings()
+    token = mint_token(keys, issuer=settings.jwt_issuer, audience=settings.jwt_audience, agency=Agency.AUDITOR)
+    async with httpx.AsyncClient(base_url=url, timeout=120) as client:
+        response = await client.post("/graphql", json={"query": VERIFY}, headers={"authorization": f"Bearer {token}"})
+    body = response.json()
+    result: dict[str, Any] = (body.get("data") or {}).get("verifyAuditChain") or {"errors": body.get("errors")}
+    return result
+
+
+# -- figures ----------------------------------------------------------------------------------------------------
+
+
+def _p(samples: list[float], q: int) -> float | None:
+    if len(samples) < 2:
+        return round(samples[0], 1) if samples else None
+    return round(statistics.quantiles(samples, n=100, method="inclusive")[q - 1], 1)
+
+
+def _phase_figures(writes: list[Write]) -> dict[str, dict[str, Any]]:
+    figures: dict[str, dict[str, Any]] = {}
+    for phase in PHASES:
+        mine = [w for w in writes if w.phase == phase]
+        acked = [w.latency_ms for w in mine if w.acked and w.latency_ms is not None]
+        figures[phase] = {
+            "writes": len(mine),
+            "acked": len(acked),
+            "failed": sum(w.outcome == "failed" for w in mine),
+            "applied_before_retry": sum(w.outcome == "applied_before_retry" for w in mine),
+            "retried": sum(w.attempts > 1 for w in mine),
+            "attempt_errors": dict(
+                Counter(
+                    e.split(":")[0]
+                    for w in writes
+                    for e, at in zip(w.errors, w.error_phases, strict=True)
+                    if at == phase
+                )
+            ),
+            "p50_ms": _p(acked, 50),
+            "p95_ms": _p(acked, 95),
+            "max_ms": round(max(acked), 1) if acked else None,
+        }
+    return figures
+
+
+def _timeline(writes: list[Write], origin: float, bucket: float = 5.0) -> list[dict[str, Any]]:
+    """Per `bucket` seconds of the run: writes started, acknowledged, their p50/p95, and attempt errors then."""
+    rows: dict[int, dict[str, Any]] = {}
+    for w in writes:
+        row = rows.setdefault(int((w.started - origin) // bucket), {"started": 0, "latencies": [], "errors": 0})
+        row["started"] += 1
+        if w.acked and w.latency_ms is not None:
+            row["latencies"].append(w.latency_ms)
+        for at in w.error_at:
+            rows.setdefault(int((at - origin) // bucket), {"started": 0, "latencies": [], "errors": 0})["errors"] += 1
+    return [
+        {"t_s": i * bucket, "started": r["started"], "acked": len(r["latencies"]), "p50_ms": _p(r["latencies"], 50),
+         "p95_ms": _p(r["latencies"], 95), "errors": r["errors"]}
+        for i, r in sorted(rows.items())
+    ]  # fmt: skip
+
+
+def _failures(writes: list[Write]) -> list[dict[str, Any]]:
+    return [
+        {"phase": w.phase, "write": w.kind, "key": w.key, "outcome": w.outcome, "attempts": w.attempts,
+         "retried": w.attempts > 1, "errors": w.errors, "error_phases": w.error_phases}
+        for w in writes if w.errors
+    ]  # fmt: skip
+
+
+def _scale() -> float:
+    return float(os.environ.get("BENCH_SCALE", "1"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.cluster", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="phases of 0.4 x PHASE seconds")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, data)")
+    parser.add_argument("--rate", type=float, default=RATE, help=f"writes per second (default {RATE:g})")
+    args = parser.parse_args(argv)
+    phase_seconds = PHASE * (0.4 if args.quick else min(1.0, _scale()))
+    work = Path(tempfile.mkdtemp(prefix="demimas-cluster-"))
+    cluster = Cluster(work)
+
+    def _terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
+    figures: dict[str, Any] = {"phase_seconds": phase_seconds, "rate_offered_per_s": args.rate}
+    started = time.monotonic()
+    proxy_stats: dict[str, Any] = {}
+    try:
+        print(f"starting the cluster under {work} ...", file=sys.stderr, flush=True)
+        figures["startup"] = cluster.start()
+        keys = ensure_dev_keys(work / "keys")
+        assert cluster.stack is not None
+        token = mint_token(keys, issuer=cluster.stack.settings.jwt_issuer, audience=cluster.stack.settings.jwt_audience,
+                           agency=Agency.KP2MI, ttl=dt.timedelta(hours=2))  # fmt: skip
+        villages = sorted(str(r[0]) for r in iter_villages() if r[0] and str(r[0]).startswith("16.06.13.2"))[:VILLAGES]
+        events: list[dict[str, Any]] = []
+
+        async def run_load() -> Load:
+            limits = httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT)
+            async with httpx.AsyncClient(base_url=cluster.gateway_url, limits=limits) as client:
+                load = Load(client, token, villages, args.rate)
+                stop = asyncio.Event()
+                runner = asyncio.create_task(load.run(stop))
+                try:
+                    await _schedule(cluster, load, phase_seconds, events)
+                finally:
+                    stop.set()
+                    await runner
+                return load
+
+        load = asyncio.run(run_load())
+        load_seconds = time.monotonic() - started
+        print("draining ...", file=sys.stderr, flush=True)
+        drain_s, left = asyncio.run(_drain(cluster.database_url, cluster.nats.url))
+        report = asyncio.run(_verify(cluster.database_url, load.writes))
+        chain = asyncio.run(_verify_chain(cluster.gateway_url, keys))
+        writes = load.writes
+        acked = [w for w in writes if w.acked]
+        figures |= {
+            "cluster_writes_acked": len(acked),
+            "cluster_events_lost": len(report["lost"]),
+            "cluster_double_effects": sum(report["double"].values()),
+            "cluster_p95_ms": {phase: f["p95_ms"] for phase, f in _phase_figures(writes).items()},
+            "writes_offered": len(writes),
+            "writes_failed": sum(w.outcome == "failed" for w in writes),
+            "writes_applied_before_retry": sum(w.outcome == "applied_before_retry" for w in writes),
+            "writes_retried": sum(w.attempts > 1 for w in writes),
+            "writes_by_kind": dict(Counter(w.kind for w in acked)),
+            "activity_projection_lag_retries": sum(w.lag_retries for w in writes),
+            "load_saturated_ticks": load.saturated_ticks,
+            "phases": _phase_figures(writes),
+            "events_checked": report["events_checked"],
+            "double_effects": report["double"],
+            "lost_detail": report["lost"][:50],
+            "counter_diff": report["counter_diff"],
+            "workers_created": report["workers_created"],
+            "returned_workers": report["returned_workers"],
+            "returned_workers_queued": report["returned_workers_queued"],
+            "unpublished_outbox_rows": report["unpublished_outbox_rows"],
+            "dead_letters": report["dead_letters"],
+            "audit_gaps": report["audit_gaps"],
+            "audit_chain": {k: chain.get(k) for k in ("ok", "checked", "problems", "gaps", "errors") if k in chain},
+            "drain_s": round(drain_s, 1),
+            "left_after_drain": left,
+            "timeline": events,
+            "timeline_5s": _timeline(writes, writes[0].started if writes else 0.0),
+            "failed_writes": _failures(writes)[:200],
+            "load_s": round(load_seconds, 1),
+        }
+    finally:
+        print("stopping ...", file=sys.stderr, flush=True)
+        proxy_stats = cluster.stop()
+        if args.keep:
+            print(f"kept {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    figures["proxy"] = proxy_stats
+    figures["total_s"] = round(time.monotonic() - started, 1)
+    figures["date"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_bytes(orjson.dumps(figures, option=orjson.OPT_INDENT_2) + b"\n")
+    for name in ("cluster_writes_acked", "cluster_events_lost", "cluster_double_effects", "cluster_p95_ms",
+                 "writes_failed", "writes_retried", "writes_applied_before_retry", "double_effects", "audit_chain",
+                 "drain_s", "left_after_drain", "total_s"):  # fmt: skip
+        print(f"{name}: {figures.get(name)}")
+    for phase, f in figures["phases"].items():
+        print(f"  {phase}: {f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
