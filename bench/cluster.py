@@ -735,6 +735,14 @@ def _scale() -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _rehearse(argv)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the `finally` of _rehearse has stopped every process
+        print("interrupted: every process stopped; no figures written", file=sys.stderr)
+        return 130
+
+
+def _rehearse(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.cluster", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="phases of 0.4 x PHASE seconds")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, data)")
