@@ -9,7 +9,7 @@ No per-field GraphQL tracing: it costs about 15x on large results. Operations an
 from __future__ import annotations
 
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -17,9 +17,11 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from demimas_common.settings import CommonSettings, TraceExporter
+
+if TYPE_CHECKING:  # SQLAlchemy costs ~0.5 s to import: the gateway, which has no database, never pays it
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 __all__ = [
     "configure_tracing",

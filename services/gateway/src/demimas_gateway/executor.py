@@ -181,7 +181,13 @@ class Executor:
         fetch_vars = {name: variables[name] for name in fetch.variables if name in variables}
         targets: list[list[dict[str, Any]]] = []
         objects: list[dict[str, Any]] = []
-        if fetch.is_entity:
+        target_parts: list[Fetch] = []
+        if fetch.parts:
+            part_reps = self._part_representations(fetch, data, objects, targets, target_parts)
+            if not part_reps:
+                return
+            fetch_vars["representations"] = part_reps
+        elif fetch.is_entity:
             objects = [o for o in collect(data, fetch.path) if o.get("__typename") in fetch.typenames]
             reps: list[dict[str, Any]] = []
             index: dict[bytes, int] = {}
@@ -220,7 +226,13 @@ class Executor:
         result = response.get("data")
         sub_errors = response.get("errors")
         if fetch.renames and type(result) is dict:
-            fetch.selection.restore(result.get("_entities") if fetch.is_entity else result)
+            if fetch.parts:
+                entities = result.get("_entities")
+                if type(entities) is list and len(entities) == len(target_parts):
+                    for entity, part in zip(entities, target_parts, strict=True):
+                        part.selection.restore(entity)
+            else:
+                fetch.selection.restore(result.get("_entities") if fetch.is_entity else result)
         if fetch.is_entity:
             entities = result.get("_entities") if type(result) is dict else None
             if type(entities) is list and len(entities) == len(targets):
@@ -234,6 +246,41 @@ class Executor:
             merge_into(data, result)
         if sub_errors:
             self._add_errors(fetch, sub_errors, data, objects, targets, errors)
+
+    @staticmethod
+    def _part_representations(
+        fetch: Fetch,
+        data: dict[str, Any],
+        objects: list[dict[str, Any]],
+        targets: list[list[dict[str, Any]]],
+        target_parts: list[Fetch],
+    ) -> list[dict[str, Any]]:
+        """Representations for a fetch of several entity types (parts): each object by its own type's part."""
+        by_path: dict[tuple[str, ...], dict[str, Fetch]] = {}
+        for part in fetch.parts:
+            by_path.setdefault(part.path, {}).update(dict.fromkeys(part.typenames, part))
+        reps: list[dict[str, Any]] = []
+        index: dict[bytes, int] = {}
+        for path, part_of in by_path.items():
+            for obj in collect(data, path):
+                found = part_of.get(obj.get("__typename"))  # type: ignore[arg-type]
+                if found is None:
+                    continue
+                part = found
+                objects.append(obj)
+                rep = representation(obj, part.representation, part.rep_typename or obj["__typename"], part.key_names)
+                if rep is None:
+                    continue
+                fingerprint = orjson.dumps(rep)
+                at = index.get(fingerprint)
+                if at is None:
+                    index[fingerprint] = len(reps)
+                    reps.append(rep)
+                    targets.append([obj])
+                    target_parts.append(part)
+                else:
+                    targets[at].append(obj)
+        return reps
 
     def _add_errors(
         self,
@@ -253,10 +300,11 @@ class Executor:
             path = sub.get("path")
             if fetch.is_entity and isinstance(path, list) and len(path) >= 2 and path[0] == "_entities":
                 if paths is None:
-                    all_objs = collect(data, fetch.path)
-                    all_paths = collect_paths(data, fetch.path)
+                    all_objs, paths = [], []
+                    for where in dict.fromkeys(p.path for p in fetch.parts) if fetch.parts else [fetch.path]:
+                        all_objs += collect(data, where)
+                        paths += collect_paths(data, where)
                     by_id = {id(o): i for i, o in enumerate(all_objs)}
-                    paths = all_paths
                 position = path[1]
                 if isinstance(position, int) and 0 <= position < len(targets):
                     at = by_id.get(id(targets[position][0]))

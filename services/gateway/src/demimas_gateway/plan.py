@@ -100,6 +100,37 @@ class SubSelection:
             if condition == runtime:
                 frag.restore(value)
 
+    def compatible(self, other: SubSelection) -> bool:
+        """Whether `other` can be merged into this selection: no response key that means two different fields."""
+        for key, sub in other.fields.items():
+            mine = self.fields.get(key)
+            if mine is None:
+                continue
+            if mine.name != sub.name or mine.args != sub.args or mine.rename_to != sub.rename_to:
+                return False
+            if (mine.children is None) != (sub.children is None):
+                return False
+            if mine.children is not None and sub.children is not None and not mine.children.compatible(sub.children):
+                return False
+        return all(
+            condition not in self.fragments or self.fragments[condition].compatible(frag)
+            for condition, frag in other.fragments.items()
+        )
+
+    def merge(self, other: SubSelection) -> None:
+        """Add `other`'s fields (checked `compatible` first)."""
+        for key, sub in other.fields.items():
+            mine = self.fields.get(key)
+            if mine is None:
+                self.fields[key] = sub
+            else:
+                mine.variables |= sub.variables
+                mine.internal = mine.internal and sub.internal
+                if mine.children is not None and sub.children is not None:
+                    mine.children.merge(sub.children)
+        for condition, frag in other.fragments.items():
+            self.fragment(condition).merge(frag)
+
     def variables(self) -> set[str]:
         out: set[str] = set()
         for sub in self.fields.values():
@@ -163,6 +194,9 @@ class Fetch:
     renames: bool = False
     query: str = ""
     variables: tuple[str, ...] = ()
+    parts: list[Fetch] = field(default_factory=list)
+    """An entity fetch that serves objects of several types at one path in one request (as Apollo's planner
+    does): one part per type, each with its own typenames, representation and selection; empty otherwise."""
 
     @property
     def is_entity(self) -> bool:
@@ -182,14 +216,19 @@ class Plan:
         for fetch in self.fetches:
             head = f"  [{fetch.id}] Fetch(service: {fetch.graph!r}"
             if fetch.is_entity:
-                head += f", entities: {fetch.entity_type}, path: {'.'.join(fetch.path) or '(root)'}"
+                if fetch.parts:
+                    where = ", ".join(f"{p.entity_type} at {'.'.join(p.path) or '(root)'}" for p in fetch.parts)
+                    head += f", entities: {where}"
+                else:
+                    head += f", entities: {fetch.entity_type}, path: {'.'.join(fetch.path) or '(root)'}"
             if fetch.depends:
                 head += f", after: {', '.join(str(d.id) for d in fetch.depends)}"
             if self.stages > 1:
                 head += f", stage: {fetch.stage}"
             lines.append(head + ")")
-            if fetch.representation:
-                lines.append(f"      representations: {_rep_text(fetch.representation)}")
+            for part in fetch.parts or [fetch]:
+                if part.representation:
+                    lines.append(f"      representations: {_rep_text(part.representation)}")
             lines.append(f"      {fetch.query}")
         lines.append("}")
         return "\n".join(lines)

@@ -19,6 +19,7 @@ from graphql import (
     GraphQLInterfaceType,
     GraphQLObjectType,
     GraphQLSchema,
+    GraphQLUnionType,
     get_named_type,
     print_ast,
 )
@@ -75,6 +76,7 @@ class Planner:
         self._depth = 0
         self._creating: set[int] = set()
         self._parents: list[tuple[str, Field, tuple[str, ...], SubSelection, FieldSet | None]] = []
+        self._candidates: list[frozenset[str]] = []
         self.operation_name = "Op"
         self.var_types: dict[str, str] = {}
         self.root = "Query"
@@ -157,6 +159,7 @@ class Planner:
         self._depth = 0
         self._creating = set()
         self._parents = []
+        self._candidates = []
         self.var_types = var_types
         self.operation_name = re.sub(r"\W", "_", operation_name or "") or "Op"
         root = operation.root_type
@@ -173,11 +176,12 @@ class Planner:
             owners = self.owners(root, f.name)
             if not owners:
                 raise PlanningError(f"no subgraph resolves {root}.{f.name}")
-            if operation.operation == "mutation":
-                if groups and groups[-1][0] in owners:
+            if operation.operation == "mutation":  # in order; a shared field from the subgraph needing fewest fetches
+                chosen = self._cheapest(f, owners, [groups[-1][0]] if groups else [])
+                if groups and groups[-1][0] == chosen:
                     groups[-1][1].append(f)
                 else:
-                    groups.append((owners[0], [f]))
+                    groups.append((chosen, [f]))
                 continue
             for chosen, part in self._root_parts(f, owners, [g for g, _ in groups]):
                 if all(g != chosen for g, _ in groups):
@@ -188,6 +192,7 @@ class Planner:
             fetch.stage = stage if operation.operation == "mutation" else 0
             self._plan_object(graph, root, list(group), fetch.selection, (), fetch, None)
         _check_acyclic(self.fetches)
+        self._merge_siblings()
         for fetch in self.fetches:
             if fetch.stage == 0 and fetch.depends and operation.operation == "mutation":
                 fetch.stage = max(d.stage for d in fetch.depends)
@@ -225,11 +230,13 @@ class Planner:
         for index, graph in enumerate(owners):
             trial = Planner(self.sg, self.labels)
             trial.var_types = self.var_types
+            trial.root = self.root
             fetch = trial._new_fetch(graph, "query")
             try:
                 trial._plan_object(graph, self.root, [f], fetch.selection, (), fetch, None)
             except PlanningError:
                 continue
+            trial._merge_siblings()
             cost = (len(trial.fetches), 0 if graph in asked else 1, index)
             if best is None or cost < best:
                 best, chosen = cost, graph
@@ -307,14 +314,107 @@ class Planner:
                 if child_type != f.named:  # the client's fragments are matched by the concrete type
                     sub.children.add("__typename", "__typename", internal=True)
                 self._parents.append((type_name, f, path, selection, provided))
+                self._candidates.append(self._candidates_for(graph, type_name, f.name))
                 try:
                     self._plan_object(
                         graph, child_type, f.children, sub.children, (*path, f.key), fetch, child_provided
                     )
                 finally:
                     self._parents.pop()
+                    self._candidates.pop()
         if missing:
             self._jump(graph, type_name, missing, selection, path, fetch, provided)
+
+    # ---- merging entity fetches --------------------------------------------------------------------------------
+
+    def _merge_siblings(self) -> None:
+        """Entity fetches to one subgraph for objects at one path become one fetch when neither waits for the other:
+        the same type's selections merged, different types as parts of one `_entities` request (Apollo's planner
+        plans them so; planning per runtime type of an abstract field otherwise asks each branch separately)."""
+        merged = True
+        while merged:
+            merged = False
+            ancestors = _ancestors(self.fetches)
+            groups: dict[tuple[str, str, int], list[Fetch]] = {}
+            for fetch in self.fetches:
+                if fetch.is_entity:
+                    groups.setdefault((fetch.graph, fetch.operation, fetch.stage), []).append(fetch)
+            for group in groups.values():
+                for i, first in enumerate(group):
+                    for second in group[i + 1 :]:
+                        if first in ancestors[second.id] or second in ancestors[first.id]:
+                            continue
+                        if _paths(first) != _paths(second) and set(first.depends) != set(second.depends):
+                            continue  # objects elsewhere join only a fetch that waits for nothing more
+                        if self._merge_pair(first, second):
+                            merged = True
+                            break
+                    if merged:
+                        break
+                if merged:
+                    break
+        for index, fetch in enumerate(self.fetches):
+            fetch.id = index
+
+    def _merge_pair(self, into: Fetch, other: Fetch) -> bool:
+        """Merge `other` into `into` when their parts agree (same type: same representation and compatible
+        selections; different types: no object of one is also of the other). False, and nothing changed, if not."""
+        mine = into.parts or [into]
+        same: list[tuple[Fetch, Fetch]] = []
+        new: list[Fetch] = []
+        for part in other.parts or [other]:
+            match = next((p for p in mine if p.entity_type == part.entity_type), None)
+            if match is not None:
+                if (
+                    match.rep_typename != part.rep_typename
+                    or match.key_names != part.key_names
+                    or match.representation != part.representation
+                    or not match.selection.compatible(part.selection)
+                ):
+                    return False
+                same.append((match, part))
+            elif any(p.typenames & part.typenames for p in mine) or part.rep_typename is not None:
+                return False
+            else:
+                new.append(part)
+        if new and (into.rep_typename is not None or any(p.rep_typename for p in mine)):
+            return False
+        elsewhere: list[Fetch] = []  # one type at another path: one selection (the request has one fragment per type)
+        for match, part in same:
+            match.selection.merge(part.selection)
+            if part.path != match.path and all(p.path != part.path for p in mine if p.entity_type == part.entity_type):
+                moved = _as_part(part)
+                moved.selection = match.selection
+                elsewhere.append(moved)
+        if new or elsewhere:
+            if not into.parts:
+                into.parts = [_as_part(into)]
+            into.parts += [_as_part(p) for p in new] + elsewhere
+            into.typenames = frozenset().union(*(p.typenames for p in into.parts))
+            scratch = SubSelection(fragments={p.entity_type or "": p.selection for p in into.parts})
+            self._separate_conflicts(into.graph, scratch)
+        into.depends = [d for d in dict.fromkeys([*into.depends, *other.depends]) if d is not into and d is not other]
+        self.fetches.remove(other)
+        for fetch in self.fetches:
+            if other in fetch.depends:
+                fetch.depends = [into if d is other else d for d in fetch.depends]
+                fetch.depends = [d for d in dict.fromkeys(fetch.depends) if d is not fetch]
+        return True
+
+    def _candidates_for(self, graph: str, type_name: str, field_name: str) -> frozenset[str]:
+        """The subgraphs that could answer `type_name.field_name` here (this one included): the field's owners on a
+        root type; on an entity, its owners that can be reached with a key; on a value type, those of the parent's
+        candidates that resolve the field too. Union members are kept only where every candidate knows them."""
+        owners = self.owners(type_name, field_name)
+        if type_name == self.root:
+            found = set(owners)
+        elif any(self._keys(g, type_name) for g in self.order):
+            found = {g for g in owners if self._keys(g, type_name)}
+        elif self._candidates and graph in self._candidates[-1]:
+            found = set(self._candidates[-1]) & set(owners)
+        else:
+            found = set()
+        return frozenset(found | {graph})
 
     def _plan_interface_object(
         self,
@@ -370,15 +470,50 @@ class Planner:
         provided: FieldSet | None,
     ) -> None:
         selection.add("__typename", "__typename", internal=True)
-        for runtime in self.schema.get_possible_types(abstract):
-            if not self._member_in(graph, abstract.name, runtime.name):
+        candidates = self._candidates[-1] if self._candidates and graph in self._candidates[-1] else {graph}
+        union = isinstance(abstract, GraphQLUnionType)
+        # the full schema's possible types: a `@requires` or key may select fields of types clients cannot see
+        # (`@inaccessible`), and the subgraph that needs them computes from their values
+        full = self.sg.full_schema
+        full_abstract = full.type_map.get(abstract.name)
+        possible = (
+            full.get_possible_types(full_abstract)
+            if isinstance(full_abstract, GraphQLAbstractType)
+            else self.schema.get_possible_types(abstract)
+        )
+        members = [r for r in possible if self._member_in(graph, abstract.name, r.name)]
+        if isinstance(abstract, GraphQLInterfaceType):
+            self._check_reachable(graph, abstract.name, items, [r.name for r in members])
+        for runtime in members:
+            if union and not all(self._member_in(g, abstract.name, runtime.name) for g in candidates):
+                # a partial union under a field several subgraphs could answer: only the members they all have
+                # are sure to be resolvable wherever the answer comes from (Apollo's planner drops the others)
                 continue
-            fields = fields_for(self.schema, items, runtime.name)
+            fields = fields_for(self.schema if runtime.name in self.schema.type_map else full, items, runtime.name)
             if not any(not f.name.startswith("__") for f in fields):
                 continue
             branch = selection.fragment(runtime.name)
             self._plan_object(graph, runtime.name, list(fields), branch, path, fetch, provided)
         self._separate_conflicts(graph, selection)
+
+    def _check_reachable(self, graph: str, interface: str, items: list[Item], runtimes: list[str]) -> None:
+        """Refuse to plan an interface field no subgraph can give the objects at hand: not resolved here, on the
+        interface or on any of its types this graph returns, and not reachable through a resolvable key (for
+        example a field of an `@interfaceObject` whose key is `resolvable: false`). Without this check the field
+        would be silently left out."""
+        for f in fields_for(self.schema, items, interface):
+            if f.name.startswith("__") or f.unauthorized:
+                continue
+            if self._reachable(graph, interface, f.name) or any(self._reachable(graph, r, f.name) for r in runtimes):
+                continue
+            raise PlanningError(
+                f"cannot plan {interface}.{f.name} from {graph!r}: no subgraph that resolves it can be reached "
+                "with a resolvable key"
+            )
+
+    def _reachable(self, graph: str, type_name: str, field_name: str) -> bool:
+        owners = self.owners(type_name, field_name)
+        return graph in owners or any(self._keys(g, type_name) for g in owners)
 
     def _separate_conflicts(self, graph: str, selection: SubSelection) -> None:
         """GraphQL forbids one response key with two types across the fragments of a selection (`id: ID!` on
@@ -756,7 +891,15 @@ class Planner:
         fetch.variables = tuple(used)
         defs = [f"${name}:{self.var_types[name]}" for name in used if name in self.var_types]
         name = f"{self.operation_name}__{fetch.graph}__{fetch.id}"
-        if fetch.is_entity:
+        if fetch.parts:
+            used = sorted(set().union(*(p.selection.variables() for p in fetch.parts)))
+            fetch.variables = tuple(used)
+            fetch.renames = any(p.selection.has_renames() for p in fetch.parts)
+            defs = ["$representations:[_Any!]!", *(f"${n}:{self.var_types[n]}" for n in used if n in self.var_types)]
+            types = {p.entity_type: p.selection for p in fetch.parts}  # one fragment per type, at every path
+            branches = " ".join(f"...on {name} {selection.text()}" for name, selection in types.items())
+            body = "{_entities(representations:$representations){" + branches + "}}"
+        elif fetch.is_entity:
             defs.insert(0, "$representations:[_Any!]!")
             body = (
                 "{_entities(representations:$representations){..." + f"on {fetch.entity_type} "
@@ -808,6 +951,44 @@ def _dedupe(reps: list[RepField]) -> list[RepField]:
 
 def _names(fields: FieldSet) -> frozenset[str]:
     return frozenset(i.name for i in fields if isinstance(i, FsField))
+
+
+def _paths(fetch: Fetch) -> set[tuple[str, ...]]:
+    return {p.path for p in fetch.parts} if fetch.parts else {fetch.path}
+
+
+def _as_part(fetch: Fetch) -> Fetch:
+    """The entity-specific half of a fetch, as a part of a merged one."""
+    return Fetch(
+        id=-1,
+        graph=fetch.graph,
+        operation=fetch.operation,
+        selection=fetch.selection,
+        path=fetch.path,
+        entity_type=fetch.entity_type,
+        typenames=fetch.typenames,
+        key_names=fetch.key_names,
+        rep_typename=fetch.rep_typename,
+        representation=fetch.representation,
+    )
+
+
+def _ancestors(fetches: list[Fetch]) -> dict[int, set[Fetch]]:
+    """Every fetch each fetch waits for, directly or not (by fetch id)."""
+    out: dict[int, set[Fetch]] = {}
+
+    def visit(fetch: Fetch) -> set[Fetch]:
+        known = out.get(fetch.id)
+        if known is None:
+            known = out[fetch.id] = set()
+            for dep in fetch.depends:
+                known.add(dep)
+                known |= visit(dep)
+        return known
+
+    for fetch in fetches:
+        visit(fetch)
+    return out
 
 
 def _check_acyclic(fetches: list[Fetch]) -> None:

@@ -1,6 +1,8 @@
-"""Cases the federation gateway audit found, reproduced with small in-process subgraphs (fixtures/regress) so CI
+"""Cases the federation gateway audit found, reproduced with small in-process subgraphs (fixtures/regress*) so CI
 guards them: fields of a value object reached through the parent entity, one response key with two types in a
-subgraph's fragments, and requirements that need other requirements first."""
+subgraph's fragments, requirements that need other requirements first, partial unions under shareable fields,
+requirements through `@inaccessible` types, fields only a non-resolvable `@interfaceObject` has, and entities of
+several types at one path fetched in one request (as Apollo's planner plans them)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from demimas_gateway.fetcher import SubgraphClient
-from demimas_gateway.gateway import Gateway
+from demimas_gateway.gateway import Gateway, RequestError
 from demimas_gateway.supergraph import load_supergraph
 from demimas_gateway.testing import MiniSubgraph, serve_subgraphs
 
@@ -140,3 +142,141 @@ async def test_shared_root_from_the_subgraph_that_provides_and_requirements_with
     assert asked == [0, 1, 0]
     assert items.errors == []
     assert items.data == {"items": [{"shippingUSD": 20, "shippingEUR": 18}]}
+
+
+COMMON = {"__typename": "Common", "label": "common"}
+ONLY_A = {"__typename": "OnlyA", "a": "only a"}
+ONLY_B = {"__typename": "OnlyB", "b": "only b"}
+HOLDER = {"__typename": "Holder", "id": "h1"}
+FEED = [{"__typename": "Song", "id": "s1"}, {"__typename": "Clip", "id": "c2"}, {"__typename": "Clip", "id": "c2"}]
+EVENTS = "events { __typename ... on Common { label } ... on OnlyA { a } ... on OnlyB { b } }"
+
+
+def regress3_graphs() -> dict[str, MiniSubgraph]:
+    """Partial unions under shareable fields (a, b), a requirement through a type clients cannot see (c, d), and a
+    field only a non-resolvable `@interfaceObject` has (e, f)."""
+    sdl = {p.stem: p.read_text() for p in (FIXTURES / "regress3").glob("*.graphql")}
+    box_a = {"__typename": "Box", "id": "x1", "inner": {"events": [COMMON, ONLY_A]}}
+    box_b = {
+        "__typename": "Box",
+        "id": "x1",
+        "inner": {"events": [COMMON, ONLY_B]},
+        "bInner": {"events": [COMMON, ONLY_B]},
+    }
+    shared = {"__typename": "Box", "id": "x1", "inner": {"events": [COMMON]}}
+    hidden = {"__typename": "Hidden", "size": "L", "secret": "s3"}
+    return {
+        "a": MiniSubgraph(
+            "a", sdl["a"], root={"rootA": lambda args: box_a, "sharedBox": lambda args: shared},
+            entities={"Box": lambda rep: box_a},
+        ),
+        "b": MiniSubgraph(
+            "b", sdl["b"], root={"rootB": lambda args: box_b, "sharedBox": lambda args: shared},
+            entities={"Box": lambda rep: box_b},
+        ),
+        "c": MiniSubgraph("c", sdl["c"], entities={"Holder": lambda rep: {**HOLDER, "data": hidden}}),
+        "d": MiniSubgraph(
+            "d", sdl["d"], root={"holders": lambda args: [HOLDER]},
+            entities={
+                "Holder": lambda rep: {
+                    **HOLDER,
+                    "summary": f"{rep['data']['size']}-{rep['data'].get('secret')}" if rep.get("data") else None,
+                }
+            },
+        ),
+        "e": MiniSubgraph("e", sdl["e"], root={"thing": lambda args: None}),
+        "g": MiniSubgraph("g", sdl["g"], root={"feed": lambda args: FEED}),
+        "h": MiniSubgraph(
+            "h", sdl["h"],
+            entities={
+                "Song": lambda rep: {"__typename": "Song", "id": rep["id"], "plays": 7},
+                "Clip": lambda rep: {"__typename": "Clip", "id": rep["id"], "plays": int(rep["id"][1:])},
+            },
+        ),
+        "f": MiniSubgraph("f", sdl["f"], root={"fThing": lambda args: None}),
+    }  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def graphs3() -> dict[str, MiniSubgraph]:
+    return regress3_graphs()
+
+
+@pytest.fixture
+async def gateway3(graphs3: dict[str, MiniSubgraph]) -> AsyncIterator[Gateway]:
+    async with serve_subgraphs(list(graphs3.values())) as urls:
+        client = SubgraphClient(urls)
+        yield Gateway(load_supergraph((FIXTURES / "regress3-supergraph.graphql").read_text(), graph_urls=urls), client)
+        await client.close()
+
+
+async def test_partial_union_under_a_shareable_field_keeps_the_members_every_candidate_has(
+    gateway3: Gateway, graphs3: dict[str, MiniSubgraph]
+) -> None:
+    # Box.inner and Inner.events are shareable in a and b and Box is an entity in both: either could answer, so
+    # only Common (in both unions) is asked for; the OnlyA object's `a` is null, as Apollo's planner plans it
+    response = await gateway3.execute(f"{{ rootA {{ inner {{ {EVENTS} }} }} }}")
+    assert response.errors == []
+    assert response.data == {
+        "rootA": {
+            "inner": {"events": [{"__typename": "Common", "label": "common"}, {"__typename": "OnlyA", "a": None}]}
+        }
+    }
+    assert "OnlyA" not in graphs3["a"].requests[-1]["body"]["query"]
+    shared = await gateway3.execute(f"{{ sharedBox {{ inner {{ {EVENTS} }} }} }}")
+    assert shared.data == {"sharedBox": {"inner": {"events": [{"__typename": "Common", "label": "common"}]}}}
+
+
+async def test_partial_union_after_an_entity_hop_uses_the_target_subgraphs_members(gateway3: Gateway) -> None:
+    # bInner is b's alone: the hop to b decides, and b's union has OnlyB
+    response = await gateway3.execute(f"{{ rootA {{ bInner {{ {EVENTS} }} }} }}")
+    assert response.errors == []
+    assert response.data == {
+        "rootA": {
+            "bInner": {"events": [{"__typename": "Common", "label": "common"}, {"__typename": "OnlyB", "b": "only b"}]}
+        }
+    }
+
+
+async def test_requirement_through_a_type_clients_cannot_see(
+    gateway3: Gateway, graphs3: dict[str, MiniSubgraph]
+) -> None:
+    # summary requires `data { size ... on Hidden { secret } }`; Hidden is @inaccessible, yet its fields must be
+    # fetched from c for d to compute from them. Clients see the Hidden object itself as null.
+    response = await gateway3.execute("{ holders { data { __typename } summary } }")
+    assert response.data == {"holders": [{"data": None, "summary": "L-s3"}]}
+    assert "on Hidden" in graphs3["c"].requests[-1]["body"]["query"]
+
+
+async def test_field_only_a_non_resolvable_interface_object_has_is_a_planning_error(
+    gateway3: Gateway, graphs3: dict[str, MiniSubgraph]
+) -> None:
+    before = len(graphs3["e"].requests)
+    with pytest.raises(RequestError) as refused:  # no data at all: HTTP 500 with the error, as Apollo answers
+        await gateway3.execute("{ thing { extra } }")
+    assert refused.value.code == "QUERY_PLANNING_FAILED"
+    assert "Thing.extra" in str(refused.value)
+    assert len(graphs3["e"].requests) == before  # nothing was sent
+    fine = await gateway3.execute("{ thing { id } }")
+    assert fine.errors == []
+    assert fine.data == {"thing": None}
+
+
+async def test_entities_of_several_types_at_one_path_in_one_fetch(
+    gateway3: Gateway, graphs3: dict[str, MiniSubgraph]
+) -> None:
+    graphs3["h"].requests.clear()
+    response = await gateway3.execute("{ feed { __typename ... on Song { id plays } ... on Clip { id plays } } }")
+    assert response.errors == []
+    assert response.data == {
+        "feed": [
+            {"__typename": "Song", "id": "s1", "plays": 7},
+            {"__typename": "Clip", "id": "c2", "plays": 2},
+            {"__typename": "Clip", "id": "c2", "plays": 2},
+        ]
+    }
+    [request] = graphs3["h"].requests  # one request for both types, the repeated clip sent once
+    assert request["body"]["variables"]["representations"] == [
+        {"__typename": "Song", "id": "s1"},
+        {"__typename": "Clip", "id": "c2"},
+    ]
