@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -141,7 +142,7 @@ def audit_server(audit_dir: Path) -> Iterator[str]:
                 time.sleep(0.5)
         yield url
     finally:
-        process.terminate()
+        os.killpg(process.pid, signal.SIGTERM)  # npx -> tsx -> node: the whole group
         process.wait(timeout=10)
         Path(polyfill.name).unlink(missing_ok=True)
 
