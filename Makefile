@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 PACKAGES := libs/common services/registry services/gateway services/designation services/pillars services/audit
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-unit lint format bench bench-registry bench-gateway bench-designation bench-pillars bench-audit bench-security bench-plans constraints clean-stack supergraph api-baseline
+.PHONY: run test test-unit lint format bench bench-registry bench-gateway bench-designation bench-pillars bench-audit bench-security bench-plans bench-scale cluster-rehearsal constraints clean-stack supergraph api-baseline
 
 $(STAMP): constraints.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -37,7 +37,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: bench-registry bench-gateway bench-designation bench-pillars bench-audit bench-security
+bench: bench-registry bench-gateway bench-designation bench-pillars bench-audit bench-security bench-plans
 
 bench-designation: $(STAMP)
 	$(BIN)/python -m bench.designation
@@ -54,6 +54,14 @@ bench-registry: $(STAMP)
 ## make bench-security: the gateway benchmark query's p95 under 200 abusive requests/s, and the cost of authorization
 bench-security: $(STAMP)
 	$(BIN)/python -m bench.security
+
+## make bench-scale: 10,000,000 workers and 15,000,000 family members over every village (BENCH_SCALE=0.01 for 1%)
+bench-scale: $(STAMP)
+	$(BIN)/python -m bench.scale
+
+## make cluster-rehearsal: three clustered NATS nodes, two replicas of everything, faults under a write load
+cluster-rehearsal: $(STAMP)
+	$(BIN)/python -m bench.cluster
 
 ## make bench-plans: our planner's fetch counts against Apollo's query planner (Node, benchmark only) for the gateway
 ## benchmark's query and, with BENCH_AUDIT_DIR=<a federation-gateway-audit checkout>, every audit case
