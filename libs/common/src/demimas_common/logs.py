@@ -68,4 +68,5 @@ def configure_logging(level: str, service: str) -> logging.Handler:
         routed = logging.getLogger(name)
         routed.handlers.clear()
         routed.propagate = True
+        routed.setLevel(logging.NOTSET)  # uvicorn set its own INFO: DEMIMAS_LOG_LEVEL decides for them too
     return handler

@@ -59,6 +59,20 @@ def test_uvicorn_access_logs_go_through_the_mask(output: io.StringIO) -> None:
     assert NIK not in output.getvalue()
 
 
+def test_the_setting_decides_for_uvicorn_loggers_too() -> None:
+    logging.getLogger("uvicorn.access").setLevel(logging.INFO)  # as uvicorn's own logging config leaves it
+    handler = configure_logging("WARNING", "test")
+    stream = io.StringIO()
+    handler.setStream(stream)  # type: ignore[attr-defined]
+    try:
+        logging.getLogger("uvicorn.access").info('127.0.0.1 - "POST /graphql HTTP/1.1" 200')
+        logging.getLogger("uvicorn.error").warning("something to see")
+    finally:
+        logging.getLogger().removeHandler(handler)
+        logging.getLogger().setLevel(logging.WARNING)
+    assert [record["logger"] for record in lines(stream)] == ["uvicorn.error"]
+
+
 def test_configuring_twice_keeps_one_handler() -> None:
     first = configure_logging("INFO", "a")
     second = configure_logging("DEBUG", "b")
