@@ -17,6 +17,7 @@ __all__ = [
     "activity_outputs",
     "activity_participants",
     "enrolments",
+    "idempotency_keys",
     "metadata",
     "milestones",
     "output_daily",
@@ -189,4 +190,14 @@ pilot_activities = Table(
     metadata,
     Column("pilot_id", Uuid, primary_key=True),
     Column("activity_id", Uuid, primary_key=True),
+)
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("agency", Text, primary_key=True),
+    Column("key", CODE, primary_key=True),
+    Column("operation", Text, nullable=False),
+    Column("fingerprint", Text, nullable=False),
+    Column("resource_id", Uuid, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )

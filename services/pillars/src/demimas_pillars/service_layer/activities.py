@@ -1,5 +1,9 @@
 """Recording an activity: the pure checks (domain), the caller's right to deliver this pillar in this village, the
-participants known to the `people` projection; then the activity, its rows and its event in one unit of work."""
+participants known to the `people` projection; then the activity, its rows and its event in one unit of work.
+
+With an idempotency key the unit of work first claims the key (agency, key): a repeat of a recorded request returns
+that activity and writes nothing (no row, no event, no rollup); a concurrent duplicate waits on the key and then
+does the same."""
 
 from __future__ import annotations
 
@@ -10,9 +14,11 @@ from demimas_common.db.uow import UnitOfWork
 from demimas_common.errors import BadUserInput
 from demimas_pillars.adapters import activities as repo
 from demimas_pillars.adapters.enrolments import start_reintegration
+from demimas_pillars.adapters.idempotency import claim
 from demimas_pillars.adapters.people import unknown_people
 from demimas_pillars.adapters.tables import SCHEMA
 from demimas_pillars.domain.activity import Activity, check_activity
+from demimas_pillars.domain.idempotency import activity_fingerprint, check_key
 from demimas_pillars.domain.permissions import require_pillar_agency
 from demimas_pillars.domain.vocabulary import PersonKind, ServicePillar
 from demimas_pillars.service_layer.delivery import DeliverySettings, check_village
@@ -22,15 +28,35 @@ __all__ = ["record_activity"]
 
 
 async def record_activity(
-    engine: AsyncEngine, principal: Principal, activity: Activity, settings: DeliverySettings
+    engine: AsyncEngine,
+    principal: Principal,
+    activity: Activity,
+    settings: DeliverySettings,
+    *,
+    idempotency_key: str | None = None,
 ) -> Activity:
-    """`activity` as the caller submitted it; its agency, recorder and time are taken from the token and the clock."""
+    """`activity` as the caller submitted it; its agency, recorder and time are taken from the token and the clock.
+    With `idempotency_key`, the activity an earlier attempt with that key recorded, if any."""
+    check_key(idempotency_key)
     check_village(activity.village_code)
     require_pillar_agency(principal, activity.pillar, settings.pillar_agencies)
     principal.require_region(activity.village_code, field="villageCode")
     check_activity(activity, today=settings.today())
     async with UnitOfWork(engine, schema=SCHEMA, actor=principal.actor) as uow:
         conn = uow.connection
+        if idempotency_key is not None:
+            earlier = await claim(
+                conn,
+                agency=principal.agency.value,
+                key=idempotency_key,
+                operation="recordActivity",
+                fingerprint=activity_fingerprint(activity),
+                resource_id=activity.id,
+                at=activity.recorded_at,
+            )
+            if earlier is not None:
+                [recorded] = await repo.load_activities(conn, [earlier])
+                return recorded  # leaving without commit: nothing written
         for ids, kind, name in (
             (list(activity.worker_ids), PersonKind.WORKER, "workerIds"),
             (list(activity.family_member_ids), PersonKind.FAMILY_MEMBER, "familyMemberIds"),

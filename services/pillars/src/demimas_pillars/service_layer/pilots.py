@@ -1,6 +1,7 @@
 """Joint pilot projects: created by an agency with `pilot:write` that takes part (as coordinator or partner),
 followed by milestones that their responsible agency (or the coordinator) completes, activities linked to them, and
-a status the coordinator moves."""
+a status the coordinator moves. Creating a pilot and adding a milestone take an optional idempotency key (see
+service_layer/activities.py): a retry returns the pilot without making the row twice."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from demimas_common.db.uow import UnitOfWork
 from demimas_common.errors import BadUserInput, Forbidden
 from demimas_pillars.adapters import activities as activity_repo
 from demimas_pillars.adapters import pilots as repo
+from demimas_pillars.adapters.idempotency import claim
 from demimas_pillars.adapters.tables import SCHEMA, milestones
+from demimas_pillars.domain.idempotency import check_key, milestone_fingerprint, pilot_fingerprint
 from demimas_pillars.domain.pilot import Milestone, Pilot, check_milestone, check_pilot, complete_milestone, move
 from demimas_pillars.domain.vocabulary import PilotStatus
 from demimas_pillars.service_layer.delivery import DeliverySettings, check_village
@@ -32,13 +35,35 @@ def _involved(principal: Principal, pilot: Pilot) -> None:
         raise Forbidden(f"{principal.agency.value} takes no part in this pilot", reason="not_a_partner")
 
 
-async def create_pilot(engine: AsyncEngine, principal: Principal, pilot: Pilot, settings: DeliverySettings) -> Pilot:
+async def create_pilot(
+    engine: AsyncEngine,
+    principal: Principal,
+    pilot: Pilot,
+    settings: DeliverySettings,
+    *,
+    idempotency_key: str | None = None,
+) -> Pilot:
+    """With `idempotency_key`, the pilot (as it is now) an earlier attempt with that key created, if any."""
     principal.require_scope(WRITE)
+    check_key(idempotency_key)
     check_village(pilot.village_code)
     principal.require_region(pilot.village_code, field="villageCode")
     check_pilot(pilot)
     _involved(principal, pilot)
     async with UnitOfWork(engine, schema=SCHEMA, actor=principal.actor) as uow:
+        if idempotency_key is not None:
+            earlier = await claim(
+                uow.connection,
+                agency=principal.agency.value,
+                key=idempotency_key,
+                operation="createPilotProject",
+                fingerprint=pilot_fingerprint(pilot),
+                resource_id=pilot.id,
+                at=pilot.created_at,
+            )
+            if earlier is not None:
+                [created] = await repo.load_pilots(uow.connection, [earlier])
+                return created  # leaving without commit: nothing written
         await repo.insert_pilot(uow.connection, pilot, principal.sub)
         uow.publish(pilot_created(pilot, principal.actor))
         await uow.commit()
@@ -52,12 +77,32 @@ async def _load(uow: UnitOfWork, principal: Principal, pilot_id: uuid.UUID) -> P
 
 
 async def add_milestone(
-    engine: AsyncEngine, principal: Principal, pilot_id: uuid.UUID, milestone: Milestone, settings: DeliverySettings
+    engine: AsyncEngine,
+    principal: Principal,
+    pilot_id: uuid.UUID,
+    milestone: Milestone,
+    settings: DeliverySettings,
+    *,
+    idempotency_key: str | None = None,
 ) -> Pilot:
+    """With `idempotency_key`, the pilot as it is when an earlier attempt with that key added the milestone."""
     principal.require_scope(WRITE)
+    check_key(idempotency_key)
     async with UnitOfWork(engine, schema=SCHEMA, actor=principal.actor) as uow:
         pilot = await _load(uow, principal, pilot_id)
         _involved(principal, pilot)
+        if idempotency_key is not None:
+            earlier = await claim(
+                uow.connection,
+                agency=principal.agency.value,
+                key=idempotency_key,
+                operation="addMilestone",
+                fingerprint=milestone_fingerprint(pilot_id, milestone),
+                resource_id=milestone.id,
+                at=settings.clock(),
+            )
+            if earlier is not None:
+                return pilot  # already has the milestone; leaving without commit: nothing written
         if pilot.status not in (PilotStatus.PLANNED, PilotStatus.ACTIVE):
             raise BadUserInput(f"the pilot is {pilot.status}; milestones can no longer be added", field="pilotId")
         check_milestone(milestone, pilot)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
+from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -68,6 +69,11 @@ Ctx = Info[PillarsContext, None]
 READ, WRITE = [["pillars:read"]], [["pillars:write"]]
 PILOT_READ, PILOT_WRITE = [["pilot:read"]], [["pilot:write"]]
 REGION = re.compile(r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$")
+IDEMPOTENCY_KEY = (
+    "Optional: makes a retry after a lost answer safe. 1 to 100 printable ASCII characters (a UUID), new per request, "
+    "the same on its retries, per agency. The same key and input again returns what the first attempt made; the key "
+    "with another input is a CONFLICT (reason idempotency_key_reused)."
+)
 
 
 @strawberry.input
@@ -100,6 +106,7 @@ class ActivityInput:
     description: str | None = None
     participants: ParticipantsInput | None = None
     outputs: list[OutputInput] = strawberry.field(default_factory=list)
+    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
 @strawberry.input
@@ -124,6 +131,7 @@ class PilotProjectInput:
     partners: list[PartnerInput]
     milestones: list[MilestoneInput] = strawberry.field(default_factory=list)
     coordinator: AgencyEnum = Agency.KEMENKO_POLKAM  # type: ignore[valid-type]
+    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
 @strawberry.input
@@ -299,7 +307,11 @@ class Mutation:
     async def record_activity(self, info: Ctx, input: ActivityInput) -> Activity | None:
         ctx = info.context
         a = await activity_flow.record_activity(
-            ctx.engine, ctx.require_principal(), _activity(info, input), ctx.delivery
+            ctx.engine,
+            ctx.require_principal(),
+            _activity(info, input),
+            ctx.delivery,
+            idempotency_key=input.idempotency_key,
         )
         return Activity.from_domain(a)
 
@@ -323,14 +335,27 @@ class Mutation:
             milestones=tuple(_milestone(m) for m in input.milestones),
             created_at=ctx.delivery.clock(),
         )
-        created = await pilot_flow.create_pilot(ctx.engine, principal, pilot, ctx.delivery)
+        created = await pilot_flow.create_pilot(
+            ctx.engine, principal, pilot, ctx.delivery, idempotency_key=input.idempotency_key
+        )
         return PilotProject.from_domain(created, ctx.delivery.today())
 
     @strawberry.federation.field(requires_scopes=PILOT_WRITE)
-    async def add_milestone(self, info: Ctx, pilot_id: strawberry.ID, input: MilestoneInput) -> PilotProject | None:
+    async def add_milestone(
+        self,
+        info: Ctx,
+        pilot_id: strawberry.ID,
+        input: MilestoneInput,
+        idempotency_key: Annotated[str | None, strawberry.argument(description=IDEMPOTENCY_KEY)] = None,
+    ) -> PilotProject | None:
         ctx = info.context
         p = await pilot_flow.add_milestone(
-            ctx.engine, ctx.require_principal(), parse_id(pilot_id, "pilotId"), _milestone(input), ctx.delivery
+            ctx.engine,
+            ctx.require_principal(),
+            parse_id(pilot_id, "pilotId"),
+            _milestone(input),
+            ctx.delivery,
+            idempotency_key=idempotency_key,
         )
         return PilotProject.from_domain(p, ctx.delivery.today())
 

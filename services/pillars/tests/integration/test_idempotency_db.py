@@ -1,0 +1,206 @@
+"""Idempotency keys on PostgreSQL: a retry after a lost answer returns what the first attempt made (no second row,
+event or rollup), the key with another input is a CONFLICT, concurrent duplicates end with one row, keys are each
+agency's own, a refused attempt does not use its key up, and without a key nothing changed."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from demimas_common.errors import BadUserInput, Conflict
+from demimas_pillars.adapters.tables import activity_daily, events, idempotency_keys, milestones, pilots
+from demimas_pillars.domain.activity import Activity
+from demimas_pillars.domain.pilot import Milestone
+from demimas_pillars.domain.vocabulary import ServicePillar
+from demimas_pillars.entrypoints.graphql.context import PillarsContext
+from demimas_pillars.entrypoints.graphql.schema import schema
+from demimas_pillars.service_layer import pilots as pilot_flow
+from demimas_pillars.service_layer.activities import record_activity
+
+from .conftest import principal, village
+from .test_delivery_db import NOW, SETTINGS, TODAY, activity, count, pilot, registered
+
+pytestmark = pytest.mark.integration
+
+
+def key() -> str:
+    return f"test-{uuid.uuid4()}"
+
+
+def attempt(a: Activity) -> Activity:
+    """The same request sent again: the GraphQL layer gives every attempt a new id."""
+    return replace(a, id=uuid.uuid4())
+
+
+async def daily(engine: AsyncEngine, code: str) -> int:
+    async with engine.connect() as conn:
+        n = await conn.scalar(
+            select(func.sum(activity_daily.c.activities)).where(activity_daily.c.village_code == code)
+        )
+    return int(n or 0)
+
+
+async def test_a_retry_returns_the_recorded_activity_and_writes_nothing(engine: AsyncEngine) -> None:
+    code, k, kp2mi = village(), key(), principal("KP2MI")
+    worker = await registered(engine, code)
+    first = activity(code, worker_ids=(worker,))
+    recorded = await record_activity(engine, kp2mi, first, SETTINGS, idempotency_key=k)
+    assert recorded.id == first.id
+    assert (await count(engine, code), await daily(engine, code)) == ((1, 1), 1)
+    for _ in range(2):
+        again = await record_activity(engine, kp2mi, attempt(first), SETTINGS, idempotency_key=k)
+        assert again.id == first.id
+        assert (again.title, again.worker_ids, again.outputs) == (first.title, (worker,), first.outputs)
+    assert (await count(engine, code), await daily(engine, code)) == ((1, 1), 1)  # one row, one event, one rollup
+
+
+async def test_the_key_with_another_input_is_a_conflict_that_writes_nothing(engine: AsyncEngine) -> None:
+    code, k, kp2mi = village(), key(), principal("KP2MI")
+    first = activity(code)
+    await record_activity(engine, kp2mi, first, SETTINGS, idempotency_key=k)
+    with pytest.raises(Conflict) as caught:
+        await record_activity(engine, kp2mi, attempt(replace(first, title="Another session")), SETTINGS,
+                              idempotency_key=k)  # fmt: skip
+    error = caught.value
+    assert error.extensions == {"code": "CONFLICT", "field": "idempotencyKey", "reason": "idempotency_key_reused"}
+    assert f"idempotencyKey {k!r} was already used by KP2MI on {NOW:%Y-%m-%d %H:%M} UTC" in error.message
+    assert "a different recordActivity input" in error.message
+    assert "use a new key" in error.message
+    assert await count(engine, code) == (1, 1)
+
+
+async def test_concurrent_duplicates_end_with_one_row(engine: AsyncEngine) -> None:
+    code, k, kp2mi = village(), key(), principal("KP2MI")
+    first = activity(code)
+    results = await asyncio.gather(
+        *(record_activity(engine, kp2mi, attempt(first), SETTINGS, idempotency_key=k) for _ in range(6))
+    )
+    assert len({r.id for r in results}) == 1
+    assert (await count(engine, code), await daily(engine, code)) == ((1, 1), 1)
+
+
+async def test_keys_are_each_agencys_own(engine: AsyncEngine) -> None:
+    code, k = village(), key()
+    a = await record_activity(engine, principal("KP2MI"), activity(code), SETTINGS, idempotency_key=k)
+    b = await record_activity(engine, principal("KEMENDES"), activity(code, agency="KEMENDES"), SETTINGS,
+                              idempotency_key=k)  # fmt: skip
+    assert a.id != b.id
+    assert await count(engine, code) == (2, 2)
+
+
+async def test_a_refused_attempt_does_not_use_the_key_up(engine: AsyncEngine) -> None:
+    code, k, kp2mi = village(), key(), principal("KP2MI")
+    with pytest.raises(BadUserInput):  # a participant the `people` projection does not know
+        await record_activity(engine, kp2mi, activity(code, worker_ids=(uuid.UUID(int=97),)), SETTINGS,
+                              idempotency_key=k)  # fmt: skip
+    async with engine.connect() as conn:
+        assert await conn.scalar(select(func.count()).where(idempotency_keys.c.key == k)) == 0
+    fixed = activity(code)
+    assert (await record_activity(engine, kp2mi, fixed, SETTINGS, idempotency_key=k)).id == fixed.id
+    assert await count(engine, code) == (1, 1)
+
+
+async def test_a_bad_key_is_refused_before_anything_is_written(engine: AsyncEngine) -> None:
+    code = village()
+    for bad in ("", "x" * 101, "kunci\u00e9"):
+        with pytest.raises(BadUserInput) as caught:
+            await record_activity(engine, principal("KP2MI"), activity(code), SETTINGS, idempotency_key=bad)
+        assert caught.value.field == "idempotencyKey"
+    assert await count(engine, code) == (0, 0)
+
+
+async def test_without_a_key_a_repeat_records_again(engine: AsyncEngine) -> None:
+    code, kp2mi = village(), principal("KP2MI")
+    first = activity(code)
+    await record_activity(engine, kp2mi, first, SETTINGS)
+    await record_activity(engine, kp2mi, attempt(first), SETTINGS)
+    assert (await count(engine, code), await daily(engine, code)) == ((2, 2), 2)
+
+
+async def pilot_rows(engine: AsyncEngine, code: str) -> tuple[int, int]:
+    async with engine.connect() as conn:
+        n = await conn.scalar(select(func.count()).where(pilots.c.village_code == code))
+        m = await conn.scalar(
+            select(func.count()).select_from(milestones.join(pilots, milestones.c.pilot_id == pilots.c.id))
+            .where(pilots.c.village_code == code)
+        )  # fmt: skip
+    return int(n or 0), int(m or 0)
+
+
+async def test_a_pilot_retry_returns_the_pilot_and_a_key_is_one_operations(engine: AsyncEngine) -> None:
+    code, k, polkam = village(), key(), principal("KEMENKO_POLKAM")
+    first = pilot(code)
+    created = await pilot_flow.create_pilot(engine, polkam, first, SETTINGS, idempotency_key=k)
+    again = await pilot_flow.create_pilot(
+        engine, polkam, replace(first, id=uuid.uuid4(), milestones=tuple(replace(m, id=uuid.uuid4())
+                                                                         for m in first.milestones)),
+        SETTINGS, idempotency_key=k,
+    )  # fmt: skip
+    assert again.id == created.id == first.id
+    assert [m.id for m in again.milestones] == [m.id for m in first.milestones]
+    assert await pilot_rows(engine, code) == (1, 2)
+    with pytest.raises(Conflict) as caught:
+        await pilot_flow.create_pilot(engine, polkam, replace(first, id=uuid.uuid4(), title="Another pilot"),
+                                      SETTINGS, idempotency_key=k)  # fmt: skip
+    assert caught.value.details == {"reason": "idempotency_key_reused"}
+    # the same key for another operation of the same agency is refused too
+    kemendes, other = principal("KEMENDES"), key()
+    await record_activity(engine, kemendes, activity(code, agency="KEMENDES"), SETTINGS, idempotency_key=other)
+    with pytest.raises(Conflict, match="for recordActivity"):
+        await pilot_flow.create_pilot(
+            engine,
+            kemendes,
+            replace(first, id=uuid.uuid4(), coordinator="KEMENDES", milestones=()),
+            SETTINGS,
+            idempotency_key=other,
+        )
+    assert await pilot_rows(engine, code) == (1, 2)
+
+
+async def test_a_milestone_retry_adds_it_once(engine: AsyncEngine) -> None:
+    code, k, polkam = village(), key(), principal("KEMENKO_POLKAM")
+    p = await pilot_flow.create_pilot(engine, polkam, pilot(code), SETTINGS)
+    m = Milestone(uuid.uuid4(), "Midline survey", TODAY, "KEMENPPPA")
+    after = await pilot_flow.add_milestone(engine, polkam, p.id, m, SETTINGS, idempotency_key=k)
+    again = await pilot_flow.add_milestone(engine, polkam, p.id, replace(m, id=uuid.uuid4()), SETTINGS,
+                                           idempotency_key=k)  # fmt: skip
+    assert [x.id for x in again.milestones] == [x.id for x in after.milestones]
+    assert await pilot_rows(engine, code) == (1, len(p.milestones) + 1)
+
+
+MUTATION = """mutation($in: ActivityInput!) { recordActivity(input: $in) { id title } }"""
+
+
+async def graphql(engine: AsyncEngine, variables: dict[str, Any]) -> Any:
+    context = PillarsContext(principal("KP2MI"), engine=engine, delivery=SETTINGS)
+    return await schema.execute(MUTATION, variable_values=variables, context_value=context)
+
+
+async def test_the_graphql_input_carries_the_key(engine: AsyncEngine) -> None:
+    code, k = village(), key()
+    given = {"villageCode": code, "pillar": ServicePillar.REINTEGRATION.name, "title": "Pendampingan purna PMI",
+             "occurredOn": TODAY.isoformat(), "participants": {"anonymous": [{"sex": "FEMALE", "group": "RETURNEE",
+                                                                               "count": 3}]},
+             "idempotencyKey": k}  # fmt: skip
+    first, again = await graphql(engine, {"in": given}), await graphql(engine, {"in": given})
+    assert first.errors is None
+    assert again.errors is None
+    assert first.data == again.data
+    assert await count(engine, code) == (1, 1)
+    changed = await graphql(engine, {"in": {**given, "title": "Pendampingan purna PMI (2)"}})
+    assert changed.errors[0].extensions["code"] == "CONFLICT"
+    assert changed.errors[0].extensions["reason"] == "idempotency_key_reused"
+    bad = await graphql(engine, {"in": {**given, "idempotencyKey": "\u00e9"}})
+    assert bad.errors[0].extensions == {"code": "BAD_USER_INPUT", "field": "idempotencyKey"}
+    assert await count(engine, code) == (1, 1)
+    async with engine.connect() as conn:
+        payload = await conn.scalar(
+            select(events.outbox.c.payload).where(events.outbox.c.payload["data"]["villageCode"].astext == code)
+        )
+    assert k not in str(payload)  # the key stays out of the event
