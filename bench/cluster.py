@@ -8,7 +8,8 @@ What it starts, all on loopback, under a throw-away folder (see docs/cluster-reh
   proxy per service and one for the gateway (`bench/cluster_proxy.py`, its own process): the gateways reach each
   subgraph through its proxy, the load reaches the gateways through theirs;
 - a steady write load through the gateway proxy (RATE writes/s): workers registered, departed, returned, and then
-  a reintegration activity with the returnee as participant.
+  a reintegration activity with the returnee as participant (with an idempotency key, the same on its retries, so
+  a retry after a lost answer cannot record it twice).
 
 Fault schedule (PHASE seconds each, x0.4 with --quick or BENCH_SCALE<1): before; kill -9 the NATS node leading the
 stream; restart it; kill -9 one replica of every service and of the gateway; restart them. Then the load stops,
@@ -34,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -410,7 +412,9 @@ class Load:
                     "occurredOn": (self.today - dt.timedelta(days=3)).isoformat(),
                     "participants": {"workerIds": [wid], "anonymous": [{"sex": "MALE", "group": "RETURNEE",
                                                                         "count": 4}]},
-                    "outputs": [{"kind": "RETURNEES_REINTEGRATED", "value": 1}]}  # fmt: skip
+                    "outputs": [{"kind": "RETURNEES_REINTEGRATED", "value": 1}],
+                    "idempotencyKey": f"cluster-{uuid.uuid4()}"}  # fmt: skip
+        # one key for every attempt of this activity: a retry after a lost answer returns the recorded one
         await self._write("activity", title, ACTIVITY, {"in": activity}, lag_retry=True)
 
     async def run(self, stop: asyncio.Event) -> None:
