@@ -12,9 +12,11 @@ On a throw-away durable embedded PostgreSQL (fsync on) and NATS, with every serv
 2. **Size.** `pg_database_size`, and heap and index sizes per registry table and index.
 3. **Reads**, sequential over HTTP with a keep-alive client (warm-up, then timed): `Village.migrantStats` from the
    registry subgraph for the busiest and for quiet villages; `region(code) { migrantStats }` for regencies (busy
-   and quiet) and for the largest province; the gateway's joined village query as the pilot tracker asks it (a
-   village's migrant numbers, designation and pillar progress, through three subgraphs) for designated villages
-   (1,000 villages designated with joint pilots and 200,000 pillar activities, as `bench/pillars.py` makes them).
+   and quiet) and for the largest province; `workers(filter: {regionPrefix}, first: 1) { totalCount }` for the
+   largest province and `workers(filter: {status: ABROAD}, first: 1) { totalCount }` nationally; the gateway's
+   joined village query as the pilot tracker asks it (a village's migrant numbers, designation and pillar
+   progress, through three subgraphs) for designated villages (1,000 villages designated with joint pilots and
+   200,000 pillar activities, as `bench/pillars.py` makes them).
 4. **Plans.** EXPLAIN (ANALYZE, BUFFERS) of the hot statements at this size, kept in the results.
 
 Figures go to bench/results/scale.json with the settings, the machine and the time of the run. The database is
@@ -79,6 +81,10 @@ JOINED = """query($v: String!) { village(code: $v) { code name regency { name }
   migrantStats { total abroad returned proceduralShare byDestination { country count } }
   designation { status decreeNumber decreeDate }
   pillarProgress { coverage pillarsServed pillars { pillar activities peopleReached lastActivityOn } } } }"""
+# A province's worker count, as a dashboard's list header asks it (the page itself is one row); and the national
+# count of workers abroad (status only).
+PROVINCE_WORKERS = "query($r: String!) { workers(filter: { regionPrefix: $r }, first: 1) { totalCount } }"
+ABROAD_WORKERS = "query($s: WorkerStatus!) { workers(filter: { status: $s }, first: 1) { totalCount } }"
 VILLAGE_STATS_SQL = """INSERT INTO registry.village_stats (village_code, dimension, key, count)
 SELECT w.village_code, k.dimension, k.key, count(*)
 FROM registry.workers w
@@ -99,7 +105,8 @@ REGION_STATS_SQL = (
 
 def _explained(village: str, regency: str, province: str) -> dict[str, tuple[str, list[Any]]]:
     """The hot statements with their arguments: what `Village.migrantStats`, `Region.migrantStats` and
-    `Village.workers` (a page, its totalCount) run, and a province-wide worker count (no counter holds it)."""
+    `Village.workers` (a page, its totalCount) run, and a province-wide worker count, by rows and from the
+    village counters (what `workers(filter) { totalCount }` reads when the filter is one the counters hold)."""
     return {
         "village_migrant_stats": ("SELECT village_code, dimension, key, count FROM registry.village_stats "
                                   "WHERE village_code = ANY($1::text[])", [[village]]),
@@ -111,6 +118,12 @@ def _explained(village: str, regency: str, province: str) -> dict[str, tuple[str
         "village_workers_count": ("SELECT count(*) FROM registry.workers WHERE village_code = $1", [village]),
         "province_workers_count": ("SELECT count(*) FROM registry.workers WHERE village_code >= $1 "
                                    "AND village_code < $2", [province + ".", province + "/"]),
+        "province_workers_count_from_counters": (
+            "SELECT coalesce(sum(count), 0) FROM registry.village_stats WHERE village_code >= $1 "
+            "AND village_code < $2 AND dimension = 'status'", [province + ".", province + "/"]),
+        "abroad_workers_count_from_counters": (
+            "SELECT coalesce(sum(count), 0) FROM registry.village_stats WHERE dimension = 'status' AND key = $1",
+            ["ABROAD"]),
     }  # fmt: skip
 
 
@@ -415,6 +428,8 @@ def _reads(stack: Stack, work: Path, samples: dict[str, list[str]], designated: 
             ("regency_stats_busy", registry, REGION, "r", samples["busy_regencies"]),
             ("regency_stats_quiet", registry, REGION, "r", samples["quiet_regencies"]),
             ("province_stats", registry, REGION, "r", samples["largest_province"]),
+            ("province_workers_count", registry, PROVINCE_WORKERS, "r", samples["largest_province"]),
+            ("abroad_workers_count", registry, ABROAD_WORKERS, "s", ["ABROAD"]),
             ("gateway_joined_village", gateway, JOINED, "v", designated[:100]),
             ("gateway_joined_busy_village", gateway, JOINED, "v", samples["busy_villages"][:20]),
         ]

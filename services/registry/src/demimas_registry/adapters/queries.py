@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from demimas_registry.adapters.repository import departure_from_row, worker_from_row
 from demimas_registry.adapters.tables import departures, family_members, returns, village_stats, villages, workers
 from demimas_registry.domain.model import Consent, Departure, FamilyMember, Return, Worker
-from demimas_registry.domain.stats import MigrantStats
+from demimas_registry.domain.stats import DESTINATION, STATUS, MigrantStats
 from demimas_registry.domain.vocabulary import ConsentGiver, Relation, ReturnReason, WorkerStatus
 
 __all__ = ["RegistryQueries", "WorkerFilterValues", "region_range"]
@@ -41,13 +41,21 @@ class WorkerFilterValues:
         self.destination_country = destination_country
         self.caller_region = caller_region
 
-    def apply(self, stmt: Select[Any]) -> Select[Any]:
+    def village_conditions(self, code: ColumnElement[str]) -> list[ColumnElement[bool]]:
+        """What the filter and the caller's region ask of a village code: the same conditions on
+        `workers.village_code` (counting rows) and on `village_stats.village_code` (summing counters)."""
+        out: list[ColumnElement[bool]] = []
         if self.village_code is not None:
-            stmt = stmt.where(workers.c.village_code == self.village_code)
+            out.append(code == self.village_code)
         for prefix in (self.region_prefix, self.caller_region):
             if prefix is not None:
                 low, high = region_range(prefix)
-                stmt = stmt.where(and_(workers.c.village_code >= low, workers.c.village_code < high))
+                out.append(and_(code >= low, code < high))
+        return out
+
+    def apply(self, stmt: Select[Any]) -> Select[Any]:
+        for condition in self.village_conditions(workers.c.village_code):
+            stmt = stmt.where(condition)
         if self.status is not None:
             stmt = stmt.where(workers.c.status == self.status.value)
         if self.destination_country is not None:
@@ -58,6 +66,22 @@ class WorkerFilterValues:
                 ),
             )
         return stmt
+
+    def counters(self) -> tuple[str, str | None] | None:
+        """The village counters whose sum over the filter's villages is exactly the number of matching workers, as
+        (dimension, key; None for every key of the dimension), or None when no counter holds the filter.
+
+        Every worker adds exactly one `status` counter to its village (its status), and, while abroad, one
+        `destination` counter (its latest departure's country), in the transaction that changes it
+        (`domain.stats.Contribution`). So: no status and no destination, all the village's `status` counters;
+        a status, its `status` counter; a destination (the filter then means workers abroad), its `destination`
+        counter, with or without status ABROAD. A destination with another status matches no worker: left to
+        the rows (PostgreSQL sees the two statuses contradict and reads nothing)."""
+        if self.destination_country is not None:
+            if self.status not in (None, WorkerStatus.ABROAD):
+                return None
+            return DESTINATION, self.destination_country
+        return STATUS, self.status.value if self.status is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +176,23 @@ class RegistryQueries:
             return await self._departures_by_id(conn, list(set(ids)))
 
     async def worker_count(self, flt: WorkerFilterValues) -> int:
+        """`totalCount` of a worker list: from the village counters when they hold the filter (one range scan of
+        village_stats, bounded by the number of villages, not of workers), else by counting rows. Both read
+        one snapshot, and the counters move in the same transaction as the rows, so the two are always equal."""
+        counted = flt.counters()
+        if counted is None:
+            return await self.row_count(flt)
+        dimension, key = counted
+        stmt = select(func.coalesce(func.sum(village_stats.c.count), 0)).where(
+            village_stats.c.dimension == dimension, *flt.village_conditions(village_stats.c.village_code)
+        )
+        if key is not None:
+            stmt = stmt.where(village_stats.c.key == key)
+        async with self.engine.connect() as conn:
+            return int(await conn.scalar(stmt) or 0)
+
+    async def row_count(self, flt: WorkerFilterValues) -> int:
+        """The matching workers counted one by one (an index scan as long as the filter's rows)."""
         async with self.engine.connect() as conn:
             return int(await conn.scalar(flt.apply(select(func.count()).select_from(workers))) or 0)
 
