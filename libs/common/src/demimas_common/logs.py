@@ -66,7 +66,12 @@ def configure_logging(level: str, service: str) -> logging.Handler:
     root.setLevel(level.upper())
     for name in _ROUTED_LOGGERS:
         routed = logging.getLogger(name)
+        # uvicorn switches its access log off (--no-access-log, access_log=False) by leaving the logger without
+        # handlers and not propagating, and decides whether to log a request by `hasHandlers()`: keep it off then,
+        # or routing it here would switch it back on.
+        enabled = bool(routed.handlers) or routed.propagate
         routed.handlers.clear()
-        routed.propagate = True
-        routed.setLevel(logging.NOTSET)  # uvicorn set its own INFO: DEMIMAS_LOG_LEVEL decides for them too
+        routed.propagate = enabled
+        # uvicorn sets its loggers' levels (INFO by default): the stricter of its level and DEMIMAS_LOG_LEVEL wins
+        routed.setLevel(max(routed.getEffectiveLevel(), root.level))
     return handler

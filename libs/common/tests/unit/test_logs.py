@@ -73,6 +73,18 @@ def test_the_setting_decides_for_uvicorn_loggers_too() -> None:
     assert [record["logger"] for record in lines(stream)] == ["uvicorn.error"]
 
 
+def test_an_access_log_uvicorn_switched_off_stays_off() -> None:
+    access = logging.getLogger("uvicorn.access")
+    access.handlers, access.propagate = [], False  # what uvicorn's access_log=False / --no-access-log leaves
+    handler = configure_logging("INFO", "test")
+    try:
+        assert not access.hasHandlers()  # uvicorn then never formats a request line
+    finally:
+        logging.getLogger().removeHandler(handler)
+        access.propagate = True
+        access.setLevel(logging.NOTSET)
+
+
 def test_configuring_twice_keeps_one_handler() -> None:
     first = configure_logging("INFO", "a")
     second = configure_logging("DEBUG", "b")
