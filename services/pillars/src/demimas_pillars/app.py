@@ -4,11 +4,14 @@ consumers, HTTP app."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from demimas_common.app import create_app as create_service_app
 from demimas_common.app import database_ready, nats_ready
@@ -17,6 +20,7 @@ from demimas_common.db.engine import create_engine
 from demimas_common.events.relay import OutboxRelay
 from demimas_common.service import ServiceSpec
 from demimas_common.telemetry import instrument_engine
+from demimas_pillars.adapters import idempotency
 from demimas_pillars.adapters.tables import SCHEMA
 from demimas_pillars.entrypoints.graphql.context import context_getter
 from demimas_pillars.entrypoints.graphql.schema import schema
@@ -24,7 +28,9 @@ from demimas_pillars.service_layer.consumers import designations_consumer, peopl
 from demimas_pillars.service_layer.delivery import DeliverySettings
 from demimas_pillars.settings import PillarsSettings
 
-__all__ = ["SERVICE", "create_app"]
+__all__ = ["SERVICE", "create_app", "prune_keys"]
+
+log = logging.getLogger("demimas.pillars")
 
 SERVICE = ServiceSpec(
     name="pillars",
@@ -34,6 +40,22 @@ SERVICE = ServiceSpec(
     graphql_schema="demimas_pillars.entrypoints.graphql.schema:schema",
     demo_loader="demimas_pillars.demo:load_demo",
 )
+
+
+async def prune_keys(engine: AsyncEngine, retention_days: int, every_seconds: float = 3600.0) -> None:
+    """Every hour, forget idempotency keys older than the retention (each replica does; deleting is idempotent)."""
+    while True:
+        try:
+            dropped = await idempotency.prune(
+                engine, older_than=dt.datetime.now(dt.UTC) - dt.timedelta(days=retention_days)
+            )
+            if dropped:
+                log.info("pillars: %d idempotency keys older than %d days forgotten", dropped, retention_days)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the database may be away: try again at the next round
+            log.warning("pillars: pruning idempotency keys failed: %s: %s", type(exc).__name__, str(exc)[:200])
+        await asyncio.sleep(every_seconds)
 
 
 def create_app(settings: PillarsSettings | None = None) -> FastAPI:
@@ -51,6 +73,7 @@ def create_app(settings: PillarsSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def background() -> AsyncIterator[None]:
         tasks = [asyncio.create_task(relay.run(), name="pillars-outbox-relay")]
+        tasks.append(asyncio.create_task(prune_keys(engine, settings.idempotency_key_retention_days)))
         tasks += [asyncio.create_task(c.run(), name=f"pillars-{c.durable}") for c in consumers]
         try:
             yield

@@ -20,6 +20,12 @@ class PillarsSettings(CommonSettings):
     progress_window_days: int = Field(
         default=365, ge=1, le=3650, description="pillarProgress counts the activities of this many days."
     )
+    idempotency_key_retention_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="Idempotency keys are kept this long: a retry sent later than that would record again.",
+    )
     pillar_agencies: dict[ServicePillar, list[Agency]] = Field(
         default_factory=dict, description="Per pillar, the agencies that may record its activities (overrides)."
     )

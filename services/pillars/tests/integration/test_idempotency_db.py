@@ -5,6 +5,7 @@ agency's own, a refused attempt does not use its key up, and without a key nothi
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import uuid
 from dataclasses import replace
 from typing import Any
@@ -14,7 +15,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from demimas_common.errors import BadUserInput, Conflict
+from demimas_pillars.adapters import idempotency
 from demimas_pillars.adapters.tables import activity_daily, events, idempotency_keys, milestones, pilots
+from demimas_pillars.app import prune_keys
 from demimas_pillars.domain.activity import Activity
 from demimas_pillars.domain.pilot import Milestone
 from demimas_pillars.domain.vocabulary import ServicePillar
@@ -204,3 +207,50 @@ async def test_the_graphql_input_carries_the_key(engine: AsyncEngine) -> None:
             select(events.outbox.c.payload).where(events.outbox.c.payload["data"]["villageCode"].astext == code)
         )
     assert k not in str(payload)  # the key stays out of the event
+
+
+async def test_keys_older_than_the_retention_are_forgotten(engine: AsyncEngine) -> None:
+    code, kp2mi = village(), principal("KP2MI")
+    old_key, new_key = key(), key()
+    await record_activity(engine, kp2mi, activity(code), SETTINGS, idempotency_key=old_key)
+    await record_activity(engine, kp2mi, activity(code), SETTINGS, idempotency_key=new_key)
+    async with engine.begin() as conn:  # the first was claimed 40 days ago
+        await conn.execute(
+            idempotency_keys.update()
+            .where(idempotency_keys.c.key == old_key)
+            .values(created_at=NOW - dt.timedelta(days=40))
+        )
+    dropped = await idempotency.prune(engine, older_than=NOW - dt.timedelta(days=30))
+    assert dropped >= 1
+    async with engine.connect() as conn:
+        left = set(
+            await conn.scalars(select(idempotency_keys.c.key).where(idempotency_keys.c.key.in_([old_key, new_key])))
+        )
+    assert left == {new_key}
+    # a forgotten key is a new key again: the request records once more
+    again = activity(code)
+    assert (await record_activity(engine, kp2mi, again, SETTINGS, idempotency_key=old_key)).id == again.id
+
+
+async def test_the_pruning_task_forgets_old_keys_and_keeps_running(engine: AsyncEngine) -> None:
+    k = key()
+    await record_activity(engine, principal("KP2MI"), activity(village()), SETTINGS, idempotency_key=k)
+    async with engine.begin() as conn:
+        await conn.execute(
+            idempotency_keys.update().where(idempotency_keys.c.key == k).values(created_at=NOW - dt.timedelta(days=90))
+        )
+    # the task measures from the real clock, the keys from the tests' fixed NOW: 30 days before NOW
+    retention = (dt.datetime.now(dt.UTC) - NOW).days + 30
+    task = asyncio.create_task(prune_keys(engine, retention_days=retention, every_seconds=0.05))
+    try:
+        for _ in range(100):
+            async with engine.connect() as conn:
+                if await conn.scalar(select(func.count()).where(idempotency_keys.c.key == k)) == 0:
+                    break
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail("the pruning task did not forget the old key")
+        assert not task.done()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

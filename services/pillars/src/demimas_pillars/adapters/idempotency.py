@@ -9,14 +9,14 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from demimas_common.errors import Conflict
 from demimas_pillars.adapters.tables import idempotency_keys
 
-__all__ = ["claim"]
+__all__ = ["claim", "prune"]
 
 
 async def claim(
@@ -59,3 +59,11 @@ async def claim(
         found: uuid.UUID = row.resource_id
         return found
     raise RuntimeError(f"idempotency key {key!r} of {agency} neither inserted nor found")
+
+
+async def prune(engine: AsyncEngine, *, older_than: dt.datetime) -> int:
+    """Forget keys claimed before `older_than` (a retry that late would record again): how many were dropped.
+    Safe beside claims in flight (a claim whose key vanished between its insert and its read claims again)."""
+    async with engine.begin() as conn:
+        result = await conn.execute(delete(idempotency_keys).where(idempotency_keys.c.created_at < older_than))
+    return int(result.rowcount or 0)
