@@ -172,6 +172,28 @@ async def test_entity_error_paths_are_rewritten(http: httpx.AsyncClient, urls: d
     assert response.data == {"topProducts": [{"upc": "1", "inStock": None}, {"upc": "2", "inStock": None}]}
 
 
+async def test_entity_error_paths_are_rewritten_in_a_fetch_serving_several_paths(urls: dict[str, str]) -> None:
+    failing = MiniSubgraph(
+        "inventory",
+        'type Product @key(fields: "upc") { upc: String! inStock: Boolean! }',
+        entities={"Product": lambda rep: {"upc": rep["upc"], "inStock": None}},
+    )
+    async with serve_subgraphs([failing]) as extra:
+        client = SubgraphClient({**urls, **extra}, timeout_seconds=1)
+        gateway = Gateway(load_supergraph(BENCH_SUPERGRAPH, graph_urls={**urls, **extra}), client)
+        response = await gateway.execute(
+            "{ a: topProducts(first: 1) { upc inStock } b: topProducts(first: 2) { upc inStock } }"
+        )
+        await client.close()
+    # one _entities request for both positions, product 1 sent once: its error is told at its first place
+    assert len(failing.requests) == 1
+    assert [e.get("path") for e in response.errors] == [["a", 0, "inStock"], ["b", 1, "inStock"]]
+    assert response.data == {
+        "a": [{"upc": "1", "inStock": None}],
+        "b": [{"upc": "1", "inStock": None}, {"upc": "2", "inStock": None}],
+    }
+
+
 async def test_authorization_purpose_and_trace_context_reach_the_subgraphs(
     http: httpx.AsyncClient, graphs: dict[str, MiniSubgraph]
 ) -> None:
