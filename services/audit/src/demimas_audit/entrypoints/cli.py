@@ -1,5 +1,6 @@
-"""`demimas audit ...`: export the chain with its signed checkpoints, verify an export offline, print the public
-key that signs checkpoints, produce a person's data-subject report."""
+"""`demimas audit ...`: export the chain with its signed checkpoints, verify an export offline (against a witness's
+store too), print the public key that signs checkpoints, witness the published checkpoints, produce a person's
+data-subject report."""
 
 from __future__ import annotations
 
@@ -51,19 +52,36 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _verify(args: argparse.Namespace) -> int:
+def _load_public_key(path: Path) -> Any:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+    try:
+        loaded = serialization.load_pem_public_key(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        print(f"cannot read the public key {path}: {exc}", file=sys.stderr)
+        return None
+    if not isinstance(loaded, Ed25519PublicKey):
+        print(f"{path} is not an Ed25519 public key", file=sys.stderr)
+        return None
+    return loaded
+
+
+_SHOWN = 20
+"""problems of one kind printed in full; the rest are summarised (a rewrite mismatches every later checkpoint)"""
+
+
+def _verify(args: argparse.Namespace) -> int:
     from demimas_audit.service_layer.export import verify_export
 
     key = None
     if args.public_key:
-        loaded = serialization.load_pem_public_key(Path(args.public_key).read_bytes())
-        if not isinstance(loaded, Ed25519PublicKey):
-            print("the public key is not Ed25519", file=sys.stderr)
+        key = _load_public_key(args.public_key)
+        if key is None:
             return 2
-        key = loaded
+    if args.witness is not None and not args.witness.is_file():
+        print(f"the witness store {args.witness} does not exist", file=sys.stderr)
+        return 2
     result = verify_export(Path(args.file), key)
     print(f"{result.records} records, {result.checkpoints} checkpoints")
     if result.used_file_key:
@@ -72,8 +90,94 @@ def _verify(args: argparse.Namespace) -> int:
         print(f"record {p.seq}: {p.kind.value}: {p.detail}")
     for seq in result.signature_failures:
         print(f"checkpoint at {seq}: signature does not verify")
-    print("chain intact" if result.ok else "CHAIN BROKEN")
-    return 0 if result.ok else 1
+    witness_ok = True
+    if args.witness is not None:
+        witness_ok = _verify_witness(Path(args.file), args.witness, key)
+    if not result.ok:
+        print("CHAIN BROKEN")
+    elif not witness_ok:
+        print("EXPORT DOES NOT MATCH THE WITNESS: the chain was rewritten or cut after the witness saw it")
+    else:
+        print("chain intact" + (" and consistent with the witness" if args.witness is not None else ""))
+    return 0 if result.ok and witness_ok else 1
+
+
+def _verify_witness(export: Path, store: Path, key: Any) -> bool:
+    from demimas_audit.service_layer.export import record_hashes
+    from demimas_audit.service_layer.witness import compare_with_witness, read_conflicts, read_store
+
+    entries, unreadable = read_store(store)
+    top = max((e.seq for e in entries), default=0)
+    print(f"witness {store}: {len(entries)} checkpoints, up to sequence {top}")
+    ok = True
+    if not entries:
+        print("witness: the store holds no checkpoint; nothing to compare (is the witness running?)")
+    for number in unreadable:
+        print(f"witness: line {number} of {store} is not a witness entry (damaged?); it was skipped")
+        ok = False
+    if key is not None:
+        forged = [e.seq for e in entries if not e.signature_valid(key)]
+        for seq in forged:
+            print(f"witness: the entry at sequence {seq} is not signed by this public key (the store was altered?)")
+        ok = ok and not forged
+    else:
+        print("warning: the witness's signatures were not re-checked; pass --public-key")
+    for conflict in read_conflicts(store):
+        ok = False
+        print(
+            f"witness: CONFLICT at sequence {conflict.get('seq')}: a validly signed checkpoint gave the hash "
+            f"{conflict.get('hash')}, the witness had seen {conflict.get('witnessedHash')} "
+            f"(received {conflict.get('receivedAt')}; in {store}.conflicts): the chain was rewritten or the "
+            "signing key is in other hands"
+        )
+    problems = compare_with_witness(entries, record_hashes(export))
+    by_kind: dict[str, list[int]] = {}
+    for p in problems:
+        by_kind.setdefault(p.kind.value, []).append(p.seq)
+        if len(by_kind[p.kind.value]) <= _SHOWN:
+            print(f"witness: {p.kind.value} at sequence {p.seq}: {p.detail}")
+    for kind, seqs in by_kind.items():
+        if len(seqs) > _SHOWN:
+            print(f"witness: ... and {len(seqs) - _SHOWN} more {kind} (sequences {seqs[_SHOWN]} to {seqs[-1]})")
+    return ok and not problems
+
+
+def _witness(args: argparse.Namespace) -> int:
+    import logging
+    import os
+    import signal
+
+    from demimas_audit.service_layer.witness import Witness
+
+    key = _load_public_key(args.public_key)
+    if key is None:
+        return 2
+    url = args.nats or os.environ.get("DEMIMAS_NATS_URL")
+    if not url:
+        print(
+            "pass --nats URL (or set DEMIMAS_NATS_URL): the NATS server(s) the audit service publishes to",
+            file=sys.stderr,
+        )
+        return 2
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+    witness = Witness(args.store, key, url)
+    try:
+        witness.open()
+    except (RuntimeError, ValueError, OSError) as exc:
+        print(f"demimas audit witness: {exc}", file=sys.stderr)
+        return 2
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, witness.stop)
+        await witness.run()
+
+    asyncio.run(run())
+    counts = ", ".join(f"{n} {d.value.lower()}" for d, n in sorted(witness.counts.items())) or "no checkpoint"
+    print(f"witness stopped: {counts}; last sequence {witness.last.seq if witness.last else 0}", file=sys.stderr)
+    return 0
 
 
 def _public_key(args: argparse.Namespace) -> int:
@@ -140,7 +244,17 @@ def register(subparsers: Any) -> None:
     verify = commands.add_parser("verify", help="check an export's links and checkpoint signatures, offline")
     verify.add_argument("file", type=Path)
     verify.add_argument("--public-key", type=Path, help="PEM of the audit service's key (from `public-key`)")
+    verify.add_argument(
+        "--witness", type=Path, help="a witness store (from `witness`): the export must hold every checkpoint it saw"
+    )
     verify.set_defaults(func=_verify)
+    witness = commands.add_parser(
+        "witness", help="keep an independent copy of the signed checkpoints published on audit.checkpoints"
+    )
+    witness.add_argument("--store", required=True, type=Path, help="the JSON Lines file to append to (resumed)")
+    witness.add_argument("--public-key", required=True, type=Path, help="PEM of the audit service's public key")
+    witness.add_argument("--nats", help="NATS URL(s), comma-separated (default: DEMIMAS_NATS_URL)")
+    witness.set_defaults(func=_witness)
     key = commands.add_parser("public-key", help="print the PEM public key that signs checkpoints")
     key.set_defaults(func=_public_key)
     report = commands.add_parser("report", help="a person's data and access trail (UU 27/2022 Pasal 32) as JSON")

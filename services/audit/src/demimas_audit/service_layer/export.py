@@ -22,7 +22,7 @@ from demimas_audit.adapters.tables import checkpoints, head, records
 from demimas_audit.domain.chain import GENESIS, ChainProblem, ChainVerifier, Record
 from demimas_audit.service_layer.checkpoints import key_id, message, public_pem
 
-__all__ = ["OfflineResult", "export_chain", "verify_export"]
+__all__ = ["OfflineResult", "export_chain", "record_hashes", "verify_export"]
 
 
 async def export_chain(engine: AsyncEngine, out: IO[bytes], public_key: Ed25519PublicKey) -> int:
@@ -101,6 +101,13 @@ def _lines(path: Path) -> Iterator[dict[str, Any]]:
                 if not isinstance(item, dict):
                     raise ValueError("an export line is not a JSON object")
                 yield item
+
+
+def record_hashes(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(sequence, hash) of each record of an export, as the export states them (`verify_export` checks them)."""
+    for item in _lines(path):
+        if item.get("kind") == "record":
+            yield int(item["seq"]), bytes.fromhex(str(item["hash"]))
 
 
 def verify_export(path: Path, public_key: Ed25519PublicKey | None) -> OfflineResult:
