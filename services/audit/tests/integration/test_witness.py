@@ -137,6 +137,8 @@ async def test_the_witness_reconnects_after_a_nats_outage(stack: TestStack, tmp_
             if witness.counts[Decision.ACCEPTED] == 2:
                 break
             await asyncio.sleep(0.1)
+        nats.stop()  # and it stops cleanly while NATS is away
+        await asyncio.sleep(0.3)
         witness.stop()
         await asyncio.wait_for(task, timeout=10)
     finally:

@@ -171,7 +171,10 @@ def _witness(args: argparse.Namespace) -> int:
     async def run() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, witness.stop)
+            try:
+                loop.add_signal_handler(sig, witness.stop)
+            except NotImplementedError:  # Windows: Ctrl+C still ends it (KeyboardInterrupt)
+                break
         await witness.run()
 
     asyncio.run(run())

@@ -427,7 +427,10 @@ class Witness:
                 self.subscribed.set()
                 await stopping
             finally:
-                await nc.drain()  # the messages already received are handled before closing
+                try:
+                    await nc.drain()  # the messages already received are handled before closing
+                except Exception:  # stopped during an outage: nothing is left to drain
+                    await nc.close()
         finally:
             stopping.cancel()
             self.close()
