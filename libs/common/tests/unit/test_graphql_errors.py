@@ -8,8 +8,13 @@ import pytest
 import strawberry
 from pydantic import BaseModel, Field
 
+from demimas_common.auth.principal import Agency, Principal
 from demimas_common.errors import BadUserInput, NotFound
+from demimas_common.graphql.context import RequestContext
 from demimas_common.graphql.schema import build_schema
+
+# Root fields need a caller (graphql/access.py): these tests run as one.
+CALLER = RequestContext(Principal("test", Agency.KP2MI, frozenset()))
 
 
 class VillageInput(BaseModel):
@@ -51,7 +56,7 @@ schema = build_schema(query=Query)
 
 
 async def one_error(query: str, variables: dict[str, object] | None = None) -> tuple[str, dict[str, object]]:
-    result = await schema.execute(query, variable_values=variables)
+    result = await schema.execute(query, variable_values=variables, context_value=CALLER)
     assert result.errors is not None
     (error,) = result.errors
     assert error.extensions is not None
@@ -59,7 +64,7 @@ async def one_error(query: str, variables: dict[str, object] | None = None) -> t
 
 
 async def test_domain_errors_keep_message_code_and_field() -> None:
-    result = await schema.execute("{ bad }")
+    result = await schema.execute("{ bad }", context_value=CALLER)
     assert result.errors is not None
     (error,) = result.errors
     assert (error.message, error.extensions, error.path) == (
@@ -89,8 +94,8 @@ async def test_unexpected_errors_are_internal_and_say_nothing(field: str, caplog
 
 async def test_expected_errors_are_not_logged(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.DEBUG):
-        await schema.execute("{ bad missing }")
-        await schema.execute("{ nope }")
+        await schema.execute("{ bad missing }", context_value=CALLER)
+        await schema.execute("{ nope }", context_value=CALLER)
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
@@ -128,6 +133,6 @@ async def test_parse_errors_are_shaped_on_a_cached_parser_too() -> None:
 
 
 def test_sync_execution_is_shaped_too() -> None:
-    result = schema.execute_sync("{ broken }")
+    result = schema.execute_sync("{ broken }", context_value=CALLER)
     assert result.errors is not None
     assert result.errors[0].extensions == {"code": "INTERNAL"}

@@ -9,9 +9,14 @@ from dataclasses import dataclass
 import pytest
 import strawberry
 
+from demimas_common.auth.principal import Agency, Principal
 from demimas_common.errors import BadUserInput
+from demimas_common.graphql.context import RequestContext
 from demimas_common.graphql.pagination import Connection, decode_cursor, encode_cursor, validate_first
 from demimas_common.graphql.schema import build_schema
+
+# Root fields need a caller (graphql/access.py): these tests run as one.
+CALLER = RequestContext(Principal("test", Agency.KP2MI, frozenset()))
 
 
 def test_cursor_round_trip() -> None:
@@ -108,7 +113,7 @@ PAGE = """query($after: String) { villages(first: 2, after: $after) {
 
 
 async def test_connection_pages_forward() -> None:
-    first = await schema.execute(PAGE % "", variable_values={})
+    first = await schema.execute(PAGE % "", variable_values={}, context_value=CALLER)
     assert first.errors is None
     assert first.data is not None
     page = first.data["villages"]
@@ -116,7 +121,9 @@ async def test_connection_pages_forward() -> None:
     assert page["pageInfo"]["hasNextPage"] is True
     assert page["pageInfo"]["hasPreviousPage"] is False
     assert page["pageInfo"]["endCursor"] == page["edges"][-1]["cursor"]
-    second = await schema.execute(PAGE % "totalCount", variable_values={"after": page["pageInfo"]["endCursor"]})
+    second = await schema.execute(
+        PAGE % "totalCount", variable_values={"after": page["pageInfo"]["endCursor"]}, context_value=CALLER
+    )
     assert second.data is not None
     rest = second.data["villages"]
     assert [e["node"]["code"] for e in rest["edges"]] == ["16.06.13.2003"]
@@ -126,7 +133,7 @@ async def test_connection_pages_forward() -> None:
 
 async def test_total_count_costs_nothing_unless_selected() -> None:
     COUNTED.clear()
-    await schema.execute(PAGE % "", variable_values={})
+    await schema.execute(PAGE % "", variable_values={}, context_value=CALLER)
     assert COUNTED == []
 
 

@@ -57,6 +57,8 @@ async def test_one_span_per_graphql_operation_without_the_document() -> None:
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+    from demimas_common.auth.principal import Agency, Principal
+    from demimas_common.graphql.context import RequestContext
     from demimas_common.graphql.schema import build_schema
 
     @strawberry.type
@@ -67,7 +69,10 @@ async def test_one_span_per_graphql_operation_without_the_document() -> None:
 
     exporter = InMemorySpanExporter()
     configure_tracing("test", CommonSettings()).add_span_processor(SimpleSpanProcessor(exporter))
-    result = await build_schema(query=Query).execute('query Lookup { nikMasked(nik: "3201014508950001") }')
+    caller = RequestContext(Principal("test", Agency.KP2MI, frozenset()))
+    result = await build_schema(query=Query).execute(
+        'query Lookup { nikMasked(nik: "3201014508950001") }', context_value=caller
+    )
     assert result.errors is None
     (span,) = [s for s in exporter.get_finished_spans() if s.name.startswith("query")]
     assert span.name == "query Lookup"

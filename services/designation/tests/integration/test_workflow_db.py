@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from demimas_common.auth.grants import DEFAULT_GRANTS
 from demimas_common.auth.principal import Agency, Principal
-from demimas_common.errors import BadUserInput, Conflict, Forbidden
+from demimas_common.errors import BadUserInput, Conflict, Forbidden, NotFound
 from demimas_common.events.envelope import new_event
 from demimas_designation.adapters.projection import apply_event
 from demimas_designation.adapters.tables import events, proposal_transitions
@@ -98,8 +98,9 @@ async def test_who_may_do_what_where(engine: AsyncEngine) -> None:
     await flow.submit(engine, DISNAKER, p.id, SETTINGS)
     with pytest.raises(Forbidden):
         await flow.verify(engine, DISNAKER, p.id, None, SETTINGS)  # the regency cannot verify its own proposal
-    with pytest.raises(Forbidden):
-        await flow.verify(engine, principal("BP3MI", "33"), p.id, None, SETTINGS)  # another province's office
+    with pytest.raises(NotFound) as hidden:  # another province's office: as if there were no such proposal
+        await flow.verify(engine, principal("BP3MI", "33"), p.id, None, SETTINGS)
+    assert "16.06" not in hidden.value.message
     with pytest.raises(Conflict):
         await flow.approve(engine, KP2MI, p.id, "SK 1", SETTINGS.clock().date(), None, SETTINGS)  # not assessed
     assert await outbox_types(engine, p.id) == ["demimas.designation.proposal.submitted"]  # refusals wrote nothing

@@ -13,6 +13,7 @@ from opentelemetry import propagate, trace
 
 from demimas_gateway.fetcher import SubgraphClient, SubgraphFailure
 from demimas_gateway.plan import Fetch, Plan, RepField
+from demimas_gateway.shaping import HIDDEN
 
 __all__ = ["Executor"]
 
@@ -240,6 +241,9 @@ class Executor:
                     if type(entity) is dict:
                         for obj in objs:
                             merge_into(obj, entity)
+                    elif entity is None:
+                        for obj in objs:  # the subgraph has no such object for this caller (a region, a grant)
+                            obj[HIDDEN] = True
             elif not sub_errors:
                 sub_errors = [{"message": f"subgraph {fetch.graph!r} answered _entities of the wrong length"}]
         elif type(result) is dict:

@@ -11,7 +11,13 @@ from graphql import GraphQLAbstractType, GraphQLEnumType, GraphQLList, GraphQLNo
 
 from demimas_gateway.operation import Field, Item, fields_for
 
-__all__ = ["Shaper", "abstract_types"]
+__all__ = ["HIDDEN", "Shaper", "abstract_types"]
+
+HIDDEN = "__demimas_hidden"
+"""Set on an object for which a subgraph's `_entities` answered null: that subgraph does not show it to this caller
+(outside the caller's region, or no such record). A non-nullable field of it left unanswered is then explained as
+NOT_FOUND, never as the gateway's INTERNAL_SERVER_ERROR. No GraphQL name can clash (names starting `__` are
+reserved)."""
 
 
 def abstract_types(schema: GraphQLSchema) -> dict[str, bool]:
@@ -90,13 +96,14 @@ class Shaper:
             runtime = named
         out: dict[str, Any] = {}
         get = obj.get
+        hidden = HIDDEN in obj
         for key, kind, field in self._compiled(items, runtime):
             if kind == SCALAR:
                 out[key] = get(key)
             elif kind == SCALAR_NON_NULL:
                 value = get(key)
                 if value is None:
-                    state.null_error(field, (path, key))
+                    state.null_error(field, (path, key), hidden=hidden)
                     return INVALID
                 out[key] = value
             elif kind == TYPENAME:
@@ -110,6 +117,9 @@ class Shaper:
                     value = None
                 else:
                     value = get(key)
+                    if value is None and hidden and type(field.type) is GraphQLNonNull:
+                        state.null_error(field, (path, key), hidden=True)
+                        return INVALID
                 completed = self._value(field, field.type, value, (path, key), state)
                 if completed is INVALID:
                     return INVALID
@@ -172,12 +182,16 @@ class _State:
             }
         )
 
-    def null_error(self, field: Field, path: Path) -> None:
+    def null_error(self, field: Field, path: Path, *, hidden: bool = False) -> None:
         where = _materialise(path)
         for error in self.errors:
             existing = error.get("path")
             if existing is None or where[: len(existing)] == existing:
                 return  # a subgraph (or the gateway) already explained this null
+        if hidden:
+            message = "An object here is not visible to this caller (outside its region or grants, or gone)."
+            self.errors.append({"message": message, "path": where[:-1], "extensions": {"code": "NOT_FOUND"}})
+            return
         self.errors.append(
             {
                 "message": f"Cannot return null for non-nullable field {field.parent}.{field.name}.",

@@ -172,6 +172,26 @@ async def test_entity_error_paths_are_rewritten(http: httpx.AsyncClient, urls: d
     assert response.data == {"topProducts": [{"upc": "1", "inStock": None}, {"upc": "2", "inStock": None}]}
 
 
+async def test_an_entity_a_subgraph_hides_is_not_found_not_an_internal_error(urls: dict[str, str]) -> None:
+    """A subgraph answers null for an entity it does not show this caller (another region): the non-nullable
+    fields it would have added cannot be answered, and the client is told NOT_FOUND at the object, never the
+    gateway's INTERNAL_SERVER_ERROR."""
+    hiding = MiniSubgraph(
+        "inventory",
+        'type Product @key(fields: "upc") { upc: String! inStock: Boolean! }',
+        entities={"Product": lambda rep: None if rep["upc"] == "2" else {"upc": rep["upc"], "inStock": True}},
+    )
+    async with serve_subgraphs([hiding]) as extra:
+        client = SubgraphClient({**urls, **extra}, timeout_seconds=1)
+        # inStock non-nullable, as a subgraph may declare its fields
+        sdl = BENCH_SUPERGRAPH.replace("inStock: Boolean @join__field", "inStock: Boolean! @join__field")
+        gateway = Gateway(load_supergraph(sdl, graph_urls={**urls, **extra}), client)
+        response = await gateway.execute("{ topProducts(first: 2) { upc inStock } }")
+        await client.close()
+    assert [(e["path"], e["extensions"]["code"]) for e in response.errors] == [(["topProducts", 1], "NOT_FOUND")]
+    assert response.data == {"topProducts": [{"upc": "1", "inStock": True}, None]}
+
+
 async def test_entity_error_paths_are_rewritten_in_a_fetch_serving_several_paths(urls: dict[str, str]) -> None:
     failing = MiniSubgraph(
         "inventory",

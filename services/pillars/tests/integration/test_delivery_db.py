@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from demimas_common.errors import BadUserInput, Conflict, Forbidden
+from demimas_common.errors import BadUserInput, Conflict, Forbidden, NotFound
 from demimas_common.events.envelope import new_event
 from demimas_pillars.adapters.people import apply_people_event
 from demimas_pillars.adapters.progress import progress_of_villages
@@ -179,6 +179,23 @@ async def test_a_pilot_is_created_completed_and_linked_by_the_right_agencies(eng
 async def test_a_pilot_by_an_agency_that_takes_no_part_is_refused(engine: AsyncEngine) -> None:
     with pytest.raises(Forbidden):
         await pilot_flow.create_pilot(engine, principal("KEMENDES"), pilot(village()), SETTINGS)
+
+
+async def test_only_the_coordinator_starts_a_pilot(engine: AsyncEngine) -> None:
+    """A partner cannot start a pilot in another agency's name (it names KEMENKO_POLKAM coordinator here)."""
+    with pytest.raises(Forbidden) as refused:
+        await pilot_flow.create_pilot(engine, principal("KEMENPPPA"), pilot(village()), SETTINGS)
+    assert refused.value.extensions == {"code": "FORBIDDEN", "field": "coordinator", "reason": "not_the_coordinator"}
+
+
+async def test_a_pilot_of_another_region_is_not_found_by_id_not_forbidden(engine: AsyncEngine) -> None:
+    """A write by id must not confirm that a record exists in another region, nor say where."""
+    code = village("33.07")
+    p = await pilot_flow.create_pilot(engine, principal("KEMENKO_POLKAM"), pilot(code), SETTINGS)
+    with pytest.raises(NotFound) as hidden:
+        await pilot_flow.complete(engine, principal("BP3MI", "16"), p.id, p.milestones[0].id, TODAY, SETTINGS)
+    assert code not in hidden.value.message
+    assert hidden.value.extensions["field"] == "pilotId"
 
 
 async def test_one_open_enrolment_per_programme(engine: AsyncEngine) -> None:

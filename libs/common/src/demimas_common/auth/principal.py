@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from demimas_common.errors import BadUserInput, Forbidden, PurposeRequired
+from demimas_common.errors import BadUserInput, Forbidden, NotFound, PurposeRequired
 from demimas_common.events.envelope import Actor
 
 __all__ = ["Agency", "Principal", "Purpose", "region_covers"]
@@ -82,6 +82,12 @@ class Principal:
     def require_region(self, code: str, *, field: str | None = None) -> None:
         if not self.covers(code):
             raise Forbidden(f"{code} lies outside this token's region {self.region}", field=field)
+
+    def require_visible(self, code: str, what: str, *, field: str | None = None) -> None:
+        """For a record named by id: outside the region it is answered as missing (NOT_FOUND, naming only what was
+        asked for), so that a write by id cannot confirm that a record exists in another region, nor where."""
+        if not self.covers(code):
+            raise NotFound(f"no {what}", field=field)
 
     def with_purpose(self, purpose: Purpose | None) -> Principal:
         """The principal with the request's purpose (header), which may not contradict the token's claim."""

@@ -16,8 +16,10 @@ import strawberry
 from graphql import GraphQLError
 from opentelemetry import trace
 from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
-from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.federation.schema import FederationAny
+from strawberry.types import ExecutionContext, ExecutionResult, Info
 
+from demimas_common.graphql.access import AccessRules, install_access_rules
 from demimas_common.graphql.errors import log_unexpected, shape_error
 
 __all__ = ["FEDERATION_VERSION", "DemimasSchema", "OperationTracing", "build_schema"]
@@ -28,6 +30,19 @@ _tracer = trace.get_tracer("demimas.graphql")
 
 
 class DemimasSchema(strawberry.federation.Schema):
+    """A federation schema that enforces its own declared scopes and regions (graphql/access.py)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.access: AccessRules = install_access_rules(self._schema)
+        self._checked_entities = self.access.entity_resolver(
+            lambda info, rep: super(DemimasSchema, self).entities_resolver(info, [rep])[0]  # type: ignore[list-item]
+        )
+
+    def entities_resolver(self, info: Info, representations: list[FederationAny]) -> list[FederationAny]:
+        """`_entities`, each representation under its type's requirements and region (graphql/access.py)."""
+        return self._checked_entities(info, representations)
+
     async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         return _shaped(await super().execute(*args, **kwargs))
 
@@ -74,7 +89,7 @@ def build_schema(
         query=query,
         mutation=mutation,
         types=types or [],
-        federation_version=FEDERATION_VERSION,  # type: ignore[arg-type]
+        federation_version=FEDERATION_VERSION,
         # Ministry systems send the same few operations over and over: parse and validate each document once.
         extensions=[OperationTracing, lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)],
         **kwargs,

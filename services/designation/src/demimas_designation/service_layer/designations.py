@@ -26,7 +26,7 @@ async def _change(engine: AsyncEngine, principal: Principal, designation_id: uui
         raise Forbidden(f"this needs the {DECIDE} scope", reason="scope")
     async with UnitOfWork(engine, schema=SCHEMA) as uow:
         d = await repo.load_designation(uow.connection, designation_id, for_update=True)
-        principal.require_region(d.village_code, field="villageCode")
+        principal.require_visible(d.village_code, f"designation {designation_id}", field="id")
         loaded, known = d.version, len(d.history)
         agency, sub, now = principal.agency.value, principal.sub, settings.clock()
         if action == "suspend":

@@ -45,10 +45,11 @@ def _actor(principal: Principal) -> tuple[str, str]:
     return principal.agency.value, principal.sub
 
 
-def _allowed(principal: Principal, scopes: tuple[str, ...], village_code: str) -> None:
+def _allowed(principal: Principal, scopes: tuple[str, ...], village_code: str | None) -> None:
     if not any(principal.has_scope(s) for s in scopes):
         raise Forbidden(f"this needs the {' or '.join(scopes)} scope", reason="scope")
-    principal.require_region(village_code, field="villageCode")
+    if village_code is not None:
+        principal.require_region(village_code, field="villageCode")
 
 
 async def propose(engine: AsyncEngine, principal: Principal, village_code: str, justification: str,
@@ -76,7 +77,8 @@ async def _change(
 ) -> Proposal:
     async with UnitOfWork(engine, schema=SCHEMA) as uow:
         proposal = await repo.load_proposal(uow.connection, proposal_id, for_update=True)
-        _allowed(principal, scopes, proposal.village_code)
+        _allowed(principal, scopes, None)
+        principal.require_visible(proposal.village_code, f"proposal {proposal_id}", field="id")
         loaded, known = proposal.version, len(proposal.history)
         result = change(proposal, uow)
         if inspect.isawaitable(result):
@@ -127,7 +129,8 @@ async def add_evidence(engine: AsyncEngine, principal: Principal, proposal_id: u
     checked = check_evidence(item, now.date())
     async with UnitOfWork(engine, schema=SCHEMA) as uow:
         proposal = await repo.load_proposal(uow.connection, proposal_id, for_update=True)
-        _allowed(principal, (PROPOSE, VERIFY), proposal.village_code)
+        _allowed(principal, (PROPOSE, VERIFY), None)
+        principal.require_visible(proposal.village_code, f"proposal {proposal_id}", field="proposalId")
         if not proposal.status.open:
             raise BadUserInput(f"the proposal is {proposal.status.value}: evidence can no longer be added",
                                field="proposalId")  # fmt: skip

@@ -17,7 +17,7 @@ from demimas_common.events.envelope import CloudEvent
 from demimas_pillars.adapters.tables import people, reintegration_queue
 from demimas_pillars.domain.vocabulary import PersonKind, ReintegrationStatus
 
-__all__ = ["apply_people_event", "unknown_people"]
+__all__ = ["apply_people_event", "unknown_people", "villages_of_people"]
 
 
 async def apply_people_event(conn: AsyncConnection, event: CloudEvent) -> None:
@@ -95,3 +95,13 @@ async def unknown_people(conn: AsyncConnection, ids: list[uuid.UUID], kind: Pers
     )
     known = {r[0] for r in rows}
     return [i for i in ids if i not in known]
+
+
+async def villages_of_people(conn: AsyncConnection, ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The last known village of each person the projection holds (the region rule of `Worker` stubs)."""
+    rows = await conn.execute(
+        select(people.c.person_id, people.c.village_code).where(
+            people.c.person_id.in_(ids), people.c.village_code.is_not(None)
+        )
+    )
+    return {r.person_id: r.village_code for r in rows}

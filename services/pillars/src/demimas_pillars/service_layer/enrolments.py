@@ -71,7 +71,7 @@ async def move_enrolment(
     principal.require_scope(WRITE)
     async with UnitOfWork(engine, schema=SCHEMA, actor=principal.actor) as uow:
         e = await repo.load_enrolment(uow.connection, enrolment_id, for_update=True)
-        principal.require_region(e.village_code)
+        principal.require_visible(e.village_code, f"enrolment {enrolment_id}", field="id")
         check_enrolment_move(e.status, to)
         moved = Enrolment(
             e.id,
@@ -102,7 +102,9 @@ async def move_returnee(
     principal.require_scope(WRITE)
     async with UnitOfWork(engine, schema=SCHEMA, actor=principal.actor) as uow:
         entry = await repo.queue_entry(uow.connection, worker_id)
-        principal.require_region(entry.village_code, field="workerId")
+        principal.require_visible(
+            entry.village_code, f"returnee {worker_id} in a reintegration queue", field="workerId"
+        )
         check_reintegration_move(entry.status, to)
         entry.status, entry.updated_at = to, settings.clock()
         if note is not None:

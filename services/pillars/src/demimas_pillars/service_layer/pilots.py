@@ -49,7 +49,13 @@ async def create_pilot(
     check_village(pilot.village_code)
     principal.require_region(pilot.village_code, field="villageCode")
     check_pilot(pilot)
-    _involved(principal, pilot)
+    if pilot.coordinator != principal.agency.value:
+        raise Forbidden(
+            f"{principal.agency.value} cannot start a pilot coordinated by {pilot.coordinator}: the coordinator starts"
+            " it and names the partners",
+            field="coordinator",
+            reason="not_the_coordinator",
+        )
     async with UnitOfWork(engine, schema=SCHEMA, actor=principal.actor) as uow:
         if idempotency_key is not None:
             earlier = await claim(
@@ -72,7 +78,7 @@ async def create_pilot(
 
 async def _load(uow: UnitOfWork, principal: Principal, pilot_id: uuid.UUID) -> Pilot:
     [pilot] = await repo.load_pilots(uow.connection, [pilot_id], for_update=True)
-    principal.require_region(pilot.village_code)
+    principal.require_visible(pilot.village_code, f"pilot project {pilot_id}", field="pilotId")
     return pilot
 
 

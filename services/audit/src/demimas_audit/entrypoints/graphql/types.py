@@ -19,7 +19,9 @@ __all__ = ["AccessLogEntry", "AuditEvent", "ChainProblem", "ChainVerification", 
 Ctx = Info[AuditContext, None]
 
 
-@strawberry.federation.type(keys=["id"], description="One event of any service, as the audit store holds it.")
+@strawberry.federation.type(
+    keys=["id"], requires_scopes=[["audit:read"]], description="One event of any service, as the audit store holds it."
+)
 class AuditEvent:
     id: strawberry.ID
     sequence: int = strawberry.field(description="Position in the hash chain.")
@@ -36,6 +38,9 @@ class AuditEvent:
     data: JSON
     hash: str = strawberry.field(description="SHA-256 of the previous hash and this event (RFC 8785 JSON), hex.")
     recorded_at: dt.datetime
+
+    def region_code(self, info: Ctx) -> None:
+        """Events are not placed in a region: a regional token never sees them (auditors work nationally)."""
 
     @strawberry.field(description="The event that caused this one (its causation id), when the store holds it.")
     async def caused_by(self, info: Ctx) -> AuditEvent | None:
@@ -127,6 +132,9 @@ class AccessLogEntry:
 @strawberry.federation.type(keys=["id"], description="A migrant worker (owned by the registry).")
 class Worker:
     id: strawberry.ID
+
+    def region_code(self, info: Ctx) -> None:
+        """The audit store does not know where a person lives: a regional token never sees an access log."""
 
     @classmethod
     def resolve_reference(cls, id: strawberry.ID) -> Worker:

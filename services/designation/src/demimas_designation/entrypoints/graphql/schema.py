@@ -187,8 +187,8 @@ class Query:
         principal = ctx.require_principal()
         async with ctx.engine.connect() as conn:
             found = await repo.load_proposal(conn, _id(id))
-        principal.require_region(found.village_code)
-        return Proposal.from_domain(found)
+        # Outside the caller's region a proposal does not exist for it (null, as for any invisible object).
+        return Proposal.from_domain(found) if principal.covers(found.village_code) else None
 
 
 @strawberry.type

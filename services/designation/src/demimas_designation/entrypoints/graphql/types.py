@@ -10,6 +10,7 @@ import strawberry
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
+from demimas_common.errors import BadUserInput
 from demimas_designation.adapters import designations as designation_repo
 from demimas_designation.adapters import proposals as repo
 from demimas_designation.adapters.projection import counts_of
@@ -37,6 +38,13 @@ Ctx = Info[DesignationContext, None]
 READERS = [["designation:propose"], ["designation:verify"], ["designation:decide"]]
 
 
+def _uuid(value: strawberry.ID) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise BadUserInput("id must be a UUID", field="id") from None
+
+
 @strawberry.type(description="One step of a proposal: who moved it, when, and why.")
 class ProposalTransition:
     status: ProposalStatusEnum  # type: ignore[valid-type]
@@ -45,7 +53,9 @@ class ProposalTransition:
     reason: str | None
 
 
-@strawberry.federation.type(keys=["id"], description="A regency's proposal to designate a village.")
+@strawberry.federation.type(
+    keys=["id"], requires_scopes=READERS, description="A regency's proposal to designate a village."
+)
 class Proposal:
     id: strawberry.ID
     village_code: str
@@ -57,6 +67,9 @@ class Proposal:
         description="KP2MI's reason for approving a village the assessment did not find eligible."
     )
     history: list[ProposalTransition]
+
+    def region_code(self, info: Ctx) -> str:
+        return self.village_code
 
     @classmethod
     def from_domain(cls, p: domain.Proposal) -> Proposal:
@@ -70,6 +83,11 @@ class Proposal:
             eligibility_override=p.eligibility_override,
             history=[ProposalTransition(status=t.status, at=t.at, agency=t.agency, reason=t.reason) for t in p.history],
         )
+
+    @classmethod
+    async def resolve_reference(cls, info: Ctx, id: strawberry.ID) -> Proposal | None:
+        async with info.context.engine.connect() as conn:
+            return cls.from_domain(await repo.load_proposal(conn, _uuid(id)))
 
 
 DesignationStatusEnum = strawberry.enum(DesignationStatus, name="DesignationStatus")
@@ -95,6 +113,9 @@ class Designation:
     proposal_id: strawberry.ID | None
     history: list[DesignationTransition]
 
+    def region_code(self, info: Ctx) -> str:
+        return self.village_code
+
     @classmethod
     def from_domain(cls, d: domain_designation.Designation) -> Designation:
         return cls(
@@ -109,6 +130,12 @@ class Designation:
                 DesignationTransition(status=t.status, at=t.at, agency=t.agency, reason=t.reason) for t in d.history
             ],
         )
+
+    @classmethod
+    async def resolve_reference(cls, info: Ctx, id: strawberry.ID) -> Designation | None:
+        async with info.context.engine.connect() as conn:
+            found = await designation_repo.load_designation(conn, _uuid(id))
+        return cls.from_domain(found) if found is not None else None
 
 
 @strawberry.type
@@ -142,6 +169,9 @@ async def _designations(ctx: DesignationContext, codes: list[str]) -> list[domai
 @strawberry.federation.type(keys=["code"], description="A desa/kelurahan (owned by the registry).")
 class Village:
     code: str
+
+    def region_code(self, info: Ctx) -> str:
+        return self.code
 
     @classmethod
     def resolve_reference(cls, code: str) -> Village:

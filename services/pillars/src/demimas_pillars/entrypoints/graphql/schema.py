@@ -160,6 +160,9 @@ class OverdueMilestone:
     milestone: Milestone
     days_overdue: int
 
+    def region_code(self, info: Ctx) -> str:
+        return self.pilot.village_code
+
 
 @strawberry.type(description="A service pillar: the EMAS pillar it serves, who may record it, what it may report.")
 class PillarInfo:

@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Awaitable
 
 import strawberry
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
+from demimas_common.auth.principal import region_covers
 from demimas_common.errors import BadUserInput
+from demimas_common.graphql.access import ANYWHERE
 from demimas_common.graphql.pagination import decode_cursor, encode_cursor, validate_first
 from demimas_common.graphql.types import PageInfo
 from demimas_pillars.adapters import activities as activity_repo
 from demimas_pillars.adapters import enrolments as enrolment_repo
+from demimas_pillars.adapters import people as people_repo
 from demimas_pillars.adapters import pilots as pilot_repo
 from demimas_pillars.adapters.progress import progress_of_villages
 from demimas_pillars.adapters.tables import portfolios
@@ -73,6 +77,11 @@ class AnonymousCount:
 class Worker:
     id: strawberry.ID
 
+    def region_code(self, info: Ctx) -> Awaitable[str | None]:
+        """The worker's village as the `people` projection knows it. A person it does not know (not yet, or never)
+        has no pillars data to show: ANYWHERE, so that `enrolments` answers an empty list, not null."""
+        return _person_villages(info.context).load(parse_id(self.id))
+
     @classmethod
     def resolve_reference(cls, id: strawberry.ID) -> Worker:
         return cls(id=id)
@@ -84,6 +93,18 @@ class Worker:
         loader = ctx.loader("enrolments", lambda: DataLoader(load_fn=lambda keys: _enrolments(ctx, keys)))
         found: list[domain_enrolment.Enrolment] = await loader.load(parse_id(self.id))
         return [Enrolment.from_domain(e) for e in found]
+
+
+def _person_villages(ctx: PillarsContext) -> DataLoader[uuid.UUID, str]:
+    """The request's loader of people's villages (ANYWHERE for a person the projection does not know)."""
+
+    async def load(ids: list[uuid.UUID]) -> list[str]:
+        async with ctx.engine.connect() as conn:
+            found = await people_repo.villages_of_people(conn, list(ids))
+        return [found.get(i, ANYWHERE) for i in ids]
+
+    loader: DataLoader[uuid.UUID, str] = ctx.loader("person_villages", lambda: DataLoader(load_fn=load))
+    return loader
 
 
 async def _enrolments(ctx: PillarsContext, keys: list[uuid.UUID]) -> list[list[domain_enrolment.Enrolment]]:
@@ -104,11 +125,20 @@ class ActivityParticipants:
         return [Worker(id=strawberry.ID(str(i))) for i in self.worker_ids]
 
     @strawberry.federation.field(requires_scopes=[["family:read"]], description="Ids of the family members.")
-    def family_member_ids(self) -> list[strawberry.ID] | None:
-        return [strawberry.ID(str(i)) for i in self.family_member_ids_]
+    async def family_member_ids(self, info: Ctx) -> list[strawberry.ID] | None:
+        ids = self.family_member_ids_
+        region = info.context.require_principal().region
+        if region is not None and ids:
+            # Ids are not objects the region filter sees: a family living elsewhere is left out here, as its
+            # worker is left out of `workers` (people the projection does not know are left out too).
+            villages = await _person_villages(info.context).load_many(list(ids))
+            ids = tuple(i for i, v in zip(ids, villages, strict=True) if v != ANYWHERE and region_covers(region, v))
+        return [strawberry.ID(str(i)) for i in ids]
 
 
-@strawberry.federation.type(keys=["id"], description="One delivery of a service pillar in a village by an agency.")
+@strawberry.federation.type(
+    keys=["id"], requires_scopes=READ, description="One delivery of a service pillar in a village by an agency."
+)
 class Activity:
     id: strawberry.ID
     village_code: str
@@ -123,6 +153,9 @@ class Activity:
     participants: ActivityParticipants
     outputs: list[OutputValue]
     recorded_at: dt.datetime
+
+    def region_code(self, info: Ctx) -> str:
+        return self.village_code
 
     @strawberry.field
     def village(self) -> Village:
@@ -239,6 +272,9 @@ class Enrolment:
     note: str | None
     worker_id: strawberry.Private[uuid.UUID]
 
+    def region_code(self, info: Ctx) -> str:
+        return self.village_code
+
     @strawberry.field(description="The worker (for a family member, the worker of the family).")
     def worker(self) -> Worker:
         return Worker(id=strawberry.ID(str(self.worker_id)))
@@ -307,6 +343,10 @@ class Milestone:
     completed_on: dt.date | None
     completed_by: AgencyEnum | None  # type: ignore[valid-type]
     overdue: bool
+    village_code: strawberry.Private[str]
+
+    def region_code(self, info: Ctx) -> str:
+        return self.village_code
 
     @classmethod
     def from_domain(cls, m: domain_pilot.Milestone, p: domain_pilot.Pilot, today: dt.date) -> Milestone:
@@ -318,11 +358,13 @@ class Milestone:
             completed_on=m.completed_on,
             completed_by=m.completed_by,
             overdue=is_overdue(m, p.status, today),
+            village_code=p.village_code,
         )
 
 
 @strawberry.federation.type(
     keys=["id"],
+    requires_scopes=PILOT_READ,
     description="A joint pilot project: Demimas combined with partners' "
     "thematic-village programmes in one village (Kemenko Polkam, 19 Feb 2026).",
 )
@@ -337,6 +379,9 @@ class PilotProject:
     partners: list[Partner]
     milestones: list[Milestone]
     created_at: dt.datetime
+
+    def region_code(self, info: Ctx) -> str:
+        return self.village_code
 
     @strawberry.field
     def village(self) -> Village:
@@ -403,6 +448,9 @@ def _date_cursor(after: str | None) -> tuple[dt.date, uuid.UUID] | None:
 @strawberry.federation.type(keys=["code"], description="A desa/kelurahan (owned by the registry).")
 class Village:
     code: str
+
+    def region_code(self, info: Ctx) -> str:
+        return self.code
 
     @classmethod
     def resolve_reference(cls, code: str) -> Village:

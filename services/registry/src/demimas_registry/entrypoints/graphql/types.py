@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import cast
+from typing import ClassVar, cast
 
 import strawberry
 from lokal.samaran.core import partial_mask
@@ -106,6 +106,11 @@ class MigrantStats:
 class Region:
     code: str
     name: str
+    # A regional office sees the regions it lies in (its province) and those inside it, not its neighbours.
+    region_visibility: ClassVar[str] = "overlapping"
+
+    def region_code(self, info: Ctx) -> str:
+        return self.code
 
     @strawberry.federation.field(
         requires_scopes=[["stats:read"]],
@@ -204,6 +209,9 @@ class Worker:
     domain: strawberry.Private[model.Worker]
     latest_id: strawberry.Private[uuid.UUID | None] = None
     village_node: strawberry.Private[Village | None] = None
+
+    def region_code(self, info: Ctx) -> str:
+        return self.village_code
 
     @classmethod
     def from_domain(
@@ -308,6 +316,9 @@ class Village:
     regency: Region
     province: Region
     postal_code: str | None
+
+    def region_code(self, info: Ctx) -> str:
+        return self.code
 
     @classmethod
     def from_row(cls, row: object) -> Village:

@@ -1,0 +1,287 @@
+"""The region rule, tested by walking the schema rather than by listing fields: an object outside a regional
+caller's region is invisible however it is reached (root field, nested field, `_entities`).
+
+The test makes a small world in two provinces: "here" (16, Musi Banyuasin) where the regional callers work, and
+"there" (33, Wonosobo) with a worker and family, a designation, proposals, an activity, a pilot with milestones and an
+enrolment, and one link across: people of "there" took part in an activity "here". Then every root query field of the
+gateway's API schema, and of each subgraph's own schema plus `_entities` of each of its entity types, is asked
+(schema_walk.py) for everything below it, with arguments pointing at "there" and with none, by a BP3MI token of
+province 16 and a DISNAKER token of regency 16.06, with a purpose so that personal fields answer too. No string of
+"there" may come back, in data or in error messages; no answer may be a 500 or an INTERNAL_SERVER_ERROR. A national
+KP2MI token asking the same operations does see "there": the walk reaches the data it claims to protect. A field
+added tomorrow is walked without editing this file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from graphql import GraphQLSchema, build_schema
+
+from demimas_audit.entrypoints.graphql.schema import schema as audit_schema
+from demimas_common.auth.jwt import TokenVerifier
+from demimas_common.auth.keys import DevKeys
+from demimas_designation.entrypoints.graphql.schema import schema as designation_schema
+from demimas_gateway.fetcher import SubgraphClient
+from demimas_gateway.gateway import Gateway
+from demimas_gateway.http import GatewayApp
+from demimas_gateway.supergraph import load_supergraph
+from demimas_pillars.entrypoints.graphql.schema import schema as pillars_schema
+from demimas_registry.entrypoints.graphql.schema import schema as registry_schema
+from demimas_registry.settings import RegistrySettings
+
+from .conftest import AUDIENCE, ISSUER, SUPERGRAPH, ask
+from .schema_walk import Filler, Operation, entry_operations, strings_in
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE_VILLAGE = "16.06.13.2006"
+THERE_VILLAGE, THERE_REGENCY, THERE_PROVINCE = "33.07.03.2011", "33.07", "33"
+THERE_CODE = re.compile(r"^33(\.\d+)*$")
+TODAY = dt.date.today()
+REGIONAL_CALLERS = {"BP3MI of 16": ("BP3MI", "16"), "DISNAKER of 16.06": ("DISNAKER", "16.06")}
+
+
+@dataclass
+class World:
+    gateway: httpx.AsyncClient
+    subgraphs: dict[str, str]
+    there_ids: dict[str, list[str]]
+    there_names: set[str]
+
+    def markers(self) -> set[str]:
+        return {i for ids in self.there_ids.values() for i in ids} | self.there_names
+
+
+async def _until(check: Callable[[], Awaitable[Any]], what: str) -> Any:
+    for _ in range(200):
+        found = await check()
+        if found:
+            return found
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"never happened: {what}")
+
+
+async def _do(http: httpx.AsyncClient, query: str, variables: dict[str, Any], token: str) -> dict[str, Any]:
+    status, answer = await ask(http, query, variables, token=token, purpose="PROGRAMME_DELIVERY")
+    assert status == 200, answer
+    assert "errors" not in answer, answer
+    data: dict[str, Any] = answer["data"]
+    return data
+
+
+async def _worker(http: httpx.AsyncClient, token: str, village: str, nik: str, name: str) -> tuple[str, str]:
+    data = {"nik": nik, "fullName": name, "sex": "FEMALE", "birthDate": "1990-05-17", "educationLevel": "SMK",
+            "villageCode": village, "phone": "+6281234500" + nik[-3:]}  # fmt: skip
+    worker = (await _do(http, "mutation R($in: RegisterWorkerInput!) { registerWorker(input: $in) { id } }",
+                        {"in": data}, token))["registerWorker"]["id"]  # fmt: skip
+    departure = {"destinationCountry": "MY", "sector": "FORMAL", "occupation": "production operator",
+                 "scheme": "P_TO_P", "procedural": True, "departureDate": "2023-01-10"}  # fmt: skip
+    await _do(http, "mutation D($id: ID!, $in: DepartureInput!) { recordDeparture(workerId: $id, input: $in) { id } }",
+              {"id": worker, "in": departure}, token)  # fmt: skip
+    back = {"returnDate": (TODAY - dt.timedelta(days=30)).isoformat(), "reason": "CONTRACT_ENDED"}
+    await _do(http, "mutation B($id: ID!, $in: ReturnInput!) { recordReturn(workerId: $id, input: $in) { id } }",
+              {"id": worker, "in": back}, token)  # fmt: skip
+    member = {"relation": "CHILD", "fullName": name + " Junior", "birthDate": "2015-02-02",
+              "consent": {"givenBy": "PARENT", "date": "2024-01-01", "basis": "signed form"}}  # fmt: skip
+    added = await _do(http, "mutation F($id: ID!, $in: FamilyMemberInput!) { addFamilyMember(workerId: $id, "
+                      "input: $in) { id } }", {"id": worker, "in": member}, token)  # fmt: skip
+    return worker, added["addFamilyMember"]["id"]
+
+
+async def _populate(http: httpx.AsyncClient, mint: Callable[..., str], village: str, province: str,
+                    regency: str, serial: int) -> dict[str, list[str]]:  # fmt: skip
+    """A worker with a child, a designation and a draft proposal, an activity, a pilot, an enrolment."""
+    kp2mi, polkam = mint("KP2MI"), mint("KEMENKO_POLKAM")
+    disnaker, bp3mi = mint("DISNAKER", region=regency), mint("BP3MI", region=province)
+    nik = village.replace(".", "")[:6] + f"570590{serial:04d}"
+    worker, child = await _worker(http, kp2mi, village, nik, "Walk Person " + "AB"[serial - 1])
+    ids: dict[str, list[str]] = {"Worker": [worker], "FamilyMember": [child]}
+    why = "Residents work in Malaysia as production operators, mostly SMK graduates"
+    propose = "mutation P($v: String!, $j: String!) { proposeVillage(villageCode: $v, justification: $j) { id } }"
+    pid = (await _do(http, propose, {"v": village, "j": why}, disnaker))["proposeVillage"]["id"]
+    await _do(http, "mutation S($id: ID!) { submitProposal(id: $id) { status } }", {"id": pid}, disnaker)
+    await _do(http, "mutation V($id: ID!) { verifyProposal(id: $id) { status } }", {"id": pid}, bp3mi)
+    await _do(http, "mutation A($id: ID!) { assessProposal(id: $id) { eligible } }", {"id": pid}, bp3mi)
+    approve = ("mutation D($id: ID!, $d: Date!) { approveProposal(id: $id, decreeNumber: \"SK 77/2026\", "
+               "decreeDate: $d, overrideReason: \"evidence filed on paper\") { status } }")  # fmt: skip
+    await _do(http, approve, {"id": pid, "d": TODAY.isoformat()}, kp2mi)
+    draft = (await _do(http, propose, {"v": village, "j": why + " (second)"}, disnaker))["proposeVillage"]["id"]
+    ids["Proposal"] = [pid, draft]
+    summary = "query D($v: String!) { village(code: $v) { designation { id } } }"
+
+    async def designated() -> str | None:
+        data = await _do(http, summary, {"v": village}, kp2mi)
+        found = data["village"]["designation"]
+        return found["id"] if found else None
+
+    ids["Designation"] = [await _until(designated, "the designation")]
+    queue = "query Q($v: String!) { village(code: $v) { reintegrationQueue { edges { node { worker { id } } } } } }"
+
+    async def queued() -> bool:
+        data = await _do(http, queue, {"v": village}, kp2mi)
+        return any(e["node"]["worker"]["id"] == worker for e in data["village"]["reintegrationQueue"]["edges"])
+
+    await _until(queued, "the return reached the pillars' queue")
+    activity = {"villageCode": village, "pillar": "REINTEGRATION", "title": f"Pendampingan purna PMI {serial}",
+                "occurredOn": (TODAY - dt.timedelta(days=3)).isoformat(),
+                "participants": {"workerIds": [worker], "familyMemberIds": [child]},
+                "outputs": [{"kind": "RETURNEES_REINTEGRATED", "value": 1}]}  # fmt: skip
+    record = "mutation A($in: ActivityInput!) { recordActivity(input: $in) { id } }"
+    ids["Activity"] = [(await _do(http, record, {"in": activity}, kp2mi))["recordActivity"]["id"]]
+    pilot = {"villageCode": village, "title": f"Pilot terpadu {serial}",
+             "startDate": (TODAY - dt.timedelta(days=90)).isoformat(),
+             "partners": [{"agency": "KEMENPPPA", "programme": "DRPPA", "commitment": "Community parenting"}],
+             "milestones": [{"title": f"Baseline {serial}", "dueDate": (TODAY - dt.timedelta(days=9)).isoformat(),
+                             "responsibleAgency": "KEMENPPPA"}]}  # fmt: skip
+    create = "mutation C($in: PilotProjectInput!) { createPilotProject(input: $in) { id milestones { id } } }"
+    created = (await _do(http, create, {"in": pilot}, polkam))["createPilotProject"]
+    ids["PilotProject"], ids["Milestone"] = [created["id"]], [m["id"] for m in created["milestones"]]
+    link = "mutation L($p: ID!, $a: ID!) { linkActivity(pilotId: $p, activityId: $a) { id } }"
+    await _do(http, link, {"p": created["id"], "a": ids["Activity"][0]}, polkam)
+    await _do(http, "mutation S($p: ID!) { setPilotStatus(id: $p, status: ACTIVE) { status } }",
+              {"p": created["id"]}, polkam)  # fmt: skip
+    enrol = "mutation E($p: ID!) { enrol(personId: $p, programme: ENTREPRENEURSHIP) { id } }"
+    ids["Enrolment"] = [(await _do(http, enrol, {"p": worker}, kp2mi))["enrol"]["id"]]
+    return ids
+
+
+@pytest.fixture(scope="module")
+async def world(
+    registry_url: str,
+    designation_url: str,
+    pillars_url: str,
+    audit_url: str,
+    e2e_keys: DevKeys,
+    mint: Callable[..., str],
+) -> AsyncIterator[World]:
+    urls = {"registry": registry_url, "designation": designation_url, "pillars": pillars_url, "audit": audit_url}
+    supergraph = load_supergraph(SUPERGRAPH.read_text(), graph_urls=urls)
+    client = SubgraphClient(urls, timeout_seconds=10)
+    settings = RegistrySettings(jwt_issuer=ISSUER, jwt_audience=AUDIENCE, jwks_path=Path(e2e_keys.jwks_path))
+    app = GatewayApp(Gateway(supergraph, client), verifier=TokenVerifier(settings))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as gateway:
+        await _populate(gateway, mint, HERE_VILLAGE, "16", "16.06", 1)
+        there = await _populate(gateway, mint, THERE_VILLAGE, THERE_PROVINCE, THERE_REGENCY, 2)
+        # A link across the border: people of "there" took part in an activity "here" (a national office may
+        # record that); a regional caller "here" sees the activity but not who they are.
+        cross = {"villageCode": HERE_VILLAGE, "pillar": "REINTEGRATION", "title": "Pelatihan lintas daerah",
+                 "occurredOn": (TODAY - dt.timedelta(days=2)).isoformat(),
+                 "participants": {"workerIds": there["Worker"], "familyMemberIds": there["FamilyMember"]}}  # fmt: skip
+        record = "mutation A($in: ActivityInput!) { recordActivity(input: $in) { id } }"
+        await _do(gateway, record, {"in": cross}, mint("KP2MI"))
+        auditor = mint("AUDITOR")
+        events = "query A($s: String!) { auditEvents(filter: {subject: $s}, first: 5) { edges { node { id } } } }"
+
+        async def audited() -> list[str]:
+            data = await _do(gateway, events, {"s": there["Worker"][0]}, auditor)
+            return [e["node"]["id"] for e in data["auditEvents"]["edges"]]
+
+        there["AuditEvent"] = await _until(audited, "the audit store holds the worker's events")
+        names = {"Walk Person B", "Walk Person B Junior", "Kabupaten Wonosobo", "Jawa Tengah", "Pilot terpadu 2"}
+        yield World(gateway, urls, there, names)
+    await client.close()
+
+
+def _filler(world: World) -> Filler:
+    ids = world.there_ids
+    by_type = {(t, "id"): found[0] for t, found in ids.items()}
+    by_type |= {("Village", "code"): THERE_VILLAGE, ("Region", "code"): THERE_REGENCY}
+    by_name = {
+        "regionPrefix": THERE_REGENCY,
+        "regencyCode": THERE_REGENCY,
+        "provinceCode": THERE_PROVINCE,
+        "villageCode": THERE_VILLAGE,
+        "search": "Wonosobo",
+        "workerId": ids["Worker"][0],
+        "personId": ids["Worker"][0],
+        "traceId": "0af7651916cd43dd8448eb211c80319c",
+        "subject": ids["Worker"][0],
+    }
+    entities = {
+        "Village": [{"code": THERE_VILLAGE}],
+        **{t: [{"id": i} for i in found] for t, found in ids.items() if t not in ("FamilyMember", "Milestone")},
+    }
+    return Filler(by_name=by_name, by_type=by_type, entities=entities)
+
+
+def _gateway_schema() -> GraphQLSchema:
+    return build_schema((ROOT / "deploy" / "api-schema.graphql").read_text())
+
+
+SUBGRAPH_SCHEMAS = {
+    "registry": registry_schema,
+    "designation": designation_schema,
+    "pillars": pillars_schema,
+    "audit": audit_schema,
+}
+
+
+async def _ask(http: httpx.AsyncClient, url: str, op: Operation, token: str) -> tuple[int, dict[str, Any]]:
+    headers = {"content-type": "application/json", "accept": "application/json",
+               "authorization": f"Bearer {token}", "x-demimas-purpose": "PROTECTION_CASE"}  # fmt: skip
+    body = json.dumps({"query": op.query, "variables": op.variables})
+    response = await http.post(url, content=body, headers=headers)
+    return response.status_code, response.json()
+
+
+def _leaks(answer: dict[str, Any], markers: set[str]) -> list[str]:
+    texts = list(strings_in(answer.get("data")))
+    texts += [str(e.get("message", "")) for e in answer.get("errors") or ()]
+    return sorted({t for t in texts if t in markers or THERE_CODE.match(t) or any(m in t for m in markers)})
+
+
+def _internal(answer: dict[str, Any]) -> list[Any]:
+    return [e for e in answer.get("errors") or () if (e.get("extensions") or {}).get("code") in
+            ("INTERNAL_SERVER_ERROR", "INTERNAL")]  # fmt: skip
+
+
+async def _walk(world: World, schema: GraphQLSchema, url: str, http: httpx.AsyncClient, mint: Callable[..., str]
+                ) -> tuple[list[str], int]:  # fmt: skip
+    """(problems found by regional callers, operations in which the national caller saw "there")."""
+    missing: list[str] = []
+    operations = list(entry_operations(schema, _filler(world), missing=missing))
+    problems = [f"no argument value for {m}: teach the filler" for m in missing]
+    markers = world.markers()
+    national_saw = 0
+    for op in operations:
+        for who, (agency, region) in REGIONAL_CALLERS.items():
+            status, answer = await _ask(http, url, op, mint(agency, region=region))
+            if status >= 500 or _internal(answer):
+                problems.append(f"{who} {op.name}: {status} {_internal(answer) or answer}")
+            leaked = _leaks(answer, markers)
+            if leaked:
+                problems.append(f"{who} {op.name} sees {leaked}")
+        _, answer = await _ask(http, url, op, mint("KP2MI"))
+        national_saw += bool(_leaks(answer, markers))
+    return problems, national_saw
+
+
+async def test_no_field_of_the_gateway_shows_a_regional_caller_anything_of_another_region(
+    world: World, mint: Callable[..., str]
+) -> None:
+    problems, national_saw = await _walk(world, _gateway_schema(), "/graphql", world.gateway, mint)
+    assert problems == []
+    assert national_saw >= 8, "the walk no longer reaches the other region's data: it proves nothing"
+
+
+@pytest.mark.parametrize("name", sorted(SUBGRAPH_SCHEMAS))
+async def test_no_field_of_a_subgraph_asked_directly_shows_a_regional_caller_another_region(
+    world: World, mint: Callable[..., str], name: str
+) -> None:
+    schema = SUBGRAPH_SCHEMAS[name]._schema
+    async with httpx.AsyncClient(timeout=30) as http:
+        problems, national_saw = await _walk(world, schema, world.subgraphs[name], http, mint)
+    assert problems == []
+    if name != "audit":  # the audit subgraph answers auditors only: KP2MI reads nothing there but access logs
+        assert national_saw >= 2, "the walk no longer reaches the other region's data: it proves nothing"

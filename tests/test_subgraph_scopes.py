@@ -1,0 +1,154 @@
+"""Every subgraph enforces, in its own code, the scopes its SDL declares: generated from the committed SDL, not
+from a list of fields.
+
+For each subgraph, the printed SDL (`deploy/subgraphs/<name>.graphql`, what the gateway composes) is read for every
+field's `@authenticated` / `@requiresScopes`, plus the type-level declaration of the type the field returns; a root
+field that declares nothing still needs a caller. Then the subgraph's own resolver for that field is called, as
+graphql-core would call it, with no caller, and with a caller holding every scope but those the declaration names:
+it must refuse before doing anything (no database is involved: a resolver that got past the check would fail on its
+missing parent and the test would say so). A caller holding one declared group passes the check. A new field is
+covered the day its SDL is printed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from graphql import (
+    DirectiveNode,
+    FieldDefinitionNode,
+    ListValueNode,
+    NamedTypeNode,
+    ObjectTypeDefinitionNode,
+    ObjectTypeExtensionNode,
+    StringValueNode,
+    TypeNode,
+    parse,
+)
+
+from demimas_audit.entrypoints.graphql.schema import schema as audit_schema
+from demimas_common.auth.grants import ALL_SCOPES
+from demimas_common.auth.principal import Agency, Principal
+from demimas_common.errors import Forbidden, Unauthenticated
+from demimas_common.graphql.context import RequestContext
+from demimas_designation.entrypoints.graphql.schema import schema as designation_schema
+from demimas_pillars.entrypoints.graphql.schema import schema as pillars_schema
+from demimas_registry.entrypoints.graphql.schema import schema as registry_schema
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMAS = {"registry": registry_schema, "designation": designation_schema, "pillars": pillars_schema,
+           "audit": audit_schema}  # fmt: skip
+ROOT_TYPES = {"Query", "Mutation", "Subscription"}
+Groups = tuple[frozenset[str], ...]
+
+
+@dataclass(frozen=True)
+class Declared:
+    subgraph: str
+    type: str
+    field: str
+    requirements: tuple[Groups, ...]
+    """Each must hold; an empty Groups is @authenticated (a caller suffices)."""
+
+    def __str__(self) -> str:
+        return f"{self.subgraph}:{self.type}.{self.field}"
+
+
+def _groups(directive: DirectiveNode) -> Groups:
+    [argument] = [a for a in directive.arguments or () if a.name.value == "scopes"]
+    outer = argument.value
+    assert isinstance(outer, ListValueNode)
+    groups = []
+    for inner in outer.values:
+        assert isinstance(inner, ListValueNode)
+        groups.append(frozenset(v.value for v in inner.values if isinstance(v, StringValueNode)))
+    return tuple(groups)
+
+
+def _declared(directives: tuple[DirectiveNode, ...] | list[DirectiveNode] | None) -> tuple[Groups, ...]:
+    found: list[Groups] = []
+    for d in directives or ():
+        if d.name.value == "authenticated":
+            found.append(())
+        elif d.name.value == "requiresScopes":
+            found.append(_groups(d))
+    return tuple(found)
+
+
+def _named(node: TypeNode) -> str:
+    while not isinstance(node, NamedTypeNode):
+        node = node.type  # type: ignore[attr-defined]
+    return node.name.value
+
+
+def declarations(subgraph: str) -> list[Declared]:
+    document = parse((ROOT / "deploy" / "subgraphs" / f"{subgraph}.graphql").read_text())
+    objects = [d for d in document.definitions if isinstance(d, ObjectTypeDefinitionNode | ObjectTypeExtensionNode)]
+    type_level: dict[str, tuple[Groups, ...]] = {}
+    for obj in objects:
+        type_level[obj.name.value] = type_level.get(obj.name.value, ()) + _declared(obj.directives)
+    out = []
+    for obj in objects:
+        for fld in obj.fields or ():
+            assert isinstance(fld, FieldDefinitionNode)
+            needs = _declared(fld.directives) + type_level.get(_named(fld.type), ())
+            if not needs and obj.name.value in ROOT_TYPES and fld.name.value != "_service":  # the SDL is public
+                needs = ((),)
+            if needs:
+                out.append(Declared(subgraph, obj.name.value, fld.name.value, needs))
+    return out
+
+
+ALL = [d for name in SCHEMAS for d in declarations(name)]
+
+
+@dataclass
+class _Info:
+    context: RequestContext
+    field_name: str = ""
+
+
+def _resolve(declared: Declared, principal: Principal | None) -> BaseException | None:
+    schema = SCHEMAS[declared.subgraph]._schema
+    gtype = schema.type_map[declared.type]
+    field = gtype.fields[declared.field]  # type: ignore[attr-defined]
+    assert field.resolve is not None, f"{declared} has no resolver of its own: nothing checks it"
+    try:
+        args = {"representations": []} if declared.field == "_entities" else {}
+        result: Any = field.resolve(None, _Info(RequestContext(principal), declared.field), **args)
+    except BaseException as error:
+        return error
+    if hasattr(result, "close"):
+        result.close()  # a coroutine the check let through: not awaited, nothing ran
+    return None
+
+
+def _caller(scopes: frozenset[str]) -> Principal:
+    return Principal(sub="scope-test", agency=Agency.KP2MI, scopes=scopes)
+
+
+def test_every_subgraph_declares_something_to_enforce() -> None:
+    assert {d.subgraph for d in ALL} == set(SCHEMAS)
+    assert len(ALL) > 60
+
+
+@pytest.mark.parametrize("declared", ALL, ids=str)
+def test_a_field_refuses_a_caller_without_its_declared_scopes(declared: Declared) -> None:
+    assert isinstance(_resolve(declared, None), Unauthenticated), f"{declared} answered an anonymous caller"
+    for groups in declared.requirements:
+        if not groups:
+            continue
+        lacking = ALL_SCOPES - frozenset().union(*groups)
+        refusal = _resolve(declared, _caller(lacking))
+        assert isinstance(refusal, Forbidden), f"{declared} answered a caller without {groups}: {refusal!r}"
+        assert refusal.extensions["code"] == "FORBIDDEN"
+
+
+@pytest.mark.parametrize("declared", ALL, ids=str)
+def test_a_field_lets_a_caller_with_one_declared_group_past_its_check(declared: Declared) -> None:
+    held = frozenset().union(*(groups[0] for groups in declared.requirements if groups))
+    refusal = _resolve(declared, _caller(held))
+    assert not isinstance(refusal, Forbidden | Unauthenticated), f"{declared} refused {sorted(held)}: {refusal!r}"
