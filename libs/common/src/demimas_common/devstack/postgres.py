@@ -22,9 +22,21 @@ from urllib.parse import quote
 
 from demimas_common.devstack.lifetime import die_with_parent
 
-__all__ = ["EmbeddedPostgres"]
+__all__ = ["PRIVACY_SETTINGS", "EmbeddedPostgres"]
 
 _SUPERUSER = "postgres"
+
+# Personal data never reaches the server log (docs/personal-data.md; production sets the same). A failed statement
+# is logged with its primary message only: `terse` drops DETAIL (`Key (nik)=(...) already exists`), HINT, QUERY and
+# CONTEXT, and with `log_min_error_statement = panic` the text of the failing statement (whose literals may be
+# personal) is never written. Slow-statement and statement logging stay off (their defaults), as they would log
+# statement texts too.
+PRIVACY_SETTINGS = (
+    "-c", "log_error_verbosity=terse",
+    "-c", "log_min_error_statement=panic",
+    "-c", "log_min_duration_statement=-1",
+    "-c", "log_statement=none",
+)  # fmt: skip
 
 
 def _bin(name: str) -> Path:
@@ -78,6 +90,7 @@ class EmbeddedPostgres:
             "-c", "listen_addresses=",
             "-c", "max_connections=200",
             "-c", "shared_buffers=256MB",
+            *PRIVACY_SETTINGS,
         ]  # fmt: skip
         if not self.durable:
             # Throw-away test clusters: durability costs time and protects nothing.
