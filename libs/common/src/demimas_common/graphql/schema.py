@@ -19,6 +19,7 @@ from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.types import ExecutionContext, ExecutionResult
 
 from demimas_common.graphql.errors import log_unexpected, shape_error
+from demimas_common.graphql.operation_name import OperationName
 
 __all__ = ["FEDERATION_VERSION", "DemimasSchema", "OperationTracing", "build_schema"]
 
@@ -76,6 +77,11 @@ def build_schema(
         types=types or [],
         federation_version=FEDERATION_VERSION,  # type: ignore[arg-type]
         # Ministry systems send the same few operations over and over: parse and validate each document once.
-        extensions=[OperationTracing, lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)],
+        extensions=[
+            OperationTracing,
+            OperationName,  # fills RequestContext.operation (graphql/operation_name.py)
+            lambda: ParserCache(maxsize=256),
+            lambda: ValidationCache(maxsize=256),
+        ],
         **kwargs,
     )
