@@ -23,6 +23,7 @@ from lokal.samaran.logging import SamaranFilter
 from sqlalchemy import text
 
 from demimas_common.db.engine import create_engine
+from demimas_common.db.urls import asyncpg_dsn
 from demimas_common.devstack.log_leaks import find_leaks
 from demimas_common.devstack.testing import TestStack
 from demimas_common.logs import JsonFormatter
@@ -168,7 +169,7 @@ async def test_duplicates_reveal_nothing_and_no_log_holds_a_nik_or_phone(
 
     # The server's own settings: a unique violation that does fail, its key and statement text carrying a NIK,
     # leaves only its primary message in the server log (log_error_verbosity=terse, log_min_error_statement=panic).
-    conn = await asyncpg.connect(registry_db.admin_url)
+    conn = await asyncpg.connect(asyncpg_dsn(registry_db.admin_url))
     try:
         with pytest.raises(asyncpg.UniqueViolationError) as violation:
             await conn.execute(
