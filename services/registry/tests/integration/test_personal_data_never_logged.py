@@ -22,11 +22,15 @@ import pytest
 from lokal.samaran.logging import SamaranFilter
 from sqlalchemy import text
 
+from demimas_common.auth.grants import DEFAULT_GRANTS
+from demimas_common.auth.principal import Agency, Principal
 from demimas_common.db.engine import create_engine
 from demimas_common.db.urls import asyncpg_dsn
 from demimas_common.devstack.log_leaks import find_leaks
 from demimas_common.devstack.testing import TestStack
 from demimas_common.logs import JsonFormatter
+from demimas_registry.importer import load
+from demimas_registry.importer.load import import_workers
 from demimas_registry.importer.template import COLUMNS
 from demimas_registry.synthetic import SyntheticWorkers
 
@@ -192,4 +196,50 @@ async def test_duplicates_reveal_nothing_and_no_log_holds_a_nik_or_phone(
     assert canary in text_of(service_log)
     assert 'duplicate key value violates unique constraint "workers_nik_key"' in server_log
     leaks = find_leaks(logs, values=used, shapes=False)
+    assert not leaks, "\n".join(map(str, leaks))
+
+
+async def test_an_import_racing_a_registration_still_refuses_and_logs_no_nik(
+    gql: GraphQL, token: Callable[..., str], stack: TestStack, registry_db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another office registers a NIK of the batch after its lookup: the COPY fails on the unique key (the one
+    failing statement the import can meet), the batch is written again through ON CONFLICT, and the rows are
+    still sorted out: skipped inside the region, NIK_NOT_REGISTRABLE outside it."""
+    kp2mi = token("KP2MI")
+    home, elsewhere, new = worker_input(HOME), worker_input(ELSEWHERE), worker_input(HOME)
+    ids = {}
+    for values in (home, elsewhere):
+        body = await gql(REGISTER, {"input": values}, token=kp2mi)
+        ids[values["villageCode"]] = body["data"]["registerWorker"]["id"]
+    gen = SyntheticWorkers(seed=secrets.randbelow(10**6))
+    rows = [
+        gen.row(village=HOME, status="CANDIDATE")
+        | {"nik": values["nik"], "birth_date": values["birthDate"], "sex": "FEMALE", "phone": values["phone"]}
+        for values in (home, elsewhere, new)
+    ]
+    real = load._Refusals.sort_out
+    lookups = 0
+
+    async def registered_just_after_the_lookup(self: Any, *args: Any) -> Any:
+        nonlocal lookups
+        lookups += 1
+        if lookups == 1:  # the batch's lookup ran before the two were registered
+            return set(), [], []
+        return await real(self, *args)
+
+    monkeypatch.setattr(load._Refusals, "sort_out", registered_just_after_the_lookup)
+    principal = Principal("test", Agency.DISNAKER, DEFAULT_GRANTS[Agency.DISNAKER], region="16.06")
+    engine = create_engine(registry_db.runtime_url)
+    errors_before = server_errors(stack)
+    try:
+        report = await import_workers(engine, [(i + 2, row) for i, row in enumerate(rows)], principal=principal)
+    finally:
+        await engine.dispose()
+    assert lookups == 2  # the fallback ran
+    assert (report.inserted, report.skipped_existing) == (1, 1)
+    assert [(e.line, e.code) for e in report.rejected] == [(3, "NIK_NOT_REGISTRABLE")]
+    recorded = await outbox(registry_db.admin_url, "demimas.registry.registration.refused", ids[ELSEWHERE])
+    assert [e["data"] for e in recorded] == [{"workerId": ids[ELSEWHERE], "villageCode": HOME, "via": "import"}]
+    assert server_errors(stack) == errors_before + 1  # the COPY, logged without its key
+    leaks = find_leaks(stack.log_files(), values=[v["nik"] for v in (home, elsewhere, new)], shapes=False)
     assert not leaks, "\n".join(map(str, leaks))
