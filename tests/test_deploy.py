@@ -166,6 +166,14 @@ def test_postgres_is_a_three_instance_cluster_with_a_role_pair_per_service() -> 
     assert job["spec"]["template"]["spec"]["containers"][0]["image"].startswith("ghcr.io/demimas/migrate:")
 
 
+def test_postgres_logs_no_personal_data_as_the_devstack() -> None:
+    from demimas_common.devstack.postgres import PRIVACY_SETTINGS
+
+    [cluster] = [d for d in base() if d["kind"] == "Cluster"]
+    parameters = {k: str(v) for k, v in cluster["spec"]["postgresql"]["parameters"].items()}
+    assert parameters.items() >= PRIVACY_SETTINGS.items()
+
+
 @pytest.mark.parametrize("name", [*SERVICES, "gateway", "migrate"])
 def test_each_image_is_multi_stage_pinned_and_non_root(name: str) -> None:
     text = (ROOT / "deploy" / "docker" / f"{name}.Dockerfile").read_text()

@@ -174,6 +174,7 @@ async def test_a_read_of_personal_data_appears_in_the_access_log(
     assert entries[0]["agency"] == "KP2MI"
     assert entries[0]["purpose"] == "PROTECTION_CASE"
     assert set(entries[0]["fields"]) == {"nik", "phone"}
+    assert entries[0]["operation"] == "W"  # the client's name, not the gateway's fetch `W__registry__0`
     _, refused = await ask(endpoints.gateway, log, {"id": worker}, token=mint("BP3MI", region="16"))
     assert (
         refused["errors"][0]["extensions"]["code"] == "UNAUTHORIZED_FIELD_OR_TYPE"

@@ -206,6 +206,39 @@ class TestPersonalData:
         assert data["agency"] == "KP2MI"
         assert sorted(data["fields"]) == ["birthDate", "nik", "phone"]
 
+    @pytest.mark.parametrize(
+        ("document", "operation_name", "recorded"),
+        [
+            ("query ReadForCase($id: ID!) { worker(id: $id) { nik } }", None, "ReadForCase"),
+            # what the gateway sends for a client's `query ReadForCase`: the fetch suffix is not the client's
+            ("query ReadForCase__registry__0($id: ID!) { worker(id: $id) { nik } }", None, "ReadForCase"),
+            ("query A($id: ID!) { worker(id: $id) { id } } query B($id: ID!) { worker(id: $id) { phone } }", "B", "B"),
+            ("query($id: ID!) { worker(id: $id) { nik } }", None, None),
+        ],
+    )
+    async def test_the_record_names_the_operation(
+        self, gql: GraphQL, token: Callable[..., str], registry_db: Any,
+        document: str, operation_name: str | None, recorded: str | None,
+    ) -> None:  # fmt: skip
+        worker = await register(gql, token("KP2MI"))
+        headers = {"Authorization": f"Bearer {token('KP2MI')}", "X-Demimas-Purpose": "PROTECTION_CASE"}
+        request = {"query": document, "variables": {"id": worker["id"]}, "operationName": operation_name}
+        body = (await gql.http.post("/graphql", json=request, headers=headers)).json()
+        assert "errors" not in body, body
+        engine = create_engine(registry_db.admin_url, pool_size=1)
+        try:
+            async with engine.connect() as conn:
+                data = await conn.scalar(
+                    text(
+                        "SELECT payload->'data' FROM registry.outbox "
+                        "WHERE type = 'demimas.registry.personal_data.accessed' AND payload->'data'->'workerIds' ? :id"
+                    ),
+                    {"id": worker["id"]},
+                )
+        finally:
+            await engine.dispose()
+        assert data.get("operation") == recorded
+
     async def test_no_record_means_no_personal_data(
         self, gql: GraphQL, token: Callable[..., str], registry_db: Any
     ) -> None:

@@ -22,9 +22,21 @@ from urllib.parse import quote
 
 from demimas_common.devstack.lifetime import die_with_parent
 
-__all__ = ["EmbeddedPostgres"]
+__all__ = ["PRIVACY_SETTINGS", "EmbeddedPostgres"]
 
 _SUPERUSER = "postgres"
+
+# Personal data never reaches the server log (docs/personal-data.md; the production cluster in
+# deploy/k8s/base/postgres.yaml sets the same, a test holds them equal). A failed statement is logged with its
+# primary message only: `terse` drops DETAIL (`Key (nik)=(...) already exists`), HINT, QUERY and CONTEXT, and with
+# `log_min_error_statement = panic` the text of the failing statement (whose literals may be personal) is never
+# written. Statement and slow-statement logging stay off, as they would log statement texts too.
+PRIVACY_SETTINGS = {
+    "log_error_verbosity": "terse",
+    "log_min_error_statement": "panic",
+    "log_min_duration_statement": "-1",
+    "log_statement": "none",
+}
 
 
 def _bin(name: str) -> Path:
@@ -79,6 +91,8 @@ class EmbeddedPostgres:
             "-c", "max_connections=200",
             "-c", "shared_buffers=256MB",
         ]  # fmt: skip
+        for name, value in PRIVACY_SETTINGS.items():
+            args += ["-c", f"{name}={value}"]
         if not self.durable:
             # Throw-away test clusters: durability costs time and protects nothing.
             args += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]

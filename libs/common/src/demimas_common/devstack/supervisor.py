@@ -3,7 +3,9 @@
 It starts PostgreSQL and NATS under `.devstack/` unless `DEMIMAS_DATABASE_URL` / `DEMIMAS_NATS_URL` are set,
 writes `.devstack/stack.env` (contract), migrates every service and loads its demo data once, starts each service
 (uvicorn) on its port, then the federation gateway on port 4000 in front of them (when `demimas_gateway` is
-installed and the composed supergraph exists), and prints where everything is with one dev token per agency.
+installed and the composed supergraph exists), and prints where everything is. One dev token per agency goes to
+`.devstack/tokens.env` (owner-only); the banner prints the tokens too, but only to a terminal: redirected output
+(`make run > run.log`) may land in a file others can read.
 Ctrl-C stops everything; the data stays for the next start.
 """
 
@@ -19,6 +21,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import httpx
 
@@ -37,10 +40,11 @@ from demimas_common.events.stream import ensure_stream
 from demimas_common.service import ServiceSpec, discover_services
 from demimas_common.settings import CommonSettings
 
-__all__ = ["DEMO_REGIONS", "Stack", "run"]
+__all__ = ["DEMO_REGIONS", "TOKENS_FILE", "Stack", "announce", "run"]
 
 GATEWAY_PORT = 4000
 SUPERGRAPH = Path("deploy/supergraph.graphql")
+TOKENS_FILE = "tokens.env"
 
 # Regions of the demo tokens of regional offices: BP3MI Sumatera Selatan, Disnaker Musi Banyuasin.
 DEMO_REGIONS = {Agency.BP3MI: "16", Agency.DISNAKER: "16.06"}
@@ -182,8 +186,37 @@ class Stack:
         if self.postgres is not None:
             self.postgres.stop()
 
-    def banner(self) -> str:
+    def dev_tokens(self) -> list[tuple[str, str]]:
+        """(label, JWT) of one 8-hour dev token per agency (regional offices with their demo region)."""
         keys = ensure_dev_keys(self.root / "keys")
+        tokens = []
+        for agency in Agency:
+            region = DEMO_REGIONS.get(agency) if agency in REGIONAL_AGENCIES else None
+            token = mint_token(
+                keys, issuer=self.settings.jwt_issuer, audience=self.settings.jwt_audience, agency=agency, region=region
+            )
+            tokens.append((f"{agency.value}" + (f" (region {region})" if region else ""), token))
+        return tokens
+
+    def write_tokens(self, tokens: list[tuple[str, str]]) -> Path:
+        """The dev tokens in `tokens.env` (`DEMIMAS_TOKEN_<AGENCY>=...`), readable by the owner only (0600): the
+        banner may go to a log file others can read, the tokens must not. Written to a private temporary file
+        first and renamed, so the tokens never sit in a file with wider permissions, even for a moment."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / TOKENS_FILE
+        staging = path.with_name(f".{TOKENS_FILE}.{os.getpid()}")
+        staging.unlink(missing_ok=True)
+        descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            out.write("# Dev tokens of `demimas stack run` (8 h); `demimas token --agency A` makes more.\n")
+            for label, token in tokens:
+                out.write(f"# {label}\nDEMIMAS_TOKEN_{label.split()[0]}={token}\n")
+        os.chmod(staging, 0o600)  # the umask may have narrowed it (then the owner could not read it); never wider
+        os.replace(staging, path)
+        return path
+
+    def banner(self, tokens_path: Path, tokens: list[tuple[str, str]] | None = None) -> str:
+        """Where everything is; the tokens themselves only when given (`run` gives them for a terminal only)."""
         lines = ["", "Demimas is running (Ctrl-C stops everything; data stays in .devstack/)."]
         for name, port in self.ports.items():
             lines.append(f"  {name:<12} http://127.0.0.1:{port}/graphql   (GraphiQL in a browser)")
@@ -192,15 +225,14 @@ class Stack:
         lines.append("  Settings     .devstack/stack.env")
         lines.append("")
         lines.append(
-            "Dev tokens (8 h; `demimas token --agency A` makes more). Send as `Authorization: Bearer <token>`:"
+            f"Dev tokens (8 h; `demimas token --agency A` makes more) are in {tokens_path} (readable by you only)."
         )
-        for agency in Agency:
-            region = DEMO_REGIONS.get(agency) if agency in REGIONAL_AGENCIES else None
-            token = mint_token(
-                keys, issuer=self.settings.jwt_issuer, audience=self.settings.jwt_audience, agency=agency, region=region
-            )
-            label = f"{agency.value}" + (f" (region {region})" if region else "")
-            lines.append(f"  {label}:\n    {token}")
+        if tokens:
+            lines.append("Send one as `Authorization: Bearer <token>`:")
+            for label, token in tokens:
+                lines.append(f"  {label}:\n    {token}")
+        else:
+            lines.append("They are not printed here because the output is not a terminal.")
         return "\n".join(lines)
 
 
@@ -209,6 +241,15 @@ def _read_env(path: Path) -> dict[str, str]:
         return {}
     pairs = (line.partition("=") for line in path.read_text().splitlines() if "=" in line)
     return {key.strip(): value.strip() for key, _, value in pairs}
+
+
+def announce(stack: Stack, out: TextIO) -> Path:
+    """Write the dev tokens to the owner-only file and print the banner to `out`, with the tokens only if `out` is
+    a terminal (redirected output may end up in a log others can read). Returns the tokens file."""
+    tokens = stack.dev_tokens()
+    path = stack.write_tokens(tokens)
+    print(stack.banner(path, tokens if out.isatty() else None), file=out, flush=True)
+    return path
 
 
 def run(root: Path) -> int:
@@ -231,7 +272,7 @@ def run(root: Path) -> int:
         stack.wait_ready()
         if stack.start_gateway():
             stack.wait_ready()
-        print(stack.banner(), flush=True)
+        announce(stack, sys.stdout)
         while not stopping:
             for name, process in stack.processes.items():
                 if process.poll() is not None:

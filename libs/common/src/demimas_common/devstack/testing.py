@@ -2,6 +2,9 @@
 
 Registered as a plugin by the repository's root `conftest.py`. Integration tests ask for `stack` (URLs) and for
 `service_database(spec)` to get a provisioned and migrated schema.
+
+When the session ends, every log file the servers wrote is searched for personal data (NIK- and phone-shaped
+values, `log_leaks`): a finding fails the session at the teardown of `stack`, naming the file and line.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from demimas_common.devstack.log_leaks import find_leaks, log_files
 from demimas_common.devstack.nats import EmbeddedNats
 from demimas_common.devstack.postgres import EmbeddedPostgres
 
@@ -34,6 +38,10 @@ class TestStack:
     def nats_url(self) -> str:
         return self.nats.url
 
+    def log_files(self) -> list[Path]:
+        """Every log file the servers of this session wrote (PostgreSQL, NATS, extra NATS servers)."""
+        return log_files(self.root)
+
     def fresh_nats(self, name: str) -> EmbeddedNats:
         """A second, private NATS server for tests that stop or kill it."""
         return EmbeddedNats(self.root / f"nats-{name}")
@@ -51,3 +59,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestStack]:
     finally:
         nats.stop()
         postgres.stop()
+    leaks = find_leaks(log_files(root))
+    if leaks:
+        shown = "\n".join(f"  {leak}" for leak in leaks[:20])
+        pytest.fail(f"personal data reached the servers' logs ({len(leaks)} lines):\n{shown}", pytrace=False)

@@ -21,6 +21,7 @@ from strawberry.types import ExecutionContext, ExecutionResult, Info
 
 from demimas_common.graphql.access import AccessRules, install_access_rules
 from demimas_common.graphql.errors import log_unexpected, shape_error
+from demimas_common.graphql.operation_name import OperationName
 
 __all__ = ["FEDERATION_VERSION", "DemimasSchema", "OperationTracing", "build_schema"]
 
@@ -91,6 +92,11 @@ def build_schema(
         types=types or [],
         federation_version=FEDERATION_VERSION,
         # Ministry systems send the same few operations over and over: parse and validate each document once.
-        extensions=[OperationTracing, lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)],
+        extensions=[
+            OperationTracing,
+            OperationName,  # fills RequestContext.operation (graphql/operation_name.py)
+            lambda: ParserCache(maxsize=256),
+            lambda: ValidationCache(maxsize=256),
+        ],
         **kwargs,
     )

@@ -7,12 +7,12 @@ from typing import Any
 
 from sqlalchemy import Row, and_, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from demimas_common.errors import Conflict
 from demimas_registry.adapters.tables import departures, family_members, returns, village_stats, villages, workers
 from demimas_registry.domain.model import Departure, FamilyMember, Return, Worker
+from demimas_registry.domain.registration import Registered
 from demimas_registry.domain.stats import StatKey
 from demimas_registry.domain.vocabulary import (
     EducationLevel,
@@ -103,14 +103,25 @@ class WorkerRepository:
         value = await self.conn.scalar(select(workers.c.id).where(workers.c.nik == nik))
         return value if isinstance(value, uuid.UUID) else None
 
-    async def add(self, worker: Worker, *, created_by: str | None) -> None:
-        try:
-            async with self.conn.begin_nested():
-                await self.conn.execute(insert(workers).values(**worker_values(worker), created_by=created_by))
-        except IntegrityError as exc:
-            if "workers_nik_key" in str(exc.orig):
-                raise Conflict("a worker with this NIK is already registered", field="nik") from None
-            raise
+    async def add(self, worker: Worker, *, created_by: str | None) -> Registered | None:
+        """Insert the worker, unless its NIK is registered: then nothing is written and the worker holding the NIK
+        is returned. A duplicate is not a failed statement (ON CONFLICT DO NOTHING), so the database server never
+        logs the unique violation's `Key (nik)=(...) already exists` (docs/personal-data.md)."""
+        inserted = await self.conn.scalar(
+            pg_insert(workers)
+            .values(**worker_values(worker), created_by=created_by)
+            .on_conflict_do_nothing(index_elements=[workers.c.nik])
+            .returning(workers.c.id)
+        )
+        if inserted is not None:
+            return None
+        # READ COMMITTED: this statement sees the row the insert conflicted with (ON CONFLICT waited for it).
+        row = (
+            await self.conn.execute(select(workers.c.id, workers.c.village_code).where(workers.c.nik == worker.nik))
+        ).first()
+        if row is None:  # registry rows are never deleted; kept for a clear answer if that ever changes
+            raise Conflict("a worker with this NIK was being registered at the same time; try again", field="nik")
+        return Registered(row.id, row.village_code)
 
     async def save(self, worker: Worker, *, expected_version: int) -> None:
         """Write the changed worker; fails with CONFLICT when someone else changed it since it was read."""

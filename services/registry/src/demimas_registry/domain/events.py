@@ -3,7 +3,7 @@ name, phone or birth date: the JSON Schemas in demimas_common forbid extra keys 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from demimas_common.events.envelope import Actor, CloudEvent, new_event
 from demimas_registry.domain.model import Departure, FamilyMember, Return, Worker
@@ -11,6 +11,7 @@ from demimas_registry.domain.model import Departure, FamilyMember, Return, Worke
 __all__ = [
     "family_added",
     "personal_data_accessed",
+    "registration_refused",
     "worker_departed",
     "worker_registered",
     "worker_returned",
@@ -64,6 +65,15 @@ def family_added(member: FamilyMember, worker: Worker, actor: Actor | None) -> C
         "villageCode": worker.village_code,
     }
     return new_event("demimas.registry.family.added", str(member.id), data, actor=actor)
+
+
+def registration_refused(
+    existing_worker_id: str, village_code: str, actor: Actor | None, *, via: Literal["registerWorker", "import"]
+) -> CloudEvent:
+    """A registration refused because the NIK belongs to a worker outside the caller's region (domain.registration):
+    the existing worker's id and the village the caller asked for, never the NIK."""
+    data = {"workerId": existing_worker_id, "villageCode": village_code, "via": via}
+    return new_event("demimas.registry.registration.refused", existing_worker_id, data, actor=actor)
 
 
 def personal_data_accessed(

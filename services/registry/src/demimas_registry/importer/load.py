@@ -1,6 +1,9 @@
 """Writing validated import records in large batches, each batch one transaction: the workers (idempotent on NIK),
 their departures and returns, the village statistics, and their events in the outbox. A batch commits entirely
 or not at all; importing the same file again adds nothing (rows whose NIK exists are counted, not re-added).
+A row whose NIK belongs to a worker outside the caller's region is rejected as `NIK_NOT_REGISTRABLE` and the
+attempt recorded, as `registerWorker` does (domain.registration). Known NIKs are looked up before writing, so a
+duplicate is no failed statement and the database server never logs one (docs/personal-data.md).
 
 Two things run at once: this coroutine reads, validates and prepares the next batch while a writer task sends
 the previous one with binary COPY (the database works on one core while Python works on another). The writer
@@ -24,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from demimas_common.auth.principal import Principal
 from demimas_common.events.envelope import CloudEvent
 from demimas_common.telemetry import current_traceparent
+from demimas_registry.domain.registration import NOT_REGISTRABLE, NOT_REGISTRABLE_MESSAGE
 from demimas_registry.importer.prepare import (
     DEPARTURE_COLUMNS,
     OUTBOX_COLUMNS,
@@ -31,11 +35,12 @@ from demimas_registry.importer.prepare import (
     WORKER_COLUMNS,
     BatchBuilder,
     PreparedBatch,
+    Row,
     first_of_each_type,
     restricted,
 )
 from demimas_registry.importer.report import ImportReport
-from demimas_registry.importer.rows import ImportRecord
+from demimas_registry.importer.rows import ImportRecord, RowError
 from demimas_registry.importer.screen import validated
 
 __all__ = ["ImportInterrupted", "ImportReport", "import_workers", "validated"]
@@ -46,7 +51,7 @@ _INSERT_NEW = (
     f"INSERT INTO registry.workers ({', '.join(WORKER_COLUMNS)}) SELECT {', '.join(WORKER_COLUMNS)} "  # noqa: S608
     "FROM workers_in ON CONFLICT (nik) DO NOTHING RETURNING id"
 )
-_KNOWN_NIKS = "SELECT nik FROM registry.workers WHERE nik = ANY($1::text[])"
+_KNOWN_NIKS = "SELECT nik, id, village_code FROM registry.workers WHERE nik = ANY($1::text[])"
 _ADD_STATS = (
     "INSERT INTO registry.village_stats (village_code, dimension, key, count) "
     "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS d(v, dim, k, n) "
@@ -85,46 +90,83 @@ async def _copy_rest(apg: Any, batch: PreparedBatch) -> None:
         await apg.execute(
             _ADD_STATS, [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys], list(batch.stats.values())
         )
-    await apg.copy_records_to_table("outbox", schema_name="registry", columns=OUTBOX_COLUMNS, records=batch.outbox)
+    if batch.outbox:
+        await apg.copy_records_to_table("outbox", schema_name="registry", columns=OUTBOX_COLUMNS, records=batch.outbox)
 
 
-async def _write(engine: AsyncEngine, batch: PreparedBatch, builder: BatchBuilder) -> PreparedBatch:
-    """One transaction; returns what was actually written (the workers not registered before)."""
+class _Refusals:
+    """Rows whose NIK is registered outside the caller's region: rejected in the report, recorded as events."""
+
+    def __init__(self, covers: Callable[[str], bool]) -> None:
+        self.covers = covers
+
+    async def sort_out(
+        self, apg: Any, records: list[ImportRecord], builder: BatchBuilder
+    ) -> tuple[set[str], list[Row], list[RowError]]:
+        """(the NIKs among `records` that are registered, refusal events, rejected rows)."""
+        known = await apg.fetch(_KNOWN_NIKS, [record.worker.nik for record in records])
+        if not known:
+            return set(), [], []
+        outside = {row[0]: row[1] for row in known if not self.covers(row[2])}
+        events, rejected = [], []
+        for record in records:
+            existing = outside.get(record.worker.nik)
+            if existing is not None:
+                events.append(builder.refusal_row(record, existing))
+                rejected.append(RowError(record.line, "nik", NOT_REGISTRABLE, NOT_REGISTRABLE_MESSAGE))
+        return {row[0] for row in known}, events, rejected
+
+
+async def _write(
+    engine: AsyncEngine, batch: PreparedBatch, builder: BatchBuilder, refusals: _Refusals
+) -> tuple[PreparedBatch, list[RowError]]:
+    """One transaction; returns what was actually written (the workers not registered before, the refusal
+    events) and the rows rejected because their NIK is registered outside the caller's region."""
     async with engine.connect() as conn:
         raw = await conn.get_raw_connection()
         apg: Any = raw.driver_connection
         try:
             async with apg.transaction():
                 # The common case first: look the NIKs up, then COPY the new workers straight into the table.
-                known = await apg.fetch(_KNOWN_NIKS, batch.niks)
-                if known:
-                    batch = restricted(batch, {r[0] for r in known}, builder)
-                if batch.records:
+                known, refused, rejected = await refusals.sort_out(apg, batch.records, builder)
+                written = restricted(batch, known, builder) if known else batch
+                if written.records:
                     await apg.copy_records_to_table(
-                        "workers", schema_name="registry", columns=WORKER_COLUMNS, records=batch.workers
+                        "workers", schema_name="registry", columns=WORKER_COLUMNS, records=written.workers
                     )
-                    await _copy_rest(apg, batch)
-            return batch
+                written.outbox += refused
+                await _copy_rest(apg, written)
+            return written, rejected
         except UniqueViolationError:
-            pass  # someone registered one of these NIKs since the lookup: stage, and let ON CONFLICT skip them
+            # Someone registered one of these NIKs since the lookup (rare): stage, and let ON CONFLICT skip them.
+            # The failed COPY is logged by the server as its primary message only, without the key (terse).
+            pass
         async with apg.transaction():
             await apg.execute("CREATE TEMP TABLE workers_in (LIKE registry.workers INCLUDING DEFAULTS) ON COMMIT DROP")
             await apg.copy_records_to_table("workers_in", columns=WORKER_COLUMNS, records=batch.workers)
             inserted = {row[0] for row in await apg.fetch(_INSERT_NEW)}
+            written, rejected = batch, []
             if len(inserted) != len(batch.records):
-                batch = restricted(batch, inserted, builder, keep=True)
-            if batch.records:
-                await _copy_rest(apg, batch)
-        return batch
+                skipped = [record for record in batch.records if record.worker.id not in inserted]
+                _, refused, rejected = await refusals.sort_out(apg, skipped, builder)
+                written = restricted(batch, inserted, builder, keep=True)
+                written.outbox += refused
+            await _copy_rest(apg, written)
+        return written, rejected
 
 
 async def _writer(
-    engine: AsyncEngine, queue: asyncio.Queue[PreparedBatch | None], report: ImportReport, builder: BatchBuilder
+    engine: AsyncEngine,
+    queue: asyncio.Queue[PreparedBatch | None],
+    report: ImportReport,
+    builder: BatchBuilder,
+    refusals: _Refusals,
 ) -> None:
     while (batch := await queue.get()) is not None:
-        written = await _write(engine, batch, builder)
+        written, rejected = await _write(engine, batch, builder, refusals)
         report.inserted += len(written.records)
         report.events += len(written.outbox)
+        report.rejected += rejected
 
 
 async def _hand_over(queue: asyncio.Queue[PreparedBatch | None], item: PreparedBatch | None, writer: Any) -> None:
@@ -208,7 +250,8 @@ async def _import(
         reported = report.total
 
     queue: asyncio.Queue[PreparedBatch | None] = asyncio.Queue(maxsize=1)
-    writer = asyncio.create_task(_writer(engine, queue, report, BatchBuilder(actor, agency, traceparent)))
+    refusals = _Refusals(principal.covers)
+    writer = asyncio.create_task(_writer(engine, queue, report, BatchBuilder(actor, agency, traceparent), refusals))
     checked = False
     try:
         records = validated(rows, villages=villages, principal=principal, report=report)
@@ -222,6 +265,7 @@ async def _import(
     except Exception as exc:
         writer.cancel()
         await asyncio.gather(writer, return_exceptions=True)
+        report.rejected.sort(key=_by_line)
         report.elapsed = time.perf_counter() - started
         if isinstance(exc, ImportInterrupted) or not _is_write_error(exc, writer):
             raise
@@ -230,9 +274,14 @@ async def _import(
             f"{report.inserted} workers were imported before it; running the same file again skips them",
             report,
         ) from exc
+    report.rejected.sort(key=_by_line)  # the writer adds NIK_NOT_REGISTRABLE rows after the reader's
     report.skipped_existing = report.valid - report.inserted
     report.elapsed = time.perf_counter() - started
     return report
+
+
+def _by_line(error: RowError) -> int:
+    return error.line
 
 
 def _is_write_error(exc: BaseException, writer: asyncio.Task[None]) -> bool:

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from demimas_common.events.envelope import Actor, CloudEvent
+from demimas_common.events.schemas import validate_event
 from demimas_registry.domain import events
 from demimas_registry.domain.model import Worker
 from demimas_registry.domain.stats import StatKey
@@ -119,13 +120,25 @@ class BatchBuilder:
         r = record.ret
         if r is not None:
             b.returns.append((r.id, r.worker_id, r.departure_id, r.return_date, r.reason, r.note))
-        traceparent = self.traceparent
         for event in import_events(record, self.actor):
-            payload = event.to_dict()
-            if traceparent is not None:
-                payload["traceparent"] = traceparent
-            # asyncpg takes a uuid as text, and jsonb as text (SQLAlchemy's codec on the connection).
-            b.outbox.append((event.id, event.type, event.subject, orjson.dumps(payload).decode(), traceparent))
+            b.outbox.append(self.outbox_row(event))
+
+    def outbox_row(self, event: CloudEvent) -> Row:
+        traceparent = self.traceparent
+        payload = event.to_dict()
+        if traceparent is not None:
+            payload["traceparent"] = traceparent
+        # asyncpg takes a uuid as text, and jsonb as text (SQLAlchemy's codec on the connection).
+        return (event.id, event.type, event.subject, orjson.dumps(payload).decode(), traceparent)
+
+    def refusal_row(self, record: ImportRecord, existing_worker_id: Any) -> Row:
+        """The outbox row recording that this row's NIK belongs to a worker outside the caller's region
+        (domain.registration); checked against its schema here, as a unit of work would."""
+        event = events.registration_refused(
+            str(existing_worker_id), record.worker.village_code, self.actor, via="import"
+        )
+        validate_event(event)
+        return self.outbox_row(event)
 
     def build(self) -> PreparedBatch:
         batch, self.batch = self.batch, PreparedBatch()

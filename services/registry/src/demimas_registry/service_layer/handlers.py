@@ -27,6 +27,7 @@ from demimas_registry.domain.factories import (
     new_worker,
 )
 from demimas_registry.domain.model import FamilyMember, Worker
+from demimas_registry.domain.registration import already_registered, not_registrable
 from demimas_registry.domain.stats import Contribution, contribution, delta
 
 __all__ = ["add_family_member", "record_departure", "record_return", "register_worker", "update_worker"]
@@ -84,7 +85,16 @@ async def register_worker(cmd: RegisterWorker, uow: UnitOfWork, principal: Princ
     principal.require_region(worker.village_code, field="villageCode")
     repo = WorkerRepository(uow.connection)
     await _require_village(repo, worker.village_code)
-    await repo.add(worker, created_by=principal.agency.value)
+    existing = await repo.add(worker, created_by=principal.agency.value)
+    if existing is not None:
+        if principal.covers(existing.village_code):
+            raise already_registered(existing)
+        # Refused without saying the person exists elsewhere; the attempt is recorded (domain.registration).
+        uow.publish(
+            events.registration_refused(str(existing.id), worker.village_code, principal.actor, via="registerWorker")
+        )
+        await uow.commit()
+        raise not_registrable()
     await repo.apply_stats(delta([(None, worker_contribution(worker))]))
     uow.publish(events.worker_registered(worker, principal.actor))
     await uow.commit()

@@ -94,7 +94,9 @@ class RegistryContext(RequestContext):
         self.engine = engine
         self.queries = queries
         self.registry_loaders = Loaders.create(queries)
-        self.personal_data = PersonalDataGate(engine, principal, traceparent=traceparent)
+        self.personal_data = PersonalDataGate(
+            engine, principal, operation=lambda: self.operation, traceparent=traceparent
+        )
 
     def unit_of_work(self) -> UnitOfWork:
         actor = self.principal.actor if self.principal else None

@@ -2,9 +2,9 @@
 `demimas.registry.personal_data.accessed` event before the value is returned.
 
 Reads of one request are batched: all personal fields resolved in the same execution step become one event
-(who, which workers, which fields, purpose, trace), written through the outbox in its own committed transaction.
-If that write fails, every waiting field fails with UNAVAILABLE and returns null: nothing personal leaves without
-its record (fail closed).
+(who, which workers, which fields, purpose, the client's operation name, trace), written through the outbox in its
+own committed transaction. If that write fails, every waiting field fails with UNAVAILABLE and returns null:
+nothing personal leaves without its record (fail closed).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -41,9 +42,11 @@ class PersonalDataGate:
         engine: AsyncEngine,
         principal: Principal | None,
         *,
-        operation: str | None = None,
+        operation: Callable[[], str | None] = lambda: None,
         traceparent: str | None = None,
     ) -> None:
+        """`operation` gives the client's operation name when a record is written: the context learns it only
+        once execution starts (graphql/operation_name.py), after the gate was made."""
         self._engine = engine
         self._principal = principal
         self._operation = operation
@@ -96,7 +99,7 @@ class PersonalDataGate:
                         worker_ids=list(batch.workers),
                         fields=sorted(batch.fields),
                         family_member_ids=list(batch.family) or None,
-                        operation=self._operation,
+                        operation=self._operation(),
                     )
                 )
                 await uow.commit()
