@@ -19,6 +19,7 @@ from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.types import ExecutionContext, ExecutionResult
 
 from demimas_common.graphql.errors import log_unexpected, shape_error
+from demimas_common.graphql.input_guard import InputGuard
 
 __all__ = ["FEDERATION_VERSION", "DemimasSchema", "OperationTracing", "build_schema"]
 
@@ -28,6 +29,9 @@ _tracer = trace.get_tracer("demimas.graphql")
 
 
 class DemimasSchema(strawberry.federation.Schema):
+    def get_extensions(self, sync: bool = False) -> list[SchemaExtension]:  # input_guard.py: what it refuses, why
+        return [*super().get_extensions(sync), InputGuard()]
+
     async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         return _shaped(await super().execute(*args, **kwargs))
 
