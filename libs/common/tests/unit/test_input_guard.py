@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 import strawberry
+from graphql import parse
 
-from demimas_common.graphql.input_guard import text_problem
 from demimas_common.graphql.schema import build_schema
+from demimas_common.graphql.unstorable_text import document_problem, text_problem, value_problem
 
 SEEN: list[object] = []
 
@@ -138,6 +139,7 @@ async def test_clean_text_goes_through() -> None:
         ({"__typename": "Nope", "code": "1"}, "representations.0.__typename", "entity type"),
         ({"__typename": 5, "code": "1"}, "representations.0.__typename", "entity type"),
         ({"code": "1"}, "representations.0.__typename", "entity type"),
+        ({"__typename": ["Village"], "code": "1"}, "representations.0.__typename", "entity type"),
         ("Village", "representations.0", "must be an object"),
         (None, "representations.0", "must be an object"),
         ({"__typename": "Pilot", "id": 7}, "representations.0.id", "type ID"),
@@ -168,6 +170,26 @@ async def test_well_formed_representations_resolve() -> None:
     result = await schema.execute(ENTITIES, variable_values={"r": representations})
     assert result.errors is None
     assert SEEN == ["16.06.13.2001", "p1", {"code": "16.06.13.2001"}]
+
+
+@pytest.mark.parametrize(
+    "clean",
+    [
+        "a backslash then u0000: \\u0000",  # what orjson writes for NUL, as text: the slow walk clears it
+        {1: "a non-string key orjson cannot write"},
+        2**70,  # beyond orjson's integers
+        ["é", {"nested": ["\t\u0001"]}],
+    ],
+)
+def test_the_fast_path_never_refuses_clean_values(clean: Any) -> None:
+    assert value_problem({"v": clean}) is None
+
+
+def test_a_nul_after_non_ascii_text_in_a_literal_is_found() -> None:
+    document = parse('{ villages(regionPrefix: "Lampung é\u0000") }')
+    problem = document_problem(document)
+    assert problem is not None
+    assert problem.field == "regionPrefix"
 
 
 def test_text_problem() -> None:

@@ -21,8 +21,8 @@ import orjson
 import strawberry
 
 from demimas_common.errors import BadUserInput
-from demimas_common.graphql.input_guard import text_problem
 from demimas_common.graphql.types import PageInfo
+from demimas_common.graphql.unstorable_text import text_problem
 
 __all__ = [
     "DEFAULT_PAGE",
