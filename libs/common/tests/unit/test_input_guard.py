@@ -49,6 +49,21 @@ class Pilot:
         return cls(id=id or strawberry.ID("?"), village=Village(code="16.06.13.2001"))
 
 
+@strawberry.federation.type(keys=["id"])
+class Decree:
+    """No resolve_reference, and a field no representation carries: strawberry cannot make one by reference."""
+
+    id: strawberry.ID
+    number: str
+
+
+@strawberry.federation.type(keys=["id"])
+class Stub:
+    """No resolve_reference, but strawberry makes one from its key alone."""
+
+    id: strawberry.ID
+
+
 @strawberry.type
 class Query:
     @strawberry.field
@@ -65,7 +80,7 @@ class Mutation:
         return plan.name
 
 
-schema = build_schema(query=Query, mutation=Mutation, types=[Village, Pilot])
+schema = build_schema(query=Query, mutation=Mutation, types=[Village, Pilot, Decree, Stub])
 ENTITIES = "query($r: [_Any!]!) { _entities(representations: $r) { __typename } }"
 
 
@@ -190,6 +205,15 @@ def test_a_nul_after_non_ascii_text_in_a_literal_is_found() -> None:
     problem = document_problem(document)
     assert problem is not None
     assert problem.field == "regionPrefix"
+
+
+async def test_a_key_type_that_cannot_be_fetched_by_reference_is_no_entity() -> None:
+    error = await refused(ENTITIES, {"r": [{"__typename": "Decree", "id": "d1"}]})
+    assert error["field"] == "representations.0.__typename"
+    assert "(Pilot, Stub, Village)" in error["message"]
+    result = await schema.execute(ENTITIES, variable_values={"r": [{"__typename": "Stub", "id": "s1"}]})
+    assert result.errors is None
+    assert result.data == {"_entities": [{"__typename": "Stub"}]}
 
 
 def test_text_problem() -> None:

@@ -6,6 +6,8 @@ representation must be an object whose `__typename` is an entity type of this su
 carry every field of one of its keys, nothing but key fields and `@requires` fields, each of the key's GraphQL type
 exactly (an `ID` as a string, as the gateway sends it). Otherwise BAD_USER_INPUT at `representations.<i>[.<field>]`.
 
+A `@key` type that can be fetched by reference neither through `resolve_reference` nor by strawberry building it
+from the key fields alone is not an entity here (its representations are refused like an unknown `__typename`).
 What a type's keys are is read once per schema from the strawberry definitions that also print the SDL.
 """
 
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass
 from typing import Any
 
 from graphql import (
@@ -108,7 +110,24 @@ def _entities(schema: GraphQLSchema) -> Iterator[tuple[str, _Entity]]:
             for directive in getattr(strawberry_field, "directives", None) or ():
                 if isinstance(directive, Requires):
                     allowed.update(_key(graphql_type, directive.fields).names)
-        yield name, _Entity(graphql_type, keys, frozenset(allowed), " or ".join(texts))
+        if hasattr(definition.origin, "resolve_reference") or _built_from(graphql_type, allowed):
+            yield name, _Entity(graphql_type, keys, frozenset(allowed), " or ".join(texts))
+
+
+def _built_from(graphql_type: GraphQLObjectType, fields: set[str]) -> bool:
+    """Whether strawberry can make the type from a representation without `resolve_reference` (it calls the
+    class with the representation's fields): only when every field it needs is one the representation carries.
+    A `@key` type that fails this cannot be fetched by reference here, which used to be an INTERNAL error."""
+    for name, field in graphql_type.fields.items():
+        strawberry_field = field.extensions.get("strawberry-definition")
+        needed = strawberry_field is not None and strawberry_field.base_resolver is None and strawberry_field.init
+        if needed and _no_default(strawberry_field) and name not in fields:
+            return False
+    return True
+
+
+def _no_default(strawberry_field: Any) -> bool:
+    return strawberry_field.default is MISSING and strawberry_field.default_factory is MISSING
 
 
 def _key(owner: GraphQLObjectType, fields: str) -> _Key:
