@@ -17,8 +17,8 @@ from typing import Any
 import strawberry
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
-from strawberry.fastapi import GraphQLRouter
 
+from demimas_common.graphql.router import GuardedGraphQLRouter
 from demimas_common.health import ReadinessCheck, database_ready, nats_ready
 from demimas_common.logs import configure_logging
 from demimas_common.metrics import MetricsMiddleware, metrics_response
@@ -62,7 +62,7 @@ def create_app(
         redoc_url=None,
         openapi_url="/openapi.json" if development else None,
     )
-    router: GraphQLRouter[Any, None] = GraphQLRouter(
+    router = GuardedGraphQLRouter(
         schema, path="/graphql", context_getter=context_getter, graphql_ide="graphiql" if development else None
     )
     app.include_router(router)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import uuid
 from dataclasses import dataclass
@@ -20,13 +21,13 @@ CALLER = RequestContext(Principal("test", Agency.KP2MI, frozenset()))
 
 
 def test_cursor_round_trip() -> None:
-    assert decode_cursor(encode_cursor(("16.06.13.2001", 7))) == ("16.06.13.2001", 7)
+    assert decode_cursor(encode_cursor(("16.06.13.2001", 7)), length=2) == ("16.06.13.2001", 7)
 
 
 def test_cursor_of_ids_and_times() -> None:
     worker_id = uuid.UUID("0196a0e4-7c4b-7d0e-9a4a-3f3b8f1c2d11")
     when = dt.datetime(2026, 1, 10, 8, 30, tzinfo=dt.UTC)
-    assert decode_cursor(encode_cursor((when, worker_id))) == ("2026-01-10T08:30:00+00:00", str(worker_id))
+    assert decode_cursor(encode_cursor((when, worker_id)), length=None) == ("2026-01-10T08:30:00+00:00", str(worker_id))
 
 
 def test_cursors_are_url_safe() -> None:
@@ -44,11 +45,16 @@ def test_cursors_are_url_safe() -> None:
         "eyJhIjoxfQ",  # {"a":1}
         encode_cursor((["nested"],)),  # type: ignore[arg-type]
         "",
+        encode_cursor(("a\x00b",)),  # PostgreSQL text cannot hold NUL
+        base64.urlsafe_b64encode(b'["\\ud800"]').decode(),  # a lone surrogate, which orjson refuses
+        encode_cursor((2**63,)),  # beyond bigint
+        "\ud800",
+        "é" * 10,
     ],
 )
 def test_garbage_cursors(garbage: str) -> None:
     with pytest.raises(BadUserInput) as caught:
-        decode_cursor(garbage)
+        decode_cursor(garbage, length=None)
     assert caught.value.field == "after"
     assert caught.value.code == "BAD_USER_INPUT"
 
@@ -56,6 +62,23 @@ def test_garbage_cursors(garbage: str) -> None:
 def test_a_cursor_of_another_list_is_refused() -> None:
     with pytest.raises(BadUserInput, match="before is not a cursor"):
         decode_cursor(encode_cursor(("a", 1)), "before", length=1)
+
+
+@pytest.mark.parametrize("values", [("a",), ("a", "b", "c"), ("a", "b", "c", "d")])
+def test_a_cursor_of_another_length_is_refused(values: tuple[str, ...]) -> None:
+    with pytest.raises(BadUserInput) as caught:
+        decode_cursor(encode_cursor(values), length=2)
+    assert caught.value.field == "after"
+
+
+def test_the_length_must_be_stated() -> None:
+    """A decoder that forgot the shape of its cursors once unpacked a 2-element cursor into a 500."""
+    with pytest.raises(TypeError):
+        decode_cursor(encode_cursor(("a",)))  # type: ignore[call-arg]
+
+
+def test_extreme_but_storable_values_pass() -> None:
+    assert decode_cursor(encode_cursor((2**63 - 1, -(2**63), "ü")), length=3) == (2**63 - 1, -(2**63), "ü")
 
 
 @pytest.mark.parametrize("first", [0, -1, 501])

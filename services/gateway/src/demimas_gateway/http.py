@@ -3,7 +3,8 @@
 - `POST /graphql` with a JSON body, `GET /graphql?query=...` for queries only (a mutation over GET is 405).
 - `application/graphql-response+json` when the client accepts it (request errors are then HTTP 400, responses with
   `data` 200), `application/json` otherwise (always 200 for a well-formed request), as the GraphQL-over-HTTP
-  specification says for each media type. A body that is not JSON, or not a GraphQL request, is 400.
+  specification says for each media type. A body that is not JSON (strictly: UTF-8, no lone surrogates, at most 64
+  levels deep, as every subgraph reads it), or not a GraphQL request, is 400 `BAD_REQUEST`.
 - `Authorization: Bearer <jwt>` verified against the JWKS of the settings; a bad token is 401 with `UNAUTHENTICATED`.
 - Cross-site request forgery: a request a browser could send from another site without a CORS preflight (no
   `Authorization`, no JSON or GraphQL content type, no `X-Demimas-Preflight`/`Apollo-Require-Preflight` header) is
@@ -31,6 +32,7 @@ from opentelemetry import propagate, trace
 
 from demimas_common.auth.jwt import TokenVerifier
 from demimas_common.errors import BadUserInput, DemimasError
+from demimas_common.graphql.request_body import RequestRefused, decode_json
 from demimas_gateway.gateway import PURPOSES, Caller, Gateway, RequestError
 from demimas_gateway.ratelimit import RateLimiter
 from demimas_gateway.tokens import TokenCache
@@ -159,9 +161,9 @@ class GatewayApp:
         variables: Any = None
         if "variables" in params:
             try:
-                variables = orjson.loads(params["variables"])
-            except orjson.JSONDecodeError:
-                await _send(send, 400, _request_error("`variables` is not JSON", "BAD_REQUEST"), JSON)
+                variables = decode_json(params["variables"], "`variables`")
+            except RequestRefused as refused:
+                await _send(send, refused.status, refused.body(), JSON)
                 return
         request = {"query": params["query"], "variables": variables, "operationName": params.get("operationName")}
         await self._execute(request, headers, send, frozenset({"query"}), len(params.get("variables", "")))
@@ -189,9 +191,9 @@ class GatewayApp:
             await _send(send, 415, _request_error("send the request as application/json", "BAD_REQUEST"), JSON)
             return
         try:
-            request = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            await _send(send, 400, _request_error("the request body is not valid JSON", "BAD_REQUEST"), JSON)
+            request = decode_json(body)  # strict: UTF-8 without lone surrogates, at most MAX_JSON_DEPTH levels
+        except RequestRefused as refused:
+            await _send(send, refused.status, refused.body(), JSON)
             return
         if isinstance(request, list):
             problem = "batched operations are not accepted: send one operation per request"

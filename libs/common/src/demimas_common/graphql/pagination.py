@@ -22,6 +22,7 @@ import strawberry
 
 from demimas_common.errors import BadUserInput
 from demimas_common.graphql.types import PageInfo
+from demimas_common.graphql.unstorable_text import text_problem
 
 __all__ = [
     "DEFAULT_PAGE",
@@ -50,21 +51,33 @@ def encode_cursor(values: tuple[CursorValue, ...]) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(list(values), default=str)).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, field: str = "after", *, length: int | None = None) -> tuple[Scalar, ...]:
-    """The values `encode_cursor` was given; `BadUserInput` on anything else (also when `length` differs, so a
-    cursor of another list is refused rather than misread)."""
+def decode_cursor(cursor: str, field: str = "after", *, length: int | None) -> tuple[Scalar, ...]:
+    """The values `encode_cursor` was given; `BadUserInput` on anything else.
+
+    `length` is the number of values this list's cursors hold (None: any), required so that no caller unpacks a
+    cursor of another shape into a `ValueError` (a 500). Strings with a NUL or a lone surrogate and integers outside
+    PostgreSQL's bigint are refused too: no cursor this service made holds them, and the database would fail on them.
+    """
     refused = BadUserInput(f"{field} is not a cursor of this list; pass an endCursor you were given", field=field)
     if len(cursor) > MAX_CURSOR_LENGTH:
         raise refused
     try:
         values = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError):  # orjson.JSONDecodeError is a ValueError
+    except (binascii.Error, ValueError):  # orjson.JSONDecodeError is a ValueError, and so is non-ASCII input
         raise refused from None
     if not isinstance(values, list) or not values or (length is not None and len(values) != length):
         raise refused
-    if not all(value is None or isinstance(value, str | int | float | bool) for value in values):
+    if not all(_storable(value) for value in values):
         raise refused
     return tuple(values)
+
+
+def _storable(value: object) -> bool:
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return True
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63
+    return isinstance(value, str) and text_problem(value) is None
 
 
 def validate_first(first: int | None, default: int = DEFAULT_PAGE, maximum: int = MAX_PAGE) -> int:

@@ -21,6 +21,7 @@ from strawberry.types import ExecutionContext, ExecutionResult, Info
 
 from demimas_common.graphql.access import AccessRules, install_access_rules
 from demimas_common.graphql.errors import log_unexpected, shape_error
+from demimas_common.graphql.input_guard import InputGuard
 from demimas_common.graphql.operation_name import OperationName
 
 __all__ = ["FEDERATION_VERSION", "DemimasSchema", "OperationTracing", "build_schema"]
@@ -43,6 +44,9 @@ class DemimasSchema(strawberry.federation.Schema):
     def entities_resolver(self, info: Info, representations: list[FederationAny]) -> list[FederationAny]:
         """`_entities`, each representation under its type's requirements and region (graphql/access.py)."""
         return self._checked_entities(info, representations)
+
+    def get_extensions(self, sync: bool = False) -> list[SchemaExtension]:  # input_guard.py: what it refuses, why
+        return [*super().get_extensions(sync), InputGuard()]
 
     async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         return _shaped(await super().execute(*args, **kwargs))

@@ -81,7 +81,7 @@ class Query:
     ) -> VillageConnection | None:
         principal = info.context.require_principal()
         size = validate_first(first)
-        after_code = str(decode_cursor(after)[0]) if after is not None else None
+        after_code = str(decode_cursor(after, length=1)[0]) if after is not None else None
         if search is not None:
             search = v.check_text(search, field="search", max_length=100)
         queries = info.context.queries

@@ -400,7 +400,7 @@ async def worker_connection(
     size = validate_first(first)
     after_id = None
     if after is not None:
-        (raw,) = decode_cursor(after)
+        (raw,) = decode_cursor(after, length=1)
         try:
             after_id = uuid.UUID(str(raw))
         except ValueError:

@@ -1,0 +1,48 @@
+"""Strawberry's FastAPI router with a strict front door: every subgraph mounts this one (`demimas_common.app`).
+
+Strawberry reads the body with `json.loads` and trusts its shape, so `null`, `"text"` or `42` as a body, invalid
+UTF-8 and a 10,000-deep array were 500s. Here the body goes through `request_body.decode_request` instead (see
+there for what is refused), and every refusal of the HTTP layer, strawberry's own included ("Unsupported content
+type", a `query` that is not a string, ...), answers as JSON with `extensions.code` instead of strawberry's plain
+text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cross_web import HTTPException
+from fastapi.responses import JSONResponse
+from strawberry.fastapi import GraphQLRouter
+from strawberry.types.unset import UNSET
+
+from demimas_common.graphql.request_body import RequestRefused, decode_json, decode_request
+
+__all__ = ["GuardedGraphQLRouter"]
+
+_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "BODY_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE"}
+
+
+class _Refused(HTTPException):
+    def __init__(self, refused: RequestRefused) -> None:
+        super().__init__(refused.status, refused.message)
+        self.code = refused.code
+
+
+class GuardedGraphQLRouter(GraphQLRouter[Any, None]):
+    def parse_json(self, data: str | bytes) -> Any:
+        try:
+            if isinstance(data, str):  # a GET parameter (`variables`, `extensions`); strawberry checks its shape
+                return decode_json(data, "a JSON query parameter")
+            return decode_request(data)  # the POST body, which strawberry reads as bytes
+        except RequestRefused as refused:
+            raise _Refused(refused) from None
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        try:
+            return await super().run(request, context, root_value)
+        except HTTPException as exc:
+            code = getattr(exc, "code", None) or _CODES.get(exc.status_code, "BAD_REQUEST")
+            body = {"errors": [{"message": exc.reason, "extensions": {"code": code}}]}
+            headers = {"allow": "GET, POST"} if exc.status_code == 405 else None
+            return JSONResponse(body, status_code=exc.status_code, headers=headers)
