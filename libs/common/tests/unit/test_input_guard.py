@@ -10,6 +10,8 @@ import pytest
 import strawberry
 from graphql import parse
 
+from demimas_common.auth.principal import Agency, Principal
+from demimas_common.graphql.context import RequestContext
 from demimas_common.graphql.schema import build_schema
 from demimas_common.graphql.unstorable_text import document_problem, text_problem, value_problem
 
@@ -82,11 +84,13 @@ class Mutation:
 
 schema = build_schema(query=Query, mutation=Mutation, types=[Village, Pilot, Decree, Stub])
 ENTITIES = "query($r: [_Any!]!) { _entities(representations: $r) { __typename } }"
+# Root fields and _entities need a caller (graphql/access.py): these tests run as one.
+CALLER = RequestContext(Principal("test", Agency.KP2MI, frozenset()))
 
 
 async def refused(query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
     SEEN.clear()
-    result = await schema.execute(query, variable_values=variables)
+    result = await schema.execute(query, variable_values=variables, context_value=CALLER)
     assert result.errors is not None, result.data
     [error] = result.errors
     assert SEEN == [], "a resolver ran"
@@ -137,7 +141,9 @@ async def test_nul_in_a_literal(query: str, field: str) -> None:
 async def test_clean_text_goes_through() -> None:
     SEEN.clear()
     result = await schema.execute(
-        "query($p: String) { villages(regionPrefix: $p) }", variable_values={"p": "16.06 Lampung Timur 😀 é"}
+        "query($p: String) { villages(regionPrefix: $p) }",
+        variable_values={"p": "16.06 Lampung Timur 😀 é"},
+        context_value=CALLER,
     )
     assert result.errors is None
     assert SEEN == [("16.06 Lampung Timur 😀 é", None)]
@@ -182,7 +188,7 @@ async def test_well_formed_representations_resolve() -> None:
         {"__typename": "Pilot", "id": "p1"},
         {"__typename": "Pilot", "village": {"code": "16.06.13.2001"}},
     ]
-    result = await schema.execute(ENTITIES, variable_values={"r": representations})
+    result = await schema.execute(ENTITIES, variable_values={"r": representations}, context_value=CALLER)
     assert result.errors is None
     assert SEEN == ["16.06.13.2001", "p1", {"code": "16.06.13.2001"}]
 
@@ -211,7 +217,9 @@ async def test_a_key_type_that_cannot_be_fetched_by_reference_is_no_entity() -> 
     error = await refused(ENTITIES, {"r": [{"__typename": "Decree", "id": "d1"}]})
     assert error["field"] == "representations.0.__typename"
     assert "(Pilot, Stub, Village)" in error["message"]
-    result = await schema.execute(ENTITIES, variable_values={"r": [{"__typename": "Stub", "id": "s1"}]})
+    result = await schema.execute(
+        ENTITIES, variable_values={"r": [{"__typename": "Stub", "id": "s1"}]}, context_value=CALLER
+    )
     assert result.errors is None
     assert result.data == {"_entities": [{"__typename": "Stub"}]}
 

@@ -14,7 +14,8 @@ from fastapi import FastAPI
 
 from demimas_common.app import create_app
 from demimas_common.auth.jwt import TokenVerifier
-from demimas_common.auth.keys import ensure_dev_keys
+from demimas_common.auth.keys import ensure_dev_keys, mint_token
+from demimas_common.auth.principal import Agency
 from demimas_common.graphql.context import context_getter_factory
 from demimas_common.graphql.request_body import MAX_JSON_DEPTH, RequestRefused, decode_json, decode_request
 from demimas_common.graphql.schema import build_schema
@@ -100,9 +101,12 @@ async def test_a_body_just_within_the_depth_bound_is_served(http: httpx.AsyncCli
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"  # a list is no String
 
 
-async def test_a_plain_request_still_works(http: httpx.AsyncClient) -> None:
+async def test_a_plain_request_still_works(http: httpx.AsyncClient, tmp_path: Path) -> None:
     query = {"query": "query($t: String) { echo(text: $t) }", "variables": {"t": "Desa Migran EMAS ü"}}
-    response = await http.post("/graphql", json=query)
+    keys = ensure_dev_keys(tmp_path / "keys")  # the fixture's keys: the same folder
+    defaults = CommonSettings(database_url="postgresql://unused@/x", nats_url="nats://unused:4222")
+    token = mint_token(keys, issuer=defaults.jwt_issuer, audience=defaults.jwt_audience, agency=Agency.KP2MI)
+    response = await http.post("/graphql", json=query, headers={"authorization": f"Bearer {token}"})
     assert (response.status_code, response.json()) == (200, {"data": {"echo": "Desa Migran EMAS ü"}})
 
 
