@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 
 from demimas_audit.adapters.queries import verify_range
 from demimas_audit.adapters.tables import gaps, records
-from demimas_audit.domain.chain import GENESIS, ProblemKind, link
+from demimas_audit.domain.chain import GENESIS, ProblemKind, canonical, digests, link_digests
 from demimas_audit.service_layer.checkpoints import CHECKPOINT_SUBJECT, Checkpointer
 from demimas_audit.service_layer.export import export_chain, verify_export
 from demimas_audit.service_layer.ingest import AuditIngest
@@ -82,8 +82,11 @@ async def test_events_are_chained_in_stream_order(store: AuditStore) -> None:
     assert [r["stream_seq"] for r in rows] == seqs
     assert [str(r["event_id"]) for r in rows] == [e.id for e in sent]
     prev = GENESIS
-    for r in rows:  # the stored hash is SHA-256 over the previous hash and the RFC 8785 form of the event
-        assert bytes(r["hash"]) == link(prev, orjson.loads(sent[r["seq"] - 1].to_json()))
+    for r in rows:  # format 2: SHA-256 over the previous hash and the digests of the event (RFC 8785), the stream
+        # sequence and the recording time
+        canon = canonical(orjson.loads(sent[r["seq"] - 1].to_json()))
+        assert bytes(r["digests"]) == digests(canon, r["stream_seq"], r["recorded_at"])
+        assert bytes(r["hash"]) == link_digests(prev, bytes(r["digests"]))
         prev = bytes(r["hash"])
     assert [r["trace_id"] for r in rows[:4]] == [TRACE, None, None, TRACE]
     assert (v.problems, v.checked, v.head_seq, v.gaps) == ([], 20, 20, [])

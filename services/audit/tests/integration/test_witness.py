@@ -17,7 +17,7 @@ import orjson
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from demimas_audit.domain.chain import link
+from demimas_audit.domain.chain import canonical, digests, link_digests
 from demimas_audit.service_layer.checkpoints import CHECKPOINT_SUBJECT, Checkpoint, Checkpointer, key_id, message
 from demimas_audit.service_layer.checkpoints import public_pem as pem
 from demimas_audit.service_layer.export import export_chain, verify_export
@@ -188,7 +188,9 @@ def rewrite(
     for r in records:
         if r["seq"] == change_at:
             r["event"]["data"]["villageCode"] = "33.07.01.2001"
-        r["prevHash"], r["hash"] = prev.hex(), link(prev, r["event"]).hex()
+        record_digests = digests(canonical(r["event"]), r["streamSeq"], dt.datetime.fromisoformat(r["recordedAt"]))
+        r["digests"], r["prevHash"] = record_digests.hex(), prev.hex()
+        r["hash"] = link_digests(prev, record_digests).hex()
         prev = bytes.fromhex(r["hash"])
     header["headSeq"], header["headHash"] = records[-1]["seq"], records[-1]["hash"]
     head = sign(key, records[-1]["seq"], prev)

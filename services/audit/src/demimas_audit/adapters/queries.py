@@ -1,5 +1,9 @@
 """Reading the audit store: events by filter (keyset on sequence), one trace, a worker's access log, and chain
-verification over a range (records streamed in chunks, so a long chain is checked in bounded memory)."""
+verification over a range (records streamed in chunks, so a long chain is checked in bounded memory).
+
+Every column these queries read or filter on is covered by the chain, and verification checks it (see
+`domain/coverage.py`): a record whose columns were changed in the database is reported with its sequence and the
+column."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from demimas_audit.adapters.tables import checkpoints, gaps, head, records
 from demimas_audit.domain.chain import GENESIS, ChainProblem, ChainVerifier, Record
+from demimas_audit.domain.envelope import DERIVED_COLUMNS
 
 __all__ = ["EventFilter", "Verification", "access_log", "event_page", "events_by_ids", "trace", "verify_range"]
 
@@ -98,18 +103,40 @@ class Verification:
     gaps: list[tuple[int, int]]
 
 
+_VERIFIED = [
+    records.c.seq,
+    records.c.event,
+    records.c.prev_hash,
+    records.c.hash,
+    records.c.stream_seq,
+    records.c.recorded_at,
+    records.c.digests,
+    *(records.c[c] for c in DERIVED_COLUMNS),
+]
+"""What verification reads of each record: the chain, the hashed columns and the columns derived from the event."""
+
+
 async def _records(conn: AsyncConnection, first: int, last: int | None) -> AsyncIterator[Record]:
     start = first
     while True:
-        stmt = select(records.c.seq, records.c.event, records.c.prev_hash, records.c.hash).where(records.c.seq >= start)
+        stmt = select(*_VERIFIED).where(records.c.seq >= start)
         if last is not None:
             stmt = stmt.where(records.c.seq <= last)
-        rows = (await conn.execute(stmt.order_by(records.c.seq).limit(CHUNK))).all()
-        for seq, event, prev, digest in rows:
-            yield Record(seq, event, bytes(prev), bytes(digest))
+        rows = (await conn.execute(stmt.order_by(records.c.seq).limit(CHUNK))).mappings().all()
+        for r in rows:
+            yield Record(
+                r["seq"],
+                r["event"],
+                bytes(r["prev_hash"]),
+                bytes(r["hash"]),
+                stream_seq=r["stream_seq"],
+                recorded_at=r["recorded_at"],
+                digests=None if r["digests"] is None else bytes(r["digests"]),
+                columns={c: r[c] for c in DERIVED_COLUMNS},
+            )
         if len(rows) < CHUNK:
             return
-        start = rows[-1][0] + 1
+        start = rows[-1]["seq"] + 1
 
 
 async def verify_range(conn: AsyncConnection, from_seq: int | None, to_seq: int | None) -> Verification:

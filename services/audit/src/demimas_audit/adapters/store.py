@@ -1,12 +1,11 @@
 """Appending to the chain in two steps: `prepare` links a batch to the chain's end in memory (skipping what was read
-before and events stored already, noting gaps in the stream sequence, hashing each new event onto the previous
-hash); `write` inserts it in one statement and moves the head, only if the head is still where the batch was
-linked (otherwise `HeadMoved`: re-read from the head)."""
+before and events stored already, noting gaps in the stream sequence, hashing each new record onto the previous
+hash in format 2, deriving the query columns from the event); `write` inserts it in one statement and moves the
+head, only if the head is still where the batch was linked (otherwise `HeadMoved`: re-read from the head)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +16,8 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from demimas_audit.adapters.tables import gaps, head, records
-from demimas_audit.domain.chain import canonical
+from demimas_audit.domain.chain import canonical, digests, link_digests
+from demimas_audit.domain.envelope import derive, event_id
 
 __all__ = ["Head", "HeadMoved", "Incoming", "Prepared", "prepare", "read_head", "stored_ids", "write"]
 
@@ -28,26 +28,6 @@ class Incoming:
 
     stream_seq: int
     body: dict[str, Any]
-
-
-def _trace_id(traceparent: object) -> str | None:
-    if isinstance(traceparent, str) and len(traceparent) == 55 and traceparent[2] == "-":
-        return traceparent[3:35]
-    return None
-
-
-def _event_id(body: dict[str, Any], stream_seq: int) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(body.get("id")))
-    except ValueError:  # an envelope without a usable id is kept too, under an id derived from its place
-        return uuid.uuid5(uuid.NAMESPACE_URL, f"demimas-stream:{stream_seq}")
-
-
-def _time(body: dict[str, Any], fallback: dt.datetime) -> dt.datetime:
-    try:
-        return dt.datetime.fromisoformat(str(body.get("time")).replace("Z", "+00:00"))
-    except ValueError:
-        return fallback
 
 
 _COLUMNS: dict[str, Any] = {
@@ -66,6 +46,8 @@ _COLUMNS: dict[str, Any] = {
     "event": Text,  # the canonical text itself, cast to jsonb in SQL (no second serialisation)
     "prev_hash": LargeBinary,
     "hash": LargeBinary,
+    "recorded_at": DateTime(timezone=True),
+    "digests": LargeBinary,
 }
 # One array parameter per column (unnest): the statement is the same for every batch size, prepared once.
 _rows = func.unnest(*(bindparam(c, type_=ARRAY(t)) for c, t in _COLUMNS.items())).table_valued(*_COLUMNS)
@@ -108,7 +90,7 @@ async def read_head(conn: AsyncConnection, *, lock: bool = False) -> Head:
 
 async def stored_ids(conn: AsyncConnection, batch: list[Incoming]) -> set[uuid.UUID]:
     """The batch's event ids already in the store (a republished event is stored once)."""
-    ids = [_event_id(m.body, m.stream_seq) for m in batch]
+    ids = [event_id(m.body, m.stream_seq) for m in batch]
     return set((await conn.execute(select(records.c.event_id).where(records.c.event_id.in_(ids)))).scalars())
 
 
@@ -125,30 +107,23 @@ def prepare(batch: list[Incoming], start: Head, stored: set[uuid.UUID]) -> Prepa
         if m.stream_seq > last_stream + 1:
             found_gaps.append((last_stream + 1, m.stream_seq - 1, seq))
         last_stream = m.stream_seq
-        event_id = _event_id(m.body, m.stream_seq)
-        if event_id in stored or event_id in added:  # the same event again (republished): stored once
+        derived = derive(m.body, stream_seq=m.stream_seq, recorded_at=now)
+        if derived["event_id"] in stored or derived["event_id"] in added:  # the same event again (republished)
             continue
-        added.add(event_id)
-        body = m.body
-        canon = canonical(body)
-        digest = hashlib.sha256(prev + canon).digest()
+        added.add(derived["event_id"])
+        canon = canonical(m.body)
+        record_digests = digests(canon, m.stream_seq, now)
+        digest = link_digests(prev, record_digests)
         seq += 1
         values = {
             "seq": seq,
             "stream_seq": m.stream_seq,
-            "event_id": event_id,
-            "type": str(body.get("type", "")),
-            "source": str(body.get("source", "")),
-            "subject": str(body.get("subject", "")),
-            "time": _time(body, now),
-            "actor_agency": body.get("actoragency"),
-            "actor_sub": body.get("actorsub"),
-            "trace_id": _trace_id(body.get("traceparent")),
-            "causation_id": body.get("causationid"),
-            "correlation_id": body.get("correlationid"),
+            **derived,
             "event": canon.decode(),
             "prev_hash": prev,
             "hash": digest,
+            "recorded_at": now,
+            "digests": record_digests,
         }
         for c, v in values.items():
             rows[c].append(v)

@@ -33,6 +33,7 @@ records = Table(
     Column("prev_hash", LargeBinary, nullable=False),
     Column("hash", LargeBinary, nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("digests", LargeBinary),  # format 2 (migration 0002); what covers each column: domain/coverage.py
 )
 head = Table(
     "head",

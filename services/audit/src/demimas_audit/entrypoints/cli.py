@@ -87,7 +87,8 @@ def _verify(args: argparse.Namespace) -> int:
     if result.used_file_key:
         print("warning: checkpoints checked with the key inside the export; pass --public-key for independent proof")
     for p in result.problems:
-        print(f"record {p.seq}: {p.kind.value}: {p.detail}")
+        where = f"record {p.seq}" + (f", column {p.column}" if p.column else "")
+        print(f"{where}: {p.kind.value}: {p.detail}")
     for seq in result.signature_failures:
         print(f"checkpoint at {seq}: signature does not verify")
     witness_ok = True

@@ -1,6 +1,8 @@
-"""Export the chain with its checkpoints to a JSON Lines file, and verify such a file offline: every link, and every
-checkpoint's signature against a public key obtained independently (the file's own key is only a fallback: whoever
-rewrote the chain could have replaced it too)."""
+"""Export the chain with its checkpoints to a JSON Lines file, and verify such a file offline: every link (with each
+hashed column a record line carries: the event, `streamSeq` and, from format 2 on, `recordedAt` and the `digests`),
+and every checkpoint's signature against a public key obtained independently (the file's own key is only a
+fallback: whoever rewrote the chain could have replaced it too). An export carries no derived column: a reader takes
+type, subject, actor and time from the hashed event itself."""
 
 from __future__ import annotations
 
@@ -43,25 +45,25 @@ async def export_chain(engine: AsyncEngine, out: IO[bytes], public_key: Ed25519P
             )
             + b"\n"
         )
+        r = records.c
         stream = await conn.stream(
-            select(records.c.seq, records.c.stream_seq, records.c.event, records.c.prev_hash, records.c.hash)
-            .order_by(records.c.seq)
+            select(r.seq, r.stream_seq, r.event, r.prev_hash, r.hash, r.recorded_at, r.digests)
+            .order_by(r.seq)
             .execution_options(yield_per=2000)
         )
-        async for seq, stream_seq, event, prev, digest in stream:
-            out.write(
-                orjson.dumps(
-                    {
-                        "kind": "record",
-                        "seq": seq,
-                        "streamSeq": stream_seq,
-                        "event": event,
-                        "prevHash": bytes(prev).hex(),
-                        "hash": bytes(digest).hex(),
-                    }
-                )
-                + b"\n"
-            )
+        async for seq, stream_seq, event, prev, digest, recorded_at, record_digests in stream:
+            line = {
+                "kind": "record",
+                "seq": seq,
+                "streamSeq": stream_seq,
+                "event": event,
+                "prevHash": bytes(prev).hex(),
+                "hash": bytes(digest).hex(),
+                "recordedAt": recorded_at.isoformat(),
+            }
+            if record_digests is not None:
+                line["digests"] = bytes(record_digests).hex()
+            out.write(orjson.dumps(line) + b"\n")
             written += 1
         for cp in await conn.execute(select(checkpoints).order_by(checkpoints.c.seq)):
             out.write(
@@ -110,6 +112,22 @@ def record_hashes(path: Path) -> Iterator[tuple[int, bytes]]:
             yield int(item["seq"]), bytes.fromhex(str(item["hash"]))
 
 
+def _record(item: dict[str, Any]) -> Record:
+    """A record line as the verifier takes it. `digests` (format 2) and `recordedAt` are absent from exports written
+    before format 2; a format-2 line without them fails its hash, as it should."""
+    recorded_at = item.get("recordedAt")
+    record_digests = item.get("digests")
+    return Record(
+        int(item["seq"]),
+        item["event"],
+        bytes.fromhex(str(item["prevHash"])),
+        bytes.fromhex(str(item["hash"])),
+        stream_seq=int(item["streamSeq"]) if item.get("streamSeq") is not None else None,
+        recorded_at=dt.datetime.fromisoformat(str(recorded_at)) if recorded_at is not None else None,
+        digests=bytes.fromhex(str(record_digests)) if record_digests is not None else None,
+    )
+
+
 def verify_export(path: Path, public_key: Ed25519PublicKey | None) -> OfflineResult:
     result = OfflineResult()
     header = next(_lines(path))
@@ -138,13 +156,6 @@ def verify_export(path: Path, public_key: Ed25519PublicKey | None) -> OfflineRes
     for item in _lines(path):
         if item.get("kind") == "record":
             result.records += 1
-            verifier.add(
-                Record(
-                    int(item["seq"]),
-                    item["event"],
-                    bytes.fromhex(str(item["prevHash"])),
-                    bytes.fromhex(str(item["hash"])),
-                )
-            )
+            verifier.add(_record(item))
     _, result.problems = verifier.finish()
     return result

@@ -12,6 +12,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from demimas_audit.adapters import queries
+from demimas_audit.domain.envelope import derive
 from demimas_audit.entrypoints.graphql.context import AuditContext
 
 __all__ = ["AccessLogEntry", "AuditEvent", "ChainProblem", "ChainVerification", "StreamGap", "Worker"]
@@ -36,7 +37,10 @@ class AuditEvent:
     causation_id: str | None
     correlation_id: str | None
     data: JSON
-    hash: str = strawberry.field(description="SHA-256 of the previous hash and this event (RFC 8785 JSON), hex.")
+    hash: str = strawberry.field(
+        description="SHA-256 of the previous hash and this record's hashed columns (the event in RFC 8785 JSON and, "
+        "from format 2, the stream sequence and recording time), hex."
+    )
     recorded_at: dt.datetime
 
     def region_code(self, info: Ctx) -> None:
@@ -53,20 +57,23 @@ class AuditEvent:
 
     @classmethod
     def from_row(cls, r: RowMapping) -> AuditEvent:
+        """The event's attributes as its hashed event gives them: the stored copies serve the filters' indexes, and a
+        copy changed in the database (which `verifyAuditChain` reports) is not what is shown."""
         event: dict[str, Any] = r["event"]
+        e = derive(event, stream_seq=r["stream_seq"], recorded_at=r["recorded_at"])
         return cls(
-            id=strawberry.ID(str(r["event_id"])),
+            id=strawberry.ID(str(e["event_id"])),
             sequence=r["seq"],
             stream_sequence=r["stream_seq"],
-            type=r["type"],
-            source=r["source"],
-            subject=r["subject"],
-            time=r["time"],
-            actor_agency=r["actor_agency"],
-            actor_sub=r["actor_sub"],
-            trace_id=r["trace_id"],
-            causation_id=r["causation_id"],
-            correlation_id=r["correlation_id"],
+            type=e["type"],
+            source=e["source"],
+            subject=e["subject"],
+            time=e["time"],
+            actor_agency=e["actor_agency"],
+            actor_sub=e["actor_sub"],
+            trace_id=e["trace_id"],
+            causation_id=e["causation_id"],
+            correlation_id=e["correlation_id"],
             data=cast(JSON, event.get("data")),
             hash=bytes(r["hash"]).hex(),
             recorded_at=r["recorded_at"],
@@ -85,6 +92,10 @@ class ChainProblem:
     sequence: int
     kind: str = strawberry.field(description="MODIFIED, INSERTED or REMOVED.")
     detail: str
+    column: str | None = strawberry.field(
+        description="The column of the record that disagrees with the chain (e.g. actor_agency, event, hash), when "
+        "it can be told."
+    )
 
 
 @strawberry.type(description="Messages of the stream the store never received (deleted from the stream, or lost).")
@@ -113,7 +124,9 @@ class ChainVerification:
             checked=v.checked,
             head_sequence=v.head_seq,
             head_hash=v.head_hash.hex(),
-            problems=[ChainProblem(sequence=p.seq, kind=p.kind.value, detail=p.detail) for p in v.problems],
+            problems=[
+                ChainProblem(sequence=p.seq, kind=p.kind.value, detail=p.detail, column=p.column) for p in v.problems
+            ],
             gaps=[StreamGap(from_stream_sequence=a, to_stream_sequence=b) for a, b in v.gaps],
         )
 
@@ -150,15 +163,16 @@ class Worker:
         entries = []
         for r in rows:
             data: dict[str, Any] = r["event"].get("data", {})
+            e = derive(r["event"], stream_seq=r["stream_seq"], recorded_at=r["recorded_at"])  # as in AuditEvent
             entries.append(
                 AccessLogEntry(
-                    at=r["time"],
-                    agency=str(data.get("agency", r["actor_agency"] or "")),
-                    subject=str(data.get("subject", r["actor_sub"] or "")),
+                    at=e["time"],
+                    agency=str(data.get("agency", e["actor_agency"] or "")),
+                    subject=str(data.get("subject", e["actor_sub"] or "")),
                     purpose=str(data.get("purpose", "")),
                     fields=list(data.get("fields", [])),
                     operation=data.get("operation"),
-                    event_id=strawberry.ID(str(r["event_id"])),
+                    event_id=strawberry.ID(str(e["event_id"])),
                 )
             )
         return entries
