@@ -7,8 +7,9 @@ On a throw-away durable embedded PostgreSQL (fsync on) and NATS, with every serv
   1,000 joint pilots (one per village, 2-4 partners, 3 milestones, 2 linked activities), each village designated;
   the progress rollups are then rebuilt from the activities (`rebuild_rollups`), as the migration backfills them;
 - `pillars_progress_p50_ms`: `pillarProgress` of the busiest village straight from the pillars subgraph over HTTP
-  (goal < 20 ms), beside `pillars_progress_sql_p50_ms`, the same three aggregates over the rollups run in-process
-  with asyncpg (the floor), and `pillars_progress_gateway_p50_ms`, `village(code) { name pillarProgress }`
+  (goal < 20 ms) with a national token and, as `pillars_progress_regional_p50_ms`, with a BP3MI token of the
+  village's province (the subgraph's region rule checks the village), beside `pillars_progress_sql_p50_ms`, the
+  same three aggregates over the rollups run in-process with asyncpg (the floor), and `pillars_progress_gateway_p50_ms`, `village(code) { name pillarProgress }`
   through the gateway;
 - `pilot_tracker_query_p50_ms`: the tracker's joined query through the gateway, a page of 20 pilots, each with its
   village's name and migrant numbers (registry), designation (designation), pillar progress and milestones.
@@ -265,6 +266,8 @@ def main() -> int:
         token = mint_token(keys, issuer=stack.settings.jwt_issuer, audience=stack.settings.jwt_audience,
                            agency=Agency.KP2MI)  # fmt: skip
         headers = {"authorization": f"Bearer {token}"}
+        regional = mint_token(keys, issuer=stack.settings.jwt_issuer, audience=stack.settings.jwt_audience,
+                              agency=Agency.BP3MI, region=village[:2])  # fmt: skip
         floor = asyncio.run(_sql_floor(stack.database_url, village, today))
         with (
             httpx.Client(base_url=f"http://127.0.0.1:{stack.ports['pillars']}", headers=headers) as pillars,
@@ -272,11 +275,15 @@ def main() -> int:
         ):
             reps = {"r": [{"__typename": "Village", "code": village}]}
             direct = _timed(_caller(pillars, DIRECT, reps))
+            pillars.headers["authorization"] = f"Bearer {regional}"
+            direct_regional = _timed(_caller(pillars, DIRECT, reps))  # the region rule at work (graphql/access.py)
+            pillars.headers["authorization"] = f"Bearer {token}"
             through = _timed(_caller(gateway, THROUGH_GATEWAY, {"v": village}))
             tracker = _timed(_caller(gateway, TRACKER, {}))
         figures["progress_village"] = village
         figures["pillars_progress_p50_ms"], figures["pillars_progress_p95_ms"] = _stats(direct)
         figures["pillars_progress_goal_ms"] = 20
+        figures["pillars_progress_regional_p50_ms"], _ = _stats(direct_regional)
         figures["pillars_progress_sql_p50_ms"], _ = _stats(floor)
         figures["pillars_progress_gateway_p50_ms"], figures["pillars_progress_gateway_p95_ms"] = _stats(through)
         figures["pilot_tracker_query_p50_ms"], figures["pilot_tracker_query_p95_ms"] = _stats(tracker)
