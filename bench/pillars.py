@@ -9,8 +9,8 @@ On a throw-away durable embedded PostgreSQL (fsync on) and NATS, with every serv
 - `pillars_progress_p50_ms`: `pillarProgress` of the busiest village straight from the pillars subgraph over HTTP
   (goal < 20 ms) with a national token and, as `pillars_progress_regional_p50_ms`, with a BP3MI token of the
   village's province (the subgraph's region rule checks the village), beside `pillars_progress_sql_p50_ms`, the
-  same three aggregates over the rollups run in-process with asyncpg (the floor), and `pillars_progress_gateway_p50_ms`, `village(code) { name pillarProgress }`
-  through the gateway;
+  same three aggregates over the rollups run in-process with asyncpg (the floor), and
+  `pillars_progress_gateway_p50_ms`, `village(code) { name pillarProgress }` through the gateway;
 - `pilot_tracker_query_p50_ms`: the tracker's joined query through the gateway, a page of 20 pilots, each with its
   village's name and migrant numbers (registry), designation (designation), pillar progress and milestones.
 Sequential requests, 30 warm-up then 200 timed; figures to bench/results/pillars.json.
