@@ -18,6 +18,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from demimas_gateway.settings import GatewaySettings
+
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ROOT / "deploy" / "k8s" / "base"
 OVERLAY = ROOT / "deploy" / "k8s" / "overlays" / "production"
@@ -182,3 +184,23 @@ def test_each_image_is_multi_stage_pinned_and_non_root(name: str) -> None:
     assert all(re.fullmatch(r"python:3\.11\.\d+-slim-bookworm", b) for b in bases), bases
     assert re.search(r"^USER 10001:10001$", text, flags=re.MULTILINE)
     assert "--constraint constraints.txt" in text  # the pinned versions, as in development
+
+
+@pytest.mark.parametrize("render", [base, production], ids=["base", "production"])
+def test_the_gateway_runs_with_rate_limits_and_the_cost_limit(render: Any) -> None:
+    """Issue 15: the limits are set explicitly in the manifests, to the documented defaults, and parse."""
+    [container] = of_kind(render(), "Deployment")["gateway"]["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e["value"] for e in container.get("env", ()) if "value" in e}
+    limits = {k: v for k, v in env.items() if k.endswith(("_RATE_LIMIT", "_RATE_LIMITS", "_MAX_COST"))}
+    assert set(limits) >= {
+        "DEMIMAS_GATEWAY_DEFAULT_RATE_LIMIT",
+        "DEMIMAS_GATEWAY_ANONYMOUS_RATE_LIMIT",
+        "DEMIMAS_GATEWAY_MAX_COST",
+    }
+    settings = GatewaySettings.model_validate(
+        {k.removeprefix("DEMIMAS_").lower(): yaml.safe_load(v) for k, v in limits.items()}
+    )
+    defaults = GatewaySettings()
+    assert settings.gateway_default_rate_limit == defaults.gateway_default_rate_limit == (50, 100)
+    assert settings.gateway_anonymous_rate_limit == defaults.gateway_anonymous_rate_limit == (5, 10)
+    assert settings.gateway_max_cost == defaults.gateway_max_cost

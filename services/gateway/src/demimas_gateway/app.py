@@ -15,12 +15,12 @@ from demimas_gateway.fetcher import SubgraphClient
 from demimas_gateway.gateway import Gateway
 from demimas_gateway.http import GatewayApp
 from demimas_gateway.limits import RequestLimits
-from demimas_gateway.ratelimit import RateLimiter, RateRule
+from demimas_gateway.ratelimit import RateLimiter
 from demimas_gateway.settings import GatewaySettings
 from demimas_gateway.supergraph import Supergraph, load_supergraph
 from demimas_gateway.trusted import TrustedDocuments
 
-__all__ = ["build_app", "create_app", "limits_from_settings", "load_from_settings"]
+__all__ = ["build_app", "create_app", "limits_from_settings", "load_from_settings", "rate_limiter_from_settings"]
 
 log = logging.getLogger("demimas.gateway")
 
@@ -57,8 +57,6 @@ def build_app(settings: GatewaySettings, supergraph: Supergraph) -> GatewayApp:
     verifier = TokenVerifier(settings) if settings.jwks_path or settings.jwks_url else None
     if verifier is None and (settings.gateway_require_jwks or not settings.development):
         raise SystemExit("set DEMIMAS_JWKS_PATH or DEMIMAS_JWKS_URL: outside development the gateway verifies tokens")
-    rules = {agency: RateRule(*rule) for agency, rule in settings.gateway_rate_limits.items()}
-    default = RateRule(*settings.gateway_default_rate_limit) if settings.gateway_default_rate_limit else None
     trusted = settings.gateway_trusted_documents
     return GatewayApp(
         gateway,
@@ -67,10 +65,20 @@ def build_app(settings: GatewaySettings, supergraph: Supergraph) -> GatewayApp:
         max_body_bytes=settings.gateway_max_body_bytes,
         max_variables_bytes=settings.gateway_max_variables_bytes,
         request_timeout=settings.gateway_request_timeout_seconds,
-        rate_limiter=RateLimiter(rules, default) if rules or default else None,
+        rate_limiter=rate_limiter_from_settings(settings),
         trusted_documents=TrustedDocuments.load(trusted) if trusted else None,
         csrf_prevention=settings.gateway_csrf_prevention,
         on_shutdown=client.close,
+    )
+
+
+def rate_limiter_from_settings(settings: GatewaySettings) -> RateLimiter | None:
+    """The replica's rules shared among its worker processes (each keeps its own buckets); None when all are off."""
+    return RateLimiter.per_process(
+        settings.gateway_rate_limits,
+        settings.gateway_default_rate_limit,
+        settings.gateway_anonymous_rate_limit,
+        processes=settings.gateway_workers,
     )
 
 

@@ -30,6 +30,7 @@ def serve(args: argparse.Namespace) -> int:
         print(f"demimas-gateway: cannot serve {supergraph}: {exc}", file=sys.stderr)
         return 2
     os.environ["DEMIMAS_GATEWAY_SUPERGRAPH"] = str(supergraph)
+    os.environ["DEMIMAS_GATEWAY_WORKERS"] = str(max(1, args.workers))  # each process takes its share of the rate limits
     uvicorn.run(
         "demimas_gateway.app:create_app",
         factory=True,

@@ -166,7 +166,8 @@ class GatewayApp:
                 await _send(send, refused.status, refused.body(), JSON)
                 return
         request = {"query": params["query"], "variables": variables, "operationName": params.get("operationName")}
-        await self._execute(request, headers, send, frozenset({"query"}), len(params.get("variables", "")))
+        variables_size = len(params.get("variables", ""))
+        await self._execute(request, headers, send, frozenset({"query"}), variables_size, _client(scope))
 
     async def _post(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = _headers(scope)
@@ -199,7 +200,7 @@ class GatewayApp:
             problem = "batched operations are not accepted: send one operation per request"
             await _send(send, 400, _request_error(problem, "BATCHING_NOT_SUPPORTED"), JSON)
             return
-        await self._execute(request, headers, send, frozenset({"query", "mutation"}), len(body))
+        await self._execute(request, headers, send, frozenset({"query", "mutation"}), len(body), _client(scope))
 
     def _csrf(self, headers: dict[str, str], content_type: str | None) -> bool:
         """True for a request a browser may send cross-site without a preflight (Apollo Router's CSRF rule, plus
@@ -214,7 +215,13 @@ class GatewayApp:
         return media in SIMPLE_CONTENT_TYPES or not media
 
     async def _execute(
-        self, request: Any, headers: dict[str, str], send: Send, allowed: frozenset[str], raw_size: int
+        self,
+        request: Any,
+        headers: dict[str, str],
+        send: Send,
+        allowed: frozenset[str],
+        raw_size: int,
+        client: str | None = None,
     ) -> None:
         media = _media_type(headers.get("accept"))
         if media is None:
@@ -253,7 +260,7 @@ class GatewayApp:
                     await _send(send, 401, body, media, **{"www-authenticate": "Bearer"})
                     return
                 if self.rate_limiter is not None:
-                    wait = self.rate_limiter.retry_after(caller.agency)
+                    wait = self.rate_limiter.retry_after(caller.agency, client)
                     if wait:
                         span.set_attribute("graphql.error.code", "RATE_LIMITED")
                         body = _request_error(
@@ -314,6 +321,12 @@ class GatewayApp:
             region=principal.region,
             purpose=purpose or (principal.purpose.value if principal.purpose else None),
         )
+
+
+def _client(scope: Scope) -> str | None:
+    """The caller's address (uvicorn puts the proxy's `X-Forwarded-For` there for trusted proxies only)."""
+    client = scope.get("client")
+    return str(client[0]) if client else None
 
 
 def _headers(scope: Scope) -> dict[str, str]:

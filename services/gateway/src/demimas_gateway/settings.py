@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
 from demimas_common.settings import CommonSettings, Environment
 
@@ -13,6 +14,9 @@ __all__ = ["GatewaySettings"]
 
 
 class GatewaySettings(CommonSettings):
+    # `DEMIMAS_GATEWAY_MAX_DEPTH=null` (docs/gateway-security.md) switches a limit off: read "null" as None
+    model_config = SettingsConfigDict(env_prefix="DEMIMAS_", extra="ignore", env_parse_none_str="null")
+
     gateway_supergraph: Path = Field(
         default=Path("deploy/supergraph.graphql"), description="The composed supergraph the gateway serves."
     )
@@ -62,12 +66,24 @@ class GatewaySettings(CommonSettings):
     gateway_trusted_documents: Path | None = Field(
         default=None, description="A manifest of registered operations: with it, only they run."
     )
+    # Rate limits (docs/gateway-security.md, "Rate limits"): on by default in every environment. Each is
+    # [requests per second, burst] per gateway replica; `null` switches one off.
     gateway_rate_limits: dict[str, tuple[float, float]] = Field(
         default_factory=dict,
-        description='Requests per second and burst per agency, per replica (JSON: {"KP2MI": [50, 100]}).',
+        description='Rate and burst of named agencies, per replica, instead of the default ({"KP2MI": [100, 200]}).',
     )
     gateway_default_rate_limit: tuple[float, float] | None = Field(
-        default=None, description="Rate and burst for agencies without their own (and anonymous callers)."
+        default=(50, 100), description="Rate and burst of every agency without its own, per replica; null: none."
+    )
+    gateway_anonymous_rate_limit: tuple[float, float] | None = Field(
+        default=(5, 10), description="Rate and burst of callers without a token, per client address and replica."
+    )
+    gateway_workers: int = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description="Worker processes of this replica (set by `demimas-gateway serve --workers`): each process keeps "
+        "its own buckets, so each gets rate / workers and burst / workers, and the replica as a whole the rate.",
     )
     gateway_suggestions: bool | None = Field(
         default=None, description='"Did you mean" hints in validation errors; by default in development only.'

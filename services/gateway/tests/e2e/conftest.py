@@ -108,7 +108,12 @@ async def matrix_services(stack: TestStack, matrix_keys: DevKeys) -> AsyncIterat
 
 @pytest.fixture(scope="session")
 async def secured_gateway(matrix_services: dict[str, str], matrix_keys: DevKeys) -> AsyncIterator[httpx.AsyncClient]:
+    """Every security default on except the rate limits, switched off explicitly: the matrix sends hundreds of
+    requests per agency (and as one anonymous address) back to back, far over the default 50/s (5/s anonymous), and
+    tests authorization, not rate limits (those: test_abuse_and_transport.py, test_cost_and_rate_limits.py)."""
     settings = GatewaySettings(
+        gateway_default_rate_limit=None,
+        gateway_anonymous_rate_limit=None,
         environment=Environment.TEST,
         jwt_issuer=ISSUER,
         jwt_audience=AUDIENCE,

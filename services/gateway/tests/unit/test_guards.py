@@ -31,12 +31,42 @@ class TestRateLimiter:
 
     def test_agencies_have_their_own_buckets_and_a_default(self) -> None:
         limiter = RateLimiter({"BNN": RateRule(1, 1)}, RateRule(1, 1), Clock())
-        assert [limiter.retry_after(a) for a in ("BNN", "KP2MI", None)] == [0, 0, 0]
-        assert [limiter.retry_after(a) for a in ("BNN", "KP2MI", None)] == [1, 1, 1]
+        assert [limiter.retry_after(a) for a in ("BNN", "KP2MI", "BP3MI")] == [0, 0, 0]
+        assert [limiter.retry_after(a) for a in ("BNN", "KP2MI", "BP3MI")] == [1, 1, 1]
+
+    def test_the_default_does_not_cover_anonymous_callers(self) -> None:
+        limiter = RateLimiter({}, RateRule(1, 1), Clock())
+        assert all(limiter.retry_after(None, "10.0.0.1") == 0 for _ in range(100))
+
+    def test_anonymous_callers_have_a_bucket_per_address(self) -> None:
+        clock = Clock()
+        limiter = RateLimiter({}, RateRule(50, 100), clock, anonymous=RateRule(rate=5, burst=10))
+        assert [limiter.retry_after(None, "10.0.0.1") for _ in range(11)] == [0] * 10 + [1]
+        assert limiter.retry_after(None, "10.0.0.2") == 0  # another address: its own bucket
+        assert limiter.retry_after("KP2MI") == 0  # agencies: theirs
+        clock.now += 0.2  # one token back at 5/s
+        assert [limiter.retry_after(None, "10.0.0.1") for _ in range(2)] == [0, 1]
+
+    def test_anonymous_buckets_are_bounded_and_the_longest_idle_goes_first(self) -> None:
+        clock = Clock()
+        limiter = RateLimiter({}, None, clock, anonymous=RateRule(rate=1, burst=1), max_anonymous_buckets=2)
+        assert [limiter.retry_after(None, a) for a in ("a", "b", "a")] == [0, 0, 1]  # "a" used most recently
+        assert limiter.retry_after(None, "c") == 0  # evicts "b", the longest idle
+        assert limiter.retry_after(None, "a") == 1  # "a" kept its empty bucket
+        assert len(limiter._anonymous) == 2
 
     def test_no_rule_no_limit(self) -> None:
         limiter = RateLimiter({"BNN": RateRule(1, 1)}, None, Clock())
         assert all(limiter.retry_after("KP2MI") == 0 for _ in range(100))
+        assert all(limiter.retry_after(None, "10.0.0.1") == 0 for _ in range(100))
+
+    def test_a_replicas_rules_are_shared_among_its_worker_processes(self) -> None:
+        limiter = RateLimiter.per_process({"BNN": (10, 20)}, (50, 100), (5, 1), processes=2)
+        assert limiter is not None
+        assert limiter.rules == {"BNN": RateRule(5, 10)}
+        assert limiter.default == RateRule(25, 50)
+        assert limiter.anonymous == RateRule(2.5, 1)  # a burst never below one request
+        assert RateLimiter.per_process({}, None, None) is None
 
 
 class TestCircuitBreaker:

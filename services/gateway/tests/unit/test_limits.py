@@ -99,3 +99,72 @@ class TestCost:
         query = "query Q($n: Int) { users(first: $n) { friends { id } } }"
         assert self.cost(query, {"n": 100}) == 100 * (1 + 2)
         assert self.cost(query, {}) == 10 * (1 + 2)
+
+
+CONNECTION_SDL = """
+directive @listSize(assumedSize: Int, slicingArguments: [String!], sizedFields: [String!],
+  requireOneSlicingArgument: Boolean = true) on FIELD_DEFINITION
+type Query {
+  workers(first: Int = null, after: String): WorkerConnection
+    @listSize(assumedSize: 50, slicingArguments: ["first"], sizedFields: ["edges"], requireOneSlicingArgument: false)
+  pages(first: Int = 7, last: Int): WorkerConnection
+    @listSize(slicingArguments: ["first", "last"], sizedFields: ["edges"], requireOneSlicingArgument: false)
+  unsized(first: Int): WorkerConnection
+  overdue(first: Int = null): [Worker] @listSize(assumedSize: 50, slicingArguments: ["first"])
+}
+type WorkerConnection { edges: [WorkerEdge!]! pageInfo: PageInfo! totalCount: Int }
+type WorkerEdge { cursor: String! node: Worker! }
+type PageInfo { hasNextPage: Boolean! }
+type Worker { id: ID! village: Village }
+type Village {
+  workers(first: Int = null, after: String): WorkerConnection
+    @listSize(assumedSize: 50, slicingArguments: ["first"], sizedFields: ["edges"], requireOneSlicingArgument: false)
+}
+"""
+
+
+class TestConnectionCost:
+    """`@listSize(slicingArguments:, sizedFields:)` on a connection sizes its `edges`, as Apollo's demand control."""
+
+    model = CostModel.from_sdl(CONNECTION_SDL, default_list_size=10)
+    schema = build_schema(CONNECTION_SDL)
+
+    def cost(self, query: str, variables: dict[str, object] | None = None) -> float:
+        document = parse(query)
+        operation = next(d for d in document.definitions if isinstance(d, OperationDefinitionNode))
+        fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        return estimate(self.schema, self.model, operation, fragments, variables or {})
+
+    @pytest.mark.parametrize(
+        ("query", "expected"),
+        [
+            # connection 1 + first x (edge 1 + node 1); pageInfo 1
+            ("{ workers(first: 500) { edges { node { id } } pageInfo { hasNextPage } } }", 1 + 500 * 2 + 1),
+            ("{ workers { edges { node { id } } } }", 1 + 50 * 2),  # no first: the assumed size (the default page)
+            ("{ pages { edges { cursor } } }", 1 + 7),  # no first: the argument's default in the schema
+            ("{ pages(first: 3, last: 40) { edges { cursor } } }", 1 + 40),  # the largest slicing argument
+            ("{ unsized(first: 500) { edges { cursor } } }", 1 + 10),  # no @listSize: the default list size
+            ("{ overdue(first: 30) { id } }", 30),  # a plain list sized by its own slicing argument
+            ("{ overdue { id } }", 50),
+            # a fragment on the connection is sized by the field it is spread under
+            ("{ a: workers(first: 4) { ...E } b: workers(first: 8) { ...E } } fragment E on WorkerConnection "
+             "{ edges { cursor } }", (1 + 4) + (1 + 8)),
+        ],
+    )  # fmt: skip
+    def test_sizes(self, query: str, expected: float) -> None:
+        assert self.cost(query) == expected
+
+    def test_first_from_a_variable(self) -> None:
+        query = "query Q($n: Int) { workers(first: $n) { edges { cursor } } }"
+        assert self.cost(query, {"n": 200}) == 1 + 200
+        assert self.cost(query, {}) == 1 + 50
+
+    def test_the_nested_example_multiplies(self) -> None:
+        """Issue 15's example: three nested `workers(first: 500)` cost 500^3 nodes, far over the default limit."""
+        level = "workers(first: 500) {{ edges {{ node {{ id village {{ {} }} }} }} }}"
+        query = "{ " + level.format(level.format(level.format("__typename"))) + " }"
+        one = 1 + 500 * (1 + 1 + 1)  # connection, then per edge: edge, node, village
+        cost = self.cost(query)
+        assert cost == 1 + 500 * (1 + 1 + 1 + 1 + 500 * (1 + 1 + 1 + 1 + 500 * 3))
+        assert cost > 500**3 > 100_000
+        assert one < 100_000

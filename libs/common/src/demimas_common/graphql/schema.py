@@ -22,6 +22,7 @@ from strawberry.types import ExecutionContext, ExecutionResult, Info
 from demimas_common.graphql.access import AccessRules, install_access_rules
 from demimas_common.graphql.errors import log_unexpected, shape_error
 from demimas_common.graphql.input_guard import InputGuard
+from demimas_common.graphql.list_size import annotate_connections
 from demimas_common.graphql.operation_name import OperationName
 
 __all__ = ["FEDERATION_VERSION", "DemimasSchema", "OperationTracing", "build_schema"]
@@ -90,6 +91,7 @@ class OperationTracing(SchemaExtension):
 def build_schema(
     *, query: type, mutation: type | None = None, types: list[type] | None = None, **kwargs: Any
 ) -> DemimasSchema:
+    annotate_connections([query, mutation, *(types or [])])  # @listSize on every connection, for the cost limit
     return DemimasSchema(
         query=query,
         mutation=mutation,
