@@ -152,3 +152,48 @@ def test_a_field_lets_a_caller_with_one_declared_group_past_its_check(declared: 
     held = frozenset().union(*(groups[0] for groups in declared.requirements if groups))
     refusal = _resolve(declared, _caller(held))
     assert not isinstance(refusal, Forbidden | Unauthenticated), f"{declared} refused {sorted(held)}: {refusal!r}"
+
+
+PERSON_SCOPES = frozenset({"registry:read", "family:read"})
+PERSON_TYPES = {"Worker", "FamilyMember"}
+PERSON_ID_FIELDS = {"personId", "workerId", "workerIds", "familyMemberId", "familyMemberIds"}
+
+
+def _holds_person_scope(requirements: tuple[Groups, ...]) -> bool:
+    """True when every way to meet the requirements includes a person-level scope."""
+    return any(groups and all(g & PERSON_SCOPES for g in groups) for groups in requirements)
+
+
+@pytest.mark.parametrize("subgraph", sorted(SCHEMAS))
+def test_who_a_person_is_needs_a_person_level_scope_on_every_path(subgraph: str) -> None:
+    """A person (a `Worker`, a `FamilyMember`, or their id) is reachable only through a field that needs
+    registry:read or family:read, whichever parent leads there: walked from every root query field and every entity
+    type (`_entities` takes any id), so the rule cannot be declared on one field and bypassed through another."""
+    document = parse((ROOT / "deploy" / "subgraphs" / f"{subgraph}.graphql").read_text())
+    objects = [d for d in document.definitions if isinstance(d, ObjectTypeDefinitionNode | ObjectTypeExtensionNode)]
+    fields: dict[str, list[FieldDefinitionNode]] = {}
+    type_level: dict[str, tuple[Groups, ...]] = {}
+    entities = set()
+    for obj in objects:
+        fields.setdefault(obj.name.value, []).extend(obj.fields or ())
+        type_level[obj.name.value] = type_level.get(obj.name.value, ()) + _declared(obj.directives)
+        if any(d.name.value == "key" for d in obj.directives or ()):
+            entities.add(obj.name.value)
+    starts = [(t, False, t) for t in entities] + [
+        (_named(f.type), _holds_person_scope(_declared(f.directives)), f"Query.{f.name.value}")
+        for f in fields.get("Query", []) if not f.name.value.startswith("_")
+    ]  # fmt: skip
+    exposed, seen = [], set()
+    queue = list(starts)
+    while queue:
+        type_name, held, path = queue.pop()
+        if (type_name, held) in seen or type_name not in fields:
+            continue
+        seen.add((type_name, held))
+        for f in fields[type_name]:
+            returned = _named(f.type)
+            here = held or _holds_person_scope(_declared(f.directives) + type_level.get(returned, ()))
+            if not here and (returned in PERSON_TYPES or f.name.value in PERSON_ID_FIELDS):
+                exposed.append(f"{path}.{f.name.value}")
+            queue.append((returned, here, f"{path}.{f.name.value}"))
+    assert exposed == []

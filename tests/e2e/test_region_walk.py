@@ -285,3 +285,14 @@ async def test_no_field_of_a_subgraph_asked_directly_shows_a_regional_caller_ano
     assert problems == []
     if name != "audit":  # the audit subgraph answers auditors only: KP2MI reads nothing there but access logs
         assert national_saw >= 2, "the walk no longer reaches the other region's data: it proves nothing"
+
+
+@pytest.mark.parametrize("name", ["designation", "pillars"])
+async def test_a_code_that_is_no_village_is_no_entity(world: World, mint: Callable[..., str], name: str) -> None:
+    """A regency code or a padded code passed as a Village key answers null, not an empty village."""
+    codes = ["16.06", "16.06.13.2001 ", "16.06.13.2001.33"]
+    op = Operation("villages", "query E($r: [_Any!]!) { _entities(representations: $r) { __typename } }",
+                   {"r": [{"__typename": "Village", "code": c} for c in codes]})  # fmt: skip
+    async with httpx.AsyncClient(timeout=30) as http:
+        _, answer = await _ask(http, world.subgraphs[name], op, mint("KP2MI"))
+    assert answer["data"] == {"_entities": [None, None, None]}

@@ -244,3 +244,39 @@ async def test_rollups_agree_with_the_activities_after_random_recording(engine: 
             expected = (len(mine), len(distinct) + sum(c.count for a in mine for c in a.anonymous),
                         tuple(sorted(outputs.items())), max((a.occurred_on for a in mine), default=None))  # fmt: skip
             assert (got.activities, got.people_reached, got.outputs, got.last_activity_on) == expected
+
+
+async def test_a_person_of_another_region_is_answered_as_unknown_and_left_untouched(engine: AsyncEngine) -> None:
+    """A regional office can neither involve nor probe people outside its region: the same answer as for an id
+    nobody registered, and the other region's reintegration queue does not move."""
+    office = principal("BP3MI", "16")
+    here, there = village("16.06"), village("33.07")
+    theirs, nobody = await registered(engine, there, returned=True), uuid.uuid4()
+    answers = []
+    for person in (theirs, nobody):
+        with pytest.raises(BadUserInput) as refused:
+            await record_activity(engine, office, activity(here, worker_ids=(person,)), SETTINGS)
+        answers.append(refused.value.extensions)
+    assert answers[0] == answers[1]  # nothing tells the two apart
+    async with engine.connect() as conn:
+        status = await conn.scalar(
+            select(reintegration_queue.c.status).where(reintegration_queue.c.worker_id == theirs)
+        )
+    assert status == "WAITING"
+    enrolled = []
+    for person in (theirs, nobody):
+        with pytest.raises(BadUserInput) as refused:
+            await enrolment_flow.enrol(engine, office, person, EnrolmentProgramme.ENTREPRENEURSHIP, None, SETTINGS)
+        enrolled.append((refused.value.message, refused.value.extensions))
+    assert enrolled[0] == enrolled[1]
+    assert there not in enrolled[0][0]
+
+
+async def test_idempotency_keys_are_each_office_s_own(engine: AsyncEngine) -> None:
+    """Two provinces' BP3MI offices may use the same key: neither collides with, nor learns of, the other's."""
+    key = f"shared-key-{uuid.uuid4()}"
+    first = await record_activity(engine, principal("BP3MI", "33"), activity(village("33.07")), SETTINGS,
+                                  idempotency_key=key)  # fmt: skip
+    second = await record_activity(engine, principal("BP3MI", "16"), activity(village("16.06")), SETTINGS,
+                                   idempotency_key=key)  # fmt: skip
+    assert first.id != second.id

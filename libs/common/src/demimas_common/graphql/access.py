@@ -238,7 +238,7 @@ def _region_filtered(resolve: Resolver, rule: RegionRule, *, non_null: bool) -> 
 
 
 def _not_visible() -> NotFound:
-    return NotFound("an object here lies outside this token's region")
+    return NotFound("not found")  # says nothing of where, or whether, the object exists
 
 
 async def _required(shown: Awaitable[Any]) -> Any:

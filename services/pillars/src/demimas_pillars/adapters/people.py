@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import and_, delete, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -86,13 +86,17 @@ async def _family_added(conn: AsyncConnection, event: CloudEvent) -> None:
     )
 
 
-async def unknown_people(conn: AsyncConnection, ids: list[uuid.UUID], kind: PersonKind) -> list[uuid.UUID]:
-    """The ids among `ids` that the projection does not know as `kind`."""
+async def unknown_people(
+    conn: AsyncConnection, ids: list[uuid.UUID], kind: PersonKind, *, region: str | None = None
+) -> list[uuid.UUID]:
+    """The ids among `ids` that the projection does not know as `kind` (within `region`, a caller's: a person
+    elsewhere is unknown to it, so that the answer cannot confirm that the person exists)."""
     if not ids:
         return []
-    rows = await conn.execute(
-        select(people.c.person_id).where(and_(people.c.person_id.in_(ids), people.c.person_kind == kind.value))
-    )
+    found = and_(people.c.person_id.in_(ids), people.c.person_kind == kind.value)
+    if region is not None:
+        found = and_(found, or_(people.c.village_code == region, people.c.village_code.startswith(region + ".")))
+    rows = await conn.execute(select(people.c.person_id).where(found))
     known = {r[0] for r in rows}
     return [i for i in ids if i not in known]
 

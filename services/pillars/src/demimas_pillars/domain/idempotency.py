@@ -1,7 +1,8 @@
 """Idempotency keys (in the spirit of Stripe's `Idempotency-Key`): a client that lost the answer to a create sends it
 again with the same key and gets the row the first attempt made, not a second one.
 
-A key is the caller's: scoped to its agency (two agencies may use the same key), 1 to 100 printable ASCII
+A key is the caller's: scoped to its office (`key_owner`: the agency, and the region of a regional office's token, so
+that two provinces' BP3MI offices neither collide nor learn of each other's keys), 1 to 100 printable ASCII
 characters. With the key the service stores a fingerprint of the request (its operation and canonical input: sets in
 a fixed order, no server-chosen values such as ids and times), so the same key sent with a different input is told
 apart from a retry. Pure: the claim itself (a unique index on agency and key) is in adapters/idempotency.py."""
@@ -15,6 +16,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from demimas_common.auth.principal import Principal
 from demimas_common.errors import BadUserInput
 from demimas_pillars.domain.activity import Activity
 from demimas_pillars.domain.pilot import Milestone, Pilot
@@ -24,12 +26,19 @@ __all__ = [
     "activity_fingerprint",
     "check_key",
     "fingerprint",
+    "key_owner",
     "milestone_fingerprint",
     "pilot_fingerprint",
 ]
 
 MAX_KEY_LENGTH = 100
 _KEY = re.compile(r"[\x20-\x7e]+")
+
+
+def key_owner(principal: Principal) -> str:
+    """Whose keys these are: `BP3MI@16` for a regional office, `KEMENDES` for a national agency."""
+    agency = principal.agency.value
+    return f"{agency}@{principal.region}" if principal.region is not None else agency
 
 
 def check_key(key: str | None, field: str = "idempotencyKey") -> str | None:

@@ -18,7 +18,7 @@ from demimas_pillars.adapters.idempotency import claim
 from demimas_pillars.adapters.people import unknown_people
 from demimas_pillars.adapters.tables import SCHEMA
 from demimas_pillars.domain.activity import Activity, check_activity
-from demimas_pillars.domain.idempotency import activity_fingerprint, check_key
+from demimas_pillars.domain.idempotency import activity_fingerprint, check_key, key_owner
 from demimas_pillars.domain.permissions import require_pillar_agency
 from demimas_pillars.domain.vocabulary import PersonKind, ServicePillar
 from demimas_pillars.service_layer.delivery import DeliverySettings, check_village
@@ -47,7 +47,7 @@ async def record_activity(
         if idempotency_key is not None:
             earlier = await claim(
                 conn,
-                agency=principal.agency.value,
+                agency=key_owner(principal),
                 key=idempotency_key,
                 operation="recordActivity",
                 fingerprint=activity_fingerprint(activity),
@@ -61,7 +61,7 @@ async def record_activity(
             (list(activity.worker_ids), PersonKind.WORKER, "workerIds"),
             (list(activity.family_member_ids), PersonKind.FAMILY_MEMBER, "familyMemberIds"),
         ):
-            unknown = await unknown_people(conn, ids, kind)
+            unknown = await unknown_people(conn, ids, kind, region=principal.region)
             if unknown:
                 raise BadUserInput(
                     f"{len(unknown)} of participants.{name} are not registered (first: {unknown[0]}); register them "

@@ -37,9 +37,9 @@ async def enrol(
         raise BadUserInput("note must have at most 2000 characters", field="note")
     async with UnitOfWork(engine, schema=SCHEMA, actor=principal.actor) as uow:
         person = (await uow.connection.execute(select(people).where(people.c.person_id == person_id))).first()
-        if person is None or person.village_code is None:
+        # Outside the caller's region a person is answered as unknown: neither existence nor village is told.
+        if person is None or person.village_code is None or not principal.covers(person.village_code):
             raise BadUserInput("personId is not a registered worker or family member", field="personId")
-        principal.require_region(person.village_code, field="personId")
         now = settings.clock()
         e = Enrolment(
             uuid.uuid4(),

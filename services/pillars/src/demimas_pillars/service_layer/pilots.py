@@ -18,7 +18,7 @@ from demimas_pillars.adapters import activities as activity_repo
 from demimas_pillars.adapters import pilots as repo
 from demimas_pillars.adapters.idempotency import claim
 from demimas_pillars.adapters.tables import SCHEMA, milestones
-from demimas_pillars.domain.idempotency import check_key, milestone_fingerprint, pilot_fingerprint
+from demimas_pillars.domain.idempotency import check_key, key_owner, milestone_fingerprint, pilot_fingerprint
 from demimas_pillars.domain.pilot import Milestone, Pilot, check_milestone, check_pilot, complete_milestone, move
 from demimas_pillars.domain.vocabulary import PilotStatus
 from demimas_pillars.service_layer.delivery import DeliverySettings, check_village
@@ -60,7 +60,7 @@ async def create_pilot(
         if idempotency_key is not None:
             earlier = await claim(
                 uow.connection,
-                agency=principal.agency.value,
+                agency=key_owner(principal),
                 key=idempotency_key,
                 operation="createPilotProject",
                 fingerprint=pilot_fingerprint(pilot),
@@ -100,7 +100,7 @@ async def add_milestone(
         if idempotency_key is not None:
             earlier = await claim(
                 uow.connection,
-                agency=principal.agency.value,
+                agency=key_owner(principal),
                 key=idempotency_key,
                 operation="addMilestone",
                 fingerprint=milestone_fingerprint(pilot_id, milestone),

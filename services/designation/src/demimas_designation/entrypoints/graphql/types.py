@@ -27,6 +27,7 @@ from demimas_designation.domain.vocabulary import (
     ProposalStatus,
 )
 from demimas_designation.entrypoints.graphql.context import DesignationContext
+from demimas_designation.service_layer.proposals import VILLAGE_CODE
 
 __all__ = ["CriteriaAssessment", "Designation", "Proposal", "Village"]
 
@@ -174,8 +175,8 @@ class Village:
         return self.code
 
     @classmethod
-    def resolve_reference(cls, code: str) -> Village:
-        return cls(code=code)
+    def resolve_reference(cls, code: str) -> Village | None:
+        return cls(code=code) if VILLAGE_CODE.match(code) else None  # "16.06" is a regency, not a village
 
     @strawberry.federation.field(authenticated=True, description="The village's current designation, if any.")
     async def designation(self, info: Ctx) -> Designation | None:

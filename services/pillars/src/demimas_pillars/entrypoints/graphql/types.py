@@ -30,7 +30,7 @@ from demimas_pillars.domain import enrolment as domain_enrolment
 from demimas_pillars.domain import pilot as domain_pilot
 from demimas_pillars.domain import progress as domain_progress
 from demimas_pillars.domain.pilot import is_overdue
-from demimas_pillars.domain.vocabulary import SERVES, ReintegrationStatus, ServicePillar
+from demimas_pillars.domain.vocabulary import SERVES, PersonKind, ReintegrationStatus, ServicePillar
 from demimas_pillars.entrypoints.graphql.context import PillarsContext
 from demimas_pillars.entrypoints.graphql.enums import (
     AgencyEnum,
@@ -46,11 +46,13 @@ from demimas_pillars.entrypoints.graphql.enums import (
     SexEnum,
     ThematicProgrammeEnum,
 )
+from demimas_pillars.service_layer.delivery import VILLAGE_CODE
 
 __all__ = ["Activity", "ActivityConnection", "Enrolment", "Milestone", "PilotProject", "Village", "Worker"]
 
 Ctx = Info[PillarsContext, None]
 READ, PILOT_READ = [["pillars:read"]], [["pilot:read"]]
+PERSON = [["registry:read"]]  # who a person is: the registry's rule, wherever pillars hands out a person
 
 
 def parse_id(value: strawberry.ID | str, field: str = "id") -> uuid.UUID:
@@ -258,10 +260,13 @@ class PillarProgress:
         )
 
 
-@strawberry.type(description="A worker's or family member's enrolment in a programme.")
+@strawberry.type(
+    description="A worker's or family member's enrolment in a programme. Who it is (the person's id, the worker, "
+    "the note about them) needs registry:read, a family member's id family:read too, as everywhere else; the "
+    "programme and status are open to every pillars:read caller."
+)
 class Enrolment:
     id: strawberry.ID
-    person_id: strawberry.ID
     person_kind: PersonKindEnum  # type: ignore[valid-type]
     programme: EnrolmentProgrammeEnum  # type: ignore[valid-type]
     status: EnrolmentStatusEnum  # type: ignore[valid-type]
@@ -269,21 +274,34 @@ class Enrolment:
     enrolled_on: dt.date
     agency: AgencyEnum  # type: ignore[valid-type]
     updated_at: dt.datetime
-    note: str | None
+    person: strawberry.Private[uuid.UUID]
+    note_: strawberry.Private[str | None]
     worker_id: strawberry.Private[uuid.UUID]
+
+    @strawberry.federation.field(requires_scopes=PERSON, description="The worker's or family member's id.")
+    def person_id(self, info: Ctx) -> strawberry.ID | None:
+        if self.person_kind == PersonKind.FAMILY_MEMBER:
+            info.context.require_principal().require_scope("family:read")
+        return strawberry.ID(str(self.person))
+
+    @strawberry.federation.field(requires_scopes=PERSON, description="Free text about the person's enrolment.")
+    def note(self) -> str | None:
+        return self.note_
 
     def region_code(self, info: Ctx) -> str:
         return self.village_code
 
-    @strawberry.field(description="The worker (for a family member, the worker of the family).")
-    def worker(self) -> Worker:
+    @strawberry.federation.field(
+        requires_scopes=PERSON, description="The worker (for a family member, the worker of the family)."
+    )
+    def worker(self) -> Worker | None:
         return Worker(id=strawberry.ID(str(self.worker_id)))
 
     @classmethod
     def from_domain(cls, e: domain_enrolment.Enrolment) -> Enrolment:
         return cls(
             id=strawberry.ID(str(e.id)),
-            person_id=strawberry.ID(str(e.person_id)),
+            person=e.person_id,
             person_kind=e.person_kind,
             programme=e.programme,
             status=e.status,
@@ -291,7 +309,7 @@ class Enrolment:
             enrolled_on=e.enrolled_on,
             agency=e.agency,
             updated_at=e.updated_at,
-            note=e.note,
+            note_=e.note,
             worker_id=e.worker_id,
         )
 
@@ -301,17 +319,21 @@ class Returnee:
     returned_at: dt.datetime
     status: ReintegrationStatusEnum  # type: ignore[valid-type]
     updated_at: dt.datetime
-    note: str | None
+    note_: strawberry.Private[str | None]
     worker_id: strawberry.Private[uuid.UUID]
 
-    @strawberry.field
-    def worker(self) -> Worker:
+    @strawberry.federation.field(requires_scopes=PERSON, description="Free text about the returnee's reintegration.")
+    def note(self) -> str | None:
+        return self.note_
+
+    @strawberry.federation.field(requires_scopes=PERSON, description="Who returned (registry:read).")
+    def worker(self) -> Worker | None:
         return Worker(id=strawberry.ID(str(self.worker_id)))
 
     @classmethod
     def from_entry(cls, e: enrolment_repo.QueueEntry) -> Returnee:
         return cls(
-            returned_at=e.returned_at, status=e.status, updated_at=e.updated_at, note=e.note, worker_id=e.worker_id
+            returned_at=e.returned_at, status=e.status, updated_at=e.updated_at, note_=e.note, worker_id=e.worker_id
         )
 
 
@@ -453,8 +475,8 @@ class Village:
         return self.code
 
     @classmethod
-    def resolve_reference(cls, code: str) -> Village:
-        return cls(code=code)
+    def resolve_reference(cls, code: str) -> Village | None:
+        return cls(code=code) if VILLAGE_CODE.match(code) else None  # "16.06" is a regency, not a village
 
     @strawberry.federation.field(requires_scopes=READ, description="The ten pillars over the last 12 months.")
     async def pillar_progress(self, info: Ctx) -> PillarProgress | None:
