@@ -45,11 +45,12 @@ class FileRejected(ValueError):
 class ReadLimits:
     """The bounds of one import file (the registry settings `DEMIMAS_IMPORT_MAX_*` in the service)."""
 
-    max_rows: int = 1_048_576
+    max_rows: int = 1_000_000
     """Data rows after the header (an XLSX row index beyond max_rows + 1 is refused even if the rows between
     are empty, so that a sheet's gaps cannot be made to cost more than its limit)."""
     max_columns: int = 64
-    """Cells per row, counted from the first column."""
+    """Cells per row, counted from the first column. In an XLSX a cell in the next column refuses the file;
+    cells further right are never read (no header cell names them, and unnamed columns are ignored anyway)."""
     max_cell_chars: int = 2_000
     """Characters in one cell (the template's longest field, address, allows 500)."""
     max_inflated_bytes: int = 2 * 1024**3

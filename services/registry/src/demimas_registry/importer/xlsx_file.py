@@ -73,8 +73,15 @@ def _rows(book: Workbook, limits: ReadLimits) -> Iterator[Row]:
         raise FileRejected(UNREADABLE_XLSX, "the workbook has no worksheet")
     sheet = book.worksheets[0]
     sheet.reset_dimensions()  # the declared size is not trusted
-    last_line = limits.max_rows + 1
     rows = sheet.iter_rows(max_col=limits.max_columns + 1, values_only=True)
+    try:
+        yield from _lines(rows, limits)
+    finally:
+        rows.close()  # now, not when collected: it holds the sheet's part open
+
+
+def _lines(rows: Iterator[tuple[object, ...]], limits: ReadLimits) -> Iterator[Row]:
+    last_line = limits.max_rows + 1
     try:
         header = check_header(_cells(next(rows), 1, limits))
     except StopIteration:
@@ -84,6 +91,8 @@ def _rows(book: Workbook, limits: ReadLimits) -> Iterator[Row]:
             raise limits.too_many_rows(f"the sheet goes on past row {last_line}")
         if line % HAND_OVER_EVERY == 0:
             time.sleep(0)
+        if values.count(None) == len(values):  # a row absent from the sheet, or empty: skipped at C speed
+            continue
         cells = _cells(values, line, limits)
         if not any(c.strip() for c in cells):
             continue
