@@ -35,7 +35,7 @@ from demimas_common.devstack.postgres import EmbeddedPostgres
 from demimas_registry.adapters.villages import load_villages
 from demimas_registry.domain.factories import uuid7
 from demimas_registry.importer.load import import_workers
-from demimas_registry.importer.parse import read_rows
+from demimas_registry.importer.parse import ReadLimits, read_rows
 from demimas_registry.synthetic import SyntheticWorkers, write_csv
 
 RESULTS = Path(__file__).parent / "results" / "registry.json"
@@ -138,7 +138,8 @@ async def _import(runtime_url: str, path: Path) -> tuple[float, Any]:
     engine = create_engine(runtime_url, pool_size=2)
     try:
         started = time.perf_counter()
-        report = await import_workers(engine, read_rows(path), principal=principal, batch_size=BATCH_SIZE)
+        limits = ReadLimits(max_rows=max(ReadLimits().max_rows, int(1_000_000 * _scale())))  # BENCH_SCALE > 1
+        report = await import_workers(engine, read_rows(path, limits), principal=principal, batch_size=BATCH_SIZE)
         return time.perf_counter() - started, report
     finally:
         await engine.dispose()

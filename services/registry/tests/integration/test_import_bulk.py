@@ -104,7 +104,7 @@ async def test_imported_events_follow_the_contract(registry_db: Any, tmp_path: P
     assert (returned.data["status"], returned.data["version"]) == ("RETURNED", 3)
 
 
-async def test_a_failing_batch_leaves_nothing_half_written(
+async def test_a_failing_batch_leaves_nothing_of_the_file(
     registry_db: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     gen = SyntheticWorkers(seed=303)
@@ -116,7 +116,7 @@ async def test_a_failing_batch_leaves_nothing_half_written(
     async def fails_in_second_batch(apg: Any, batch: Any) -> None:
         nonlocal calls
         calls += 1
-        if calls == 2:  # the workers of this batch are written already; its movements half-way
+        if calls == 2:  # the first batch is written; this one's workers and movements too, its events fail
             await apg.copy_records_to_table(
                 "departures", schema_name="registry", columns=DEPARTURE_COLUMNS, records=batch.departures
             )
@@ -125,18 +125,18 @@ async def test_a_failing_batch_leaves_nothing_half_written(
 
     monkeypatch.setattr(load, "_copy_rest", fails_in_second_batch)
     engine = create_engine(registry_db.runtime_url)
+    niks = [r["nik"] for r in rows]
     try:
         with pytest.raises(ImportInterrupted, match="outbox write failed") as caught:
             await import_workers(engine, read_rows(path), principal=KP2MI, batch_size=8)
-        assert caught.value.report.inserted == 8
-        niks = [r["nik"] for r in rows]
-        counts = await counts_for(registry_db.admin_url, niks)
-        assert counts == {"workers": 8, "departures": 8, "events": 16}
+        assert calls == 2
+        assert (caught.value.report.inserted, caught.value.report.events) == (0, 0)
+        assert await counts_for(registry_db.admin_url, niks) == {"workers": 0, "departures": 0, "events": 0}
         monkeypatch.setattr(load, "_copy_rest", real_copy_rest)
         again = await import_workers(engine, read_rows(path), principal=KP2MI, batch_size=8)
     finally:
         await engine.dispose()
-    assert (again.inserted, again.skipped_existing) == (12, 8)
+    assert (again.inserted, again.skipped_existing) == (20, 0)
     assert await counts_for(registry_db.admin_url, niks) == {"workers": 20, "departures": 20, "events": 40}
 
 

@@ -48,7 +48,7 @@ def new_worker(cmd: RegisterWorker, *, today: dt.date | None = None) -> Worker:
         education=cmd.education,
         village_code=v.check_village_code(cmd.village_code),
         phone=v.check_phone(cmd.phone) if cmd.phone else None,
-        address=v.check_text(cmd.address, field="address", max_length=500) if cmd.address else None,
+        address=v.check_free_text(cmd.address, field="address", max_length=500) if cmd.address else None,
         passport_number=check_passport(cmd.passport_number) if cmd.passport_number else None,
         nik_warnings=nik.warnings,
     )
@@ -61,10 +61,10 @@ def new_departure(cmd: RecordDeparture, *, today: dt.date | None = None) -> Depa
         worker_id=cmd.worker_id,
         destination_country=v.check_country(cmd.destination_country),
         sector=cmd.sector,
-        occupation=v.check_text(cmd.occupation, field="occupation", max_length=120),
+        occupation=v.check_free_text(cmd.occupation, field="occupation", max_length=120),
         scheme=cmd.scheme,
         procedural=cmd.procedural,
-        employer=v.check_text(cmd.employer, field="employer", max_length=200) if cmd.employer else None,
+        employer=v.check_free_text(cmd.employer, field="employer", max_length=200) if cmd.employer else None,
         departure_date=departure_date,
         contract_end=cmd.contract_end,
     )
@@ -77,7 +77,7 @@ def new_return(cmd: RecordReturn, departure_id: uuid.UUID | None, *, today: dt.d
         departure_id=departure_id,
         return_date=v.check_date_not_future(cmd.return_date, field="returnDate", today=today),
         reason=cmd.reason,
-        note=v.check_text(cmd.note, field="note", max_length=1000) if cmd.note else None,
+        note=v.check_free_text(cmd.note, field="note", max_length=1000) if cmd.note else None,
     )
 
 
@@ -88,7 +88,7 @@ def new_family_member(cmd: AddFamilyMember, *, today: dt.date | None = None) -> 
         consent = Consent(
             given_by=cmd.consent.given_by,
             date=v.check_date_not_future(cmd.consent.date, field="consent.date", today=today),
-            basis=v.check_text(cmd.consent.basis, field="consent.basis", max_length=300),
+            basis=v.check_free_text(cmd.consent.basis, field="consent.basis", max_length=300),
         )
     return FamilyMember(
         id=uuid7(),

@@ -16,10 +16,13 @@ from demimas_common.errors import BadUserInput
 from demimas_registry.domain.vocabulary import Sex
 
 __all__ = [
+    "FORMULA_STARTS",
     "MIN_WORKER_AGE",
     "NikCheck",
+    "as_plain_text",
     "check_country",
     "check_date_not_future",
+    "check_free_text",
     "check_name",
     "check_nik",
     "check_phone",
@@ -87,6 +90,24 @@ def check_text(value: str, *, field: str, max_length: int, min_length: int = 1) 
     if len(cleaned) > max_length:
         raise BadUserInput(f"{field} is {len(cleaned)} characters long; at most {max_length} are allowed", field=field)
     return cleaned
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What makes a spreadsheet read a cell as a formula (OWASP's CSV injection list)."""
+
+
+def as_plain_text(value: str) -> str:
+    """`value` as a spreadsheet would show it as text: a leading apostrophe before a formula-like start, the rest
+    kept. Applied to stored free text and to every cell of a CSV the registry writes; idempotent."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def check_free_text(value: str, *, field: str, max_length: int) -> str:
+    """Free text that is stored (address, occupation, employer, notes): `check_text`, then `as_plain_text`, so
+    that "=HYPERLINK(...)" is kept as the text "'=HYPERLINK(...)" and no export of it can run in a spreadsheet.
+    The length limit applies to the text as sent. Structured fields (phone in E.164 with its "+", NIK, codes)
+    have their own formats and are left as they are; names must start with a letter."""
+    return as_plain_text(check_text(value, field=field, max_length=max_length))
 
 
 def check_name(value: str, *, field: str = "fullName") -> str:

@@ -50,13 +50,15 @@ async def _import(args: argparse.Namespace, url: str, principal: Any) -> int:
     from demimas_common.errors import DemimasError
     from demimas_registry.importer.load import ImportInterrupted, import_workers
     from demimas_registry.importer.parse import FileRejected, read_rows
+    from demimas_registry.settings import RegistrySettings
 
+    limits = RegistrySettings().read_limits  # the same DEMIMAS_IMPORT_MAX_* limits as the upload
     engine = create_engine(url, pool_size=2)
     try:
         with tqdm(desc=args.file.name, unit=" rows", file=sys.stderr, disable=args.quiet) as bar:
             report = await import_workers(
                 engine,
-                read_rows(args.file),
+                read_rows(args.file, limits),
                 principal=principal,
                 batch_size=args.batch_size,
                 progress=bar.update,

@@ -1,21 +1,28 @@
-"""Writing validated import records in large batches, each batch one transaction: the workers (idempotent on NIK),
-their departures and returns, the village statistics, and their events in the outbox. A batch commits entirely
-or not at all; importing the same file again adds nothing (rows whose NIK exists are counted, not re-added).
-A row whose NIK belongs to a worker outside the caller's region is rejected as `NIK_NOT_REGISTRABLE` and the
-attempt recorded, as `registerWorker` does (domain.registration). Known NIKs are looked up before writing, so a
-duplicate is no failed statement and the database server never logs one (docs/personal-data.md).
+"""Writing an import file as one transaction: the workers (idempotent on NIK), their departures and returns,
+their events in the outbox and the village statistics all commit together, or nothing does. A file refused
+half-way (a limit, invalid UTF-8 near its end) or a write that fails leaves nothing behind, and importing the
+same file again adds nothing (rows whose NIK exists are counted, not re-added). Rows that fail validation are
+not a failure of the file: they are reported, and the valid rows are imported. A row whose NIK belongs to a
+worker outside the caller's region is rejected as `NIK_NOT_REGISTRABLE` and the attempt recorded, as
+`registerWorker` does (domain.registration). Known NIKs are looked up before writing, so a duplicate is no failed
+statement and the database server never logs one (docs/personal-data.md).
 
-Two things run at once: this coroutine reads, validates and prepares the next batch while a writer task sends
-the previous one with binary COPY (the database works on one core while Python works on another). The writer
-only awaits the database; the reader hands it the event loop every few dozen rows.
+Two things run at once: a worker thread reads, validates and prepares the next batch while the event loop sends
+the previous one with binary COPY (the database works on one core while Python works on another). The event
+loop never parses: a hostile file costs the thread's time, not the other requests' (the thread hands the
+interpreter lock over every few hundred rows). Each batch is written under a savepoint, so a NIK registered
+concurrently is handled by retrying that batch alone; the statistics are added once, at the end, so their
+counter rows stay locked only for the commit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -28,6 +35,7 @@ from demimas_common.auth.principal import Principal
 from demimas_common.events.envelope import CloudEvent
 from demimas_common.telemetry import current_traceparent
 from demimas_registry.domain.registration import NOT_REGISTRABLE, NOT_REGISTRABLE_MESSAGE
+from demimas_registry.domain.stats import StatKey
 from demimas_registry.importer.prepare import (
     DEPARTURE_COLUMNS,
     OUTBOX_COLUMNS,
@@ -46,7 +54,10 @@ from demimas_registry.importer.screen import validated
 __all__ = ["ImportInterrupted", "ImportReport", "import_workers", "validated"]
 
 WRITE_SCOPE = "registry:write"
-YIELD_EVERY = 32  # rows between hand-overs of the event loop to the writer (a few milliseconds of Python)
+HAND_OVER_EVERY = 64
+"""Rows between two hand-overs of the interpreter lock by the preparing thread (about a millisecond of work):
+the event loop, which writes the batches and serves every other request, gets it back at once instead of after
+the 5 ms switch interval."""
 _INSERT_NEW = (
     f"INSERT INTO registry.workers ({', '.join(WORKER_COLUMNS)}) SELECT {', '.join(WORKER_COLUMNS)} "  # noqa: S608
     "FROM workers_in ON CONFLICT (nik) DO NOTHING RETURNING id"
@@ -62,8 +73,8 @@ _ADD_STATS = (
 
 
 class ImportInterrupted(RuntimeError):
-    """A batch could not be written; it was rolled back, the batches before it stay committed (running the same
-    file again is safe: their rows are skipped as already registered)."""
+    """The file could not be written (the database failed, or a conflict it cannot resolve); its transaction was
+    rolled back and nothing of the file is stored. Running the same file again is safe."""
 
     def __init__(self, message: str, report: ImportReport) -> None:
         super().__init__(message)
@@ -76,7 +87,7 @@ async def _village_codes(engine: AsyncEngine) -> set[str]:
 
 
 async def _copy_rest(apg: Any, batch: PreparedBatch) -> None:
-    """Everything after the workers rows: movements, statistics, events."""
+    """Everything after the workers rows but the statistics (added once per file): movements, events."""
     if batch.departures:
         await apg.copy_records_to_table(
             "departures", schema_name="registry", columns=DEPARTURE_COLUMNS, records=batch.departures
@@ -85,13 +96,16 @@ async def _copy_rest(apg: Any, batch: PreparedBatch) -> None:
         await apg.copy_records_to_table(
             "returns", schema_name="registry", columns=RETURN_COLUMNS, records=batch.returns
         )
-    if batch.stats:
-        keys = list(batch.stats)
-        await apg.execute(
-            _ADD_STATS, [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys], list(batch.stats.values())
-        )
     if batch.outbox:
         await apg.copy_records_to_table("outbox", schema_name="registry", columns=OUTBOX_COLUMNS, records=batch.outbox)
+
+
+async def _add_stats(apg: Any, stats: dict[StatKey, int]) -> None:
+    keys = [key for key, n in stats.items() if n]
+    if keys:
+        await apg.execute(
+            _ADD_STATS, [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys], [stats[k] for k in keys]
+        )
 
 
 class _Refusals:
@@ -118,65 +132,40 @@ class _Refusals:
 
 
 async def _write(
-    engine: AsyncEngine, batch: PreparedBatch, builder: BatchBuilder, refusals: _Refusals
+    apg: Any, batch: PreparedBatch, builder: BatchBuilder, refusals: _Refusals
 ) -> tuple[PreparedBatch, list[RowError]]:
-    """One transaction; returns what was actually written (the workers not registered before, the refusal
-    events) and the rows rejected because their NIK is registered outside the caller's region."""
-    async with engine.connect() as conn:
-        raw = await conn.get_raw_connection()
-        apg: Any = raw.driver_connection
-        try:
-            async with apg.transaction():
-                # The common case first: look the NIKs up, then COPY the new workers straight into the table.
-                known, refused, rejected = await refusals.sort_out(apg, batch.records, builder)
-                written = restricted(batch, known, builder) if known else batch
-                if written.records:
-                    await apg.copy_records_to_table(
-                        "workers", schema_name="registry", columns=WORKER_COLUMNS, records=written.workers
-                    )
-                written.outbox += refused
-                await _copy_rest(apg, written)
-            return written, rejected
-        except UniqueViolationError:
-            # Someone registered one of these NIKs since the lookup (rare): stage, and let ON CONFLICT skip them.
-            # The failed COPY is logged by the server as its primary message only, without the key (terse).
-            pass
-        async with apg.transaction():
-            await apg.execute("CREATE TEMP TABLE workers_in (LIKE registry.workers INCLUDING DEFAULTS) ON COMMIT DROP")
-            await apg.copy_records_to_table("workers_in", columns=WORKER_COLUMNS, records=batch.workers)
-            inserted = {row[0] for row in await apg.fetch(_INSERT_NEW)}
-            written, rejected = batch, []
-            if len(inserted) != len(batch.records):
-                skipped = [record for record in batch.records if record.worker.id not in inserted]
-                _, refused, rejected = await refusals.sort_out(apg, skipped, builder)
-                written = restricted(batch, inserted, builder, keep=True)
-                written.outbox += refused
+    """One batch under a savepoint of the file's transaction; returns what was actually written (the workers not
+    registered before, the refusal events) and the rows rejected because their NIK is registered outside the
+    caller's region."""
+    try:
+        async with apg.transaction():  # nested in the file's transaction: a savepoint
+            # The common case first: look the NIKs up, then COPY the new workers straight into the table.
+            known, refused, rejected = await refusals.sort_out(apg, batch.records, builder)
+            written = restricted(batch, known, builder) if known else batch
+            if written.records:
+                await apg.copy_records_to_table(
+                    "workers", schema_name="registry", columns=WORKER_COLUMNS, records=written.workers
+                )
+            written.outbox += refused
             await _copy_rest(apg, written)
         return written, rejected
-
-
-async def _writer(
-    engine: AsyncEngine,
-    queue: asyncio.Queue[PreparedBatch | None],
-    report: ImportReport,
-    builder: BatchBuilder,
-    refusals: _Refusals,
-) -> None:
-    while (batch := await queue.get()) is not None:
-        written, rejected = await _write(engine, batch, builder, refusals)
-        report.inserted += len(written.records)
-        report.events += len(written.outbox)
-        report.rejected += rejected
-
-
-async def _hand_over(queue: asyncio.Queue[PreparedBatch | None], item: PreparedBatch | None, writer: Any) -> None:
-    """Queue a batch for the writer, or raise the writer's error if it failed meanwhile."""
-    put = asyncio.ensure_future(queue.put(item))
-    done, _ = await asyncio.wait({put, writer}, return_when=asyncio.FIRST_COMPLETED)
-    if put not in done:
-        put.cancel()
-    if writer in done:
-        writer.result()  # the writer only ends before its last batch by failing: raise that
+    except UniqueViolationError:
+        # Someone registered one of these NIKs since the lookup (rare): stage, and let ON CONFLICT skip them.
+        # The failed COPY is logged by the server as its primary message only, without the key (terse).
+        pass
+    async with apg.transaction():
+        await apg.execute("CREATE TEMP TABLE workers_in (LIKE registry.workers INCLUDING DEFAULTS)")
+        await apg.copy_records_to_table("workers_in", columns=WORKER_COLUMNS, records=batch.workers)
+        inserted = {row[0] for row in await apg.fetch(_INSERT_NEW)}
+        await apg.execute("DROP TABLE workers_in")
+        written, rejected = batch, []
+        if len(inserted) != len(batch.records):
+            skipped = [record for record in batch.records if record.worker.id not in inserted]
+            _, refused, rejected = await refusals.sort_out(apg, skipped, builder)
+            written = restricted(batch, inserted, builder, keep=True)
+            written.outbox += refused
+        await _copy_rest(apg, written)
+    return written, rejected
 
 
 def _check_contract(batch: PreparedBatch) -> None:
@@ -188,19 +177,34 @@ def _check_contract(batch: PreparedBatch) -> None:
         validate_event(CloudEvent.from_dict(orjson.loads(row[3])))
 
 
-async def _batches(
-    records: Iterator[ImportRecord], builder: BatchBuilder, size: int, tick: Callable[[], None]
-) -> AsyncIterator[PreparedBatch]:
+def _prepared(
+    records: Iterator[ImportRecord],
+    builder: BatchBuilder,
+    size: int,
+    tick: Callable[[], None],
+    stop: threading.Event,
+) -> Iterator[PreparedBatch]:
+    """Batches of prepared records; runs in a worker thread, one batch per step. Ends early once `stop` is set."""
+    checked = False
     for count, record in enumerate(records, start=1):
         builder.add(record)
-        if count % YIELD_EVERY == 0:
-            await asyncio.sleep(0)  # let the writer issue its next statement
+        if count % HAND_OVER_EVERY == 0:
+            time.sleep(0)  # hand the interpreter lock to the event loop
+            if stop.is_set():
+                return
         if len(builder) >= size:
             tick()
-            yield builder.build()
+            batch = builder.build()
+            if not checked:
+                _check_contract(batch)
+                checked = True
+            yield batch
     tick()
     if len(builder):
-        yield builder.build()
+        batch = builder.build()
+        if not checked:
+            _check_contract(batch)
+        yield batch
 
 
 async def import_workers(
@@ -211,8 +215,9 @@ async def import_workers(
     batch_size: int = 10_000,
     progress: Callable[[int], object] | None = None,
 ) -> ImportReport:
-    """Validate every row and write the valid ones; returns the report. Raises `FileRejected` (from the reader)
-    for a file that cannot be imported at all, and `ImportInterrupted` when a batch cannot be written."""
+    """Validate every row and write the valid ones in one transaction; returns the report. `rows` is read in a
+    worker thread. Raises `FileRejected` (from the reader) for a file that cannot be imported at all, and
+    `ImportInterrupted` when it cannot be written; either way nothing of the file is stored."""
     principal.require_scope(WRITE_SCOPE)
     with _fewer_collections():
         return await _import(engine, rows, principal, batch_size, progress)
@@ -249,40 +254,54 @@ async def _import(
             progress(report.total - reported)
         reported = report.total
 
-    queue: asyncio.Queue[PreparedBatch | None] = asyncio.Queue(maxsize=1)
+    stop = threading.Event()
+    records = validated(rows, villages=villages, principal=principal, report=report)
+    batches = _prepared(records, BatchBuilder(actor, agency, traceparent), batch_size, tick, stop)
+    writing = BatchBuilder(actor, agency, traceparent)
     refusals = _Refusals(principal.covers)
-    writer = asyncio.create_task(_writer(engine, queue, report, BatchBuilder(actor, agency, traceparent), refusals))
-    checked = False
+    stats: Counter[StatKey] = Counter()
+    written = events = 0
+    refused: list[RowError] = []
+
+    def next_batch() -> asyncio.Future[PreparedBatch | None]:
+        return asyncio.ensure_future(asyncio.to_thread(next, batches, None))
+
+    pending = next_batch()
     try:
-        records = validated(rows, villages=villages, principal=principal, report=report)
-        async for batch in _batches(records, BatchBuilder(actor, agency, traceparent), batch_size, tick):
-            if not checked:
-                _check_contract(batch)
-                checked = True
-            await _hand_over(queue, batch, writer)
-        await _hand_over(queue, None, writer)
-        await writer
-    except Exception as exc:
-        writer.cancel()
-        await asyncio.gather(writer, return_exceptions=True)
-        report.rejected.sort(key=_by_line)
+        async with engine.connect() as conn:
+            apg: Any = (await conn.get_raw_connection()).driver_connection
+            try:
+                async with apg.transaction():
+                    while (batch := await pending) is not None:
+                        pending = next_batch()  # prepared by the thread while this one is written
+                        done, rejected = await _write(apg, batch, writing, refusals)
+                        refused += rejected
+                        written += len(done.records)
+                        events += len(done.outbox)
+                        stats.update(done.stats)
+                    await _add_stats(apg, stats)
+            except Exception as exc:
+                if pending.done() and pending.exception() is exc:
+                    raise  # the reader's or the validation's error: the file's fault, not the database's
+                raise ImportInterrupted(
+                    f"the file could not be written ({type(exc).__name__}: {exc}); nothing of it was stored, "
+                    "running it again is safe",
+                    report,
+                ) from exc
+    finally:
+        stop.set()
+        await asyncio.gather(pending, return_exceptions=True)  # the thread must be out of the generator
+        for generator in (batches, records, rows):  # now, not when collected: the reader closes its file
+            close = getattr(generator, "close", None)
+            if close is not None:
+                close()
         report.elapsed = time.perf_counter() - started
-        if isinstance(exc, ImportInterrupted) or not _is_write_error(exc, writer):
-            raise
-        raise ImportInterrupted(
-            f"a batch could not be written and was rolled back ({type(exc).__name__}: {exc}); "
-            f"{report.inserted} workers were imported before it; running the same file again skips them",
-            report,
-        ) from exc
+    report.inserted, report.events = written, events
+    report.rejected += refused
     report.rejected.sort(key=_by_line)  # the writer adds NIK_NOT_REGISTRABLE rows after the reader's
     report.skipped_existing = report.valid - report.inserted
-    report.elapsed = time.perf_counter() - started
     return report
 
 
 def _by_line(error: RowError) -> int:
     return error.line
-
-
-def _is_write_error(exc: BaseException, writer: asyncio.Task[None]) -> bool:
-    return writer.done() and not writer.cancelled() and writer.exception() is exc

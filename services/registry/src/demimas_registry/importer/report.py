@@ -7,6 +7,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 
+from demimas_registry.domain.validation import as_plain_text
 from demimas_registry.importer.rows import RowError
 
 __all__ = ["ImportReport"]
@@ -40,8 +41,11 @@ class ImportReport:
         return "\n".join(lines)
 
     def to_csv(self) -> str:
+        """For a spreadsheet: the messages quote the file's values, so every cell is written as plain text."""
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(["line", "column", "code", "message"])
-        writer.writerows((e.line, e.column, e.code, e.message) for e in self.rejected)
+        writer.writerows(
+            (e.line, as_plain_text(e.column), as_plain_text(e.code), as_plain_text(e.message)) for e in self.rejected
+        )
         return out.getvalue()

@@ -120,7 +120,8 @@ async def update_worker(cmd: UpdateWorker, uow: UnitOfWork, principal: Principal
     if cmd.phone is not None:
         worker.phone = v.check_phone(cmd.phone) if cmd.phone.strip() else None
     if cmd.address is not None:
-        worker.address = v.check_text(cmd.address, field="address", max_length=500) if cmd.address.strip() else None
+        address = cmd.address.strip()
+        worker.address = v.check_free_text(address, field="address", max_length=500) if address else None
     if cmd.passport_number is not None:
         worker.passport_number = check_passport(cmd.passport_number) if cmd.passport_number.strip() else None
     worker.touch()
