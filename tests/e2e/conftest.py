@@ -180,16 +180,22 @@ async def audit_url(
     await task
 
 
+def gateway_app(urls: dict[str, str], keys: DevKeys) -> tuple[GatewayApp, SubgraphClient]:
+    """The gateway over the subgraphs at `urls`, loading the committed supergraph as `make run` does (close the
+    client when done)."""
+    supergraph = load_supergraph(SUPERGRAPH.read_text(), graph_urls=urls)
+    client = SubgraphClient(urls, timeout_seconds=10)
+    settings = RegistrySettings(jwt_issuer=ISSUER, jwt_audience=AUDIENCE, jwks_path=Path(keys.jwks_path))
+    return GatewayApp(Gateway(supergraph, client), verifier=TokenVerifier(settings)), client
+
+
 @pytest.fixture(scope="session")
 async def gateway_over_http(
     registry_url: str, designation_url: str, pillars_url: str, audit_url: str, e2e_keys: DevKeys, gateway_port: int
 ) -> AsyncIterator[str]:
     """The gateway on a real port, as the audit service reaches it."""
     urls = {"registry": registry_url, "designation": designation_url, "pillars": pillars_url, "audit": audit_url}
-    supergraph = load_supergraph(SUPERGRAPH.read_text(), graph_urls=urls)
-    client = SubgraphClient(urls, timeout_seconds=10)
-    settings = RegistrySettings(jwt_issuer=ISSUER, jwt_audience=AUDIENCE, jwks_path=Path(e2e_keys.jwks_path))
-    app = GatewayApp(Gateway(supergraph, client), verifier=TokenVerifier(settings))
+    app, client = gateway_app(urls, e2e_keys)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=gateway_port, log_level="error", lifespan="off"))
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -207,10 +213,7 @@ async def endpoints(
     registry_url: str, designation_url: str, pillars_url: str, audit_url: str, e2e_keys: DevKeys
 ) -> AsyncIterator[Endpoints]:
     urls = {"registry": registry_url, "designation": designation_url, "pillars": pillars_url, "audit": audit_url}
-    supergraph = load_supergraph(SUPERGRAPH.read_text(), graph_urls=urls)
-    client = SubgraphClient(urls, timeout_seconds=10)
-    settings = RegistrySettings(jwt_issuer=ISSUER, jwt_audience=AUDIENCE, jwks_path=Path(e2e_keys.jwks_path))
-    app = GatewayApp(Gateway(supergraph, client), verifier=TokenVerifier(settings))
+    app, client = gateway_app(urls, e2e_keys)
     async with (
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as gateway,
         httpx.AsyncClient(base_url=registry_url.removesuffix("/graphql")) as direct,

@@ -28,18 +28,12 @@ import pytest
 from graphql import GraphQLSchema, build_schema
 
 from demimas_audit.entrypoints.graphql.schema import schema as audit_schema
-from demimas_common.auth.jwt import TokenVerifier
 from demimas_common.auth.keys import DevKeys
 from demimas_designation.entrypoints.graphql.schema import schema as designation_schema
-from demimas_gateway.fetcher import SubgraphClient
-from demimas_gateway.gateway import Gateway
-from demimas_gateway.http import GatewayApp
-from demimas_gateway.supergraph import load_supergraph
 from demimas_pillars.entrypoints.graphql.schema import schema as pillars_schema
 from demimas_registry.entrypoints.graphql.schema import schema as registry_schema
-from demimas_registry.settings import RegistrySettings
 
-from .conftest import AUDIENCE, ISSUER, SUPERGRAPH, ask
+from .conftest import ask, gateway_app
 from .schema_walk import Filler, Operation, entry_operations, strings_in
 
 pytestmark = pytest.mark.integration
@@ -166,10 +160,7 @@ async def world(
     mint: Callable[..., str],
 ) -> AsyncIterator[World]:
     urls = {"registry": registry_url, "designation": designation_url, "pillars": pillars_url, "audit": audit_url}
-    supergraph = load_supergraph(SUPERGRAPH.read_text(), graph_urls=urls)
-    client = SubgraphClient(urls, timeout_seconds=10)
-    settings = RegistrySettings(jwt_issuer=ISSUER, jwt_audience=AUDIENCE, jwks_path=Path(e2e_keys.jwks_path))
-    app = GatewayApp(Gateway(supergraph, client), verifier=TokenVerifier(settings))
+    app, client = gateway_app(urls, e2e_keys)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as gateway:
         await _populate(gateway, mint, HERE_VILLAGE, "16", "16.06", 1)
         there = await _populate(gateway, mint, THERE_VILLAGE, THERE_PROVINCE, THERE_REGENCY, 2)
