@@ -76,3 +76,11 @@ def test_the_file_is_private_whatever_was_there_and_whatever_the_umask(stack: St
     assert mode(path) == 0o600
     assert tokens_in(path)["KP2MI"] != "stale"
     assert [p.name for p in stack.root.iterdir() if p.name.startswith(".tokens")] == []  # no staging file left
+
+
+def test_the_gateway_port_is_chosen_once_before_the_services_start(tmp_path: Path) -> None:
+    """The audit service is told the gateway's URL when it starts, so the gateway must later listen there."""
+    stack = Stack(root=tmp_path / ".devstack")
+    first = stack.gateway_port()
+    assert stack.gateway_port() == first
+    assert stack.ports == {"gateway": first}

@@ -195,7 +195,7 @@ async def test_a_pilot_of_another_region_is_not_found_by_id_not_forbidden(engine
     with pytest.raises(NotFound) as hidden:
         await pilot_flow.complete(engine, principal("BP3MI", "16"), p.id, p.milestones[0].id, TODAY, SETTINGS)
     assert code not in hidden.value.message
-    assert hidden.value.extensions["field"] == "pilotId"
+    assert hidden.value.extensions["field"] == "id"  # as for an id nobody has
 
 
 async def test_one_open_enrolment_per_programme(engine: AsyncEngine) -> None:

@@ -137,3 +137,19 @@ async def test_suspension_reinstatement_and_revocation_follow_the_designation(en
     async with engine.begin() as conn:
         await apply_designation_event(conn, village_event("designated", code, again))
     assert await opened_events(engine, code) == 2
+
+
+async def test_a_worker_who_moves_takes_the_family_and_the_queue_along(engine: AsyncEngine) -> None:
+    """What belongs to a person's village follows the person: the office they left no longer sees or changes it."""
+    here, there, worker, child = village("16.06"), village("33.07"), str(uuid.uuid4()), str(uuid.uuid4())
+    await apply_all(engine, [worker_event("registered", worker, here, 1, "CANDIDATE"),
+                             worker_event("returned", worker, here, 3, "RETURNED")])  # fmt: skip
+    added = new_event("demimas.registry.family.added", worker,
+                      {"familyMemberId": child, "workerId": worker, "relation": "CHILD", "minor": True})  # fmt: skip
+    await apply_all(engine, [added, worker_event("updated", worker, there, 4, "RETURNED")])
+    async with engine.connect() as conn:
+        family = await conn.scalar(select(people.c.village_code).where(people.c.person_id == uuid.UUID(child)))
+        queued = await conn.scalar(
+            select(reintegration_queue.c.village_code).where(reintegration_queue.c.worker_id == uuid.UUID(worker))
+        )
+    assert (family, queued) == (there, there)

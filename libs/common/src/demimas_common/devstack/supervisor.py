@@ -123,7 +123,15 @@ class Stack:
             if demo and await load_demo_once(self.database_url, spec):
                 print(f"  {spec.name}: demo data loaded", flush=True)
 
+    def gateway_port(self) -> int:
+        """The gateway's port, chosen once before the services start: the audit service sends the data-subject
+        report's requests (with the caller's token) there, so it must never be whatever else holds port 4000."""
+        if "gateway" not in self.ports:
+            self.ports["gateway"] = GATEWAY_PORT if port_is_free(GATEWAY_PORT) else free_port()
+        return self.ports["gateway"]
+
     def start_services(self, specs: list[ServiceSpec]) -> None:
+        gateway_url = f"http://127.0.0.1:{self.gateway_port()}/graphql"
         for spec in specs:
             port = spec.port if port_is_free(spec.port) else free_port()
             if port != spec.port:
@@ -131,6 +139,7 @@ class Stack:
             env = os.environ | {
                 "DEMIMAS_DATABASE_URL": with_user(self.database_url, runtime_role(spec.name)),
                 "DEMIMAS_NATS_URL": self.nats_url,
+                "DEMIMAS_GATEWAY_URL": gateway_url,
             }
             args = [sys.executable, "-m", "uvicorn", "--factory", spec.app_factory, "--host", "127.0.0.1",
                     "--port", str(port), "--no-access-log"]  # fmt: skip
@@ -146,18 +155,19 @@ class Stack:
         if importlib.util.find_spec("demimas_gateway") is None or not supergraph.is_file():
             print(f"  gateway not started: needs demimas_gateway and {supergraph} (`make supergraph`)", flush=True)
             return False
-        port = GATEWAY_PORT if port_is_free(GATEWAY_PORT) else free_port()
-        urls = {name: f"http://127.0.0.1:{p}/graphql" for name, p in self.ports.items()}
+        port = self.gateway_port()
+        urls = {name: f"http://127.0.0.1:{p}/graphql" for name, p in self.ports.items() if name != "gateway"}
         env = os.environ | {"DEMIMAS_GATEWAY_SUBGRAPH_URLS": json.dumps(urls)}
         args = [sys.executable, "-m", "demimas_gateway", "serve", "--supergraph", str(supergraph.resolve()),
                 "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
         self.processes["gateway"] = subprocess.Popen(args, env=env, preexec_fn=die_with_parent())  # noqa: S603
-        self.ports["gateway"] = port
         return True
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         for name, port in self.ports.items():
+            if name not in self.processes:  # the gateway's port is chosen before the gateway starts
+                continue
             while True:
                 process = self.processes[name]
                 if process.poll() is not None:
@@ -219,7 +229,8 @@ class Stack:
         """Where everything is; the tokens themselves only when given (`run` gives them for a terminal only)."""
         lines = ["", "Demimas is running (Ctrl-C stops everything; data stays in .devstack/)."]
         for name, port in self.ports.items():
-            lines.append(f"  {name:<12} http://127.0.0.1:{port}/graphql   (GraphiQL in a browser)")
+            if name in self.processes:
+                lines.append(f"  {name:<12} http://127.0.0.1:{port}/graphql   (GraphiQL in a browser)")
         lines.append(f"  PostgreSQL   {self.database_url}")
         lines.append(f"  NATS         {self.nats_url}")
         lines.append("  Settings     .devstack/stack.env")

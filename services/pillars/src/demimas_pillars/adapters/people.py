@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -35,6 +35,7 @@ async def apply_people_event(conn: AsyncConnection, event: CloudEvent) -> None:
         "status": data["status"],
         "version": version,
     }
+    before = await conn.scalar(select(people.c.village_code).where(people.c.person_id == worker_id))
     stmt = insert(people).values(values)
     applied = await conn.execute(
         stmt.on_conflict_do_update(
@@ -44,6 +45,8 @@ async def apply_people_event(conn: AsyncConnection, event: CloudEvent) -> None:
         ).returning(people.c.person_id)
     )
     newest = applied.first() is not None
+    if newest and before is not None and before != data["villageCode"]:
+        await _moved(conn, worker_id, before, data["villageCode"])
     if event.type == "demimas.registry.worker.returned" and newest:
         await conn.execute(
             insert(reintegration_queue)
@@ -64,6 +67,20 @@ async def apply_people_event(conn: AsyncConnection, event: CloudEvent) -> None:
                 and_(q.worker_id == worker_id, q.return_version < version, q.status == ReintegrationStatus.WAITING)
             )
         )
+
+
+async def _moved(conn: AsyncConnection, worker_id: uuid.UUID, before: str, after: str) -> None:
+    """A worker who moves takes along the family living with them and their place in the reintegration queue: what
+    belongs to a person's village follows the person, so the office they left no longer sees or changes it."""
+    await conn.execute(
+        update(people)
+        .where(and_(people.c.worker_id == worker_id, people.c.person_kind == PersonKind.FAMILY_MEMBER.value,
+                    people.c.village_code == before))
+        .values(village_code=after)
+    )  # fmt: skip
+    await conn.execute(
+        update(reintegration_queue).where(reintegration_queue.c.worker_id == worker_id).values(village_code=after)
+    )
 
 
 async def _family_added(conn: AsyncConnection, event: CloudEvent) -> None:

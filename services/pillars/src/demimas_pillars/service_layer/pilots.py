@@ -78,7 +78,7 @@ async def create_pilot(
 
 async def _load(uow: UnitOfWork, principal: Principal, pilot_id: uuid.UUID) -> Pilot:
     [pilot] = await repo.load_pilots(uow.connection, [pilot_id], for_update=True)
-    principal.require_visible(pilot.village_code, f"pilot project {pilot_id}", field="pilotId")
+    principal.require_visible(pilot.village_code, f"pilot project {pilot_id}", field="id")  # as an unknown id
     return pilot
 
 
@@ -154,11 +154,10 @@ async def link_activity(
         pilot = await _load(uow, principal, pilot_id)
         _involved(principal, pilot)
         [activity] = await activity_repo.load_activities(uow.connection, [activity_id])
+        # as an unknown activity is answered (adapters/activities.py), never saying where it took place
+        principal.require_visible(activity.village_code, f"activity {activity_id}", field="id")
         if activity.village_code != pilot.village_code:
-            raise BadUserInput(
-                f"the activity took place in {activity.village_code}, the pilot is in {pilot.village_code}",
-                field="activityId",
-            )
+            raise BadUserInput("the activity took place in another village than the pilot", field="activityId")
         await repo.link_activity(uow.connection, pilot.id, activity.id)
         await uow.commit()
     return await _reload(engine, pilot_id)

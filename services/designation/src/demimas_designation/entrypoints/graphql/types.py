@@ -10,7 +10,7 @@ import strawberry
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
-from demimas_common.errors import BadUserInput
+from demimas_common.errors import BadUserInput, NotFound
 from demimas_designation.adapters import designations as designation_repo
 from demimas_designation.adapters import proposals as repo
 from demimas_designation.adapters.projection import counts_of
@@ -88,7 +88,10 @@ class Proposal:
     @classmethod
     async def resolve_reference(cls, info: Ctx, id: strawberry.ID) -> Proposal | None:
         async with info.context.engine.connect() as conn:
-            return cls.from_domain(await repo.load_proposal(conn, _uuid(id)))
+            try:
+                return cls.from_domain(await repo.load_proposal(conn, _uuid(id)))
+            except NotFound:
+                return None  # as for one outside the caller's region
 
 
 DesignationStatusEnum = strawberry.enum(DesignationStatus, name="DesignationStatus")
@@ -135,8 +138,11 @@ class Designation:
     @classmethod
     async def resolve_reference(cls, info: Ctx, id: strawberry.ID) -> Designation | None:
         async with info.context.engine.connect() as conn:
-            found = await designation_repo.load_designation(conn, _uuid(id))
-        return cls.from_domain(found) if found is not None else None
+            try:
+                found = await designation_repo.load_designation(conn, _uuid(id))
+            except NotFound:
+                return None  # as for one outside the caller's region
+        return cls.from_domain(found)
 
 
 @strawberry.type

@@ -15,7 +15,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from demimas_common.auth.principal import region_covers
-from demimas_common.errors import BadUserInput
+from demimas_common.errors import BadUserInput, NotFound
 from demimas_common.graphql.access import ANYWHERE
 from demimas_common.graphql.pagination import decode_cursor, encode_cursor, validate_first
 from demimas_common.graphql.types import PageInfo
@@ -75,18 +75,26 @@ class AnonymousCount:
     count: int
 
 
-@strawberry.federation.type(keys=["id"], description="A migrant worker (owned by the registry).")
+@strawberry.federation.type(
+    keys=["id"], requires_scopes=PERSON, description="A migrant worker (owned by the registry)."
+)
 class Worker:
     id: strawberry.ID
+    asked_for: strawberry.Private[bool] = False
+    """Made from an id the caller sent (`_entities`), not from pillars data."""
 
-    def region_code(self, info: Ctx) -> Awaitable[str | None]:
-        """The worker's village as the `people` projection knows it. A person it does not know (not yet, or never)
-        has no pillars data to show: ANYWHERE, so that `enrolments` answers an empty list, not null."""
+    def region_code(self, info: Ctx) -> str | Awaitable[str | None]:
+        """The worker's village as the `people` projection knows it; a person it does not know (not yet, or never)
+        has no pillars data to show: ANYWHERE. A worker the caller named by id is ANYWHERE too, so that a person of
+        another region answers exactly as an unknown id does (`enrolments` then leaves out, as the region rule
+        does, every enrolment outside the caller's region): echoing the caller's own id tells it nothing."""
+        if self.asked_for:
+            return ANYWHERE
         return _person_villages(info.context).load(parse_id(self.id))
 
     @classmethod
     def resolve_reference(cls, id: strawberry.ID) -> Worker:
-        return cls(id=id)
+        return cls(id=id, asked_for=True)
 
     @strawberry.federation.field(requires_scopes=READ, description="Programmes this worker and the family joined.")
     async def enrolments(self, info: Ctx) -> list[Enrolment] | None:
@@ -191,7 +199,10 @@ class Activity:
     async def resolve_reference(cls, info: Ctx, id: strawberry.ID) -> Activity | None:
         info.context.require_principal()
         async with info.context.engine.connect() as conn:
-            [found] = await activity_repo.load_activities(conn, [parse_id(id)])
+            try:
+                [found] = await activity_repo.load_activities(conn, [parse_id(id)])
+            except NotFound:
+                return None  # as for one outside the caller's region: null, nothing tells the two apart
         return cls.from_domain(found)
 
 
@@ -438,7 +449,10 @@ class PilotProject:
         ctx = info.context
         ctx.require_principal()
         async with ctx.engine.connect() as conn:
-            [found] = await pilot_repo.load_pilots(conn, [parse_id(id)])
+            try:
+                [found] = await pilot_repo.load_pilots(conn, [parse_id(id)])
+            except NotFound:
+                return None  # as for one outside the caller's region: null, nothing tells the two apart
         return cls.from_domain(found, ctx.delivery.today())
 
 
