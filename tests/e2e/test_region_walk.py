@@ -43,7 +43,8 @@ HERE_VILLAGE = "16.06.13.2006"
 THERE_VILLAGE, THERE_REGENCY, THERE_PROVINCE = "33.07.03.2011", "33.07", "33"
 THERE_CODE = re.compile(r"^33(\.\d+)*$")
 TODAY = dt.date.today()
-REGIONAL_CALLERS = {"BP3MI of 16": ("BP3MI", "16"), "DISNAKER of 16.06": ("DISNAKER", "16.06")}
+REGIONAL_CALLERS = {"BP3MI of 16": ("BP3MI", "16"), "DISNAKER of 16.06": ("DISNAKER", "16.06"),
+                    "AUDITOR of 16": ("AUDITOR", "16")}  # fmt: skip
 
 
 @dataclass
@@ -299,3 +300,15 @@ async def test_an_id_outside_the_region_answers_as_an_unknown_one(world: World, 
         answers = [(await ask(world.gateway, query, {"id": i}, token=token))[1]
                    for i in (world.there_ids[kind][0], unknown)]  # fmt: skip
         assert answers == [{"data": {field: None}}] * 2, (field, answers)
+
+
+async def test_a_regional_token_gets_nothing_of_the_national_audit_chain(
+    world: World, mint: Callable[..., str]
+) -> None:
+    """Audit records and the chain's head belong to no region: an auditor's token limited to one sees none of it."""
+    query = "{ verifyAuditChain { ok headHash } auditEvents(first: 3) { edges { node { id } } } }"
+    _, national = await ask(world.gateway, query, token=mint("AUDITOR"))
+    assert national["data"]["verifyAuditChain"]["headHash"]
+    assert national["data"]["auditEvents"]["edges"]
+    _, regional = await ask(world.gateway, query, token=mint("AUDITOR", region="16"))
+    assert regional["data"] == {"verifyAuditChain": None, "auditEvents": {"edges": []}}

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, RowMapping, and_, select
+from sqlalchemy import ColumnElement, RowMapping, and_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from demimas_audit.adapters.tables import checkpoints, gaps, head, records
@@ -54,7 +54,11 @@ async def event_page(
         where.append(r.time < f.until)
     if after is not None:
         where.append(r.seq > after)
-    rows = (await conn.execute(select(records).where(and_(*where)).order_by(r.seq).limit(first + 1))).mappings().all()
+    rows = (
+        (await conn.execute(select(records).where(and_(true(), *where)).order_by(r.seq).limit(first + 1)))
+        .mappings()
+        .all()
+    )
     return list(rows[:first]), len(rows) > first
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Table, and_, func, literal, or_, select, tuple_
+from sqlalchemy import ColumnElement, Table, and_, func, literal, or_, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from demimas_designation.adapters.tables import designations, proposals
@@ -35,7 +35,9 @@ async def _page(
     where = [*where, _in_region(t.c.village_code, region), _in_region(t.c.village_code, caller_region)]
     if after:
         where.append(tuple_(t.c.village_code, t.c.id) > tuple_(literal(after[0]), literal(after[1])))
-    rows = await conn.execute(select(t.c.id).where(and_(*where)).order_by(t.c.village_code, t.c.id).limit(first + 1))
+    rows = await conn.execute(
+        select(t.c.id).where(and_(true(), *where)).order_by(t.c.village_code, t.c.id).limit(first + 1)
+    )
     ids = [r[0] for r in rows]
     return ids[:first], len(ids) > first
 

@@ -7,7 +7,7 @@ import datetime as dt
 import uuid
 from collections import defaultdict
 
-from sqlalchemy import and_, func, insert, or_, select
+from sqlalchemy import and_, func, insert, or_, select, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -164,6 +164,6 @@ async def village_activity_page(
     if after is not None:
         day, last = after
         where.append(or_(t.c.occurred_on < day, and_(t.c.occurred_on == day, t.c.id < last)))
-    stmt = select(t.c.id).where(and_(*where)).order_by(t.c.occurred_on.desc(), t.c.id.desc()).limit(first + 1)
+    stmt = select(t.c.id).where(and_(true(), *where)).order_by(t.c.occurred_on.desc(), t.c.id.desc()).limit(first + 1)
     ids = [r[0] for r in await conn.execute(stmt)]
     return ids[:first], len(ids) > first

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from collections import defaultdict
 
-from sqlalchemy import and_, insert, select, tuple_, update
+from sqlalchemy import and_, insert, select, true, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -142,7 +142,7 @@ async def queue_page(
         where.append(q.c.status == status.value)
     if after:
         where.append(tuple_(q.c.returned_at, q.c.worker_id) > tuple_(after[0], after[1]))
-    stmt = select(q).where(and_(*where)).order_by(q.c.returned_at, q.c.worker_id).limit(first + 1)
+    stmt = select(q).where(and_(true(), *where)).order_by(q.c.returned_at, q.c.worker_id).limit(first + 1)
     entries = [_entry(r) for r in await conn.execute(stmt)]
     return entries[:first], len(entries) > first
 

@@ -7,7 +7,7 @@ import datetime as dt
 import uuid
 from collections import defaultdict
 
-from sqlalchemy import ColumnElement, and_, exists, insert, literal, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, and_, exists, insert, literal, or_, select, true, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -182,7 +182,7 @@ async def pilot_page(
         )
     if after:
         where.append(tuple_(t.c.village_code, t.c.id) > tuple_(literal(after[0]), literal(after[1])))
-    stmt = select(t.c.id).where(and_(*where)).order_by(t.c.village_code, t.c.id).limit(first + 1)
+    stmt = select(t.c.id).where(and_(true(), *where)).order_by(t.c.village_code, t.c.id).limit(first + 1)
     ids = [r[0] for r in await conn.execute(stmt)]
     return ids[:first], len(ids) > first
 
@@ -203,7 +203,7 @@ async def overdue(
     stmt = (
         select(m.c.pilot_id, m.c.id)
         .join(p, p.c.id == m.c.pilot_id)
-        .where(and_(*where))
+        .where(and_(true(), *where))
         .order_by(m.c.due_date, m.c.id)
         .limit(limit)
     )

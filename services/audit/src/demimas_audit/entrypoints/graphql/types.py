@@ -106,6 +106,8 @@ class StreamGap:
 
 @strawberry.type(description="The chain checked over a range: every link, the writer's head, signed checkpoints.")
 class ChainVerification:
+    """The chain as a whole: national, like every audit record, so a token limited to a region never sees it."""
+
     ok: bool
     from_sequence: int
     to_sequence: int
@@ -114,6 +116,9 @@ class ChainVerification:
     head_hash: str
     problems: list[ChainProblem]
     gaps: list[StreamGap]
+
+    def region_code(self, info: Ctx) -> None:
+        """Not placed in a region: invisible to a regional token (graphql/access.py)."""
 
     @classmethod
     def of(cls, v: queries.Verification) -> ChainVerification:
