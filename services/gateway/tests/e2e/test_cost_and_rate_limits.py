@@ -2,10 +2,10 @@
 designation and pillars services.
 
 - Cost: the nested `workers(first: 500)` example costs 500^3 nodes and is refused with the cost code before any
-  subgraph is asked, while every operation of the README's GraphQL examples and the pilot tracker's benchmark query
-  cost less than the default limit (computed on the committed supergraph) and, for the queries, run through the
-  gateway without a limit refusing them. The README's operations are read from README.md, so a new example is
-  checked without editing this test.
+  subgraph is asked, while every operation of the documentation's GraphQL examples and the pilot tracker's
+  benchmark query cost less than the default limit (computed on the committed supergraph) and, for the queries, run
+  through the gateway without a limit refusing them. The documented operations are read from README.md and
+  docs/*.md, so a new example is checked without editing this test.
 - Rate limits: with the settings' defaults, one agency flooding the gateway gets 429 `RATE_LIMITED` with
   `Retry-After` after its burst, within what a 50/s, burst-100 bucket allows; an anonymous address after 10.
 """
@@ -43,8 +43,10 @@ LIMIT_CODES = ("COST_ESTIMATED_TOO_EXPENSIVE", "MAX_")
 
 
 def readme_operations() -> Iterator[str]:
-    """Each operation of the README's ```graphql blocks, comments dropped and placeholders ("…") made an id."""
-    for block in re.findall(r"```graphql\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S):
+    """Each operation of the documentation's ```graphql blocks (README.md and docs/), comments dropped and
+    placeholders ("…") made an id."""
+    docs = "\n".join(p.read_text() for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
+    for block in re.findall(r"```graphql\n(.*?)```", docs, flags=re.S):
         text = re.sub(r"#[^\n]*", "", block)
         text = re.sub(r'"[^"\n]*…[^"\n]*"', f'"{uuid.UUID(int=1)}"', text)
         depth, start, in_string = 0, 0, False
