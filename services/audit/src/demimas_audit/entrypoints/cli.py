@@ -14,17 +14,9 @@ __all__ = ["register"]
 
 
 def _database_url() -> str | None:
-    from sqlalchemy.engine import make_url
+    from demimas_common.db.urls import command_database_url
 
-    from demimas_audit.settings import AuditSettings
-    from demimas_common.db.provision import runtime_role
-    from demimas_common.db.urls import with_user
-
-    url = AuditSettings().database_url
-    if url is None:
-        print("set DEMIMAS_DATABASE_URL (make run writes it to .devstack/stack.env)", file=sys.stderr)
-        return None
-    return url if make_url(url).password else with_user(url, runtime_role("audit"))
+    return command_database_url("audit")
 
 
 def _export(args: argparse.Namespace) -> int:
