@@ -35,6 +35,7 @@ class CommonSettings(BaseSettings):
         default=None, description="postgresql://user@host/db (a Unix socket as ?host=/dir)."
     )
     nats_url: str | None = None
+    pool_size: int = Field(default=5, ge=1, le=100, description="Database connections per process.")
     stream_replicas: int = Field(default=1, ge=1, le=5)
 
     jwt_issuer: str = "https://auth.demimas.dev"

@@ -15,7 +15,6 @@ __all__ = ["AuditSettings"]
 
 
 class AuditSettings(CommonSettings):
-    pool_size: int = Field(default=5, ge=1, le=100)
     audit_signing_key: Path = Field(default=Path(".devstack/keys/audit-signing.pem"))
     audit_checkpoint_seconds: float = Field(
         default=60.0, gt=0, le=86_400, description="How often the head is signed (when it moved)."

@@ -15,10 +15,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
+from demimas_audit.adapters.bus import CHECKPOINT_SUBJECT
 from demimas_audit.adapters.queries import verify_range
 from demimas_audit.adapters.tables import gaps, records
 from demimas_audit.domain.chain import GENESIS, ProblemKind, canonical, digests, link_digests
-from demimas_audit.service_layer.checkpoints import CHECKPOINT_SUBJECT, Checkpointer
+from demimas_audit.service_layer.checkpoints import Checkpointer
 from demimas_audit.service_layer.export import export_chain, verify_export
 from demimas_audit.service_layer.ingest import AuditIngest
 from demimas_common.events.envelope import CloudEvent, new_event

@@ -23,6 +23,7 @@ from demimas_audit.entrypoints.graphql.schema import schema
 from demimas_audit.service_layer.export import export_chain
 from demimas_common.auth.principal import Agency, Principal
 from demimas_common.cli import build_parser
+from demimas_common.db.uow import UnitOfWork
 from demimas_common.events.envelope import Actor, CloudEvent, new_event
 
 from .conftest import AuditStore
@@ -96,7 +97,8 @@ async def test_each_column_tampered_is_named_with_its_record(store: AuditStore) 
 
 def context(store: AuditStore) -> AuditContext:
     auditor = Principal("auditor-1", Agency.KP2MI, frozenset({"audit:read"}))
-    return AuditContext(auditor, engine=store.engine, gateway_url="http://127.0.0.1:9")
+    return AuditContext(auditor, engine=store.engine, schema="audit", unit_of_work_class=UnitOfWork,
+                        gateway_url="http://127.0.0.1:9")  # fmt: skip
 
 
 VERIFY = "{ verifyAuditChain { ok problems { sequence kind column detail } } }"

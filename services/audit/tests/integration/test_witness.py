@@ -17,11 +17,16 @@ import orjson
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from demimas_audit.adapters.bus import CHECKPOINT_SUBJECT
+from demimas_audit.adapters.witness_store import conflicts_path, read_store
 from demimas_audit.domain.chain import canonical, digests, link_digests
-from demimas_audit.service_layer.checkpoints import CHECKPOINT_SUBJECT, Checkpoint, Checkpointer, key_id, message
-from demimas_audit.service_layer.checkpoints import public_pem as pem
+from demimas_audit.domain.checkpoint import Checkpoint, key_id, message
+from demimas_audit.domain.checkpoint import public_pem as pem
+from demimas_audit.domain.witness import Decision
+from demimas_audit.entrypoints.witness import WitnessListener
+from demimas_audit.service_layer.checkpoints import Checkpointer
 from demimas_audit.service_layer.export import export_chain, verify_export
-from demimas_audit.service_layer.witness import Decision, Witness, conflicts_path, read_store
+from demimas_audit.service_layer.witness import Witness
 from demimas_common.cli import build_parser
 from demimas_common.devstack.testing import TestStack
 from demimas_common.events.nats import connect
@@ -56,9 +61,9 @@ def handled(witness: Witness) -> int:
     return sum(witness.counts.values())
 
 
-async def start(witness: Witness) -> asyncio.Task[None]:
-    task = asyncio.create_task(witness.run())
-    await asyncio.wait_for(witness.subscribed.wait(), timeout=10)
+async def start(listener: WitnessListener) -> asyncio.Task[None]:
+    task = asyncio.create_task(listener.run())
+    await asyncio.wait_for(listener.subscribed.wait(), timeout=10)
     return task
 
 
@@ -77,8 +82,9 @@ async def test_the_witness_keeps_signed_checkpoints_and_refuses_the_rest(store: 
     key = Ed25519PrivateKey.generate()
     checkpointer = Checkpointer(store.engine, store.nats_url, key, interval=3600)
     path = tmp_path / "witness.jsonl"
-    witness = Witness(path, key.public_key(), store.nats_url)
-    task = await start(witness)
+    witness = Witness(path, key.public_key())
+    listener = WitnessListener(witness, store.nats_url)
+    task = await start(listener)
     first, second = await chain_with_checkpoints(store, checkpointer, [5, 4])
     await until(lambda: handled(witness) == 2)
     await announce(store.nats_url, sign(Ed25519PrivateKey.generate(), 10, bytes(32)))  # forged
@@ -88,7 +94,7 @@ async def test_the_witness_keeps_signed_checkpoints_and_refuses_the_rest(store: 
     await announce(store.nats_url, sign(key, 3, bytes(32)))  # behind the head, never witnessed
     await announce(store.nats_url, first)  # a replay of what it has
     await until(lambda: handled(witness) == 6)
-    witness.stop()
+    listener.stop()
     await asyncio.wait_for(task, timeout=10)
     assert dict(witness.counts) == {
         Decision.ACCEPTED: 2,
@@ -106,14 +112,15 @@ async def test_the_witness_keeps_signed_checkpoints_and_refuses_the_rest(store: 
     (conflict,) = [orjson.loads(line) for line in conflicts_path(path).read_bytes().splitlines()]
     assert (conflict["seq"], conflict["hash"], conflict["witnessedHash"]) == (5, bytes(32).hex(), first.hash.hex())
     # a new witness process resumes from the store's last line
-    again = Witness(path, key.public_key(), store.nats_url)
-    task = await start(again)
+    again = Witness(path, key.public_key())
+    listener = WitnessListener(again, store.nats_url)
+    task = await start(listener)
     assert again.last is not None
     assert again.last.seq == second.seq
     (third,) = await chain_with_checkpoints(store, checkpointer, [2])
     await announce(store.nats_url, second)
     await until(lambda: handled(again) == 2)
-    again.stop()
+    listener.stop()
     await asyncio.wait_for(task, timeout=10)
     assert dict(again.counts) == {Decision.ACCEPTED: 1, Decision.DUPLICATE: 1}
     assert [e.seq for e in read_store(path)[0]] == [5, 9, third.seq] == [5, 9, 11]
@@ -123,9 +130,10 @@ async def test_the_witness_reconnects_after_a_nats_outage(stack: TestStack, tmp_
     key = Ed25519PrivateKey.generate()
     nats = stack.fresh_nats("witness-outage")
     nats.start()
-    witness = Witness(tmp_path / "witness.jsonl", key.public_key(), nats.url)
+    witness = Witness(tmp_path / "witness.jsonl", key.public_key())
+    listener = WitnessListener(witness, nats.url)
     try:
-        task = await start(witness)
+        task = await start(listener)
         await announce(nats.url, sign(key, 1, bytes(32)))
         await until(lambda: witness.counts[Decision.ACCEPTED] == 1)
         nats.stop()
@@ -139,7 +147,7 @@ async def test_the_witness_reconnects_after_a_nats_outage(stack: TestStack, tmp_
             await asyncio.sleep(0.1)
         nats.stop()  # and it stops cleanly while NATS is away
         await asyncio.sleep(0.3)
-        witness.stop()
+        listener.stop()
         await asyncio.wait_for(task, timeout=10)
     finally:
         nats.stop()
@@ -206,11 +214,12 @@ async def test_verify_with_the_witness_catches_a_consistent_rewrite_and_a_cut(
     public.write_bytes(pem(key.public_key()))
     checkpointer = Checkpointer(store.engine, store.nats_url, key, interval=3600)
     path = tmp_path / "witness.jsonl"
-    witness = Witness(path, key.public_key(), store.nats_url)
-    task = await start(witness)
+    witness = Witness(path, key.public_key())
+    listener = WitnessListener(witness, store.nats_url)
+    task = await start(listener)
     await chain_with_checkpoints(store, checkpointer, [6, 6])
     await until(lambda: handled(witness) == 2)
-    witness.stop()
+    listener.stop()
     await asyncio.wait_for(task, timeout=10)
     export = tmp_path / "audit.jsonl"
     with export.open("wb") as handle:

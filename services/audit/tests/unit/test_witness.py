@@ -10,20 +10,10 @@ import orjson
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from demimas_audit.service_layer.checkpoints import Checkpoint, key_id, message
-from demimas_audit.service_layer.witness import (
-    Decision,
-    Witness,
-    WitnessEntry,
-    WitnessProblemKind,
-    compare_with_witness,
-    conflicts_path,
-    decide,
-    find_entry,
-    parse_checkpoint,
-    read_last_entry,
-    read_store,
-)
+from demimas_audit.adapters.witness_store import conflicts_path, find_entry, read_last_entry, read_store
+from demimas_audit.domain.checkpoint import Checkpoint, key_id, message, parse_checkpoint
+from demimas_audit.domain.witness import Decision, WitnessEntry, WitnessProblemKind, compare_with_witness, decide
+from demimas_audit.service_layer.witness import Witness
 
 KEY = Ed25519PrivateKey.generate()
 KEY_2 = Ed25519PrivateKey.generate()
@@ -99,7 +89,7 @@ def test_store_entries_round_trip_and_the_last_is_read_from_the_end(tmp_path: Pa
 
 def test_the_witness_appends_refuses_and_records_conflicts_apart(tmp_path: Path) -> None:
     store = tmp_path / "w.jsonl"
-    witness = Witness(store, KEY.public_key(), "nats://unused", now=lambda: T0)
+    witness = Witness(store, KEY.public_key(), now=lambda: T0)
     witness.open()
     outcomes = [
         witness.handle(orjson.dumps(cp.to_json()))
@@ -130,7 +120,7 @@ def test_the_witness_appends_refuses_and_records_conflicts_apart(tmp_path: Path)
 def test_the_witness_resumes_and_cuts_a_torn_last_line(tmp_path: Path) -> None:
     store = tmp_path / "w.jsonl"
     store.write_bytes(orjson.dumps(entry(5).to_json()) + b"\n" + b'{"seq": 6, "ha')
-    witness = Witness(store, KEY.public_key(), "nats://unused")
+    witness = Witness(store, KEY.public_key())
     witness.open()
     assert witness.last == entry(5)
     assert witness.handle(orjson.dumps(signed(5, "rewritten").to_json())) is Decision.CONFLICT
@@ -142,10 +132,10 @@ def test_the_witness_resumes_and_cuts_a_torn_last_line(tmp_path: Path) -> None:
 
 def test_one_store_takes_one_witness(tmp_path: Path) -> None:
     store = tmp_path / "w.jsonl"
-    first = Witness(store, KEY.public_key(), "nats://unused")
+    first = Witness(store, KEY.public_key())
     first.open()
     with pytest.raises(RuntimeError, match="another witness"):
-        Witness(store, KEY.public_key(), "nats://unused").open()
+        Witness(store, KEY.public_key()).open()
     first.close()
 
 

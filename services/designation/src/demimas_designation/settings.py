@@ -13,4 +13,3 @@ class DesignationSettings(CommonSettings):
     procedural_threshold: float = Field(
         default=0.8, gt=0, le=1, description="Share of procedural departures that meets criterion 4."
     )
-    pool_size: int = Field(default=5, ge=1, le=100)

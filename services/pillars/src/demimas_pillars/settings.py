@@ -16,7 +16,6 @@ __all__ = ["PillarsSettings"]
 
 
 class PillarsSettings(CommonSettings):
-    pool_size: int = Field(default=5, ge=1, le=100)
     progress_window_days: int = Field(
         default=365, ge=1, le=3650, description="pillarProgress counts the activities of this many days."
     )

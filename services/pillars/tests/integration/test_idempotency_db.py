@@ -8,16 +8,18 @@ import asyncio
 import datetime as dt
 import uuid
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from demimas_common.db.uow import UnitOfWork
 from demimas_common.errors import BadUserInput, Conflict
+from demimas_common.skeleton import PeriodicJob, run_periodically
 from demimas_pillars.adapters import idempotency
 from demimas_pillars.adapters.tables import activity_daily, events, idempotency_keys, milestones, pilots
-from demimas_pillars.app import prune_keys
 from demimas_pillars.domain.activity import Activity
 from demimas_pillars.domain.pilot import Milestone
 from demimas_pillars.domain.vocabulary import ServicePillar
@@ -25,6 +27,7 @@ from demimas_pillars.entrypoints.graphql.context import PillarsContext
 from demimas_pillars.entrypoints.graphql.schema import schema
 from demimas_pillars.service_layer import pilots as pilot_flow
 from demimas_pillars.service_layer.activities import record_activity
+from demimas_pillars.service_layer.maintenance import prune_keys
 
 from .conftest import principal, village
 from .test_delivery_db import NOW, SETTINGS, TODAY, activity, count, pilot, registered
@@ -181,7 +184,8 @@ MUTATION = """mutation($in: ActivityInput!) { recordActivity(input: $in) { id ti
 
 
 async def graphql(engine: AsyncEngine, variables: dict[str, Any]) -> Any:
-    context = PillarsContext(principal("KP2MI"), engine=engine, delivery=SETTINGS)
+    context = PillarsContext(principal("KP2MI"), engine=engine, schema="pillars", unit_of_work_class=UnitOfWork,
+                             delivery=SETTINGS)  # fmt: skip
     return await schema.execute(MUTATION, variable_values=variables, context_value=context)
 
 
@@ -241,7 +245,8 @@ async def test_the_pruning_task_forgets_old_keys_and_keeps_running(engine: Async
         )
     # the task measures from the real clock, the keys from the tests' fixed NOW: 30 days before NOW
     retention = (dt.datetime.now(dt.UTC) - NOW).days + 30
-    task = asyncio.create_task(prune_keys(engine, retention_days=retention, every_seconds=0.05))
+    job = PeriodicJob("prune", 0.05, partial(prune_keys, engine, retention))
+    task = asyncio.create_task(run_periodically(job, "pillars"))
     try:
         for _ in range(100):
             async with engine.connect() as conn:

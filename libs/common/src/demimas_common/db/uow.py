@@ -7,6 +7,14 @@
 
 Leaving the block without `commit()` rolls everything back, events included: an event exists if and only if its
 change does. The relay publishes committed outbox rows to JetStream later.
+
+A service subclasses it to reach its repositories through the unit of work (`uow.workers`), attaching them in
+`_begin()`; use cases are written against the service's Protocol of it, so that `FakeUnitOfWork` (in
+`demimas_common.db.fake_uow`) can stand in for it in fast unit tests.
+
+A consumer's handler gets a unit of work *joined* to the consumer's transaction (`UnitOfWork.joining`): its
+`commit()` writes the queued events there and leaves the commit to the consumer, which commits them together with
+the inbox row and the handler's changes.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
@@ -42,16 +50,35 @@ def outbox_rows(events: Iterable[CloudEvent]) -> list[dict[str, Any]]:
 
 class UnitOfWork:
     def __init__(
-        self, engine: AsyncEngine, *, schema: str, actor: Actor | None = None, traceparent: str | None = None
+        self,
+        engine: AsyncEngine | None,
+        *,
+        schema: str,
+        actor: Actor | None = None,
+        traceparent: str | None = None,
+        connection: AsyncConnection | None = None,
     ) -> None:
+        if (engine is None) == (connection is None):
+            raise ValueError("a unit of work takes an engine (it owns its transaction) or a connection (it joins one)")
         self._engine = engine
         self.schema = schema
         self.actor = actor
         self.traceparent = traceparent
         self._events: list[CloudEvent] = []
-        self._connection: AsyncConnection | None = None
+        self._joined = connection is not None
+        self._connection: AsyncConnection | None = connection
         self._transaction: AsyncTransaction | None = None
         self.committed = False
+
+    @classmethod
+    def joining(
+        cls, connection: AsyncConnection, *, schema: str, actor: Actor | None = None, traceparent: str | None = None
+    ) -> Self:
+        """A unit of work inside a transaction someone else owns (a consumer's): `commit()` only writes the events."""
+        return cls(None, schema=schema, actor=actor, traceparent=traceparent, connection=connection)
+
+    def _begin(self) -> None:
+        """Called once the connection is open: subclasses attach their repositories to `self.connection` here."""
 
     @property
     def connection(self) -> AsyncConnection:
@@ -59,14 +86,20 @@ class UnitOfWork:
             raise RuntimeError("use the unit of work inside `async with`")
         return self._connection
 
-    async def __aenter__(self) -> UnitOfWork:
-        self._connection = await self._engine.connect()
-        self._transaction = await self._connection.begin()
+    async def __aenter__(self) -> Self:
+        if not self._joined:
+            assert self._engine is not None
+            self._connection = await self._engine.connect()
+            self._transaction = await self._connection.begin()
+        self._begin()
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if self._joined:  # the owner of the transaction decides; events not committed are dropped
+            self._events.clear()
+            return
         try:
             if self._transaction is not None and self._transaction.is_active:
                 await self._transaction.rollback()
@@ -96,6 +129,7 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         await self.flush_events()
-        assert self._transaction is not None
-        await self._transaction.commit()
+        if not self._joined:
+            assert self._transaction is not None
+            await self._transaction.commit()
         self.committed = True

@@ -6,35 +6,36 @@ errors): it is kept as `auth_error` and raised by `require_principal()`, so the 
 answers with an UNAUTHENTICATED (or FORBIDDEN) GraphQL error at its path, while `__typename` and `_service` (what
 the gateway's composition asks) still answer. No token at all gives `principal=None`; resolvers decide.
 
-A service subclasses `RequestContext` for its own things (engine, loaders, a unit of work) and passes a `build`
-function to `context_getter_factory`:
+A service's context extends `ServiceContext` (the engine and a unit of work for the caller) with its own things
+(settings, loaders); the service skeleton (`demimas_common.skeleton`) builds it for every request:
 
-    class RegistryContext(RequestContext):
-        def __init__(self, principal, *, engine, **kwargs): super().__init__(principal, **kwargs); ...
-
-    context_getter = context_getter_factory(verifier, lambda p, **kw: RegistryContext(p, engine=engine, **kw))
+    class PillarsContext(ServiceContext[PillarsUnitOfWork]):
+        def __init__(self, principal, *, delivery, **kwargs): super().__init__(principal, **kwargs); ...
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar, overload
+from typing import Any, Generic, TypeVar, overload
 
 from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.fastapi import BaseContext
 
 from demimas_common.auth.jwt import TokenVerifier
 from demimas_common.auth.principal import Principal, Purpose
+from demimas_common.db.uow import UnitOfWork
 from demimas_common.errors import DemimasError, Unauthenticated
 from demimas_common.telemetry import current_traceparent
 
-__all__ = ["PURPOSE_HEADER", "RequestContext", "context_getter_factory", "resolve_caller"]
+__all__ = ["PURPOSE_HEADER", "RequestContext", "ServiceContext", "context_getter_factory", "resolve_caller"]
 
 PURPOSE_HEADER = "X-Demimas-Purpose"
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 C = TypeVar("C", bound="RequestContext")
 L = TypeVar("L")
+U = TypeVar("U", bound=UnitOfWork)
 
 
 class RequestContext(BaseContext):
@@ -73,6 +74,29 @@ class RequestContext(BaseContext):
         if found is None:
             found = self.loaders[key] = factory()
         return found
+
+
+class ServiceContext(RequestContext, Generic[U]):
+    """The context of a data service's request: the caller, the service's engine, and units of work that carry
+    the caller as the actor of their events and the request's trace."""
+
+    def __init__(
+        self,
+        principal: Principal | None = None,
+        *,
+        engine: AsyncEngine,
+        schema: str,
+        unit_of_work_class: type[U],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(principal, **kwargs)
+        self.engine = engine
+        self.schema = schema
+        self._unit_of_work_class = unit_of_work_class
+
+    def unit_of_work(self) -> U:
+        actor = self.principal.actor if self.principal is not None else None
+        return self._unit_of_work_class(self.engine, schema=self.schema, actor=actor, traceparent=self.traceparent)
 
 
 async def resolve_caller(verifier: TokenVerifier, request: Request) -> tuple[Principal | None, DemimasError | None]:

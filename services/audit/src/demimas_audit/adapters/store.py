@@ -19,7 +19,17 @@ from demimas_audit.adapters.tables import gaps, head, records
 from demimas_audit.domain.chain import canonical, digests, link_digests
 from demimas_audit.domain.envelope import derive, event_id
 
-__all__ = ["Head", "HeadMoved", "Incoming", "Prepared", "prepare", "read_head", "stored_ids", "write"]
+__all__ = [
+    "Head",
+    "HeadMoved",
+    "Incoming",
+    "Prepared",
+    "prepare",
+    "read_head",
+    "read_stream_position",
+    "stored_ids",
+    "write",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +96,11 @@ async def read_head(conn: AsyncConnection, *, lock: bool = False) -> Head:
     stmt = select(head).where(head.c.id == 1)
     row = (await conn.execute(stmt.with_for_update() if lock else stmt)).one()
     return Head(int(row.seq), bytes(row.hash), int(row.stream_seq))
+
+
+async def read_stream_position(conn: AsyncConnection) -> int:
+    """The last stream sequence the chain has read (0 before any)."""
+    return int(await conn.scalar(select(head.c.stream_seq).where(head.c.id == 1)) or 0)
 
 
 async def stored_ids(conn: AsyncConnection, batch: list[Incoming]) -> set[uuid.UUID]:

@@ -14,21 +14,13 @@ __all__ = ["register"]
 
 
 def _database_url() -> str | None:
-    from sqlalchemy.engine import make_url
+    from demimas_common.db.urls import command_database_url
 
-    from demimas_audit.settings import AuditSettings
-    from demimas_common.db.provision import runtime_role
-    from demimas_common.db.urls import with_user
-
-    url = AuditSettings().database_url
-    if url is None:
-        print("set DEMIMAS_DATABASE_URL (make run writes it to .devstack/stack.env)", file=sys.stderr)
-        return None
-    return url if make_url(url).password else with_user(url, runtime_role("audit"))
+    return command_database_url("audit")
 
 
 def _export(args: argparse.Namespace) -> int:
-    from demimas_audit.service_layer.checkpoints import load_signing_key
+    from demimas_audit.adapters.keys import load_signing_key
     from demimas_audit.service_layer.export import export_chain
     from demimas_audit.settings import AuditSettings
     from demimas_common.db.engine import create_engine
@@ -53,18 +45,13 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _load_public_key(path: Path) -> Any:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from demimas_audit.adapters.keys import load_public_key
 
     try:
-        loaded = serialization.load_pem_public_key(path.read_bytes())
-    except (OSError, ValueError) as exc:
-        print(f"cannot read the public key {path}: {exc}", file=sys.stderr)
+        return load_public_key(path)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
         return None
-    if not isinstance(loaded, Ed25519PublicKey):
-        print(f"{path} is not an Ed25519 public key", file=sys.stderr)
-        return None
-    return loaded
 
 
 _SHOWN = 20
@@ -104,51 +91,41 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _verify_witness(export: Path, store: Path, key: Any) -> bool:
-    from demimas_audit.service_layer.export import record_hashes
-    from demimas_audit.service_layer.witness import compare_with_witness, read_conflicts, read_store
+    from demimas_audit.service_layer.witness import compare_export
 
-    entries, unreadable = read_store(store)
-    top = max((e.seq for e in entries), default=0)
-    print(f"witness {store}: {len(entries)} checkpoints, up to sequence {top}")
-    ok = True
-    if not entries:
+    found = compare_export(export, store, key)
+    top = max((e.seq for e in found.entries), default=0)
+    print(f"witness {store}: {len(found.entries)} checkpoints, up to sequence {top}")
+    if not found.entries:
         print("witness: the store holds no checkpoint; nothing to compare (is the witness running?)")
-    for number in unreadable:
+    for number in found.unreadable:
         print(f"witness: line {number} of {store} is not a witness entry (damaged?); it was skipped")
-        ok = False
-    if key is not None:
-        forged = [e.seq for e in entries if not e.signature_valid(key)]
-        for seq in forged:
-            print(f"witness: the entry at sequence {seq} is not signed by this public key (the store was altered?)")
-        ok = ok and not forged
-    else:
+    if found.forged is None:
         print("warning: the witness's signatures were not re-checked; pass --public-key")
-    for conflict in read_conflicts(store):
-        ok = False
+    for seq in found.forged or ():
+        print(f"witness: the entry at sequence {seq} is not signed by this public key (the store was altered?)")
+    for conflict in found.conflicts:
         print(
             f"witness: CONFLICT at sequence {conflict.get('seq')}: a validly signed checkpoint gave the hash "
             f"{conflict.get('hash')}, the witness had seen {conflict.get('witnessedHash')} "
             f"(received {conflict.get('receivedAt')}; in {store}.conflicts): the chain was rewritten or the "
             "signing key is in other hands"
         )
-    problems = compare_with_witness(entries, record_hashes(export))
     by_kind: dict[str, list[int]] = {}
-    for p in problems:
+    for p in found.problems:
         by_kind.setdefault(p.kind.value, []).append(p.seq)
         if len(by_kind[p.kind.value]) <= _SHOWN:
             print(f"witness: {p.kind.value} at sequence {p.seq}: {p.detail}")
     for kind, seqs in by_kind.items():
         if len(seqs) > _SHOWN:
             print(f"witness: ... and {len(seqs) - _SHOWN} more {kind} (sequences {seqs[_SHOWN]} to {seqs[-1]})")
-    return ok and not problems
+    return found.ok
 
 
 def _witness(args: argparse.Namespace) -> int:
-    import logging
     import os
-    import signal
 
-    from demimas_audit.service_layer.witness import Witness
+    from demimas_audit.entrypoints.witness import serve
 
     key = _load_public_key(args.public_key)
     if key is None:
@@ -160,32 +137,12 @@ def _witness(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
-    witness = Witness(args.store, key, url)
-    try:
-        witness.open()
-    except (RuntimeError, ValueError, OSError) as exc:
-        print(f"demimas audit witness: {exc}", file=sys.stderr)
-        return 2
-
-    async def run() -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, witness.stop)
-            except NotImplementedError:  # Windows: Ctrl+C still ends it (KeyboardInterrupt)
-                break
-        await witness.run()
-
-    asyncio.run(run())
-    counts = ", ".join(f"{n} {d.value.lower()}" for d, n in sorted(witness.counts.items())) or "no checkpoint"
-    print(f"witness stopped: {counts}; last sequence {witness.last.seq if witness.last else 0}", file=sys.stderr)
-    return 0
+    return serve(args.store, key, url)
 
 
 def _public_key(args: argparse.Namespace) -> int:
-    from demimas_audit.service_layer.checkpoints import load_signing_key, public_pem
+    from demimas_audit.adapters.keys import load_signing_key
+    from demimas_audit.domain.checkpoint import public_pem
     from demimas_audit.settings import AuditSettings
 
     key = load_signing_key(AuditSettings().audit_signing_key, create=False)

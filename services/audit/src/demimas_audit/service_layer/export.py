@@ -17,12 +17,13 @@ import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from demimas_audit.adapters.tables import checkpoints, head, records
+from demimas_audit.adapters.checkpoints import all_checkpoints
+from demimas_audit.adapters.queries import records_in_order
+from demimas_audit.adapters.store import read_head
 from demimas_audit.domain.chain import GENESIS, ChainProblem, ChainVerifier, Record
-from demimas_audit.service_layer.checkpoints import key_id, message, public_pem
+from demimas_audit.domain.checkpoint import key_id, message, public_pem
 
 __all__ = ["OfflineResult", "export_chain", "record_hashes", "verify_export"]
 
@@ -31,13 +32,13 @@ async def export_chain(engine: AsyncEngine, out: IO[bytes], public_key: Ed25519P
     """Write header, records (in sequence order) and checkpoints; returns how many records."""
     written = 0
     async with engine.connect() as conn:
-        current = (await conn.execute(select(head).where(head.c.id == 1))).one()
+        current = await read_head(conn)
         out.write(
             orjson.dumps(
                 {
                     "kind": "header",
                     "headSeq": current.seq,
-                    "headHash": bytes(current.hash).hex(),
+                    "headHash": current.hash.hex(),
                     "keyId": key_id(public_key),
                     "publicKey": public_pem(public_key).decode(),
                     "exportedAt": dt.datetime.now(dt.UTC).isoformat(),
@@ -45,41 +46,28 @@ async def export_chain(engine: AsyncEngine, out: IO[bytes], public_key: Ed25519P
             )
             + b"\n"
         )
-        r = records.c
-        stream = await conn.stream(
-            select(r.seq, r.stream_seq, r.event, r.prev_hash, r.hash, r.recorded_at, r.digests)
-            .order_by(r.seq)
-            .execution_options(yield_per=2000)
-        )
-        async for seq, stream_seq, event, prev, digest, recorded_at, record_digests in stream:
-            line = {
-                "kind": "record",
-                "seq": seq,
-                "streamSeq": stream_seq,
-                "event": event,
-                "prevHash": bytes(prev).hex(),
-                "hash": bytes(digest).hex(),
-                "recordedAt": recorded_at.isoformat(),
-            }
-            if record_digests is not None:
-                line["digests"] = bytes(record_digests).hex()
-            out.write(orjson.dumps(line) + b"\n")
+        async for record in records_in_order(conn):
+            out.write(orjson.dumps(_record_line(record)) + b"\n")
             written += 1
-        for cp in await conn.execute(select(checkpoints).order_by(checkpoints.c.seq)):
-            out.write(
-                orjson.dumps(
-                    {
-                        "kind": "checkpoint",
-                        "seq": cp.seq,
-                        "hash": bytes(cp.hash).hex(),
-                        "signedAt": cp.signed_at.isoformat(),
-                        "keyId": cp.key_id,
-                        "signature": base64.b64encode(bytes(cp.signature)).decode(),
-                    }
-                )
-                + b"\n"
-            )
+        for cp in await all_checkpoints(conn):
+            out.write(orjson.dumps({"kind": "checkpoint", **cp.to_json()}) + b"\n")
     return written
+
+
+def _record_line(record: Record) -> dict[str, Any]:
+    assert record.recorded_at is not None  # NOT NULL in the store
+    line = {
+        "kind": "record",
+        "seq": record.seq,
+        "streamSeq": record.stream_seq,
+        "event": record.event,
+        "prevHash": record.prev_hash.hex(),
+        "hash": record.hash.hex(),
+        "recordedAt": record.recorded_at.isoformat(),
+    }
+    if record.digests is not None:
+        line["digests"] = record.digests.hex()
+    return line
 
 
 @dataclass

@@ -19,26 +19,28 @@ import time
 from typing import Any
 
 import orjson
-from nats.aio.client import Client
-from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeout
-from nats.js.api import ConsumerConfig, DeliverPolicy
 from opentelemetry import trace
-from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from demimas_audit.adapters.store import Head, Incoming, Prepared, prepare, read_head, stored_ids, write
-from demimas_audit.adapters.tables import head
+from demimas_audit.adapters.ingest_lock import release_ingest_lock, take_ingest_lock
+from demimas_audit.adapters.store import (
+    Head,
+    Incoming,
+    Prepared,
+    prepare,
+    read_head,
+    read_stream_position,
+    stored_ids,
+    write,
+)
+from demimas_audit.adapters.stream import StreamMessage, StreamReader
 from demimas_common.events.metrics import CONSUMER_LAG, PROCESSED
-from demimas_common.events.nats import connect
-from demimas_common.events.stream import STREAM
 from demimas_common.telemetry import extract_context, spans_recorded
 
-__all__ = ["INGEST_LOCK", "AuditIngest"]
+__all__ = ["AuditIngest"]
 
 log = logging.getLogger("demimas.audit")
 tracer = trace.get_tracer("demimas.audit")
-INGEST_LOCK = 0x41554449  # "AUDI": pg_try_advisory_lock key of the one reading replica
 
 
 class AuditIngest:
@@ -53,8 +55,7 @@ class AuditIngest:
         self.standby_wait = standby_wait
         self.linger = linger
         self._lock: AsyncConnection | None = None
-        self._nc: Client | None = None
-        self._sub: Any = None
+        self._reader: StreamReader | None = None
         self._stopping = False
         self._lag_at = -1.0
         self._head: Head | None = None
@@ -71,51 +72,44 @@ class AuditIngest:
         """Hold the ingest lock (kept for the life of a dedicated connection, outside any transaction)."""
         if self._lock is not None:
             return True
-        conn = await self.engine.connect()
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        if await conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": INGEST_LOCK}):
-            self._lock = conn
-            return True
-        await conn.close()
-        return False
+        self._lock = await take_ingest_lock(self.engine)
+        return self._lock is not None
 
-    async def _subscription(self) -> Any:
-        if self._sub is None or self._nc is None or self._nc.is_closed:
+    async def _stream(self) -> StreamReader:
+        """The reader of the stream, (re)opened after the chain's head when there is none or its connection closed."""
+        if self._reader is None or self._reader.closed:
             async with self.engine.connect() as conn:
-                position = int(await conn.scalar(select(head.c.stream_seq).where(head.c.id == 1)) or 0)
-            self._nc = await connect(self.nats_url, name=f"audit-{self.durable}", connect_timeout=1.0)
-            config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=position + 1)
-            self._sub = await self._nc.jetstream().subscribe("demimas.>", stream=STREAM, ordered_consumer=True,
-                                                            config=config, idle_heartbeat=2.0)  # fmt: skip
-        return self._sub
+                position = await read_stream_position(conn)
+            self._reader = await StreamReader.open(self.nats_url, name=f"audit-{self.durable}", after=position)
+        return self._reader
 
     async def process_available(self) -> int:
         """Append the next batch (what arrived within `fetch_timeout`, up to `batch_size`); how many it held."""
         if not await self._lead():
             await asyncio.sleep(self.standby_wait)
             return 0
-        sub = await self._subscription()
-        try:
-            messages: list[Msg] = [await sub.next_msg(timeout=self.fetch_timeout)]
-        except (NatsTimeout, TimeoutError):
+        reader = await self._stream()
+        first = await reader.next(self.fetch_timeout)
+        if first is None:
             await self._written()
             return 0
+        messages = [first]
         # Fill the batch from what is arriving (a backlog fills it at once; live traffic waits at most `linger`):
         # one transaction, one fsync per batch, not per trickle.
         until = time.monotonic() + self.linger
         while len(messages) < self.batch_size:
             wait = until - time.monotonic()
-            if sub.pending_msgs == 0 and wait <= 0:
+            if reader.pending == 0 and wait <= 0:
                 break
-            try:
-                messages.append(await sub.next_msg(timeout=max(wait, 0.001)))
-            except (NatsTimeout, TimeoutError):
+            msg = await reader.next(max(wait, 0.001))
+            if msg is None:
                 break
+            messages.append(msg)
         await self._append(messages)
         await self._update_lag()
         return len(messages)
 
-    async def _append(self, messages: list[Msg]) -> None:
+    async def _append(self, messages: list[StreamMessage]) -> None:
         """Link the batch to the chain in memory while the previous one is still being written, then write it once
         that one has committed: reading and hashing overlap the database's work, the order of commits is the
         order of the chain, and a failure stops both (the next pass re-reads from the committed head)."""
@@ -126,10 +120,9 @@ class AuditIngest:
             except orjson.JSONDecodeError:
                 body = None
             if not isinstance(body, dict):
-                log.error("audit: message %d on %s is not a JSON object; not chained", msg.metadata.sequence.stream,
-                          msg.subject)  # fmt: skip
+                log.error("audit: message %d on %s is not a JSON object; not chained", msg.stream_seq, msg.subject)
                 continue
-            batch.append(Incoming(msg.metadata.sequence.stream, body))
+            batch.append(Incoming(msg.stream_seq, body))
         async with self.engine.connect() as conn:
             if self._head is None:
                 self._head = await read_head(conn)
@@ -163,13 +156,13 @@ class AuditIngest:
 
     async def _update_lag(self) -> None:
         now = time.monotonic()
-        if now - self._lag_at < 1.0 or self._nc is None:
+        if now - self._lag_at < 1.0 or self._reader is None:
             return
         self._lag_at = now
         with contextlib.suppress(Exception):
-            last = (await self._nc.jetstream().stream_info(STREAM)).state.last_seq
+            last = await self._reader.last_seq()
             async with self.engine.connect() as conn:
-                position = int(await conn.scalar(select(head.c.stream_seq).where(head.c.id == 1)) or 0)
+                position = await read_stream_position(conn)
             CONSUMER_LAG.labels(self.durable).set(max(0, last - position))
 
     async def drain(self, *, idle_passes: int = 1) -> int:
@@ -202,13 +195,13 @@ class AuditIngest:
         with contextlib.suppress(Exception):
             await self._written()
         self._head, self._in_flight = None, set()
-        if self._nc is not None and not self._nc.is_closed:
+        if self._reader is not None:
             with contextlib.suppress(Exception):
-                await self._nc.close()
-        self._nc, self._sub = None, None
+                await self._reader.close()
+        self._reader = None
         if self._lock is not None:
             with contextlib.suppress(Exception):  # the pool keeps the session: release the lock explicitly
-                await self._lock.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": INGEST_LOCK})
+                await release_ingest_lock(self._lock)
             with contextlib.suppress(Exception):
                 await self._lock.close()
             self._lock = None

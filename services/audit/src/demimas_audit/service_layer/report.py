@@ -9,8 +9,7 @@ import hashlib
 from importlib import resources
 from typing import Any
 
-import httpx
-
+from demimas_audit.adapters.gateway import post_operation
 from demimas_common.auth.principal import Principal, Purpose
 from demimas_common.errors import Forbidden, NotFound, Unavailable
 
@@ -34,12 +33,7 @@ async def personal_data_report(
         "accept": "application/json",
     }
     body = {"query": OPERATION, "operationName": "PersonalDataReport", "variables": {"id": worker_id}}
-    try:
-        async with httpx.AsyncClient(timeout=timeout_seconds) as client:
-            response = await client.post(gateway_url, json=body, headers=headers)
-    except httpx.HTTPError as exc:
-        raise Unavailable(f"the gateway did not answer: {type(exc).__name__}") from exc
-    answer: dict[str, Any] = response.json()
+    answer = await post_operation(gateway_url, body, headers, timeout_seconds=timeout_seconds)
     worker = (answer.get("data") or {}).get("worker")
     if worker is None:
         if any((e.get("extensions") or {}).get("code") == "NOT_FOUND" for e in answer.get("errors", [])):

@@ -14,18 +14,9 @@ __all__ = ["register"]
 
 
 def _database_url() -> str | None:
-    """DEMIMAS_DATABASE_URL; without a password (the devstack's socket) switched to the service's runtime role."""
-    from sqlalchemy.engine import make_url
+    from demimas_common.db.urls import command_database_url
 
-    from demimas_common.db.provision import runtime_role
-    from demimas_common.db.urls import with_user
-    from demimas_designation.settings import DesignationSettings
-
-    url = DesignationSettings().database_url
-    if url is None:
-        print("set DEMIMAS_DATABASE_URL (make run writes it to .devstack/stack.env)", file=sys.stderr)
-        return None
-    return url if make_url(url).password else with_user(url, runtime_role("designation"))
+    return command_database_url("designation")
 
 
 def _rebuild(args: argparse.Namespace) -> int:

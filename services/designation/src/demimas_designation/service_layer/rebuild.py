@@ -13,21 +13,26 @@ import contextlib
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from demimas_common.events.consumer import EventConsumer
+from demimas_common.db.uow import UnitOfWork
+from demimas_common.events.envelope import CloudEvent
 from demimas_common.events.nats import connect
 from demimas_common.events.stream import STREAM
-from demimas_designation.adapters.projection import apply_event, apply_events
+from demimas_common.skeleton import Consumer, consumer_runner
+from demimas_designation.adapters import projection
 from demimas_designation.adapters.tables import SCHEMA, events, village_counts, worker_states
 
-__all__ = ["VILLAGE_STATS", "rebuild_stats", "village_stats_consumer"]
-
-VILLAGE_STATS = "village-stats"
-SUBJECTS = ["demimas.registry.worker.>"]
+__all__ = ["VILLAGE_STATS", "rebuild_stats"]
 
 
-def village_stats_consumer(engine: AsyncEngine, nats_url: str, *, max_attempts: int = 5) -> EventConsumer:
-    return EventConsumer(engine, SCHEMA, nats_url, durable=VILLAGE_STATS, subjects=SUBJECTS, handler=apply_event,
-                         batch_handler=apply_events, max_attempts=max_attempts)  # fmt: skip
+async def apply_event(event: CloudEvent, uow: UnitOfWork) -> None:
+    await projection.apply_event(uow.connection, event)
+
+
+async def apply_events(batch: list[CloudEvent], uow: UnitOfWork) -> None:
+    await projection.apply_events(uow.connection, batch)
+
+
+VILLAGE_STATS = Consumer("village-stats", ["demimas.registry.worker.>"], apply_event, apply_events)
 
 
 async def rebuild_stats(engine: AsyncEngine, nats_url: str) -> int:
@@ -35,14 +40,14 @@ async def rebuild_stats(engine: AsyncEngine, nats_url: str) -> int:
     nc = await connect(nats_url, name="designation-rebuild", reconnect=False)
     try:
         with contextlib.suppress(Exception):  # no such consumer yet: nothing to drop
-            await nc.jetstream().delete_consumer(STREAM, VILLAGE_STATS)
+            await nc.jetstream().delete_consumer(STREAM, VILLAGE_STATS.durable)
     finally:
         await nc.close()
     async with engine.begin() as conn:
         await conn.execute(delete(worker_states))
         await conn.execute(delete(village_counts))
-        await conn.execute(delete(events.inbox).where(events.inbox.c.consumer == VILLAGE_STATS))
-    consumer = village_stats_consumer(engine, nats_url)
+        await conn.execute(delete(events.inbox).where(events.inbox.c.consumer == VILLAGE_STATS.durable))
+    consumer = consumer_runner(VILLAGE_STATS, engine, SCHEMA, nats_url)
     try:
         return await consumer.drain()
     finally:

@@ -1,43 +1,24 @@
-"""The pillars service's durable consumers (ARCHITECTURE.md): `people` on the registry's worker and family events,
-`designations` on the designation service's village events."""
+"""The pillars service's durable consumers: `people` on the registry's worker and family events, `designations` on
+the designation service's village events."""
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from demimas_common.events.consumer import EventConsumer
+from demimas_common.db.uow import UnitOfWork
+from demimas_common.events.envelope import CloudEvent
+from demimas_common.skeleton import Consumer
 from demimas_pillars.adapters.people import apply_people_event
 from demimas_pillars.adapters.portfolios import apply_designation_event
-from demimas_pillars.adapters.tables import SCHEMA
 
-__all__ = ["designations_consumer", "people_consumer"]
-
-
-def people_consumer(
-    engine: AsyncEngine, nats_url: str, *, max_attempts: int = 5, fetch_timeout: float = 1.0
-) -> EventConsumer:
-    return EventConsumer(
-        engine,
-        SCHEMA,
-        nats_url,
-        durable="people",
-        subjects=["demimas.registry.worker.>", "demimas.registry.family.>"],
-        handler=apply_people_event,
-        max_attempts=max_attempts,
-        fetch_timeout=fetch_timeout,
-    )
+__all__ = ["DESIGNATIONS", "PEOPLE"]
 
 
-def designations_consumer(
-    engine: AsyncEngine, nats_url: str, *, max_attempts: int = 5, fetch_timeout: float = 1.0
-) -> EventConsumer:
-    return EventConsumer(
-        engine,
-        SCHEMA,
-        nats_url,
-        durable="designations",
-        subjects=["demimas.designation.village.>"],
-        handler=apply_designation_event,
-        max_attempts=max_attempts,
-        fetch_timeout=fetch_timeout,
-    )
+async def on_person_event(event: CloudEvent, uow: UnitOfWork) -> None:
+    await apply_people_event(uow.connection, event)
+
+
+async def on_village_event(event: CloudEvent, uow: UnitOfWork) -> None:
+    await apply_designation_event(uow.connection, event)
+
+
+PEOPLE = Consumer("people", ["demimas.registry.worker.>", "demimas.registry.family.>"], on_person_event)
+DESIGNATIONS = Consumer("designations", ["demimas.designation.village.>"], on_village_event)

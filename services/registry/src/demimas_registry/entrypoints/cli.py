@@ -28,19 +28,9 @@ def _principal(args: argparse.Namespace) -> Any:
 
 
 def _database_url() -> str | None:
-    """DEMIMAS_DATABASE_URL; a URL without a password (the devstack's local socket) is switched to the registry's
-    runtime role, so the command has exactly the service's privileges. A URL with credentials is used as given."""
-    from sqlalchemy.engine import make_url
+    from demimas_common.db.urls import command_database_url
 
-    from demimas_common.db.provision import runtime_role
-    from demimas_common.db.urls import with_user
-    from demimas_common.settings import CommonSettings
-
-    url = CommonSettings().database_url
-    if url is None:
-        print("set DEMIMAS_DATABASE_URL (make run writes it to .devstack/stack.env)", file=sys.stderr)
-        return None
-    return url if make_url(url).password else with_user(url, runtime_role("registry"))
+    return command_database_url("registry")
 
 
 async def _import(args: argparse.Namespace, url: str, principal: Any) -> int:

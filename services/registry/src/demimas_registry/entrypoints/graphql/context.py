@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.dataloader import DataLoader
 
-from demimas_common.auth.jwt import TokenVerifier
 from demimas_common.auth.principal import Principal
 from demimas_common.db.uow import UnitOfWork
-from demimas_common.errors import BadUserInput, DemimasError, NotFound
-from demimas_common.graphql.context import RequestContext, context_getter_factory
+from demimas_common.errors import BadUserInput, NotFound
+from demimas_common.graphql.context import ServiceContext
 from demimas_registry.adapters.queries import RegistryQueries
-from demimas_registry.adapters.tables import SCHEMA
 from demimas_registry.domain.model import Departure, FamilyMember, Return
 from demimas_registry.domain.stats import MigrantStats
 from demimas_registry.entrypoints.graphql.personal_data import PersonalDataGate
@@ -26,7 +24,7 @@ if TYPE_CHECKING:
     from demimas_registry.entrypoints.graphql.types import Departure as GqlDeparture
     from demimas_registry.entrypoints.graphql.types import Village, Worker
 
-__all__ = ["Loaders", "RegistryContext", "context_getter"]
+__all__ = ["Loaders", "RegistryContext"]
 
 
 @dataclass
@@ -80,27 +78,22 @@ class Loaders:
         )
 
 
-class RegistryContext(RequestContext):
-    def __init__(
-        self,
-        principal: Principal | None,
-        *,
-        engine: AsyncEngine,
-        queries: RegistryQueries,
-        auth_error: DemimasError | None = None,
-        traceparent: str | None = None,
-    ) -> None:
-        super().__init__(principal, auth_error=auth_error, traceparent=traceparent)
-        self.engine = engine
+class RegistryContext(ServiceContext[UnitOfWork]):
+    """The common service context with the registry's read queries, its DataLoaders and the personal-data gate
+    (which records every read of a person)."""
+
+    def __init__(self, principal: Principal | None, *, queries: RegistryQueries, **kwargs: Any) -> None:
+        super().__init__(principal, **kwargs)
         self.queries = queries
         self.registry_loaders = Loaders.create(queries)
         self.personal_data = PersonalDataGate(
-            engine, principal, operation=lambda: self.operation, traceparent=traceparent
+            self.engine, principal, operation=lambda: self.operation, traceparent=self.traceparent
         )
 
-    def unit_of_work(self) -> UnitOfWork:
-        actor = self.principal.actor if self.principal else None
-        return UnitOfWork(self.engine, schema=SCHEMA, actor=actor, traceparent=self.traceparent)
+    @classmethod
+    def factory(cls, engine: AsyncEngine) -> Callable[..., RegistryContext]:
+        """The per-request constructor the service skeleton calls; the queries (prepared statements) are shared."""
+        return partial(cls, queries=RegistryQueries(engine))
 
     async def village_or_none(self, code: str) -> Village | None:
         from demimas_registry.entrypoints.graphql.types import Village
@@ -134,12 +127,3 @@ class RegistryContext(RequestContext):
         if found is None or not principal.covers(found.village_code):
             return None
         return Worker.from_domain(found)
-
-
-def context_getter(engine: AsyncEngine, verifier: TokenVerifier) -> Callable[[Request], Awaitable[RegistryContext]]:
-    queries = RegistryQueries(engine)
-
-    def build(principal: Principal | None, **kwargs: Any) -> RegistryContext:
-        return RegistryContext(principal, engine=engine, queries=queries, **kwargs)
-
-    return context_getter_factory(verifier, build)

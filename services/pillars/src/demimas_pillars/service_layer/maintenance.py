@@ -1,0 +1,22 @@
+"""Housekeeping the pillars service runs periodically (see `app.py`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from demimas_pillars.adapters import idempotency
+
+__all__ = ["prune_keys"]
+
+log = logging.getLogger("demimas.pillars")
+
+
+async def prune_keys(engine: AsyncEngine, retention_days: int) -> int:
+    """Forget idempotency keys older than the retention (each replica does it; deleting is idempotent)."""
+    dropped = await idempotency.prune(engine, older_than=dt.datetime.now(dt.UTC) - dt.timedelta(days=retention_days))
+    if dropped:
+        log.info("pillars: %d idempotency keys older than %d days forgotten", dropped, retention_days)
+    return dropped
