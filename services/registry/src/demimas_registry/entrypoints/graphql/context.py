@@ -12,10 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.dataloader import DataLoader
 
 from demimas_common.auth.principal import Principal
-from demimas_common.db.uow import UnitOfWork
 from demimas_common.errors import BadUserInput, NotFound
 from demimas_common.graphql.context import ServiceContext
 from demimas_registry.adapters.queries import RegistryQueries
+from demimas_registry.adapters.unit_of_work import RegistryUnitOfWork
 from demimas_registry.domain.model import Departure, FamilyMember, Return
 from demimas_registry.domain.stats import MigrantStats
 from demimas_registry.entrypoints.graphql.personal_data import PersonalDataGate
@@ -78,7 +78,7 @@ class Loaders:
         )
 
 
-class RegistryContext(ServiceContext[UnitOfWork]):
+class RegistryContext(ServiceContext[RegistryUnitOfWork]):
     """The common service context with the registry's read queries, its DataLoaders and the personal-data gate
     (which records every read of a person)."""
 
@@ -86,9 +86,7 @@ class RegistryContext(ServiceContext[UnitOfWork]):
         super().__init__(principal, **kwargs)
         self.queries = queries
         self.registry_loaders = Loaders.create(queries)
-        self.personal_data = PersonalDataGate(
-            self.engine, principal, operation=lambda: self.operation, traceparent=self.traceparent
-        )
+        self.personal_data = PersonalDataGate(self.unit_of_work, principal, operation=lambda: self.operation)
 
     @classmethod
     def factory(cls, engine: AsyncEngine) -> Callable[..., RegistryContext]:

@@ -10,7 +10,6 @@ import strawberry
 from strawberry.types import Info
 
 from demimas_common.auth.principal import Principal
-from demimas_common.db.uow import UnitOfWork
 from demimas_common.errors import BadUserInput
 from demimas_common.graphql.pagination import decode_cursor, encode_cursor, validate_first
 from demimas_common.graphql.schema import build_schema
@@ -41,6 +40,7 @@ from demimas_registry.entrypoints.graphql.types import (
     worker_connection,
 )
 from demimas_registry.service_layer import handlers
+from demimas_registry.service_layer.ports import RegistryUoW
 
 __all__ = ["Mutation", "Query", "schema"]
 
@@ -119,7 +119,7 @@ Command = TypeVar("Command")
 
 
 async def _change_worker(
-    info: Ctx, handler: Callable[[Command, UnitOfWork, Principal], Awaitable[DomainWorker]], command: Command
+    info: Ctx, handler: Callable[[Command, RegistryUoW, Principal], Awaitable[DomainWorker]], command: Command
 ) -> Worker:
     """Every worker mutation: the caller, one unit of work around the use case, the changed worker as answer."""
     principal = info.context.require_principal()
