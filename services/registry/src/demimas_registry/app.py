@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from demimas_common.service import ServiceSpec
 from demimas_common.skeleton import Resources, ServiceParts, service_app
+from demimas_registry.adapters.unit_of_work import RegistryUnitOfWork
 from demimas_registry.entrypoints.graphql.context import RegistryContext
 from demimas_registry.entrypoints.graphql.schema import schema
 from demimas_registry.entrypoints.upload import upload_router
@@ -33,6 +34,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         return ServiceParts(
             schema=schema,
             context=RegistryContext.factory(r.engine),
+            unit_of_work=RegistryUnitOfWork,
             routers=[upload_router(r.engine, r.verifier, r.settings)],
         )
 

@@ -20,9 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from demimas_common.auth.grants import DEFAULT_GRANTS
 from demimas_common.auth.principal import Agency, Principal
 from demimas_common.db.engine import create_engine
-from demimas_common.db.uow import UnitOfWork
-from demimas_registry.adapters.repository import WorkerRepository
 from demimas_registry.adapters.tables import SCHEMA
+from demimas_registry.adapters.unit_of_work import RegistryUnitOfWork
 from demimas_registry.adapters.villages import load_villages
 from demimas_registry.domain import events
 from demimas_registry.domain.commands import AddFamilyMember
@@ -71,27 +70,19 @@ async def add_families(engine: AsyncEngine, members: Sequence[SyntheticFamilyMem
     events, a few hundred workers per transaction. Returns how many members were added."""
     DEMO_PRINCIPAL.require_scope("registry:write")
     DEMO_PRINCIPAL.require_scope("family:read")
-    async with engine.connect() as conn:
-        rows = await conn.execute(
-            text(
-                "SELECT w.nik, w.id FROM registry.workers w WHERE w.nik = ANY(:niks) "
-                "AND NOT EXISTS (SELECT 1 FROM registry.family_members f WHERE f.worker_id = w.id)"
-            ),
-            {"niks": sorted({m.nik for m in members})},
-        )
-        ids: dict[str, uuid.UUID] = dict(rows.all())
+    async with RegistryUnitOfWork(engine, schema=SCHEMA) as uow:
+        ids = await uow.workers.ids_without_family(m.nik for m in members)
     pending = [m for m in members if m.nik in ids]
     today, added = dt.date.today(), 0
     by_worker = [list(group) for _, group in itertools.groupby(pending, key=lambda m: m.nik)]
     for start in range(0, len(by_worker), WORKERS_PER_TRANSACTION):
-        async with UnitOfWork(engine, schema=SCHEMA, actor=DEMO_PRINCIPAL.actor) as uow:
-            repo = WorkerRepository(uow.connection)
+        async with RegistryUnitOfWork(engine, schema=SCHEMA, actor=DEMO_PRINCIPAL.actor) as uow:
             for family in by_worker[start : start + WORKERS_PER_TRANSACTION]:
-                worker = await repo.get(ids[family[0].nik])
+                worker = await uow.workers.get(ids[family[0].nik])
                 assert worker is not None
                 for member in family:
                     recorded = new_family_member(_command(worker.id, member, today), today=today)
-                    await repo.add_family_member(recorded)
+                    await uow.workers.add_family_member(recorded)
                     uow.publish(events.family_added(recorded, worker, DEMO_PRINCIPAL.actor))
                     added += 1
             await uow.commit()

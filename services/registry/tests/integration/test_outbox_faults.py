@@ -17,7 +17,6 @@ from demimas_common.auth.principal import Agency, Principal
 from demimas_common.db.engine import create_engine
 from demimas_common.db.migrate import upgrade
 from demimas_common.db.provision import owner_role, provision_service, runtime_role
-from demimas_common.db.uow import UnitOfWork
 from demimas_common.db.urls import with_user
 from demimas_common.devstack.testing import TestStack
 from demimas_common.events.consumer import EventConsumer
@@ -25,6 +24,7 @@ from demimas_common.events.envelope import CloudEvent
 from demimas_common.events.nats import connect
 from demimas_common.events.relay import OutboxRelay
 from demimas_common.events.stream import STREAM, ensure_stream
+from demimas_registry.adapters.unit_of_work import RegistryUnitOfWork
 from demimas_registry.adapters.villages import load_villages
 from demimas_registry.domain.commands import RegisterWorker
 from demimas_registry.domain.vocabulary import EducationLevel, Sex
@@ -73,7 +73,7 @@ async def test_nats_down_while_200_workers_register(stack: TestStack, own_databa
     try:
         ids = []
         for i in range(200):
-            async with UnitOfWork(engine, schema="registry", actor=KP2MI.actor) as uow:
+            async with RegistryUnitOfWork(engine, schema="registry", actor=KP2MI.actor) as uow:
                 ids.append(str((await register_worker(candidate(i), uow, KP2MI)).id))
         await asyncio.sleep(0.3)
         assert not relay_task.done(), "the relay must outlive the outage"

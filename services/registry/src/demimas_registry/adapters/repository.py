@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Row, and_, func, insert, select, text, update
+from sqlalchemy import Row, Text, and_, any_, exists, func, insert, literal, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -98,6 +100,16 @@ class WorkerRepository:
             ).first()
             latest = departure_from_row(drow) if drow else None
         return worker_from_row(row, latest)
+
+    async def ids_without_family(self, niks: Iterable[str]) -> dict[str, uuid.UUID]:
+        """{NIK: worker id} of the workers among `niks` that have no family member recorded yet."""
+        rows = await self.conn.execute(
+            select(workers.c.nik, workers.c.id).where(
+                workers.c.nik == any_(literal(sorted(set(niks)), ARRAY(Text))),  # one array parameter
+                ~exists().where(family_members.c.worker_id == workers.c.id),
+            )
+        )
+        return {row.nik: row.id for row in rows}
 
     async def id_for_nik(self, nik: str) -> uuid.UUID | None:
         value = await self.conn.scalar(select(workers.c.id).where(workers.c.nik == nik))

@@ -16,7 +16,14 @@ from demimas_registry.domain.vocabulary import (
     Sex,
 )
 
-__all__ = ["AddFamilyMember", "RecordDeparture", "RecordReturn", "RegisterWorker", "UpdateWorker"]
+__all__ = [
+    "AddFamilyMember",
+    "RecordDeparture",
+    "RecordPersonalDataAccess",
+    "RecordReturn",
+    "RegisterWorker",
+    "UpdateWorker",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,3 +81,13 @@ class AddFamilyMember:
     full_name: str
     birth_date: dt.date
     consent: Consent | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordPersonalDataAccess:
+    """Personal fields read in one execution step of a request (the personal-data gate's batch)."""
+
+    worker_ids: tuple[str, ...]
+    fields: tuple[str, ...]
+    family_member_ids: tuple[str, ...] = ()
+    operation: str | None = None

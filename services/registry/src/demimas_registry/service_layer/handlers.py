@@ -1,20 +1,20 @@
-"""Use cases of the registry. Each checks the caller's grant and region, applies the domain rules, updates the
-village statistics by delta and queues its events, all in one transaction (the unit of work)."""
+"""Use cases of the registry: `handler(cmd, uow, principal)`. Each checks the caller's grant and region, applies
+the domain rules, updates the village statistics by delta and queues its events, all in one transaction (the unit
+of work, typed by `ports.RegistryUoW` so that the unit tests' fake fits)."""
 
 from __future__ import annotations
 
 import uuid
 
 from demimas_common.auth.principal import Principal
-from demimas_common.db.uow import UnitOfWork
 from demimas_common.errors import BadUserInput, Conflict, NotFound
 from demimas_common.events.envelope import CloudEvent
-from demimas_registry.adapters.repository import WorkerRepository
 from demimas_registry.domain import events
 from demimas_registry.domain import validation as v
 from demimas_registry.domain.commands import (
     AddFamilyMember,
     RecordDeparture,
+    RecordPersonalDataAccess,
     RecordReturn,
     RegisterWorker,
     UpdateWorker,
@@ -29,8 +29,16 @@ from demimas_registry.domain.factories import (
 from demimas_registry.domain.model import FamilyMember, Worker
 from demimas_registry.domain.registration import already_registered, not_registrable
 from demimas_registry.domain.stats import Contribution, contribution, delta
+from demimas_registry.service_layer.ports import RegistryUoW, Workers
 
-__all__ = ["add_family_member", "record_departure", "record_return", "register_worker", "update_worker"]
+__all__ = [
+    "add_family_member",
+    "record_departure",
+    "record_personal_data_access",
+    "record_return",
+    "register_worker",
+    "update_worker",
+]
 
 WRITE = "registry:write"
 
@@ -46,15 +54,15 @@ def worker_contribution(worker: Worker) -> Contribution:
     )
 
 
-async def _require_village(repo: WorkerRepository, code: str) -> None:
-    if not await repo.village_exists(code):
+async def _require_village(workers: Workers, code: str) -> None:
+    if not await workers.village_exists(code):
         raise BadUserInput(f"village {code} is not in the Kemendagri reference", field="villageCode")
 
 
 async def _load_for_change(
-    repo: WorkerRepository, principal: Principal, worker_id: uuid.UUID, expected_version: int | None
+    workers: Workers, principal: Principal, worker_id: uuid.UUID, expected_version: int | None
 ) -> Worker:
-    worker = await repo.get(worker_id)
+    worker = await workers.get(worker_id)
     if worker is None or not principal.covers(worker.village_code):
         # Outside the caller's region a worker is as invisible as a missing one.
         raise NotFound(f"no worker {worker_id}", field="workerId")
@@ -67,25 +75,23 @@ async def _load_for_change(
 
 
 async def _save_change(
-    uow: UnitOfWork, repo: WorkerRepository, worker: Worker, loaded_version: int, before: Contribution,
-    event: CloudEvent,
-) -> Worker:  # fmt: skip
+    uow: RegistryUoW, worker: Worker, loaded_version: int, before: Contribution, event: CloudEvent
+) -> Worker:
     """The common end of every change to a worker: conditional save (CONFLICT if someone changed it since it was
     read), the village statistics moved by the change, the event, one commit."""
-    await repo.save(worker, expected_version=loaded_version)
-    await repo.apply_stats(delta([(before, worker_contribution(worker))]))
+    await uow.workers.save(worker, expected_version=loaded_version)
+    await uow.workers.apply_stats(delta([(before, worker_contribution(worker))]))
     uow.publish(event)
     await uow.commit()
     return worker
 
 
-async def register_worker(cmd: RegisterWorker, uow: UnitOfWork, principal: Principal) -> Worker:
+async def register_worker(cmd: RegisterWorker, uow: RegistryUoW, principal: Principal) -> Worker:
     principal.require_scope(WRITE)
     worker = new_worker(cmd)
     principal.require_region(worker.village_code, field="villageCode")
-    repo = WorkerRepository(uow.connection)
-    await _require_village(repo, worker.village_code)
-    existing = await repo.add(worker, created_by=principal.agency.value)
+    await _require_village(uow.workers, worker.village_code)
+    existing = await uow.workers.add(worker, created_by=principal.agency.value)
     if existing is not None:
         if principal.covers(existing.village_code):
             raise already_registered(existing)
@@ -95,23 +101,22 @@ async def register_worker(cmd: RegisterWorker, uow: UnitOfWork, principal: Princ
         )
         await uow.commit()
         raise not_registrable()
-    await repo.apply_stats(delta([(None, worker_contribution(worker))]))
+    await uow.workers.apply_stats(delta([(None, worker_contribution(worker))]))
     uow.publish(events.worker_registered(worker, principal.actor))
     await uow.commit()
     return worker
 
 
-async def update_worker(cmd: UpdateWorker, uow: UnitOfWork, principal: Principal) -> Worker:
+async def update_worker(cmd: UpdateWorker, uow: RegistryUoW, principal: Principal) -> Worker:
     principal.require_scope(WRITE)
-    repo = WorkerRepository(uow.connection)
-    worker = await _load_for_change(repo, principal, cmd.worker_id, cmd.expected_version)
+    worker = await _load_for_change(uow.workers, principal, cmd.worker_id, cmd.expected_version)
     loaded_version = worker.version
     before = worker_contribution(worker)
     previous_village = None
     if cmd.village_code is not None:
         code = v.check_village_code(cmd.village_code)
         principal.require_region(code, field="villageCode")
-        await _require_village(repo, code)
+        await _require_village(uow.workers, code)
         previous_village = worker.move_to(code)
     if cmd.full_name is not None:
         worker.full_name = v.check_name(cmd.full_name)
@@ -126,38 +131,51 @@ async def update_worker(cmd: UpdateWorker, uow: UnitOfWork, principal: Principal
         worker.passport_number = check_passport(cmd.passport_number) if cmd.passport_number.strip() else None
     worker.touch()
     event = events.worker_updated(worker, principal.actor, previous_village)
-    return await _save_change(uow, repo, worker, loaded_version, before, event)
+    return await _save_change(uow, worker, loaded_version, before, event)
 
 
-async def record_departure(cmd: RecordDeparture, uow: UnitOfWork, principal: Principal) -> Worker:
+async def record_departure(cmd: RecordDeparture, uow: RegistryUoW, principal: Principal) -> Worker:
     principal.require_scope(WRITE)
     departure = new_departure(cmd)
-    repo = WorkerRepository(uow.connection)
-    worker = await _load_for_change(repo, principal, cmd.worker_id, cmd.expected_version)
+    worker = await _load_for_change(uow.workers, principal, cmd.worker_id, cmd.expected_version)
     loaded_version, before = worker.version, worker_contribution(worker)
     worker.depart(departure)
     event = events.worker_departed(worker, departure, principal.actor)
-    return await _save_change(uow, repo, worker, loaded_version, before, event)
+    return await _save_change(uow, worker, loaded_version, before, event)
 
 
-async def record_return(cmd: RecordReturn, uow: UnitOfWork, principal: Principal) -> Worker:
+async def record_return(cmd: RecordReturn, uow: RegistryUoW, principal: Principal) -> Worker:
     principal.require_scope(WRITE)
-    repo = WorkerRepository(uow.connection)
-    worker = await _load_for_change(repo, principal, cmd.worker_id, cmd.expected_version)
+    worker = await _load_for_change(uow.workers, principal, cmd.worker_id, cmd.expected_version)
     ret = new_return(cmd, worker.latest_departure.id if worker.latest_departure else None)
     loaded_version, before = worker.version, worker_contribution(worker)
     worker.return_home(ret)
     event = events.worker_returned(worker, ret, principal.actor)
-    return await _save_change(uow, repo, worker, loaded_version, before, event)
+    return await _save_change(uow, worker, loaded_version, before, event)
 
 
-async def add_family_member(cmd: AddFamilyMember, uow: UnitOfWork, principal: Principal) -> FamilyMember:
+async def add_family_member(cmd: AddFamilyMember, uow: RegistryUoW, principal: Principal) -> FamilyMember:
     principal.require_scope(WRITE)
     principal.require_scope("family:read")
     member = new_family_member(cmd)
-    repo = WorkerRepository(uow.connection)
-    worker = await _load_for_change(repo, principal, cmd.worker_id, None)
-    await repo.add_family_member(member)
+    worker = await _load_for_change(uow.workers, principal, cmd.worker_id, None)
+    await uow.workers.add_family_member(member)
     uow.publish(events.family_added(member, worker, principal.actor))
     await uow.commit()
     return member
+
+
+async def record_personal_data_access(cmd: RecordPersonalDataAccess, uow: RegistryUoW, principal: Principal) -> None:
+    """The record of a read of personal data (`personal_data.accessed`), committed before any value is returned;
+    the personal-data gate checked scope and purpose already, and withholds the values if this fails."""
+    uow.publish(
+        events.personal_data_accessed(
+            actor=principal.actor,
+            purpose=principal.require_purpose().value,
+            worker_ids=list(cmd.worker_ids),
+            fields=list(cmd.fields),
+            family_member_ids=list(cmd.family_member_ids) or None,
+            operation=cmd.operation,
+        )
+    )
+    await uow.commit()

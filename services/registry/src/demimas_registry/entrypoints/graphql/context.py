@@ -6,25 +6,21 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.dataloader import DataLoader
+from strawberry.types import Info
 
 from demimas_common.auth.principal import Principal
-from demimas_common.db.uow import UnitOfWork
-from demimas_common.errors import BadUserInput, NotFound
 from demimas_common.graphql.context import ServiceContext
 from demimas_registry.adapters.queries import RegistryQueries
+from demimas_registry.adapters.unit_of_work import RegistryUnitOfWork
 from demimas_registry.domain.model import Departure, FamilyMember, Return
 from demimas_registry.domain.stats import MigrantStats
 from demimas_registry.entrypoints.graphql.personal_data import PersonalDataGate
 
-if TYPE_CHECKING:
-    from demimas_registry.entrypoints.graphql.types import Departure as GqlDeparture
-    from demimas_registry.entrypoints.graphql.types import Village, Worker
-
-__all__ = ["Loaders", "RegistryContext"]
+__all__ = ["Ctx", "Loaders", "RegistryContext"]
 
 
 @dataclass
@@ -78,7 +74,7 @@ class Loaders:
         )
 
 
-class RegistryContext(ServiceContext[UnitOfWork]):
+class RegistryContext(ServiceContext[RegistryUnitOfWork]):
     """The common service context with the registry's read queries, its DataLoaders and the personal-data gate
     (which records every read of a person)."""
 
@@ -86,44 +82,13 @@ class RegistryContext(ServiceContext[UnitOfWork]):
         super().__init__(principal, **kwargs)
         self.queries = queries
         self.registry_loaders = Loaders.create(queries)
-        self.personal_data = PersonalDataGate(
-            self.engine, principal, operation=lambda: self.operation, traceparent=self.traceparent
-        )
+        self.personal_data = PersonalDataGate(self.unit_of_work, principal, operation=lambda: self.operation)
 
     @classmethod
     def factory(cls, engine: AsyncEngine) -> Callable[..., RegistryContext]:
         """The per-request constructor the service skeleton calls; the queries (prepared statements) are shared."""
         return partial(cls, queries=RegistryQueries(engine))
 
-    async def village_or_none(self, code: str) -> Village | None:
-        from demimas_registry.entrypoints.graphql.types import Village
 
-        row = await self.registry_loaders.villages.load(code)
-        return Village.from_row(row) if row is not None else None
-
-    async def village(self, code: str) -> Village:
-        found = await self.village_or_none(code)
-        if found is None:
-            raise NotFound(f"no village {code}")
-        return found
-
-    async def latest_departure(self, departure_id: uuid.UUID) -> GqlDeparture | None:
-        from demimas_registry.entrypoints.graphql.types import Departure as DepartureType
-
-        found = await self.registry_loaders.departure.load(departure_id)
-        return DepartureType.from_domain(found) if found is not None else None
-
-    async def worker(self, raw_id: str) -> Worker | None:
-        """A worker the caller may see (scope registry:read, inside its region), else None."""
-        from demimas_registry.entrypoints.graphql.types import Worker
-
-        principal = self.require_principal()
-        principal.require_scope("registry:read")
-        try:
-            worker_id = uuid.UUID(str(raw_id))
-        except ValueError:
-            raise BadUserInput(f"{str(raw_id)[:60]!r} is not a worker id (a UUID)", field="id") from None
-        found = (await self.queries.workers_by_id([worker_id])).get(worker_id)
-        if found is None or not principal.covers(found.village_code):
-            return None
-        return Worker.from_domain(found)
+Ctx = Info[RegistryContext, None]
+"""The `info` of every registry resolver."""

@@ -10,7 +10,7 @@ import strawberry
 from demimas_common.errors import BadUserInput
 from demimas_registry.domain import commands
 from demimas_registry.domain.model import Consent
-from demimas_registry.entrypoints.graphql.types import (
+from demimas_registry.entrypoints.graphql.enums import (
     ConsentGiverEnum,
     EducationEnum,
     RelationEnum,

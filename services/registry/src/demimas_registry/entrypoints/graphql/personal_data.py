@@ -15,13 +15,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from demimas_common.auth.principal import Principal
-from demimas_common.db.uow import UnitOfWork
 from demimas_common.errors import DemimasError, Unauthenticated, Unavailable
-from demimas_registry.adapters.tables import SCHEMA
-from demimas_registry.domain.events import personal_data_accessed
+from demimas_registry.adapters.unit_of_work import RegistryUnitOfWork
+from demimas_registry.domain.commands import RecordPersonalDataAccess
+from demimas_registry.service_layer.handlers import record_personal_data_access
 
 __all__ = ["PersonalDataGate"]
 
@@ -39,18 +37,17 @@ class _Batch:
 class PersonalDataGate:
     def __init__(
         self,
-        engine: AsyncEngine,
+        unit_of_work: Callable[[], RegistryUnitOfWork],
         principal: Principal | None,
         *,
         operation: Callable[[], str | None] = lambda: None,
-        traceparent: str | None = None,
     ) -> None:
-        """`operation` gives the client's operation name when a record is written: the context learns it only
-        once execution starts (graphql/operation_name.py), after the gate was made."""
-        self._engine = engine
+        """`unit_of_work` opens the transaction a record is written in (the request's, with its trace);
+        `operation` gives the client's operation name when a record is written: the context learns it only once
+        execution starts (graphql/operation_name.py), after the gate was made."""
+        self._unit_of_work = unit_of_work
         self._principal = principal
         self._operation = operation
-        self._traceparent = traceparent
         self._batch: _Batch | None = None
         self._flushes: set[asyncio.Task[None]] = set()  # strong references until each flush is done
         self.recorded_events = 0
@@ -91,18 +88,14 @@ class PersonalDataGate:
         principal = self._principal
         assert principal is not None
         try:
-            async with UnitOfWork(self._engine, schema=SCHEMA, traceparent=self._traceparent) as uow:
-                uow.publish(
-                    personal_data_accessed(
-                        actor=principal.actor,
-                        purpose=principal.require_purpose().value,
-                        worker_ids=list(batch.workers),
-                        fields=sorted(batch.fields),
-                        family_member_ids=list(batch.family) or None,
-                        operation=self._operation(),
-                    )
-                )
-                await uow.commit()
+            record = RecordPersonalDataAccess(
+                worker_ids=tuple(batch.workers),
+                fields=tuple(sorted(batch.fields)),
+                family_member_ids=tuple(batch.family),
+                operation=self._operation(),
+            )
+            async with self._unit_of_work() as uow:
+                await record_personal_data_access(record, uow, principal)
             self.recorded_events += 1
             batch.done.set_result(None)
         except DemimasError as exc:

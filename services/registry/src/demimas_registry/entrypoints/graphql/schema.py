@@ -7,10 +7,8 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import strawberry
-from strawberry.types import Info
 
 from demimas_common.auth.principal import Principal
-from demimas_common.db.uow import UnitOfWork
 from demimas_common.errors import BadUserInput
 from demimas_common.graphql.pagination import decode_cursor, encode_cursor, validate_first
 from demimas_common.graphql.schema import build_schema
@@ -20,7 +18,7 @@ from demimas_registry.adapters.villages import region_name
 from demimas_registry.domain import validation as v
 from demimas_registry.domain.model import Worker as DomainWorker
 from demimas_registry.domain.vocabulary import WorkerStatus
-from demimas_registry.entrypoints.graphql.context import RegistryContext
+from demimas_registry.entrypoints.graphql.context import Ctx
 from demimas_registry.entrypoints.graphql.inputs import (
     DepartureInput,
     FamilyMemberInput,
@@ -30,21 +28,23 @@ from demimas_registry.entrypoints.graphql.inputs import (
     WorkerFilter,
     parse_id,
 )
+from demimas_registry.entrypoints.graphql.regions import Region
 from demimas_registry.entrypoints.graphql.types import (
     FamilyMember,
-    Region,
     Village,
     VillageConnection,
     VillageEdge,
     Worker,
     WorkerConnection,
+    village_or_none,
+    visible_worker,
     worker_connection,
 )
 from demimas_registry.service_layer import handlers
+from demimas_registry.service_layer.ports import RegistryUoW
 
 __all__ = ["Mutation", "Query", "schema"]
 
-Ctx = Info[RegistryContext, None]
 _REGION_CODE = re.compile(r"^\d{2}(\.\d{2}){0,2}$")
 READ = [["registry:read"]]
 WRITE = [["registry:write"]]
@@ -56,7 +56,7 @@ class Query:
     async def village(self, info: Ctx, code: str) -> Village | None:
         principal = info.context.require_principal()
         del principal
-        return await info.context.village_or_none(v.check_village_code(code, field="code"))
+        return await village_or_none(info.context, v.check_village_code(code, field="code"))
 
     @strawberry.federation.field(
         authenticated=True, description="A province, regency or district by its Kemendagri code (35, 35.07, 35.07.01)."
@@ -97,7 +97,7 @@ class Query:
 
     @strawberry.federation.field(requires_scopes=READ)
     async def worker(self, info: Ctx, id: strawberry.ID) -> Worker | None:
-        return await info.context.worker(id)
+        return await visible_worker(info.context, id)
 
     @strawberry.federation.field(requires_scopes=READ)
     async def workers(
@@ -119,7 +119,7 @@ Command = TypeVar("Command")
 
 
 async def _change_worker(
-    info: Ctx, handler: Callable[[Command, UnitOfWork, Principal], Awaitable[DomainWorker]], command: Command
+    info: Ctx, handler: Callable[[Command, RegistryUoW, Principal], Awaitable[DomainWorker]], command: Command
 ) -> Worker:
     """Every worker mutation: the caller, one unit of work around the use case, the changed worker as answer."""
     principal = info.context.require_principal()

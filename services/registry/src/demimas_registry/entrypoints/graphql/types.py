@@ -1,4 +1,5 @@
-"""GraphQL object types of the registry subgraph.
+"""GraphQL object types of the registry subgraph: workers with their movements and families, villages, and the
+pages of both; and the look-ups that turn a code or an id into one of them for the caller.
 
 Personal fields (`nik`, `birthDate`, `phone`, `address`, `passportNumber`, `family`) carry `@requiresScopes` and
 are nullable, so that withholding one nulls that field only. They go through the personal-data gate, which
@@ -11,116 +12,51 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import ClassVar, cast
+from typing import cast
 
 import strawberry
 from lokal.samaran.core import partial_mask
-from strawberry.types import Info
 
-from demimas_common.errors import BadUserInput
+from demimas_common.errors import BadUserInput, NotFound
 from demimas_common.graphql.pagination import decode_cursor, encode_cursor, validate_first
 from demimas_common.graphql.types import PageInfo
 from demimas_registry.adapters.queries import WorkerFilterValues
 from demimas_registry.domain import model
-from demimas_registry.domain.stats import MigrantStats as MigrantStatsValue
-from demimas_registry.domain.vocabulary import (
-    ConsentGiver,
-    EducationLevel,
-    PlacementScheme,
-    Relation,
-    ReturnReason,
-    Sector,
-    Sex,
-    VillageKind,
-    WorkerStatus,
+from demimas_registry.domain.vocabulary import VillageKind
+from demimas_registry.entrypoints.graphql.context import Ctx, RegistryContext
+from demimas_registry.entrypoints.graphql.enums import (
+    ConsentGiverEnum,
+    EducationEnum,
+    RelationEnum,
+    ReturnReasonEnum,
+    SchemeEnum,
+    SectorEnum,
+    SexEnum,
+    VillageKindEnum,
+    WorkerStatusEnum,
 )
-from demimas_registry.entrypoints.graphql.context import RegistryContext
+from demimas_registry.entrypoints.graphql.regions import MigrantStats, Region
 
-__all__ = ["Departure", "FamilyMember", "MigrantStats", "Region", "Return", "Village", "Worker"]
+__all__ = [
+    "Departure",
+    "FamilyMember",
+    "Return",
+    "Village",
+    "VillageConnection",
+    "VillageEdge",
+    "Worker",
+    "WorkerConnection",
+    "village_by_code",
+    "village_or_none",
+    "visible_worker",
+    "worker_connection",
+]
 
-WorkerStatusEnum = strawberry.enum(WorkerStatus)
-SexEnum = strawberry.enum(Sex)
-EducationEnum = strawberry.enum(EducationLevel, name="EducationLevel")
-SectorEnum = strawberry.enum(Sector)
-SchemeEnum = strawberry.enum(PlacementScheme)
-ReturnReasonEnum = strawberry.enum(ReturnReason)
-RelationEnum = strawberry.enum(Relation)
-ConsentGiverEnum = strawberry.enum(ConsentGiver)
-VillageKindEnum = strawberry.enum(VillageKind)
-
-Ctx = Info[RegistryContext, None]
 PII = [["pii:read"]]
 
 
 def mask_nik(nik: str) -> str:
     return partial_mask("NIK", nik)
-
-
-@strawberry.type
-class CountryCount:
-    country: str = strawberry.field(description="ISO 3166-1 alpha-2 destination country.")
-    count: int
-
-
-@strawberry.type
-class SchemeCount:
-    scheme: SchemeEnum  # type: ignore[valid-type]
-    count: int
-
-
-@strawberry.type(description="A village's (or a region's) migrant numbers, maintained with every registry change.")
-class MigrantStats:
-    total: int = strawberry.field(description="Workers registered in the village (region), any status.")
-    candidates: int
-    abroad: int
-    returned: int
-    departed: int = strawberry.field(description="Workers who departed at least once (abroad or returned).")
-    procedural_departed: int = strawberry.field(description="Of those, whose latest departure was procedural.")
-    procedural_share: float | None = strawberry.field(
-        description="proceduralDeparted / departed (designation criterion 4); null when nobody departed."
-    )
-    by_destination: list[CountryCount] = strawberry.field(description="Workers abroad now, by country.")
-    by_scheme: list[SchemeCount] = strawberry.field(description="Workers abroad now, by placement scheme.")
-
-    @classmethod
-    def from_value(cls, stats: MigrantStatsValue) -> MigrantStats:
-        return cls(
-            total=stats.total,
-            candidates=stats.by_status.get(WorkerStatus.CANDIDATE.value, 0),
-            abroad=stats.by_status.get(WorkerStatus.ABROAD.value, 0),
-            returned=stats.by_status.get(WorkerStatus.RETURNED.value, 0),
-            departed=stats.departed,
-            procedural_departed=stats.procedural,
-            procedural_share=stats.procedural_share,
-            by_destination=[
-                CountryCount(country=c, count=n) for c, n in sorted(stats.by_destination.items(), key=lambda i: -i[1])
-            ],
-            by_scheme=[
-                SchemeCount(scheme=PlacementScheme(s), count=n)
-                for s, n in sorted(stats.by_scheme.items(), key=lambda i: -i[1])
-            ],
-        )
-
-
-@strawberry.type(description="A province, regency or district (Kemendagri code and name).")
-class Region:
-    code: str
-    name: str
-    # A regional office sees the regions it lies in (its province) and those inside it, not its neighbours.
-    region_visibility: ClassVar[str] = "overlapping"
-
-    def region_code(self, info: Ctx) -> str:
-        return self.code
-
-    @strawberry.federation.field(
-        requires_scopes=[["stats:read"]],
-        description="The migrant numbers of every village in the region, summed (the village counters).",
-    )
-    async def migrant_stats(self, info: Ctx) -> MigrantStats | None:
-        principal = info.context.require_principal()
-        principal.require_scope("stats:read")
-        principal.require_region(self.code)
-        return MigrantStats.from_value(await info.context.registry_loaders.region_stats.load(self.code))
 
 
 @strawberry.type
@@ -241,7 +177,7 @@ class Worker:
     def village(self, info: Ctx) -> Village:
         if self.village_node is not None:
             return self.village_node
-        return cast(Village, info.context.village(self.village_code))
+        return cast(Village, village_by_code(info.context, self.village_code))
 
     @strawberry.field
     def latest_departure(self, info: Ctx) -> Departure | None:
@@ -249,7 +185,7 @@ class Worker:
             return Departure.from_domain(self.latest)
         if self.latest_id is None:
             return None
-        return cast(Departure, info.context.latest_departure(self.latest_id))
+        return cast(Departure, departure_by_id(info.context, self.latest_id))
 
     @strawberry.field(description="The NIK with its middle digits hidden; always available.")
     def nik_masked(self) -> str:
@@ -304,7 +240,7 @@ class Worker:
 
     @classmethod
     async def resolve_reference(cls, info: Ctx, id: strawberry.ID) -> Worker | None:
-        return await info.context.worker(id)
+        return await visible_worker(info.context, id)
 
 
 @strawberry.federation.type(keys=["code"], description="A desa/kelurahan (Kemendagri code such as 16.06.13.2001).")
@@ -357,7 +293,7 @@ class Village:
     @classmethod
     async def resolve_reference(cls, info: Ctx, code: str) -> Village | None:
         info.context.require_principal()
-        return await info.context.village_or_none(code)
+        return await village_or_none(info.context, code)
 
 
 @strawberry.type
@@ -421,3 +357,35 @@ async def worker_connection(
         page_info=PageInfo.of([e.cursor for e in edges], has_next=has_next, after=after),
         count_query=lambda: queries.worker_count(flt),
     )
+
+
+# -- look-ups by code or id, batched through the request's DataLoaders ------------------------------------------
+async def village_or_none(context: RegistryContext, code: str) -> Village | None:
+    row = await context.registry_loaders.villages.load(code)
+    return Village.from_row(row) if row is not None else None
+
+
+async def village_by_code(context: RegistryContext, code: str) -> Village:
+    found = await village_or_none(context, code)
+    if found is None:
+        raise NotFound(f"no village {code}")
+    return found
+
+
+async def departure_by_id(context: RegistryContext, departure_id: uuid.UUID) -> Departure | None:
+    found = await context.registry_loaders.departure.load(departure_id)
+    return Departure.from_domain(found) if found is not None else None
+
+
+async def visible_worker(context: RegistryContext, raw_id: str) -> Worker | None:
+    """A worker the caller may see (scope registry:read, inside its region), else None."""
+    principal = context.require_principal()
+    principal.require_scope("registry:read")
+    try:
+        worker_id = uuid.UUID(str(raw_id))
+    except ValueError:
+        raise BadUserInput(f"{str(raw_id)[:60]!r} is not a worker id (a UUID)", field="id") from None
+    found = (await context.queries.workers_by_id([worker_id])).get(worker_id)
+    if found is None or not principal.covers(found.village_code):
+        return None
+    return Worker.from_domain(found)
