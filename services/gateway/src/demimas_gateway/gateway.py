@@ -33,7 +33,7 @@ from demimas_gateway.fetcher import SubgraphClient
 from demimas_gateway.limits import LIMIT_CODES, RequestLimits, first_violation, measure
 from demimas_gateway.operation import AuthCheck, normalize
 from demimas_gateway.plan import Plan, PlanningError
-from demimas_gateway.planner import Planner, active_labels
+from demimas_gateway.planner import Planner
 from demimas_gateway.policies import PolicyHook, region_policies
 from demimas_gateway.shaping import Shaper, abstract_types
 from demimas_gateway.supergraph import Supergraph
@@ -165,6 +165,7 @@ class Gateway:
         self.schema = supergraph.api_schema
         self.client = client
         self.executor = Executor(client, trace_fetches=trace_fetches)
+        self.planner = Planner(supergraph)
         self.introspection = introspection
         self._documents = _Lru(document_cache_size)
         self._plans = _Lru(plan_cache_size)
@@ -366,7 +367,7 @@ class Gateway:
         coerced: dict[str, Any] = values.coerced
         self._check_cost(prepared, name, operation, coerced)
         if labels is None:
-            labels = active_labels(self.supergraph)
+            labels = self.planner.active_labels()
         plan_vars = tuple(coerced.get(v) for v in prepared.plan_variables[name])
         satisfied = self.policy_hook(caller, self._policies) & self._policies if self._policies else frozenset()
         auth_key = (
@@ -382,7 +383,7 @@ class Gateway:
                 purpose_missing = self._purpose_missing if self._has_auth and caller.purpose is None else None
                 normalized = normalize(self.schema, operation, prepared.fragments, coerced, allowed, purpose_missing)
                 try:
-                    plan = Planner(self.supergraph, labels).plan(normalized, prepared.var_types[name], name)
+                    plan = self.planner.plan(normalized, prepared.var_types[name], name, labels)
                 except PlanningError as exc:
                     raise RequestError(str(exc), "QUERY_PLANNING_FAILED", status=500) from exc
                 except RecursionError as exc:  # absurdly deep operations; request limits come with the security issue
