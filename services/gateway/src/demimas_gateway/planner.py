@@ -48,17 +48,17 @@ class Planner:
     """Plans operations over one supergraph. Holds nothing that changes between plans: each `plan` call builds its
     plan with a `PlanBuilder` of its own."""
 
-    def __init__(self, supergraph: Supergraph, labels: frozenset[str] | None = None) -> None:
-        """`labels`: the supergraph's progressive-override labels, when the caller knows them already (read from
-        the supergraph otherwise, once)."""
+    def __init__(self, supergraph: Supergraph, *, known_labels: frozenset[str] | None = None) -> None:
+        """`known_labels`: the supergraph's progressive-override labels, when the caller knows them already (read
+        from the supergraph otherwise, once; a request's active ones are chosen among them by `active_labels`)."""
         self.supergraph = supergraph
-        self.labels = override_labels(supergraph) if labels is None else labels
+        self.known_labels = override_labels(supergraph) if known_labels is None else known_labels
 
     def active_labels(self, enabled: Iterable[str] = (), rng: random.Random | None = None) -> frozenset[str]:
         """Progressive-override labels active for one request: `percent(N)` labels by chance, others when enabled."""
         chooser = rng or random
         out = set()
-        for label in self.labels:
+        for label in self.known_labels:
             match = PERCENT.match(label)
             if match:
                 if chooser.random() * 100 < float(match[1]):
