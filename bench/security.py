@@ -7,7 +7,7 @@ one caller's requests far faster than the default 50/s per agency and 5/s per an
 about the other guards; the rate limits have their own tests):
 
 - `gateway_p95_under_abuse_ratio`: p95 latency of the benchmark query (wrk, 50 connections) while a second client
-  sends 200 abusive requests per second from the abuse corpus (`demimas_gateway.abuse`: depth and fragment bombs,
+  sends 200 abusive requests per second from the abuse corpus (`bench/abuse.py`: depth and fragment bombs,
   10,000 aliases, directive flooding, nested lists, huge variables, batches, oversized bodies, malformed JSON, wrong
   content types, ...), divided by the p95 without it; windows with and without abuse alternate in the same run and
   the medians are compared. Every abusive answer is checked (status and code). Goal: <= 1.5.
@@ -41,6 +41,7 @@ from typing import Any
 
 import orjson
 
+from bench.abuse import AbuseCase, corpus
 from bench.gateway import (
     DEFAULT_SCENARIO,
     NO_RATE_LIMITS,
@@ -67,7 +68,6 @@ from bench.gateway import (
 )
 from demimas_common.auth.keys import ensure_dev_keys, mint_token
 from demimas_common.devstack.ports import free_port
-from demimas_gateway.abuse import AbuseCase, corpus
 
 RESULTS = ROOT / "bench" / "results" / "security.json"
 ISSUER, AUDIENCE = "https://auth.bench.test", "demimas"

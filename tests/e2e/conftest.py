@@ -23,6 +23,7 @@ from demimas_common.auth.principal import Agency
 from demimas_common.db.engine import create_engine
 from demimas_common.db.provision import runtime_role
 from demimas_common.db.urls import with_user
+from demimas_common.devstack.ports import free_port
 from demimas_common.devstack.provisioning import migrate_service
 from demimas_common.devstack.testing import TestStack
 from demimas_common.events.nats import connect
@@ -35,7 +36,6 @@ from demimas_gateway.fetcher import SubgraphClient
 from demimas_gateway.gateway import Gateway
 from demimas_gateway.http import GatewayApp
 from demimas_gateway.supergraph import load_supergraph
-from demimas_gateway.testing import free_port
 from demimas_pillars.app import SERVICE as PILLARS
 from demimas_pillars.app import create_app as create_pillars
 from demimas_pillars.settings import PillarsSettings

@@ -14,7 +14,8 @@ from graphql import GraphQLSchema, graphql
 from demimas_gateway.fetcher import SubgraphClient
 from demimas_gateway.gateway import Gateway
 from demimas_gateway.supergraph import Supergraph, load_supergraph
-from demimas_gateway.testing import MiniSubgraph, serve_subgraphs
+
+from .support.subgraphs import MiniSubgraph, serve_subgraphs
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DATA = json.loads((FIXTURES / "bench-data.json").read_text())

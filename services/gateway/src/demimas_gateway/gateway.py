@@ -4,36 +4,33 @@ set and override labels), execute, shape. Every failure before execution is a re
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
-    DirectiveNode,
     DocumentNode,
+    FieldNode,
     FragmentDefinitionNode,
-    GraphQLAbstractType,
-    GraphQLError,
-    GraphQLInterfaceType,
     OperationDefinitionNode,
     OperationType,
+    SelectionSetNode,
     execute_sync,
-    parse,
-    print_ast,
-    validate,
 )
 from graphql.execution.values import get_variable_values
 from opentelemetry import propagate, trace
 
-from demimas_common.auth.principal import Purpose
+from demimas_gateway.authorization import AuthRules
+from demimas_gateway.caller import Caller
 from demimas_gateway.cost import CostModel, estimate
+from demimas_gateway.documents import Documents, Lru, Prepared
+from demimas_gateway.errors import RequestError, locations
 from demimas_gateway.executor import Executor
 from demimas_gateway.fetcher import SubgraphClient
-from demimas_gateway.limits import LIMIT_CODES, RequestLimits, first_violation, measure
-from demimas_gateway.operation import AuthCheck, normalize
+from demimas_gateway.limits import LIMIT_CODES, RequestLimits
+from demimas_gateway.operation import normalize
 from demimas_gateway.plan import Plan, PlanningError
-from demimas_gateway.planner import Planner, active_labels
+from demimas_gateway.planner import Planner
 from demimas_gateway.policies import PolicyHook, region_policies
 from demimas_gateway.shaping import Shaper, abstract_types
 from demimas_gateway.supergraph import Supergraph
@@ -41,51 +38,6 @@ from demimas_gateway.supergraph import Supergraph
 __all__ = ["Caller", "Gateway", "RequestError", "Response"]
 
 tracer = trace.get_tracer("demimas.gateway")
-
-
-class RequestError(Exception):
-    """The request cannot be executed at all (GraphQL over HTTP: no `data` in the response)."""
-
-    def __init__(
-        self,
-        message: str,
-        code: str,
-        *,
-        locations: list[dict[str, int]] | None = None,
-        status: int = 400,
-        always_status: bool = False,
-    ):
-        """`always_status`: answer with `status` whatever the accepted media type (limits, rejections), where
-        other request errors are 200 under the legacy `application/json`."""
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.locations = locations
-        self.status = status
-        self.always_status = always_status
-
-    def as_error(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"message": self.message, "extensions": {"code": self.code}}
-        if self.locations:
-            error["locations"] = self.locations
-        return error
-
-
-@dataclass(frozen=True)
-class Caller:
-    """What the gateway knows of the caller: whether authenticated, its scopes, and the claims policies and the
-    purpose rule read (agency, region, purpose: from the token, the purpose also from `X-Demimas-Purpose`)."""
-
-    authenticated: bool = False
-    scopes: frozenset[str] = frozenset()
-    agency: str | None = None
-    region: str | None = None
-    purpose: str | None = None
-
-
-PURPOSE_SCOPES = frozenset({"pii:read", "family:read"})
-"""Fields guarded by these scopes hold personal data: an operation that selects one needs a purpose (UU 27/2022)."""
-PURPOSES = frozenset(p.value for p in Purpose)
 
 
 @dataclass
@@ -103,40 +55,11 @@ class Response:
 
 
 @dataclass
-class _Prepared:
-    document: DocumentNode | None
-    """None for a document refused before validation (`refusal` says why; kept so that a repeat costs nothing)."""
-    operations: dict[str | None, OperationDefinitionNode]
-    fragments: dict[str, FragmentDefinitionNode]
-    plan_variables: dict[str | None, tuple[str, ...]] = field(default_factory=dict)
-    var_types: dict[str | None, dict[str, str]] = field(default_factory=dict)
-    refusal: RequestError | None = None
-    costs: dict[Any, float] = field(default_factory=dict)
-
-
-@dataclass
 class _CachedPlan:
     plan: Plan
     shaper: Shaper
     unauthorized: bool
     """Some selection was removed for the caller (the reject setting refuses the operation then)."""
-
-
-class _Lru(OrderedDict[Any, Any]):
-    def __init__(self, size: int) -> None:
-        super().__init__()
-        self.size = size
-
-    def get_item(self, key: Any) -> Any:
-        value = self.get(key)
-        if value is not None:
-            self.move_to_end(key)
-        return value
-
-    def put(self, key: Any, value: Any) -> None:
-        self[key] = value
-        if len(self) > self.size:
-            self.popitem(last=False)
 
 
 class Gateway:
@@ -165,114 +88,28 @@ class Gateway:
         self.schema = supergraph.api_schema
         self.client = client
         self.executor = Executor(client, trace_fetches=trace_fetches)
+        self.planner = Planner(supergraph)
         self.introspection = introspection
-        self._documents = _Lru(document_cache_size)
-        self._plans = _Lru(plan_cache_size)
-        self._auth_scopes = self._scopes_in_rules()
-        self._has_auth = any(
-            t.authenticated or t.auth_scopes is not None or t.policies is not None or t.field_auth
-            for t in supergraph.types.values()
-        )
+        self._documents = Documents(self.schema, limits, suggestions=suggestions, size=document_cache_size)
+        self._plans = Lru(plan_cache_size)
+        self._rules = AuthRules(supergraph)
         self._abstract = abstract_types(self.schema)
-        self.limits = limits
         self.max_cost = max_cost
         self.cost_mode = cost_mode
         self.cost_model = CostModel.from_sdl(supergraph.sdl, default_list_size) if max_cost is not None else None
         self.policy_hook = policy_hook
-        self._policies = self._policies_in_rules()
         self.reject_unauthorized = reject_unauthorized
-        self.suggestions = suggestions
 
-    def _policies_in_rules(self) -> frozenset[str]:
-        out: set[str] = set()
-        for t in self.supergraph.types.values():
-            for group in t.policies or ():
-                out |= group
-            for _, _, policies in t.field_auth.values():
-                for group in policies or ():
-                    out |= group
-        return frozenset(out)
+    @property
+    def limits(self) -> RequestLimits | None:
+        return self._documents.limits
 
-    def _scopes_in_rules(self) -> frozenset[str]:
-        out: set[str] = set()
-        for t in self.supergraph.types.values():
-            for group in t.auth_scopes or ():
-                out |= group
-            for _, scopes, _ in t.field_auth.values():
-                for group in scopes or ():
-                    out |= group
-        return frozenset(out)
-
-    # ---- document ---------------------------------------------------------------------------------------------
-
-    def _prepare(self, query: str) -> _Prepared:
-        prepared: _Prepared | None = self._documents.get_item(query)
-        if prepared is not None:
-            if prepared.refusal is not None:
-                raise prepared.refusal
-            return prepared
-        try:
-            prepared = self._parse(query)
-        except RequestError as exc:
-            if exc.code != "GRAPHQL_PARSE_FAILED":  # limits and validation: the same answer next time, for free
-                self._documents.put(query, _Prepared(None, {}, {}, refusal=exc))
-            raise
-        return prepared
-
-    def _parse(self, query: str) -> _Prepared:
-        limits = self.limits
-        if limits is not None and limits.max_query_bytes is not None and len(query) > limits.max_query_bytes:
-            raise RequestError(
-                f"the query is {len(query)} characters long, more than the allowed {limits.max_query_bytes}",
-                LIMIT_CODES["query_bytes"],
-                always_status=True,
-            )
-        try:
-            document = parse(query, max_tokens=limits.max_tokens if limits is not None else None)
-        except GraphQLError as exc:
-            if "Document contains more than" in exc.message:
-                raise RequestError(exc.message, LIMIT_CODES["tokens"], always_status=True) from exc
-            if "nested too deeply" in exc.message:  # graphql-core's own guard against recursion
-                raise RequestError(
-                    "the operation is nested too deeply", LIMIT_CODES["depth"], always_status=True
-                ) from exc
-            raise RequestError(exc.message, "GRAPHQL_PARSE_FAILED", locations=_locations(exc)) from exc
-        except RecursionError as exc:
-            raise RequestError("the operation is nested too deeply", LIMIT_CODES["depth"], always_status=True) from exc
-        operations: dict[str | None, OperationDefinitionNode] = {}
-        fragments: dict[str, FragmentDefinitionNode] = {}
-        for definition in document.definitions:
-            if isinstance(definition, OperationDefinitionNode):
-                operations[definition.name.value if definition.name else None] = definition
-            elif isinstance(definition, FragmentDefinitionNode):
-                fragments[definition.name.value] = definition
-        if limits is not None:  # before validation, which abusive documents make slow
-            for operation in operations.values():
-                try:
-                    violation = first_violation(measure(operation, fragments), limits)
-                except RecursionError as exc:
-                    raise RequestError(
-                        "the operation is nested too deeply", LIMIT_CODES["depth"], always_status=True
-                    ) from exc
-                if violation is not None:
-                    raise RequestError(violation.message, violation.code, always_status=True)
-        errors = validate(self.schema, document)
-        if errors:
-            first = errors[0]
-            message = first.message if self.suggestions else _without_suggestions(first.message)
-            raise RequestError(message, "GRAPHQL_VALIDATION_FAILED", locations=_locations(first))
-        prepared = _Prepared(document, operations, fragments)
-        for name, operation in operations.items():
-            prepared.plan_variables[name] = tuple(sorted(_conditional_variables(operation, fragments)))
-            prepared.var_types[name] = {  # type and default, as the subgraph operations declare them
-                d.variable.name.value: print_ast(d.type) + (f"={print_ast(d.default_value)}" if d.default_value else "")
-                for d in operation.variable_definitions or ()
-            }
-        self._documents.put(query, prepared)
-        return prepared
+    @property
+    def suggestions(self) -> bool:
+        return self._documents.suggestions
 
     def _check_cost(
-        self, prepared: _Prepared, name: str | None, operation: OperationDefinitionNode, coerced: dict[str, Any]
+        self, prepared: Prepared, name: str | None, operation: OperationDefinitionNode, coerced: dict[str, Any]
     ) -> None:
         model = self.cost_model
         if model is None or self.max_cost is None:
@@ -292,50 +129,9 @@ class Gateway:
                 always_status=True,
             )
 
-    # ---- auth -------------------------------------------------------------------------------------------------
-
-    def _allowed(self, caller: Caller, satisfied: frozenset[str]) -> AuthCheck:
-        """Different directives on one element combine with AND; each directive's groups with OR (a group with
-        AND). An abstract type or a field of one is allowed only when it is for every possible type, so that no
-        implementation's guarded field leaks through an interface."""
-        types = self.supergraph.types
-        schema = self.schema
-
-        def check(rule_auth: bool, scopes: tuple[frozenset[str], ...] | None, policies: Any) -> bool:
-            if (rule_auth or scopes is not None or policies is not None) and not caller.authenticated:
-                return False
-            if scopes is not None and not any(group <= caller.scopes for group in scopes):
-                return False
-            return policies is None or any(group <= satisfied for group in policies)
-
-        def one(type_name: str, field_name: str | None) -> bool:
-            meta = types.get(type_name)
-            if meta is None:
-                return True
-            if field_name is None:
-                return check(meta.authenticated, meta.auth_scopes, meta.policies)
-            rule = meta.field_auth.get(field_name)
-            return rule is None or check(*rule)
-
-        def allowed(type_name: str, field_name: str | None) -> bool:
-            if not one(type_name, field_name):
-                return False
-            gtype = schema.type_map.get(type_name)
-            if isinstance(gtype, GraphQLAbstractType | GraphQLInterfaceType):
-                return all(one(t.name, field_name) for t in schema.get_possible_types(gtype))
-            return True
-
-        return allowed
-
-    def _purpose_missing(self, type_name: str, field_name: str | None) -> bool:
-        """Whether a field is guarded by a personal-data scope (called only for callers without a purpose)."""
-        meta = self.supergraph.types.get(type_name)
-        rule = meta.field_auth.get(field_name) if meta is not None and field_name else None
-        return rule is not None and rule[1] is not None and any(group & PURPOSE_SCOPES for group in rule[1])
-
     # ---- execution --------------------------------------------------------------------------------------------
 
-    def _operation(self, prepared: _Prepared, operation_name: str | None) -> tuple[str | None, OperationDefinitionNode]:
+    def _operation(self, prepared: Prepared, operation_name: str | None) -> tuple[str | None, OperationDefinitionNode]:
         if operation_name is None:
             if len(prepared.operations) != 1:
                 raise RequestError(
@@ -354,35 +150,36 @@ class Gateway:
         variables: Mapping[str, Any] | None = None,
         caller: Caller | None = None,
         labels: frozenset[str] | None = None,
-    ) -> tuple[_CachedPlan, dict[str, Any], OperationDefinitionNode, _Prepared]:
+    ) -> tuple[_CachedPlan, dict[str, Any], OperationDefinitionNode, Prepared]:
         caller = caller or Caller()
-        prepared = self._prepare(query)
+        prepared = self._documents.prepare(query)
         name, operation = self._operation(prepared, operation_name)
         if operation.operation == OperationType.SUBSCRIPTION:
             raise RequestError("subscriptions are not supported by this gateway yet", "SUBSCRIPTION_NOT_SUPPORTED")
         values = get_variable_values(self.schema, operation.variable_definitions or (), dict(variables or {}))
         if isinstance(values, list):
-            raise RequestError(values[0].message, "BAD_USER_INPUT", locations=_locations(values[0]))
+            raise RequestError(values[0].message, "BAD_USER_INPUT", locations=locations(values[0]))
         coerced: dict[str, Any] = values.coerced
         self._check_cost(prepared, name, operation, coerced)
         if labels is None:
-            labels = active_labels(self.supergraph)
+            labels = self.planner.active_labels()
         plan_vars = tuple(coerced.get(v) for v in prepared.plan_variables[name])
-        satisfied = self.policy_hook(caller, self._policies) & self._policies if self._policies else frozenset()
+        rules = self._rules
+        satisfied = self.policy_hook(caller, rules.policies) & rules.policies if rules.policies else frozenset()
         auth_key = (
-            (caller.authenticated, caller.scopes & self._auth_scopes, satisfied, caller.purpose is None)
-            if self._has_auth
+            (caller.authenticated, caller.scopes & rules.scopes, satisfied, caller.purpose is None)
+            if rules.any
             else None
         )
         key = (query, name, plan_vars, auth_key, labels)
         cached: _CachedPlan | None = self._plans.get_item(key)
         if cached is None:
             with tracer.start_as_current_span("plan"):
-                allowed = self._allowed(caller, satisfied) if self._has_auth else None
-                purpose_missing = self._purpose_missing if self._has_auth and caller.purpose is None else None
+                allowed = rules.allowed(caller, satisfied) if rules.any else None
+                purpose_missing = rules.purpose_missing if rules.any and caller.purpose is None else None
                 normalized = normalize(self.schema, operation, prepared.fragments, coerced, allowed, purpose_missing)
                 try:
-                    plan = Planner(self.supergraph, labels).plan(normalized, prepared.var_types[name], name)
+                    plan = self.planner.plan(normalized, prepared.var_types[name], name, labels)
                 except PlanningError as exc:
                     raise RequestError(str(exc), "QUERY_PLANNING_FAILED", status=500) from exc
                 except RecursionError as exc:  # absurdly deep operations; request limits come with the security issue
@@ -442,8 +239,6 @@ class Gateway:
 
 def _introspection_only(document: DocumentNode, operation: OperationDefinitionNode) -> DocumentNode:
     """The operation with only its introspection root fields, for graphql-core to answer from the API schema."""
-    from graphql import FieldNode, SelectionSetNode
-
     kept = tuple(
         s
         for s in operation.selection_set.selections
@@ -458,37 +253,3 @@ def _introspection_only(document: DocumentNode, operation: OperationDefinitionNo
     )
     fragments = tuple(d for d in document.definitions if isinstance(d, FragmentDefinitionNode))
     return DocumentNode(definitions=(only, *fragments))
-
-
-def _without_suggestions(message: str) -> str:
-    """graphql-core's hints name schema elements a caller did not ask for: none outside development."""
-    head, _, _ = message.partition(" Did you mean")
-    return head
-
-
-def _locations(error: GraphQLError) -> list[dict[str, int]] | None:
-    if not error.locations:
-        return None
-    return [{"line": loc.line, "column": loc.column} for loc in error.locations]
-
-
-def _conditional_variables(
-    operation: OperationDefinitionNode, fragments: Mapping[str, FragmentDefinitionNode]
-) -> set[str]:
-    """Variables in `@skip`/`@include`: their values change the plan, so they belong to its cache key."""
-    from graphql import VariableNode, visit
-    from graphql.language import Visitor
-
-    found: set[str] = set()
-
-    class _V(Visitor):
-        def enter_directive(self, node: DirectiveNode, *_: Any) -> None:
-            if node.name.value in ("skip", "include"):
-                for arg in node.arguments or ():
-                    if isinstance(arg.value, VariableNode):
-                        found.add(arg.value.name.value)
-
-    visit(operation, _V())
-    for fragment in fragments.values():
-        visit(fragment, _V())
-    return found

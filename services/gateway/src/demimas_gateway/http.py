@@ -31,9 +31,11 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 
 from demimas_common.auth.jwt import TokenVerifier
+from demimas_common.auth.principal import PURPOSE_HEADER, Purpose
 from demimas_common.errors import BadUserInput, DemimasError
 from demimas_common.graphql.request_body import RequestRefused, decode_json
-from demimas_gateway.gateway import PURPOSES, Caller, Gateway, RequestError
+from demimas_gateway.caller import Caller
+from demimas_gateway.gateway import Gateway, RequestError
 from demimas_gateway.ratelimit import RateLimiter
 from demimas_gateway.tokens import TokenCache
 from demimas_gateway.trusted import TrustedDocuments
@@ -49,7 +51,8 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
-FORWARDED = ("authorization", "x-demimas-purpose")
+PURPOSE = PURPOSE_HEADER.lower()  # as ASGI headers come
+FORWARDED = ("authorization", PURPOSE)
 PREFLIGHT_HEADERS = ("x-demimas-preflight", "apollo-require-preflight", "x-apollo-operation-name")
 SIMPLE_CONTENT_TYPES = frozenset({"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"})
 CSRF_MESSAGE = (
@@ -300,11 +303,8 @@ class GatewayApp:
 
     async def _caller(self, headers: dict[str, str]) -> Caller:
         authorization = headers.get("authorization")
-        purpose = headers.get("x-demimas-purpose")
-        if purpose is not None:
-            purpose = purpose.strip().upper()
-            if purpose not in PURPOSES:
-                raise BadUserInput(f"unknown purpose; use one of {', '.join(sorted(PURPOSES))}", field="purpose")
+        header = headers.get(PURPOSE)
+        purpose = Purpose.parse(header, field=PURPOSE_HEADER).value if header is not None else None
         if not authorization:
             return Caller(purpose=purpose)
         if self.tokens is None:

@@ -17,16 +17,13 @@ A deployment with other rules writes its own hook and can delegate to this one f
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from demimas_common.auth.principal import region_covers
-
-if TYPE_CHECKING:
-    from demimas_gateway.gateway import Caller
+from demimas_gateway.caller import Caller
 
 __all__ = ["PolicyHook", "region_policies"]
 
-PolicyHook = Callable[["Caller", frozenset[str]], frozenset[str]]
+PolicyHook = Callable[[Caller, frozenset[str]], frozenset[str]]
 
 
 def region_policies(caller: Caller, policies: frozenset[str]) -> frozenset[str]:

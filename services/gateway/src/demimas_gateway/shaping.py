@@ -9,6 +9,7 @@ from typing import Any
 
 from graphql import GraphQLAbstractType, GraphQLEnumType, GraphQLList, GraphQLNonNull, GraphQLOutputType, GraphQLSchema
 
+from demimas_common.auth.principal import PURPOSE_HEADER
 from demimas_gateway.operation import Field, Item, fields_for
 
 __all__ = ["HIDDEN", "Shaper", "abstract_types"]
@@ -164,7 +165,7 @@ class Shaper:
 
 DENIALS = {
     "UNAUTHORIZED_FIELD_OR_TYPE": "Unauthorized field or type",
-    "PURPOSE_REQUIRED": "Personal data needs a purpose: name one in the token or the X-Demimas-Purpose header",
+    "PURPOSE_REQUIRED": f"Personal data needs a purpose: name one in the token or the {PURPOSE_HEADER} header",
 }
 
 

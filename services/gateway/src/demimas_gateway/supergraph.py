@@ -1,27 +1,21 @@
 """Supergraph loader: a composed supergraph SDL (link v1.0, join v0.3 to v0.5) -> the API schema clients see and
-the metadata the planner needs.
+the metadata the planner needs (which subgraph resolves which type and field, keys, field sets, override labels,
+authorization rules).
 
-The link specification says a gateway must refuse to serve a supergraph that links a feature it does not implement
-for `SECURITY` or `EXECUTION` (it would otherwise serve fields whose rules it ignores); `SupergraphError` names the
-element at fault, and the gateway refuses to start.
+The `@link`s are read first (`supergraph_links`: a supergraph that links a feature this gateway does not implement
+for `SECURITY` or `EXECUTION` is refused with a `SupergraphError` naming it), the API schema is derived by
+`api_schema`, and the `join__` directives become the metadata here.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from graphql import (
-    BooleanValueNode,
-    DirectiveDefinitionNode,
-    DirectiveNode,
     DocumentNode,
     EnumTypeDefinitionNode,
     EnumTypeExtensionNode,
-    EnumValueDefinitionNode,
-    EnumValueNode,
     FieldDefinitionNode,
     GraphQLError,
     GraphQLSchema,
@@ -31,22 +25,26 @@ from graphql import (
     InterfaceTypeDefinitionNode,
     InterfaceTypeExtensionNode,
     ListValueNode,
-    NamedTypeNode,
     ObjectTypeDefinitionNode,
     ObjectTypeExtensionNode,
-    SchemaDefinitionNode,
-    SchemaExtensionNode,
-    StringValueNode,
     TypeDefinitionNode,
     TypeExtensionNode,
     UnionTypeDefinitionNode,
     UnionTypeExtensionNode,
     ValueNode,
-    build_ast_schema,
     parse,
 )
 
+from demimas_gateway.api_schema import api_schema
 from demimas_gateway.fieldset import FieldSet, parse_field_set
+from demimas_gateway.supergraph_links import (
+    Links,
+    SupergraphError,
+    arguments,
+    bool_value,
+    read_links,
+    string_value,
+)
 
 __all__ = [
     "FieldMeta",
@@ -57,28 +55,6 @@ __all__ = [
     "TypeMeta",
     "load_supergraph",
 ]
-
-LINK_URL = re.compile(r"^https?://[^ ]*/(?P<name>[A-Za-z_][\w-]*)/v(?P<major>\d+)\.(?P<minor>\d+)/?$")
-
-# Features the gateway implements, by name -> supported (major, minor) versions.
-JOIN_VERSIONS = {(0, 3), (0, 4), (0, 5)}
-SUPPORTED = {
-    "link": {(1, 0)},
-    "join": JOIN_VERSIONS,
-    "inaccessible": {(0, 1), (0, 2)},
-    "tag": {(0, 1), (0, 2), (0, 3)},
-    "authenticated": {(0, 1)},
-    "requiresScopes": {(0, 1)},
-    "policy": {(0, 1)},
-    "cost": {(0, 1)},
-    "context": {(0, 1)},
-}
-# Specs whose own machinery never reaches the API schema.
-MACHINERY = {"link", "join", "inaccessible", "tag", "authenticated", "requiresScopes", "policy", "cost", "context"}
-
-
-class SupergraphError(ValueError):
-    """The supergraph cannot be served; the message names the element at fault."""
 
 
 @dataclass(frozen=True)
@@ -152,24 +128,6 @@ class Supergraph:
         raise KeyError(value)
 
 
-def _string(value: ValueNode | None) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, StringValueNode | EnumValueNode):
-        return value.value
-    return None
-
-
-def _bool(value: ValueNode | None, default: bool = False) -> bool:
-    if isinstance(value, BooleanValueNode):
-        return value.value
-    return default
-
-
-def _args(directive: DirectiveNode) -> dict[str, ValueNode]:
-    return {a.name.value: a.value for a in directive.arguments or ()}
-
-
 def _scopes(value: ValueNode | None, where: str) -> tuple[frozenset[str], ...]:
     """`[["a", "b"], ["c"]]` -> ({a, b}, {c}): any inner set suffices, all of an inner set are needed."""
     if not isinstance(value, ListValueNode):
@@ -177,75 +135,10 @@ def _scopes(value: ValueNode | None, where: str) -> tuple[frozenset[str], ...]:
     out: list[frozenset[str]] = []
     for inner in value.values:
         if isinstance(inner, ListValueNode):
-            out.append(frozenset(_string(v) or "" for v in inner.values))
+            out.append(frozenset(string_value(v) or "" for v in inner.values))
         else:
-            out.append(frozenset({_string(inner) or ""}))
+            out.append(frozenset({string_value(inner) or ""}))
     return tuple(out)
-
-
-@dataclass
-class _Links:
-    """Directive names under which each linked feature appears in this document."""
-
-    join: str = "join__"
-    names: dict[str, str] = field(default_factory=dict)
-    """feature -> name of its main directive (e.g. inaccessible -> `inaccessible`)."""
-    prefixes: dict[str, str] = field(default_factory=dict)
-    """feature -> prefix of its other elements (e.g. join -> `join__`)."""
-    join_version: tuple[int, int] = (0, 3)
-
-    def directive(self, feature: str) -> str | None:
-        return self.names.get(feature)
-
-    def is_machinery(self, name: str) -> bool:
-        if any(name.startswith(p) for f, p in self.prefixes.items() if f in MACHINERY):
-            return True
-        return any(name == n for f, n in self.names.items() if f in MACHINERY)
-
-
-def _read_links(doc: DocumentNode) -> _Links:
-    links = _Links()
-    found = False
-    for definition in doc.definitions:
-        if not isinstance(definition, SchemaDefinitionNode | SchemaExtensionNode):
-            continue
-        for directive in definition.directives or ():
-            if directive.name.value != "link":
-                continue
-            args = _args(directive)
-            url = _string(args.get("url")) or ""
-            match = LINK_URL.match(url)
-            if not match:
-                raise SupergraphError(f"@link(url: {url!r}): not a specification URL of the form .../name/vX.Y")
-            name, version = match["name"], (int(match["major"]), int(match["minor"]))
-            purpose = _string(args.get("for"))
-            if name not in SUPPORTED or version not in SUPPORTED[name]:
-                if purpose in ("SECURITY", "EXECUTION"):
-                    raise SupergraphError(
-                        f"@link(url: {url!r}, for: {purpose}): this gateway does not implement {name} "
-                        f"v{version[0]}.{version[1]}, and a feature linked for {purpose} must not be ignored"
-                    )
-                continue
-            found = found or name == "link"
-            alias = _string(args.get("as")) or name
-            links.prefixes[name] = f"{alias}__"
-            links.names[name] = alias
-            imports = args.get("import")
-            if isinstance(imports, ListValueNode):
-                for item in imports.values:
-                    imported = _string(item)
-                    if imported and imported == f"@{name}":
-                        links.names[name] = name
-            if name == "join":
-                links.join = f"{alias}__"
-                links.join_version = version
-    if "join" not in links.prefixes:
-        raise SupergraphError(
-            "schema: no @link to https://specs.apollo.dev/join/v0.3 (or v0.4, v0.5): not a supergraph this "
-            "gateway can serve (Federation 1 supergraphs must be recomposed with a Federation 2 composer)"
-        )
-    del found
-    return links
 
 
 _TYPE_NODES = (
@@ -282,7 +175,7 @@ def load_supergraph(sdl: str, *, graph_urls: dict[str, str] | None = None) -> Su
         doc = parse(sdl, no_location=False)
     except GraphQLError as exc:
         raise SupergraphError(f"supergraph is not valid GraphQL SDL: {exc.message} at {exc.locations}") from exc
-    links = _read_links(doc)
+    links = read_links(doc)
     join = links.join
     graphs = _read_graphs(doc, join, graph_urls or {})
     by_enum = {g.enum_value: g.name for g in graphs.values()}
@@ -295,8 +188,8 @@ def load_supergraph(sdl: str, *, graph_urls: dict[str, str] | None = None) -> Su
             continue
         meta = types.setdefault(name, TypeMeta(name=name, kind=_kind(definition)))
         _read_type(meta, definition, join, by_enum, links)
-    api = _api_schema(doc, links)
-    full = _api_schema(doc, links, keep_inaccessible=True)
+    api = api_schema(doc, links)
+    full = api_schema(doc, links, keep_inaccessible=True)
     for name, meta in types.items():
         if api.get_type(name) is None:
             continue
@@ -313,9 +206,9 @@ def _read_graphs(doc: DocumentNode, join: str, urls: dict[str, str]) -> dict[str
                 directive = next((d for d in value.directives or () if d.name.value == f"{join}graph"), None)
                 if directive is None:
                     raise SupergraphError(f"{join}Graph.{value.name.value}: missing @{join}graph(name:, url:)")
-                args = _args(directive)
-                name = _string(args.get("name")) or value.name.value.lower()
-                url = urls.get(name) or _string(args.get("url")) or ""
+                args = arguments(directive)
+                name = string_value(args.get("name")) or value.name.value.lower()
+                url = urls.get(name) or string_value(args.get("url")) or ""
                 graphs[name] = GraphMeta(enum_value=value.name.value, name=name, url=url)
     if not graphs:
         raise SupergraphError(f"enum {join}Graph: missing or empty; a supergraph lists its subgraphs there")
@@ -336,12 +229,12 @@ def _read_type(
     node: TypeDefinitionNode | TypeExtensionNode,
     join: str,
     by_enum: dict[str, str],
-    links: _Links,
+    links: Links,
 ) -> None:
     name = meta.name
 
     def graph_arg(args: dict[str, ValueNode], where: str) -> str | None:
-        value = _string(args.get("graph"))
+        value = string_value(args.get("graph"))
         if value is None:
             return None
         if value not in by_enum:
@@ -350,29 +243,29 @@ def _read_type(
 
     for directive in node.directives or ():
         dname = directive.name.value
-        args = _args(directive)
+        args = arguments(directive)
         where = f"{name} @{dname}"
         if dname == f"{join}type":
             graph = graph_arg(args, where)
             if graph is None:
                 continue
             meta.graphs.add(graph)
-            key = _string(args.get("key"))
+            key = string_value(args.get("key"))
             if key is not None:
                 key_fields = _fieldset(key, where)
                 assert key_fields is not None
-                resolvable = _bool(args.get("resolvable"), True)
+                resolvable = bool_value(args.get("resolvable"), True)
                 meta.keys.setdefault(graph, []).append(KeyMeta(fields=key_fields, resolvable=resolvable, text=key))
-            if _bool(args.get("isInterfaceObject")):
+            if bool_value(args.get("isInterfaceObject")):
                 meta.interface_object_in.add(graph)
         elif dname == f"{join}implements":
             graph = graph_arg(args, where)
             if graph is not None:
-                meta.implements.setdefault(graph, set()).add(_string(args.get("interface")) or "")
+                meta.implements.setdefault(graph, set()).add(string_value(args.get("interface")) or "")
         elif dname == f"{join}unionMember":
             graph = graph_arg(args, where)
             if graph is not None:
-                meta.members.setdefault(graph, set()).add(_string(args.get("member")) or "")
+                meta.members.setdefault(graph, set()).add(string_value(args.get("member")) or "")
         elif dname == links.directive("authenticated"):
             meta.authenticated = True
         elif dname == links.directive("requiresScopes"):
@@ -383,7 +276,7 @@ def _read_type(
         graphs = meta.enum_values.setdefault(value.name.value, set())
         for directive in value.directives or ():
             if directive.name.value == f"{join}enumValue":
-                graph = graph_arg(_args(directive), f"{name}.{value.name.value} @{directive.name.value}")
+                graph = graph_arg(arguments(directive), f"{name}.{value.name.value} @{directive.name.value}")
                 if graph is not None:
                     graphs.add(graph)
     fields: Sequence[FieldDefinitionNode | InputValueDefinitionNode] = getattr(node, "fields", None) or ()
@@ -394,7 +287,7 @@ def _read_type(
         policies: tuple[frozenset[str], ...] | None = None
         for directive in fnode.directives or ():
             dname = directive.name.value
-            args = _args(directive)
+            args = arguments(directive)
             where = f"{name}.{fname} @{dname}"
             if dname == f"{join}field":
                 graph = graph_arg(args, where)
@@ -402,13 +295,13 @@ def _read_type(
                     meta.via_interface_object.add(fname)
                     continue
                 meta.fields.setdefault(fname, {})[graph] = FieldMeta(
-                    external=_bool(args.get("external")),
-                    requires=_fieldset(_string(args.get("requires")), where),
-                    provides=_fieldset(_string(args.get("provides")), where),
-                    type_in_graph=_string(args.get("type")),
-                    override_from=_string(args.get("override")),
-                    override_label=_string(args.get("overrideLabel")),
-                    used_overridden=_bool(args.get("usedOverridden")),
+                    external=bool_value(args.get("external")),
+                    requires=_fieldset(string_value(args.get("requires")), where),
+                    provides=_fieldset(string_value(args.get("provides")), where),
+                    type_in_graph=string_value(args.get("type")),
+                    override_from=string_value(args.get("override")),
+                    override_label=string_value(args.get("overrideLabel")),
+                    used_overridden=bool_value(args.get("usedOverridden")),
                 )
             elif dname == links.directive("authenticated"):
                 auth = True
@@ -418,86 +311,3 @@ def _read_type(
                 policies = (policies or ()) + _scopes(args.get("policies"), where)
         if auth or scopes is not None or policies is not None:
             meta.field_auth[fname] = (auth, scopes, policies)
-
-
-def _has(directives: Iterable[DirectiveNode] | None, name: str | None) -> bool:
-    return name is not None and any(d.name.value == name for d in directives or ())
-
-
-def _api_schema(doc: DocumentNode, links: _Links, *, keep_inaccessible: bool = False) -> GraphQLSchema:
-    """The schema clients see: no link/join machinery, nothing `@inaccessible`, no machinery directives. With
-    `keep_inaccessible`, the whole supergraph's types (what keys and `@requires` may name)."""
-    inaccessible = None if keep_inaccessible else links.directive("inaccessible")
-    removed_types = {
-        d.name.value
-        for d in doc.definitions
-        if isinstance(d, TypeDefinitionNode) and (links.is_machinery(d.name.value) or _has(d.directives, inaccessible))
-    }
-
-    def keep_directives(directives: Iterable[DirectiveNode] | None) -> tuple[DirectiveNode, ...]:
-        return tuple(d for d in directives or () if not links.is_machinery(d.name.value) and d.name.value != "link")
-
-    def clean_args(args: Iterable[InputValueDefinitionNode] | None) -> tuple[InputValueDefinitionNode, ...]:
-        out = []
-        for arg in args or ():
-            if _has(arg.directives, inaccessible):
-                continue
-            out.append(InputValueDefinitionNode(**{**_node_kwargs(arg), "directives": keep_directives(arg.directives)}))
-        return tuple(out)
-
-    def refers_removed(type_node: Any) -> bool:
-        while not isinstance(type_node, NamedTypeNode):
-            type_node = type_node.type
-        return type_node.name.value in removed_types
-
-    definitions: list[Any] = []
-    for d in doc.definitions:
-        if isinstance(d, SchemaDefinitionNode | SchemaExtensionNode):
-            definitions.append(d.__class__(**{**_node_kwargs(d), "directives": ()}))
-            continue
-        if isinstance(d, DirectiveDefinitionNode):
-            if links.is_machinery(d.name.value) or d.name.value == "link":
-                continue
-            definitions.append(d)
-            continue
-        if not isinstance(d, TypeDefinitionNode | TypeExtensionNode) or d.name.value in removed_types:
-            continue
-        kwargs = _node_kwargs(d)
-        kwargs["directives"] = keep_directives(d.directives)
-        if isinstance(d, ObjectTypeDefinitionNode | InterfaceTypeDefinitionNode):
-            fields = []
-            for f in d.fields or ():
-                if _has(f.directives, inaccessible) or refers_removed(f.type):
-                    continue
-                fields.append(
-                    FieldDefinitionNode(
-                        **{
-                            **_node_kwargs(f),
-                            "directives": keep_directives(f.directives),
-                            "arguments": clean_args(f.arguments),
-                        }
-                    )
-                )
-            kwargs["fields"] = tuple(fields)
-            kwargs["interfaces"] = tuple(i for i in d.interfaces or () if i.name.value not in removed_types)
-            if not fields:
-                continue
-        elif isinstance(d, InputObjectTypeDefinitionNode):
-            kwargs["fields"] = clean_args(d.fields)
-        elif isinstance(d, EnumTypeDefinitionNode):
-            kwargs["values"] = tuple(
-                EnumValueDefinitionNode(**{**_node_kwargs(v), "directives": keep_directives(v.directives)})
-                for v in d.values or ()
-                if not _has(v.directives, inaccessible)
-            )
-        elif isinstance(d, UnionTypeDefinitionNode):
-            kwargs["types"] = tuple(t for t in d.types or () if t.name.value not in removed_types)
-        definitions.append(d.__class__(**kwargs))
-    try:
-        return build_ast_schema(DocumentNode(definitions=tuple(definitions)), assume_valid_sdl=True)
-    except (GraphQLError, TypeError) as exc:
-        raise SupergraphError(f"the API schema derived from the supergraph is invalid: {exc}") from exc
-
-
-def _node_kwargs(node: Any) -> dict[str, Any]:
-    return {k: getattr(node, k) for k in node.keys if k != "loc"}

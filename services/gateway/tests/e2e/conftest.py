@@ -17,6 +17,7 @@ from demimas_common.auth.principal import Agency
 from demimas_common.db.engine import create_engine
 from demimas_common.db.provision import runtime_role
 from demimas_common.db.urls import with_user
+from demimas_common.devstack.ports import free_port
 from demimas_common.devstack.provisioning import migrate_service
 from demimas_common.devstack.testing import TestStack
 from demimas_common.events.nats import connect
@@ -28,7 +29,6 @@ from demimas_designation.settings import DesignationSettings
 from demimas_gateway.app import build_app
 from demimas_gateway.settings import GatewaySettings
 from demimas_gateway.supergraph import load_supergraph
-from demimas_gateway.testing import free_port
 from demimas_pillars.app import SERVICE as PILLARS
 from demimas_pillars.app import create_app as create_pillars
 from demimas_pillars.settings import PillarsSettings

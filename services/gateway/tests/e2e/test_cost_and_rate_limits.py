@@ -25,13 +25,13 @@ from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse
 
 from bench.pillars import TRACKER
 from demimas_common.auth.keys import DevKeys
+from demimas_common.devstack.ports import free_port
 from demimas_common.settings import Environment
 from demimas_gateway.app import build_app
 from demimas_gateway.cost import CostModel, estimate
 from demimas_gateway.http import GatewayApp
 from demimas_gateway.settings import GatewaySettings
 from demimas_gateway.supergraph import load_supergraph
-from demimas_gateway.testing import free_port
 
 ROOT = Path(__file__).resolve().parents[4]
 SUPERGRAPH = ROOT / "deploy" / "supergraph.graphql"

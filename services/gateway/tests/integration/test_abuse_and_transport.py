@@ -14,16 +14,16 @@ from typing import Any
 import httpx
 import pytest
 
+from bench.abuse import AbuseCase, corpus
 from demimas_common.auth.keys import DevKeys, ensure_dev_keys, mint_token
-from demimas_gateway.abuse import AbuseCase, corpus
 from demimas_gateway.app import build_app
 from demimas_gateway.http import GatewayApp
 from demimas_gateway.settings import GatewaySettings
 from demimas_gateway.supergraph import load_supergraph
-from demimas_gateway.testing import MiniSubgraph, serve_subgraphs
 from demimas_gateway.trusted import document_hash
 
 from ..conftest import BENCH_SUPERGRAPH, bench_subgraphs  # noqa: TID252
+from ..support.subgraphs import MiniSubgraph, serve_subgraphs  # noqa: TID252
 
 pytestmark = pytest.mark.integration
 ISSUER, AUDIENCE = "https://auth.gateway.test", "demimas"

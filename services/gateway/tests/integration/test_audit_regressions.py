@@ -14,7 +14,8 @@ import pytest
 from demimas_gateway.fetcher import SubgraphClient
 from demimas_gateway.gateway import Gateway, RequestError
 from demimas_gateway.supergraph import load_supergraph
-from demimas_gateway.testing import MiniSubgraph, serve_subgraphs
+
+from ..support.subgraphs import MiniSubgraph, serve_subgraphs  # noqa: TID252
 
 pytestmark = pytest.mark.integration
 

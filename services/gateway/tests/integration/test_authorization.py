@@ -14,8 +14,8 @@ from demimas_gateway.fetcher import SubgraphClient
 from demimas_gateway.gateway import Caller, Gateway, RequestError
 from demimas_gateway.policies import region_policies
 from demimas_gateway.supergraph import load_supergraph
-from demimas_gateway.testing import MiniSubgraph, serve_subgraphs
 
+from ..support.subgraphs import MiniSubgraph, serve_subgraphs  # noqa: TID252
 from .test_planner_features import SUPERGRAPH, shop_graphs
 
 pytestmark = pytest.mark.integration

@@ -14,9 +14,9 @@ from demimas_gateway.fetcher import SubgraphClient
 from demimas_gateway.gateway import Gateway
 from demimas_gateway.http import GatewayApp
 from demimas_gateway.supergraph import load_supergraph
-from demimas_gateway.testing import MiniSubgraph, serve_subgraphs
 
 from ..conftest import BENCH_SUPERGRAPH, bench_subgraphs  # noqa: TID252
+from ..support.subgraphs import MiniSubgraph, serve_subgraphs  # noqa: TID252
 
 pytestmark = pytest.mark.integration
 GQL_RESPONSE = "application/graphql-response+json"

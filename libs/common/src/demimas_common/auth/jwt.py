@@ -20,7 +20,7 @@ from demimas_common.auth.grants import DEFAULT_GRANTS, REGIONAL_AGENCIES
 from demimas_common.auth.jwks import ALGORITHMS, JwksSource
 from demimas_common.auth.keys import REGION_PATTERN
 from demimas_common.auth.principal import Agency, Principal, Purpose
-from demimas_common.errors import Unauthenticated
+from demimas_common.errors import BadUserInput, Unauthenticated
 from demimas_common.settings import CommonSettings
 
 __all__ = ["ALGORITHMS", "REQUIRED_CLAIMS", "TokenVerifier"]
@@ -158,8 +158,8 @@ def _principal(claims: dict[str, Any]) -> Principal:
     purpose = None
     if claims.get("purpose") is not None:
         try:
-            purpose = Purpose(claims["purpose"].strip().upper())
-        except ValueError:
+            purpose = Purpose.parse(claims["purpose"])
+        except BadUserInput:
             raise _fail("purpose", f"unknown purpose {claims['purpose'][:40]!r} in token") from None
     if not claims["sub"]:
         raise _fail("claim", "the 'sub' claim is empty")

@@ -13,7 +13,7 @@ from enum import StrEnum
 from demimas_common.errors import BadUserInput, Forbidden, NotFound, PurposeRequired
 from demimas_common.events.envelope import Actor
 
-__all__ = ["Agency", "Principal", "Purpose", "region_covers"]
+__all__ = ["PURPOSE_HEADER", "Agency", "Principal", "Purpose", "region_covers"]
 
 
 class Agency(StrEnum):
@@ -41,11 +41,17 @@ class Purpose(StrEnum):
 
     @classmethod
     def parse(cls, value: str, *, field: str = "purpose") -> Purpose:
+        """The purpose a token's `purpose` claim or the `PURPOSE_HEADER` names (case and surrounding blanks do
+        not matter): the one parser of both."""
         try:
             return cls(value.strip().upper())
         except ValueError:
             allowed = ", ".join(p.value for p in cls)
             raise BadUserInput(f"unknown purpose {value!r}; use one of {allowed}", field=field) from None
+
+
+PURPOSE_HEADER = "X-Demimas-Purpose"
+"""The request header that names the request's purpose when the token does not (`Purpose.parse` reads it)."""
 
 
 def region_covers(prefix: str | None, code: str) -> bool:
@@ -95,7 +101,7 @@ class Principal:
             return self
         if self.purpose is not None:
             raise Forbidden(
-                f"the X-Demimas-Purpose header ({purpose.value}) contradicts the token's purpose ({self.purpose.value})"
+                f"the {PURPOSE_HEADER} header ({purpose.value}) contradicts the token's purpose ({self.purpose.value})"
             )
         return Principal(self.sub, self.agency, self.scopes, self.region, purpose, self.token_id)
 
@@ -103,6 +109,6 @@ class Principal:
         if self.purpose is None:
             allowed = ", ".join(p.value for p in Purpose)
             raise PurposeRequired(
-                f"personal data needs a purpose: a `purpose` token claim or the X-Demimas-Purpose header ({allowed})"
+                f"personal data needs a purpose: a `purpose` token claim or the {PURPOSE_HEADER} header ({allowed})"
             )
         return self.purpose

@@ -24,14 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.fastapi import BaseContext
 
 from demimas_common.auth.jwt import TokenVerifier
-from demimas_common.auth.principal import Principal, Purpose
+from demimas_common.auth.principal import PURPOSE_HEADER, Principal, Purpose
 from demimas_common.db.uow import UnitOfWork
 from demimas_common.errors import DemimasError, Unauthenticated
 from demimas_common.telemetry import current_traceparent
 
 __all__ = ["PURPOSE_HEADER", "RequestContext", "ServiceContext", "context_getter_factory", "resolve_caller"]
 
-PURPOSE_HEADER = "X-Demimas-Purpose"
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 C = TypeVar("C", bound="RequestContext")
 L = TypeVar("L")

@@ -1,4 +1,4 @@
-"""Small in-process subgraphs for tests and examples: a Federation 2 subgraph SDL plus Python resolvers, served
+"""Small in-process subgraphs for the gateway's tests: a Federation 2 subgraph SDL plus Python resolvers, served
 over real HTTP by uvicorn on a free port (the gateway talks to it exactly as to a production subgraph).
 
     graph = MiniSubgraph("products", SDL, root={"topProducts": lambda args: [...]},
@@ -9,7 +9,6 @@ over real HTTP by uvicorn on a free port (the gateway talks to it exactly as to 
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -25,7 +24,9 @@ from graphql import (
     graphql,
 )
 
-__all__ = ["FEDERATION_PRELUDE", "MiniSubgraph", "free_port", "serve_subgraphs"]
+from demimas_common.devstack.ports import free_port
+
+__all__ = ["FEDERATION_PRELUDE", "MiniSubgraph", "serve_subgraphs"]
 
 _LOCATIONS = (
     "FIELD_DEFINITION | OBJECT | INTERFACE | UNION | ARGUMENT_DEFINITION | SCALAR | ENUM | ENUM_VALUE | INPUT_OBJECT"
@@ -52,12 +53,6 @@ type _Service {{ sdl: String }}
 """
 
 Resolver = Callable[..., Any]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class MiniSubgraph:
