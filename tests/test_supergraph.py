@@ -1,4 +1,4 @@
-"""The composition pipeline's guard rails (ARCHITECTURE.md, Federation): the committed subgraph SDLs are what the
+"""The composition pipeline's guard rails (docs/gateway.md): the committed subgraph SDLs are what the
 code prints, the committed supergraph is what the composer makes of them, and the API schema has no breaking change
 that was not agreed."""
 

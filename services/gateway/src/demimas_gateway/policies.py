@@ -4,7 +4,7 @@ Apollo Router hands the policies an operation mentions to a coprocessor and gets
 function `(caller, policies) -> satisfied policies`, given in `Gateway(policy_hook=...)` (the default is
 `region_policies`). It runs once per request, only when the supergraph has `@policy` and only for the policies the
 supergraph names; what it returns becomes part of the plan cache key. An unknown policy is never satisfied (fail
-closed). Policies that the default hook knows, the region rules of ARCHITECTURE.md (a token's `region` restricts all
+closed). Policies that the default hook knows, the region rules of docs/contracts.md (a token's `region` restricts all
 its grants):
 
 - `national`: a token without a `region` (a national agency or office);

@@ -1,8 +1,8 @@
-"""The access matrix: every agency of ARCHITECTURE.md (and an anonymous caller) x every personal or restricted field
+"""The access matrix: every agency of docs/contracts.md (and an anonymous caller) x every personal or restricted field
 and every guarded mutation of the running services, through the gateway as `make run` builds it, asserting exactly
 which fields come back and which are refused (null with `UNAUTHORIZED_FIELD_OR_TYPE` at their path).
 
-The expected answers come from the grants table of ARCHITECTURE.md written out below, not from the code's grants:
+The expected answers come from the grants table of docs/contracts.md written out below, not from the code's grants:
 a difference between the two fails here. To extend the matrix for a new service, add its rows to `ROWS` (a query
 and, per path from the outside in, the scope groups that path needs) and start the service in conftest.py.
 """

@@ -1,6 +1,6 @@
-"""Demo data for `make run`: the village reference, the Musi Banyuasin seed villages of DOMAIN.md, a few thousand
-synthetic workers and their families, written through the bulk import and the family rules of the mutations, so
-their events (`worker.registered|departed|returned`, `family.added`) flow to every consumer.
+"""Demo data for `make run`: the village reference, the Musi Banyuasin seed villages (proposal of 25 Nov 2025), a
+few thousand synthetic workers and their families, written through the bulk import and the family rules of the
+mutations, so their events (`worker.registered|departed|returned`, `family.added`) flow to every consumer.
 
 The devstack keeps a marker per service so this runs once; it is idempotent anyway: the generator is seeded
 (same NIKs every time, which the import skips) and workers that already have family members get no more.

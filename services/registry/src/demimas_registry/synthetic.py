@@ -1,12 +1,12 @@
 """Realistic synthetic workers and families for demo data and benchmarks (seeded: the same seed makes the same
 people, so a demo load or a benchmark file can be made again, and importing it again adds nothing).
 
-Distributions follow DOMAIN.md: the top sending provinces Jawa Timur, Jawa Tengah, Jawa Barat, NTB and Lampung;
-about two thirds women; ages 18-55; mostly SMP/SMA/SMK; destinations Hong Kong, Taiwan, Malaysia, Japan,
-Singapore, South Korea, Saudi Arabia; P to P for most placements, G to G to Japan and Korea, a few percent
-non-procedural. NIKs agree with the village's district, the birth date and the sex, and are unique by
-construction (a serial per district and birth date). Names come from Faker `id_ID`, drawn once into pools (Faker
-costs tens of microseconds a name; a million rows combine the pools instead).
+Distributions follow the programme's published placement figures (docs/registry.md, "Synthetic data"): the top sending
+provinces Jawa Timur, Jawa Tengah, Jawa Barat, NTB and Lampung; about two thirds women; ages 18-55; mostly
+SMP/SMA/SMK; destinations Hong Kong, Taiwan, Malaysia, Japan, Singapore, South Korea, Saudi Arabia; P to P for most
+placements, G to G to Japan and Korea, a few percent non-procedural. NIKs agree with the village's district, the birth
+date and the sex, and are unique by construction (a serial per district and birth date). Names come from Faker
+`id_ID`, drawn once into pools (Faker costs tens of microseconds a name; a million rows combine the pools instead).
 """
 
 from __future__ import annotations
@@ -210,7 +210,7 @@ class SyntheticWorkers:
 
 
 def seed_musi_banyuasin(gen: SyntheticWorkers | None = None) -> Iterator[dict[str, str]]:
-    """The seed villages of DOMAIN.md (proposal of 25 Nov 2025), both in Musi Banyuasin (16.06): Ulak Paceh
+    """The seed villages (the Musi Banyuasin proposal of 25 Nov 2025), both in Musi Banyuasin (16.06): Ulak Paceh
     (16.06.13.2001), 17 residents in Malaysia as production operators and general workers; Tebing Bulang
     (16.06.03.2008), 13 residents in Turkey, Bulgaria, Dubai (UAE) and Hong Kong. Mostly SMA/SMK graduates."""
     gen = gen or SyntheticWorkers()

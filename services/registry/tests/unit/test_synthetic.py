@@ -1,4 +1,4 @@
-"""The synthetic generator makes rows the registry accepts, with the distributions DOMAIN.md describes, and the
+"""The synthetic generator makes rows the registry accepts, with the distributions docs/registry.md describes, and the
 exact seed villages of the Musi Banyuasin proposal."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""NIK and field validation (DOMAIN.md "Data standards"): clear errors naming the field, warnings not rejections."""
+"""NIK and field validation (docs/registry.md): clear errors naming the field, warnings not rejections."""
 
 import datetime as dt
 

@@ -1,4 +1,4 @@
-"""Default grants per agency (ARCHITECTURE.md table). A token's `scope` claim may narrow them, never widen."""
+"""Default grants per agency (the table of docs/contracts.md). A token's `scope` claim may narrow them, never widen."""
 
 from __future__ import annotations
 

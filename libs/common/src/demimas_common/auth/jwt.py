@@ -1,4 +1,4 @@
-"""JWT verification (ARCHITECTURE.md contract): EdDSA or RS256 with a `kid` the issuer's JWKS knows, issuer,
+"""JWT verification (docs/contracts.md, Tokens): EdDSA or RS256 with a `kid` the issuer's JWKS knows, issuer,
 audience, `exp`/`nbf`/`iat` with leeway, and the claims `iss aud exp iat sub agency`.
 
 Every failure is `Unauthenticated` with a message that says what to fix and a stable `reason` in

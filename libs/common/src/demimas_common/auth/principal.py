@@ -1,6 +1,6 @@
 """The caller of a request, as its verified token describes it, with the checks resolvers use.
 
-Contract (ARCHITECTURE.md "Agencies, scopes, personal data"): claims `sub`, `agency`, `scope` (space separated),
+Contract (docs/contracts.md, "Tokens" and "Grants"): claims `sub`, `agency`, `scope` (space separated),
 optional `region` (a dotted region-code prefix such as `16.06`, matched on whole segments) and `purpose`.
 A `region` restricts every grant of the token to that region.
 """

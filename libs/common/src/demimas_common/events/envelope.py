@@ -1,4 +1,4 @@
-"""The CloudEvents 1.0 envelope (structured JSON) of every Demimas event (contract, ARCHITECTURE.md "Events").
+"""The CloudEvents 1.0 envelope (structured JSON) of every Demimas event (contract: docs/contracts.md, "Events").
 
 `type` is also the NATS subject; `id` is a UUIDv7 (time-ordered) and doubles as `Nats-Msg-Id`, so JetStream's
 duplicate window and each consumer's inbox both recognise a republished event.

@@ -1,4 +1,4 @@
-"""How errors leave a subgraph (ARCHITECTURE.md "Errors"): top-level GraphQL errors with `extensions.code`.
+"""How errors leave a subgraph (docs/contracts.md, "Error codes"): top-level GraphQL errors with `extensions.code`.
 
 | what went wrong                                  | message                 | extensions                      |
 |--------------------------------------------------|-------------------------|---------------------------------|

@@ -27,7 +27,7 @@ from demimas_common.graphql.operation_name import OperationName
 
 __all__ = ["FEDERATION_VERSION", "DemimasSchema", "OperationTracing", "build_schema"]
 
-FEDERATION_VERSION = "2.9"  # the newest the MIT composer accepts (ARCHITECTURE.md)
+FEDERATION_VERSION = "2.9"  # the newest the MIT composer accepts (docs/gateway.md)
 log = logging.getLogger("demimas.graphql")
 _tracer = trace.get_tracer("demimas.graphql")
 

@@ -42,7 +42,7 @@ class NikCheck:
 
 
 def check_nik(value: str, *, sex: Sex, birth_date: dt.date, field: str = "nik") -> NikCheck:
-    """Structure and plausibility (DOMAIN.md): 16 digits, a known province, a real birth date (+40 for women)
+    """Structure and plausibility (docs/registry.md): 16 digits, a known province, a real birth date (+40 for women)
     that agrees with the person's sex and birth date. A regency/district prefix missing from today's Kemendagri
     list is a warning (areas are split and renamed; a NIK keeps its old code), never a rejection."""
     info = parse_nik(value, lookup_wilayah=wilayah_name, reference_date=dt.date.today())
