@@ -30,7 +30,7 @@ import orjson
 from bench.stream import publish, raw_consume, raw_read_ordered
 from demimas_audit.adapters.queries import verify_range
 from demimas_audit.app import SERVICE
-from demimas_audit.service_layer.ingest import AuditIngest
+from demimas_audit.entrypoints.ingest import AuditIngest
 from demimas_common.db.engine import create_engine
 from demimas_common.db.provision import runtime_role
 from demimas_common.db.urls import with_user

@@ -1,5 +1,6 @@
-"""Composition root of the audit service: its parts on the common service skeleton (schema and context, the `all`
-ingest consumer and the checkpointer as background workers; it publishes nothing, so no outbox relay)."""
+"""Composition root of the audit service: its parts on the common service skeleton (schema, context and unit of
+work; the ingest, a stream reader with its own position rather than a consumer, and the checkpointer as background
+workers; it publishes nothing, so no outbox relay)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from demimas_audit.adapters.keys import load_signing_key
+from demimas_audit.adapters.unit_of_work import AuditUnitOfWork
+from demimas_audit.entrypoints.checkpointer import Checkpointer
 from demimas_audit.entrypoints.graphql.context import AuditContext
 from demimas_audit.entrypoints.graphql.schema import schema
-from demimas_audit.service_layer.checkpoints import Checkpointer, load_signing_key
-from demimas_audit.service_layer.ingest import AuditIngest
+from demimas_audit.entrypoints.ingest import AuditIngest
 from demimas_audit.settings import AuditSettings
 from demimas_common.service import ServiceSpec
 from demimas_common.skeleton import Resources, ServiceParts, service_app
@@ -36,6 +39,7 @@ def create_app(settings: AuditSettings | None = None) -> FastAPI:
         return ServiceParts(
             schema=schema,
             context=partial(AuditContext, gateway_url=r.settings.gateway_url),
+            unit_of_work=AuditUnitOfWork,
             relay=False,
             workers=[
                 AuditIngest(r.engine, r.settings.nats_url),

@@ -6,13 +6,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import IO
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from demimas_audit.adapters.unit_of_work import AuditUnitOfWork
 from demimas_audit.app import SERVICE
+from demimas_audit.domain.commands import ExportChain
+from demimas_audit.service_layer.export import export_chain
 from demimas_common.db.engine import create_engine
 from demimas_common.db.provision import owner_role, runtime_role
 from demimas_common.db.urls import with_user
@@ -29,6 +34,14 @@ class AuditStore:
     owner: AsyncEngine
     """as the schema owner (what an insider with the owner's password could do)"""
     nats_url: str
+
+    def unit_of_work(self) -> AuditUnitOfWork:
+        return AuditUnitOfWork(self.engine, schema=SERVICE.schema)
+
+    async def export(self, out: IO[bytes], public_key: Ed25519PublicKey) -> int:
+        """`demimas audit export` into `out`: the export use case in a unit of work of the runtime role."""
+        async with self.unit_of_work() as uow:
+            return await export_chain(ExportChain(out, public_key), uow)
 
 
 @pytest.fixture

@@ -19,9 +19,9 @@ from demimas_audit.adapters.bus import CHECKPOINT_SUBJECT
 from demimas_audit.adapters.queries import verify_range
 from demimas_audit.adapters.tables import gaps, records
 from demimas_audit.domain.chain import GENESIS, ProblemKind, canonical, digests, link_digests
-from demimas_audit.service_layer.checkpoints import Checkpointer
-from demimas_audit.service_layer.export import export_chain, verify_export
-from demimas_audit.service_layer.ingest import AuditIngest
+from demimas_audit.entrypoints.checkpointer import Checkpointer
+from demimas_audit.entrypoints.ingest import AuditIngest
+from demimas_audit.service_layer.export import verify_export
 from demimas_common.events.envelope import CloudEvent, new_event
 from demimas_common.events.nats import connect
 
@@ -179,7 +179,7 @@ async def test_checkpoints_are_signed_exported_and_verified_offline(store: Audit
     assert await checkpointer.checkpoint() is None  # the head did not move
     export = tmp_path / "audit.jsonl"
     with export.open("wb") as out:
-        assert await export_chain(store.engine, out, key.public_key()) == 9
+        assert await store.export(out, key.public_key()) == 9
     result = verify_export(export, key.public_key())
     assert (result.ok, result.records, result.checkpoints) == (True, 9, 1)
     other = verify_export(export, Ed25519PrivateKey.generate().public_key())

@@ -17,13 +17,12 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from demimas_audit.adapters.queries import verify_range
 from demimas_audit.adapters.tables import records
+from demimas_audit.adapters.unit_of_work import AuditUnitOfWork
 from demimas_audit.domain.coverage import COVERAGE, Coverage
 from demimas_audit.entrypoints.graphql.context import AuditContext
 from demimas_audit.entrypoints.graphql.schema import schema
-from demimas_audit.service_layer.export import export_chain
 from demimas_common.auth.principal import Agency, Principal
 from demimas_common.cli import build_parser
-from demimas_common.db.uow import UnitOfWork
 from demimas_common.events.envelope import Actor, CloudEvent, new_event
 
 from .conftest import AuditStore
@@ -97,7 +96,7 @@ async def test_each_column_tampered_is_named_with_its_record(store: AuditStore) 
 
 def context(store: AuditStore) -> AuditContext:
     auditor = Principal("auditor-1", Agency.KP2MI, frozenset({"audit:read"}))
-    return AuditContext(auditor, engine=store.engine, schema="audit", unit_of_work_class=UnitOfWork,
+    return AuditContext(auditor, engine=store.engine, schema="audit", unit_of_work_class=AuditUnitOfWork,
                         gateway_url="http://127.0.0.1:9")  # fmt: skip
 
 
@@ -153,7 +152,7 @@ async def test_each_export_field_tampered_is_named_by_the_cli(
     key = Ed25519PrivateKey.generate()
     export = tmp_path / "audit.jsonl"
     with export.open("wb") as out:
-        await export_chain(store.engine, out, key.public_key())
+        await store.export(out, key.public_key())
     lines = [orjson.loads(line) for line in export.read_bytes().splitlines()]
     fields = {k for line in lines if line["kind"] == "record" for k in line} - {"kind"}
     assert fields == set(EXPORT_COLUMNS), "a new field of the export: say which column it comes from"

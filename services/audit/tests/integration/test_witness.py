@@ -23,9 +23,9 @@ from demimas_audit.domain.chain import canonical, digests, link_digests
 from demimas_audit.domain.checkpoint import Checkpoint, key_id, message
 from demimas_audit.domain.checkpoint import public_pem as pem
 from demimas_audit.domain.witness import Decision
+from demimas_audit.entrypoints.checkpointer import Checkpointer
 from demimas_audit.entrypoints.witness import WitnessListener
-from demimas_audit.service_layer.checkpoints import Checkpointer
-from demimas_audit.service_layer.export import export_chain, verify_export
+from demimas_audit.service_layer.export import verify_export
 from demimas_audit.service_layer.witness import Witness
 from demimas_common.cli import build_parser
 from demimas_common.devstack.testing import TestStack
@@ -223,7 +223,7 @@ async def test_verify_with_the_witness_catches_a_consistent_rewrite_and_a_cut(
     await asyncio.wait_for(task, timeout=10)
     export = tmp_path / "audit.jsonl"
     with export.open("wb") as handle:
-        await export_chain(store.engine, handle, key.public_key())
+        await store.export(handle, key.public_key())
 
     code, out = verify(capsys, export, "--public-key", public, "--witness", path)
     assert code == 0, out

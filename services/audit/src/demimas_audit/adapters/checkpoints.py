@@ -1,4 +1,5 @@
-"""The stored checkpoints (`audit.checkpoints` table): the last one's sequence, adding one, and all of them."""
+"""The stored checkpoints (`audit.checkpoints` table), over one connection of a unit of work: the last one's
+sequence, adding one, and all of them."""
 
 from __future__ import annotations
 
@@ -9,24 +10,26 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from demimas_audit.adapters.tables import checkpoints
 from demimas_audit.domain.checkpoint import Checkpoint
 
-__all__ = ["all_checkpoints", "last_checkpoint_seq", "store_checkpoint"]
+__all__ = ["CheckpointStore"]
 
 
-async def last_checkpoint_seq(conn: AsyncConnection) -> int | None:
-    seq = await conn.scalar(select(checkpoints.c.seq).order_by(checkpoints.c.seq.desc()).limit(1))
-    return None if seq is None else int(seq)
+class CheckpointStore:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
 
+    async def last_seq(self) -> int | None:
+        seq = await self.conn.scalar(select(checkpoints.c.seq).order_by(checkpoints.c.seq.desc()).limit(1))
+        return None if seq is None else int(seq)
 
-async def store_checkpoint(conn: AsyncConnection, cp: Checkpoint) -> None:
-    """Add a checkpoint; one already stored at its sequence (another replica's) is kept."""
-    await conn.execute(
-        insert(checkpoints)
-        .values(seq=cp.seq, hash=cp.hash, signed_at=cp.signed_at, key_id=cp.key_id, signature=cp.signature)
-        .on_conflict_do_nothing()
-    )
+    async def add(self, cp: Checkpoint) -> None:
+        """Add a checkpoint; one already stored at its sequence (another replica's) is kept."""
+        await self.conn.execute(
+            insert(checkpoints)
+            .values(seq=cp.seq, hash=cp.hash, signed_at=cp.signed_at, key_id=cp.key_id, signature=cp.signature)
+            .on_conflict_do_nothing()
+        )
 
-
-async def all_checkpoints(conn: AsyncConnection) -> list[Checkpoint]:
-    """Every stored checkpoint, by sequence."""
-    rows = await conn.execute(select(checkpoints).order_by(checkpoints.c.seq))
-    return [Checkpoint(int(r.seq), bytes(r.hash), r.signed_at, str(r.key_id), bytes(r.signature)) for r in rows]
+    async def all(self) -> list[Checkpoint]:
+        """Every stored checkpoint, by sequence."""
+        rows = await self.conn.execute(select(checkpoints).order_by(checkpoints.c.seq))
+        return [Checkpoint(int(r.seq), bytes(r.hash), r.signed_at, str(r.key_id), bytes(r.signature)) for r in rows]

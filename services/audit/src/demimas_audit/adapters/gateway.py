@@ -9,17 +9,19 @@ import httpx
 
 from demimas_common.errors import Unavailable
 
-__all__ = ["post_operation"]
+__all__ = ["GatewayClient"]
 
 
-async def post_operation(
-    gateway_url: str, body: Mapping[str, Any], headers: Mapping[str, str], *, timeout_seconds: float
-) -> dict[str, Any]:
-    """The gateway's JSON answer (data and errors); Unavailable if the gateway does not answer."""
-    try:
-        async with httpx.AsyncClient(timeout=timeout_seconds) as client:
-            response = await client.post(gateway_url, json=body, headers=headers)
-    except httpx.HTTPError as exc:
-        raise Unavailable(f"the gateway did not answer: {type(exc).__name__}") from exc
-    answer: dict[str, Any] = response.json()
-    return answer
+class GatewayClient:
+    def __init__(self, url: str, *, timeout_seconds: float = 30.0) -> None:
+        self.url, self.timeout_seconds = url, timeout_seconds
+
+    async def post(self, body: Mapping[str, Any], headers: Mapping[str, str]) -> dict[str, Any]:
+        """The gateway's JSON answer (data and errors); Unavailable if the gateway does not answer."""
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout_seconds) as client:
+                response = await client.post(self.url, json=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise Unavailable(f"the gateway did not answer: {type(exc).__name__}") from exc
+        answer: dict[str, Any] = response.json()
+        return answer

@@ -1,10 +1,13 @@
 """Reading the audit store: events by filter (keyset on sequence), one trace, a worker's access log, chain
-verification over a range (records streamed in chunks, so a long chain is checked in bounded memory) and the whole
-chain in order for an export.
+verification over a range (records streamed in chunks, so a long chain is checked in bounded memory).
 
 Every column these queries read or filter on is covered by the chain, and verification checks it (see
 `domain/coverage.py`): a record whose columns were changed in the database is reported with its sequence and the
-column."""
+column.
+
+These are the read side: the GraphQL schema calls them directly, on a connection of its own, since they change
+nothing and decide nothing (no unit of work, no use case; what changes the store goes through
+`service_layer/` with the `AuditUnitOfWork`)."""
 
 from __future__ import annotations
 
@@ -25,7 +28,6 @@ __all__ = [
     "access_log",
     "event_page",
     "events_by_ids",
-    "records_in_order",
     "trace",
     "verify_range",
 ]
@@ -187,23 +189,3 @@ async def verify_range(conn: AsyncConnection, from_seq: int | None, to_seq: int 
         )
     ]
     return Verification(first, last, int(current.seq), bytes(current.hash), checked, problems, found_gaps)
-
-
-async def records_in_order(conn: AsyncConnection) -> AsyncIterator[Record]:
-    """Every record as the chain hashed it (no derived column), by sequence, streamed from the server."""
-    r = records.c
-    stream = await conn.stream(
-        select(r.seq, r.stream_seq, r.event, r.prev_hash, r.hash, r.recorded_at, r.digests)
-        .order_by(r.seq)
-        .execution_options(yield_per=2000)
-    )
-    async for seq, stream_seq, event, prev, digest, recorded_at, record_digests in stream:
-        yield Record(
-            seq,
-            event,
-            bytes(prev),
-            bytes(digest),
-            stream_seq=stream_seq,
-            recorded_at=recorded_at,
-            digests=None if record_digests is None else bytes(record_digests),
-        )

@@ -2,7 +2,7 @@
 
 `records` is append-only for the service: its runtime role may SELECT and INSERT, never UPDATE, DELETE or TRUNCATE
 (the migration revokes them). `head` is the writer's one-row pointer (last sequence, hash and stream sequence),
-locked by each appending transaction so that replicas append one after another."""
+moved by each appending transaction only if it is still where the batch was linked (no two writers fork the chain)."""
 
 from __future__ import annotations
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import orjson
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-__all__ = ["Checkpoint", "key_id", "message", "parse_checkpoint", "public_pem"]
+__all__ = ["Checkpoint", "key_id", "message", "parse_checkpoint", "public_pem", "sign"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,11 @@ class Checkpoint:
 def message(seq: int, digest: bytes, signed_at: dt.datetime) -> bytes:
     """What is signed: the head and the time, in a fixed text form."""
     return f"demimas-audit-checkpoint:{seq}:{digest.hex()}:{signed_at.isoformat()}".encode()
+
+
+def sign(key: Ed25519PrivateKey, seq: int, digest: bytes, signed_at: dt.datetime) -> Checkpoint:
+    """The checkpoint of the chain's head at `seq` with hash `digest`, signed with `key` at `signed_at`."""
+    return Checkpoint(seq, digest, signed_at, key_id(key.public_key()), key.sign(message(seq, digest, signed_at)))
 
 
 def public_pem(key: Ed25519PublicKey) -> bytes:

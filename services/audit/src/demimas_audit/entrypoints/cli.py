@@ -21,6 +21,9 @@ def _database_url() -> str | None:
 
 def _export(args: argparse.Namespace) -> int:
     from demimas_audit.adapters.keys import load_signing_key
+    from demimas_audit.adapters.tables import SCHEMA
+    from demimas_audit.adapters.unit_of_work import AuditUnitOfWork
+    from demimas_audit.domain.commands import ExportChain
     from demimas_audit.service_layer.export import export_chain
     from demimas_audit.settings import AuditSettings
     from demimas_common.db.engine import create_engine
@@ -34,7 +37,8 @@ def _export(args: argparse.Namespace) -> int:
     async def run(out: Any) -> int:
         engine = create_engine(url, pool_size=1)
         try:
-            return await export_chain(engine, out, public)
+            async with AuditUnitOfWork(engine, schema=SCHEMA) as uow:
+                return await export_chain(ExportChain(out, public), uow)
         finally:
             await engine.dispose()
 
@@ -157,6 +161,8 @@ def _report(args: argparse.Namespace) -> int:
 
     import orjson
 
+    from demimas_audit.adapters.gateway import GatewayClient
+    from demimas_audit.domain.commands import RequestPersonalDataReport
     from demimas_audit.service_layer.report import personal_data_report
     from demimas_audit.settings import AuditSettings
     from demimas_common.auth.jwt import TokenVerifier
@@ -181,9 +187,9 @@ def _report(args: argparse.Namespace) -> int:
         )
     try:
         principal = TokenVerifier(settings).verify(token)
-        document = asyncio.run(
-            personal_data_report(principal, f"Bearer {token}", args.gateway or settings.gateway_url, args.worker_id)
-        )
+        cmd = RequestPersonalDataReport(args.worker_id, f"Bearer {token}")
+        gateway = GatewayClient(args.gateway or settings.gateway_url)
+        document = asyncio.run(personal_data_report(cmd, gateway, principal))
     except DemimasError as exc:
         print(f"demimas audit report: {exc.message}", file=sys.stderr)
         return 1

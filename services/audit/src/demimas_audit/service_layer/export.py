@@ -11,46 +11,45 @@ import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from demimas_audit.adapters.checkpoints import all_checkpoints
-from demimas_audit.adapters.queries import records_in_order
-from demimas_audit.adapters.store import read_head
 from demimas_audit.domain.chain import GENESIS, ChainProblem, ChainVerifier, Record
 from demimas_audit.domain.checkpoint import key_id, message, public_pem
+from demimas_audit.domain.commands import ExportChain
+from demimas_audit.service_layer.ports import AuditUoW
 
 __all__ = ["OfflineResult", "export_chain", "record_hashes", "verify_export"]
 
 
-async def export_chain(engine: AsyncEngine, out: IO[bytes], public_key: Ed25519PublicKey) -> int:
-    """Write header, records (in sequence order) and checkpoints; returns how many records."""
-    written = 0
-    async with engine.connect() as conn:
-        current = await read_head(conn)
-        out.write(
-            orjson.dumps(
-                {
-                    "kind": "header",
-                    "headSeq": current.seq,
-                    "headHash": current.hash.hex(),
-                    "keyId": key_id(public_key),
-                    "publicKey": public_pem(public_key).decode(),
-                    "exportedAt": dt.datetime.now(dt.UTC).isoformat(),
-                }
-            )
-            + b"\n"
+async def export_chain(cmd: ExportChain, uow: AuditUoW) -> int:
+    """Write header, records (in sequence order) and checkpoints; returns how many records. It reads only (nothing
+    to commit). No principal: an export is an operator's command, run with the database's own credentials."""
+    out, public_key = cmd.out, cmd.public_key
+    current = await uow.chain.head()
+    out.write(
+        orjson.dumps(
+            {
+                "kind": "header",
+                "headSeq": current.seq,
+                "headHash": current.hash.hex(),
+                "keyId": key_id(public_key),
+                "publicKey": public_pem(public_key).decode(),
+                "exportedAt": dt.datetime.now(dt.UTC).isoformat(),
+            }
         )
-        async for record in records_in_order(conn):
-            out.write(orjson.dumps(_record_line(record)) + b"\n")
-            written += 1
-        for cp in await all_checkpoints(conn):
-            out.write(orjson.dumps({"kind": "checkpoint", **cp.to_json()}) + b"\n")
+        + b"\n"
+    )
+    written = 0
+    async for record in uow.chain.records_in_order():
+        out.write(orjson.dumps(_record_line(record)) + b"\n")
+        written += 1
+    for cp in await uow.checkpoints.all():
+        out.write(orjson.dumps({"kind": "checkpoint", **cp.to_json()}) + b"\n")
     return written
 
 

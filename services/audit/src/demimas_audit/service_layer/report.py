@@ -1,6 +1,9 @@
 """The data-subject report: the registered `PersonalDataReport` operation sent through the gateway with the
 requester's own token and the purpose DATA_SUBJECT_REQUEST, so every service answers for its part under its own
-rules and the registry records the read as an access (the report is itself in the person's access trail)."""
+rules and the registry records the read as an access (the report is itself in the person's access trail).
+
+It reads nothing of the audit's own store, so its use case takes the gateway (`ports.Gateway`) where the others
+take a unit of work: no transaction is held open while the services answer."""
 
 from __future__ import annotations
 
@@ -9,7 +12,8 @@ import hashlib
 from importlib import resources
 from typing import Any
 
-from demimas_audit.adapters.gateway import post_operation
+from demimas_audit.domain.commands import RequestPersonalDataReport
+from demimas_audit.service_layer.ports import Gateway
 from demimas_common.auth.principal import Principal, Purpose
 from demimas_common.errors import Forbidden, NotFound, Unavailable
 
@@ -21,19 +25,22 @@ OPERATION_HASH = hashlib.sha256(OPERATION.encode()).hexdigest()
 
 
 async def personal_data_report(
-    principal: Principal, authorization: str, gateway_url: str, worker_id: str, *, timeout_seconds: float = 30.0
+    cmd: RequestPersonalDataReport, gateway: Gateway, principal: Principal
 ) -> dict[str, Any]:
+    """The report as one JSON document; FORBIDDEN without the scope `subject:report` or the purpose
+    DATA_SUBJECT_REQUEST (and then nothing is asked of the gateway)."""
+    worker_id = cmd.worker_id
     principal.require_scope("subject:report")
     if principal.purpose is not Purpose.DATA_SUBJECT_REQUEST:
         raise Forbidden("the personal-data report needs the purpose DATA_SUBJECT_REQUEST", reason="purpose")
     headers = {
-        "authorization": authorization,
+        "authorization": cmd.authorization,
         "x-demimas-purpose": Purpose.DATA_SUBJECT_REQUEST.value,
         "content-type": "application/json",
         "accept": "application/json",
     }
     body = {"query": OPERATION, "operationName": "PersonalDataReport", "variables": {"id": worker_id}}
-    answer = await post_operation(gateway_url, body, headers, timeout_seconds=timeout_seconds)
+    answer = await gateway.post(body, headers)
     worker = (answer.get("data") or {}).get("worker")
     if worker is None:
         if any((e.get("extensions") or {}).get("code") == "NOT_FOUND" for e in answer.get("errors", [])):

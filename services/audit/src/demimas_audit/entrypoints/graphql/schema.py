@@ -1,4 +1,8 @@
-"""The audit subgraph's schema: events by filter, one trace, chain verification (all `audit:read`)."""
+"""The audit subgraph's schema: events by filter, one trace, chain verification (all `audit:read`), and the
+data-subject report (`subject:report`).
+
+The reads call the query functions of `adapters/queries.py` directly (the read side: they change and decide
+nothing); the report is a use case (`service_layer/report.py`)."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from demimas_audit.adapters import queries
+from demimas_audit.domain.commands import RequestPersonalDataReport
 from demimas_audit.entrypoints.graphql.context import AuditContext
 from demimas_audit.entrypoints.graphql.types import AuditEvent, ChainVerification, Worker
 from demimas_audit.service_layer.report import personal_data_report
@@ -116,7 +121,8 @@ class Query:
         ctx = info.context
         principal = ctx.require_principal()
         authorization = ctx.request.headers.get("authorization", "") if ctx.request is not None else ""
-        document = await personal_data_report(principal, authorization, ctx.gateway_url, str(worker_id))
+        cmd = RequestPersonalDataReport(str(worker_id), authorization)
+        document = await personal_data_report(cmd, ctx.gateway(), principal)
         return cast(JSON, document)
 
 
