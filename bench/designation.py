@@ -33,11 +33,12 @@ from demimas_common.db.urls import with_user
 from demimas_common.devstack.nats import EmbeddedNats
 from demimas_common.devstack.postgres import EmbeddedPostgres
 from demimas_common.devstack.provisioning import migrate_service
-from demimas_common.events.consumer import EventConsumer
 from demimas_common.events.envelope import new_event
-from demimas_designation.adapters.projection import apply_event, apply_events
+from demimas_common.skeleton import consumer_runner
 from demimas_designation.adapters.tables import SCHEMA, village_counts
+from demimas_designation.adapters.unit_of_work import DesignationUnitOfWork
 from demimas_designation.app import SERVICE
+from demimas_designation.service_layer.village_stats import VILLAGE_STATS
 
 RESULTS = Path(__file__).parent / "results" / "designation.json"
 BATCH = 100
@@ -76,9 +77,9 @@ def _events(n: int) -> tuple[list[Any], Counter[tuple[str, str]]]:
 async def _project(runtime_url: str, nats_url: str, n: int) -> tuple[float, int]:
     """Handle batches until all n events are in, like the raw consume (a drain would add its final idle fetch)."""
     engine = create_engine(runtime_url, pool_size=2)
-    consumer = EventConsumer(engine, SCHEMA, nats_url, durable="village-stats", subjects=["demimas.registry.worker.>"],
-                             handler=apply_event, batch_handler=apply_events, batch_size=BATCH,
-                             fetch_timeout=2.0)  # fmt: skip
+    consumer = consumer_runner(VILLAGE_STATS, engine, SCHEMA, nats_url, unit_of_work=DesignationUnitOfWork,
+                               fetch_timeout=2.0)  # fmt: skip
+    assert consumer.batch_size == BATCH
     start = time.perf_counter()
     handled = 0
     while handled < n:

@@ -10,10 +10,11 @@ from fastapi import FastAPI
 
 from demimas_common.service import ServiceSpec
 from demimas_common.skeleton import Resources, ServiceParts, service_app
+from demimas_designation.adapters.unit_of_work import DesignationUnitOfWork
 from demimas_designation.entrypoints.graphql.context import DesignationContext
 from demimas_designation.entrypoints.graphql.schema import schema
 from demimas_designation.service_layer.proposals import WorkflowSettings
-from demimas_designation.service_layer.rebuild import VILLAGE_STATS
+from demimas_designation.service_layer.village_stats import VILLAGE_STATS
 from demimas_designation.settings import DesignationSettings
 
 __all__ = ["SERVICE", "create_app"]
@@ -36,6 +37,7 @@ def create_app(settings: DesignationSettings | None = None) -> FastAPI:
         return ServiceParts(
             schema=schema,
             context=partial(DesignationContext, workflow=workflow),
+            unit_of_work=DesignationUnitOfWork,
             consumers=[VILLAGE_STATS],
         )
 

@@ -7,15 +7,20 @@ with a proposal or a designation is left alone."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from sqlalchemy import select
 
 from demimas_common.auth.grants import DEFAULT_GRANTS
 from demimas_common.auth.principal import Agency, Principal
 from demimas_common.db.engine import create_engine
-from demimas_designation.adapters.tables import designations, proposals
+from demimas_designation.adapters.tables import SCHEMA, designations, proposals
+from demimas_designation.adapters.unit_of_work import DesignationUnitOfWork
+from demimas_designation.domain.commands import ImportDesmigratif, ProposeVillage, SubmitProposal, VerifyProposal
 from demimas_designation.service_layer import proposals as flow
 from demimas_designation.service_layer.desmigratif import import_desmigratif
+from demimas_designation.service_layer.ports import DesignationUoW
 
 __all__ = ["SEED_PROPOSALS", "load_demo"]
 
@@ -33,22 +38,30 @@ DESMIGRATIF_CSV = """village_code,decree_number,decree_date
 """
 KP2MI = Principal("demo-kp2mi", Agency.KP2MI, DEFAULT_GRANTS[Agency.KP2MI])
 BP3MI = Principal("demo-bp3mi-sumsel", Agency.BP3MI, DEFAULT_GRANTS[Agency.BP3MI], "16")
+C = TypeVar("C")
+R = TypeVar("R")
+Handler = Callable[[C, DesignationUoW, Principal, flow.WorkflowSettings], Awaitable[R]]
 
 
 async def load_demo(database_url: str) -> None:
     engine = create_engine(database_url, pool_size=1)
     settings = flow.WorkflowSettings(clock=lambda: dt.datetime(2025, 11, 25, 9, 0, tzinfo=dt.UTC))
+
+    async def run(handler: Handler[C, R], command: C, principal: Principal) -> R:
+        async with DesignationUnitOfWork(engine, schema=SCHEMA, actor=principal.actor) as uow:
+            return await handler(command, uow, principal, settings)
+
     try:
         for village, justification in SEED_PROPOSALS.items():
             async with engine.connect() as conn:
                 if await conn.scalar(select(proposals.c.id).where(proposals.c.village_code == village).limit(1)):
                     continue
-            p = await flow.propose(engine, DISNAKER, village, justification, settings)
-            await flow.submit(engine, DISNAKER, p.id, settings)
-            await flow.verify(engine, BP3MI, p.id, "supported by BP3MI Sumatera Selatan", settings)
+            p = await run(flow.propose, ProposeVillage(village, justification), DISNAKER)
+            await run(flow.submit, SubmitProposal(p.id), DISNAKER)
+            await run(flow.verify, VerifyProposal(p.id, "supported by BP3MI Sumatera Selatan"), BP3MI)
         async with engine.connect() as conn:
             carried = await conn.scalar(select(designations.c.id).where(designations.c.village_code == "33.07.01.2001"))
         if carried is None:
-            await import_desmigratif(engine, KP2MI, DESMIGRATIF_CSV, settings)
+            await run(import_desmigratif, ImportDesmigratif(DESMIGRATIF_CSV), KP2MI)
     finally:
         await engine.dispose()

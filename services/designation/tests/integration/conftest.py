@@ -1,20 +1,30 @@
-"""The designation schema migrated on the session's devstack, an engine with the service's runtime role, and
-village codes no other test uses."""
+"""The designation schema migrated on the session's devstack, an engine with the service's runtime role, village
+codes no other test uses, and use cases and consumer handlers run in a unit of work of their own."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from demimas_common.auth.principal import Principal
 from demimas_common.db.engine import create_engine
 from demimas_common.db.provision import runtime_role
 from demimas_common.db.urls import with_user
 from demimas_common.devstack.provisioning import migrate_service
 from demimas_common.devstack.testing import TestStack
+from demimas_designation.adapters.tables import SCHEMA
+from demimas_designation.adapters.unit_of_work import DesignationUnitOfWork
 from demimas_designation.app import SERVICE
+from demimas_designation.service_layer.ports import DesignationUoW
+from demimas_designation.service_layer.proposals import WorkflowSettings
+
+C = TypeVar("C")
+R = TypeVar("R")
+SETTINGS = WorkflowSettings(procedural_threshold=0.8)
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +41,22 @@ def village(regency: str | None = None) -> str:
     if regency:
         return f"{regency}.{n % 90 + 10:02d}.{2000 + n // 7 % 999}"
     return f"{10 + n % 80:02d}.{n // 7 % 90 + 10:02d}.{n // 11 % 90 + 10:02d}.{2000 + n // 13 % 999}"
+
+
+async def run(
+    engine: AsyncEngine,
+    handler: Callable[[C, DesignationUoW, Principal, WorkflowSettings], Awaitable[R]],
+    command: C,
+    principal: Principal,
+    settings: WorkflowSettings = SETTINGS,
+) -> R:
+    """A use case as the GraphQL resolvers run it: in a unit of work of its own, which the handler commits."""
+    async with DesignationUnitOfWork(engine, schema=SCHEMA, actor=principal.actor) as uow:
+        return await handler(command, uow, principal, settings)
+
+
+async def consume(engine: AsyncEngine, handler: Callable[[C, DesignationUoW], Awaitable[None]], events: C) -> None:
+    """A consumer's handler on one event or a batch, in a transaction of its own (the consumer's inbox left out)."""
+    async with DesignationUnitOfWork(engine, schema=SCHEMA) as uow:
+        await handler(events, uow)
+        await uow.commit()

@@ -22,15 +22,15 @@ from demimas_common.errors import BadUserInput, Conflict
 from demimas_common.events.envelope import new_event
 from demimas_common.events.nats import connect
 from demimas_common.events.stream import ensure_stream
-from demimas_designation.adapters.designations import current_designation, current_designations
-from demimas_designation.adapters.projection import village_counters
+from demimas_designation.adapters.designations import DesignationRepository
 from demimas_designation.adapters.tables import designations
+from demimas_designation.adapters.village_stats import VillageStatsRepository
 from demimas_designation.app import SERVICE
+from demimas_designation.domain.commands import ImportDesmigratif
 from demimas_designation.service_layer.desmigratif import import_desmigratif
-from demimas_designation.service_layer.proposals import WorkflowSettings
 from demimas_designation.service_layer.rebuild import rebuild_stats
 
-from .conftest import village
+from .conftest import run, village
 
 pytestmark = pytest.mark.integration
 
@@ -79,10 +79,10 @@ async def test_rebuild_from_the_stream_gives_the_same_numbers(stack: TestStack, 
         await nc.close()
         first = await rebuild_stats(engine, private.url)
         async with engine.connect() as conn:
-            once = await village_counters(conn, code)
+            once = await VillageStatsRepository(conn).counters(code)
         second = await rebuild_stats(engine, private.url)
         async with engine.connect() as conn:
-            again = await village_counters(conn, code)
+            again = await VillageStatsRepository(conn).counters(code)
     finally:
         private.stop()
     assert once == again == {"status:ABROAD": 6, "departed": 6, "procedural": 4}
@@ -92,21 +92,21 @@ async def test_rebuild_from_the_stream_gives_the_same_numbers(stack: TestStack, 
 async def test_desmigratif_import_is_all_or_nothing(engine: AsyncEngine) -> None:
     good = [village(), village()]
     text = "village_code,decree_number,decree_date\n" + "".join(f"{c},KEP 42/2019,2019-03-01\n" for c in good)
-    assert await import_desmigratif(engine, KP2MI, text, WorkflowSettings()) == 2
+    assert await run(engine, import_desmigratif, ImportDesmigratif(text), KP2MI) == 2
     bad_code = village()
     bad = f"village_code,decree_number,decree_date\n{bad_code},KEP 1/2019,2019-03-01\n16.06,KEP 2/2019,2019-13-01\n"
     with pytest.raises(BadUserInput) as failure:
-        await import_desmigratif(engine, KP2MI, bad, WorkflowSettings())
+        await run(engine, import_desmigratif, ImportDesmigratif(bad), KP2MI)
     assert "line 3" in failure.value.message
     async with engine.connect() as conn:
         rows = (await conn.execute(select(designations.c.village_code, designations.c.programme)
                                    .where(designations.c.village_code.in_([*good, bad_code])))).all()  # fmt: skip
     assert sorted(rows) == sorted((c, "DESMIGRATIF") for c in good)
     with pytest.raises(Conflict):  # designated already: the whole file again is refused, nothing written
-        await import_desmigratif(engine, KP2MI, text.replace("KEP 42", "KEP 43"), WorkflowSettings())
+        await run(engine, import_desmigratif, ImportDesmigratif(text.replace("KEP 42", "KEP 43")), KP2MI)
     async with engine.connect() as conn:  # a page of villages at once, as the gateway asks for them
-        current = await current_designations(conn, [*good, bad_code])
-        one = await current_designation(conn, good[0])
+        current = await DesignationRepository(conn).current_of([*good, bad_code])
+        one = await DesignationRepository(conn).current(good[0])
     assert sorted(current) == sorted(good)
     assert current[good[0]] == one
     assert [t.reason for t in current[good[1]].history] == ["carried over"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -16,10 +17,13 @@ from demimas_common.events.consumer import EventConsumer
 from demimas_common.events.envelope import CloudEvent, new_event
 from demimas_common.events.nats import connect
 from demimas_common.events.stream import ensure_stream
-from demimas_designation.adapters.projection import apply_event, apply_events, counts_of, village_counters
+from demimas_common.skeleton import consumer_runner
 from demimas_designation.adapters.tables import SCHEMA
+from demimas_designation.adapters.unit_of_work import DesignationUnitOfWork
+from demimas_designation.adapters.village_stats import VillageStatsRepository
+from demimas_designation.service_layer.village_stats import VILLAGE_STATS, apply_event, apply_events
 
-from .conftest import village
+from .conftest import consume, village
 
 pytestmark = pytest.mark.integration
 
@@ -66,13 +70,12 @@ async def test_shuffled_and_repeated_events_give_the_true_counters(engine: Async
     delivered += rng.sample(delivered, 20)
     rng.shuffle(delivered)
     for event in delivered:
-        async with engine.begin() as conn:
-            await apply_event(conn, event)
+        await consume(engine, apply_event, event)
     finals = [final for _, final in histories]
     async with engine.connect() as conn:
         for code in villages:
-            assert await village_counters(conn, code) == expected_counters(finals, code)
-        counts = await counts_of(conn, villages[0])
+            assert await VillageStatsRepository(conn).counters(code) == expected_counters(finals, code)
+        counts = await VillageStatsRepository(conn).counts_of(villages[0])
     expected = expected_counters(finals, villages[0])
     assert counts is not None
     assert counts.total == sum(v for k, v in expected.items() if k.startswith("status:"))
@@ -94,19 +97,12 @@ async def test_through_jetstream_an_event_delivered_twice_counts_once(stack: Tes
             await js.publish(event.type, event.to_json(), headers={"Nats-Msg-Id": f"replay-{event.id}"})
     await nc.close()
     durable = f"village-stats-{uuid.uuid4().hex[:8]}"
-    consumer = EventConsumer(
-        engine,
-        SCHEMA,
-        stack.nats_url,
-        durable=durable,
-        subjects=["demimas.registry.worker.>"],
-        handler=apply_event,
-        batch_handler=apply_events,
-    )
+    consumer = consumer_runner(replace(VILLAGE_STATS, durable=durable), engine, SCHEMA, stack.nats_url,
+                               unit_of_work=DesignationUnitOfWork)  # fmt: skip
     await consumer.drain()
     await consumer.close()
     async with engine.connect() as conn:
-        assert await village_counters(conn, code) == expected_counters([f for _, f in histories], code)
+        assert await VillageStatsRepository(conn).counters(code) == expected_counters([f for _, f in histories], code)
 
 
 async def test_batches_applied_at_once_give_the_true_counters(engine: AsyncEngine) -> None:
@@ -117,12 +113,11 @@ async def test_batches_applied_at_once_give_the_true_counters(engine: AsyncEngin
     delivered += rng.sample(delivered, 30)
     rng.shuffle(delivered)
     for start in range(0, len(delivered), 37):  # batches holding several events of one worker, out of order
-        async with engine.begin() as conn:
-            await apply_events(conn, delivered[start : start + 37])
+        await consume(engine, apply_events, delivered[start : start + 37])
     finals = [final for _, final in histories]
     async with engine.connect() as conn:
         for code in villages:
-            assert await village_counters(conn, code) == expected_counters(finals, code)
+            assert await VillageStatsRepository(conn).counters(code) == expected_counters(finals, code)
 
 
 async def test_events_published_while_the_service_is_down_are_applied_after_restart(
@@ -137,8 +132,8 @@ async def test_events_published_while_the_service_is_down_are_applied_after_rest
     durable = f"village-stats-{uuid.uuid4().hex[:8]}"
 
     def consumer() -> EventConsumer:
-        return EventConsumer(engine, SCHEMA, stack.nats_url, durable=durable, subjects=["demimas.registry.worker.>"],
-                             handler=apply_event, batch_handler=apply_events, fetch_timeout=0.3)  # fmt: skip
+        return consumer_runner(replace(VILLAGE_STATS, durable=durable), engine, SCHEMA, stack.nats_url,
+                               unit_of_work=DesignationUnitOfWork, fetch_timeout=0.3)  # fmt: skip
 
     async def publish(items: list[tuple[list[CloudEvent], Any]]) -> None:
         for events, _ in items:
@@ -155,4 +150,4 @@ async def test_events_published_while_the_service_is_down_are_applied_after_rest
     await restarted.close()
     await nc.close()
     async with engine.connect() as conn:
-        assert await village_counters(conn, code) == expected_counters([f for _, f in histories], code)
+        assert await VillageStatsRepository(conn).counters(code) == expected_counters([f for _, f in histories], code)

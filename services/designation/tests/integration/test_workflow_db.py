@@ -14,17 +14,25 @@ from demimas_common.auth.grants import DEFAULT_GRANTS
 from demimas_common.auth.principal import Agency, Principal
 from demimas_common.errors import BadUserInput, Conflict, Forbidden, NotFound
 from demimas_common.events.envelope import new_event
-from demimas_designation.adapters.projection import apply_event
 from demimas_designation.adapters.tables import events, proposal_transitions
 from demimas_designation.domain.assessment import Evidence
+from demimas_designation.domain.commands import (
+    AddEvidence,
+    ApproveProposal,
+    AssessProposal,
+    ProposeVillage,
+    SubmitProposal,
+    VerifyProposal,
+    WithdrawProposal,
+)
 from demimas_designation.domain.vocabulary import Criterion, CriterionStatus, EvidenceKind, ProposalStatus
 from demimas_designation.service_layer import proposals as flow
+from demimas_designation.service_layer.village_stats import apply_event
 
-from .conftest import village
+from .conftest import SETTINGS, consume, run, village
 
 pytestmark = pytest.mark.integration
 
-SETTINGS = flow.WorkflowSettings(procedural_threshold=0.8)
 WHY = "17 residents work in Malaysia as production operators, mostly SMA/SMK graduates"
 
 
@@ -40,8 +48,7 @@ async def residents(engine: AsyncEngine, code: str, n: int, procedural: int) -> 
         worker = str(uuid.uuid4())
         data = {"workerId": worker, "villageCode": code, "status": "ABROAD", "version": 2, "procedural": i < procedural,
                 "destinationCountry": "MY", "scheme": "P_TO_P"}  # fmt: skip
-        async with engine.begin() as conn:
-            await apply_event(conn, new_event("demimas.registry.worker.departed", worker, data))
+        await consume(engine, apply_event, new_event("demimas.registry.worker.departed", worker, data))
 
 
 def evidence(kind: EvidenceKind, **kw: object) -> Evidence:
@@ -60,9 +67,9 @@ async def outbox_types(engine: AsyncEngine, proposal_id: uuid.UUID) -> list[str]
 async def test_the_seed_scenario_from_proposal_to_decree(engine: AsyncEngine) -> None:
     code = village("16.06")
     await residents(engine, code, 17, procedural=15)
-    p = await flow.propose(engine, DISNAKER, code, WHY, SETTINGS)
-    await flow.submit(engine, DISNAKER, p.id, SETTINGS)
-    await flow.verify(engine, BP3MI, p.id, "visited", SETTINGS)
+    p = await run(engine, flow.propose, ProposeVillage(code, WHY), DISNAKER)
+    await run(engine, flow.submit, SubmitProposal(p.id), DISNAKER)
+    await run(engine, flow.verify, VerifyProposal(p.id, "visited"), BP3MI)
     for kind, extra in [
         (EvidenceKind.TASK_FORCE_DECREE, {"number": "141/2026", "term_end": dt.date(2029, 5, 31)}),
         (EvidenceKind.VILLAGE_REGULATION, {"number": "Perdes 3/2026"}),
@@ -71,12 +78,14 @@ async def test_the_seed_scenario_from_proposal_to_decree(engine: AsyncEngine) ->
         (EvidenceKind.RETURNEE_BUSINESS_GROUP, {}),
         (EvidenceKind.FIELD_VISIT, {"document_date": SETTINGS.clock().date()}),
     ]:
-        await flow.add_evidence(engine, DISNAKER, p.id, evidence(kind, **extra), SETTINGS)
-    _, assessment = await flow.assess_proposal(engine, BP3MI, p.id, SETTINGS)
+        await run(engine, flow.add_evidence, AddEvidence(p.id, evidence(kind, **extra)), DISNAKER)
+    _, assessment = await run(engine, flow.assess_proposal, AssessProposal(p.id), BP3MI)
     assert assessment.result(Criterion.HAS_PMI_RESIDENTS).value == "17"
     assert assessment.result(Criterion.PROCEDURAL_SHARE).status is CriterionStatus.MET
     assert assessment.eligible
-    approved = await flow.approve(engine, KP2MI, p.id, "SK 12/2026", SETTINGS.clock().date(), None, SETTINGS)
+    approved = await run(
+        engine, flow.approve, ApproveProposal(p.id, "SK 12/2026", SETTINGS.clock().date(), None), KP2MI
+    )
     assert approved.status is ProposalStatus.APPROVED
     assert await outbox_types(engine, p.id) == [
         f"demimas.designation.proposal.{k}" for k in ("submitted", "verified", "assessed", "approved")
@@ -89,38 +98,48 @@ async def test_the_seed_scenario_from_proposal_to_decree(engine: AsyncEngine) ->
 async def test_who_may_do_what_where(engine: AsyncEngine) -> None:
     elsewhere = village("33.07")
     with pytest.raises(Forbidden):
-        await flow.propose(engine, DISNAKER, elsewhere, WHY, SETTINGS)  # outside the regency
+        await run(engine, flow.propose, ProposeVillage(elsewhere, WHY), DISNAKER)  # outside the regency
     with pytest.raises(Forbidden):
-        await flow.propose(engine, principal("KEMENDES"), village("16.06"), WHY, SETTINGS)  # no designation:propose
+        await run(
+            engine, flow.propose, ProposeVillage(village("16.06"), WHY), principal("KEMENDES")
+        )  # no designation:propose
     with pytest.raises(BadUserInput):
-        await flow.propose(engine, DISNAKER, "16.06.13", WHY, SETTINGS)
-    p = await flow.propose(engine, DISNAKER, village("16.06"), WHY, SETTINGS)
-    await flow.submit(engine, DISNAKER, p.id, SETTINGS)
+        await run(engine, flow.propose, ProposeVillage("16.06.13", WHY), DISNAKER)
+    p = await run(engine, flow.propose, ProposeVillage(village("16.06"), WHY), DISNAKER)
+    await run(engine, flow.submit, SubmitProposal(p.id), DISNAKER)
     with pytest.raises(Forbidden):
-        await flow.verify(engine, DISNAKER, p.id, None, SETTINGS)  # the regency cannot verify its own proposal
+        await run(
+            engine, flow.verify, VerifyProposal(p.id, None), DISNAKER
+        )  # the regency cannot verify its own proposal
     with pytest.raises(NotFound) as hidden:  # another province's office: as if there were no such proposal
-        await flow.verify(engine, principal("BP3MI", "33"), p.id, None, SETTINGS)
+        await run(engine, flow.verify, VerifyProposal(p.id, None), principal("BP3MI", "33"))
     assert "16.06" not in hidden.value.message
     with pytest.raises(Conflict):
-        await flow.approve(engine, KP2MI, p.id, "SK 1", SETTINGS.clock().date(), None, SETTINGS)  # not assessed
+        await run(
+            engine, flow.approve, ApproveProposal(p.id, "SK 1", SETTINGS.clock().date(), None), KP2MI
+        )  # not assessed
     assert await outbox_types(engine, p.id) == ["demimas.designation.proposal.submitted"]  # refusals wrote nothing
 
 
 async def test_one_open_proposal_per_village_and_approval_needs_eligibility_or_a_reason(engine: AsyncEngine) -> None:
     code = village("16.06")
-    p = await flow.propose(engine, DISNAKER, code, WHY, SETTINGS)
+    p = await run(engine, flow.propose, ProposeVillage(code, WHY), DISNAKER)
     with pytest.raises(Conflict) as failure:
-        await flow.propose(engine, DISNAKER, code, WHY, SETTINGS)
+        await run(engine, flow.propose, ProposeVillage(code, WHY), DISNAKER)
     assert failure.value.extensions["reason"] == "open_proposal_exists"
-    await flow.submit(engine, DISNAKER, p.id, SETTINGS)
-    await flow.verify(engine, BP3MI, p.id, None, SETTINGS)
-    _, assessment = await flow.assess_proposal(engine, BP3MI, p.id, SETTINGS)
+    await run(engine, flow.submit, SubmitProposal(p.id), DISNAKER)
+    await run(engine, flow.verify, VerifyProposal(p.id, None), BP3MI)
+    _, assessment = await run(engine, flow.assess_proposal, AssessProposal(p.id), BP3MI)
     assert not assessment.eligible  # no residents, no evidence
     with pytest.raises(BadUserInput):
-        await flow.approve(engine, KP2MI, p.id, "SK 2", SETTINGS.clock().date(), None, SETTINGS)
-    approved = await flow.approve(engine, KP2MI, p.id, "SK 2", SETTINGS.clock().date(), "pilot village", SETTINGS)
+        await run(engine, flow.approve, ApproveProposal(p.id, "SK 2", SETTINGS.clock().date(), None), KP2MI)
+    approved = await run(
+        engine, flow.approve, ApproveProposal(p.id, "SK 2", SETTINGS.clock().date(), "pilot village"), KP2MI
+    )
     assert approved.eligibility_override == "pilot village"
-    again = await flow.propose(engine, DISNAKER, code, WHY, SETTINGS)  # the first one is decided: a new one may open
-    await flow.withdraw(engine, DISNAKER, again.id, "duplicate", SETTINGS)
+    again = await run(
+        engine, flow.propose, ProposeVillage(code, WHY), DISNAKER
+    )  # the first one is decided: a new one may open
+    await run(engine, flow.withdraw, WithdrawProposal(again.id, "duplicate"), DISNAKER)
     with pytest.raises(BadUserInput):
-        await flow.add_evidence(engine, DISNAKER, again.id, evidence(EvidenceKind.FIELD_VISIT), SETTINGS)
+        await run(engine, flow.add_evidence, AddEvidence(again.id, evidence(EvidenceKind.FIELD_VISIT)), DISNAKER)

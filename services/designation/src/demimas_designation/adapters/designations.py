@@ -1,71 +1,25 @@
-"""Designations in PostgreSQL: insert, load (by id or the village's current one), save with optimistic concurrency."""
+"""Designations in PostgreSQL: insert, load (by id or the villages' current ones), save with optimistic concurrency."""
 
 from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ColumnElement, RowMapping, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from demimas_common.errors import Conflict, NotFound
+from demimas_designation.adapters.records import append_transitions, insert_unless_taken, save_versioned, transitions_of
 from demimas_designation.adapters.tables import designation_transitions, designations
 from demimas_designation.domain.designation import Designation
 from demimas_designation.domain.proposal import Decree, Transition
 from demimas_designation.domain.vocabulary import DesignationStatus, Programme
 
-__all__ = ["current_designation", "current_designations", "insert_designation", "load_designation", "save_designation"]
+__all__ = ["DesignationRepository"]
+
+OWNER = "designation_id"
 
 
-async def insert_designation(conn: AsyncConnection, d: Designation) -> None:
-    try:
-        async with conn.begin_nested():
-            await conn.execute(
-                insert(designations).values(
-                    id=d.id,
-                    village_code=d.village_code,
-                    decree_number=d.decree.number,
-                    decree_date=d.decree.date,
-                    programme=d.programme.value,
-                    proposal_id=d.proposal_id,
-                    status=d.status.value,
-                    version=d.version,
-                )
-            )
-    except IntegrityError as exc:
-        raise Conflict(f"village {d.village_code} is designated already", field="villageCode",
-                       reason="already_designated") from exc  # fmt: skip
-    await _append(conn, d, start=0)
-
-
-async def _append(conn: AsyncConnection, d: Designation, *, start: int) -> None:
-    rows = [
-        {
-            "designation_id": d.id,
-            "seq": seq,
-            "status": t.status.value,
-            "at": t.at,
-            "agency": t.agency,
-            "sub": t.sub,
-            "reason": t.reason,
-        }
-        for seq, t in enumerate(d.history)
-        if seq >= start
-    ]
-    if rows:
-        await conn.execute(insert(designation_transitions), rows)
-
-
-async def _load(conn: AsyncConnection, where: object, *, for_update: bool = False) -> Designation | None:
-    query = select(designations).where(where)  # type: ignore[arg-type]
-    row = (await conn.execute(query.with_for_update() if for_update else query)).mappings().first()
-    if row is None:
-        return None
-    history = await conn.execute(
-        select(designation_transitions)
-        .where(designation_transitions.c.designation_id == row["id"])
-        .order_by(designation_transitions.c.seq)
-    )
+def _designation(row: RowMapping, history: list[Transition]) -> Designation:
     return Designation(
         id=row["id"],
         village_code=row["village_code"],
@@ -73,73 +27,58 @@ async def _load(conn: AsyncConnection, where: object, *, for_update: bool = Fals
         programme=Programme(row["programme"]),
         proposal_id=row["proposal_id"],
         status=DesignationStatus(row["status"]),
-        history=[
-            Transition(DesignationStatus(r["status"]), r["at"], r["agency"], r["sub"], r["reason"])
-            for r in history.mappings().all()
-        ],
+        history=history,
         version=row["version"],
     )
 
 
-async def load_designation(
-    conn: AsyncConnection, designation_id: uuid.UUID, *, for_update: bool = False
-) -> Designation:
-    found = await _load(conn, designations.c.id == designation_id, for_update=for_update)
-    if found is None:
-        raise NotFound(f"no designation {designation_id}", field="id")
-    return found
+class DesignationRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
 
-
-async def current_designation(conn: AsyncConnection, village_code: str) -> Designation | None:
-    return await _load(conn, (designations.c.village_code == village_code) & (designations.c.status != "REVOKED"))
-
-
-async def current_designations(conn: AsyncConnection, village_codes: list[str]) -> dict[str, Designation]:
-    """The current designation of each of many villages, in two statements (for a page of villages at once)."""
-    rows = (
-        (
-            await conn.execute(
-                select(designations).where(
-                    designations.c.village_code.in_(village_codes), designations.c.status != "REVOKED"
-                )
-            )
+    async def add(self, d: Designation) -> None:
+        """A new designation; CONFLICT when the village has a current one (a unique index says so)."""
+        row = insert(designations).values(
+            id=d.id,
+            village_code=d.village_code,
+            decree_number=d.decree.number,
+            decree_date=d.decree.date,
+            programme=d.programme.value,
+            proposal_id=d.proposal_id,
+            status=d.status.value,
+            version=d.version,
         )
-        .mappings()
-        .all()
-    )
-    if not rows:
-        return {}
-    steps = await conn.execute(
-        select(designation_transitions)
-        .where(designation_transitions.c.designation_id.in_([r["id"] for r in rows]))
-        .order_by(designation_transitions.c.designation_id, designation_transitions.c.seq)
-    )
-    history: dict[uuid.UUID, list[Transition]] = {}
-    for r in steps.mappings():
-        history.setdefault(r["designation_id"], []).append(
-            Transition(DesignationStatus(r["status"]), r["at"], r["agency"], r["sub"], r["reason"])
-        )
-    return {
-        row["village_code"]: Designation(
-            id=row["id"],
-            village_code=row["village_code"],
-            decree=Decree(row["decree_number"], row["decree_date"]),
-            programme=Programme(row["programme"]),
-            proposal_id=row["proposal_id"],
-            status=DesignationStatus(row["status"]),
-            history=history.get(row["id"], []),
-            version=row["version"],
-        )
-        for row in rows
-    }
+        taken = Conflict(f"village {d.village_code} is designated already", field="villageCode",
+                         reason="already_designated")  # fmt: skip
+        await insert_unless_taken(self.conn, row, taken)
+        await append_transitions(self.conn, designation_transitions, OWNER, d.id, d.history, start=0)
 
+    async def _find(self, where: ColumnElement[bool], *, for_update: bool = False) -> list[Designation]:
+        query = select(designations).where(where)
+        rows = (await self.conn.execute(query.with_for_update() if for_update else query)).mappings().all()
+        if not rows:
+            return []
+        history = await transitions_of(
+            self.conn, designation_transitions, OWNER, [r["id"] for r in rows], DesignationStatus
+        )
+        return [_designation(r, history.get(r["id"], [])) for r in rows]
 
-async def save_designation(conn: AsyncConnection, d: Designation, *, loaded_version: int, known: int) -> None:
-    result = await conn.execute(
-        update(designations)
-        .where(designations.c.id == d.id, designations.c.version == loaded_version)
-        .values(status=d.status.value, version=d.version)
-    )
-    if result.rowcount != 1:
-        raise Conflict("the designation changed meanwhile: reload it and try again", reason="stale_version")
-    await _append(conn, d, start=known)
+    async def get(self, designation_id: uuid.UUID, *, for_update: bool = False) -> Designation:
+        found = await self._find(designations.c.id == designation_id, for_update=for_update)
+        if not found:
+            raise NotFound(f"no designation {designation_id}", field="id")
+        return found[0]
+
+    async def current(self, village_code: str) -> Designation | None:
+        found = await self.current_of([village_code])
+        return found.get(village_code)
+
+    async def current_of(self, village_codes: list[str]) -> dict[str, Designation]:
+        """The current designation of each of many villages, in two statements (for a page of villages at once)."""
+        current = designations.c.village_code.in_(village_codes) & (designations.c.status != "REVOKED")
+        return {d.village_code: d for d in await self._find(current)}
+
+    async def save(self, d: Designation, *, loaded_version: int, known: int) -> None:
+        values = {"status": d.status.value, "version": d.version}
+        await save_versioned(self.conn, designations, d.id, loaded_version, values, "designation")
+        await append_transitions(self.conn, designation_transitions, OWNER, d.id, d.history, start=known)

@@ -85,18 +85,24 @@ proposals = Table(
     Index("proposals_village", "village_code"),
 )
 
-proposal_transitions = Table(
-    "proposal_transitions",
-    metadata,
-    Column("proposal_id", Uuid, ForeignKey(proposals.c.id), nullable=False),
-    Column("seq", Integer, nullable=False),
-    Column("status", Text, nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
-    Column("agency", Text, nullable=False),
-    Column("sub", Text, nullable=False),
-    Column("reason", Text),
-    PrimaryKeyConstraint("proposal_id", "seq"),
-)
+
+def _transitions(name: str, owner: Table, key: str) -> Table:
+    """The history of a proposal or a designation: who moved it to which status, when, and why, in order."""
+    return Table(
+        name,
+        metadata,
+        Column(key, Uuid, ForeignKey(owner.c.id), nullable=False),
+        Column("seq", Integer, nullable=False),
+        Column("status", Text, nullable=False),
+        Column("at", DateTime(timezone=True), nullable=False),
+        Column("agency", Text, nullable=False),
+        Column("sub", Text, nullable=False),
+        Column("reason", Text),
+        PrimaryKeyConstraint(key, "seq"),
+    )
+
+
+proposal_transitions = _transitions("proposal_transitions", proposals, "proposal_id")
 
 evidence = Table(
     "evidence",
@@ -134,15 +140,4 @@ designations = Table(
     ),
 )
 
-designation_transitions = Table(
-    "designation_transitions",
-    metadata,
-    Column("designation_id", Uuid, ForeignKey(designations.c.id), nullable=False),
-    Column("seq", Integer, nullable=False),
-    Column("status", Text, nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
-    Column("agency", Text, nullable=False),
-    Column("sub", Text, nullable=False),
-    Column("reason", Text),
-    PrimaryKeyConstraint("designation_id", "seq"),
-)
+designation_transitions = _transitions("designation_transitions", designations, "designation_id")

@@ -7,22 +7,42 @@ that set them, so the projection converges to the registry's numbers whatever th
   flag, so it must not erase one that an older-numbered departure set).
 A worker counts once in its village by status, and, once it has departed, as departed and maybe as procedural:
 exactly the registry's `migrantStats` counters (demimas_registry.domain.stats), so the two can be compared.
+
+`apply_worker_events` is what the consumer asks of this module: given the stored states of a batch's workers and the
+batch's events in stream order, the states that changed and the counter deltas to add (both sorted, the order the
+store writes them in so that concurrent batches never deadlock).
 """
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from demimas_common.errors import BadUserInput
+from demimas_designation.domain.assessment import VillageCounts
 
-__all__ = ["CountKey", "WorkerState", "apply_worker_event", "contribution", "counts_delta", "totals"]
+__all__ = [
+    "CountKey",
+    "StatsChange",
+    "WorkerEvent",
+    "WorkerState",
+    "apply_worker_event",
+    "apply_worker_events",
+    "contribution",
+    "counts_delta",
+    "totals",
+    "village_counts_of",
+    "worker_id",
+]
 
 CountKey = tuple[str, str]  # (village code, counter): "status:ABROAD", "departed", "procedural"
 STATUSES = ("CANDIDATE", "ABROAD", "RETURNED")
 WORKER_EVENTS = ("registered", "updated", "departed", "returned")
+WorkerEvent = tuple[uuid.UUID, str, Mapping[str, Any]]
+"""(worker id, event type, event data)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,3 +107,40 @@ def totals(states: Iterable[WorkerState]) -> dict[CountKey, int]:
     for state in states:
         total.update(contribution(state))
     return {key: n for key, n in sorted(total.items()) if n}
+
+
+def worker_id(event_id: str, data: Mapping[str, Any]) -> uuid.UUID:
+    """The worker a registry event is about; an event without a valid one is refused."""
+    try:
+        return uuid.UUID(str(data["workerId"]))
+    except (KeyError, ValueError) as exc:
+        raise BadUserInput(f"worker event {event_id} without a valid workerId", field="workerId") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class StatsChange:
+    states: list[tuple[uuid.UUID, WorkerState]]
+    """The workers whose state changed, by worker id."""
+    counts: list[tuple[str, str, int]]
+    """(village code, counter, delta): the non-zero sums of the changes, by village and counter."""
+
+
+def apply_worker_events(before: Mapping[uuid.UUID, WorkerState], events: Iterable[WorkerEvent]) -> StatsChange:
+    """The events applied in order to the workers' stored states (`before`; a worker missing there is new)."""
+    states: dict[uuid.UUID, WorkerState | None] = dict(before)
+    for worker, event_type, data in events:
+        states[worker] = apply_worker_event(states.get(worker), event_type, data)
+    changed = sorted(((w, s) for w, s in states.items() if s is not None and s != before.get(w)), key=lambda ws: ws[0])
+    total: Counter[CountKey] = Counter()
+    for w, s in changed:
+        total.update(counts_delta(before.get(w), s))
+    return StatsChange(changed, [(v, c, n) for (v, c), n in sorted(total.items()) if n])
+
+
+def village_counts_of(counters: Mapping[str, int]) -> VillageCounts | None:
+    """What the assessment needs of a village's counters: workers registered, departed at least once, of those
+    procedurally (None for a village the projection never heard of)."""
+    if not counters:
+        return None
+    total = sum(v for k, v in counters.items() if k.startswith("status:"))
+    return VillageCounts(total=total, departed=counters.get("departed", 0), procedural=counters.get("procedural", 0))

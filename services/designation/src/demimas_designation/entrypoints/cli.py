@@ -45,6 +45,9 @@ def _import(args: argparse.Namespace) -> int:
     from demimas_common.auth.principal import Agency, Principal
     from demimas_common.db.engine import create_engine
     from demimas_common.errors import DemimasError
+    from demimas_designation.adapters.tables import SCHEMA
+    from demimas_designation.adapters.unit_of_work import DesignationUnitOfWork
+    from demimas_designation.domain.commands import ImportDesmigratif
     from demimas_designation.service_layer.desmigratif import import_desmigratif
     from demimas_designation.service_layer.proposals import WorkflowSettings
 
@@ -57,7 +60,8 @@ def _import(args: argparse.Namespace) -> int:
     async def run() -> int:
         engine = create_engine(url, pool_size=1)
         try:
-            return await import_desmigratif(engine, principal, text, WorkflowSettings())
+            async with DesignationUnitOfWork(engine, schema=SCHEMA, actor=principal.actor) as uow:
+                return await import_desmigratif(ImportDesmigratif(text), uow, principal, WorkflowSettings())
         finally:
             await engine.dispose()
 

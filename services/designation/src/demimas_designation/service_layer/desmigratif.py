@@ -10,17 +10,15 @@ import io
 import re
 import uuid
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from demimas_common.auth.principal import Principal
-from demimas_common.db.uow import UnitOfWork
 from demimas_common.errors import BadUserInput, Forbidden
-from demimas_designation.adapters import designations as repo
+from demimas_designation.domain.commands import ImportDesmigratif
 from demimas_designation.domain.designation import Designation
+from demimas_designation.domain.events import village_event
 from demimas_designation.domain.proposal import Transition, check_decree
 from demimas_designation.domain.vocabulary import DesignationStatus, Programme
-from demimas_designation.service_layer.events import village_event
-from demimas_designation.service_layer.proposals import SCHEMA, WorkflowSettings
+from demimas_designation.service_layer.ports import DesignationUoW
+from demimas_designation.service_layer.proposals import WorkflowSettings
 
 __all__ = ["import_desmigratif", "parse_desmigratif"]
 
@@ -65,18 +63,20 @@ def parse_desmigratif(text: str, today: dt.date) -> list[tuple[str, str, dt.date
     return rows
 
 
-async def import_desmigratif(engine: AsyncEngine, principal: Principal, text: str, settings: WorkflowSettings) -> int:
+async def import_desmigratif(cmd: ImportDesmigratif, uow: DesignationUoW, principal: Principal,
+                             settings: WorkflowSettings) -> int:  # fmt: skip
+    """How many villages were designated: every row of the file, or none (a village designated already is a
+    CONFLICT that rolls the whole file back)."""
     if not principal.has_scope("designation:decide"):
         raise Forbidden("importing designations needs the designation:decide scope", reason="scope")
     now = settings.clock()
-    rows = parse_desmigratif(text, now.date())
+    rows = parse_desmigratif(cmd.text, now.date())
     agency, sub = principal.agency.value, principal.sub
-    async with UnitOfWork(engine, schema=SCHEMA) as uow:
-        for code, number, date in rows:
-            active = Transition(DesignationStatus.ACTIVE, now, agency, sub, "carried over")
-            decree = check_decree(number, date, now.date())
-            d = Designation(uuid.uuid4(), code, decree, Programme.DESMIGRATIF, history=[active])
-            await repo.insert_designation(uow.connection, d)
-            uow.publish(village_event(d))
-        await uow.commit()
+    for code, number, date in rows:
+        active = Transition(DesignationStatus.ACTIVE, now, agency, sub, "carried over")
+        decree = check_decree(number, date, now.date())
+        d = Designation(uuid.uuid4(), code, decree, Programme.DESMIGRATIF, history=[active])
+        await uow.designations.add(d)
+        uow.publish(village_event(d))
+    await uow.commit()
     return len(rows)

@@ -10,29 +10,16 @@ from __future__ import annotations
 
 import contextlib
 
-from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from demimas_common.db.uow import UnitOfWork
-from demimas_common.events.envelope import CloudEvent
 from demimas_common.events.nats import connect
 from demimas_common.events.stream import STREAM
-from demimas_common.skeleton import Consumer, consumer_runner
-from demimas_designation.adapters import projection
-from demimas_designation.adapters.tables import SCHEMA, events, village_counts, worker_states
+from demimas_common.skeleton import consumer_runner
+from demimas_designation.adapters.tables import SCHEMA
+from demimas_designation.adapters.unit_of_work import DesignationUnitOfWork
+from demimas_designation.service_layer.village_stats import VILLAGE_STATS
 
-__all__ = ["VILLAGE_STATS", "rebuild_stats"]
-
-
-async def apply_event(event: CloudEvent, uow: UnitOfWork) -> None:
-    await projection.apply_event(uow.connection, event)
-
-
-async def apply_events(batch: list[CloudEvent], uow: UnitOfWork) -> None:
-    await projection.apply_events(uow.connection, batch)
-
-
-VILLAGE_STATS = Consumer("village-stats", ["demimas.registry.worker.>"], apply_event, apply_events)
+__all__ = ["rebuild_stats"]
 
 
 async def rebuild_stats(engine: AsyncEngine, nats_url: str) -> int:
@@ -43,11 +30,10 @@ async def rebuild_stats(engine: AsyncEngine, nats_url: str) -> int:
             await nc.jetstream().delete_consumer(STREAM, VILLAGE_STATS.durable)
     finally:
         await nc.close()
-    async with engine.begin() as conn:
-        await conn.execute(delete(worker_states))
-        await conn.execute(delete(village_counts))
-        await conn.execute(delete(events.inbox).where(events.inbox.c.consumer == VILLAGE_STATS.durable))
-    consumer = consumer_runner(VILLAGE_STATS, engine, SCHEMA, nats_url)
+    async with DesignationUnitOfWork(engine, schema=SCHEMA) as uow:
+        await uow.village_stats.clear(VILLAGE_STATS.durable)
+        await uow.commit()
+    consumer = consumer_runner(VILLAGE_STATS, engine, SCHEMA, nats_url, unit_of_work=DesignationUnitOfWork)
     try:
         return await consumer.drain()
     finally:

@@ -6,17 +6,21 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import strawberry
 from strawberry.types import Info
 
+from demimas_common.auth.principal import Principal
 from demimas_common.errors import BadUserInput
 from demimas_common.graphql.pagination import decode_cursor, encode_cursor, validate_first
 from demimas_common.graphql.schema import build_schema
 from demimas_common.graphql.types import PageInfo
-from demimas_designation.adapters import designations as designation_repo
-from demimas_designation.adapters import proposals as repo
 from demimas_designation.adapters import queries
+from demimas_designation.adapters.designations import DesignationRepository
+from demimas_designation.adapters.proposals import ProposalRepository
+from demimas_designation.domain import commands as cmd
 from demimas_designation.domain.assessment import Evidence
 from demimas_designation.domain.vocabulary import DesignationStatus, EvidenceKind
 from demimas_designation.entrypoints.graphql.context import DesignationContext
@@ -31,6 +35,8 @@ from demimas_designation.entrypoints.graphql.types import (
 )
 from demimas_designation.service_layer import designations as designation_flow
 from demimas_designation.service_layer import proposals as flow
+from demimas_designation.service_layer.ports import DesignationUoW
+from demimas_designation.service_layer.proposals import WorkflowSettings
 
 __all__ = ["Mutation", "Query", "schema"]
 
@@ -38,6 +44,17 @@ Ctx = Info[DesignationContext, None]
 EvidenceKindEnum = strawberry.enum(EvidenceKind, name="EvidenceKind")
 PROPOSE, VERIFY, DECIDE = [["designation:propose"]], [["designation:verify"]], [["designation:decide"]]
 READERS = [["designation:propose"], ["designation:verify"], ["designation:decide"]]
+C = TypeVar("C")
+R = TypeVar("R")
+
+
+async def _run(info: Ctx, handler: Callable[[C, DesignationUoW, Principal, WorkflowSettings], Awaitable[R]],
+               command: C) -> R:  # fmt: skip
+    """A use case in a unit of work of its own, for the caller (the handler commits)."""
+    ctx = info.context
+    principal = ctx.require_principal()
+    async with ctx.unit_of_work() as uow:
+        return await handler(command, uow, principal, ctx.workflow)
 
 
 def _id(value: strawberry.ID, field: str = "id") -> uuid.UUID:
@@ -147,7 +164,7 @@ class Query:
                 conn, status=f.status.value if f.status else None, region=region, caller_region=principal.region,
                 programme=f.programme.value if f.programme else None, first=limit, after=_after(after),
             )  # fmt: skip
-            found = [await designation_repo.load_designation(conn, i) for i in ids]
+            found = [await DesignationRepository(conn).get(i) for i in ids]
         edges = [DesignationEdge(cursor=encode_cursor((d.village_code, str(d.id))), node=Designation.from_domain(d))
                  for d in found]  # fmt: skip
         return DesignationConnection(edges=edges, page_info=PageInfo.of([e.cursor for e in edges], has_next=more,
@@ -166,7 +183,7 @@ class Query:
                 conn, status=f.status.value if f.status else None, region=_region(f.region_prefix, "regionPrefix"),
                 caller_region=principal.region, first=limit, after=_after(after),
             )  # fmt: skip
-            found = [await repo.load_proposal(conn, i) for i in ids]
+            found = [await ProposalRepository(conn).get(i) for i in ids]
         edges = [ProposalEdge(cursor=encode_cursor((p.village_code, str(p.id))), node=Proposal.from_domain(p))
                  for p in found]  # fmt: skip
         return ProposalConnection(edges=edges, page_info=PageInfo.of([e.cursor for e in edges], has_next=more,
@@ -191,75 +208,60 @@ class Query:
 class Mutation:
     @strawberry.federation.field(requires_scopes=PROPOSE, description="Draft a proposal for a village of your region.")
     async def propose_village(self, info: Ctx, village_code: str, justification: str) -> Proposal | None:
-        ctx = info.context
-        p = await flow.propose(ctx.engine, ctx.require_principal(), village_code, justification, ctx.workflow)
+        p = await _run(info, flow.propose, cmd.ProposeVillage(village_code, justification))
         return Proposal.from_domain(p)
 
     @strawberry.federation.field(requires_scopes=PROPOSE)
     async def submit_proposal(self, info: Ctx, id: strawberry.ID) -> Proposal | None:
-        ctx = info.context
-        return Proposal.from_domain(await flow.submit(ctx.engine, ctx.require_principal(), _id(id), ctx.workflow))
+        return Proposal.from_domain(await _run(info, flow.submit, cmd.SubmitProposal(_id(id))))
 
     @strawberry.federation.field(requires_scopes=VERIFY)
     async def verify_proposal(self, info: Ctx, id: strawberry.ID, note: str | None = None) -> Proposal | None:
-        ctx = info.context
-        p = await flow.verify(ctx.engine, ctx.require_principal(), _id(id), note, ctx.workflow)
-        return Proposal.from_domain(p)
+        return Proposal.from_domain(await _run(info, flow.verify, cmd.VerifyProposal(_id(id), note)))
 
     @strawberry.federation.field(requires_scopes=[["designation:propose"], ["designation:verify"]])
     async def add_evidence(self, info: Ctx, proposal_id: strawberry.ID, input: EvidenceInput) -> Proposal | None:
-        ctx = info.context
         item = Evidence(uuid.uuid4(), EvidenceKind(input.kind), input.title, input.document_date, input.sha256,
                         input.number, input.term_end, input.note)  # fmt: skip
         pid = _id(proposal_id, "proposalId")
-        await flow.add_evidence(ctx.engine, ctx.require_principal(), pid, item, ctx.workflow)
-        async with ctx.engine.connect() as conn:
-            return Proposal.from_domain(await repo.load_proposal(conn, pid))
+        await _run(info, flow.add_evidence, cmd.AddEvidence(pid, item))
+        async with info.context.engine.connect() as conn:
+            return Proposal.from_domain(await ProposalRepository(conn).get(pid))
 
     @strawberry.federation.field(requires_scopes=[["designation:verify"], ["designation:decide"]])
     async def assess_proposal(self, info: Ctx, id: strawberry.ID) -> CriteriaAssessment | None:
-        ctx = info.context
-        _, result = await flow.assess_proposal(ctx.engine, ctx.require_principal(), _id(id), ctx.workflow)
+        _, result = await _run(info, flow.assess_proposal, cmd.AssessProposal(_id(id)))
         return CriteriaAssessment.from_domain(result)
 
     @strawberry.federation.field(requires_scopes=DECIDE, description="Approve with the decree (SK Menteri P2MI).")
     async def approve_proposal(self, info: Ctx, id: strawberry.ID, decree_number: str, decree_date: dt.date,
                                override_reason: str | None = None) -> Proposal | None:  # fmt: skip
-        ctx = info.context
-        p = await flow.approve(ctx.engine, ctx.require_principal(), _id(id), decree_number, decree_date,
-                               override_reason, ctx.workflow)  # fmt: skip
-        return Proposal.from_domain(p)
+        command = cmd.ApproveProposal(_id(id), decree_number, decree_date, override_reason)
+        return Proposal.from_domain(await _run(info, flow.approve, command))
 
     @strawberry.federation.field(requires_scopes=DECIDE)
     async def reject_proposal(self, info: Ctx, id: strawberry.ID, reason: str) -> Proposal | None:
-        ctx = info.context
-        p = await flow.reject(ctx.engine, ctx.require_principal(), _id(id), reason, ctx.workflow)
-        return Proposal.from_domain(p)
+        return Proposal.from_domain(await _run(info, flow.reject, cmd.RejectProposal(_id(id), reason)))
 
     @strawberry.federation.field(requires_scopes=PROPOSE)
     async def withdraw_proposal(self, info: Ctx, id: strawberry.ID, reason: str | None = None) -> Proposal | None:
-        ctx = info.context
-        p = await flow.withdraw(ctx.engine, ctx.require_principal(), _id(id), reason, ctx.workflow)
-        return Proposal.from_domain(p)
+        return Proposal.from_domain(await _run(info, flow.withdraw, cmd.WithdrawProposal(_id(id), reason)))
 
     @strawberry.federation.field(requires_scopes=DECIDE, description="Suspend a designation (a reason is required).")
     async def suspend_designation(self, info: Ctx, id: strawberry.ID, reason: str) -> Designation | None:
-        ctx = info.context
-        d = await designation_flow.suspend(ctx.engine, ctx.require_principal(), _id(id), reason, ctx.workflow)
+        d = await _run(info, designation_flow.suspend, cmd.SuspendDesignation(_id(id), reason))
         return Designation.from_domain(d)
 
     @strawberry.federation.field(requires_scopes=DECIDE, description="Make a suspended designation active again.")
     async def reinstate_designation(self, info: Ctx, id: strawberry.ID, note: str | None = None) -> Designation | None:
-        ctx = info.context
-        d = await designation_flow.reinstate(ctx.engine, ctx.require_principal(), _id(id), note, ctx.workflow)
+        d = await _run(info, designation_flow.reinstate, cmd.ReinstateDesignation(_id(id), note))
         return Designation.from_domain(d)
 
     @strawberry.federation.field(
         requires_scopes=DECIDE, description="Revoke a designation (final; a reason is required)."
     )
     async def revoke_designation(self, info: Ctx, id: strawberry.ID, reason: str) -> Designation | None:
-        ctx = info.context
-        d = await designation_flow.revoke(ctx.engine, ctx.require_principal(), _id(id), reason, ctx.workflow)
+        d = await _run(info, designation_flow.revoke, cmd.RevokeDesignation(_id(id), reason))
         return Designation.from_domain(d)
 
 

@@ -11,10 +11,8 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from demimas_common.errors import BadUserInput, NotFound
-from demimas_designation.adapters import designations as designation_repo
-from demimas_designation.adapters import proposals as repo
-from demimas_designation.adapters.projection import counts_of
-from demimas_designation.adapters.tables import proposals as proposals_table
+from demimas_designation.adapters.designations import DesignationRepository
+from demimas_designation.adapters.proposals import ProposalRepository
 from demimas_designation.domain import assessment as domain_assessment
 from demimas_designation.domain import designation as domain_designation
 from demimas_designation.domain import proposal as domain
@@ -27,7 +25,7 @@ from demimas_designation.domain.vocabulary import (
     ProposalStatus,
 )
 from demimas_designation.entrypoints.graphql.context import DesignationContext
-from demimas_designation.service_layer.proposals import VILLAGE_CODE
+from demimas_designation.service_layer.proposals import VILLAGE_CODE, assessment_of
 
 __all__ = ["CriteriaAssessment", "Designation", "Proposal", "Village"]
 
@@ -89,7 +87,7 @@ class Proposal:
     async def resolve_reference(cls, info: Ctx, id: strawberry.ID) -> Proposal | None:
         async with info.context.engine.connect() as conn:
             try:
-                return cls.from_domain(await repo.load_proposal(conn, _uuid(id)))
+                return cls.from_domain(await ProposalRepository(conn).get(_uuid(id)))
             except NotFound:
                 return None  # as for one outside the caller's region
 
@@ -139,7 +137,7 @@ class Designation:
     async def resolve_reference(cls, info: Ctx, id: strawberry.ID) -> Designation | None:
         async with info.context.engine.connect() as conn:
             try:
-                found = await designation_repo.load_designation(conn, _uuid(id))
+                found = await DesignationRepository(conn).get(_uuid(id))
             except NotFound:
                 return None  # as for one outside the caller's region
         return cls.from_domain(found)
@@ -169,7 +167,7 @@ class CriteriaAssessment:
 async def _designations(ctx: DesignationContext, codes: list[str]) -> list[domain_designation.Designation | None]:
     """A page of villages' designations at once (the gateway sends them in one `_entities` call)."""
     async with ctx.engine.connect() as conn:
-        found = await designation_repo.current_designations(conn, list(codes))
+        found = await DesignationRepository(conn).current_of(list(codes))
     return [found.get(code) for code in codes]
 
 
@@ -194,13 +192,11 @@ class Village:
 
     @strawberry.federation.field(requires_scopes=READERS, description="Proposals of this village, newest first.")
     async def proposals(self, info: Ctx) -> list[Proposal] | None:
-        from sqlalchemy import select
-
         ctx = info.context
         ctx.require_principal()
         async with ctx.engine.connect() as conn:
-            ids = await conn.scalars(select(proposals_table.c.id).where(proposals_table.c.village_code == self.code))
-            found = [await repo.load_proposal(conn, uuid.UUID(str(i))) for i in ids]
+            repo = ProposalRepository(conn)
+            found = [await repo.get(i) for i in await repo.ids_of_village(self.code)]
         found.sort(key=lambda p: p.history[0].at if p.history else dt.datetime.min, reverse=True)
         return [Proposal.from_domain(p) for p in found]
 
@@ -208,9 +204,6 @@ class Village:
     async def criteria_assessment(self, info: Ctx) -> CriteriaAssessment | None:
         ctx = info.context
         ctx.require_principal()
-        async with ctx.engine.connect() as conn:
-            counts = await counts_of(conn, self.code)
-            items = await repo.evidence_of(conn, self.code)
-        now = ctx.workflow.clock()
-        result = domain_assessment.assess(counts, items, threshold=ctx.workflow.procedural_threshold, today=now.date())
+        async with ctx.unit_of_work() as uow:
+            result = await assessment_of(uow, self.code, ctx.workflow, ctx.workflow.clock().date())
         return CriteriaAssessment.from_domain(result)
