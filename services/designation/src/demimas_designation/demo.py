@@ -1,4 +1,4 @@
-"""Demo data for `make run`: the Musi Banyuasin proposals of DOMAIN.md (25 Nov 2025), Ulak Paceh (16.06.13.2001) and
+"""Demo data for `make run`: the Musi Banyuasin proposals (25 Nov 2025), Ulak Paceh (16.06.13.2001) and
 Tebing Bulang (16.06.03.2008), submitted by the regency office and verified by the provincial office, so the
 workflow can be continued through the gateway (assess, evidence, decide); and three Wonosobo villages carried over
 from Desmigratif as designated (the pillars service opens their portfolios from the events). Idempotent: a village

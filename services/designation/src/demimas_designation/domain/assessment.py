@@ -1,5 +1,5 @@
 """Evidence for the criteria, and the assessment of a village against the six criteria and the two minimum
-conditions (DOMAIN.md). "Has PMI residents" and "high share of procedural PMI" come from registry data (the
+conditions (docs/designation.md). "Has PMI residents" and "high share of procedural PMI" come from registry data (the
 village-stats projection); the others from documents and field visits. A village is eligible when every one is MET.
 """
 

@@ -1,4 +1,4 @@
-"""The designation service's events (ARCHITECTURE.md subjects): payloads carry ids and facts, never personal data."""
+"""The designation service's events (subjects in docs/contracts.md): ids and facts, never personal data."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The designation workflow's words (DOMAIN.md, "Designation criteria" and "Designation process")."""
+"""The designation workflow's words (docs/designation.md)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Use cases of the designation workflow: each checks the caller (scope, region), changes the proposal in the unit of
 work with its transition and its event, and commits; or refuses and changes nothing.
 
-Who does what (ARCHITECTURE.md grants): the regency office proposes, submits, withdraws and adds evidence for
+Who does what (the grants of docs/contracts.md): the regency office proposes, submits, withdraws and adds evidence for
 villages of its region (`designation:propose`); the provincial office verifies and assesses inside its region
 (`designation:verify`); KP2MI decides (`designation:decide`)."""
 
