@@ -158,7 +158,7 @@ async def _load(admin: str, rows: dict[str, list[tuple[Any, ...]]]) -> None:
             await conn.copy_records_to_table(table, schema_name=schema, records=rows[key])
     finally:
         await conn.close()
-    engine = create_engine(admin, pool_size=1)  # the COPY bypassed insert_activity: roll the activities up
+    engine = create_engine(admin, pool_size=1)  # the COPY bypassed ActivityRepository.add: roll the activities up
     async with engine.begin() as sa_conn:
         await rebuild_rollups(sa_conn)
     await engine.dispose()

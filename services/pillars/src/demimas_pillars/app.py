@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from demimas_common.service import ServiceSpec
 from demimas_common.skeleton import PeriodicJob, Resources, ServiceParts, service_app
+from demimas_pillars.adapters.unit_of_work import PillarsUnitOfWork
 from demimas_pillars.entrypoints.graphql.context import PillarsContext
 from demimas_pillars.entrypoints.graphql.schema import schema
 from demimas_pillars.service_layer.consumers import DESIGNATIONS, PEOPLE
@@ -38,6 +39,7 @@ def create_app(settings: PillarsSettings | None = None) -> FastAPI:
         return ServiceParts(
             schema=schema,
             context=partial(PillarsContext, delivery=delivery),
+            unit_of_work=PillarsUnitOfWork,
             consumers=[PEOPLE, DESIGNATIONS],
             jobs=[PeriodicJob("prune-idempotency-keys", 3600.0, prune)],
         )

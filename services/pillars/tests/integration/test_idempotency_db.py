@@ -15,12 +15,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from demimas_common.db.uow import UnitOfWork
 from demimas_common.errors import BadUserInput, Conflict
 from demimas_common.skeleton import PeriodicJob, run_periodically
-from demimas_pillars.adapters import idempotency
-from demimas_pillars.adapters.tables import activity_daily, events, idempotency_keys, milestones, pilots
+from demimas_pillars.adapters.tables import SCHEMA, activity_daily, events, idempotency_keys, milestones, pilots
+from demimas_pillars.adapters.unit_of_work import PillarsUnitOfWork
 from demimas_pillars.domain.activity import Activity
+from demimas_pillars.domain.commands import AddMilestone, CreatePilot, RecordActivity
 from demimas_pillars.domain.pilot import Milestone
 from demimas_pillars.domain.vocabulary import ServicePillar
 from demimas_pillars.entrypoints.graphql.context import PillarsContext
@@ -29,8 +29,8 @@ from demimas_pillars.service_layer import pilots as pilot_flow
 from demimas_pillars.service_layer.activities import record_activity
 from demimas_pillars.service_layer.maintenance import prune_keys
 
-from .conftest import principal, village
-from .test_delivery_db import NOW, SETTINGS, TODAY, activity, count, pilot, registered
+from .conftest import NOW, SETTINGS, TODAY, act, principal, village
+from .test_delivery_db import activity, count, pilot, registered
 
 pytestmark = pytest.mark.integration
 
@@ -56,11 +56,11 @@ async def test_a_retry_returns_the_recorded_activity_and_writes_nothing(engine: 
     code, k, kp2mi = village(), key(), principal("KP2MI")
     worker = await registered(engine, code)
     first = activity(code, worker_ids=(worker,))
-    recorded = await record_activity(engine, kp2mi, first, SETTINGS, idempotency_key=k)
+    recorded = await act(engine, kp2mi, record_activity, RecordActivity(first, k))
     assert recorded.id == first.id
     assert (await count(engine, code), await daily(engine, code)) == ((1, 1), 1)
     for _ in range(2):
-        again = await record_activity(engine, kp2mi, attempt(first), SETTINGS, idempotency_key=k)
+        again = await act(engine, kp2mi, record_activity, RecordActivity(attempt(first), k))
         assert again.id == first.id
         assert (again.title, again.worker_ids, again.outputs) == (first.title, (worker,), first.outputs)
     assert (await count(engine, code), await daily(engine, code)) == ((1, 1), 1)  # one row, one event, one rollup
@@ -69,10 +69,9 @@ async def test_a_retry_returns_the_recorded_activity_and_writes_nothing(engine: 
 async def test_the_key_with_another_input_is_a_conflict_that_writes_nothing(engine: AsyncEngine) -> None:
     code, k, kp2mi = village(), key(), principal("KP2MI")
     first = activity(code)
-    await record_activity(engine, kp2mi, first, SETTINGS, idempotency_key=k)
+    await act(engine, kp2mi, record_activity, RecordActivity(first, k))
     with pytest.raises(Conflict) as caught:
-        await record_activity(engine, kp2mi, attempt(replace(first, title="Another session")), SETTINGS,
-                              idempotency_key=k)  # fmt: skip
+        await act(engine, kp2mi, record_activity, RecordActivity(attempt(replace(first, title="Another session")), k))
     error = caught.value
     assert error.extensions == {"code": "CONFLICT", "field": "idempotencyKey", "reason": "idempotency_key_reused"}
     assert f"idempotencyKey {k!r} was already used by KP2MI on {NOW:%Y-%m-%d %H:%M} UTC" in error.message
@@ -85,7 +84,7 @@ async def test_concurrent_duplicates_end_with_one_row(engine: AsyncEngine) -> No
     code, k, kp2mi = village(), key(), principal("KP2MI")
     first = activity(code)
     results = await asyncio.gather(
-        *(record_activity(engine, kp2mi, attempt(first), SETTINGS, idempotency_key=k) for _ in range(6))
+        *(act(engine, kp2mi, record_activity, RecordActivity(attempt(first), k)) for _ in range(6))
     )
     assert len({r.id for r in results}) == 1
     assert (await count(engine, code), await daily(engine, code)) == ((1, 1), 1)
@@ -93,9 +92,8 @@ async def test_concurrent_duplicates_end_with_one_row(engine: AsyncEngine) -> No
 
 async def test_keys_are_each_agencys_own(engine: AsyncEngine) -> None:
     code, k = village(), key()
-    a = await record_activity(engine, principal("KP2MI"), activity(code), SETTINGS, idempotency_key=k)
-    b = await record_activity(engine, principal("KEMENDES"), activity(code, agency="KEMENDES"), SETTINGS,
-                              idempotency_key=k)  # fmt: skip
+    a = await act(engine, principal("KP2MI"), record_activity, RecordActivity(activity(code), k))
+    b = await act(engine, principal("KEMENDES"), record_activity, RecordActivity(activity(code, agency="KEMENDES"), k))
     assert a.id != b.id
     assert await count(engine, code) == (2, 2)
 
@@ -103,12 +101,11 @@ async def test_keys_are_each_agencys_own(engine: AsyncEngine) -> None:
 async def test_a_refused_attempt_does_not_use_the_key_up(engine: AsyncEngine) -> None:
     code, k, kp2mi = village(), key(), principal("KP2MI")
     with pytest.raises(BadUserInput):  # a participant the `people` projection does not know
-        await record_activity(engine, kp2mi, activity(code, worker_ids=(uuid.UUID(int=97),)), SETTINGS,
-                              idempotency_key=k)  # fmt: skip
+        await act(engine, kp2mi, record_activity, RecordActivity(activity(code, worker_ids=(uuid.UUID(int=97),)), k))
     async with engine.connect() as conn:
         assert await conn.scalar(select(func.count()).where(idempotency_keys.c.key == k)) == 0
     fixed = activity(code)
-    assert (await record_activity(engine, kp2mi, fixed, SETTINGS, idempotency_key=k)).id == fixed.id
+    assert (await act(engine, kp2mi, record_activity, RecordActivity(fixed, k))).id == fixed.id
     assert await count(engine, code) == (1, 1)
 
 
@@ -116,7 +113,7 @@ async def test_a_bad_key_is_refused_before_anything_is_written(engine: AsyncEngi
     code = village()
     for bad in ("", "x" * 101, "kunci\u00e9"):
         with pytest.raises(BadUserInput) as caught:
-            await record_activity(engine, principal("KP2MI"), activity(code), SETTINGS, idempotency_key=bad)
+            await act(engine, principal("KP2MI"), record_activity, RecordActivity(activity(code), bad))
         assert caught.value.field == "idempotencyKey"
     assert await count(engine, code) == (0, 0)
 
@@ -124,8 +121,8 @@ async def test_a_bad_key_is_refused_before_anything_is_written(engine: AsyncEngi
 async def test_without_a_key_a_repeat_records_again(engine: AsyncEngine) -> None:
     code, kp2mi = village(), principal("KP2MI")
     first = activity(code)
-    await record_activity(engine, kp2mi, first, SETTINGS)
-    await record_activity(engine, kp2mi, attempt(first), SETTINGS)
+    await act(engine, kp2mi, record_activity, RecordActivity(first))
+    await act(engine, kp2mi, record_activity, RecordActivity(attempt(first)))
     assert (await count(engine, code), await daily(engine, code)) == ((2, 2), 2)
 
 
@@ -142,40 +139,45 @@ async def pilot_rows(engine: AsyncEngine, code: str) -> tuple[int, int]:
 async def test_a_pilot_retry_returns_the_pilot_and_a_key_is_one_operations(engine: AsyncEngine) -> None:
     code, k, polkam = village(), key(), principal("KEMENKO_POLKAM")
     first = pilot(code)
-    created = await pilot_flow.create_pilot(engine, polkam, first, SETTINGS, idempotency_key=k)
-    again = await pilot_flow.create_pilot(
-        engine, polkam, replace(first, id=uuid.uuid4(), milestones=tuple(replace(m, id=uuid.uuid4())
-                                                                         for m in first.milestones)),
-        SETTINGS, idempotency_key=k,
-    )  # fmt: skip
+    created = await act(engine, polkam, pilot_flow.create_pilot, CreatePilot(first, k))
+    again = await act(
+        engine,
+        polkam,
+        pilot_flow.create_pilot,
+        CreatePilot(
+            replace(first, id=uuid.uuid4(), milestones=tuple(replace(m, id=uuid.uuid4()) for m in first.milestones)), k
+        ),
+    )
     assert again.id == created.id == first.id
     assert [m.id for m in again.milestones] == [m.id for m in first.milestones]
     assert await pilot_rows(engine, code) == (1, 2)
     with pytest.raises(Conflict) as caught:
-        await pilot_flow.create_pilot(engine, polkam, replace(first, id=uuid.uuid4(), title="Another pilot"),
-                                      SETTINGS, idempotency_key=k)  # fmt: skip
+        await act(
+            engine,
+            polkam,
+            pilot_flow.create_pilot,
+            CreatePilot(replace(first, id=uuid.uuid4(), title="Another pilot"), k),
+        )
     assert caught.value.details == {"reason": "idempotency_key_reused"}
     # the same key for another operation of the same agency is refused too
     kemendes, other = principal("KEMENDES"), key()
-    await record_activity(engine, kemendes, activity(code, agency="KEMENDES"), SETTINGS, idempotency_key=other)
+    await act(engine, kemendes, record_activity, RecordActivity(activity(code, agency="KEMENDES"), other))
     with pytest.raises(Conflict, match="for recordActivity"):
-        await pilot_flow.create_pilot(
+        await act(
             engine,
             kemendes,
-            replace(first, id=uuid.uuid4(), coordinator="KEMENDES", milestones=()),
-            SETTINGS,
-            idempotency_key=other,
+            pilot_flow.create_pilot,
+            CreatePilot(replace(first, id=uuid.uuid4(), coordinator="KEMENDES", milestones=()), other),
         )
     assert await pilot_rows(engine, code) == (1, 2)
 
 
 async def test_a_milestone_retry_adds_it_once(engine: AsyncEngine) -> None:
     code, k, polkam = village(), key(), principal("KEMENKO_POLKAM")
-    p = await pilot_flow.create_pilot(engine, polkam, pilot(code), SETTINGS)
+    p = await act(engine, polkam, pilot_flow.create_pilot, CreatePilot(pilot(code)))
     m = Milestone(uuid.uuid4(), "Midline survey", TODAY, "KEMENPPPA")
-    after = await pilot_flow.add_milestone(engine, polkam, p.id, m, SETTINGS, idempotency_key=k)
-    again = await pilot_flow.add_milestone(engine, polkam, p.id, replace(m, id=uuid.uuid4()), SETTINGS,
-                                           idempotency_key=k)  # fmt: skip
+    after = await act(engine, polkam, pilot_flow.add_milestone, AddMilestone(p.id, m, k))
+    again = await act(engine, polkam, pilot_flow.add_milestone, AddMilestone(p.id, replace(m, id=uuid.uuid4()), k))
     assert [x.id for x in again.milestones] == [x.id for x in after.milestones]
     assert await pilot_rows(engine, code) == (1, len(p.milestones) + 1)
 
@@ -184,7 +186,7 @@ MUTATION = """mutation($in: ActivityInput!) { recordActivity(input: $in) { id ti
 
 
 async def graphql(engine: AsyncEngine, variables: dict[str, Any]) -> Any:
-    context = PillarsContext(principal("KP2MI"), engine=engine, schema="pillars", unit_of_work_class=UnitOfWork,
+    context = PillarsContext(principal("KP2MI"), engine=engine, schema="pillars", unit_of_work_class=PillarsUnitOfWork,
                              delivery=SETTINGS)  # fmt: skip
     return await schema.execute(MUTATION, variable_values=variables, context_value=context)
 
@@ -216,15 +218,17 @@ async def test_the_graphql_input_carries_the_key(engine: AsyncEngine) -> None:
 async def test_keys_older_than_the_retention_are_forgotten(engine: AsyncEngine) -> None:
     code, kp2mi = village(), principal("KP2MI")
     old_key, new_key = key(), key()
-    await record_activity(engine, kp2mi, activity(code), SETTINGS, idempotency_key=old_key)
-    await record_activity(engine, kp2mi, activity(code), SETTINGS, idempotency_key=new_key)
+    await act(engine, kp2mi, record_activity, RecordActivity(activity(code), old_key))
+    await act(engine, kp2mi, record_activity, RecordActivity(activity(code), new_key))
     async with engine.begin() as conn:  # the first was claimed 40 days ago
         await conn.execute(
             idempotency_keys.update()
             .where(idempotency_keys.c.key == old_key)
             .values(created_at=NOW - dt.timedelta(days=40))
         )
-    dropped = await idempotency.prune(engine, older_than=NOW - dt.timedelta(days=30))
+    async with PillarsUnitOfWork(engine, schema=SCHEMA) as uow:
+        dropped = await uow.idempotency_keys.prune(older_than=NOW - dt.timedelta(days=30))
+        await uow.commit()
     assert dropped >= 1
     async with engine.connect() as conn:
         left = set(
@@ -233,12 +237,12 @@ async def test_keys_older_than_the_retention_are_forgotten(engine: AsyncEngine) 
     assert left == {new_key}
     # a forgotten key is a new key again: the request records once more
     again = activity(code)
-    assert (await record_activity(engine, kp2mi, again, SETTINGS, idempotency_key=old_key)).id == again.id
+    assert (await act(engine, kp2mi, record_activity, RecordActivity(again, old_key))).id == again.id
 
 
 async def test_the_pruning_task_forgets_old_keys_and_keeps_running(engine: AsyncEngine) -> None:
     k = key()
-    await record_activity(engine, principal("KP2MI"), activity(village()), SETTINGS, idempotency_key=k)
+    await act(engine, principal("KP2MI"), record_activity, RecordActivity(activity(village()), k))
     async with engine.begin() as conn:
         await conn.execute(
             idempotency_keys.update().where(idempotency_keys.c.key == k).values(created_at=NOW - dt.timedelta(days=90))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -12,15 +13,15 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from demimas_common.devstack.testing import TestStack
-from demimas_common.events.consumer import EventConsumer
 from demimas_common.events.envelope import CloudEvent, new_event
 from demimas_common.events.nats import connect
 from demimas_common.events.stream import ensure_stream
-from demimas_pillars.adapters.people import apply_people_event
-from demimas_pillars.adapters.portfolios import apply_designation_event
+from demimas_common.skeleton import consumer_runner
 from demimas_pillars.adapters.tables import SCHEMA, events, people, portfolios, reintegration_queue
+from demimas_pillars.adapters.unit_of_work import PillarsUnitOfWork
+from demimas_pillars.service_layer.consumers import DESIGNATIONS, on_person_event, on_village_event
 
-from .conftest import village
+from .conftest import consume, village
 
 pytestmark = pytest.mark.integration
 
@@ -35,8 +36,7 @@ DEPARTURE = {"destinationCountry": "MY", "scheme": "P_TO_P", "procedural": True}
 
 async def apply_all(engine: AsyncEngine, items: list[CloudEvent]) -> None:
     for event in items:
-        async with engine.begin() as conn:
-            await apply_people_event(conn, event)
+        await consume(engine, on_person_event, event)
 
 
 async def queue_of(engine: AsyncEngine, worker: str) -> list[tuple[int, str]]:
@@ -105,9 +105,9 @@ async def test_a_designation_opens_the_portfolio_exactly_once_on_redelivery(
     for suffix in ("", ":again"):  # the same event published twice (past JetStream's duplicate window)
         await js.publish(designated.type, designated.to_json(), headers={"Nats-Msg-Id": designated.id + suffix})
     await nc.close()
-    consumer = EventConsumer(engine, SCHEMA, stack.nats_url, durable=f"designations-{uuid.uuid4().hex[:8]}",
-                             subjects=["demimas.designation.village.>"], handler=apply_designation_event,
-                             fetch_timeout=0.3)  # fmt: skip
+    declared = replace(DESIGNATIONS, durable=f"designations-{uuid.uuid4().hex[:8]}")
+    consumer = consumer_runner(declared, engine, SCHEMA, stack.nats_url, unit_of_work=PillarsUnitOfWork,
+                               fetch_timeout=0.3)  # fmt: skip
     await consumer.drain()
     await consumer.close()
     async with engine.connect() as conn:
@@ -127,15 +127,13 @@ async def test_suspension_reinstatement_and_revocation_follow_the_designation(en
     steps.append(village_event("revoked", code, designation))
     seen = []
     for event in [steps[0], steps[1], steps[0], steps[2], steps[1], steps[3]]:  # stale copies in between
-        async with engine.begin() as conn:
-            await apply_designation_event(conn, event)
+        await consume(engine, on_village_event, event)
         async with engine.connect() as conn:
             seen.append(await conn.scalar(select(portfolios.c.status).where(portfolios.c.village_code == code)))
     assert seen == ["OPEN", "SUSPENDED", "SUSPENDED", "OPEN", "OPEN", "CLOSED"]
     assert await opened_events(engine, code) == 1
     again = str(uuid.uuid4())  # designated anew after the revocation: a new portfolio period
-    async with engine.begin() as conn:
-        await apply_designation_event(conn, village_event("designated", code, again))
+    await consume(engine, on_village_event, village_event("designated", code, again))
     assert await opened_events(engine, code) == 2
 
 

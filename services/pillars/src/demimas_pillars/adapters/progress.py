@@ -71,6 +71,6 @@ _REBUILD = [
 
 
 async def rebuild_rollups(conn: AsyncConnection) -> None:
-    """Recompute the rollups from the activities (after a bulk load that bypassed `insert_activity`)."""
+    """Recompute the rollups from the activities (after a bulk load that bypassed `ActivityRepository.add`)."""
     for statement in _REBUILD:
         await conn.execute(text(statement))

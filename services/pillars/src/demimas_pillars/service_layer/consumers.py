@@ -1,23 +1,61 @@
-"""The pillars service's durable consumers: `people` on the registry's worker and family events, `designations` on
-the designation service's village events."""
+"""The pillars service's durable consumers and their handlers `(event, uow)`: `people` on the registry's worker and
+family events (the `people` projection and its reintegration queue), `designations` on the designation service's
+village events (portfolios). The domain decides what an event changes (domain/people.py, domain/portfolio.py); the
+repositories write it; a follow-up event is published through the unit of work, which the consumer joined to the
+transaction that records the event in its inbox: the change, the follow-up and the inbox row commit together."""
 
 from __future__ import annotations
 
-from demimas_common.db.uow import UnitOfWork
 from demimas_common.events.envelope import CloudEvent
 from demimas_common.skeleton import Consumer
-from demimas_pillars.adapters.people import apply_people_event
-from demimas_pillars.adapters.portfolios import apply_designation_event
+from demimas_common.telemetry import current_traceparent
+from demimas_pillars.domain import people, portfolio
+from demimas_pillars.domain.events import portfolio_opened
+from demimas_pillars.service_layer.ports import PillarsUoW
 
-__all__ = ["DESIGNATIONS", "PEOPLE"]
-
-
-async def on_person_event(event: CloudEvent, uow: UnitOfWork) -> None:
-    await apply_people_event(uow.connection, event)
+__all__ = ["DESIGNATIONS", "PEOPLE", "on_person_event", "on_village_event"]
 
 
-async def on_village_event(event: CloudEvent, uow: UnitOfWork) -> None:
-    await apply_designation_event(uow.connection, event)
+async def on_person_event(event: CloudEvent, uow: PillarsUoW) -> None:
+    if event.type == people.FAMILY_ADDED:
+        added = people.family_member_added(event)
+        lives_with_worker = added.village_code is None
+        worker_village = await uow.people.village_of(added.worker_id) if lives_with_worker else None
+        await uow.people.add_family_member(people.family_member_person(added, worker_village))
+        await uow.commit()
+        return
+    seen = people.worker_seen(event)
+    before = await uow.people.village_of(seen.worker_id)
+    newest = await uow.people.save_worker_if_newer(seen.person)
+    for change in people.after_worker_event(seen, newest=newest, village_before=before):
+        match change:
+            case people.MoveFamily():
+                await uow.people.move_family(change)
+            case people.MoveQueue():
+                await uow.queue.move(change.worker_id, change.village_code)
+            case people.EnterQueue():
+                await uow.queue.enter(change)
+            case people.DropWaitingReturns():
+                await uow.queue.drop_waiting_before(change.worker_id, change.version)
+    await uow.commit()
+
+
+async def on_village_event(event: CloudEvent, uow: PillarsUoW) -> None:
+    change = portfolio.designation_change(event)
+    if change is None:
+        return
+    current = await uow.portfolios.get_for_update(change.village_code)
+    followed = portfolio.follow(current, change)
+    if followed is None:
+        return  # stale: an event no newer than the last one applied
+    if current is None:
+        await uow.portfolios.add(followed.portfolio)
+    else:
+        await uow.portfolios.save(followed.portfolio)
+    if followed.opened:
+        traceparent = current_traceparent() or event.traceparent  # the consumer's span, else the designation's
+        uow.publish(portfolio_opened(change.village_code, change.designation_id, event, traceparent))
+    await uow.commit()
 
 
 PEOPLE = Consumer("people", ["demimas.registry.worker.>", "demimas.registry.family.>"], on_person_event)

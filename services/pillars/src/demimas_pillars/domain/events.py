@@ -1,13 +1,24 @@
-"""The pillars service's events (ARCHITECTURE.md subjects). Payloads carry ids and counts, never who took part."""
+"""The pillars service's events (ARCHITECTURE.md subjects). Payloads carry ids and counts, never who took part.
+
+`portfolio_opened` follows a designation event (the `designations` consumer): it names that event as its cause and
+keeps its correlation id."""
 
 from __future__ import annotations
+
+import uuid
 
 from demimas_common.events.envelope import Actor, CloudEvent, new_event
 from demimas_pillars.domain.activity import Activity
 from demimas_pillars.domain.enrolment import Enrolment
 from demimas_pillars.domain.pilot import Milestone, Pilot
 
-__all__ = ["activity_recorded", "enrolment_created", "milestone_completed", "pilot_created"]
+__all__ = [
+    "activity_recorded",
+    "enrolment_created",
+    "milestone_completed",
+    "pilot_created",
+    "portfolio_opened",
+]
 
 
 def activity_recorded(a: Activity, actor: Actor) -> CloudEvent:
@@ -59,3 +70,16 @@ def milestone_completed(p: Pilot, m: Milestone, actor: Actor) -> CloudEvent:
         "dueDate": m.due_date.isoformat(),
     }
     return new_event("demimas.pillars.pilot.milestone_completed", str(p.id), data, actor=actor)
+
+
+def portfolio_opened(
+    village_code: str, designation_id: uuid.UUID, cause: CloudEvent, traceparent: str | None
+) -> CloudEvent:
+    return new_event(
+        "demimas.pillars.portfolio.opened",
+        village_code,
+        {"villageCode": village_code, "designationId": str(designation_id)},
+        traceparent=traceparent,
+        causation_id=cause.id,
+        correlation_id=cause.correlationid or cause.id,
+    )

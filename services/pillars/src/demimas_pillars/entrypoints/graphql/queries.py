@@ -1,0 +1,153 @@
+"""The pillars subgraph's queries: an activity or a pilot by id, the pilot tracker (pilots by region, agency,
+programme and status; overdue milestones), and the pillar table integrators read to know who may record what."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import strawberry
+
+from demimas_common.auth.principal import Agency
+from demimas_common.errors import BadUserInput
+from demimas_common.graphql.pagination import decode_cursor, encode_cursor, validate_first
+from demimas_common.graphql.types import PageInfo
+from demimas_pillars.adapters.pilots import PilotRepository
+from demimas_pillars.domain.vocabulary import OUTPUTS, SERVES, PilotStatus, ServicePillar, ThematicProgramme
+from demimas_pillars.entrypoints.graphql.activities import Activity
+from demimas_pillars.entrypoints.graphql.common import PILOT_READ, READ, Ctx
+from demimas_pillars.entrypoints.graphql.enums import AgencyEnum, EmasPillarEnum, OutputKindEnum, ServicePillarEnum
+from demimas_pillars.entrypoints.graphql.inputs import PilotFilter
+from demimas_pillars.entrypoints.graphql.pilots import Milestone, PilotProject
+
+__all__ = ["Query"]
+
+REGION = re.compile(r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$")
+
+
+@strawberry.type
+class PilotProjectEdge:
+    cursor: str
+    node: PilotProject
+
+
+@strawberry.type
+class PilotProjectConnection:
+    edges: list[PilotProjectEdge]
+    page_info: PageInfo
+
+
+@strawberry.type
+class OverdueMilestone:
+    pilot: PilotProject
+    milestone: Milestone
+    days_overdue: int
+
+    def region_code(self, info: Ctx) -> str:
+        return self.pilot.village_code
+
+
+@strawberry.type(description="A service pillar: the EMAS pillar it serves, who may record it, what it may report.")
+class PillarInfo:
+    pillar: ServicePillarEnum  # type: ignore[valid-type]
+    emas_pillar: EmasPillarEnum  # type: ignore[valid-type]
+    agencies: list[AgencyEnum]  # type: ignore[valid-type]
+    outputs: list[OutputKindEnum]  # type: ignore[valid-type]
+
+
+def _region(value: str | None) -> str | None:
+    if value is not None and not REGION.match(value):
+        raise BadUserInput("regionPrefix must be a region code prefix such as 16 or 16.06", field="regionPrefix")
+    return value
+
+
+@strawberry.type
+class Query:
+    @strawberry.federation.field(requires_scopes=READ, description="An activity by its id.")
+    async def activity(self, info: Ctx, id: strawberry.ID) -> Activity | None:
+        return await Activity.resolve_reference(info, id)
+
+    @strawberry.federation.field(requires_scopes=PILOT_READ, description="A joint pilot project by its id.")
+    async def pilot_project(self, info: Ctx, id: strawberry.ID) -> PilotProject | None:
+        return await PilotProject.resolve_reference(info, id)
+
+    @strawberry.federation.field(requires_scopes=PILOT_READ, description="Joint pilot projects, by village code.")
+    async def pilot_projects(
+        self, info: Ctx, filter: PilotFilter | None = None, first: int | None = None, after: str | None = None
+    ) -> PilotProjectConnection | None:
+        ctx = info.context
+        principal = ctx.require_principal()
+        f = filter or PilotFilter()
+        limit = validate_first(first)
+        cursor = None
+        if after is not None:
+            code, raw = decode_cursor(after, length=2)
+            try:
+                cursor = (str(code), uuid.UUID(str(raw)))
+            except ValueError:
+                raise BadUserInput("after is not a cursor of this list", field="after") from None
+        async with ctx.engine.connect() as conn:
+            repository = PilotRepository(conn)
+            ids, more = await repository.page(
+                region=_region(f.region_prefix),
+                caller_region=principal.region,
+                agency=Agency(f.agency).value if f.agency else None,
+                programme=ThematicProgramme(f.programme) if f.programme else None,
+                status=PilotStatus(f.status) if f.status else None,
+                village=None,
+                first=limit,
+                after=cursor,
+            )
+            found = await repository.get_many(ids)
+        today = ctx.delivery.today()
+        edges = [
+            PilotProjectEdge(cursor=encode_cursor((p.village_code, str(p.id))), node=PilotProject.from_domain(p, today))
+            for p in found
+        ]
+        return PilotProjectConnection(
+            edges=edges, page_info=PageInfo.of([e.cursor for e in edges], has_next=more, after=after)
+        )
+
+    @strawberry.federation.field(
+        requires_scopes=PILOT_READ, description="Milestones past due and not completed, oldest first."
+    )
+    async def overdue_milestones(
+        self,
+        info: Ctx,
+        agency: AgencyEnum | None = None,  # type: ignore[valid-type]
+        first: int | None = None,
+    ) -> list[OverdueMilestone] | None:
+        ctx = info.context
+        principal = ctx.require_principal()
+        today = ctx.delivery.today()
+        async with ctx.engine.connect() as conn:
+            repository = PilotRepository(conn)
+            pairs = await repository.overdue(
+                agency=Agency(agency).value if agency else None,
+                today=today,
+                caller_region=principal.region,
+                limit=validate_first(first),
+            )
+            found = {p.id: p for p in await repository.get_many(list(dict.fromkeys(p for p, _ in pairs)))}
+        result = []
+        for pilot_id, milestone_id in pairs:
+            pilot = found[pilot_id]
+            m = next(m for m in pilot.milestones if m.id == milestone_id)
+            result.append(
+                OverdueMilestone(
+                    pilot=PilotProject.from_domain(pilot, today),
+                    milestone=Milestone.from_domain(m, pilot, today),
+                    days_overdue=(today - m.due_date).days,
+                )
+            )
+        return result
+
+    @strawberry.federation.field(requires_scopes=READ, description="The ten pillars and who may record each.")
+    def service_pillars(self, info: Ctx) -> list[PillarInfo] | None:
+        table = info.context.delivery.pillar_agencies
+        return [
+            PillarInfo(
+                pillar=p, emas_pillar=SERVES[p], agencies=sorted(table.get(p, frozenset())), outputs=sorted(OUTPUTS[p])
+            )
+            for p in ServicePillar
+        ]
