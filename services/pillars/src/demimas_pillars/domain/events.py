@@ -1,4 +1,4 @@
-"""The pillars service's events (ARCHITECTURE.md subjects). Payloads carry ids and counts, never who took part.
+"""The pillars service's events (subjects in docs/contracts.md). Payloads carry ids and counts, never who took part.
 
 `portfolio_opened` follows a designation event (the `designations` consumer): it names that event as its cause and
 keeps its correlation id."""

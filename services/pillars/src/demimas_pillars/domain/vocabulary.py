@@ -1,6 +1,6 @@
-"""The programme's words (DOMAIN.md, "The programme" and "Inter-agency collaboration"): the ten service pillars and
-the four EMAS pillars they serve, the outputs each pillar may report, the thematic-village programmes of the partner
-ministries, and the states of enrolments, reintegration and pilot projects."""
+"""The programme's words (docs/pillars.md): the ten service pillars and the four EMAS pillars they serve, the outputs
+each pillar may report, the thematic-village programmes of the partner ministries, and the states of enrolments,
+reintegration and pilot projects."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ __all__ = [
     "ThematicProgrammeEnum",
 ]
 
-AgencyEnum = strawberry.enum(Agency, name="Agency", description="The agencies of ARCHITECTURE.md.")
+AgencyEnum = strawberry.enum(Agency, name="Agency", description="The agencies of the programme (docs/contracts.md).")
 ServicePillarEnum = strawberry.enum(v.ServicePillar, name="ServicePillar", description="KP2MI's ten service pillars.")
 EmasPillarEnum = strawberry.enum(v.EmasPillar, name="EmasPillar", description="Edukatif, Maju, Aman, Sejahtera.")
 OutputKindEnum = strawberry.enum(v.OutputKind, name="OutputKind", description="What an activity produced.")
