@@ -14,7 +14,7 @@ from demimas_common.db.engine import create_engine
 from demimas_common.devstack.testing import TestStack
 from demimas_common.events.nats import connect
 from demimas_common.events.stream import ensure_stream
-from demimas_common.events.tables import event_tables, event_tables_ddl
+from demimas_common.events.tables import event_tables_ddl
 
 
 @pytest.fixture
@@ -22,14 +22,12 @@ async def event_schema(stack: TestStack) -> AsyncIterator[tuple[AsyncEngine, str
     """A fresh schema per test, with the event tables and an `effects` table consumers write to."""
     schema = f"evt_{uuid.uuid4().hex[:10]}"
     engine = create_engine(stack.database_url, pool_size=5)
-    tables = event_tables(schema)
     effects = Table("effects", MetaData(schema=schema), Column("event_id", Text), Column("n", Integer))
     async with engine.begin() as conn:
         await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        await conn.run_sync(tables.outbox.metadata.create_all)
-        await conn.run_sync(effects.metadata.create_all)
         for statement in event_tables_ddl(schema):
             await conn.execute(text(statement))
+        await conn.run_sync(effects.metadata.create_all)
     try:
         yield engine, schema
     finally:

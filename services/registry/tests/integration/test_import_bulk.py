@@ -113,15 +113,16 @@ async def test_a_failing_batch_leaves_nothing_of_the_file(
     real_copy_rest = load._copy_rest
     calls = 0
 
-    async def fails_in_second_batch(apg: Any, batch: Any) -> None:
+    async def fails_in_second_batch(uow: Any, batch: Any) -> None:
         nonlocal calls
         calls += 1
         if calls == 2:  # the first batch is written; this one's workers and movements too, its events fail
+            apg = await uow.driver_connection()
             await apg.copy_records_to_table(
                 "departures", schema_name="registry", columns=DEPARTURE_COLUMNS, records=batch.departures
             )
             raise RuntimeError("outbox write failed")
-        await real_copy_rest(apg, batch)
+        await real_copy_rest(uow, batch)
 
     monkeypatch.setattr(load, "_copy_rest", fails_in_second_batch)
     engine = create_engine(registry_db.runtime_url)

@@ -47,5 +47,5 @@ def test_builder_rows_line_up_with_the_records() -> None:
     assert len(batch.departures) == sum(1 for r in batch_records if r.departure)
     assert len(batch.returns) == sum(1 for r in batch_records if r.ret)
     assert len(batch.outbox) == 100 + len(batch.departures) + len(batch.returns)
-    assert all(row[4] is not None and '"traceparent"' in row[3] for row in batch.outbox)
+    assert all(row.traceparent is not None and '"traceparent"' in row.payload for row in batch.outbox)
     assert len(builder) == 0

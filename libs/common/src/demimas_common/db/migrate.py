@@ -17,20 +17,20 @@ from demimas_common.db.engine import create_engine
 __all__ = ["run_env", "upgrade"]
 
 
-def _upgrade_sync(connection: Connection, schema: str, script_location: Path) -> None:
+def _upgrade_sync(connection: Connection, schema: str, script_location: Path, revision: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(script_location))
     config.attributes["connection"] = connection
     config.attributes["schema"] = schema
-    command.upgrade(config, "head")
+    command.upgrade(config, revision)
 
 
-async def upgrade(owner_url: str, *, schema: str, script_location: Path) -> None:
-    """Bring `schema` to the newest revision (idempotent)."""
+async def upgrade(owner_url: str, *, schema: str, script_location: Path, revision: str = "head") -> None:
+    """Bring `schema` to the newest revision (idempotent); to `revision` when given (tests of one migration)."""
     engine = create_engine(owner_url, pool_size=1)
     try:
         async with engine.begin() as conn:
-            await conn.run_sync(_upgrade_sync, schema, script_location)
+            await conn.run_sync(_upgrade_sync, schema, script_location, revision)
     finally:
         await engine.dispose()
 

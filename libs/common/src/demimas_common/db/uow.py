@@ -20,7 +20,7 @@ the inbox row and the handler's changes.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -28,6 +28,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
 from demimas_common.events.envelope import Actor, CloudEvent
+from demimas_common.events.outbox import OutboxRecord, check_first_of_each_type, copy_outbox_records
 from demimas_common.events.schemas import validate_event
 from demimas_common.events.tables import event_tables
 from demimas_common.telemetry import current_traceparent
@@ -133,3 +134,22 @@ class UnitOfWork:
             assert self._transaction is not None
             await self._transaction.commit()
         self.committed = True
+
+    async def driver_connection(self) -> Any:
+        """The asyncpg connection under this unit, its transaction begun, for bulk work: COPY, and savepoints
+        with its `transaction()` (nested in this unit's transaction, which still commits or rolls back all)."""
+        driver: Any = (await self.connection.get_raw_connection()).driver_connection
+        if not driver.is_in_transaction():
+            # SQLAlchemy's asyncpg adapter sends BEGIN with a transaction's first statement.
+            await self.connection.exec_driver_sql("SELECT 1")
+        return driver
+
+    async def copy_events(self, records: Sequence[OutboxRecord]) -> None:
+        """Write many events at once with binary COPY, in this unit's transaction (or in the savepoint the caller
+        holds on `driver_connection()`): the bulk counterpart of `publish`, for imports. The records come from
+        `demimas_common.events.outbox.outbox_record`. Unlike `publish`, which checks every event, this checks
+        the first event of each type against its JSON Schema (`check_first_of_each_type`)."""
+        if not records:
+            return
+        check_first_of_each_type(records)
+        await copy_outbox_records(await self.driver_connection(), self.schema, records)

@@ -148,6 +148,17 @@ class EmbeddedPostgres:
         )
         return result.stdout.strip()
 
+    def pg_dump(self, *args: str, database: str) -> str:
+        """`pg_dump` of this server's binaries (the same major version as the server), e.g.
+        `pg_dump("--schema-only", "--schema=registry", database="x")`; its standard output."""
+        result = subprocess.run(  # noqa: S603
+            [str(_bin("pg_dump")), "-h", str(self.socket_dir), "-U", _SUPERUSER, "-d", database, *args],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return result.stdout
+
     # -- internals -------------------------------------------------------------------------------------------------
     def _prepare_os_user(self) -> None:
         if os.geteuid() != 0:

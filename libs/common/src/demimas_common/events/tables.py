@@ -6,6 +6,10 @@
 - `dead_letter`: events a consumer gave up on after N attempts, with the error, until `retry-dead`.
 
 A statement-level trigger NOTIFYs `<schema>_outbox` after inserts, waking the relay without polling.
+
+The tables are defined once, here: the services' code writes and reads them through `event_tables`, and each
+service's first migration creates them from the same definitions with `event_tables_ddl`
+(`demimas_common.events.migrations.create_event_tables`).
 """
 
 from __future__ import annotations
@@ -26,9 +30,11 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.schema import CreateTable
 
-__all__ = ["EventTables", "event_tables", "event_tables_ddl", "notify_channel"]
+__all__ = ["EventTables", "event_tables", "event_tables_ddl", "event_tables_drop_ddl", "notify_channel"]
 
 
 @dataclass(frozen=True)
@@ -95,7 +101,28 @@ def event_tables(schema: str, metadata: MetaData | None = None) -> EventTables:
 
 
 def event_tables_ddl(schema: str) -> list[str]:
-    """Extra DDL for a service's first migration, after `event_tables(schema).*.create()`."""
+    """Every statement creating the event tables of `schema` (which must exist): the tables of `event_tables`,
+    their indexes, the NOTIFY trigger. What a service's first migration runs; a test holds the result equal to
+    the tables the first migrations wrote by hand before (tests/test_initial_migrations.py)."""
+    tables = event_tables(schema)
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    creates = [
+        str(CreateTable(table).compile(dialect=dialect)).strip()
+        for table in (tables.outbox, tables.inbox, tables.dead_letter)
+    ]
+    return creates + _indexes_and_trigger(schema)
+
+
+def event_tables_drop_ddl(schema: str) -> list[str]:
+    """Every statement removing what `event_tables_ddl` created (a first migration's downgrade)."""
+    return [
+        f'DROP TABLE "{schema}".outbox, "{schema}".inbox, "{schema}".dead_letter',
+        f'DROP FUNCTION IF EXISTS "{schema}".notify_outbox()',
+    ]
+
+
+def _indexes_and_trigger(schema: str) -> list[str]:
+    # The function's body is stored as written, blanks included: any change to this text changes the schema.
     channel = notify_channel(schema)
     return [
         f'CREATE INDEX IF NOT EXISTS outbox_unpublished ON "{schema}".outbox (seq) WHERE published_at IS NULL',

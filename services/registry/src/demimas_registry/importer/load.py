@@ -10,9 +10,11 @@ statement and the database server never logs one (docs/personal-data.md).
 Two things run at once: a worker thread reads, validates and prepares the next batch while the event loop sends
 the previous one with binary COPY (the database works on one core while Python works on another). The event
 loop never parses: a hostile file costs the thread's time, not the other requests' (the thread hands the
-interpreter lock over every few hundred rows). Each batch is written under a savepoint, so a NIK registered
-concurrently is handled by retrying that batch alone; the statistics are added once, at the end, so their
-counter rows stay locked only for the commit.
+interpreter lock over every few hundred rows). The file is one unit of work; each batch is written under a
+savepoint of it, so a NIK registered concurrently is handled by retrying that batch alone; the statistics are
+added once, at the end, so their counter rows stay locked only for the commit. The events go to the outbox with
+the unit of work's bulk write (`copy_events`), which checks the first event of each type of every batch against
+its schema.
 """
 
 from __future__ import annotations
@@ -26,25 +28,22 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import orjson
 from asyncpg.exceptions import UniqueViolationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from demimas_common.auth.principal import Principal
-from demimas_common.events.envelope import CloudEvent
+from demimas_common.db.uow import UnitOfWork
+from demimas_common.events.outbox import OutboxRecord
 from demimas_common.telemetry import current_traceparent
 from demimas_registry.domain.registration import NOT_REGISTRABLE, NOT_REGISTRABLE_MESSAGE
 from demimas_registry.domain.stats import StatKey
 from demimas_registry.importer.prepare import (
     DEPARTURE_COLUMNS,
-    OUTBOX_COLUMNS,
     RETURN_COLUMNS,
     WORKER_COLUMNS,
     BatchBuilder,
     PreparedBatch,
-    Row,
-    first_of_each_type,
     restricted,
 )
 from demimas_registry.importer.report import ImportReport
@@ -86,8 +85,9 @@ async def _village_codes(engine: AsyncEngine) -> set[str]:
         return set((await conn.execute(text("SELECT code FROM registry.villages"))).scalars())
 
 
-async def _copy_rest(apg: Any, batch: PreparedBatch) -> None:
+async def _copy_rest(uow: UnitOfWork, batch: PreparedBatch) -> None:
     """Everything after the workers rows but the statistics (added once per file): movements, events."""
+    apg = await uow.driver_connection()
     if batch.departures:
         await apg.copy_records_to_table(
             "departures", schema_name="registry", columns=DEPARTURE_COLUMNS, records=batch.departures
@@ -96,8 +96,7 @@ async def _copy_rest(apg: Any, batch: PreparedBatch) -> None:
         await apg.copy_records_to_table(
             "returns", schema_name="registry", columns=RETURN_COLUMNS, records=batch.returns
         )
-    if batch.outbox:
-        await apg.copy_records_to_table("outbox", schema_name="registry", columns=OUTBOX_COLUMNS, records=batch.outbox)
+    await uow.copy_events(batch.outbox)
 
 
 async def _add_stats(apg: Any, stats: dict[StatKey, int]) -> None:
@@ -116,7 +115,7 @@ class _Refusals:
 
     async def sort_out(
         self, apg: Any, records: list[ImportRecord], builder: BatchBuilder
-    ) -> tuple[set[str], list[Row], list[RowError]]:
+    ) -> tuple[set[str], list[OutboxRecord], list[RowError]]:
         """(the NIKs among `records` that are registered, refusal events, rejected rows)."""
         known = await apg.fetch(_KNOWN_NIKS, [record.worker.nik for record in records])
         if not known:
@@ -126,17 +125,18 @@ class _Refusals:
         for record in records:
             existing = outside.get(record.worker.nik)
             if existing is not None:
-                events.append(builder.refusal_row(record, existing))
+                events.append(builder.refusal_record(record, existing))
                 rejected.append(RowError(record.line, "nik", NOT_REGISTRABLE, NOT_REGISTRABLE_MESSAGE))
         return {row[0] for row in known}, events, rejected
 
 
 async def _write(
-    apg: Any, batch: PreparedBatch, builder: BatchBuilder, refusals: _Refusals
+    uow: UnitOfWork, batch: PreparedBatch, builder: BatchBuilder, refusals: _Refusals
 ) -> tuple[PreparedBatch, list[RowError]]:
     """One batch under a savepoint of the file's transaction; returns what was actually written (the workers not
     registered before, the refusal events) and the rows rejected because their NIK is registered outside the
     caller's region."""
+    apg = await uow.driver_connection()
     try:
         async with apg.transaction():  # nested in the file's transaction: a savepoint
             # The common case first: look the NIKs up, then COPY the new workers straight into the table.
@@ -147,7 +147,7 @@ async def _write(
                     "workers", schema_name="registry", columns=WORKER_COLUMNS, records=written.workers
                 )
             written.outbox += refused
-            await _copy_rest(apg, written)
+            await _copy_rest(uow, written)
         return written, rejected
     except UniqueViolationError:
         # Someone registered one of these NIKs since the lookup (rare): stage, and let ON CONFLICT skip them.
@@ -164,17 +164,8 @@ async def _write(
             _, refused, rejected = await refusals.sort_out(apg, skipped, builder)
             written = restricted(batch, inserted, builder, keep=True)
             written.outbox += refused
-        await _copy_rest(apg, written)
+        await _copy_rest(uow, written)
     return written, rejected
-
-
-def _check_contract(batch: PreparedBatch) -> None:
-    """The first event of each type of an import is checked against its JSON Schema (the single mutations check
-    every event; checking a million identical shapes would cost more than writing them)."""
-    from demimas_common.events.schemas import validate_event
-
-    for row in first_of_each_type(batch):
-        validate_event(CloudEvent.from_dict(orjson.loads(row[3])))
 
 
 def _prepared(
@@ -185,7 +176,6 @@ def _prepared(
     stop: threading.Event,
 ) -> Iterator[PreparedBatch]:
     """Batches of prepared records; runs in a worker thread, one batch per step. Ends early once `stop` is set."""
-    checked = False
     for count, record in enumerate(records, start=1):
         builder.add(record)
         if count % HAND_OVER_EVERY == 0:
@@ -194,17 +184,10 @@ def _prepared(
                 return
         if len(builder) >= size:
             tick()
-            batch = builder.build()
-            if not checked:
-                _check_contract(batch)
-                checked = True
-            yield batch
+            yield builder.build()
     tick()
     if len(builder):
-        batch = builder.build()
-        if not checked:
-            _check_contract(batch)
-        yield batch
+        yield builder.build()
 
 
 async def import_workers(
@@ -268,26 +251,24 @@ async def _import(
 
     pending = next_batch()
     try:
-        async with engine.connect() as conn:
-            apg: Any = (await conn.get_raw_connection()).driver_connection
-            try:
-                async with apg.transaction():
-                    while (batch := await pending) is not None:
-                        pending = next_batch()  # prepared by the thread while this one is written
-                        done, rejected = await _write(apg, batch, writing, refusals)
-                        refused += rejected
-                        written += len(done.records)
-                        events += len(done.outbox)
-                        stats.update(done.stats)
-                    await _add_stats(apg, stats)
-            except Exception as exc:
-                if pending.done() and pending.exception() is exc:
-                    raise  # the reader's or the validation's error: the file's fault, not the database's
-                raise ImportInterrupted(
-                    f"the file could not be written ({type(exc).__name__}: {exc}); nothing of it was stored, "
-                    "running it again is safe",
-                    report,
-                ) from exc
+        async with UnitOfWork(engine, schema="registry", actor=actor, traceparent=traceparent) as uow:
+            while (batch := await pending) is not None:
+                pending = next_batch()  # prepared by the thread while this one is written
+                done, rejected = await _write(uow, batch, writing, refusals)
+                refused += rejected
+                written += len(done.records)
+                events += len(done.outbox)
+                stats.update(done.stats)
+            await _add_stats(await uow.driver_connection(), stats)
+            await uow.commit()
+    except Exception as exc:
+        if pending.done() and pending.exception() is exc:
+            raise  # the reader's or the validation's error: the file's fault, not the database's
+        raise ImportInterrupted(
+            f"the file could not be written ({type(exc).__name__}: {exc}); nothing of it was stored, "
+            "running it again is safe",
+            report,
+        ) from exc
     finally:
         stop.set()
         await asyncio.gather(pending, return_exceptions=True)  # the thread must be out of the generator

@@ -1,21 +1,20 @@
 """Turning validated records into what the database write needs, without I/O: COPY rows for workers, departures
-and returns, the outbox rows of their events, and the village statistics delta.
+and returns, the outbox records of their events, and the village statistics delta.
 
 This runs while the previous batch is being written, so it is kept lean: enum members go to COPY as they are
-(they are `str`), event payloads are serialised once with orjson. The events come from the same functions as
-the single mutations (`domain.events`), so their payloads are the contract ones.
+(they are `str`), event payloads are serialised once (`outbox_record`). The events come from the same functions
+as the single mutations (`domain.events`), so their payloads are the contract ones.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from demimas_common.events.envelope import Actor, CloudEvent
+from demimas_common.events.outbox import OutboxRecord, outbox_record
 from demimas_common.events.schemas import validate_event
 from demimas_registry.domain import events
 from demimas_registry.domain.model import Worker
@@ -26,12 +25,10 @@ from demimas_registry.service_layer.handlers import worker_contribution
 
 __all__ = [
     "DEPARTURE_COLUMNS",
-    "OUTBOX_COLUMNS",
     "RETURN_COLUMNS",
     "WORKER_COLUMNS",
     "BatchBuilder",
     "PreparedBatch",
-    "first_of_each_type",
     "import_events",
     "restricted",
     "stats_delta",
@@ -48,7 +45,6 @@ DEPARTURE_COLUMNS = (
     "departure_date", "contract_end",
 )  # fmt: skip
 RETURN_COLUMNS = ("id", "worker_id", "departure_id", "return_date", "reason", "note")
-OUTBOX_COLUMNS = ("id", "type", "subject", "payload", "traceparent")
 
 
 def import_events(record: ImportRecord, actor: Actor) -> list[CloudEvent]:
@@ -87,7 +83,7 @@ class PreparedBatch:
     workers: list[Row] = field(default_factory=list)
     departures: list[Row] = field(default_factory=list)
     returns: list[Row] = field(default_factory=list)
-    outbox: list[Row] = field(default_factory=list)
+    outbox: list[OutboxRecord] = field(default_factory=list)
     stats: dict[StatKey, int] = field(default_factory=dict)
 
     @property
@@ -121,24 +117,16 @@ class BatchBuilder:
         if r is not None:
             b.returns.append((r.id, r.worker_id, r.departure_id, r.return_date, r.reason, r.note))
         for event in import_events(record, self.actor):
-            b.outbox.append(self.outbox_row(event))
+            b.outbox.append(outbox_record(event, self.traceparent))
 
-    def outbox_row(self, event: CloudEvent) -> Row:
-        traceparent = self.traceparent
-        payload = event.to_dict()
-        if traceparent is not None:
-            payload["traceparent"] = traceparent
-        # asyncpg takes a uuid as text, and jsonb as text (SQLAlchemy's codec on the connection).
-        return (event.id, event.type, event.subject, orjson.dumps(payload).decode(), traceparent)
-
-    def refusal_row(self, record: ImportRecord, existing_worker_id: Any) -> Row:
-        """The outbox row recording that this row's NIK belongs to a worker outside the caller's region
+    def refusal_record(self, record: ImportRecord, existing_worker_id: Any) -> OutboxRecord:
+        """The outbox record of the event recording that this row's NIK belongs to a worker outside the caller's region
         (domain.registration); checked against its schema here, as a unit of work would."""
         event = events.registration_refused(
             str(existing_worker_id), record.worker.village_code, self.actor, via="import"
         )
         validate_event(event)
-        return self.outbox_row(event)
+        return outbox_record(event, self.traceparent)
 
     def build(self) -> PreparedBatch:
         batch, self.batch = self.batch, PreparedBatch()
@@ -153,10 +141,3 @@ def restricted(batch: PreparedBatch, ids: set[Any], builder: BatchBuilder, *, ke
         if (record.worker.id in ids) if keep else (record.worker.nik not in ids):
             builder.add(record)
     return builder.build()
-
-
-def first_of_each_type(batch: PreparedBatch) -> Sequence[Row]:
-    seen: dict[str, Row] = {}
-    for row in batch.outbox:
-        seen.setdefault(row[1], row)
-    return list(seen.values())

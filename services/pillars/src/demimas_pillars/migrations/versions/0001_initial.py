@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-from demimas_common.events.tables import event_tables_ddl
+from demimas_common.events.migrations import create_event_tables, drop_event_tables
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -18,19 +18,6 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 DDL = """
-CREATE TABLE pillars.outbox (
-    seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, id uuid NOT NULL UNIQUE, type text NOT NULL,
-    subject text NOT NULL, payload jsonb NOT NULL, traceparent text,
-    created_at timestamptz NOT NULL DEFAULT now(), published_at timestamptz,
-    attempts integer NOT NULL DEFAULT 0, last_error text);
-CREATE TABLE pillars.inbox (
-    consumer text NOT NULL, event_id uuid NOT NULL, processed_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (consumer, event_id));
-CREATE TABLE pillars.dead_letter (
-    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, consumer text NOT NULL, event_id text, subject text NOT NULL,
-    stream_seq bigint, payload text NOT NULL, error text NOT NULL, attempts integer NOT NULL,
-    failed_at timestamptz NOT NULL DEFAULT now(), retried_at timestamptz);
-
 CREATE TABLE pillars.activities (
     id uuid PRIMARY KEY, village_code text COLLATE "C" NOT NULL, pillar text NOT NULL, title text NOT NULL,
     description text, occurred_on date NOT NULL, agency text NOT NULL, programme text, recorded_by text NOT NULL,
@@ -101,8 +88,7 @@ def upgrade() -> None:
     for statement in DDL.split(";"):
         if statement.strip():
             op.execute(statement)
-    for statement in event_tables_ddl("pillars"):
-        op.execute(statement)
+    create_event_tables("pillars")
 
 
 def downgrade() -> None:
@@ -119,8 +105,6 @@ def downgrade() -> None:
         "activity_participants",
         "activity_outputs",
         "activities",
-        "dead_letter",
-        "inbox",
-        "outbox",
     ):
         op.execute(f"DROP TABLE pillars.{table}")
+    drop_event_tables("pillars")
