@@ -173,6 +173,16 @@ async def _structure(conn: Any) -> tuple[list[str], list[str], list[str]]:
     return drops, builds, [f'ALTER TABLE {c["tbl"]} ADD CONSTRAINT "{c["conname"]}" {c["def"]}' for c in fks]
 
 
+async def _execute_logged(conn: Any, statements: list[str]) -> float:
+    """Runs the statements one after the other, logging each one's time; returns the seconds they took."""
+    started = time.perf_counter()
+    for statement in statements:
+        s0 = time.perf_counter()
+        await conn.execute(statement)
+        _log(f"{time.perf_counter() - s0:6.1f} s  {statement[:110]}")
+    return time.perf_counter() - started
+
+
 async def _load(admin: str, workers: int, family: int, figures: dict[str, Any]) -> None:
     import asyncpg
 
@@ -213,18 +223,8 @@ async def _load(admin: str, workers: int, family: int, figures: dict[str, Any]) 
         copy_s = time.perf_counter() - copy_started
         _log(f"copied {sum(rows.values()):,} rows in {copy_s:.0f} s ({generating:.0f} s generating)")
 
-        t0 = time.perf_counter()
-        for statement in builds:
-            s0 = time.perf_counter()
-            await conn.execute(statement)
-            _log(f"{time.perf_counter() - s0:6.1f} s  {statement[:110]}")
-        index_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        for statement in fks:
-            s0 = time.perf_counter()
-            await conn.execute(statement)
-            _log(f"{time.perf_counter() - s0:6.1f} s  {statement[:110]}")
-        fk_s = time.perf_counter() - t0
+        index_s = await _execute_logged(conn, builds)
+        fk_s = await _execute_logged(conn, fks)
         t0 = time.perf_counter()
         await conn.execute("SET work_mem = '512MB'")
         stats_rows = int((await conn.execute(VILLAGE_STATS_SQL)).split()[-1])
