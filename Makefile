@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 PACKAGES := libs/common services/registry services/gateway services/designation services/pillars services/audit
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-unit lint format bench bench-registry bench-gateway bench-designation bench-pillars bench-audit bench-security bench-plans bench-scale cluster-rehearsal constraints clean-stack supergraph api-baseline
+.PHONY: run test test-unit lint format bench bench-registry bench-gateway bench-designation bench-pillars bench-audit bench-security bench-plans bench-node bench-scale cluster-rehearsal constraints clean-stack supergraph api-baseline
 
 $(STAMP): constraints.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -51,8 +51,16 @@ bench-pillars: $(STAMP)
 bench-registry: $(STAMP)
 	$(BIN)/python -m bench.registry
 
+## make bench-node: the gateway benchmarks' Node packages (the scenario's subgraphs, Apollo Gateway and its query
+## planner; benchmark only, never shipped), installed into bench/node/node_modules when missing or out of date
+BENCH_NODE_MODULES := bench/node/node_modules/.package-lock.json
+bench-node:
+	@test $(BENCH_NODE_MODULES) -nt bench/node/package-lock.json -a $(BENCH_NODE_MODULES) -nt bench/node/package.json \
+		|| npm ci --prefix bench/node --no-audit --no-fund
+
 ## make bench-security: the gateway benchmark query's p95 under 200 abusive requests/s, and the cost of authorization
-bench-security: $(STAMP)
+## (Node and wrk, as bench-gateway)
+bench-security: $(STAMP) bench-node
 	$(BIN)/python -m bench.security
 
 ## make bench-scale: 10,000,000 workers and 15,000,000 family members over every village (BENCH_SCALE=0.01 for 1%)
@@ -65,11 +73,12 @@ cluster-rehearsal: $(STAMP)
 
 ## make bench-plans: our planner's fetch counts against Apollo's query planner (Node, benchmark only) for the gateway
 ## benchmark's query and, with BENCH_AUDIT_DIR=<a federation-gateway-audit checkout>, every audit case
-bench-plans: $(STAMP)
+bench-plans: $(STAMP) bench-node
 	$(BIN)/python -m bench.plans
 
-## make bench-gateway: our gateway against Apollo Gateway (benchmark only, Node + wrk) on ../shared/bench/gateway-benchmark
-bench-gateway: $(STAMP)
+## make bench-gateway: our gateway against Apollo Gateway (benchmark only; Node 20+ and wrk on PATH) on the public
+## federation gateway benchmark's scenario (bench/scenario.py)
+bench-gateway: $(STAMP) bench-node
 	$(BIN)/python -m bench.gateway
 
 ## make supergraph: print each subgraph's SDL (Python), compose them (Node, build time only), check the API schema

@@ -14,20 +14,14 @@ whether the chain verified intact.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import os
 import random
 import secrets
-import shutil
-import tempfile
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
-import orjson
-
-from bench.stream import publish, raw_consume, raw_read_ordered
+from bench.harness import RESULTS, now, print_summary, scale, write_results
+from bench.stream import publish, raw_consume, raw_read_ordered, servers
 from demimas_audit.adapters.queries import verify_range
 from demimas_audit.app import SERVICE
 from demimas_audit.entrypoints.ingest import AuditIngest
@@ -39,12 +33,7 @@ from demimas_common.devstack.postgres import EmbeddedPostgres
 from demimas_common.devstack.provisioning import migrate_service
 from demimas_common.events.envelope import Actor, CloudEvent, new_event
 
-RESULTS = Path(__file__).parent / "results" / "audit.json"
 BATCH = 100
-
-
-def _scale() -> float:
-    return float(os.environ.get("BENCH_SCALE", "1"))
 
 
 def _events(n: int) -> list[CloudEvent]:
@@ -141,7 +130,7 @@ async def _run(pg: EmbeddedPostgres, nats: EmbeddedNats, n: int) -> dict[str, An
     verify_s, verified = await _verify(runtime)
     ingest_rate, raw_rate, ordered_rate = handled / ingest_s, n / raw_s, n / ordered_s
     return {
-        "bench_scale": _scale(),
+        "bench_scale": scale(),
         "events": n,
         "publish_s": round(publish_s, 2),
         "raw_consume_events_per_s": round(ordered_rate, 1),
@@ -155,27 +144,15 @@ async def _run(pg: EmbeddedPostgres, nats: EmbeddedNats, n: int) -> dict[str, An
         "chain_records": verified.checked,
         "chain_intact": not verified.problems and verified.head_seq == n,
         "batch_size": BATCH,
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "date": now(),
     }
 
 
 def main() -> int:
-    n = int(200_000 * _scale())
-    work = Path(tempfile.mkdtemp(prefix="demimas-bench-audit-"))
-    pg = EmbeddedPostgres(work / "pg", durable=True)
-    nats = EmbeddedNats(work / "nats")
-    pg.start()
-    nats.start()
-    try:
-        figures = asyncio.run(_run(pg, nats, n))
-    finally:
-        nats.stop()
-        pg.stop()
-        shutil.rmtree(work, ignore_errors=True)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_bytes(orjson.dumps(figures, option=orjson.OPT_INDENT_2) + b"\n")
-    for name, value in figures.items():
-        print(f"{name}: {value}")
+    with servers("audit") as (pg, nats):
+        figures = asyncio.run(_run(pg, nats, int(200_000 * scale())))
+    write_results(RESULTS / "audit.json", figures)
+    print_summary(figures)
     return 0 if figures["chain_intact"] else 1
 
 

@@ -35,7 +35,6 @@ import os
 import random
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -52,6 +51,7 @@ import httpx
 import orjson
 
 from bench.cluster_nats import NatsCluster, NatsNode
+from bench.harness import RESULTS, now, percentile, scale, stop, write_results
 from demimas_common.auth.keys import DevKeys, ensure_dev_keys, mint_token
 from demimas_common.auth.principal import Agency
 from demimas_common.db.engine import create_engine
@@ -65,7 +65,6 @@ from demimas_common.events.stream import STREAM
 from demimas_common.service import ServiceSpec, discover_services
 from demimas_registry.adapters.villages import iter_villages, load_villages
 
-RESULTS = Path(__file__).parent / "results" / "cluster.json"
 SERVICES = ("registry", "designation", "pillars", "audit")
 REPLICAS = 2
 RATE = 25.0  # writes per second, offered whatever the answers (open loop), at most MAX_IN_FLIGHT at once
@@ -251,20 +250,13 @@ class Cluster:
     def stop(self) -> dict[str, Any]:
         for replica in self.replicas:
             replica.stop()
-        for replica in self.replicas:
+        for replica in self.replicas:  # all told to stop first, so that they stop side by side
             if replica.process is not None:
-                try:
-                    replica.process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    replica.kill()
+                stop(replica.process, grace=15)
         stats: dict[str, Any] = {}
-        if self.proxy is not None and self.proxy.poll() is None:
-            self.proxy.send_signal(signal.SIGTERM)
-            try:
-                self.proxy.wait(timeout=10)
+        if self.proxy is not None and self.proxy.poll() is None and stop(self.proxy):
+            with contextlib.suppress(OSError, orjson.JSONDecodeError):
                 stats = orjson.loads(self.proxy_stats.read_bytes())
-            except (subprocess.TimeoutExpired, OSError, orjson.JSONDecodeError):
-                self.proxy.kill()
         self.nats.stop()
         if self.stack is not None:
             self.stack.stop()
@@ -683,9 +675,7 @@ async def _verify_chain(url: str, keys: DevKeys) -> dict[str, Any]:
 
 
 def _p(samples: list[float], q: int) -> float | None:
-    if len(samples) < 2:
-        return round(samples[0], 1) if samples else None
-    return round(statistics.quantiles(samples, n=100, method="inclusive")[q - 1], 1)
+    return round(percentile(samples, q), 1) if samples else None
 
 
 def _phase_figures(writes: list[Write]) -> dict[str, dict[str, Any]]:
@@ -739,10 +729,6 @@ def _failures(writes: list[Write]) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def _scale() -> float:
-    return float(os.environ.get("BENCH_SCALE", "1"))
-
-
 def main(argv: list[str] | None = None) -> int:
     try:
         return _rehearse(argv)
@@ -757,7 +743,7 @@ def _rehearse(argv: list[str] | None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, data)")
     parser.add_argument("--rate", type=float, default=RATE, help=f"writes per second (default {RATE:g})")
     args = parser.parse_args(argv)
-    phase_seconds = PHASE * (0.4 if args.quick else min(1.0, _scale()))
+    phase_seconds = PHASE * (0.4 if args.quick else min(1.0, scale()))
     if args.rate > 40:  # one gateway replica may take the whole load: keep the limit above it (see the docstring)
         os.environ["DEMIMAS_GATEWAY_DEFAULT_RATE_LIMIT"] = json.dumps([args.rate * 1.25, max(100.0, args.rate * 2.5)])
     work = Path(tempfile.mkdtemp(prefix="demimas-cluster-"))
@@ -841,9 +827,8 @@ def _rehearse(argv: list[str] | None) -> int:
             shutil.rmtree(work, ignore_errors=True)
     figures["proxy"] = proxy_stats
     figures["total_s"] = round(time.monotonic() - started, 1)
-    figures["date"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_bytes(orjson.dumps(figures, option=orjson.OPT_INDENT_2) + b"\n")
+    figures["date"] = now()
+    write_results(RESULTS / "cluster.json", figures)
     for name in ("cluster_writes_acked", "cluster_events_lost", "cluster_double_effects", "cluster_p95_ms",
                  "writes_failed", "writes_retried", "writes_applied_before_retry", "double_effects", "audit_chain",
                  "drain_s", "left_after_drain", "total_s"):  # fmt: skip

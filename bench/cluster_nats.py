@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.harness import stop
 from demimas_common.devstack.lifetime import die_with_parent
 from demimas_common.devstack.nats import nats_server_binary
 from demimas_common.devstack.ports import free_port, wait_for_port
@@ -80,14 +81,8 @@ cluster {{
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process is not None:
+            stop(process)
 
     def healthy(self) -> bool:
         """The monitoring endpoint's JetStream health (meta group joined, streams and consumers current)."""

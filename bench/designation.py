@@ -12,21 +12,16 @@ and the counters are checked against the events' true totals.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import os
 import random
-import shutil
-import tempfile
 import time
 import uuid
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
-import orjson
 from sqlalchemy import select
 
-from bench.stream import publish, raw_consume
+from bench.harness import RESULTS, now, print_summary, scale, write_results
+from bench.stream import publish, raw_consume, servers
 from demimas_common.db.engine import create_engine
 from demimas_common.db.provision import runtime_role
 from demimas_common.db.urls import with_user
@@ -40,12 +35,7 @@ from demimas_designation.adapters.unit_of_work import DesignationUnitOfWork
 from demimas_designation.app import SERVICE
 from demimas_designation.service_layer.village_stats import VILLAGE_STATS
 
-RESULTS = Path(__file__).parent / "results" / "designation.json"
 BATCH = 100
-
-
-def _scale() -> float:
-    return float(os.environ.get("BENCH_SCALE", "1"))
 
 
 def _events(n: int) -> tuple[list[Any], Counter[tuple[str, str]]]:
@@ -112,7 +102,7 @@ async def _run(pg: EmbeddedPostgres, nats: EmbeddedNats, n: int) -> dict[str, An
     counters = await _counters(runtime)
     expected = Counter({k: v for k, v in truth.items() if v})
     return {
-        "bench_scale": _scale(),
+        "bench_scale": scale(),
         "events": n,
         "publish_s": round(publish_s, 2),
         "raw_consume_events_per_s": round(n / raw_s, 1),
@@ -121,27 +111,15 @@ async def _run(pg: EmbeddedPostgres, nats: EmbeddedNats, n: int) -> dict[str, An
         "goal_vs_raw_consume": 0.3,
         "counters_equal_truth": counters == expected,
         "batch_size": BATCH,
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "date": now(),
     }
 
 
 def main() -> int:
-    n = int(200_000 * _scale())
-    work = Path(tempfile.mkdtemp(prefix="demimas-bench-designation-"))
-    pg = EmbeddedPostgres(work / "pg", durable=True)
-    nats = EmbeddedNats(work / "nats")
-    pg.start()
-    nats.start()
-    try:
-        figures = asyncio.run(_run(pg, nats, n))
-    finally:
-        nats.stop()
-        pg.stop()
-        shutil.rmtree(work, ignore_errors=True)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_bytes(orjson.dumps(figures, option=orjson.OPT_INDENT_2) + b"\n")
-    for name, value in figures.items():
-        print(f"{name}: {value}")
+    with servers("designation") as (pg, nats):
+        figures = asyncio.run(_run(pg, nats, int(200_000 * scale())))
+    write_results(RESULTS / "designation.json", figures)
+    print_summary(figures)
     return 0 if figures["counters_equal_truth"] else 1
 
 

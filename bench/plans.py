@@ -3,22 +3,22 @@
 For the public gateway benchmark's query and, when a checkout of the federation gateway audit is given
 (`BENCH_AUDIT_DIR`, or `--audit-dir`; never part of this repository), for every case of every audit suite: the number
 of subgraph fetches our planner makes and the number Apollo's query planner (`@apollo/query-planner`, run by
-`bench/gateway/apollo-plans.mjs` on Node; benchmark only) makes for the same supergraph and operation. Goal: ours
-is never larger. A case one planner refuses to plan is reported as such (the audit expects some refusals).
+`bench/node/apollo-plans.mjs` on Node; benchmark only, its packages installed by `make bench-node`) makes for the
+same supergraph and operation. Goal: ours is never larger. A case one planner refuses to plan is reported as such
+(the audit expects some refusals).
 
-The audit's suites are composed by its own server (`npx tsx src/cli.ts serve`, started here on a free port and
-stopped at the end; Node 20 gets a `Promise.withResolvers` polyfill). Figures to bench/results/plans.json.
+The audit's suites are composed by its own server (`npx --no tsx src/cli.ts serve`: the checkout's own tsx, nothing
+installed; started here on a free port and stopped at the end; Node 20 gets a `Promise.withResolvers` polyfill).
+Figures to bench/results/plans.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import json
 import os
 import platform
-import signal
 import subprocess
 import sys
 import tempfile
@@ -30,13 +30,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.gateway import DEFAULT_SCENARIO, NODE_PROJECT, BenchError, _node_ready
+from bench.gateway_servers import NODE_PROJECT, node_ready
+from bench.harness import RESULTS, BenchError, now, stop_group, write_results
+from bench.scenario import Scenario
 from demimas_common.devstack.ports import free_port
 from demimas_gateway.fetcher import SubgraphClient
 from demimas_gateway.gateway import Caller, Gateway, RequestError
 from demimas_gateway.supergraph import SupergraphError, load_supergraph
 
-RESULTS = Path(__file__).parent / "results" / "plans.json"
 EXPLAINED = {
     "requires-with-argument-conflict_0": (
         "two @requires need price(currency: USD) and price(currency: EUR): two representations, so two fetches; "
@@ -122,7 +123,7 @@ def audit_server(audit_dir: Path) -> Iterator[str]:
         polyfill.write(POLYFILL)
     env = {**os.environ, "NODE_OPTIONS": f"--require {polyfill.name}"}
     process = subprocess.Popen(
-        ["npx", "tsx", "src/cli.ts", "serve", "--port", str(port)],
+        ["npx", "--no", "tsx", "src/cli.ts", "serve", "--port", str(port)],
         cwd=audit_dir,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -142,8 +143,7 @@ def audit_server(audit_dir: Path) -> Iterator[str]:
                 time.sleep(0.5)
         yield url
     finally:
-        os.killpg(process.pid, signal.SIGTERM)  # npx -> tsx -> node: the whole group
-        process.wait(timeout=10)
+        stop_group(process)  # npx -> tsx -> node: the whole group
         Path(polyfill.name).unlink(missing_ok=True)
 
 
@@ -169,15 +169,14 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("BENCH_AUDIT_DIR"),
         help="a federation-gateway-audit checkout with its npm packages installed",
     )
-    parser.add_argument("--scenario", default=os.environ.get("BENCH_GATEWAY_SCENARIO", str(DEFAULT_SCENARIO)))
+    parser.add_argument(
+        "--scenario", help="a scenario folder (supergraph.graphql, query.graphql); default BENCH_GATEWAY_SCENARIO, "
+        "else the scenario in the repository (bench/scenario.py)"
+    )  # fmt: skip
     args = parser.parse_args(argv)
-    node = _node_ready()
-    scenario = Path(args.scenario)
-    cases = [
-        Case(
-            "gateway-benchmark", (scenario / "supergraph.graphql").read_text(), (scenario / "query.graphql").read_text()
-        )
-    ]
+    node = node_ready()
+    scenario = Scenario.in_folder(Path(args.scenario)) if args.scenario else Scenario.from_env()
+    cases = [Case("gateway-benchmark", scenario.supergraph.read_text(), scenario.query.read_text())]
     if args.audit_dir:
         with audit_server(Path(args.audit_dir)) as url:
             cases += audit_cases(url)
@@ -204,10 +203,9 @@ def main(argv: list[str] | None = None) -> int:
             for c in cases
         ],
         "machine": {"node": node, "python": platform.python_version()},
-        "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "measured_at": now(),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    write_results(RESULTS / "plans.json", results)
     print(f"{len(cases)} operations planned by both planners: {verdicts}")
     print(f"benchmark query: ours {benchmark.ours} fetches, Apollo's {benchmark.apollo}")
     for case in cases:
@@ -216,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {case.id}: ours {ours}; apollo {case.apollo} {case.apollo_error or ''}")
             if case.id in EXPLAINED:
                 print(f"    why: {EXPLAINED[case.id]}")
-    print(f"results: {RESULTS}")
+    print(f"results: {RESULTS / 'plans.json'}")
     return 1 if any(case not in EXPLAINED for case in more) else 0
 
 

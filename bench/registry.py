@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import datetime as dt
-import os
 import shutil
 import sys
 import tempfile
@@ -22,8 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import orjson
-
+from bench.harness import RESULTS, ROOT, print_summary, scale, write_results
 from bench.registry_http import http_figures
 from demimas_common.auth.grants import DEFAULT_GRANTS
 from demimas_common.auth.principal import Agency, Principal
@@ -38,18 +36,9 @@ from demimas_registry.importer.load import import_workers
 from demimas_registry.importer.parse import ReadLimits, read_rows
 from demimas_registry.synthetic import SyntheticWorkers, write_csv
 
-RESULTS = Path(__file__).parent / "results" / "registry.json"
-MIGRATIONS = Path(__file__).resolve().parents[1] / "services/registry/src/demimas_registry/migrations"
+MIGRATIONS = ROOT / "services/registry/src/demimas_registry/migrations"
 BATCH_SIZE = 10_000
 Figures = dict[str, float | int]
-
-
-def _scale() -> float:
-    raw = os.environ.get("BENCH_SCALE", "1.0")
-    try:
-        return float(raw)
-    except ValueError:
-        raise SystemExit(f"BENCH_SCALE must be a number, not {raw!r}") from None
 
 
 async def _prepare(admin_url: str) -> tuple[str, str]:
@@ -138,7 +127,7 @@ async def _import(runtime_url: str, path: Path) -> tuple[float, Any]:
     engine = create_engine(runtime_url, pool_size=2)
     try:
         started = time.perf_counter()
-        limits = ReadLimits(max_rows=max(ReadLimits().max_rows, int(1_000_000 * _scale())))  # BENCH_SCALE > 1
+        limits = ReadLimits(max_rows=max(ReadLimits().max_rows, int(1_000_000 * scale())))  # BENCH_SCALE > 1
         report = await import_workers(engine, read_rows(path, limits), principal=principal, batch_size=BATCH_SIZE)
         return time.perf_counter() - started, report
     finally:
@@ -182,31 +171,25 @@ async def _import_figures(pg: EmbeddedPostgres, work: Path, rows: int) -> tuple[
     return figures, runtime
 
 
-def _write(figures: Figures) -> None:
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_bytes(orjson.dumps(figures, option=orjson.OPT_INDENT_2) + b"\n")
-
-
 def main() -> int:
-    rows = int(1_000_000 * _scale())
+    rows = int(1_000_000 * scale())
     work = Path(tempfile.mkdtemp(prefix="demimas-bench-registry-"))
     pg = EmbeddedPostgres(work / "pg", durable=True)
-    figures: Figures = {"bench_scale": _scale()}
+    figures: Figures = {"bench_scale": scale()}
     pg.start()
     try:
         imported, runtime = asyncio.run(_import_figures(pg, work, rows))
         figures |= imported
-        _write(figures)  # part 1 stands even if the HTTP parts cannot run
+        write_results(RESULTS / "registry.json", figures)  # part 1 stands even if the HTTP parts cannot run
         try:
             figures |= http_figures(pg.url(), runtime, work)
         except Exception as exc:  # the registry app is optional here: report and keep part 1
             print(f"HTTP figures skipped: {type(exc).__name__}: {exc}", file=sys.stderr)
-        _write(figures)
+        write_results(RESULTS / "registry.json", figures)
     finally:
         pg.stop()
         shutil.rmtree(work, ignore_errors=True)
-    for name, value in figures.items():
-        print(f"{name}: {value}")
+    print_summary(figures)
     return 0
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +15,7 @@ from typing import Any
 import httpx
 import orjson
 
+from bench.harness import Processes, graphql, p50_p95_ms, timed, timed_async
 from demimas_common.db.urls import asyncpg_dsn
 from demimas_common.devstack.nats import EmbeddedNats
 from demimas_common.devstack.ports import free_port
@@ -31,23 +30,6 @@ PAGE_QUERY = """query($v: String!) { workers(filter: {villageCode: $v}, first: 1
   edges { node { id fullName sex status village { code } } } } }"""
 FLOOR_SQL = """SELECT id, full_name, sex, status, village_code FROM registry.workers
   WHERE village_code = $1 ORDER BY id LIMIT 100"""
-
-
-def _percentiles(samples: list[float]) -> tuple[float, float]:
-    """(p50, p95) in milliseconds."""
-    cuts = statistics.quantiles(samples, n=100, method="inclusive")
-    return round(statistics.median(samples) * 1000, 3), round(cuts[94] * 1000, 3)
-
-
-def _timed(call: Callable[[], object]) -> list[float]:
-    for _ in range(WARMUP):
-        call()
-    samples = []
-    for _ in range(TIMED):
-        started = time.perf_counter()
-        call()
-        samples.append(time.perf_counter() - started)
-    return samples
 
 
 @contextmanager
@@ -67,14 +49,14 @@ def _registry_service(runtime_url: str, nats_url: str, work: Path) -> Iterator[t
         "DEMIMAS_JWT_AUDIENCE": AUDIENCE,
         "DEMIMAS_LOG_LEVEL": "WARNING",
     }
-    log = (work / "registry.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "demimas_registry.app:create_app", "--port", str(port),
-         "--log-level", "warning", "--no-access-log"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
-    try:
+    with Processes(work) as procs:
+        process = procs.start(
+            "registry",
+            [sys.executable, "-m", "uvicorn", "--factory", "demimas_registry.app:create_app", "--port", str(port),
+             "--log-level", "warning", "--no-access-log"],
+            env=env,
+        )  # fmt: skip
         deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None:
@@ -88,24 +70,10 @@ def _registry_service(runtime_url: str, nats_url: str, work: Path) -> Iterator[t
                 raise TimeoutError("the registry service was not ready after 60 s")
             time.sleep(0.2)
         yield base, token
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 def _graphql(client: httpx.Client, query: str, village: str) -> Callable[[], dict[str, Any]]:
-    def call() -> dict[str, Any]:
-        response = client.post("/graphql", json={"query": query, "variables": {"v": village}})
-        body: dict[str, Any] = response.json()
-        if response.status_code != 200 or body.get("errors"):
-            raise RuntimeError(f"GraphQL call failed ({response.status_code}): {str(body)[:300]}")
-        return body
-
-    return call
+    return lambda: graphql(client, query, {"v": village})
 
 
 async def _floor(runtime_url: str, village: str) -> list[float]:
@@ -124,14 +92,7 @@ async def _floor(runtime_url: str, village: str) -> list[float]:
             ]
             return orjson.dumps({"data": {"workers": {"edges": edges}}})
 
-        for _ in range(WARMUP):
-            await once()
-        samples = []
-        for _ in range(TIMED):
-            started = time.perf_counter()
-            await once()
-            samples.append(time.perf_counter() - started)
-        return samples
+        return await timed_async(once, warmup=WARMUP, times=TIMED)
     finally:
         await conn.close()
 
@@ -172,16 +133,16 @@ def http_figures(admin_url: str, runtime_url: str, work: Path) -> dict[str, floa
             _registry_service(runtime_url, nats.url, work) as (base, token),
             httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client,
         ):
-            stats = _timed(_graphql(client, STATS_QUERY, village))
+            stats = timed(_graphql(client, STATS_QUERY, village), warmup=WARMUP, times=TIMED)
             page_call = _graphql(client, PAGE_QUERY, village)
             edges = len(page_call()["data"]["workers"]["edges"])
-            page = _timed(page_call)
+            page = timed(page_call, warmup=WARMUP, times=TIMED)
     finally:
         nats.stop()
     floor = asyncio.run(_floor(runtime_url, village))
-    stats_p50, stats_p95 = _percentiles(stats)
-    page_p50, page_p95 = _percentiles(page)
-    floor_p50, floor_p95 = _percentiles(floor)
+    stats_p50, stats_p95 = p50_p95_ms(stats, digits=3)
+    page_p50, page_p95 = p50_p95_ms(page, digits=3)
+    floor_p50, floor_p95 = p50_p95_ms(floor, digits=3)
     return {
         "registry_migrant_stats_p50_ms": stats_p50,
         "registry_migrant_stats_p95_ms": stats_p95,

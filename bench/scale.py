@@ -19,8 +19,8 @@ On a throw-away durable embedded PostgreSQL (fsync on) and NATS, with every serv
    200,000 pillar activities, as `bench/pillars.py` makes them).
 4. **Plans.** EXPLAIN (ANALYZE, BUFFERS) of the hot statements at this size, kept in the results.
 
-The gateway runs with its rate limits switched off explicitly (`bench.gateway.NO_RATE_LIMITS`): the sequential reads
-are one agency's requests back to back, faster than the default 50/s, and the figures are about speed.
+The gateway runs with its rate limits switched off explicitly (`bench.gateway_servers.NO_RATE_LIMITS`): the sequential
+reads are one agency's requests back to back, faster than the default 50/s, and the figures are about speed.
 
 Figures go to bench/results/scale.json with the settings, the machine and the time of the run. The database is
 deleted at the end unless `--keep` (then its folder and a `stack.env` are printed).
@@ -31,11 +31,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import itertools
 import os
 import platform
 import random
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -45,10 +45,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 
-from bench import pillars as pillars_bench
-from bench.gateway import NO_RATE_LIMITS
+from bench.gateway_servers import NO_RATE_LIMITS
+from bench.harness import RESULTS, graphql, now, p50_p95_ms, print_summary, scale, timed, write_results
+from bench.pillars_data import activity_rows, load_rows, pilot_rows
 from bench.scale_data import FAMILY_COLUMNS, Generator
 from demimas_common.auth.keys import ensure_dev_keys, mint_token
 from demimas_common.auth.principal import Agency
@@ -66,7 +66,6 @@ from demimas_registry.domain.stats import contribution
 from demimas_registry.domain.vocabulary import PlacementScheme, WorkerStatus
 from demimas_registry.importer.prepare import DEPARTURE_COLUMNS, RETURN_COLUMNS, WORKER_COLUMNS
 
-RESULTS = Path(__file__).parent / "results" / "scale.json"
 WORKERS, FAMILY = 10_000_000, 15_000_000
 CHUNK = 25_000
 SEED = 2026
@@ -131,14 +130,6 @@ def _explained(village: str, regency: str, province: str) -> dict[str, tuple[str
     }  # fmt: skip
 
 
-def _scale() -> float:
-    raw = os.environ.get("BENCH_SCALE", "1")
-    try:
-        return float(raw)
-    except ValueError:
-        raise SystemExit(f"BENCH_SCALE must be a number, not {raw!r}") from None
-
-
 def _log(message: str) -> None:
     print(f"[{dt.datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
 
@@ -182,6 +173,16 @@ async def _structure(conn: Any) -> tuple[list[str], list[str], list[str]]:
     return drops, builds, [f'ALTER TABLE {c["tbl"]} ADD CONSTRAINT "{c["conname"]}" {c["def"]}' for c in fks]
 
 
+async def _execute_logged(conn: Any, statements: list[str]) -> float:
+    """Runs the statements one after the other, logging each one's time; returns the seconds they took."""
+    started = time.perf_counter()
+    for statement in statements:
+        s0 = time.perf_counter()
+        await conn.execute(statement)
+        _log(f"{time.perf_counter() - s0:6.1f} s  {statement[:110]}")
+    return time.perf_counter() - started
+
+
 async def _load(admin: str, workers: int, family: int, figures: dict[str, Any]) -> None:
     import asyncpg
 
@@ -222,18 +223,8 @@ async def _load(admin: str, workers: int, family: int, figures: dict[str, Any]) 
         copy_s = time.perf_counter() - copy_started
         _log(f"copied {sum(rows.values()):,} rows in {copy_s:.0f} s ({generating:.0f} s generating)")
 
-        t0 = time.perf_counter()
-        for statement in builds:
-            s0 = time.perf_counter()
-            await conn.execute(statement)
-            _log(f"{time.perf_counter() - s0:6.1f} s  {statement[:110]}")
-        index_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        for statement in fks:
-            s0 = time.perf_counter()
-            await conn.execute(statement)
-            _log(f"{time.perf_counter() - s0:6.1f} s  {statement[:110]}")
-        fk_s = time.perf_counter() - t0
+        index_s = await _execute_logged(conn, builds)
+        fk_s = await _execute_logged(conn, fks)
         t0 = time.perf_counter()
         await conn.execute("SET work_mem = '512MB'")
         stats_rows = int((await conn.execute(VILLAGE_STATS_SQL)).split()[-1])
@@ -289,7 +280,7 @@ async def _check_stats(conn: Any) -> None:
 
 
 async def _seed_programme(admin: str, rng: random.Random) -> list[str]:
-    """1,000 designated villages with joint pilots and pillar activities (bench/pillars.py's generator): half the
+    """1,000 designated villages with joint pilots and pillar activities (bench/pillars_data.py): half the
     busiest villages, half drawn from those with workers. Returns the designated villages."""
     import asyncpg
 
@@ -305,9 +296,9 @@ async def _seed_programme(admin: str, rng: random.Random) -> list[str]:
     rest = sorted(set(others) - set(busiest))
     villages = sorted(busiest + rng.sample(rest, min(500, len(rest))))
     today = dt.date.today()
-    rows = pillars_bench._activity_rows(rng, villages, 200_000, today)
-    rows |= pillars_bench._pilot_rows(rng, villages, rows["activities"], today)
-    await pillars_bench._load(admin, rows)
+    rows = activity_rows(rng, villages, 200_000, today)
+    rows |= pilot_rows(rng, villages, rows["activities"], today)
+    await load_rows(admin, rows)
     return villages
 
 
@@ -355,29 +346,10 @@ async def _explain(admin: str, village: str, regency: str, province: str) -> dic
 
 
 # -- reads -----------------------------------------------------------------------------------------------------------
-def _percentiles(samples: list[float]) -> tuple[float, float]:
-    cuts = statistics.quantiles(samples, n=100, method="inclusive")
-    return round(statistics.median(samples) * 1000, 2), round(cuts[94] * 1000, 2)
-
-
 def _timed(client: httpx.Client, query: str, name: str, values: list[str]) -> tuple[float, float]:
     """Sequential requests cycling over `values` (the variable `name`): WARMUP, then TIMED timed."""
-
-    def call(value: str) -> None:
-        body = orjson.dumps({"query": query, "variables": {name: value}})
-        response = client.post("/graphql", content=body, headers={"content-type": "application/json"})
-        answer = response.json()
-        if response.status_code != 200 or answer.get("errors"):
-            raise RuntimeError(f"GraphQL call failed ({response.status_code}): {str(answer)[:400]}")
-
-    for i in range(WARMUP):
-        call(values[i % len(values)])
-    samples = []
-    for i in range(TIMED):
-        started = time.perf_counter()
-        call(values[i % len(values)])
-        samples.append(time.perf_counter() - started)
-    return _percentiles(samples)
+    turns = itertools.cycle(values)
+    return p50_p95_ms(timed(lambda: graphql(client, query, {name: next(turns)}), warmup=WARMUP, times=TIMED))
 
 
 async def _samples(admin: str, rng: random.Random) -> dict[str, list[str]]:
@@ -486,8 +458,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--keep", action="store_true", help="keep the database (and print where it is)")
     args = parser.parse_args()
-    scale = _scale()
-    workers, family = int(WORKERS * scale), int(FAMILY * scale)
+    factor = scale()
+    workers, family = int(WORKERS * factor), int(FAMILY * factor)
     work = Path(tempfile.mkdtemp(prefix="demimas-bench-scale-"))
     _disk_check(work, workers)
     os.environ["DEMIMAS_LOG_LEVEL"] = "WARNING"
@@ -495,7 +467,7 @@ def main() -> int:
     os.environ["DEMIMAS_AUDIT_SIGNING_KEY"] = str(work / "keys" / "audit-signing.pem")
     stack = Stack(root=work)
     rng = random.Random(SEED)
-    figures: dict[str, Any] = {"bench_scale": scale}
+    figures: dict[str, Any] = {"bench_scale": factor}
     started = time.perf_counter()
     try:
         stack.start_servers()
@@ -526,22 +498,19 @@ def main() -> int:
         }  # fmt: skip
         figures["sizes"] = sizes
         figures["explain"] = plans
-        figures["settings"] = {"bench_scale": scale, "seed": SEED, "chunk_workers": CHUNK, "warmup": WARMUP,
+        figures["settings"] = {"bench_scale": factor, "seed": SEED, "chunk_workers": CHUNK, "warmup": WARMUP,
                                "timed": TIMED, "server": SERVER_SETTINGS, "fsync": "on"}  # fmt: skip
         figures["machine"] = _machine(asyncio.run(_server_version(admin)))
         figures["run_s"] = round(time.perf_counter() - started)
-        figures["measured_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        figures["measured_at"] = now()
     finally:
         stack.stop()
         if args.keep:
             print(f"kept: {work} (PostgreSQL data in {work / 'postgres'}; {work / 'stack.env'})", file=sys.stderr)
         else:
             shutil.rmtree(work, ignore_errors=True)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_bytes(orjson.dumps(figures, option=orjson.OPT_INDENT_2) + b"\n")
-    for name, value in figures.items():
-        if not isinstance(value, dict):
-            print(f"{name}: {value}")
+    write_results(RESULTS / "scale.json", figures)
+    print_summary(figures)
     return 0
 
 

@@ -1,8 +1,9 @@
 """Gateway security benchmark (`python -m bench.security` from the repository root; `make bench-security`).
 
-Two figures, on the public gateway benchmark's scenario and harness (bench/gateway.py: the Node subgraphs, wrk, the
-checked answer byte for byte), with the gateway as `demimas-gateway serve` runs it (every security default on but
-the rate limits, switched off explicitly with `bench.gateway.NO_RATE_LIMITS`: wrk and the abusive client each send
+Two figures, on the public gateway benchmark's scenario and tools (bench/scenario.py, bench/gateway_servers.py,
+bench/wrk.py: the Node subgraphs, wrk, the checked answer byte for byte), with the gateway as `demimas-gateway serve`
+runs it (every security default on but the rate limits, switched off explicitly with
+`bench.gateway_servers.NO_RATE_LIMITS`: wrk and the abusive client each send
 one caller's requests far faster than the default 50/s per agency and 5/s per anonymous address, and the figures are
 about the other guards; the rate limits have their own tests):
 
@@ -18,18 +19,17 @@ about the other guards; the rate limits have their own tests):
 
 Environment: BENCH_SECURITY_WINDOWS (3 per variant), BENCH_SECURITY_WINDOW_S (20), BENCH_SECURITY_WARMUP_S (5),
 BENCH_SECURITY_ABUSE_RPS (200), BENCH_GATEWAY_WORKERS (2), BENCH_GATEWAY_CONNECTIONS (50), BENCH_GATEWAY_SCENARIO.
-Results: bench/results/security.json (a run shorter than the defaults says so in `run`).
+Results: bench/results/security.json (a run shorter than the defaults says so in `run`). Needs Node 20+ with the
+benchmark's packages (`make bench-node`, which `make bench-security` runs) and wrk on PATH.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import http.client
-import json
 import os
 import re
 import shutil
-import signal
 import statistics
 import sys
 import tempfile
@@ -42,34 +42,32 @@ from typing import Any
 import orjson
 
 from bench.abuse import AbuseCase, corpus
-from bench.gateway import (
-    DEFAULT_SCENARIO,
+from bench.gateway_servers import (
     NO_RATE_LIMITS,
-    NODE_PROJECT,
-    ROOT,
+    Gateway,
+    check_answer,
+    demimas_binary,
+    node_ready,
+    start_demimas,
+    start_subgraphs,
+)
+from bench.harness import (
+    RESULTS,
     WORK,
     BenchError,
-    Gateway,
     Processes,
-    Settings,
-    Window,
-    Wrk,
-    _demimas_binary,
-    _env_int,
-    _load,
-    _node_ready,
-    _raise_on_signal,
-    _request_body,
-    _wait_ready,
-    _wrk,
-    differences,
-    expected_answer,
-    expected_executor,
+    env_int,
+    exit_on_signals,
+    now,
+    print_summary,
+    run_label,
+    write_results,
 )
+from bench.scenario import Scenario, expected_answer, expected_executor, request_body
+from bench.wrk import SCRIPT, Window, Wrk, run_window
 from demimas_common.auth.keys import ensure_dev_keys, mint_token
 from demimas_common.devstack.ports import free_port
 
-RESULTS = ROOT / "bench" / "results" / "security.json"
 ISSUER, AUDIENCE = "https://auth.bench.test", "demimas"
 GUARD = ' @requiresScopes(scopes: [["registry:read"]])'
 FIELD_LINE = re.compile(r"^(  \w+(\([^)]*\))?: [\w\[\]!]+ @join__field\(.*\))$", re.MULTILINE)
@@ -89,26 +87,19 @@ class Options:
     abuse_rps: int
     workers: int
     connections: int
-    scenario: Path
+    scenario: Scenario
 
     @classmethod
     def from_env(cls) -> Options:
         return cls(
-            windows=_env_int("BENCH_SECURITY_WINDOWS", 3),
-            window_s=_env_int("BENCH_SECURITY_WINDOW_S", 20),
-            warmup_s=_env_int("BENCH_SECURITY_WARMUP_S", 5, minimum=0),
-            abuse_rps=_env_int("BENCH_SECURITY_ABUSE_RPS", 200),
-            workers=_env_int("BENCH_GATEWAY_WORKERS", 2),
-            connections=_env_int("BENCH_GATEWAY_CONNECTIONS", 50),
-            scenario=Path(os.environ.get("BENCH_GATEWAY_SCENARIO", DEFAULT_SCENARIO)),
+            windows=env_int("BENCH_SECURITY_WINDOWS", 3),
+            window_s=env_int("BENCH_SECURITY_WINDOW_S", 20),
+            warmup_s=env_int("BENCH_SECURITY_WARMUP_S", 5, minimum=0),
+            abuse_rps=env_int("BENCH_SECURITY_ABUSE_RPS", 200),
+            workers=env_int("BENCH_GATEWAY_WORKERS", 2),
+            connections=env_int("BENCH_GATEWAY_CONNECTIONS", 50),
+            scenario=Scenario.from_env(),
         )
-
-    def wrk_settings(self) -> Settings:
-        return Settings(
-            workers=self.workers, windows=self.windows, window_s=self.window_s, warmup_s=self.warmup_s,
-            connections=self.connections, wrk_threads=1, overhead_requests=0, gateways=("demimas",),
-            scenario=self.scenario, results=RESULTS,
-        )  # fmt: skip
 
     @property
     def shortfalls(self) -> list[str]:
@@ -213,34 +204,10 @@ class Abuser:
         return (self.sent + self.failed) / max(self.stopped_at - self.started_at, 1e-9)
 
 
-def _start(procs: Processes, name: str, supergraph: Path, options: Options, env: dict[str, str]) -> Gateway:
-    port = free_port()
-    argv = [str(_demimas_binary()), "serve", "--supergraph", str(supergraph), "--host", "127.0.0.1",
-            "--port", str(port), "--workers", str(options.workers)]  # fmt: skip
-    process = procs.start(name, argv, cwd=ROOT, env=os.environ | env)
-    _wait_ready(procs, name, process, port, "/graphql")
-    return Gateway("demimas", port, "/graphql")
-
-
-def _reference(gateway: Gateway, query: str, expected: dict[str, Any], token: str | None, path: Path) -> None:
-    conn = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=30)
-    headers = {"content-type": "application/json"} | ({"authorization": f"Bearer {token}"} if token else {})
-    try:
-        conn.request("POST", gateway.path, body=_request_body(query), headers=headers)
-        response = conn.getresponse()
-        body = response.read()
-    finally:
-        conn.close()
-    found = differences(expected, json.loads(body))
-    if response.status != 200 or found:
-        raise BenchError(f"the gateway answered the benchmark query wrongly ({response.status}): {found[:5]}")
-    path.write_bytes(body)
-
-
 def _wrk_script(work: Path, token: str | None) -> Path:
-    """bench/gateway/wrk.lua, plus an Authorization header when a token is given."""
+    """bench/wrk.lua, plus an Authorization header when a token is given."""
     script = work / ("wrk-token.lua" if token else "wrk.lua")
-    text = f'dofile("{NODE_PROJECT / "wrk.lua"}")\n'
+    text = f'dofile("{SCRIPT}")\n'
     if token:
         text += (
             "local base_init = init\nfunction init(args)\n  base_init(args)\n"
@@ -253,31 +220,19 @@ def _wrk_script(work: Path, token: str | None) -> Path:
 def _window(
     procs: Processes, wrk: Wrk, options: Options, gateway: Gateway, body: Path, script: Path, seconds: int, index: int
 ) -> Window:
-    """One wrk window with the given script (bench.gateway._load runs bench/gateway/wrk.lua: swap it in)."""
-    import bench.gateway as harness
-
-    original = harness.NODE_PROJECT
-    staged = script.parent / f"stage-{script.stem}"
-    staged.mkdir(exist_ok=True)
-    shutil.copy(script, staged / "wrk.lua")
-    harness.NODE_PROJECT = staged
-    try:
-        return _load(procs, wrk, options.wrk_settings(), gateway, body, seconds, index)
-    finally:
-        harness.NODE_PROJECT = original
+    return run_window(procs, wrk, gateway, body, seconds, index, connections=options.connections, script=script)
 
 
 def run(options: Options) -> dict[str, Any]:
-    WORK.mkdir(parents=True, exist_ok=True)
-    _node_ready()
-    wrk = _wrk()
-    _demimas_binary()
+    node_ready()
+    wrk = Wrk.find()
+    demimas_binary()
     scenario = options.scenario
-    query = (scenario / "query.graphql").read_text()
+    query = scenario.query.read_text()
     expected = expected_answer(expected_executor(scenario), query)
     logs = WORK / "security-logs"
     shutil.rmtree(logs, ignore_errors=True)
-    logs.mkdir()
+    logs.mkdir(parents=True)
     with tempfile.TemporaryDirectory(prefix="bench-security-", dir=WORK) as tmp, Processes(logs) as procs:
         work = Path(tmp)
         keys = ensure_dev_keys(work / "keys")
@@ -289,25 +244,19 @@ def run(options: Options) -> dict[str, Any]:
             "DEMIMAS_GATEWAY_INTROSPECTION": "false",
         } | NO_RATE_LIMITS
         subgraph_port = free_port()
-        original = (scenario / "supergraph.graphql").read_text()
-        plain_text = re.sub(r'url: "http://[^"/]+/', f'url: "http://127.0.0.1:{subgraph_port}/', original)
+        plain_text = scenario.supergraph_at(subgraph_port)
         plain, secured = work / "plain.graphql", work / "secured.graphql"
         plain.write_text(plain_text)
         secured_text, guards = guarded(plain_text)
         secured.write_text(secured_text)
         body = work / "body.json"
-        body.write_bytes(_request_body(query))
-        process = procs.start(
-            "subgraphs",
-            ["node", "subgraphs.mjs", "--port", str(subgraph_port), "--data", str(scenario / "data.json")],
-            cwd=NODE_PROJECT, env=os.environ | {"NODE_ENV": "production"},
-        )  # fmt: skip
-        _wait_ready(procs, "subgraphs", process, subgraph_port, "/healthz")
+        body.write_bytes(request_body(query))
+        start_subgraphs(procs, subgraph_port, scenario)
 
         # -- abuse: one gateway, windows with and without the abusive client ------------------------------------
-        gateway = _start(procs, "gateway-plain", plain, options, env)
+        gateway = start_demimas(procs, plain, options.workers, env, name="gateway-plain")
         gateway.reference = work / "plain.expected"
-        _reference(gateway, query, expected, None, gateway.reference)
+        gateway.reference.write_bytes(check_answer(gateway, query, expected))
         script = _wrk_script(work, None)
         cases = corpus()
         if options.warmup_s:
@@ -334,21 +283,16 @@ def run(options: Options) -> dict[str, Any]:
                     file=sys.stderr,
                 )
         procs.stop_all()  # the subgraphs too; start again for the second figure
-        process = procs.start(
-            "subgraphs",
-            ["node", "subgraphs.mjs", "--port", str(subgraph_port), "--data", str(scenario / "data.json")],
-            cwd=NODE_PROJECT, env=os.environ | {"NODE_ENV": "production"},
-        )  # fmt: skip
-        _wait_ready(procs, "subgraphs", process, subgraph_port, "/healthz")
+        start_subgraphs(procs, subgraph_port, scenario)
 
         # -- auth overhead: the same token to a plain and to a guarded supergraph ---------------------------------
         with_token = _wrk_script(work, token)
-        plain_gw = _start(procs, "gateway-plain", plain, options, env)
+        plain_gw = start_demimas(procs, plain, options.workers, env, name="gateway-plain")
         plain_gw.reference = work / "plain-token.expected"
-        _reference(plain_gw, query, expected, token, plain_gw.reference)
-        guarded_gw = _start(procs, "gateway-guarded", secured, options, env)
+        plain_gw.reference.write_bytes(check_answer(plain_gw, query, expected, token))
+        guarded_gw = start_demimas(procs, secured, options.workers, env, name="gateway-guarded")
         guarded_gw.reference = work / "guarded.expected"
-        _reference(guarded_gw, query, expected, token, guarded_gw.reference)
+        guarded_gw.reference.write_bytes(check_answer(guarded_gw, query, expected, token))
         if options.warmup_s:
             for gw in (plain_gw, guarded_gw):
                 _window(procs, wrk, options, gw, body, with_token, options.warmup_s, 0)
@@ -368,9 +312,8 @@ def run(options: Options) -> dict[str, Any]:
     abused_p95 = statistics.median(w.p95_ms for w in abused)
     plain_rps = statistics.median(w.rps for w in unguarded_windows)
     guarded_rps = statistics.median(w.rps for w in guarded_windows)
-    shortfalls = options.shortfalls
     return {
-        "run": "full" if not shortfalls else f"QUICK RUN, not a measurement ({'; '.join(shortfalls)})",
+        "run": run_label(options.shortfalls),
         "gateway_p95_under_abuse_ratio": round(abused_p95 / quiet_p95, 3),
         "gateway_auth_overhead_ratio": round(guarded_rps / plain_rps, 3),
         "gateway_p95_quiet_ms": quiet_p95,
@@ -397,22 +340,19 @@ def run(options: Options) -> dict[str, Any]:
             "abuse_rps": options.abuse_rps,
         },
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
-        "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "measured_at": now(),
     }
 
 
 def main() -> int:
-    signal.signal(signal.SIGTERM, _raise_on_signal)
+    exit_on_signals()
     try:
         results = run(Options.from_env())
     except BenchError as exc:
         print(f"bench.security: {exc}", file=sys.stderr)
         return 1
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    for key, value in results.items():
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            print(f"{key}: {value}")
+    write_results(RESULTS / "security.json", results)
+    print_summary(results)
     return 0
 
 

@@ -1,20 +1,45 @@
-"""What the consumer benchmarks share: publishing the generated events to the stream, and the bare consume they are
-measured against (same batch size, explicit per-message acks, the next batch fetched while the current one is
-acked, as `Puller` does; nothing else)."""
+"""What the consumer benchmarks share: their own throw-away durable PostgreSQL (fsync on) and NATS, publishing the
+generated events to the stream, and the bare consume they are measured against (same batch size, explicit
+per-message acks, the next batch fetched while the current one is acked, as `Puller` does; nothing else)."""
 
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import orjson
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from demimas_common.devstack.nats import EmbeddedNats
+from demimas_common.devstack.postgres import EmbeddedPostgres
 from demimas_common.events.envelope import CloudEvent
 from demimas_common.events.nats import connect
 from demimas_common.events.stream import STREAM, ensure_stream
 
-__all__ = ["publish", "raw_consume"]
+__all__ = ["publish", "raw_consume", "raw_read_ordered", "servers"]
+
+
+@contextmanager
+def servers(name: str) -> Iterator[tuple[EmbeddedPostgres, EmbeddedNats]]:
+    """A durable embedded PostgreSQL and a NATS server in a temporary folder, stopped and deleted on leaving."""
+    work = Path(tempfile.mkdtemp(prefix=f"demimas-bench-{name}-"))
+    pg = EmbeddedPostgres(work / "pg", durable=True)
+    nats = EmbeddedNats(work / "nats")
+    pg.start()
+    try:
+        nats.start()
+        try:
+            yield pg, nats
+        finally:
+            nats.stop()
+    finally:
+        pg.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 async def publish(nats_url: str, events: list[CloudEvent]) -> float:

@@ -1,6 +1,6 @@
 // The four subgraphs of the public federation gateway benchmark (graphql-hive/graphql-gateways-benchmark, MIT),
-// implemented once, as that scenario's README describes them (../shared/bench/gateway-benchmark/README.md), on one
-// port with the paths /accounts /inventory /products /reviews. Benchmark only (make bench-gateway), never shipped.
+// implemented once, as bench/scenario.py describes them, on one port with the paths /accounts /inventory /products
+// /reviews. Benchmark only (make bench-gateway), never shipped.
 //
 // Plain node:http, schemas from @apollo/subgraph's buildSubgraphSchema; each distinct query text is parsed and
 // validated once and then run by graphql-jit (compiled once, about twice as fast as graphql-js's execute here) or,
@@ -17,7 +17,9 @@ import { buildSubgraphSchema } from "@apollo/subgraph";
 import { execute, parse, validate } from "graphql";
 import { compileQuery, isCompiledQuery } from "graphql-jit";
 
-const DEFAULT_DATA = fileURLToPath(new URL("../../../shared/bench/gateway-benchmark/data.json", import.meta.url));
+const DEFAULT_DATA = fileURLToPath(
+  new URL("../../services/gateway/tests/fixtures/bench-data.json", import.meta.url),
+);
 const { values: args } = parseArgs({
   options: {
     port: { type: "string", default: process.env.PORT ?? "0" },

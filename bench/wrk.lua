@@ -1,6 +1,6 @@
--- wrk script of `make bench-gateway`: POSTs one GraphQL request (a JSON file) on every connection, checks every
--- answer byte for byte against a reference answer (a file the harness wrote after checking it against the expected
--- data), and prints one machine-readable line at the end:
+-- wrk script of the gateway benchmarks (bench/wrk.py): POSTs one GraphQL request (a JSON file) on every connection,
+-- checks every answer byte for byte against a reference answer (a file the benchmark wrote after checking it against
+-- the expected data), and prints one machine-readable line at the end:
 --   BENCH {"requests":N,"duration_us":N,"bytes":N,"status_errors":N,"mismatched":N,"connect_errors":N,...,
 --          "latency_us":{"p50":N,"p90":N,"p95":N,"p99":N,"max":N,"mean":N}}
 -- Usage: wrk -s wrk.lua URL -- BODY_FILE EXPECTED_FILE
