@@ -11,6 +11,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from demimas_common.errors import BadUserInput, NotFound
+from demimas_common.graphql.village import VillageKey
 from demimas_designation.adapters.designations import DesignationRepository
 from demimas_designation.adapters.proposals import ProposalRepository
 from demimas_designation.domain import assessment as domain_assessment
@@ -25,7 +26,7 @@ from demimas_designation.domain.vocabulary import (
     ProposalStatus,
 )
 from demimas_designation.entrypoints.graphql.context import DesignationContext
-from demimas_designation.service_layer.proposals import VILLAGE_CODE, assessment_of
+from demimas_designation.service_layer.proposals import assessment_of
 
 __all__ = ["CriteriaAssessment", "Designation", "Proposal", "Village"]
 
@@ -172,15 +173,8 @@ async def _designations(ctx: DesignationContext, codes: list[str]) -> list[domai
 
 
 @strawberry.federation.type(keys=["code"], description="A desa/kelurahan (owned by the registry).")
-class Village:
+class Village(VillageKey):
     code: str
-
-    def region_code(self, info: Ctx) -> str:
-        return self.code
-
-    @classmethod
-    def resolve_reference(cls, code: str) -> Village | None:
-        return cls(code=code) if VILLAGE_CODE.match(code) else None  # "16.06" is a regency, not a village
 
     @strawberry.federation.field(authenticated=True, description="The village's current designation, if any.")
     async def designation(self, info: Ctx) -> Designation | None:
