@@ -4,13 +4,13 @@ its live assessment against the criteria."""
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 import strawberry
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
-from demimas_common.errors import BadUserInput, NotFound
+from demimas_common.errors import NotFound
+from demimas_common.graphql.ids import parse_uuid
 from demimas_common.graphql.village import VillageKey
 from demimas_designation.adapters.designations import DesignationRepository
 from demimas_designation.adapters.proposals import ProposalRepository
@@ -36,13 +36,6 @@ CriterionStatusEnum = strawberry.enum(CriterionStatus, name="CriterionStatus")
 EvidenceSourceEnum = strawberry.enum(EvidenceSource, name="EvidenceSource")
 Ctx = Info[DesignationContext, None]
 READERS = [["designation:propose"], ["designation:verify"], ["designation:decide"]]
-
-
-def _uuid(value: strawberry.ID) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        raise BadUserInput("id must be a UUID", field="id") from None
 
 
 @strawberry.type(description="One step of a proposal: who moved it, when, and why.")
@@ -88,7 +81,7 @@ class Proposal:
     async def resolve_reference(cls, info: Ctx, id: strawberry.ID) -> Proposal | None:
         async with info.context.engine.connect() as conn:
             try:
-                return cls.from_domain(await ProposalRepository(conn).get(_uuid(id)))
+                return cls.from_domain(await ProposalRepository(conn).get(parse_uuid(id)))
             except NotFound:
                 return None  # as for one outside the caller's region
 
@@ -138,7 +131,7 @@ class Designation:
     async def resolve_reference(cls, info: Ctx, id: strawberry.ID) -> Designation | None:
         async with info.context.engine.connect() as conn:
             try:
-                found = await DesignationRepository(conn).get(_uuid(id))
+                found = await DesignationRepository(conn).get(parse_uuid(id))
             except NotFound:
                 return None  # as for one outside the caller's region
         return cls.from_domain(found)
