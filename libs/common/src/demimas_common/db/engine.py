@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from demimas_common.db.urls import sqlalchemy_url
 
-__all__ = ["create_engine"]
+__all__ = ["create_engine", "run_with_engine"]
+
+T = TypeVar("T")
 
 
 def create_engine(url: str, *, pool_size: int = 10, **kwargs: Any) -> AsyncEngine:
@@ -21,3 +25,17 @@ def create_engine(url: str, *, pool_size: int = 10, **kwargs: Any) -> AsyncEngin
         connect_args={"server_settings": {"application_name": kwargs.pop("application_name", "demimas")}},
         **kwargs,
     )
+
+
+def run_with_engine(url: str, fn: Callable[[AsyncEngine], Awaitable[T]], *, pool_size: int = 1) -> T:
+    """What a `demimas <service> ...` command does with the database: run `fn(engine)` to completion on an engine of
+    its own, disposed afterwards whatever happens (from synchronous code: this starts the event loop)."""
+
+    async def run() -> T:
+        engine = create_engine(url, pool_size=pool_size)
+        try:
+            return await fn(engine)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())

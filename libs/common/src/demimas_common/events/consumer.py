@@ -28,12 +28,23 @@ from demimas_common.events.schemas import validate_event
 from demimas_common.events.tables import event_tables
 from demimas_common.telemetry import extract_context, spans_recorded
 
-__all__ = ["BatchHandler", "EventConsumer", "Handler", "retry_dead"]
+__all__ = ["BatchHandler", "EventConsumer", "Handler", "drain", "retry_dead"]
 
 Handler = Callable[[AsyncConnection, CloudEvent], Awaitable[None]]
 BatchHandler = Callable[[AsyncConnection, list[CloudEvent]], Awaitable[None]]
 log = logging.getLogger("demimas.consumer")
 tracer = trace.get_tracer("demimas.consumer")
+
+
+async def drain(process_available: Callable[[], Awaitable[int]], *, idle_passes: int = 1) -> int:
+    """Call `process_available` (one batch: how many messages it handled) until `idle_passes` calls in a row
+    handled none; how many were handled in all. Every reader of the stream drains this way (tests, commands)."""
+    total, idle = 0, 0
+    while idle < idle_passes:
+        handled = await process_available()
+        total += handled
+        idle = idle + 1 if handled == 0 else 0
+    return total
 
 
 class EventConsumer:
@@ -91,12 +102,7 @@ class EventConsumer:
 
     async def drain(self, *, idle_passes: int = 1) -> int:
         """Handle until nothing is left (for tests and commands)."""
-        total, idle = 0, 0
-        while idle < idle_passes:
-            handled = await self.process_available()
-            total += handled
-            idle = idle + 1 if handled == 0 else 0
-        return total
+        return await drain(self.process_available, idle_passes=idle_passes)
 
     async def _handle(self, msg: Msg) -> None:
         attempts = msg.metadata.num_delivered

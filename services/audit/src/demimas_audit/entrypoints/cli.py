@@ -8,7 +8,10 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 __all__ = ["register"]
 
@@ -26,7 +29,7 @@ def _export(args: argparse.Namespace) -> int:
     from demimas_audit.domain.commands import ExportChain
     from demimas_audit.service_layer.export import export_chain
     from demimas_audit.settings import AuditSettings
-    from demimas_common.db.engine import create_engine
+    from demimas_common.db.engine import run_with_engine
 
     url = _database_url()
     if url is None:
@@ -34,16 +37,12 @@ def _export(args: argparse.Namespace) -> int:
     settings = AuditSettings()
     public = load_signing_key(settings.audit_signing_key, create=False).public_key()
 
-    async def run(out: Any) -> int:
-        engine = create_engine(url, pool_size=1)
-        try:
-            async with AuditUnitOfWork(engine, schema=SCHEMA) as uow:
-                return await export_chain(ExportChain(out, public), uow)
-        finally:
-            await engine.dispose()
+    async def run(engine: AsyncEngine, out: Any) -> int:
+        async with AuditUnitOfWork(engine, schema=SCHEMA) as uow:
+            return await export_chain(ExportChain(out, public), uow)
 
     with Path(args.out).open("wb") as handle:
-        count = asyncio.run(run(handle))
+        count = run_with_engine(url, lambda engine: run(engine, handle))
     print(f"{count} records exported to {args.out}")
     return 0
 

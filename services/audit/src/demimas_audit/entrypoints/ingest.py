@@ -29,6 +29,7 @@ from demimas_audit.adapters.unit_of_work import AuditUnitOfWork
 from demimas_audit.domain.commands import AppendBatch, LinkBatch
 from demimas_audit.domain.ingest import Head, Incoming, Prepared, incoming
 from demimas_audit.service_layer import ingest
+from demimas_common.events.consumer import drain
 from demimas_common.events.metrics import CONSUMER_LAG, PROCESSED
 from demimas_common.telemetry import extract_context, spans_recorded
 
@@ -158,12 +159,7 @@ class AuditIngest:
             CONSUMER_LAG.labels(self.durable).set(max(0, last - position))
 
     async def drain(self, *, idle_passes: int = 1) -> int:
-        total, idle = 0, 0
-        while idle < idle_passes:
-            handled = await self.process_available()
-            total += handled
-            idle = idle + 1 if handled == 0 else 0
-        return total
+        return await drain(self.process_available, idle_passes=idle_passes)
 
     def stop(self) -> None:
         self._stopping = True

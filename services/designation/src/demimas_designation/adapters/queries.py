@@ -6,18 +6,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Table, and_, func, literal, or_, select, true, tuple_
+from sqlalchemy import ColumnElement, Table, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from demimas_common.db.keyset import in_region, village_id_page
 from demimas_designation.adapters.tables import designations, proposals
 
 __all__ = ["Summary", "designation_page", "proposal_page", "summary"]
-
-
-def _in_region(column: ColumnElement[str], prefix: str | None) -> ColumnElement[bool]:
-    if not prefix:
-        return literal(True)
-    return or_(column == prefix, column.startswith(prefix + "."))
 
 
 async def _page(
@@ -31,15 +26,8 @@ async def _page(
     after: tuple[str, uuid.UUID] | None,
 ) -> tuple[list[uuid.UUID], bool]:
     """One page of ids ordered by (village code, id), keyset after the cursor's pair; and whether more follow."""
-    t = table
-    where = [*where, _in_region(t.c.village_code, region), _in_region(t.c.village_code, caller_region)]
-    if after:
-        where.append(tuple_(t.c.village_code, t.c.id) > tuple_(literal(after[0]), literal(after[1])))
-    rows = await conn.execute(
-        select(t.c.id).where(and_(true(), *where)).order_by(t.c.village_code, t.c.id).limit(first + 1)
-    )
-    ids = [r[0] for r in rows]
-    return ids[:first], len(ids) > first
+    where = [*where, in_region(table.c.village_code, region), in_region(table.c.village_code, caller_region)]
+    return await village_id_page(conn, table, where, first=first, after=after)
 
 
 async def designation_page(
@@ -84,7 +72,7 @@ class Summary:
 
 async def summary(conn: AsyncConnection, region: str | None, caller_region: str | None) -> Summary:
     t = designations
-    scope = and_(_in_region(t.c.village_code, region), _in_region(t.c.village_code, caller_region))
+    scope = and_(in_region(t.c.village_code, region), in_region(t.c.village_code, caller_region))
     current = and_(scope, t.c.status != "REVOKED")
     row = (
         await conn.execute(

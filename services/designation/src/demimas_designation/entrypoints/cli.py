@@ -4,11 +4,13 @@ from the Desmigratif programme."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 __all__ = ["register"]
 
@@ -20,7 +22,7 @@ def _database_url() -> str | None:
 
 
 def _rebuild(args: argparse.Namespace) -> int:
-    from demimas_common.db.engine import create_engine
+    from demimas_common.db.engine import run_with_engine
     from demimas_designation.service_layer.rebuild import rebuild_stats
     from demimas_designation.settings import DesignationSettings
 
@@ -28,22 +30,15 @@ def _rebuild(args: argparse.Namespace) -> int:
     if url is None or nats_url is None:
         print("set DEMIMAS_NATS_URL too", file=sys.stderr)
         return 2
-
-    async def run() -> int:
-        engine = create_engine(url, pool_size=2)
-        try:
-            return await rebuild_stats(engine, nats_url)
-        finally:
-            await engine.dispose()
-
-    print(f"village-stats rebuilt from {asyncio.run(run())} registry events")
+    count = run_with_engine(url, lambda engine: rebuild_stats(engine, nats_url), pool_size=2)
+    print(f"village-stats rebuilt from {count} registry events")
     return 0
 
 
 def _import(args: argparse.Namespace) -> int:
     from demimas_common.auth.grants import DEFAULT_GRANTS
     from demimas_common.auth.principal import Agency, Principal
-    from demimas_common.db.engine import create_engine
+    from demimas_common.db.engine import run_with_engine
     from demimas_common.errors import DemimasError
     from demimas_designation.adapters.tables import SCHEMA
     from demimas_designation.adapters.unit_of_work import DesignationUnitOfWork
@@ -57,16 +52,12 @@ def _import(args: argparse.Namespace) -> int:
     principal = Principal(f"cli:{getpass.getuser()}", Agency.KP2MI, DEFAULT_GRANTS[Agency.KP2MI])
     text = Path(args.file).read_text()
 
-    async def run() -> int:
-        engine = create_engine(url, pool_size=1)
-        try:
-            async with DesignationUnitOfWork(engine, schema=SCHEMA, actor=principal.actor) as uow:
-                return await import_desmigratif(ImportDesmigratif(text), uow, principal, WorkflowSettings())
-        finally:
-            await engine.dispose()
+    async def run(engine: AsyncEngine) -> int:
+        async with DesignationUnitOfWork(engine, schema=SCHEMA, actor=principal.actor) as uow:
+            return await import_desmigratif(ImportDesmigratif(text), uow, principal, WorkflowSettings())
 
     try:
-        count = asyncio.run(run())
+        count = run_with_engine(url, run)
     except DemimasError as exc:
         print(f"demimas designation: {exc.message}", file=sys.stderr)
         return 1

@@ -7,10 +7,11 @@ import datetime as dt
 import uuid
 from collections import defaultdict
 
-from sqlalchemy import ColumnElement, and_, exists, func, insert, literal, or_, select, true, tuple_, update
+from sqlalchemy import and_, exists, func, insert, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from demimas_common.db.keyset import in_region, village_id_page
 from demimas_common.errors import NotFound
 from demimas_pillars.adapters.tables import milestones, pilot_activities, pilot_partners, pilots
 from demimas_pillars.domain.pilot import Milestone, Partner, Pilot
@@ -156,7 +157,7 @@ class PilotRepository:
     ) -> tuple[list[uuid.UUID], bool]:
         """A page of pilot ids ordered by (village code, id); `agency` matches the coordinator or a partner."""
         t = pilots
-        where: list[ColumnElement[bool]] = [_in_region(region), _in_region(caller_region)]
+        where = [in_region(t.c.village_code, region), in_region(t.c.village_code, caller_region)]
         if village:
             where.append(t.c.village_code == village)
         if status:
@@ -168,11 +169,7 @@ class PilotRepository:
             where.append(
                 exists().where(and_(pilot_partners.c.pilot_id == t.c.id, pilot_partners.c.programme == programme.value))
             )
-        if after:
-            where.append(tuple_(t.c.village_code, t.c.id) > tuple_(literal(after[0]), literal(after[1])))
-        stmt = select(t.c.id).where(and_(true(), *where)).order_by(t.c.village_code, t.c.id).limit(first + 1)
-        ids = [r[0] for r in await self._conn.execute(stmt)]
-        return ids[:first], len(ids) > first
+        return await village_id_page(self._conn, t, where, first=first, after=after)
 
     async def overdue(
         self, *, agency: str | None, today: dt.date, caller_region: str | None, limit: int
@@ -183,7 +180,7 @@ class PilotRepository:
         where = [
             m.c.completed_on.is_(None),
             m.c.due_date < today,
-            _in_region(caller_region),
+            in_region(p.c.village_code, caller_region),
             p.c.status.in_([PilotStatus.PLANNED.value, PilotStatus.ACTIVE.value]),
         ]
         if agency:
@@ -196,9 +193,3 @@ class PilotRepository:
             .limit(limit)
         )
         return [(r[0], r[1]) for r in await self._conn.execute(stmt)]
-
-
-def _in_region(prefix: str | None) -> ColumnElement[bool]:
-    if not prefix:
-        return literal(True)
-    return or_(pilots.c.village_code == prefix, pilots.c.village_code.startswith(prefix + "."))

@@ -8,7 +8,10 @@ import asyncio
 import getpass
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 __all__ = ["register"]
 
@@ -122,18 +125,14 @@ def _load_villages(args: argparse.Namespace) -> int:
     if url is None:
         return 2
 
-    async def run() -> int:
-        from demimas_common.db.engine import create_engine
-        from demimas_registry.adapters.villages import load_villages
+    from demimas_common.db.engine import run_with_engine
+    from demimas_registry.adapters.villages import load_villages
 
-        engine = create_engine(url, pool_size=1)
-        try:
-            async with engine.begin() as conn:
-                return await load_villages(conn)
-        finally:
-            await engine.dispose()
+    async def run(engine: AsyncEngine) -> int:
+        async with engine.begin() as conn:
+            return await load_villages(conn)
 
-    print(f"{asyncio.run(run())} villages in the reference")
+    print(f"{run_with_engine(url, run)} villages in the reference")
     return 0
 
 

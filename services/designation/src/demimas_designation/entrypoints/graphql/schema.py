@@ -14,6 +14,7 @@ from strawberry.types import Info
 
 from demimas_common.auth.principal import Principal
 from demimas_common.errors import BadUserInput
+from demimas_common.graphql.ids import parse_uuid
 from demimas_common.graphql.pagination import decode_cursor, encode_cursor, validate_first
 from demimas_common.graphql.schema import build_schema
 from demimas_common.graphql.types import PageInfo
@@ -55,13 +56,6 @@ async def _run(info: Ctx, handler: Callable[[C, DesignationUoW, Principal, Workf
     principal = ctx.require_principal()
     async with ctx.unit_of_work() as uow:
         return await handler(command, uow, principal, ctx.workflow)
-
-
-def _id(value: strawberry.ID, field: str = "id") -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        raise BadUserInput(f"{field} must be a UUID", field=field) from None
 
 
 @strawberry.input
@@ -213,55 +207,55 @@ class Mutation:
 
     @strawberry.federation.field(requires_scopes=PROPOSE)
     async def submit_proposal(self, info: Ctx, id: strawberry.ID) -> Proposal | None:
-        return Proposal.from_domain(await _run(info, flow.submit, cmd.SubmitProposal(_id(id))))
+        return Proposal.from_domain(await _run(info, flow.submit, cmd.SubmitProposal(parse_uuid(id))))
 
     @strawberry.federation.field(requires_scopes=VERIFY)
     async def verify_proposal(self, info: Ctx, id: strawberry.ID, note: str | None = None) -> Proposal | None:
-        return Proposal.from_domain(await _run(info, flow.verify, cmd.VerifyProposal(_id(id), note)))
+        return Proposal.from_domain(await _run(info, flow.verify, cmd.VerifyProposal(parse_uuid(id), note)))
 
     @strawberry.federation.field(requires_scopes=[["designation:propose"], ["designation:verify"]])
     async def add_evidence(self, info: Ctx, proposal_id: strawberry.ID, input: EvidenceInput) -> Proposal | None:
         item = Evidence(uuid.uuid4(), EvidenceKind(input.kind), input.title, input.document_date, input.sha256,
                         input.number, input.term_end, input.note)  # fmt: skip
-        pid = _id(proposal_id, "proposalId")
+        pid = parse_uuid(proposal_id, "proposalId")
         await _run(info, flow.add_evidence, cmd.AddEvidence(pid, item))
         async with info.context.engine.connect() as conn:
             return Proposal.from_domain(await ProposalRepository(conn).get(pid))
 
     @strawberry.federation.field(requires_scopes=[["designation:verify"], ["designation:decide"]])
     async def assess_proposal(self, info: Ctx, id: strawberry.ID) -> CriteriaAssessment | None:
-        _, result = await _run(info, flow.assess_proposal, cmd.AssessProposal(_id(id)))
+        _, result = await _run(info, flow.assess_proposal, cmd.AssessProposal(parse_uuid(id)))
         return CriteriaAssessment.from_domain(result)
 
     @strawberry.federation.field(requires_scopes=DECIDE, description="Approve with the decree (SK Menteri P2MI).")
     async def approve_proposal(self, info: Ctx, id: strawberry.ID, decree_number: str, decree_date: dt.date,
                                override_reason: str | None = None) -> Proposal | None:  # fmt: skip
-        command = cmd.ApproveProposal(_id(id), decree_number, decree_date, override_reason)
+        command = cmd.ApproveProposal(parse_uuid(id), decree_number, decree_date, override_reason)
         return Proposal.from_domain(await _run(info, flow.approve, command))
 
     @strawberry.federation.field(requires_scopes=DECIDE)
     async def reject_proposal(self, info: Ctx, id: strawberry.ID, reason: str) -> Proposal | None:
-        return Proposal.from_domain(await _run(info, flow.reject, cmd.RejectProposal(_id(id), reason)))
+        return Proposal.from_domain(await _run(info, flow.reject, cmd.RejectProposal(parse_uuid(id), reason)))
 
     @strawberry.federation.field(requires_scopes=PROPOSE)
     async def withdraw_proposal(self, info: Ctx, id: strawberry.ID, reason: str | None = None) -> Proposal | None:
-        return Proposal.from_domain(await _run(info, flow.withdraw, cmd.WithdrawProposal(_id(id), reason)))
+        return Proposal.from_domain(await _run(info, flow.withdraw, cmd.WithdrawProposal(parse_uuid(id), reason)))
 
     @strawberry.federation.field(requires_scopes=DECIDE, description="Suspend a designation (a reason is required).")
     async def suspend_designation(self, info: Ctx, id: strawberry.ID, reason: str) -> Designation | None:
-        d = await _run(info, designation_flow.suspend, cmd.SuspendDesignation(_id(id), reason))
+        d = await _run(info, designation_flow.suspend, cmd.SuspendDesignation(parse_uuid(id), reason))
         return Designation.from_domain(d)
 
     @strawberry.federation.field(requires_scopes=DECIDE, description="Make a suspended designation active again.")
     async def reinstate_designation(self, info: Ctx, id: strawberry.ID, note: str | None = None) -> Designation | None:
-        d = await _run(info, designation_flow.reinstate, cmd.ReinstateDesignation(_id(id), note))
+        d = await _run(info, designation_flow.reinstate, cmd.ReinstateDesignation(parse_uuid(id), note))
         return Designation.from_domain(d)
 
     @strawberry.federation.field(
         requires_scopes=DECIDE, description="Revoke a designation (final; a reason is required)."
     )
     async def revoke_designation(self, info: Ctx, id: strawberry.ID, reason: str) -> Designation | None:
-        d = await _run(info, designation_flow.revoke, cmd.RevokeDesignation(_id(id), reason))
+        d = await _run(info, designation_flow.revoke, cmd.RevokeDesignation(parse_uuid(id), reason))
         return Designation.from_domain(d)
 
 

@@ -4,13 +4,14 @@ its live assessment against the criteria."""
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 import strawberry
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
-from demimas_common.errors import BadUserInput, NotFound
+from demimas_common.errors import NotFound
+from demimas_common.graphql.ids import parse_uuid
+from demimas_common.graphql.village import VillageKey
 from demimas_designation.adapters.designations import DesignationRepository
 from demimas_designation.adapters.proposals import ProposalRepository
 from demimas_designation.domain import assessment as domain_assessment
@@ -25,7 +26,7 @@ from demimas_designation.domain.vocabulary import (
     ProposalStatus,
 )
 from demimas_designation.entrypoints.graphql.context import DesignationContext
-from demimas_designation.service_layer.proposals import VILLAGE_CODE, assessment_of
+from demimas_designation.service_layer.proposals import assessment_of
 
 __all__ = ["CriteriaAssessment", "Designation", "Proposal", "Village"]
 
@@ -35,13 +36,6 @@ CriterionStatusEnum = strawberry.enum(CriterionStatus, name="CriterionStatus")
 EvidenceSourceEnum = strawberry.enum(EvidenceSource, name="EvidenceSource")
 Ctx = Info[DesignationContext, None]
 READERS = [["designation:propose"], ["designation:verify"], ["designation:decide"]]
-
-
-def _uuid(value: strawberry.ID) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        raise BadUserInput("id must be a UUID", field="id") from None
 
 
 @strawberry.type(description="One step of a proposal: who moved it, when, and why.")
@@ -87,7 +81,7 @@ class Proposal:
     async def resolve_reference(cls, info: Ctx, id: strawberry.ID) -> Proposal | None:
         async with info.context.engine.connect() as conn:
             try:
-                return cls.from_domain(await ProposalRepository(conn).get(_uuid(id)))
+                return cls.from_domain(await ProposalRepository(conn).get(parse_uuid(id)))
             except NotFound:
                 return None  # as for one outside the caller's region
 
@@ -137,7 +131,7 @@ class Designation:
     async def resolve_reference(cls, info: Ctx, id: strawberry.ID) -> Designation | None:
         async with info.context.engine.connect() as conn:
             try:
-                found = await DesignationRepository(conn).get(_uuid(id))
+                found = await DesignationRepository(conn).get(parse_uuid(id))
             except NotFound:
                 return None  # as for one outside the caller's region
         return cls.from_domain(found)
@@ -172,15 +166,8 @@ async def _designations(ctx: DesignationContext, codes: list[str]) -> list[domai
 
 
 @strawberry.federation.type(keys=["code"], description="A desa/kelurahan (owned by the registry).")
-class Village:
+class Village(VillageKey):
     code: str
-
-    def region_code(self, info: Ctx) -> str:
-        return self.code
-
-    @classmethod
-    def resolve_reference(cls, code: str) -> Village | None:
-        return cls(code=code) if VILLAGE_CODE.match(code) else None  # "16.06" is a regency, not a village
 
     @strawberry.federation.field(authenticated=True, description="The village's current designation, if any.")
     async def designation(self, info: Ctx) -> Designation | None:

@@ -9,6 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from demimas_common.errors import BadUserInput
+from demimas_common.graphql.ids import parse_uuid as parse_id
 from demimas_common.graphql.pagination import decode_cursor
 from demimas_pillars.entrypoints.graphql.context import PillarsContext
 from demimas_pillars.entrypoints.graphql.enums import OutputKindEnum
@@ -18,13 +19,6 @@ __all__ = ["PERSON", "PILOT_READ", "READ", "Ctx", "OutputValue", "date_cursor", 
 Ctx = Info[PillarsContext, None]
 READ, PILOT_READ = [["pillars:read"]], [["pilot:read"]]
 PERSON = [["registry:read"]]  # who a person is: the registry's rule, wherever pillars hands out a person
-
-
-def parse_id(value: strawberry.ID | str, field: str = "id") -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        raise BadUserInput(f"{field} must be a UUID", field=field) from None
 
 
 @strawberry.type

@@ -12,6 +12,7 @@ from strawberry.dataloader import DataLoader
 from demimas_common.errors import BadUserInput
 from demimas_common.graphql.pagination import decode_cursor, encode_cursor, validate_first
 from demimas_common.graphql.types import PageInfo
+from demimas_common.graphql.village import VillageKey
 from demimas_pillars.adapters.activities import ActivityRepository
 from demimas_pillars.adapters.pilots import PilotRepository
 from demimas_pillars.adapters.portfolios import PortfolioRepository
@@ -25,7 +26,6 @@ from demimas_pillars.entrypoints.graphql.context import PillarsContext
 from demimas_pillars.entrypoints.graphql.enums import EmasPillarEnum, ReintegrationStatusEnum, ServicePillarEnum
 from demimas_pillars.entrypoints.graphql.people import Returnee, ReturneeConnection, ReturneeEdge
 from demimas_pillars.entrypoints.graphql.pilots import PilotProject
-from demimas_pillars.service_layer.delivery import VILLAGE_CODE
 
 __all__ = ["PillarProgress", "Village"]
 
@@ -97,15 +97,8 @@ async def _progress(ctx: PillarsContext, codes: list[str]) -> list[PillarProgres
 
 
 @strawberry.federation.type(keys=["code"], description="A desa/kelurahan (owned by the registry).")
-class Village:
+class Village(VillageKey):
     code: str
-
-    def region_code(self, info: Ctx) -> str:
-        return self.code
-
-    @classmethod
-    def resolve_reference(cls, code: str) -> Village | None:
-        return cls(code=code) if VILLAGE_CODE.match(code) else None  # "16.06" is a regency, not a village
 
     @strawberry.federation.field(requires_scopes=READ, description="The ten pillars over the last 12 months.")
     async def pillar_progress(self, info: Ctx) -> PillarProgress | None:

@@ -1,0 +1,39 @@
+"""Read helpers the services' adapters share: "inside a region" as SQL, and a page of ids in (village code, id)
+order read by keyset (`WHERE (village_code, id) > cursor`, never an OFFSET; see `graphql/pagination.py`)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, Table, and_, literal, or_, select, true, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+__all__ = ["in_region", "village_id_page"]
+
+
+def in_region(column: ColumnElement[str], prefix: str | None) -> ColumnElement[bool]:
+    """Kemendagri codes equal to `prefix` or inside it ("16.06" holds "16.06.13.2001", not "16.061"); no prefix
+    (None or empty): every row. The SQL side of `Principal.require_region`'s rule."""
+    if not prefix:
+        return literal(True)
+    return or_(column == prefix, column.startswith(prefix + "."))
+
+
+async def village_id_page(
+    conn: AsyncConnection,
+    table: Table,
+    where: Sequence[ColumnElement[bool]],
+    *,
+    first: int,
+    after: tuple[str, uuid.UUID] | None,
+) -> tuple[list[uuid.UUID], bool]:
+    """Up to `first` ids of `table`'s rows matching `where`, ordered by (village_code, id) after the cursor's pair;
+    and whether more follow (one row more is read to know)."""
+    t = table
+    conditions = list(where)
+    if after:
+        conditions.append(tuple_(t.c.village_code, t.c.id) > tuple_(literal(after[0]), literal(after[1])))
+    stmt = select(t.c.id).where(and_(true(), *conditions)).order_by(t.c.village_code, t.c.id).limit(first + 1)
+    ids = [r[0] for r in await conn.execute(stmt)]
+    return ids[:first], len(ids) > first
