@@ -19,7 +19,6 @@ from demimas_pillars.domain.commands import (
     SetPilotStatus,
 )
 from demimas_pillars.domain.vocabulary import EnrolmentProgramme, EnrolmentStatus, PilotStatus, ReintegrationStatus
-from demimas_pillars.entrypoints.graphql.activities import Activity
 from demimas_pillars.entrypoints.graphql.common import Ctx, parse_id
 from demimas_pillars.entrypoints.graphql.enums import (
     EnrolmentProgrammeEnum,
@@ -27,6 +26,7 @@ from demimas_pillars.entrypoints.graphql.enums import (
     PilotStatusEnum,
     ReintegrationStatusEnum,
 )
+from demimas_pillars.entrypoints.graphql.graph import Activity, PilotProject
 from demimas_pillars.entrypoints.graphql.inputs import (
     IDEMPOTENCY_KEY,
     ActivityInput,
@@ -37,7 +37,6 @@ from demimas_pillars.entrypoints.graphql.inputs import (
     pilot_of,
 )
 from demimas_pillars.entrypoints.graphql.people import Enrolment, Returnee
-from demimas_pillars.entrypoints.graphql.pilots import PilotProject
 from demimas_pillars.service_layer import activities as activity_flow
 from demimas_pillars.service_layer import enrolments as enrolment_flow
 from demimas_pillars.service_layer import pilots as pilot_flow

@@ -14,11 +14,11 @@ from demimas_common.graphql.pagination import decode_cursor, encode_cursor, vali
 from demimas_common.graphql.types import PageInfo
 from demimas_pillars.adapters.pilots import PilotRepository
 from demimas_pillars.domain.vocabulary import OUTPUTS, SERVES, PilotStatus, ServicePillar, ThematicProgramme
-from demimas_pillars.entrypoints.graphql.activities import Activity
 from demimas_pillars.entrypoints.graphql.common import PILOT_READ, READ, Ctx
 from demimas_pillars.entrypoints.graphql.enums import AgencyEnum, EmasPillarEnum, OutputKindEnum, ServicePillarEnum
+from demimas_pillars.entrypoints.graphql.graph import Activity, PilotProject
 from demimas_pillars.entrypoints.graphql.inputs import PilotFilter
-from demimas_pillars.entrypoints.graphql.pilots import Milestone, PilotProject
+from demimas_pillars.entrypoints.graphql.pilots import Milestone
 
 __all__ = ["Query"]
 

@@ -4,12 +4,10 @@
 from __future__ import annotations
 
 from demimas_common.graphql.schema import build_schema
-from demimas_pillars.entrypoints.graphql.activities import Activity
+from demimas_pillars.entrypoints.graphql.graph import Activity, PilotProject, Village
 from demimas_pillars.entrypoints.graphql.mutations import Mutation
 from demimas_pillars.entrypoints.graphql.people import Worker
-from demimas_pillars.entrypoints.graphql.pilots import PilotProject
 from demimas_pillars.entrypoints.graphql.queries import Query
-from demimas_pillars.entrypoints.graphql.villages import Village
 
 __all__ = ["Mutation", "Query", "schema"]
 

@@ -1,33 +1,20 @@
-"""`Village` (owned by the registry) extended with what pillars knows of it: its ten pillars' progress over the
-window and its portfolio, its activities, its joint pilots and its reintegration queue."""
+"""What pillars knows of a village's ten pillars: progress over the window and the portfolio (`Village` itself is in
+graph.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 import strawberry
-from strawberry.dataloader import DataLoader
 
-from demimas_common.errors import BadUserInput
-from demimas_common.graphql.pagination import decode_cursor, encode_cursor, validate_first
-from demimas_common.graphql.types import PageInfo
-from demimas_common.graphql.village import VillageKey
-from demimas_pillars.adapters.activities import ActivityRepository
-from demimas_pillars.adapters.pilots import PilotRepository
 from demimas_pillars.adapters.portfolios import PortfolioRepository
 from demimas_pillars.adapters.progress import progress_of_villages
-from demimas_pillars.adapters.reintegration import ReintegrationQueueRepository
 from demimas_pillars.domain import progress as domain_progress
-from demimas_pillars.domain.vocabulary import ReintegrationStatus, ServicePillar
-from demimas_pillars.entrypoints.graphql.activities import Activity, ActivityConnection, ActivityEdge
-from demimas_pillars.entrypoints.graphql.common import PILOT_READ, READ, Ctx, OutputValue, date_cursor
+from demimas_pillars.entrypoints.graphql.common import OutputValue
 from demimas_pillars.entrypoints.graphql.context import PillarsContext
-from demimas_pillars.entrypoints.graphql.enums import EmasPillarEnum, ReintegrationStatusEnum, ServicePillarEnum
-from demimas_pillars.entrypoints.graphql.people import Returnee, ReturneeConnection, ReturneeEdge
-from demimas_pillars.entrypoints.graphql.pilots import PilotProject
+from demimas_pillars.entrypoints.graphql.enums import EmasPillarEnum, ServicePillarEnum
 
-__all__ = ["PillarProgress", "Village"]
+__all__ = ["PillarProgress", "load_progress"]
 
 
 @strawberry.type(description="One pillar of a village: activities and people reached in the window, and outputs.")
@@ -83,7 +70,7 @@ class PillarProgress:
         )
 
 
-async def _progress(ctx: PillarsContext, codes: list[str]) -> list[PillarProgress]:
+async def load_progress(ctx: PillarsContext, codes: list[str]) -> list[PillarProgress]:
     today = ctx.delivery.today()
     window_from = today - dt.timedelta(days=ctx.delivery.window_days - 1)
     async with ctx.engine.connect() as conn:
@@ -94,91 +81,3 @@ async def _progress(ctx: PillarsContext, codes: list[str]) -> list[PillarProgres
         for code, p in held.items()
     }
     return [PillarProgress.from_domain(found[c], opened.get(c)) for c in codes]
-
-
-@strawberry.federation.type(keys=["code"], description="A desa/kelurahan (owned by the registry).")
-class Village(VillageKey):
-    code: str
-
-    @strawberry.federation.field(requires_scopes=READ, description="The ten pillars over the last 12 months.")
-    async def pillar_progress(self, info: Ctx) -> PillarProgress | None:
-        ctx = info.context
-        ctx.require_principal()
-        loader = ctx.loader("progress", lambda: DataLoader(load_fn=lambda keys: _progress(ctx, keys)))
-        result: PillarProgress = await loader.load(self.code)
-        return result
-
-    @strawberry.federation.field(requires_scopes=READ, description="Activities in this village, newest first.")
-    async def activities(
-        self,
-        info: Ctx,
-        pillar: ServicePillarEnum | None = None,  # type: ignore[valid-type]
-        first: int | None = None,
-        after: str | None = None,
-    ) -> ActivityConnection | None:
-        ctx = info.context
-        ctx.require_principal()
-        limit = validate_first(first)
-        async with ctx.engine.connect() as conn:
-            repository = ActivityRepository(conn)
-            ids, more = await repository.village_page(
-                self.code,
-                pillar=ServicePillar(pillar) if pillar else None,
-                first=limit,
-                after=date_cursor(after),
-            )
-            found = await repository.get_many(ids)
-        edges = [ActivityEdge(cursor=encode_cursor((a.occurred_on, a.id)), node=Activity.from_domain(a)) for a in found]
-        return ActivityConnection(
-            edges=edges, page_info=PageInfo.of([e.cursor for e in edges], has_next=more, after=after)
-        )
-
-    @strawberry.federation.field(requires_scopes=PILOT_READ, description="Joint pilot projects in this village.")
-    async def pilot_projects(self, info: Ctx) -> list[PilotProject] | None:
-        ctx = info.context
-        ctx.require_principal()
-        async with ctx.engine.connect() as conn:
-            repository = PilotRepository(conn)
-            ids, _ = await repository.page(
-                region=None,
-                caller_region=None,
-                agency=None,
-                programme=None,
-                status=None,
-                village=self.code,
-                first=500,
-                after=None,
-            )
-            found = await repository.get_many(ids)
-        today = ctx.delivery.today()
-        return [PilotProject.from_domain(p, today) for p in found]
-
-    @strawberry.federation.field(requires_scopes=READ, description="Returnees of this village, in order of return.")
-    async def reintegration_queue(
-        self,
-        info: Ctx,
-        status: ReintegrationStatusEnum | None = None,  # type: ignore[valid-type]
-        first: int | None = None,
-        after: str | None = None,
-    ) -> ReturneeConnection | None:
-        ctx = info.context
-        ctx.require_principal()
-        limit = validate_first(first)
-        cursor = None
-        if after is not None:
-            at, raw = decode_cursor(after, length=2)
-            try:
-                cursor = (dt.datetime.fromisoformat(str(at)), uuid.UUID(str(raw)))
-            except ValueError:
-                raise BadUserInput("after is not a cursor of this list", field="after") from None
-        async with ctx.engine.connect() as conn:
-            entries, more = await ReintegrationQueueRepository(conn).page(
-                self.code, status=ReintegrationStatus(status) if status else None, first=limit, after=cursor
-            )
-        edges = [
-            ReturneeEdge(cursor=encode_cursor((e.returned_at, e.worker_id)), node=Returnee.from_entry(e))
-            for e in entries
-        ]
-        return ReturneeConnection(
-            edges=edges, page_info=PageInfo.of([e.cursor for e in edges], has_next=more, after=after)
-        )
