@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -27,6 +28,23 @@ class ServiceSpec:
     @property
     def schema(self) -> str:
         return self.name
+
+    @classmethod
+    def of(cls, name: str, port: int, *, demo: bool = True) -> ServiceSpec:
+        """The spec of a service laid out as the skeleton says (docs/service-skeleton.md): package `demimas_<name>`
+        with `app:create_app`, `migrations/`, the schema at `entrypoints.graphql.schema:schema` and, with `demo`,
+        `demo:load_demo`."""
+        package = f"demimas_{name}"
+        module = importlib.import_module(package)
+        assert module.__file__ is not None
+        return cls(
+            name=name,
+            port=port,
+            app_factory=f"{package}.app:create_app",
+            migrations=Path(module.__file__).parent / "migrations",
+            demo_loader=f"{package}.demo:load_demo" if demo else None,
+            graphql_schema=f"{package}.entrypoints.graphql.schema:schema",
+        )
 
 
 def discover_services() -> list[ServiceSpec]:

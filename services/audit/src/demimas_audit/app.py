@@ -5,7 +5,6 @@ workers; it publishes nothing, so no outbox relay)."""
 from __future__ import annotations
 
 from functools import partial
-from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -21,13 +20,7 @@ from demimas_common.skeleton import Resources, ServiceParts, service_app
 
 __all__ = ["SERVICE", "create_app"]
 
-SERVICE = ServiceSpec(
-    name="audit",
-    port=4004,
-    app_factory="demimas_audit.app:create_app",
-    migrations=Path(__file__).parent / "migrations",
-    graphql_schema="demimas_audit.entrypoints.graphql.schema:schema",
-)
+SERVICE = ServiceSpec.of("audit", 4004, demo=False)
 
 
 def create_app(settings: AuditSettings | None = None) -> FastAPI:

@@ -4,7 +4,6 @@ outbox relay, the village-stats consumer)."""
 from __future__ import annotations
 
 from functools import partial
-from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -19,14 +18,7 @@ from demimas_designation.settings import DesignationSettings
 
 __all__ = ["SERVICE", "create_app"]
 
-SERVICE = ServiceSpec(
-    name="designation",
-    port=4002,
-    app_factory="demimas_designation.app:create_app",
-    migrations=Path(__file__).parent / "migrations",
-    graphql_schema="demimas_designation.entrypoints.graphql.schema:schema",
-    demo_loader="demimas_designation.demo:load_demo",
-)
+SERVICE = ServiceSpec.of("designation", 4002)
 
 
 def create_app(settings: DesignationSettings | None = None) -> FastAPI:

@@ -4,7 +4,6 @@ outbox relay, the `people` and `designations` consumers, the pruning of old idem
 from __future__ import annotations
 
 from functools import partial
-from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -20,14 +19,7 @@ from demimas_pillars.settings import PillarsSettings
 
 __all__ = ["SERVICE", "create_app"]
 
-SERVICE = ServiceSpec(
-    name="pillars",
-    port=4003,
-    app_factory="demimas_pillars.app:create_app",
-    migrations=Path(__file__).parent / "migrations",
-    graphql_schema="demimas_pillars.entrypoints.graphql.schema:schema",
-    demo_loader="demimas_pillars.demo:load_demo",
-)
+SERVICE = ServiceSpec.of("pillars", 4003)
 
 
 def create_app(settings: PillarsSettings | None = None) -> FastAPI:

@@ -3,8 +3,6 @@ outbox relay, the bulk-upload endpoint)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import FastAPI
 
 from demimas_common.service import ServiceSpec
@@ -17,14 +15,7 @@ from demimas_registry.settings import RegistrySettings
 
 __all__ = ["SERVICE", "create_app"]
 
-SERVICE = ServiceSpec(
-    name="registry",
-    port=4001,
-    app_factory="demimas_registry.app:create_app",
-    migrations=Path(__file__).parent / "migrations",
-    demo_loader="demimas_registry.demo:load_demo",
-    graphql_schema="demimas_registry.entrypoints.graphql.schema:schema",
-)
+SERVICE = ServiceSpec.of("registry", 4001)
 
 
 def create_app(settings: RegistrySettings | None = None) -> FastAPI:
