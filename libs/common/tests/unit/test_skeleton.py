@@ -19,7 +19,7 @@ from demimas_common.auth.keys import ensure_dev_keys, mint_token
 from demimas_common.auth.principal import Agency, Principal
 from demimas_common.db.fake_uow import FakeUnitOfWork
 from demimas_common.db.uow import UnitOfWork
-from demimas_common.events.envelope import CloudEvent, InvalidEvent, new_event
+from demimas_common.events.envelope import Actor, CloudEvent, InvalidEvent, new_event
 from demimas_common.graphql.context import ServiceContext
 from demimas_common.graphql.schema import build_schema
 from demimas_common.logs import _DemimasHandler
@@ -144,3 +144,11 @@ async def test_the_fake_unit_of_work_refuses_an_event_that_breaks_its_schema() -
     async with uow:
         with pytest.raises(InvalidEvent):
             uow.publish(registered("not a village code"))
+
+
+async def test_the_fake_unit_of_work_stamps_its_caller_as_the_real_one_does() -> None:
+    uow = FakeUnitOfWork(actor=Actor(agency="BP3MI", sub="petugas@bp3mi"))
+    async with uow:
+        uow.publish(registered())
+        await uow.commit()
+    assert (uow.published[0].actoragency, uow.published[0].actorsub) == ("BP3MI", "petugas@bp3mi")

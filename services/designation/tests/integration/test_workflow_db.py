@@ -64,6 +64,13 @@ async def outbox_types(engine: AsyncEngine, proposal_id: uuid.UUID) -> list[str]
         return [r[0] for r in rows]
 
 
+async def outbox_actors(engine: AsyncEngine, proposal_id: uuid.UUID) -> list[str | None]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(select(events.outbox.c.payload).where(events.outbox.c.subject == str(proposal_id))
+                                  .order_by(events.outbox.c.seq))  # fmt: skip
+        return [r[0].get("actoragency") for r in rows]
+
+
 async def test_the_seed_scenario_from_proposal_to_decree(engine: AsyncEngine) -> None:
     code = village("16.06")
     await residents(engine, code, 17, procedural=15)
@@ -90,6 +97,8 @@ async def test_the_seed_scenario_from_proposal_to_decree(engine: AsyncEngine) ->
     assert await outbox_types(engine, p.id) == [
         f"demimas.designation.proposal.{k}" for k in ("submitted", "verified", "assessed", "approved")
     ]
+    # every step says who took it, so the audit's actorAgency filter finds it
+    assert await outbox_actors(engine, p.id) == ["DISNAKER", "BP3MI", "BP3MI", "KP2MI"]
     async with engine.connect() as conn:
         kept = await conn.scalar(select(func.count()).where(proposal_transitions.c.proposal_id == p.id))
     assert kept == 5  # draft, submitted, verified, assessed, approved: who, when and why for each

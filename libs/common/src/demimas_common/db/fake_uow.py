@@ -49,6 +49,8 @@ class FakeUnitOfWork:
         self._pending = []
 
     def publish(self, event: CloudEvent) -> None:
+        if self.actor is not None and event.actoragency is None:  # as the real one does
+            event = event.with_actor(self.actor)
         validate_event(event)
         self._pending.append(event)
 

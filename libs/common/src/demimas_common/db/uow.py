@@ -111,11 +111,15 @@ class UnitOfWork:
             self._transaction = None
 
     def publish(self, event: CloudEvent) -> None:
-        """Queue an event; it is written to the outbox at commit, with this request's trace context. The payload
-        is checked against its JSON Schema here, so a producer cannot emit an event that breaks the contract."""
+        """Queue an event; it is written to the outbox at commit, with this request's trace context and, when the
+        event names no actor, the unit of work's (the caller's), so that every event of a request says who caused
+        it. The payload is checked against its JSON Schema here, so a producer cannot emit an event that breaks the
+        contract."""
         traceparent = event.traceparent or self.traceparent or current_traceparent()
         if traceparent is not None and event.traceparent is None:
             event = event.with_traceparent(traceparent)
+        if self.actor is not None and event.actoragency is None:
+            event = event.with_actor(self.actor)
         validate_event(event)
         self._events.append(event)
 

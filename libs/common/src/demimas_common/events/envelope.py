@@ -78,6 +78,9 @@ class CloudEvent:
     def with_traceparent(self, traceparent: str | None) -> CloudEvent:
         return replace(self, traceparent=traceparent)
 
+    def with_actor(self, actor: Actor) -> CloudEvent:
+        return replace(self, actoragency=actor.agency, actorsub=actor.sub)
+
     @classmethod
     def from_dict(cls, body: dict[str, Any]) -> CloudEvent:
         missing = [key for key in _REQUIRED if key not in body]
