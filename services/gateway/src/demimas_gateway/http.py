@@ -303,8 +303,7 @@ class GatewayApp:
 
     async def _caller(self, headers: dict[str, str]) -> Caller:
         authorization = headers.get("authorization")
-        header = headers.get(PURPOSE)
-        purpose = Purpose.parse(header, field=PURPOSE_HEADER).value if header is not None else None
+        purpose = _purpose(headers.get(PURPOSE))
         if not authorization:
             return Caller(purpose=purpose)
         if self.tokens is None:
@@ -355,6 +354,18 @@ def _check_request(request: Any) -> str | None:
     if request.get("operationName") is not None and not isinstance(request["operationName"], str):
         return "`operationName` must be a string"
     return None
+
+
+def _purpose(header: str | None) -> str | None:
+    """The purpose the header names; an unknown one is refused on the field `purpose` with the purposes listed and
+    without echoing what was sent (the gateway's answer since before issue 16; a subgraph words it its own way)."""
+    if header is None:
+        return None
+    try:
+        return Purpose.parse(header, field=PURPOSE_HEADER).value
+    except BadUserInput:
+        allowed = ", ".join(sorted(p.value for p in Purpose))
+        raise BadUserInput(f"unknown purpose; use one of {allowed}", field="purpose") from None
 
 
 def _request_error(message: str, code: str) -> dict[str, Any]:

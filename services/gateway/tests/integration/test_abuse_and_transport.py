@@ -175,6 +175,23 @@ async def test_unknown_purpose_header_is_refused(
     assert calls(graphs) == 0
 
 
+async def test_unknown_purpose_header_answer_is_the_gateways_own(
+    gateway: Callable[..., httpx.AsyncClient], graphs: dict[str, MiniSubgraph], keys: DevKeys
+) -> None:
+    """The refusal lists the purposes without echoing what the caller sent, on the field `purpose`: the answer
+    the gateway gave before issue 16 (a refactor, which must not change what clients see)."""
+    http = gateway()
+    headers = {**token(keys), "x-demimas-purpose": "CURIOSITY"}
+    response = await http.post("/graphql", json={"query": "{ me { id } }"}, headers=headers)
+    [error] = response.json()["errors"]
+    assert error["message"] == (
+        "unknown purpose; use one of AUDIT, DATA_SUBJECT_REQUEST, FAMILY_SUPPORT, PLACEMENT_SERVICE, "
+        "PROGRAMME_DELIVERY, PROTECTION_CASE, STATISTICS"
+    )
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "purpose"}
+    assert "CURIOSITY" not in response.text
+
+
 # ---- faults ----------------------------------------------------------------------------------------------------
 
 
