@@ -21,10 +21,6 @@ from .test_events_relay_consumer import unique_village, worker_event, write_even
 pytestmark = pytest.mark.integration
 
 
-def registered(village: str) -> CloudEvent:
-    return worker_event(village)
-
-
 def follow_up(event: CloudEvent) -> CloudEvent:
     data = {"villageCode": event.data["villageCode"], "status": "DESIGNATED"}
     return new_event("demimas.designation.village.designated", data["villageCode"], data)
@@ -83,7 +79,7 @@ async def test_a_batch_handler_gets_one_joined_unit_of_work(event_schema: tuple[
     unit of work for the batch, its events written there, and nothing of them when the transaction rolls back."""
     engine, schema = event_schema
     village = unique_village()
-    events = [registered(village) for _ in range(5)]
+    events = [worker_event(village) for _ in range(5)]
     calls: list[int] = []
 
     async def one(event: CloudEvent, uow: UnitOfWork) -> None:

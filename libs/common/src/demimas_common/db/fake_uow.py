@@ -12,8 +12,8 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any, Self
 
+from demimas_common.db.uow import prepared_event
 from demimas_common.events.envelope import Actor, CloudEvent
-from demimas_common.events.schemas import validate_event
 
 __all__ = ["FakeUnitOfWork"]
 
@@ -49,10 +49,7 @@ class FakeUnitOfWork:
         self._pending = []
 
     def publish(self, event: CloudEvent) -> None:
-        if self.actor is not None and event.actoragency is None:  # as the real one does
-            event = event.with_actor(self.actor)
-        validate_event(event)
-        self._pending.append(event)
+        self._pending.append(prepared_event(event, self.actor, self.traceparent))
 
     @property
     def pending_events(self) -> list[CloudEvent]:

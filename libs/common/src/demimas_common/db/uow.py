@@ -33,7 +33,7 @@ from demimas_common.events.schemas import validate_event
 from demimas_common.events.tables import event_tables
 from demimas_common.telemetry import current_traceparent
 
-__all__ = ["UnitOfWork", "outbox_rows"]
+__all__ = ["UnitOfWork", "outbox_rows", "prepared_event"]
 
 
 def outbox_rows(events: Iterable[CloudEvent]) -> list[dict[str, Any]]:
@@ -47,6 +47,18 @@ def outbox_rows(events: Iterable[CloudEvent]) -> list[dict[str, Any]]:
         }
         for event in events
     ]
+
+
+def prepared_event(event: CloudEvent, actor: Actor | None, traceparent: str | None) -> CloudEvent:
+    """The event as a unit of work queues it: the trace context and the actor it does not name yet filled in from
+    the unit's caller, then checked against its JSON Schema (raises `InvalidEvent`). The fake unit of work uses it
+    too, so the two cannot drift apart."""
+    if event.traceparent is None and traceparent is not None:
+        event = event.with_traceparent(traceparent)
+    if event.actoragency is None and actor is not None:
+        event = event.with_actor(actor)
+    validate_event(event)
+    return event
 
 
 class UnitOfWork:
@@ -115,13 +127,7 @@ class UnitOfWork:
         event names no actor, the unit of work's (the caller's), so that every event of a request says who caused
         it. The payload is checked against its JSON Schema here, so a producer cannot emit an event that breaks the
         contract."""
-        traceparent = event.traceparent or self.traceparent or current_traceparent()
-        if traceparent is not None and event.traceparent is None:
-            event = event.with_traceparent(traceparent)
-        if self.actor is not None and event.actoragency is None:
-            event = event.with_actor(self.actor)
-        validate_event(event)
-        self._events.append(event)
+        self._events.append(prepared_event(event, self.actor, self.traceparent or current_traceparent()))
 
     @property
     def pending_events(self) -> list[CloudEvent]:
