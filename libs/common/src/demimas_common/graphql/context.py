@@ -35,6 +35,7 @@ _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
 C = TypeVar("C", bound="RequestContext")
 L = TypeVar("L")
 U = TypeVar("U", bound=UnitOfWork)
+R = TypeVar("R")
 
 
 class RequestContext(BaseContext):
@@ -96,6 +97,12 @@ class ServiceContext(RequestContext, Generic[U]):
     def unit_of_work(self) -> U:
         actor = self.principal.actor if self.principal is not None else None
         return self._unit_of_work_class(self.engine, schema=self.schema, actor=actor, traceparent=self.traceparent)
+
+    async def run(self, handler: Callable[..., Awaitable[R]], command: Any, principal: Principal, *extra: Any) -> R:
+        """A use case as every resolver runs it: `handler(command, uow, principal, *extra)` in a unit of work of its
+        own, which the handler commits (leaving without a commit rolls back)."""
+        async with self.unit_of_work() as uow:
+            return await handler(command, uow, principal, *extra)
 
 
 async def resolve_caller(verifier: TokenVerifier, request: Request) -> tuple[Principal | None, DemimasError | None]:

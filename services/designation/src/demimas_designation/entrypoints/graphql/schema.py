@@ -53,9 +53,7 @@ async def _run(info: Ctx, handler: Callable[[C, DesignationUoW, Principal, Workf
                command: C) -> R:  # fmt: skip
     """A use case in a unit of work of its own, for the caller (the handler commits)."""
     ctx = info.context
-    principal = ctx.require_principal()
-    async with ctx.unit_of_work() as uow:
-        return await handler(command, uow, principal, ctx.workflow)
+    return await ctx.run(handler, command, ctx.require_principal(), ctx.workflow)
 
 
 @strawberry.input

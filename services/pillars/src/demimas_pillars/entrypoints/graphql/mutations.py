@@ -53,8 +53,7 @@ class Mutation:
         ctx = info.context
         principal = ctx.require_principal()
         cmd = RecordActivity(activity_of(info, input), input.idempotency_key)
-        async with ctx.unit_of_work() as uow:
-            a = await activity_flow.record_activity(cmd, uow, principal, ctx.delivery)
+        a = await ctx.run(activity_flow.record_activity, cmd, principal, ctx.delivery)
         return Activity.from_domain(a)
 
     @strawberry.federation.field(requires_scopes=PILOT_WRITE, description="Start a joint pilot project.")
@@ -62,8 +61,7 @@ class Mutation:
         ctx = info.context
         principal = ctx.require_principal()
         cmd = CreatePilot(pilot_of(info, input), input.idempotency_key)
-        async with ctx.unit_of_work() as uow:
-            created = await pilot_flow.create_pilot(cmd, uow, principal, ctx.delivery)
+        created = await ctx.run(pilot_flow.create_pilot, cmd, principal, ctx.delivery)
         return PilotProject.from_domain(created, ctx.delivery.today())
 
     @strawberry.federation.field(requires_scopes=PILOT_WRITE)
@@ -77,8 +75,7 @@ class Mutation:
         ctx = info.context
         principal = ctx.require_principal()
         cmd = AddMilestone(parse_id(pilot_id, "pilotId"), milestone_of(input), idempotency_key)
-        async with ctx.unit_of_work() as uow:
-            p = await pilot_flow.add_milestone(cmd, uow, principal, ctx.delivery)
+        p = await ctx.run(pilot_flow.add_milestone, cmd, principal, ctx.delivery)
         return PilotProject.from_domain(p, ctx.delivery.today())
 
     @strawberry.federation.field(
@@ -91,8 +88,7 @@ class Mutation:
         ctx = info.context
         principal = ctx.require_principal()
         cmd = CompleteMilestone(parse_id(pilot_id, "pilotId"), parse_id(milestone_id, "milestoneId"), completed_on)
-        async with ctx.unit_of_work() as uow:
-            p = await pilot_flow.complete(cmd, uow, principal, ctx.delivery)
+        p = await ctx.run(pilot_flow.complete, cmd, principal, ctx.delivery)
         return PilotProject.from_domain(p, ctx.delivery.today())
 
     @strawberry.federation.field(requires_scopes=PILOT_WRITE, description="Count an activity towards a pilot.")
@@ -102,8 +98,7 @@ class Mutation:
         ctx = info.context
         principal = ctx.require_principal()
         cmd = LinkActivity(parse_id(pilot_id, "pilotId"), parse_id(activity_id, "activityId"))
-        async with ctx.unit_of_work() as uow:
-            p = await pilot_flow.link_activity(cmd, uow, principal, ctx.delivery)
+        p = await ctx.run(pilot_flow.link_activity, cmd, principal, ctx.delivery)
         return PilotProject.from_domain(p, ctx.delivery.today())
 
     @strawberry.federation.field(requires_scopes=PILOT_WRITE, description="The coordinator moves the pilot on.")
@@ -117,8 +112,7 @@ class Mutation:
         ctx = info.context
         principal = ctx.require_principal()
         cmd = SetPilotStatus(parse_id(id), PilotStatus(status), reason)
-        async with ctx.unit_of_work() as uow:
-            p = await pilot_flow.set_status(cmd, uow, principal, ctx.delivery)
+        p = await ctx.run(pilot_flow.set_status, cmd, principal, ctx.delivery)
         return PilotProject.from_domain(p, ctx.delivery.today())
 
     @strawberry.federation.field(requires_scopes=WRITE, description="Enrol a registered worker or family member.")
@@ -132,8 +126,7 @@ class Mutation:
         ctx = info.context
         principal = ctx.require_principal()
         cmd = Enrol(parse_id(person_id, "personId"), EnrolmentProgramme(programme), note)
-        async with ctx.unit_of_work() as uow:
-            e = await enrolment_flow.enrol(cmd, uow, principal, ctx.delivery)
+        e = await ctx.run(enrolment_flow.enrol, cmd, principal, ctx.delivery)
         return Enrolment.from_domain(e)
 
     @strawberry.federation.field(requires_scopes=WRITE)
@@ -147,8 +140,7 @@ class Mutation:
         ctx = info.context
         principal = ctx.require_principal()
         cmd = MoveEnrolment(parse_id(id), EnrolmentStatus(status), note)
-        async with ctx.unit_of_work() as uow:
-            e = await enrolment_flow.move_enrolment(cmd, uow, principal, ctx.delivery)
+        e = await ctx.run(enrolment_flow.move_enrolment, cmd, principal, ctx.delivery)
         return Enrolment.from_domain(e)
 
     @strawberry.federation.field(requires_scopes=WRITE, description="Move a returnee through the reintegration queue.")
@@ -162,6 +154,5 @@ class Mutation:
         ctx = info.context
         principal = ctx.require_principal()
         cmd = MoveReturnee(parse_id(worker_id, "workerId"), ReintegrationStatus(status), note)
-        async with ctx.unit_of_work() as uow:
-            entry = await enrolment_flow.move_returnee(cmd, uow, principal, ctx.delivery)
+        entry = await ctx.run(enrolment_flow.move_returnee, cmd, principal, ctx.delivery)
         return Returnee.from_entry(entry)
