@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, Integer, MetaData, Table, Text, Uuid
 
+from demimas_common.db.idempotency import idempotency_key_table
 from demimas_common.events.tables import event_tables
 
 __all__ = [
@@ -191,13 +192,4 @@ pilot_activities = Table(
     Column("pilot_id", Uuid, primary_key=True),
     Column("activity_id", Uuid, primary_key=True),
 )
-idempotency_keys = Table(
-    "idempotency_keys",
-    metadata,
-    Column("agency", Text, primary_key=True),
-    Column("key", CODE, primary_key=True),
-    Column("operation", Text, nullable=False),
-    Column("fingerprint", Text, nullable=False),
-    Column("resource_id", Uuid, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-)
+idempotency_keys = idempotency_key_table(metadata)
