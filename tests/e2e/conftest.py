@@ -17,6 +17,9 @@ import uvicorn
 from demimas_audit.app import SERVICE as AUDIT
 from demimas_audit.app import create_app as create_audit
 from demimas_audit.settings import AuditSettings
+from demimas_cases.app import SERVICE as CASES
+from demimas_cases.app import create_app as create_cases
+from demimas_cases.settings import CasesSettings
 from demimas_common.auth.jwt import TokenVerifier
 from demimas_common.auth.keys import DevKeys, ensure_dev_keys, mint_token
 from demimas_common.auth.principal import Agency
@@ -180,6 +183,24 @@ async def audit_url(
     await task
 
 
+@pytest.fixture(scope="session")
+async def cases_url(stack: TestStack, e2e_keys: DevKeys, registry_url: str) -> AsyncIterator[str]:
+    await migrate_service(stack.database_url, CASES)
+    settings = CasesSettings(
+        environment=Environment.TEST,
+        database_url=with_user(stack.database_url, runtime_role("cases")),
+        nats_url=stack.nats_url,
+        jwt_issuer=ISSUER,
+        jwt_audience=AUDIENCE,
+        jwks_path=Path(e2e_keys.jwks_path),
+        case_sweep_seconds=0.5,
+    )
+    url, server, task = await serve(create_cases(settings))
+    yield url
+    server.should_exit = True
+    await task
+
+
 def gateway_app(urls: dict[str, str], keys: DevKeys) -> tuple[GatewayApp, SubgraphClient]:
     """The gateway over the subgraphs at `urls`, loading the committed supergraph as `make run` does (close the
     client when done)."""
@@ -191,10 +212,17 @@ def gateway_app(urls: dict[str, str], keys: DevKeys) -> tuple[GatewayApp, Subgra
 
 @pytest.fixture(scope="session")
 async def gateway_over_http(
-    registry_url: str, designation_url: str, pillars_url: str, audit_url: str, e2e_keys: DevKeys, gateway_port: int
+    registry_url: str,
+    designation_url: str,
+    pillars_url: str,
+    audit_url: str,
+    cases_url: str,
+    e2e_keys: DevKeys,
+    gateway_port: int,
 ) -> AsyncIterator[str]:
     """The gateway on a real port, as the audit service reaches it."""
-    urls = {"registry": registry_url, "designation": designation_url, "pillars": pillars_url, "audit": audit_url}
+    urls = {"registry": registry_url, "designation": designation_url, "pillars": pillars_url, "audit": audit_url,
+            "cases": cases_url}  # fmt: skip
     app, client = gateway_app(urls, e2e_keys)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=gateway_port, log_level="error", lifespan="off"))
     task = asyncio.create_task(server.serve())
@@ -210,9 +238,10 @@ async def gateway_over_http(
 
 @pytest.fixture
 async def endpoints(
-    registry_url: str, designation_url: str, pillars_url: str, audit_url: str, e2e_keys: DevKeys
+    registry_url: str, designation_url: str, pillars_url: str, audit_url: str, cases_url: str, e2e_keys: DevKeys
 ) -> AsyncIterator[Endpoints]:
-    urls = {"registry": registry_url, "designation": designation_url, "pillars": pillars_url, "audit": audit_url}
+    urls = {"registry": registry_url, "designation": designation_url, "pillars": pillars_url, "audit": audit_url,
+            "cases": cases_url}  # fmt: skip
     app, client = gateway_app(urls, e2e_keys)
     async with (
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as gateway,

@@ -133,7 +133,17 @@ async def _populate(http: httpx.AsyncClient, mint: Callable[..., str], village: 
                 "participants": {"workerIds": [worker], "familyMemberIds": [child]},
                 "outputs": [{"kind": "RETURNEES_REINTEGRATED", "value": 1}]}  # fmt: skip
     record = "mutation A($in: ActivityInput!) { recordActivity(input: $in) { id } }"
-    ids["Activity"] = [(await _do(http, record, {"in": activity}, kp2mi))["recordActivity"]["id"]]
+
+    async def recorded() -> str | None:
+        # the child's family.added follows the return in the stream: the pillars' projection may not have it yet
+        _, answer = await ask(http, record, {"in": activity}, token=kp2mi, purpose="PROGRAMME_DELIVERY")
+        if "not registered" in str(answer.get("errors", "")):
+            return None
+        assert "errors" not in answer, answer
+        found: str = answer["data"]["recordActivity"]["id"]
+        return found
+
+    ids["Activity"] = [await _until(recorded, "the child reached the pillars' people")]
     pilot = {"villageCode": village, "title": f"Pilot terpadu {serial}",
              "startDate": (TODAY - dt.timedelta(days=90)).isoformat(),
              "partners": [{"agency": "KEMENPPPA", "programme": "DRPPA", "commitment": "Community parenting"}],

@@ -23,14 +23,17 @@ GRANTS: dict[str | None, frozenset[str]] = {
     agency: frozenset(scopes.split())
     for agency, scopes in {
         "KP2MI": "registry:read registry:write stats:read pii:read family:read designation:propose designation:verify"
-        " designation:decide pillars:read pillars:write pilot:read pilot:write subject:report",
+        " designation:decide pillars:read pillars:write pilot:read pilot:write subject:report case:read case:write",
         "BP3MI": "registry:read registry:write stats:read pii:read family:read designation:verify pillars:read"
-        " pillars:write pilot:read",
-        "DISNAKER": "registry:read registry:write stats:read pii:read designation:propose pillars:read",
-        "KEMENPPPA": "registry:read stats:read family:read pillars:read pillars:write pilot:read pilot:write",
+        " pillars:write pilot:read case:read case:write",
+        "DISNAKER": "registry:read registry:write stats:read pii:read designation:propose pillars:read case:read"
+        " case:write",
+        "KEMENPPPA": "registry:read stats:read family:read pillars:read pillars:write pilot:read pilot:write"
+        " case:read case:write",
         "KEMENDES": "stats:read pillars:read pillars:write pilot:read pilot:write",
-        "BNN": "stats:read pillars:read pillars:write pilot:read pilot:write",
-        "KEMENIMIPAS": "registry:read stats:read pillars:read pillars:write pilot:read pilot:write",
+        "BNN": "stats:read pillars:read pillars:write pilot:read pilot:write case:read case:write",
+        "KEMENIMIPAS": "registry:read stats:read pillars:read pillars:write pilot:read pilot:write case:read"
+        " case:write",
         "KEMENKO_POLKAM": "stats:read pillars:read pilot:read pilot:write",
         "AUDITOR": "audit:read stats:read",
     }.items()

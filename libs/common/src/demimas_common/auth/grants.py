@@ -8,27 +8,32 @@ __all__ = ["ALL_SCOPES", "DEFAULT_GRANTS", "REGIONAL_AGENCIES"]
 
 ALL_SCOPES = frozenset(
     """registry:read registry:write stats:read pii:read family:read designation:propose designation:verify
-    designation:decide pillars:read pillars:write pilot:read pilot:write audit:read subject:report""".split()
+    designation:decide pillars:read pillars:write pilot:read pilot:write audit:read subject:report case:read
+    case:write""".split()
 )
 
 DEFAULT_GRANTS: dict[Agency, frozenset[str]] = {
     Agency.KP2MI: frozenset(
         """registry:read registry:write stats:read pii:read family:read designation:propose designation:verify
-        designation:decide pillars:read pillars:write pilot:read pilot:write subject:report""".split()
+        designation:decide pillars:read pillars:write pilot:read pilot:write subject:report case:read
+        case:write""".split()
     ),
     Agency.BP3MI: frozenset(
         """registry:read registry:write stats:read pii:read family:read designation:verify pillars:read
-        pillars:write pilot:read""".split()
+        pillars:write pilot:read case:read case:write""".split()
     ),
     Agency.DISNAKER: frozenset(
-        "registry:read registry:write stats:read pii:read designation:propose pillars:read".split()
+        "registry:read registry:write stats:read pii:read designation:propose pillars:read case:read case:write".split()
     ),
     Agency.KEMENPPPA: frozenset(
-        "registry:read stats:read family:read pillars:read pillars:write pilot:read pilot:write".split()
+        """registry:read stats:read family:read pillars:read pillars:write pilot:read pilot:write case:read
+        case:write""".split()
     ),
     Agency.KEMENDES: frozenset("stats:read pillars:read pillars:write pilot:read pilot:write".split()),
-    Agency.BNN: frozenset("stats:read pillars:read pillars:write pilot:read pilot:write".split()),
-    Agency.KEMENIMIPAS: frozenset("registry:read stats:read pillars:read pillars:write pilot:read pilot:write".split()),
+    Agency.BNN: frozenset("stats:read pillars:read pillars:write pilot:read pilot:write case:read case:write".split()),
+    Agency.KEMENIMIPAS: frozenset(
+        "registry:read stats:read pillars:read pillars:write pilot:read pilot:write case:read case:write".split()
+    ),
     Agency.KEMENKO_POLKAM: frozenset("stats:read pillars:read pilot:read pilot:write".split()),
     Agency.AUDITOR: frozenset("audit:read stats:read".split()),
 }

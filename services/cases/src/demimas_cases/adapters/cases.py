@@ -1,0 +1,355 @@
+"""Cases in PostgreSQL: a case is its row, its content, its people and its referrals; every change appends a step
+(who held the case when). Lists read ids by keyset in (village code, id) order under the caller's visibility
+(`visible_to`, the SQL side of domain/permissions.py `sees`), then load the cases by id."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from demimas_cases.adapters.tables import case_content, case_people, case_steps, cases, referrals
+from demimas_cases.domain.case import ACTIVE, Case, Person, Referral, Reporter, holders, next_due
+from demimas_cases.domain.permissions import READ, WRITE, sees_all_in_region
+from demimas_cases.domain.vocabulary import (
+    CaseChannel,
+    CaseKind,
+    CasePhase,
+    CaseStatus,
+    Confidentiality,
+    PersonRole,
+    ReferralStatus,
+    Sex,
+)
+from demimas_common.auth.principal import Principal
+from demimas_common.db.keyset import in_region, village_id_page
+
+__all__ = ["CaseFilter", "CaseRepository", "Step", "visible_to"]
+
+_ACTIVE = [s.value for s in ACTIVE]
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    status: CaseStatus | None = None
+    kind: CaseKind | None = None
+    phase: CasePhase | None = None
+    region_prefix: str | None = None
+    assigned_to: str | None = None
+    overdue: bool | None = None
+    village_code: str | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    version: int
+    step: str
+    at: dt.datetime
+    agency: str
+    status: CaseStatus
+    holders: tuple[str, ...]
+
+
+def visible_to(principal: Principal) -> list[ColumnElement[bool]]:
+    """The cases `principal` may see (domain/permissions.py `sees`), as conditions on `cases`."""
+    c = cases.c
+    if not (principal.has_scope(READ) or principal.has_scope(WRITE)):
+        return [false()]
+    conditions = [in_region(c.village_code, principal.region)]
+    if not sees_all_in_region(principal):
+        conditions.append(c.referred_to.contains([principal.agency.value]))
+    return conditions
+
+
+def _filter(f: CaseFilter, now: dt.datetime) -> list[ColumnElement[bool]]:
+    c = cases.c
+    out: list[ColumnElement[bool]] = []
+    if f.status is not None:
+        out.append(c.status == f.status.value)
+    if f.kind is not None:
+        out.append(c.kind == f.kind.value)
+    if f.phase is not None:
+        out.append(c.phase == f.phase.value)
+    if f.region_prefix:
+        out.append(in_region(c.village_code, f.region_prefix))
+    if f.village_code is not None:
+        out.append(c.village_code == f.village_code)
+    if f.assigned_to is not None:
+        out.append(c.holders.contains([f.assigned_to]))
+    if f.overdue is True:
+        out.append(c.next_due_at < now)
+    elif f.overdue is False:
+        out.append(or_(c.next_due_at.is_(None), c.next_due_at >= now))
+    return out
+
+
+def overdue_held_by(agency: str, now: dt.datetime) -> ColumnElement[bool]:
+    """Cases with an overdue item `agency` holds: the triage or the resolution of a case it owns, or the answer
+    to a referral it receives (or, to a legal aid organisation, made)."""
+    c, r = cases.c, referrals.c
+    own = and_(
+        c.owner_agency == agency,
+        or_(and_(c.status == "OPEN", c.triage_due_at < now), and_(c.status.in_(_ACTIVE), c.resolution_due_at < now)),
+    )
+    answer = exists().where(
+        r.case_id == c.id,
+        r.status == "PENDING",
+        r.due_at < now,
+        func.coalesce(r.to_agency, r.referred_by) == agency,
+    )
+    return and_(c.next_due_at < now, or_(own, answer))
+
+
+def _row(case: Case) -> dict[str, Any]:
+    return {
+        "village_code": case.village_code,
+        "kind": case.kind.value,
+        "phase": case.phase.value,
+        "channel": case.channel.value,
+        "destination_country": case.destination_country,
+        "owner_agency": case.owner_agency,
+        "opened_by": case.opened_by,
+        "confidentiality": case.confidentiality.value,
+        "status": case.status.value,
+        "version": case.version,
+        "opened_at": case.opened_at,
+        "triage_due_at": case.triage_due_at,
+        "resolution_due_at": case.resolution_due_at,
+        "triaged_at": case.triaged_at,
+        "resolved_at": case.resolved_at,
+        "closed_at": case.closed_at,
+        "triage_escalated_at": case.triage_escalated_at,
+        "resolution_escalated_at": case.resolution_escalated_at,
+        "next_due_at": next_due(case),
+        "referred_to": list(case.referred_to),
+        "holders": list(holders(case)),
+    }
+
+
+def _referral_row(case_id: uuid.UUID, seq: int, r: Referral) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "case_id": case_id,
+        "seq": seq,
+        "to_agency": r.to_agency,
+        "legal_aid_organisation_id": r.legal_aid_organisation_id,
+        "reason": r.reason,
+        "referred_by": r.referred_by,
+        "referred_at": r.referred_at,
+        "due_at": r.due_at,
+        "status": r.status.value,
+        "responded_at": r.responded_at,
+        "responded_by": r.responded_by,
+        "decline_reason": r.decline_reason,
+        "outcome": r.outcome,
+        "outcome_at": r.outcome_at,
+        "escalated_at": r.escalated_at,
+    }
+
+
+def _reporter(r: Reporter) -> dict[str, Any]:
+    return {"anonymous": r.anonymous, "name": r.name, "contact": r.contact, "relation": r.relation}
+
+
+class CaseRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._conn = connection
+
+    async def add(self, case: Case, *, step: str, agency: str) -> None:
+        await self._conn.execute(cases.insert().values(id=case.id, **_row(case)))
+        await self._conn.execute(
+            case_content.insert().values(
+                case_id=case.id, description=case.description, reporter=_reporter(case.reporter), resolution=None
+            )
+        )
+        if case.people:
+            await self._conn.execute(
+                case_people.insert(),
+                [
+                    {"case_id": case.id, "seq": i, "role": p.role.value, "person_id": p.id, "name": p.name,
+                     "sex": p.sex.value if p.sex else None, "birth_year": p.birth_year, "minor": p.minor}
+                    for i, p in enumerate(case.people)
+                ],
+            )  # fmt: skip
+        await self._step(case, step, agency, case.opened_at)
+
+    async def save(self, case: Case, *, step: str, agency: str, at: dt.datetime) -> None:
+        """The case as a change left it (row, resolution, referrals), and the step that records the change."""
+        await self._conn.execute(update(cases).where(cases.c.id == case.id).values(**_row(case)))
+        await self._conn.execute(
+            update(case_content).where(case_content.c.case_id == case.id).values(resolution=case.resolution)
+        )
+        rows = [_referral_row(case.id, i, r) for i, r in enumerate(case.referrals)]
+        if rows:
+            stmt = pg_insert(referrals).values(rows)
+            keep = {k: stmt.excluded[k] for k in rows[0] if k not in ("id", "case_id", "seq")}
+            await self._conn.execute(stmt.on_conflict_do_update(index_elements=[referrals.c.id], set_=keep))
+        await self._step(case, step, agency, at)
+
+    async def _step(self, case: Case, step: str, agency: str, at: dt.datetime) -> None:
+        await self._conn.execute(
+            case_steps.insert().values(
+                case_id=case.id, version=case.version, step=step, at=at, agency=agency, status=case.status.value,
+                holders=list(holders(case)),
+            )
+        )  # fmt: skip
+
+    async def case_of_referral(self, referral_id: uuid.UUID) -> uuid.UUID | None:
+        found: uuid.UUID | None = await self._conn.scalar(
+            select(referrals.c.case_id).where(referrals.c.id == referral_id)
+        )
+        return found
+
+    async def get(self, case_id: uuid.UUID, *, for_update: bool = False) -> Case | None:
+        found = await self.get_many([case_id], for_update=for_update)
+        return found[0] if found else None
+
+    async def get_many(self, ids: Sequence[uuid.UUID], *, for_update: bool = False) -> list[Case]:
+        """The cases of `ids` that exist, in the order of `ids`."""
+        if not ids:
+            return []
+        stmt = select(cases).where(cases.c.id.in_(ids))
+        if for_update:
+            stmt = stmt.with_for_update()
+        rows = {r.id: r for r in await self._conn.execute(stmt)}
+        if not rows:
+            return []
+        wanted = list(rows)
+        content = {r.case_id: r for r in await self._conn.execute(
+            select(case_content).where(case_content.c.case_id.in_(wanted)))}  # fmt: skip
+        people: dict[uuid.UUID, list[Person]] = {}
+        for p in await self._conn.execute(
+            select(case_people).where(case_people.c.case_id.in_(wanted)).order_by(case_people.c.seq)
+        ):
+            people.setdefault(p.case_id, []).append(
+                Person(
+                    role=PersonRole(p.role),
+                    id=p.person_id,
+                    name=p.name,
+                    sex=Sex(p.sex) if p.sex else None,
+                    birth_year=p.birth_year,
+                    minor=p.minor,
+                )
+            )
+        refs: dict[uuid.UUID, list[Referral]] = {}
+        for r in await self._conn.execute(
+            select(referrals).where(referrals.c.case_id.in_(wanted)).order_by(referrals.c.seq)
+        ):
+            refs.setdefault(r.case_id, []).append(
+                Referral(
+                    id=r.id, to_agency=r.to_agency, legal_aid_organisation_id=r.legal_aid_organisation_id,
+                    reason=r.reason, referred_by=r.referred_by, referred_at=r.referred_at, due_at=r.due_at,
+                    status=ReferralStatus(r.status), responded_at=r.responded_at, responded_by=r.responded_by,
+                    decline_reason=r.decline_reason, outcome=r.outcome, outcome_at=r.outcome_at,
+                    escalated_at=r.escalated_at,
+                )
+            )  # fmt: skip
+        out = []
+        for case_id in ids:
+            row = rows.get(case_id)
+            if row is None:
+                continue
+            text = content[case_id]
+            out.append(
+                Case(
+                    id=row.id, kind=CaseKind(row.kind), phase=CasePhase(row.phase), channel=CaseChannel(row.channel),
+                    village_code=row.village_code, destination_country=row.destination_country,
+                    owner_agency=row.owner_agency, opened_by=row.opened_by,
+                    confidentiality=Confidentiality(row.confidentiality), status=CaseStatus(row.status),
+                    version=row.version, people=tuple(people.get(case_id, ())),
+                    reporter=Reporter(**text.reporter), description=text.description, opened_at=row.opened_at,
+                    triage_due_at=row.triage_due_at, resolution_due_at=row.resolution_due_at,
+                    triaged_at=row.triaged_at, resolved_at=row.resolved_at, resolution=text.resolution,
+                    closed_at=row.closed_at, referrals=tuple(refs.get(case_id, ())),
+                    triage_escalated_at=row.triage_escalated_at, resolution_escalated_at=row.resolution_escalated_at,
+                )
+            )  # fmt: skip
+        return out
+
+    async def page(
+        self,
+        principal: Principal,
+        f: CaseFilter,
+        *,
+        now: dt.datetime,
+        first: int,
+        after: tuple[str, uuid.UUID] | None,
+        overdue_for: str | None = None,
+    ) -> tuple[list[uuid.UUID], bool]:
+        where = [*visible_to(principal), *_filter(f, now)]
+        if overdue_for is not None:
+            where.append(overdue_held_by(overdue_for, now))
+        return await village_id_page(self._conn, cases, where, first=first, after=after)
+
+    async def count(
+        self, principal: Principal, f: CaseFilter, *, now: dt.datetime, overdue_for: str | None = None
+    ) -> int:
+        where = [*visible_to(principal), *_filter(f, now)]
+        if overdue_for is not None:
+            where.append(overdue_held_by(overdue_for, now))
+        return int(await self._conn.scalar(select(func.count()).select_from(cases).where(and_(true(), *where))) or 0)
+
+    async def of_people(
+        self, principal: Principal, person_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, list[uuid.UUID]]:
+        """Per person, the ids of the cases that concern them and that `principal` may see (oldest first)."""
+        stmt = (
+            select(case_people.c.person_id, cases.c.id)
+            .join(cases, cases.c.id == case_people.c.case_id)
+            .where(case_people.c.person_id.in_(person_ids), *visible_to(principal))
+            .order_by(cases.c.opened_at, cases.c.id)
+        )
+        out: dict[uuid.UUID, list[uuid.UUID]] = {}
+        for person_id, case_id in await self._conn.execute(stmt):
+            out.setdefault(person_id, []).append(case_id)
+        return out
+
+    async def steps(self, case_id: uuid.UUID) -> list[Step]:
+        rows = await self._conn.execute(
+            select(case_steps).where(case_steps.c.case_id == case_id).order_by(case_steps.c.version)
+        )
+        return [Step(r.version, r.step, r.at, r.agency, CaseStatus(r.status), tuple(r.holders)) for r in rows]
+
+    async def village_of(self, case_id: uuid.UUID) -> str | None:
+        found: str | None = await self._conn.scalar(select(cases.c.village_code).where(cases.c.id == case_id))
+        return found
+
+    async def mark_escalated(
+        self, escalated: Sequence[tuple[uuid.UUID, str, uuid.UUID | None]], at: dt.datetime
+    ) -> None:
+        """Record that these items (case id, item kind, referral id) were escalated at `at`."""
+        for case_id, item, referral_id in escalated:
+            if referral_id is not None:
+                await self._conn.execute(update(referrals).where(referrals.c.id == referral_id).values(escalated_at=at))
+            elif item == "TRIAGE":
+                await self._conn.execute(update(cases).where(cases.c.id == case_id).values(triage_escalated_at=at))
+            else:
+                await self._conn.execute(update(cases).where(cases.c.id == case_id).values(resolution_escalated_at=at))
+
+    async def to_escalate(self, now: dt.datetime, limit: int) -> list[tuple[uuid.UUID, str, uuid.UUID | None]]:
+        """Up to `limit` overdue items not yet escalated (case id, item kind, referral id), locked against a
+        concurrent sweep (SKIP LOCKED: two replicas share the work, never escalate one item twice)."""
+        c, r = cases.c, referrals.c
+        triage = (
+            select(c.id).where(c.status == "OPEN", c.triage_escalated_at.is_(None), c.triage_due_at < now)
+            .limit(limit).with_for_update(skip_locked=True)
+        )  # fmt: skip
+        resolution = (
+            select(c.id).where(c.status.in_(_ACTIVE), c.resolution_escalated_at.is_(None), c.resolution_due_at < now)
+            .limit(limit).with_for_update(skip_locked=True)
+        )  # fmt: skip
+        answer = (
+            select(r.case_id, r.id).where(r.status == "PENDING", r.escalated_at.is_(None), r.due_at < now)
+            .limit(limit).with_for_update(skip_locked=True)
+        )  # fmt: skip
+        found: list[tuple[uuid.UUID, str, uuid.UUID | None]] = []
+        found += [(row[0], "TRIAGE", None) for row in await self._conn.execute(triage)]
+        found += [(row[0], "RESOLUTION", None) for row in await self._conn.execute(resolution)]
+        found += [(row[0], "REFERRAL_RESPONSE", row[1]) for row in await self._conn.execute(answer)]
+        return found[:limit] if len(found) > limit else found

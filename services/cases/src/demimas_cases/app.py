@@ -1,0 +1,39 @@
+"""Composition root of the cases service: its parts on the common service skeleton (schema and context, the outbox
+relay, the `people` consumer of the registry's events, the overdue sweep)."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from fastapi import FastAPI
+
+from demimas_cases.adapters.unit_of_work import CasesUnitOfWork
+from demimas_cases.entrypoints.graphql.context import CasesContext
+from demimas_cases.entrypoints.graphql.schema import schema
+from demimas_cases.service_layer.consumers import PEOPLE
+from demimas_cases.service_layer.escalation import sweep
+from demimas_cases.service_layer.rules import CaseRules
+from demimas_cases.settings import CasesSettings
+from demimas_common.service import ServiceSpec
+from demimas_common.skeleton import PeriodicJob, Resources, ServiceParts, service_app
+
+__all__ = ["SERVICE", "create_app"]
+
+SERVICE = ServiceSpec.of("cases", 4005)
+
+
+def create_app(settings: CasesSettings | None = None) -> FastAPI:
+    settings = settings or CasesSettings()
+    rules = CaseRules(clocks=settings.clocks())
+
+    def parts(r: Resources[CasesSettings]) -> ServiceParts:
+        escalate = partial(sweep, r.engine, rules)
+        return ServiceParts(
+            schema=schema,
+            context=partial(CasesContext, rules=rules),
+            unit_of_work=CasesUnitOfWork,
+            consumers=[PEOPLE],
+            jobs=[PeriodicJob("escalate-overdue", r.settings.case_sweep_seconds, escalate)],
+        )
+
+    return service_app(SERVICE, settings, parts)

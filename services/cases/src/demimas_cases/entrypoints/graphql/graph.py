@@ -1,0 +1,278 @@
+"""The types of the cases graph that refer to each other: `Case`, the people it concerns (`CasePerson`, naming the
+registry's `Worker` and `FamilyMember`, which this subgraph extends with their `cases`), and `Village` (owned by the
+registry, extended with its `caseStats`). They live in one module so that imports flow one way.
+
+Every way to a case goes through the caller's visibility (domain/permissions.py `sees`, adapters/cases.py
+`visible_to`): `Worker.cases` lists only the cases the caller may see; `_entities` answers null for the others."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import strawberry
+from strawberry.dataloader import DataLoader
+
+from demimas_cases.adapters.cases import CaseRepository
+from demimas_cases.adapters.notes import NoteRepository
+from demimas_cases.adapters.stats import VillageCaseStats, village_stats
+from demimas_cases.domain import case as model
+from demimas_cases.domain.case import overdue_items
+from demimas_cases.domain.permissions import can_read_content, sees
+from demimas_cases.domain.vocabulary import PersonRole
+from demimas_cases.entrypoints.graphql.common import READ, STATS, parse_id
+from demimas_cases.entrypoints.graphql.context import Ctx
+from demimas_cases.entrypoints.graphql.enums import (
+    AgencyEnum,
+    CaseChannelEnum,
+    CaseKindEnum,
+    CasePhaseEnum,
+    CaseStatusEnum,
+    ConfidentialityEnum,
+    PersonRoleEnum,
+    SexEnum,
+)
+from demimas_cases.entrypoints.graphql.types import CONTENT, CaseNote, OverdueItem, Referral, Reporter
+from demimas_common.graphql.village import VillageKey
+
+__all__ = ["Case", "CasePerson", "CaseStats", "FamilyMember", "Village", "Worker", "cases_of_people"]
+
+
+async def cases_of_people(info: Ctx, person_id: uuid.UUID) -> list[Case]:
+    """The cases concerning a person that the caller may see (one query for every person of the request)."""
+    ctx = info.context
+    principal = ctx.require_principal()
+    now = ctx.rules.clock()
+
+    async def load(ids: list[uuid.UUID]) -> list[list[Case]]:
+        async with ctx.engine.connect() as conn:
+            repository = CaseRepository(conn)
+            by_person = await repository.of_people(principal, ids)
+            found = {c.id: c for c in await repository.get_many([i for v in by_person.values() for i in v])}
+        return [[Case.from_domain(found[i], now) for i in by_person.get(p, []) if i in found] for p in ids]
+
+    loader: DataLoader[uuid.UUID, list[Case]] = ctx.loader("cases-of-people", lambda: DataLoader(load))
+    return await loader.load(person_id)
+
+
+@strawberry.federation.type(keys=["id"], description="A migrant worker (owned by the registry).")
+class Worker:
+    id: strawberry.ID
+
+    @strawberry.federation.field(requires_scopes=READ, description="Protection cases concerning this worker.")
+    async def cases(self, info: Ctx) -> list[Case] | None:
+        return await cases_of_people(info, parse_id(self.id))
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> Worker:
+        return cls(id=id)
+
+
+@strawberry.federation.type(keys=["id"], description="A family member of a migrant worker (owned by the registry).")
+class FamilyMember:
+    id: strawberry.ID
+
+    @strawberry.federation.field(requires_scopes=READ, description="Protection cases concerning this family member.")
+    async def cases(self, info: Ctx) -> list[Case] | None:
+        return await cases_of_people(info, parse_id(self.id))
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> FamilyMember:
+        return cls(id=id)
+
+
+@strawberry.type(description="One person a case concerns: registered (worker or family member) or not.")
+class CasePerson:
+    role: PersonRoleEnum  # type: ignore[valid-type]
+    worker: Worker | None
+    family_member: FamilyMember | None
+    name: str | None = strawberry.field(description="An unregistered person's name as reported.")
+    sex: SexEnum | None  # type: ignore[valid-type]
+    birth_year: int | None
+    minor: bool
+
+    @classmethod
+    def from_domain(cls, p: model.Person) -> CasePerson:
+        ref = strawberry.ID(str(p.id)) if p.id else None
+        return cls(
+            role=p.role,
+            worker=Worker(id=ref) if ref and p.role is PersonRole.WORKER else None,
+            family_member=FamilyMember(id=ref) if ref and p.role is PersonRole.FAMILY_MEMBER else None,
+            name=p.name,
+            sex=p.sex,
+            birth_year=p.birth_year,
+            minor=p.minor,
+        )
+
+
+@strawberry.type(description="How many cases of one kind.")
+class CaseKindCount:
+    kind: CaseKindEnum  # type: ignore[valid-type]
+    count: int
+
+
+@strawberry.type(description="A village's protection cases in numbers (no case is named).")
+class CaseStats:
+    open: int
+    closed: int = strawberry.field(description="Resolved or closed.")
+    open_by_kind: list[CaseKindCount]
+    closed_by_kind: list[CaseKindCount]
+    median_days_to_resolution: float | None
+    overdue: int
+
+    @classmethod
+    def of(cls, s: VillageCaseStats) -> CaseStats:
+        return cls(
+            open=sum(s.open_by_kind.values()),
+            closed=sum(s.closed_by_kind.values()),
+            open_by_kind=[CaseKindCount(kind=k, count=n) for k, n in sorted(s.open_by_kind.items())],
+            closed_by_kind=[CaseKindCount(kind=k, count=n) for k, n in sorted(s.closed_by_kind.items())],
+            median_days_to_resolution=s.median_days_to_resolution,
+            overdue=s.overdue,
+        )
+
+
+@strawberry.federation.type(keys=["code"], description="A desa/kelurahan (owned by the registry).")
+class Village(VillageKey):
+    code: str
+
+    @strawberry.federation.field(requires_scopes=STATS, description="The village's protection cases in numbers.")
+    async def case_stats(self, info: Ctx) -> CaseStats | None:
+        ctx = info.context
+        ctx.require_principal()
+        now = ctx.rules.clock()
+
+        async def load(codes: list[str]) -> list[CaseStats]:
+            async with ctx.engine.connect() as conn:
+                found = await village_stats(conn, codes, now)
+            return [CaseStats.of(found[c]) for c in codes]
+
+        loader: DataLoader[str, CaseStats] = ctx.loader("case-stats", lambda: DataLoader(load))
+        return await loader.load(self.code)
+
+
+async def _notes(info: Ctx, case_id: uuid.UUID) -> list[model.Note]:
+    ctx = info.context
+
+    async def load(ids: list[uuid.UUID]) -> list[list[model.Note]]:
+        async with ctx.engine.connect() as conn:
+            found = await NoteRepository(conn).of_cases(ids)
+        return [found.get(i, []) for i in ids]
+
+    loader: DataLoader[uuid.UUID, list[model.Note]] = ctx.loader("notes", lambda: DataLoader(load))
+    return await loader.load(case_id)
+
+
+@strawberry.federation.type(
+    keys=["id"],
+    requires_scopes=READ,
+    description="A protection case: a complaint, legal aid, suspected trafficking, a non-procedural departure, abuse "
+    "abroad, a repatriation or the welfare of a family, heard in a village and handled between agencies on service "
+    "clocks.",
+)
+class Case:
+    id: strawberry.ID
+    kind: CaseKindEnum  # type: ignore[valid-type]
+    phase: CasePhaseEnum  # type: ignore[valid-type]
+    channel: CaseChannelEnum  # type: ignore[valid-type]
+    village_code: str
+    destination_country: str | None = strawberry.field(description="ISO 3166 alpha-2 code, e.g. MY.")
+    owner_agency: AgencyEnum  # type: ignore[valid-type]
+    confidentiality: ConfidentialityEnum  # type: ignore[valid-type]
+    status: CaseStatusEnum  # type: ignore[valid-type]
+    version: int = strawberry.field(description="Send it back with every change (optimistic concurrency).")
+    opened_at: dt.datetime
+    triage_due_at: dt.datetime
+    resolution_due_at: dt.datetime
+    triaged_at: dt.datetime | None
+    resolved_at: dt.datetime | None
+    closed_at: dt.datetime | None
+    held_by: list[AgencyEnum]  # type: ignore[valid-type]
+    overdue: bool
+    overdue_items: list[OverdueItem]
+    referrals: list[Referral]
+    domain: strawberry.Private[model.Case]
+
+    def region_code(self, info: Ctx) -> str:
+        return self.village_code
+
+    @strawberry.field(description="Whether the caller may read this case's content (people, description, notes).")
+    def content_visible(self, info: Ctx) -> bool:
+        principal = info.context.principal
+        return principal is not None and can_read_content(principal, self.domain)
+
+    @strawberry.federation.field(requires_scopes=READ, description="The people the case concerns. " + CONTENT)
+    async def people(self, info: Ctx) -> list[CasePerson] | None:
+        await info.context.content.gate(self.domain, "people", people=True)
+        return [CasePerson.from_domain(p) for p in self.domain.people]
+
+    @strawberry.federation.field(requires_scopes=READ, description="Who reported it. " + CONTENT)
+    async def reporter(self, info: Ctx) -> Reporter | None:
+        await info.context.content.gate(self.domain, "reporter")
+        r = self.domain.reporter
+        return Reporter(anonymous=r.anonymous, name=r.name, contact=r.contact, relation=r.relation)
+
+    @strawberry.federation.field(requires_scopes=READ, description="What happened. " + CONTENT)
+    async def description(self, info: Ctx) -> str | None:
+        await info.context.content.gate(self.domain, "description")
+        return self.domain.description
+
+    @strawberry.federation.field(requires_scopes=READ, description="How it was resolved. " + CONTENT)
+    async def resolution(self, info: Ctx) -> str | None:
+        await info.context.content.gate(self.domain, "resolution")
+        return self.domain.resolution
+
+    @strawberry.federation.field(requires_scopes=READ, description="Notes of the agencies, oldest first. " + CONTENT)
+    async def notes(self, info: Ctx) -> list[CaseNote] | None:
+        await info.context.content.gate(self.domain, "notes")
+        found = await _notes(info, self.domain.id)
+        return [CaseNote(id=strawberry.ID(str(n.id)), agency=n.agency, created_at=n.created_at, text=n.text)
+                for n in found]  # fmt: skip
+
+    @classmethod
+    def from_domain(cls, c: model.Case, now: dt.datetime) -> Case:
+        return cls(
+            id=strawberry.ID(str(c.id)),
+            kind=c.kind,
+            phase=c.phase,
+            channel=c.channel,
+            village_code=c.village_code,
+            destination_country=c.destination_country,
+            owner_agency=c.owner_agency,
+            confidentiality=c.confidentiality,
+            status=c.status,
+            version=c.version,
+            opened_at=c.opened_at,
+            triage_due_at=c.triage_due_at,
+            resolution_due_at=c.resolution_due_at,
+            triaged_at=c.triaged_at,
+            resolved_at=c.resolved_at,
+            closed_at=c.closed_at,
+            held_by=list(model.holders(c)),
+            overdue=bool(overdue_items(c, now)),
+            overdue_items=[
+                OverdueItem(
+                    kind=i.kind,
+                    due_at=i.due_at,
+                    held_by=i.held_by,
+                    referral_id=strawberry.ID(str(i.referral_id)) if i.referral_id else None,
+                )
+                for i in overdue_items(c, now)
+            ],
+            referrals=[Referral.from_domain(r, c, now) for r in c.referrals],
+            domain=c,
+        )
+
+    @strawberry.field
+    def village(self) -> Village:
+        return Village(code=self.village_code)
+
+    @classmethod
+    async def resolve_reference(cls, info: Ctx, id: strawberry.ID) -> Case | None:
+        ctx = info.context
+        principal = ctx.require_principal()
+        async with ctx.engine.connect() as conn:
+            found = await CaseRepository(conn).get(parse_id(id))
+        if found is None or not sees(principal, found):
+            return None  # as for a case the caller may not see: null, nothing tells the two apart
+        return cls.from_domain(found, ctx.rules.clock())

@@ -1,0 +1,60 @@
+"""The overdue sweep: every item past its clock and not yet escalated gets one `demimas.cases.case.overdue` event
+(escalated to KP2MI) and is marked escalated, in the same transaction: a crash before the commit escalates it again
+on the next run, never twice after it. The clocks are columns (adapters/cases.py), so the sweep survives restarts and
+runs in any replica (locked rows are skipped by the others)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from demimas_cases.adapters.tables import SCHEMA
+from demimas_cases.adapters.unit_of_work import CasesUnitOfWork
+from demimas_cases.domain import events
+from demimas_cases.domain.case import overdue_items
+from demimas_cases.service_layer.ports import CasesUoW
+from demimas_cases.service_layer.rules import CaseRules
+
+__all__ = ["BATCH", "escalate_overdue", "sweep"]
+
+BATCH = 2000
+log = logging.getLogger("demimas.cases.escalation")
+
+
+async def escalate_overdue(uow: CasesUoW, now: dt.datetime, *, batch: int = BATCH) -> int:
+    """Escalate up to `batch` overdue items in one transaction; how many were escalated (call again while it
+    returns `batch`)."""
+    due = await uow.cases.to_escalate(now, batch)
+    if not due:
+        return 0
+    loaded = {c.id: c for c in await uow.cases.get_many(list(dict.fromkeys(case_id for case_id, _, _ in due)))}
+    done = []
+    for case_id, item_kind, referral_id in due:
+        case = loaded.get(case_id)
+        if case is None:
+            continue
+        item = next(
+            (i for i in overdue_items(case, now) if i.kind.value == item_kind and i.referral_id == referral_id), None
+        )
+        if item is None:
+            continue  # no longer running (the row changed between the two reads): nothing to escalate
+        uow.publish(events.case_overdue(case, item))
+        done.append((case_id, item_kind, referral_id))
+    await uow.cases.mark_escalated(due, now)
+    await uow.commit()
+    if done:
+        log.info("escalated %d overdue case items to KP2MI", len(done))
+    return len(due)
+
+
+async def sweep(engine: AsyncEngine, rules: CaseRules) -> int:
+    """One run of the periodic job: batches until nothing overdue is left to escalate; how many were escalated."""
+    total = 0
+    while True:
+        async with CasesUnitOfWork(engine, schema=SCHEMA) as uow:
+            n = await escalate_overdue(uow, rules.clock())
+        total += n
+        if n < BATCH:
+            return total
