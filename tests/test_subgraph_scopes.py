@@ -12,6 +12,9 @@ covered the day its SDL is printed.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -197,3 +200,67 @@ def test_who_a_person_is_needs_a_person_level_scope_on_every_path(subgraph: str)
                 exposed.append(f"{path}.{f.name.value}")
             queue.append((returned, here, f"{path}.{f.name.value}"))
     assert exposed == []
+
+
+def _key_fields(obj: ObjectTypeDefinitionNode | ObjectTypeExtensionNode) -> set[str]:
+    keys = [d for d in obj.directives or () if d.name.value == "key"]
+    texts = [a.value.value for d in keys for a in d.arguments or () if isinstance(a.value, StringValueNode)]
+    return {name for text in texts for name in text.split()}
+
+
+def person_entities() -> list[tuple[str, str]]:
+    """(subgraph, type) of each person entity a subgraph answers more than its key about by reference: a type in
+    PERSON_TYPES with `@key` and a field besides the key that declares no scope of its own. (One whose other fields
+    each declare their scope, such as pillars' `Worker { id enrolments }`, echoes the caller's id and nothing else;
+    its fields are checked above.)"""
+    found = []
+    for subgraph in SCHEMAS:
+        document = parse((ROOT / "deploy" / "subgraphs" / f"{subgraph}.graphql").read_text())
+        for obj in document.definitions:
+            if not isinstance(obj, ObjectTypeDefinitionNode | ObjectTypeExtensionNode):
+                continue
+            keys = _key_fields(obj)
+            if obj.name.value not in PERSON_TYPES or not keys:
+                continue
+            open_fields = [f for f in obj.fields or () if f.name.value not in keys and not _declared(f.directives)]
+            if open_fields:
+                found.append((subgraph, obj.name.value))
+    return found
+
+
+def _entity(subgraph: str, typename: str, principal: Principal | None) -> BaseException | object:
+    """`_entities` of one representation (an id nobody registered) as graphql-core would resolve it: the error it
+    answers with, or what it found. A check that passes reaches the database, which this context lacks."""
+    field = SCHEMAS[subgraph]._schema.type_map["Query"].fields["_entities"]  # type: ignore[attr-defined]
+    assert field.resolve is not None
+    representation = {"__typename": typename, "id": str(uuid.uuid4())}
+    try:
+        [result] = field.resolve(None, _Info(RequestContext(principal), "_entities"), representations=[representation])
+        if inspect.isawaitable(result):
+            result = asyncio.run(_awaited(result))
+    except BaseException as error:
+        return error
+    return result  # type: ignore[no-any-return]
+
+
+async def _awaited(value: Any) -> Any:
+    return await value
+
+
+def test_the_registry_answers_about_its_people_by_reference() -> None:
+    assert set(person_entities()) >= {("registry", "Worker"), ("registry", "FamilyMember")}
+
+
+# What reaching each person through the registry's root fields needs: a worker through `worker(id)`, a family
+# member through `worker(id) { family }`.
+PATH_SCOPES = {"Worker": frozenset({"registry:read"}), "FamilyMember": frozenset({"registry:read", "family:read"})}
+
+
+@pytest.mark.parametrize(("subgraph", "typename"), person_entities(), ids=lambda v: str(v))
+def test_a_person_entity_refuses_a_caller_without_a_person_level_scope(subgraph: str, typename: str) -> None:
+    """`_entities` takes any id: a person reached by reference needs what the path through the root fields needs,
+    each scope of it, before anything is read."""
+    assert isinstance(_entity(subgraph, typename, None), Unauthenticated)
+    for lacking in [PERSON_SCOPES, *({scope} for scope in PATH_SCOPES[typename])]:
+        answer = _entity(subgraph, typename, _caller(ALL_SCOPES - lacking))
+        assert isinstance(answer, Forbidden), f"{subgraph}:{typename} answered a caller without {lacking}: {answer!r}"

@@ -212,7 +212,7 @@ def _filler(world: World) -> Filler:
     }
     entities = {
         "Village": [{"code": THERE_VILLAGE}],
-        **{t: [{"id": i} for i in found] for t, found in ids.items() if t not in ("FamilyMember", "Milestone")},
+        **{t: [{"id": i} for i in found] for t, found in ids.items() if t != "Milestone"},
     }
     return Filler(by_name=by_name, by_type=by_type, entities=entities)
 

@@ -241,13 +241,27 @@ class RegistryQueries:
         async with self.engine.connect() as conn:
             stmt = select(family_members).where(family_members.c.worker_id.in_(list(set(ids))))
             for row in (await conn.execute(stmt.order_by(family_members.c.id))).all():
-                consent = (
-                    Consent(ConsentGiver(row.consent_given_by), row.consent_date, row.consent_basis)
-                    if row.consent_given_by
-                    else None
-                )
-                out[row.worker_id].append(
-                    FamilyMember(row.id, row.worker_id, Relation(row.relation), row.full_name, row.birth_date,
-                                 row.minor, consent)
-                )  # fmt: skip
+                out[row.worker_id].append(_family_member(row))
         return out
+
+    async def family_members_by_id(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[FamilyMember, str]]:
+        """Family members by their own id, each with the village code of its worker (where it belongs: a family
+        member lives in no village of its own, it goes where its worker goes)."""
+        stmt = (
+            select(family_members, workers.c.village_code.label("worker_village_code"))
+            .join(workers, workers.c.id == family_members.c.worker_id)
+            .where(family_members.c.id.in_(list(set(ids))))
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return {row.id: (_family_member(row), row.worker_village_code) for row in rows}
+
+
+def _family_member(row: Any) -> FamilyMember:
+    consent = (
+        Consent(ConsentGiver(row.consent_given_by), row.consent_date, row.consent_basis)
+        if row.consent_given_by
+        else None
+    )
+    return FamilyMember(row.id, row.worker_id, Relation(row.relation), row.full_name, row.birth_date, row.minor,
+                        consent)  # fmt: skip

@@ -31,6 +31,8 @@ class Loaders:
     departures: DataLoader[uuid.UUID, list[Departure]]
     returns: DataLoader[uuid.UUID, list[Return]]
     family: DataLoader[uuid.UUID, list[FamilyMember]]
+    family_member: DataLoader[uuid.UUID, tuple[FamilyMember, str] | None]
+    """A family member by its id, with its worker's village code."""
     departure: DataLoader[uuid.UUID, Departure | None]
 
     @classmethod
@@ -59,6 +61,10 @@ class Loaders:
             found = await queries.family_by_worker(ids)
             return [found[i] for i in ids]
 
+        async def family_member(ids: list[uuid.UUID]) -> list[tuple[FamilyMember, str] | None]:
+            found = await queries.family_members_by_id(ids)
+            return [found.get(i) for i in ids]
+
         async def departure(ids: list[uuid.UUID]) -> list[Departure | None]:
             found = await queries.departures_by_id(ids)
             return [found.get(i) for i in ids]
@@ -71,6 +77,7 @@ class Loaders:
             departures=DataLoader(departures),
             returns=DataLoader(returns),
             family=DataLoader(family),
+            family_member=DataLoader(family_member),
         )
 
 

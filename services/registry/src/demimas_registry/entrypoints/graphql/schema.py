@@ -9,7 +9,7 @@ from typing import TypeVar
 import strawberry
 
 from demimas_common.auth.principal import Principal
-from demimas_common.errors import BadUserInput
+from demimas_common.errors import BadUserInput, NotFound
 from demimas_common.graphql.pagination import decode_cursor, encode_cursor, validate_first
 from demimas_common.graphql.schema import build_schema
 from demimas_common.graphql.types import PageInfo
@@ -160,7 +160,11 @@ class Mutation:
         await info.context.personal_data.gate(
             member.worker_id, "family", "family:read", family_member_ids=[str(member.id)]
         )
-        return FamilyMember.from_domain(member)
+        # Its worker's village (where the member belongs, for the region rule), read back with the member.
+        found = await info.context.registry_loaders.family_member.load(member.id)
+        if found is None:  # never deleted, so only if the write did not land: say so rather than guess a region
+            raise NotFound(f"no family member {member.id}")
+        return FamilyMember.from_domain(member, village_code=found[1])
 
 
-schema = build_schema(query=Query, mutation=Mutation, types=[Worker, Village])
+schema = build_schema(query=Query, mutation=Mutation, types=[Worker, Village, FamilyMember])

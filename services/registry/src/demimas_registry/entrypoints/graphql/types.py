@@ -48,6 +48,7 @@ __all__ = [
     "WorkerConnection",
     "village_by_code",
     "village_or_none",
+    "visible_family_member",
     "visible_worker",
     "worker_connection",
 ]
@@ -105,17 +106,27 @@ class Consent:
     basis: str
 
 
-@strawberry.type(description="A member of a migrant worker's family (keluarga PMI). Children's data needs consent.")
+@strawberry.federation.type(
+    keys=["id"], description="A member of a migrant worker's family (keluarga PMI). Children's data needs consent."
+)
 class FamilyMember:
+    """An entity so that other subgraphs (cases) can name a family member; reached by reference it is guarded as
+    through its worker's `family` (see `visible_family_member`)."""
+
     id: strawberry.ID
     relation: RelationEnum  # type: ignore[valid-type]
     full_name: str
     birth_date: dt.date
     minor: bool
     consent: Consent | None
+    village_code: strawberry.Private[str]
+
+    def region_code(self, info: Ctx) -> str:
+        """Its worker's village: a family member goes where its worker goes (docs/contracts.md, the region rule)."""
+        return self.village_code
 
     @classmethod
-    def from_domain(cls, m: model.FamilyMember) -> FamilyMember:
+    def from_domain(cls, m: model.FamilyMember, *, village_code: str) -> FamilyMember:
         consent = (
             Consent(given_by=m.consent.given_by, date=m.consent.date, basis=m.consent.basis) if m.consent else None
         )
@@ -126,7 +137,12 @@ class FamilyMember:
             birth_date=m.birth_date,
             minor=m.minor,
             consent=consent,
+            village_code=village_code,
         )
+
+    @classmethod
+    async def resolve_reference(cls, info: Ctx, id: strawberry.ID) -> FamilyMember | None:
+        return await visible_family_member(info.context, id)
 
 
 @strawberry.federation.type(keys=["id"], description="A migrant worker: CPMI, PMI abroad, or returnee (purna PMI).")
@@ -236,7 +252,7 @@ class Worker:
         await info.context.personal_data.gate(
             self.domain.id, "family", "family:read", family_member_ids=[str(m.id) for m in members]
         )
-        return [FamilyMember.from_domain(m) for m in members]
+        return [FamilyMember.from_domain(m, village_code=self.village_code) for m in members]
 
     @classmethod
     async def resolve_reference(cls, info: Ctx, id: strawberry.ID) -> Worker | None:
@@ -389,3 +405,27 @@ async def visible_worker(context: RegistryContext, raw_id: str) -> Worker | None
     if found is None or not principal.covers(found.village_code):
         return None
     return Worker.from_domain(found)
+
+
+async def visible_family_member(context: RegistryContext, raw_id: str) -> FamilyMember | None:
+    """A family member named by id, under exactly the rules of reaching it through its worker's `family`: the
+    worker's scope (registry:read), family:read and a purpose, its worker inside the caller's region; and its read
+    recorded by the personal-data gate (as field `family`, like the worker's list) before it is returned. Unknown
+    and outside the region both answer None, without a record. (The access rules check the region again, through
+    `FamilyMember.region_code`; checking it here too keeps a record from being written for what is then hidden.)"""
+    principal = context.require_principal()
+    principal.require_scope("registry:read")
+    principal.require_scope("family:read")
+    principal.require_purpose()
+    try:
+        member_id = uuid.UUID(str(raw_id))
+    except ValueError:
+        raise BadUserInput(f"{str(raw_id)[:60]!r} is not a family member id (a UUID)", field="id") from None
+    found = await context.registry_loaders.family_member.load(member_id)
+    if found is None:
+        return None
+    member, village_code = found
+    if not principal.covers(village_code):
+        return None
+    await context.personal_data.gate(member.worker_id, "family", "family:read", family_member_ids=[str(member.id)])
+    return FamilyMember.from_domain(member, village_code=village_code)
