@@ -14,8 +14,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, RowMapping, and_, select, true
+from sqlalchemy import ColumnElement, RowMapping, Select, and_, literal, select, true, union_all
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from demimas_audit.adapters.tables import checkpoints, gaps, head, records
@@ -23,9 +25,11 @@ from demimas_audit.domain.chain import GENESIS, ChainProblem, ChainVerifier, Rec
 from demimas_audit.domain.envelope import DERIVED_COLUMNS
 
 __all__ = [
+    "ACCESS_TYPES",
     "EventFilter",
     "Verification",
     "access_log",
+    "access_log_query",
     "event_page",
     "events_by_ids",
     "trace",
@@ -92,20 +96,43 @@ async def events_by_ids(conn: AsyncConnection, ids: list[str]) -> dict[str, RowM
     return {str(r["event_id"]): r for r in rows.mappings()}
 
 
-async def access_log(conn: AsyncConnection, worker_id: str, *, limit: int = 500) -> list[RowMapping]:
-    """Reads of this worker's personal data (registry `personal_data.accessed` events), newest first."""
-    r = records.c
-    stmt = (
+ACCESS_TYPES = ("demimas.registry.personal_data.accessed", "demimas.cases.personal_data.accessed")
+"""The events that record a read of a person's data, each naming the workers read in `data.workerIds`: the
+registry's (personal fields, family) and the cases service's (the content of protection cases about them). Each
+type has a partial GIN index on `workerIds` (migrations 0001 and 0003)."""
+
+
+def _constant(value: str) -> ColumnElement[str]:
+    return literal(value, literal_execute=True)
+
+
+ACCESSED_WORKERS = records.c.event.op("->", return_type=JSONB)(_constant("data")).op("->", return_type=JSONB)(
+    _constant("workerIds")
+)
+"""`event -> 'data' -> 'workerIds'` as the partial indexes write it. SQLAlchemy's `event["data"]["workerIds"]`
+becomes a subscript with parameters (`event[$1][$2]`), an expression PostgreSQL never matches to those indexes."""
+
+
+def access_log_query(worker_id: str, *, limit: int = 500) -> Select[Any]:
+    """One branch per type in ACCESS_TYPES, each under its own partial index, newest first over all of them.
+
+    The type and the JSON path are written into the SQL as literals, not parameters: the service's prepared
+    statements may run on a generic plan, which can use a partial index only when the query itself implies the
+    index's predicate and names its expression."""
+    branches = [
         select(records)
-        .where(
-            and_(
-                r.type == "demimas.registry.personal_data.accessed", r.event["data"]["workerIds"].contains([worker_id])
-            )
-        )
-        .order_by(r.seq.desc())
+        .where(records.c.type == _constant(kind), ACCESSED_WORKERS.contains([worker_id]))
+        .order_by(records.c.seq.desc())
         .limit(limit)
-    )
-    return list((await conn.execute(stmt)).mappings().all())
+        for kind in ACCESS_TYPES
+    ]
+    found = union_all(*branches).subquery("accessed")
+    return select(found).order_by(found.c.seq.desc()).limit(limit)
+
+
+async def access_log(conn: AsyncConnection, worker_id: str, *, limit: int = 500) -> list[RowMapping]:
+    """Reads of this worker's personal data, by any service that records them (ACCESS_TYPES), newest first."""
+    return list((await conn.execute(access_log_query(worker_id, limit=limit))).mappings().all())
 
 
 @dataclass(frozen=True)

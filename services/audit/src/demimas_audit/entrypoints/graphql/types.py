@@ -136,15 +136,22 @@ class ChainVerification:
         )
 
 
-@strawberry.type(description="One read of a person's data: who (agency, token subject), why, which fields, when.")
+@strawberry.type(
+    description="One read of a person's data: who (agency, token subject), why, which fields, when, through which "
+    "service."
+)
 class AccessLogEntry:
     at: dt.datetime
     agency: str
     subject: str
     purpose: str
-    fields: list[str]
+    fields: list[str] = strawberry.field(description="The fields read, as the recording service names them.")
     operation: str | None
     event_id: strawberry.ID
+    service: str = strawberry.field(
+        description="The service that recorded the read (the event's source): registry (the person's registered "
+        "data) or cases (the content of protection cases about the person)."
+    )
 
 
 @strawberry.federation.type(keys=["id"], description="A migrant worker (owned by the registry).")
@@ -159,7 +166,8 @@ class Worker:
         return cls(id=id)
 
     @strawberry.federation.field(
-        requires_scopes=[["audit:read"], ["subject:report"]], description="Who read this person's data, newest first."
+        requires_scopes=[["audit:read"], ["subject:report"]],
+        description="Who read this person's data, newest first: in the registry, and in protection cases about them.",
     )
     async def access_log(self, info: Ctx) -> list[AccessLogEntry] | None:
         info.context.require_principal()
@@ -178,6 +186,7 @@ class Worker:
                     fields=list(data.get("fields", [])),
                     operation=data.get("operation"),
                     event_id=strawberry.ID(str(e["event_id"])),
+                    service=str(e["source"]).removeprefix("demimas/"),
                 )
             )
         return entries
