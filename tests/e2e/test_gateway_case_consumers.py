@@ -104,7 +104,7 @@ async def test_case_events_feed_the_assessment_and_the_aman_pillar(
     ]  # fmt: skip
     assert progress["pillarsServed"] == 0  # cases are not activities
 
-    without_stats = mint("KP2MI", scopes=DEFAULT_GRANTS[Agency.KP2MI] - {"stats:read"})
+    without_stats = mint("KP2MI", scopes=DEFAULT_GRANTS[Agency.KP2MI] - {"stats:read", "case:read"})
     _, narrowed = await ask(endpoints.gateway, QUERY, {"v": VILLAGE}, token=without_stats)
     pillars = narrowed["data"]["village"]["pillarProgress"]["pillars"]
     assert {p["casesOpened"] for p in pillars} == {None}

@@ -36,8 +36,8 @@ CriterionStatusEnum = strawberry.enum(CriterionStatus, name="CriterionStatus")
 EvidenceSourceEnum = strawberry.enum(EvidenceSource, name="EvidenceSource")
 Ctx = Info[DesignationContext, None]
 READERS = [["designation:propose"], ["designation:verify"], ["designation:decide"]]
-STATS = [["stats:read"]]
-"""Village statistics; a village's protection-case figures need it as the cases service's `Village.caseStats` does."""
+CASE_STATS = [["case:read"], ["stats:read"]]
+"""A village's protection-case figures: what the cases service's `Village.caseStats` asks."""
 
 
 @strawberry.type(description="One step of a proposal: who moved it, when, and why.")
@@ -164,7 +164,7 @@ class CriterionResult:
     cases_: strawberry.Private[domain_assessment.CaseFigures | None] = None
 
     @strawberry.federation.field(
-        requires_scopes=STATS,
+        requires_scopes=CASE_STATS,
         description="The protection-case figures the result cites (SUSTAINED_PROTECTION; null for the others).",
     )
     def case_figures(self) -> ProtectionCaseFigures | None:

@@ -17,8 +17,8 @@ from demimas_pillars.entrypoints.graphql.enums import EmasPillarEnum, ServicePil
 __all__ = ["PillarProgress", "load_progress"]
 
 
-STATS = [["stats:read"]]
-"""A village's protection-case counts need it, as the cases service's `Village.caseStats` does."""
+CASE_STATS = [["case:read"], ["stats:read"]]
+"""A village's protection-case counts: what the cases service's `Village.caseStats` asks."""
 
 
 @strawberry.type(description="One pillar of a village: activities and people reached in the window, and outputs.")
@@ -33,7 +33,7 @@ class PillarDelivery:
     cases_: strawberry.Private[domain_progress.CaseCounts | None] = None
 
     @strawberry.federation.field(
-        requires_scopes=STATS,
+        requires_scopes=CASE_STATS,
         description="Protection cases of the village opened in the window (the cases service), for the pillar that "
         "counts them (NONPROCEDURAL_AND_TRAFFICKING_PREVENTION); null for the other pillars.",
     )
@@ -41,7 +41,7 @@ class PillarDelivery:
         return None if self.cases_ is None else self.cases_.opened
 
     @strawberry.federation.field(
-        requires_scopes=STATS,
+        requires_scopes=CASE_STATS,
         description="Protection cases of the village resolved in the window and not reopened since, for the pillar "
         "that counts them; null for the other pillars.",
     )
