@@ -74,7 +74,7 @@ VILLAGES = 12
 MAX_ATTEMPTS = 3
 REQUEST_TIMEOUT = 15.0
 DRAIN_TIMEOUT = 180.0
-CONSUMERS = {"designation": ["village-stats"], "pillars": ["people", "designations"]}
+CONSUMERS = {"designation": ["village-stats", "case-stats"], "pillars": ["people", "designations", "case-counts"]}
 PHASES = ["before", "nats_node_down", "nats_node_restarted", "replicas_down", "replicas_restarted"]
 
 REGISTER = "mutation R($in: RegisterWorkerInput!) { registerWorker(input: $in) { id } }"

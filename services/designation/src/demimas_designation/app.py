@@ -1,5 +1,5 @@
 """Composition root of the designation service: its parts on the common service skeleton (schema and context, the
-outbox relay, the village-stats consumer)."""
+outbox relay, the village-stats and case-stats consumers)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from demimas_common.skeleton import Resources, ServiceParts, service_app
 from demimas_designation.adapters.unit_of_work import DesignationUnitOfWork
 from demimas_designation.entrypoints.graphql.context import DesignationContext
 from demimas_designation.entrypoints.graphql.schema import schema
+from demimas_designation.service_layer.case_stats import CASE_STATS
 from demimas_designation.service_layer.proposals import WorkflowSettings
 from demimas_designation.service_layer.village_stats import VILLAGE_STATS
 from demimas_designation.settings import DesignationSettings
@@ -30,7 +31,7 @@ def create_app(settings: DesignationSettings | None = None) -> FastAPI:
             schema=schema,
             context=partial(DesignationContext, workflow=workflow),
             unit_of_work=DesignationUnitOfWork,
-            consumers=[VILLAGE_STATS],
+            consumers=[VILLAGE_STATS, CASE_STATS],
         )
 
     return service_app(SERVICE, settings, parts)

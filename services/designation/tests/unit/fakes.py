@@ -15,12 +15,14 @@ from collections.abc import Sequence
 from demimas_common.db.fake_uow import FakeUnitOfWork
 from demimas_common.errors import Conflict, NotFound
 from demimas_designation.domain.assessment import Evidence, VillageCounts
+from demimas_designation.domain.case_stats import CaseState
 from demimas_designation.domain.designation import Designation
 from demimas_designation.domain.proposal import Proposal
 from demimas_designation.domain.village_stats import WorkerState, village_counts_of
 from demimas_designation.domain.vocabulary import DesignationStatus
 
-__all__ = ["FakeDesignationUoW", "InMemoryDesignations", "InMemoryProposals", "InMemoryVillageStats"]
+__all__ = ["FakeDesignationUoW", "InMemoryCaseStats", "InMemoryDesignations", "InMemoryProposals",
+           "InMemoryVillageStats"]  # fmt: skip
 
 
 class InMemoryProposals:
@@ -102,11 +104,30 @@ class InMemoryVillageStats:
         return village_counts_of(self.counters(village_code))
 
 
+class InMemoryCaseStats:
+    def __init__(self) -> None:
+        self.rows: dict[uuid.UUID, CaseState] = {}
+        self.locked: list[list[uuid.UUID]] = []
+
+    async def lock_cases(self, ids: Sequence[uuid.UUID]) -> None:
+        self.locked.append(list(ids))
+
+    async def states(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, CaseState]:
+        return {i: self.rows[i] for i in ids if i in self.rows}
+
+    async def write_states(self, states: Sequence[tuple[uuid.UUID, CaseState]]) -> None:
+        self.rows.update(states)
+
+    async def of_village(self, village_code: str) -> list[CaseState]:
+        return [s for s in self.rows.values() if s.village_code == village_code]
+
+
 class FakeDesignationUoW(FakeUnitOfWork):
     proposals: InMemoryProposals
     designations: InMemoryDesignations
     village_stats: InMemoryVillageStats
+    case_stats: InMemoryCaseStats
 
     def __init__(self) -> None:
         super().__init__(proposals=InMemoryProposals(), designations=InMemoryDesignations(),
-                         village_stats=InMemoryVillageStats())  # fmt: skip
+                         village_stats=InMemoryVillageStats(), case_stats=InMemoryCaseStats())  # fmt: skip

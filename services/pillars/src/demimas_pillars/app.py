@@ -1,5 +1,5 @@
 """Composition root of the pillars service: its parts on the common service skeleton (schema and context, the
-outbox relay, the `people` and `designations` consumers, the pruning of old idempotency keys)."""
+outbox relay, the `people`, `designations` and `case-counts` consumers, the pruning of old idempotency keys)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from demimas_common.skeleton import PeriodicJob, Resources, ServiceParts, servic
 from demimas_pillars.adapters.unit_of_work import PillarsUnitOfWork
 from demimas_pillars.entrypoints.graphql.context import PillarsContext
 from demimas_pillars.entrypoints.graphql.schema import schema
-from demimas_pillars.service_layer.consumers import DESIGNATIONS, PEOPLE
+from demimas_pillars.service_layer.consumers import CASE_COUNTS, DESIGNATIONS, PEOPLE
 from demimas_pillars.service_layer.delivery import DeliverySettings
 from demimas_pillars.service_layer.maintenance import prune_keys
 from demimas_pillars.settings import PillarsSettings
@@ -32,7 +32,7 @@ def create_app(settings: PillarsSettings | None = None) -> FastAPI:
             schema=schema,
             context=partial(PillarsContext, delivery=delivery),
             unit_of_work=PillarsUnitOfWork,
-            consumers=[PEOPLE, DESIGNATIONS],
+            consumers=[PEOPLE, DESIGNATIONS, CASE_COUNTS],
             jobs=[PeriodicJob("prune-idempotency-keys", 3600.0, prune)],
         )
 

@@ -15,6 +15,7 @@ from demimas_common.auth.principal import Agency, Principal, region_covers
 from demimas_common.db.fake_uow import FakeUnitOfWork
 from demimas_common.errors import Conflict, NotFound
 from demimas_pillars.domain.activity import Activity
+from demimas_pillars.domain.cases import CaseRecord
 from demimas_pillars.domain.enrolment import Enrolment, QueueEntry
 from demimas_pillars.domain.people import EnterQueue, MoveFamily, Person
 from demimas_pillars.domain.pilot import Milestone, Pilot
@@ -197,6 +198,19 @@ class InMemoryPortfolios:
         self.rows[p.village_code] = p
 
 
+class InMemoryCases:
+    def __init__(self) -> None:
+        self.rows: dict[uuid.UUID, CaseRecord] = {}
+        self.saves = 0
+
+    async def get_for_update(self, case_id: uuid.UUID) -> CaseRecord | None:
+        return self.rows.get(case_id)
+
+    async def save(self, case_id: uuid.UUID, record: CaseRecord) -> None:
+        self.saves += 1
+        self.rows[case_id] = record
+
+
 class InMemoryKeys:
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str], tuple[str, str, uuid.UUID]] = {}
@@ -218,6 +232,7 @@ class FakePillarsUoW(FakeUnitOfWork):
     """`FakeUnitOfWork` with the pillars repositories in memory (each replaceable by keyword)."""
 
     activities: InMemoryActivities
+    cases: InMemoryCases
     enrolments: InMemoryEnrolments
     idempotency_keys: InMemoryKeys
     people: InMemoryPeople
@@ -228,6 +243,7 @@ class FakePillarsUoW(FakeUnitOfWork):
     def __init__(self, **repositories: Any) -> None:
         defaults: dict[str, Any] = {
             "activities": InMemoryActivities(),
+            "cases": InMemoryCases(),
             "enrolments": InMemoryEnrolments(),
             "idempotency_keys": InMemoryKeys(),
             "people": InMemoryPeople(),

@@ -13,13 +13,15 @@ from demimas_common.auth.grants import DEFAULT_GRANTS
 from demimas_common.auth.principal import Agency, Principal
 from demimas_common.errors import BadUserInput, Conflict, Forbidden
 from demimas_pillars.domain.activity import Activity, AnonymousCount, check_activity
+from demimas_pillars.domain.cases import CASES_PILLAR
 from demimas_pillars.domain.enrolment import check_enrolment_move, check_reintegration_move
 from demimas_pillars.domain.permissions import DEFAULT_PILLAR_AGENCIES, require_pillar_agency
 from demimas_pillars.domain.pilot import Milestone, Partner, Pilot, check_pilot, complete_milestone, is_overdue, move
-from demimas_pillars.domain.progress import PillarFigures, progress_of
+from demimas_pillars.domain.progress import CaseCounts, PillarFigures, progress_of
 from demimas_pillars.domain.vocabulary import (
     OUTPUTS,
     SERVES,
+    EmasPillar,
     EnrolmentStatus,
     OutputKind,
     ParticipantGroup,
@@ -165,3 +167,12 @@ def test_progress_lists_the_ten_pillars_and_coverage() -> None:
     assert (p.pillars_served, p.coverage) == (2, 0.2)
     reintegration = next(x for x in p.pillars if x.pillar is ServicePillar.REINTEGRATION)
     assert reintegration.outputs == ((OutputKind.RETURNEES_REINTEGRATED, 4),)
+    assert {x.pillar: x.cases for x in p.pillars if x.cases is not None} == {CASES_PILLAR: CaseCounts(0, 0)}
+
+
+def test_protection_cases_count_on_their_pillar_without_making_it_served() -> None:
+    p = progress_of("33.07.01.2001", [], window_from=TODAY - dt.timedelta(days=364), window_to=TODAY,
+                    cases=CaseCounts(opened=3, resolved=2))  # fmt: skip
+    prevention = next(x for x in p.pillars if x.pillar is CASES_PILLAR)
+    assert (prevention.cases, prevention.served, p.pillars_served) == (CaseCounts(3, 2), False, 0)
+    assert prevention.emas_pillar is EmasPillar.SAFE  # the Aman pillar

@@ -1,19 +1,26 @@
 """The consumers' rules without a database: what the registry's worker and family events change in the `people`
-projection and the reintegration queue (late, repeated or out of order), and what designation events do to a
-village's portfolio, with `portfolio.opened` published through the unit of work once per designation."""
+projection and the reintegration queue (late, repeated or out of order), what designation events do to a village's
+portfolio, with `portfolio.opened` published through the unit of work once per designation, and what case events do
+to the protection cases the pillar progress counts."""
 
 from __future__ import annotations
 
 import datetime as dt
+import random
 import uuid
 from dataclasses import replace
 from typing import Any
 
+import pytest
+
+from demimas_common.errors import BadUserInput
+from demimas_common.events.case_samples import case_history, cloud_events
 from demimas_common.events.envelope import CloudEvent, new_event
 from demimas_pillars.domain import people as rules
+from demimas_pillars.domain.cases import CaseRecord, apply_case_event
 from demimas_pillars.domain.portfolio import DesignationChange, Portfolio, PortfolioStatus, follow
 from demimas_pillars.domain.vocabulary import PersonKind, ReintegrationStatus
-from demimas_pillars.service_layer.consumers import on_person_event, on_village_event
+from demimas_pillars.service_layer.consumers import on_case_event, on_person_event, on_village_event
 
 from .fakes import NOW, FakePillarsUoW
 
@@ -134,3 +141,39 @@ def test_an_event_that_does_not_concern_the_portfolio_or_is_stale_changes_nothin
     suspended = follow(None, DesignationChange(HERE, d, PortfolioStatus.SUSPENDED, NOW))
     assert suspended is not None
     assert not suspended.opened  # a portfolio first seen suspended is not opened
+
+
+# --- protection cases
+
+
+def test_case_records_converge_on_each_cases_truth_whatever_the_order() -> None:
+    for bump in (False, True):
+        rng = random.Random(31 if bump else 32)
+        lives = [case_history(rng, HERE, NOW - dt.timedelta(days=100 - i), bump=bump) for i in range(40)]
+        delivered = [step for steps, _ in lives for step in steps]
+        delivered += rng.sample(delivered, len(delivered) // 3)  # redeliveries
+        rng.shuffle(delivered)
+        records: dict[str, CaseRecord] = {}
+        for kind, data, at in delivered:
+            records[data["caseId"]] = apply_case_event(records.get(data["caseId"]), kind, at, data)
+        for _, truth in lives:
+            r = records[truth.case_id]
+            resolved_on = truth.resolved_at.date() if truth.resolved_at else None
+            assert (r.status, r.version, r.resolved) == (truth.status, truth.version, truth.finished)
+            assert (r.opened_on, r.resolved_on) == (truth.opened_at.date() if truth.opened_at else None, resolved_on)
+
+
+async def test_the_case_consumer_keeps_each_case_once_and_publishes_nothing() -> None:
+    uow = FakePillarsUoW()
+    steps, truth = case_history(random.Random(4), HERE, NOW - dt.timedelta(days=3), bump=True)
+    events = cloud_events(steps)
+    for event in [*reversed(events), *events]:  # out of order, then every event again
+        async with uow:
+            await on_case_event(event, uow)
+    [(case, record)] = uow.cases.rows.items()
+    assert (str(case), record.status, record.village_code) == (truth.case_id, truth.status, HERE)
+    assert uow.cases.saves < len(events)  # stale and repeated events change nothing
+    assert uow.published == []
+    with pytest.raises(BadUserInput):
+        async with uow:
+            await on_case_event(new_event("demimas.cases.case.triaged", "x", {"villageCode": HERE}), uow)

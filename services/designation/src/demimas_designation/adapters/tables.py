@@ -1,7 +1,9 @@
 """The designation service's tables in schema `designation`, with the event machinery (outbox, inbox, dead letters).
 
 The village-stats projection keeps each worker's last known state (what the next event is compared with) and the
-per-village counters derived from them. Village codes use the "C" collation so a region prefix is a range scan."""
+per-village counters derived from them; the case-stats projection keeps each protection case's last known state
+(domain/case_stats.py), which a village's assessment reads whole (a village has few cases). Village codes use the "C"
+collation so a region prefix is a range scan."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -20,12 +23,14 @@ from sqlalchemy import (
     Uuid,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 from demimas_common.events.tables import event_tables
 
 __all__ = [
     "OPEN_STATUSES",
     "SCHEMA",
+    "case_states",
     "designation_transitions",
     "designations",
     "events",
@@ -60,6 +65,25 @@ village_counts = Table(
     Column("counter", Text, nullable=False),
     Column("value", Integer, nullable=False),
     PrimaryKeyConstraint("village_code", "counter"),
+)
+
+case_states = Table(
+    "case_states",
+    metadata,
+    Column("case_id", Uuid, primary_key=True),
+    Column("village_code", CODE, nullable=False, index=True),
+    Column("kind", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("from_overdue", Boolean, nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+    Column("opened_at", DateTime(timezone=True)),
+    Column("resolved_at", DateTime(timezone=True)),
+    Column("resolved_version", Integer, nullable=False),
+    Column("resolution_days", Float),
+    Column("escalations", JSONB, nullable=False),
+    Column("answers", JSONB, nullable=False),
+    Column("overdue", Boolean, nullable=False),
 )
 
 OPEN_STATUSES = ("DRAFT", "SUBMITTED", "VERIFIED", "ASSESSED")

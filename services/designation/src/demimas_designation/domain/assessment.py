@@ -1,6 +1,7 @@
 """Evidence for the criteria, and the assessment of a village against the six criteria and the two minimum
 conditions (docs/designation.md). "Has PMI residents" and "high share of procedural PMI" come from registry data (the
-village-stats projection); the others from documents and field visits. A village is eligible when every one is MET.
+village-stats projection); "sustained protection" from field visits and the village's protection cases (the
+case-stats projection); the others from documents. A village is eligible when every one is MET.
 """
 
 from __future__ import annotations
@@ -14,11 +15,21 @@ from dataclasses import dataclass
 from demimas_common.errors import BadUserInput
 from demimas_designation.domain.vocabulary import Criterion, CriterionStatus, EvidenceKind, EvidenceSource
 
-__all__ = ["CriteriaAssessment", "CriterionResult", "Evidence", "VillageCounts", "assess", "check_evidence"]
+__all__ = [
+    "CASE_WINDOW_DAYS",
+    "CaseFigures",
+    "CriteriaAssessment",
+    "CriterionResult",
+    "Evidence",
+    "VillageCounts",
+    "assess",
+    "check_evidence",
+]
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 TASK_FORCE_MAX_TERM_YEARS = 3  # a satgas decree of the village head runs 3 years at most
 FIELD_VISIT_VALID_DAYS = 365  # "sustained protection activity": a field visit in the last year
+CASE_WINDOW_DAYS = 365  # the protection cases the assessment cites: those the village handled in the last year
 
 DOCUMENT_CRITERIA = {
     Criterion.INFRASTRUCTURE: EvidenceKind.SERVICE_INFRASTRUCTURE,
@@ -84,12 +95,34 @@ class VillageCounts:
 
 
 @dataclass(frozen=True, slots=True)
+class CaseFigures:
+    """From the case-stats projection: the village's protection cases over the window ending on the assessment's
+    day (`domain.case_stats.case_figures` says how each is counted)."""
+
+    window_days: int
+    handled: int
+    opened: int
+    resolved: int
+    open: int
+    overdue: int
+    """Cases with an item past its clock, escalated to KP2MI, that no later step has settled."""
+    median_days_to_resolution: float | None = None
+
+    @staticmethod
+    def none(window_days: int = CASE_WINDOW_DAYS) -> CaseFigures:
+        """A village without protection cases."""
+        return CaseFigures(window_days, handled=0, opened=0, resolved=0, open=0, overdue=0)
+
+
+@dataclass(frozen=True, slots=True)
 class CriterionResult:
     criterion: Criterion
     status: CriterionStatus
     source: EvidenceSource
     value: str | None = None
     note: str | None = None
+    cases: CaseFigures | None = None
+    """The protection-case figures the result cites (`SUSTAINED_PROTECTION` only)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +138,15 @@ class CriteriaAssessment:
 
 
 def assess(
-    counts: VillageCounts | None, evidence: Iterable[Evidence], *, threshold: float, today: dt.date
+    counts: VillageCounts | None,
+    evidence: Iterable[Evidence],
+    *,
+    threshold: float,
+    today: dt.date,
+    cases: CaseFigures | None = None,
 ) -> CriteriaAssessment:
+    """The village against every criterion; `cases` are its protection-case figures (None: no case is known, which
+    does not count against it)."""
     items = list(evidence)
     results = [_residents(counts), _procedural(counts, threshold), _task_force(items, today)]
     for criterion, kind in DOCUMENT_CRITERIA.items():
@@ -118,7 +158,7 @@ def assess(
         else:
             results.append(CriterionResult(criterion, CriterionStatus.UNKNOWN, EvidenceSource.DOCUMENT, None,
                                            f"no {kind.value} evidence recorded"))  # fmt: skip
-    results.append(_sustained(items, today))
+    results.append(_sustained(items, today, cases or CaseFigures.none()))
     order = list(Criterion)
     return CriteriaAssessment(tuple(sorted(results, key=lambda r: order.index(r.criterion))))
 
@@ -153,12 +193,20 @@ def _task_force(items: list[Evidence], today: dt.date) -> CriterionResult:
     return CriterionResult(c, CriterionStatus.MET, src, latest.number)
 
 
-def _sustained(items: list[Evidence], today: dt.date) -> CriterionResult:
+def _sustained(items: list[Evidence], today: dt.date, cases: CaseFigures) -> CriterionResult:
+    """MET when the latest field visit is at most 365 days old AND no protection case of the village is overdue
+    (an item past its clock, escalated, not settled since); a village without cases is not penalised. Without a
+    field visit UNKNOWN, with an old one NOT_MET, whatever the cases. The value stays the visit's date; the case
+    figures ride along in `cases` (the note says when they decided)."""
     c, src = Criterion.SUSTAINED_PROTECTION, EvidenceSource.FIELD_VISIT
     visits = [e for e in items if e.kind is EvidenceKind.FIELD_VISIT]
     if not visits:
-        return CriterionResult(c, CriterionStatus.UNKNOWN, src, None, "no field visit recorded")
+        return CriterionResult(c, CriterionStatus.UNKNOWN, src, None, "no field visit recorded", cases)
     latest = max(visits, key=lambda e: e.document_date)
-    recent = (today - latest.document_date).days <= FIELD_VISIT_VALID_DAYS
-    status = CriterionStatus.MET if recent else CriterionStatus.NOT_MET
-    return CriterionResult(c, status, src, latest.document_date.isoformat(), latest.note)
+    value = latest.document_date.isoformat()
+    if (today - latest.document_date).days > FIELD_VISIT_VALID_DAYS:
+        return CriterionResult(c, CriterionStatus.NOT_MET, src, value, latest.note, cases)
+    if cases.overdue:
+        note = "protection cases of the village are overdue beyond their service clock (escalated to KP2MI)"
+        return CriterionResult(c, CriterionStatus.NOT_MET, src, value, note, cases)
+    return CriterionResult(c, CriterionStatus.MET, src, value, latest.note, cases)

@@ -10,11 +10,12 @@ from typing import Protocol
 
 from demimas_common.events.envelope import CloudEvent
 from demimas_designation.domain.assessment import Evidence, VillageCounts
+from demimas_designation.domain.case_stats import CaseState
 from demimas_designation.domain.designation import Designation
 from demimas_designation.domain.proposal import Proposal
 from demimas_designation.domain.village_stats import WorkerState
 
-__all__ = ["DesignationUoW", "Designations", "Proposals", "VillageStats"]
+__all__ = ["CaseStats", "DesignationUoW", "Designations", "Proposals", "VillageStats"]
 
 
 class Proposals(Protocol):
@@ -57,6 +58,16 @@ class VillageStats(Protocol):
     async def counts_of(self, village_code: str) -> VillageCounts | None: ...
 
 
+class CaseStats(Protocol):
+    async def lock_cases(self, ids: Sequence[uuid.UUID]) -> None: ...
+
+    async def states(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, CaseState]: ...
+
+    async def write_states(self, states: Sequence[tuple[uuid.UUID, CaseState]]) -> None: ...
+
+    async def of_village(self, village_code: str) -> list[CaseState]: ...
+
+
 class DesignationUoW(Protocol):
     """The unit of work a use case gets, open: its repositories, `publish` to queue an event, `commit` to keep the
     changes and the events together."""
@@ -69,6 +80,9 @@ class DesignationUoW(Protocol):
 
     @property
     def village_stats(self) -> VillageStats: ...
+
+    @property
+    def case_stats(self) -> CaseStats: ...
 
     def publish(self, event: CloudEvent) -> None: ...
 

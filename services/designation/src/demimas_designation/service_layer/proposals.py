@@ -15,6 +15,7 @@ from collections.abc import Callable
 from demimas_common.auth.principal import Principal
 from demimas_common.errors import BadUserInput, Forbidden
 from demimas_designation.domain.assessment import CriteriaAssessment, Evidence, assess, check_evidence
+from demimas_designation.domain.case_stats import case_figures
 from demimas_designation.domain.commands import (
     AddEvidence,
     ApproveProposal,
@@ -140,11 +141,12 @@ async def add_evidence(cmd: AddEvidence, uow: DesignationUoW, principal: Princip
 
 async def assessment_of(uow: DesignationUoW, village_code: str, settings: WorkflowSettings,
                         today: dt.date) -> CriteriaAssessment:  # fmt: skip
-    """The village against the criteria as of `today`: registry numbers from the projection, the rest from the
-    evidence (a read: nothing is recorded)."""
+    """The village against the criteria as of `today`: registry numbers and protection cases from the projections,
+    the rest from the evidence (a read: nothing is recorded)."""
     counts = await uow.village_stats.counts_of(village_code)
+    cases = case_figures(await uow.case_stats.of_village(village_code), today)
     items = await uow.proposals.evidence_of(village_code)
-    return assess(counts, items, threshold=settings.procedural_threshold, today=today)
+    return assess(counts, items, threshold=settings.procedural_threshold, today=today, cases=cases)
 
 
 async def assess_proposal(cmd: AssessProposal, uow: DesignationUoW, principal: Principal,

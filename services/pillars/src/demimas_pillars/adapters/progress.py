@@ -1,6 +1,8 @@
 """Pillar progress of many villages at once (the gateway asks for a page of villages in one `_entities` call), read
 from the rollups written with each activity: at most a year of days per village and pillar, and the last day each
-registered participant took part (the window ends today, so `last_on >= window_from` means "took part in it")."""
+registered participant took part (the window ends today, so `last_on >= window_from` means "took part in it"); and
+the village's protection cases opened or resolved in the window (a few rows per village, from the `case-counts`
+consumer's table)."""
 
 from __future__ import annotations
 
@@ -10,13 +12,13 @@ from collections import defaultdict
 from sqlalchemy import ARRAY, Text, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from demimas_pillars.domain.progress import PillarFigures, VillageProgress, progress_of
+from demimas_pillars.domain.progress import CaseCounts, PillarFigures, VillageProgress, progress_of
 from demimas_pillars.domain.vocabulary import OutputKind, ServicePillar
 
 __all__ = ["progress_of_villages", "rebuild_rollups"]
 
 
-# One round trip for the three aggregates (tagged rows), an index-only range scan each.
+# One round trip for the four aggregates (tagged rows), an index-only range scan each for the rollups.
 _PROGRESS = text(
     """
     SELECT 'a' AS tag, village_code, pillar, NULL AS kind, sum(activities) AS n, sum(anonymous_reached) AS m,
@@ -34,6 +36,14 @@ _PROGRESS = text(
       FROM pillars.output_daily
      WHERE village_code = ANY(:villages) AND day BETWEEN :window_from AND :window_to
      GROUP BY village_code, pillar, kind
+    UNION ALL
+    SELECT 'c', village_code, NULL, NULL, count(*) FILTER (WHERE opened_on BETWEEN :window_from AND :window_to),
+           count(*) FILTER (WHERE resolved_on BETWEEN :window_from AND :window_to AND status IN ('RESOLVED', 'CLOSED')),
+           NULL
+      FROM pillars.protection_cases
+     WHERE village_code = ANY(:villages)
+       AND (opened_on BETWEEN :window_from AND :window_to OR resolved_on BETWEEN :window_from AND :window_to)
+     GROUP BY village_code
     """
 ).bindparams(bindparam("villages", type_=ARRAY(Text)))
 
@@ -45,18 +55,24 @@ async def progress_of_villages(
     counted: list[tuple[str, str, int, int, dt.date]] = []
     reached: dict[tuple[str, str], int] = {}
     outputs: dict[tuple[str, str], dict[OutputKind, int]] = defaultdict(dict)
+    cases: dict[str, CaseCounts] = {}
     for tag, v, pillar, kind, n, m, last in rows:
         if tag == "a":
             counted.append((v, pillar, int(n), int(m or 0), last))
         elif tag == "p":
             reached[(v, pillar)] = int(n)
+        elif tag == "c":
+            cases[v] = CaseCounts(opened=int(n), resolved=int(m))
         else:
             outputs[(v, pillar)][OutputKind(kind)] = int(n)
     figures: dict[str, list[PillarFigures]] = defaultdict(list)
     for v, pillar, n, anonymous, last in counted:
         people = anonymous + reached.get((v, pillar), 0)
         figures[v].append(PillarFigures(ServicePillar(pillar), n, people, last, outputs.get((v, pillar), {})))
-    return {v: progress_of(v, figures.get(v, []), window_from=window_from, window_to=window_to) for v in villages}
+    return {
+        v: progress_of(v, figures.get(v, []), window_from=window_from, window_to=window_to, cases=cases.get(v))
+        for v in villages
+    }
 
 
 _REBUILD = [

@@ -1,11 +1,12 @@
 """The pillars schema as SQLAlchemy tables (the migrations create them; keep both in step).
 
 `pillarProgress` reads rollups written with each activity (`activity_daily`, `output_daily`, `participant_last`),
-not the activities: a busy village records thousands a year (the goal: < 20 ms at 1M activities)."""
+not the activities: a busy village records thousands a year (the goal: < 20 ms at 1M activities); and the protection
+cases the `case-counts` consumer keeps (`protection_cases`, one row per case: a village has tens)."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, Integer, MetaData, Table, Text, Uuid
+from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, Index, Integer, MetaData, Table, Text, Uuid
 
 from demimas_common.db.idempotency import idempotency_key_table
 from demimas_common.events.tables import event_tables
@@ -28,6 +29,7 @@ __all__ = [
     "pilot_partners",
     "pilots",
     "portfolios",
+    "protection_cases",
     "reintegration_queue",
 ]
 
@@ -193,3 +195,19 @@ pilot_activities = Table(
     Column("activity_id", Uuid, primary_key=True),
 )
 idempotency_keys = idempotency_key_table(metadata)
+
+protection_cases = Table(
+    "protection_cases",
+    metadata,
+    Column("case_id", Uuid, primary_key=True),
+    Column("village_code", CODE, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("from_overdue", Boolean, nullable=False),
+    Column("opened_on", Date),
+    Column("resolved_on", Date),
+    Column("resolved_version", Integer, nullable=False),
+    Index("protection_cases_opened", "village_code", "opened_on"),
+    Index("protection_cases_resolved", "village_code", "resolved_on"),
+)

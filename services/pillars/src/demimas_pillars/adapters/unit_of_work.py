@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from demimas_common.db.uow import UnitOfWork
 from demimas_pillars.adapters.activities import ActivityRepository
+from demimas_pillars.adapters.cases import CaseRepository
 from demimas_pillars.adapters.enrolments import EnrolmentRepository
 from demimas_pillars.adapters.idempotency import IdempotencyKeyRepository
 from demimas_pillars.adapters.people import PeopleRepository
@@ -17,6 +18,7 @@ __all__ = ["PillarsUnitOfWork"]
 
 class PillarsUnitOfWork(UnitOfWork):
     activities: ActivityRepository
+    cases: CaseRepository
     enrolments: EnrolmentRepository
     idempotency_keys: IdempotencyKeyRepository
     people: PeopleRepository
@@ -27,6 +29,7 @@ class PillarsUnitOfWork(UnitOfWork):
     def _begin(self) -> None:
         conn = self.connection
         self.activities = ActivityRepository(conn)
+        self.cases = CaseRepository(conn)
         self.enrolments = EnrolmentRepository(conn)
         self.idempotency_keys = IdempotencyKeyRepository(conn)
         self.people = PeopleRepository(conn)

@@ -1,5 +1,6 @@
 """A village's ten-pillar progress: per pillar, the activities and people reached in the window (the last 12
-months by default) and the outputs, and the overall coverage (pillars served / 10)."""
+months by default) and the outputs, the protection cases opened and resolved in the window for the pillar that
+counts them (domain/cases.py), and the overall coverage (pillars served / 10)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,18 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from demimas_pillars.domain.cases import CASES_PILLAR
 from demimas_pillars.domain.vocabulary import SERVES, EmasPillar, OutputKind, ServicePillar
 
-__all__ = ["PillarFigures", "PillarProgress", "VillageProgress", "progress_of"]
+__all__ = ["CaseCounts", "PillarFigures", "PillarProgress", "VillageProgress", "progress_of"]
+
+
+@dataclass(frozen=True)
+class CaseCounts:
+    """A village's protection cases in the window: opened in it, and resolved in it (not reopened since)."""
+
+    opened: int = 0
+    resolved: int = 0
 
 
 @dataclass(frozen=True)
@@ -31,9 +41,12 @@ class PillarProgress:
     people_reached: int
     last_activity_on: dt.date | None
     outputs: tuple[tuple[OutputKind, int], ...]
+    cases: CaseCounts | None = None
+    """The protection cases, for the pillar that counts them (`CASES_PILLAR`); None for the others."""
 
     @property
     def served(self) -> bool:
+        """An activity was delivered in the window (cases are shown beside the activities, not counted as one)."""
         return self.activities > 0
 
 
@@ -54,9 +67,15 @@ class VillageProgress:
 
 
 def progress_of(
-    village_code: str, figures: Iterable[PillarFigures], *, window_from: dt.date, window_to: dt.date
+    village_code: str,
+    figures: Iterable[PillarFigures],
+    *,
+    window_from: dt.date,
+    window_to: dt.date,
+    cases: CaseCounts | None = None,
 ) -> VillageProgress:
-    """All ten pillars in KP2MI's order, a pillar without activity at zero."""
+    """All ten pillars in KP2MI's order, a pillar without activity at zero; the village's protection cases (None:
+    none in the window) on the pillar that counts them."""
     found = {f.pillar: f for f in figures}
     pillars = []
     for pillar in ServicePillar:
@@ -70,6 +89,7 @@ def progress_of(
                 f.people_reached if f else 0,
                 f.last_activity_on if f else None,
                 outputs,
+                (cases or CaseCounts()) if pillar is CASES_PILLAR else None,
             )
         )
     return VillageProgress(village_code, window_from, window_to, tuple(pillars))

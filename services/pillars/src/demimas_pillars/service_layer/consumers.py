@@ -1,19 +1,21 @@
 """The pillars service's durable consumers and their handlers `(event, uow)`: `people` on the registry's worker and
 family events (the `people` projection and its reintegration queue), `designations` on the designation service's
-village events (portfolios). The domain decides what an event changes (domain/people.py, domain/portfolio.py); the
-repositories write it; a follow-up event is published through the unit of work, which the consumer joined to the
-transaction that records the event in its inbox: the change, the follow-up and the inbox row commit together."""
+village events (portfolios), `case-counts` on the cases service's case events (the protection cases the pillar
+progress counts). The domain decides what an event changes (domain/people.py, domain/portfolio.py,
+domain/cases.py); the repositories write it; a follow-up event is published through the unit of work, which the
+consumer joined to the transaction that records the event in its inbox: the change, the follow-up and the inbox row
+commit together."""
 
 from __future__ import annotations
 
 from demimas_common.events.envelope import CloudEvent
 from demimas_common.skeleton import Consumer
 from demimas_common.telemetry import current_traceparent
-from demimas_pillars.domain import people, portfolio
+from demimas_pillars.domain import cases, people, portfolio
 from demimas_pillars.domain.events import portfolio_opened
 from demimas_pillars.service_layer.ports import PillarsUoW
 
-__all__ = ["DESIGNATIONS", "PEOPLE", "on_person_event", "on_village_event"]
+__all__ = ["CASE_COUNTS", "DESIGNATIONS", "PEOPLE", "on_case_event", "on_person_event", "on_village_event"]
 
 
 async def on_person_event(event: CloudEvent, uow: PillarsUoW) -> None:
@@ -58,5 +60,15 @@ async def on_village_event(event: CloudEvent, uow: PillarsUoW) -> None:
     await uow.commit()
 
 
+async def on_case_event(event: CloudEvent, uow: PillarsUoW) -> None:
+    case = cases.case_id(event.id, event.data)
+    current = await uow.cases.get_for_update(case)
+    after = cases.apply_case_event(current, event.type, event.time, event.data)
+    if after != current:
+        await uow.cases.save(case, after)
+    await uow.commit()
+
+
 PEOPLE = Consumer("people", ["demimas.registry.worker.>", "demimas.registry.family.>"], on_person_event)
 DESIGNATIONS = Consumer("designations", ["demimas.designation.village.>"], on_village_event)
+CASE_COUNTS = Consumer("case-counts", ["demimas.cases.case.>"], on_case_event)

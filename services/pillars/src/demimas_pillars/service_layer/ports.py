@@ -9,6 +9,7 @@ from typing import Protocol
 
 from demimas_common.events.envelope import CloudEvent
 from demimas_pillars.domain.activity import Activity
+from demimas_pillars.domain.cases import CaseRecord
 from demimas_pillars.domain.enrolment import Enrolment, QueueEntry
 from demimas_pillars.domain.people import EnterQueue, MoveFamily, Person
 from demimas_pillars.domain.pilot import Milestone, Pilot
@@ -17,6 +18,7 @@ from demimas_pillars.domain.vocabulary import PersonKind
 
 __all__ = [
     "Activities",
+    "Cases",
     "Enrolments",
     "IdempotencyKeys",
     "People",
@@ -111,6 +113,14 @@ class Portfolios(Protocol):
     async def save(self, p: Portfolio) -> None: ...
 
 
+class Cases(Protocol):
+    async def get_for_update(self, case_id: uuid.UUID) -> CaseRecord | None:
+        """The case's record, locked (also when there is none yet) until the end of the transaction."""
+        ...
+
+    async def save(self, case_id: uuid.UUID, record: CaseRecord) -> None: ...
+
+
 class IdempotencyKeys(Protocol):
     async def claim(
         self, *, agency: str, key: str, operation: str, fingerprint: str, resource_id: uuid.UUID, at: dt.datetime
@@ -125,6 +135,9 @@ class PillarsUoW(Protocol):
 
     @property
     def activities(self) -> Activities: ...
+
+    @property
+    def cases(self) -> Cases: ...
 
     @property
     def enrolments(self) -> Enrolments: ...

@@ -36,6 +36,8 @@ CriterionStatusEnum = strawberry.enum(CriterionStatus, name="CriterionStatus")
 EvidenceSourceEnum = strawberry.enum(EvidenceSource, name="EvidenceSource")
 Ctx = Info[DesignationContext, None]
 READERS = [["designation:propose"], ["designation:verify"], ["designation:decide"]]
+CASE_STATS = [["case:read"], ["stats:read"]]
+"""A village's protection-case figures: what the cases service's `Village.caseStats` asks."""
 
 
 @strawberry.type(description="One step of a proposal: who moved it, when, and why.")
@@ -137,6 +139,21 @@ class Designation:
         return cls.from_domain(found)
 
 
+@strawberry.type(description="A village's protection cases (from the cases service's events) over the window.")
+class ProtectionCaseFigures:
+    window_days: int = strawberry.field(description="The window: this many days, ending on the assessment's day.")
+    handled: int = strawberry.field(description="Cases still open, or opened, resolved or closed in the window.")
+    opened: int = strawberry.field(description="Cases opened in the window.")
+    resolved: int = strawberry.field(description="Cases resolved in the window and not reopened since.")
+    open: int = strawberry.field(description="Cases not resolved or closed (whenever opened).")
+    overdue: int = strawberry.field(
+        description="Cases with an item past its service clock, escalated to KP2MI, not settled since."
+    )
+    median_days_to_resolution: float | None = strawberry.field(
+        description="Median days from opening to resolution of the cases resolved in the window."
+    )
+
+
 @strawberry.type
 class CriterionResult:
     criterion: CriterionEnum  # type: ignore[valid-type]
@@ -144,6 +161,19 @@ class CriterionResult:
     source: EvidenceSourceEnum  # type: ignore[valid-type]
     value: str | None
     note: str | None
+    cases_: strawberry.Private[domain_assessment.CaseFigures | None] = None
+
+    @strawberry.federation.field(
+        requires_scopes=CASE_STATS,
+        description="The protection-case figures the result cites (SUSTAINED_PROTECTION; null for the others).",
+    )
+    def case_figures(self) -> ProtectionCaseFigures | None:
+        c = self.cases_
+        if c is None:
+            return None
+        return ProtectionCaseFigures(window_days=c.window_days, handled=c.handled, opened=c.opened,
+                                     resolved=c.resolved, open=c.open, overdue=c.overdue,
+                                     median_days_to_resolution=c.median_days_to_resolution)  # fmt: skip
 
 
 @strawberry.type(description="A village against the six criteria and the two minimum conditions, as of now.")
@@ -153,8 +183,8 @@ class CriteriaAssessment:
 
     @classmethod
     def from_domain(cls, a: domain_assessment.CriteriaAssessment) -> CriteriaAssessment:
-        results = [CriterionResult(criterion=r.criterion, status=r.status, source=r.source, value=r.value, note=r.note)
-                   for r in a.results]  # fmt: skip
+        results = [CriterionResult(criterion=r.criterion, status=r.status, source=r.source, value=r.value, note=r.note,
+                                   cases_=r.cases) for r in a.results]  # fmt: skip
         return cls(eligible=a.eligible, results=results)
 
 

@@ -17,6 +17,10 @@ from demimas_pillars.entrypoints.graphql.enums import EmasPillarEnum, ServicePil
 __all__ = ["PillarProgress", "load_progress"]
 
 
+CASE_STATS = [["case:read"], ["stats:read"]]
+"""A village's protection-case counts: what the cases service's `Village.caseStats` asks."""
+
+
 @strawberry.type(description="One pillar of a village: activities and people reached in the window, and outputs.")
 class PillarDelivery:
     pillar: ServicePillarEnum  # type: ignore[valid-type]
@@ -25,7 +29,24 @@ class PillarDelivery:
     people_reached: int = strawberry.field(description="Distinct registered participants plus anonymous counts.")
     last_activity_on: dt.date | None
     outputs: list[OutputValue]
-    served: bool
+    served: bool = strawberry.field(description="An activity of the pillar in the window (cases do not count).")
+    cases_: strawberry.Private[domain_progress.CaseCounts | None] = None
+
+    @strawberry.federation.field(
+        requires_scopes=CASE_STATS,
+        description="Protection cases of the village opened in the window (the cases service), for the pillar that "
+        "counts them (NONPROCEDURAL_AND_TRAFFICKING_PREVENTION); null for the other pillars.",
+    )
+    def cases_opened(self) -> int | None:
+        return None if self.cases_ is None else self.cases_.opened
+
+    @strawberry.federation.field(
+        requires_scopes=CASE_STATS,
+        description="Protection cases of the village resolved in the window and not reopened since, for the pillar "
+        "that counts them; null for the other pillars.",
+    )
+    def cases_resolved(self) -> int | None:
+        return None if self.cases_ is None else self.cases_.resolved
 
 
 @strawberry.type(description="A designated village's ten-pillar portfolio, opened by its designation.")
@@ -56,6 +77,7 @@ class PillarProgress:
                 last_activity_on=x.last_activity_on,
                 outputs=[OutputValue(kind=k, value=v) for k, v in x.outputs],
                 served=x.served,
+                cases_=x.cases,
             )
             for x in p.pillars
         ]
