@@ -4,12 +4,13 @@ What it starts, all on loopback, under a throw-away folder (see docs/cluster-reh
 - three NATS servers clustered (`bench/cluster_nats.py`), the `DEMIMAS` stream at 3 replicas; every client gets the
   three URLs comma-separated and fails over;
 - one embedded durable PostgreSQL (the devstack's, through `Stack`), migrated as `demimas stack migrate` does;
-- two replicas (processes) of registry, designation, pillars and audit, and two of the gateway; a round-robin TCP
+- two replicas (processes) of registry, designation, pillars, audit and cases, and two of the gateway; a round-robin TCP
   proxy per service and one for the gateway (`bench/cluster_proxy.py`, its own process): the gateways reach each
   subgraph through its proxy, the load reaches the gateways through theirs;
 - a steady write load through the gateway proxy (RATE writes/s): workers registered, departed, returned, and then
   a reintegration activity with the returnee as participant (with an idempotency key, the same on its retries, so
-  a retry after a lost answer cannot record it twice).
+  a retry after a lost answer cannot record it twice); for one returnee in CASE_SHARE, also a protection case
+  opened about the returnee (with an idempotency key as well).
 
 The gateways run with the default rate limits (50 requests/s, burst 100, per agency and replica; the load is one
 KP2MI token): RATE stays under them even with one gateway replica down and MAX_IN_FLIGHT released at once. A
@@ -65,7 +66,7 @@ from demimas_common.events.stream import STREAM
 from demimas_common.service import ServiceSpec, discover_services
 from demimas_registry.adapters.villages import iter_villages, load_villages
 
-SERVICES = ("registry", "designation", "pillars", "audit")
+SERVICES = ("registry", "designation", "pillars", "audit", "cases")
 REPLICAS = 2
 RATE = 25.0  # writes per second, offered whatever the answers (open loop), at most MAX_IN_FLIGHT at once
 MAX_IN_FLIGHT = 64
@@ -74,13 +75,24 @@ VILLAGES = 12
 MAX_ATTEMPTS = 3
 REQUEST_TIMEOUT = 15.0
 DRAIN_TIMEOUT = 180.0
-CONSUMERS = {"designation": ["village-stats", "case-stats"], "pillars": ["people", "designations", "case-counts"]}
+CASE_SHARE = 0.2  # of the returnees, those about whom a case is opened (after their reintegration activity)
+CONSUMERS = {
+    "designation": ["village-stats", "case-stats"],
+    "pillars": ["people", "designations", "case-counts"],
+    "cases": ["cases-people"],
+}
+# The consumers of the registry's worker events, by schema: each such event must be in each one's inbox.
+WORKER_CONSUMERS = (("designation", "village-stats"), ("pillars", "people"), ("cases", "cases-people"))
 PHASES = ["before", "nats_node_down", "nats_node_restarted", "replicas_down", "replicas_restarted"]
 
 REGISTER = "mutation R($in: RegisterWorkerInput!) { registerWorker(input: $in) { id } }"
 DEPART = "mutation D($id: ID!, $in: DepartureInput!) { recordDeparture(workerId: $id, input: $in) { id } }"
 RETURN = "mutation B($id: ID!, $in: ReturnInput!) { recordReturn(workerId: $id, input: $in) { id } }"
 ACTIVITY = "mutation A($in: ActivityInput!) { recordActivity(input: $in) { id } }"
+OPEN_CASE = "mutation C($in: OpenCaseInput!, $key: String) { openCase(input: $in, idempotencyKey: $key) { id } }"
+# A write naming a person that a projection has not learnt yet is refused with these words: a client waits and
+# asks again (pillars' `people` for an activity's participant, cases' `cases-people` for a case's person).
+PROJECTION_LAG = {"activity": "not registered", "case": "is known to the cases service"}
 VERIFY = """{ verifyAuditChain { ok checked headSequence problems { sequence kind detail }
   gaps { fromStreamSequence toStreamSequence } } }"""
 # Answers that leave the outcome unknown (the write may have committed): retried, and a retry's CONFLICT then
@@ -270,7 +282,8 @@ class Cluster:
 class Write:
     kind: str
     key: str
-    """The worker's NIK (register), the worker's id (departure, return) or the activity's unique title."""
+    """The worker's NIK (register), the worker's id (departure, return) or the activity's or case's unique title
+    (a case's is its description)."""
     phase: str
     started: float
     attempts: int = 0
@@ -303,6 +316,8 @@ class Load:
         self._seq = itertools.count()
         self._nik = itertools.count(1)
         self._titles = itertools.count(1)
+        self._cases = itertools.count(1)
+        self._village_of: dict[str, str] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.today = dt.date.today()
 
@@ -334,8 +349,7 @@ class Load:
             return "NO_DATA", str(body)[:300], data
         return None, "", data
 
-    async def _write(self, kind: str, key: str, query: str, variables: dict[str, Any], *,
-                     lag_retry: bool = False) -> Write:  # fmt: skip
+    async def _write(self, kind: str, key: str, query: str, variables: dict[str, Any]) -> Write:
         write = Write(kind, key, self.phase, time.monotonic())
         self.writes.append(write)
         ambiguous = False
@@ -358,8 +372,12 @@ class Load:
             elif code == "CONFLICT" and ambiguous:
                 write.outcome = "applied_before_retry"
                 return write
-            elif lag_retry and code == "BAD_USER_INPUT" and "not registered" in message and write.lag_retries < 20:
-                # the pillars `people` projection has not seen the worker yet: a client waits and asks again
+            elif (
+                kind in PROJECTION_LAG
+                and code == "BAD_USER_INPUT"
+                and PROJECTION_LAG[kind] in message
+                and write.lag_retries < 20
+            ):  # the projection has not seen the worker yet: a client waits and asks again
                 write.lag_retries += 1
                 write.errors.pop()
                 write.error_phases.pop()
@@ -384,6 +402,7 @@ class Load:
         write = await self._write("register", nik, REGISTER, {"in": data})
         if write.acked and write.ident:
             wid = write.ident
+            self._village_of[wid] = village
             self._later(self.rng.uniform(1, 4), lambda: self._depart(wid))
 
     async def _depart(self, wid: str) -> None:
@@ -401,6 +420,8 @@ class Load:
         write = await self._write("return", wid, RETURN, {"id": wid, "in": back})
         if write.acked or write.outcome == "applied_before_retry":
             self._later(self.rng.uniform(1, 3), lambda: self._activity(wid))
+            if self.rng.random() < CASE_SHARE:
+                self._later(self.rng.uniform(2, 5), lambda: self._case(wid))
 
     async def _activity(self, wid: str) -> None:
         title = f"Pendampingan usaha purna PMI #{next(self._titles)}"
@@ -412,7 +433,15 @@ class Load:
                     "outputs": [{"kind": "RETURNEES_REINTEGRATED", "value": 1}],
                     "idempotencyKey": f"cluster-{uuid.uuid4()}"}  # fmt: skip
         # one key for every attempt of this activity: a retry after a lost answer returns the recorded one
-        await self._write("activity", title, ACTIVITY, {"in": activity}, lag_retry=True)
+        await self._write("activity", title, ACTIVITY, {"in": activity})
+
+    async def _case(self, wid: str) -> None:
+        description = f"Rehearsal: upah tidak dibayar penuh sebelum pulang #{next(self._cases)}"
+        case = {"villageCode": self._village_of[wid], "kind": "COMPLAINT", "phase": "AFTER_RETURN",
+                "channel": "VILLAGE_TASK_FORCE", "description": description, "reporter": {"anonymous": True},
+                "people": [{"role": "WORKER", "id": wid}], "destinationCountry": "MY"}  # fmt: skip
+        # one key for every attempt, as for the activity; it needs cases' `cases-people` projection to know the worker
+        await self._write("case", description, OPEN_CASE, {"in": case, "key": f"cluster-{uuid.uuid4()}"})
 
     async def run(self, stop: asyncio.Event) -> None:
         interval, next_at = 1.0 / self.rate, time.monotonic()
@@ -492,7 +521,7 @@ async def _schedule(cluster: Cluster, load: Load, phase_seconds: float, events: 
 async def _drained(conn: asyncpg.Connection, nats_url: str) -> dict[str, int]:
     """What is still in flight: unpublished outbox rows, events the audit has not chained, consumers' pending."""
     left: dict[str, int] = {}
-    for schema in ("registry", "designation", "pillars"):
+    for schema in ("registry", "designation", "pillars", "cases"):
         left[f"{schema}_outbox"] = int(
             await conn.fetchval(f"SELECT count(*) FROM {schema}.outbox WHERE published_at IS NULL")
         )
@@ -543,7 +572,7 @@ async def _verify(admin: str, writes: list[Write]) -> dict[str, Any]:
         by_nik = {r["nik"]: wid for wid, r in workers.items()}
         events: dict[tuple[str, str], list[str]] = {}  # (subject, type) -> event ids (outbox, every service)
         unpublished = 0
-        for schema in ("registry", "pillars"):
+        for schema in ("registry", "pillars", "cases"):
             for r in await conn.fetch(f"SELECT id, type, subject, published_at FROM {schema}.outbox"):
                 events.setdefault((r["subject"], r["type"]), []).append(str(r["id"]))
                 unpublished += r["published_at"] is None
@@ -551,36 +580,43 @@ async def _verify(admin: str, writes: list[Write]) -> dict[str, Any]:
         inboxes = {
             durable: {str(r[0]) for r in await conn.fetch(
                 f"SELECT event_id FROM {schema}.inbox WHERE consumer = $1", durable)}
-            for schema, durable in (("designation", "village-stats"), ("pillars", "people"))
+            for schema, durable in WORKER_CONSUMERS
         }  # fmt: skip
         states = {str(r["worker_id"]): r for r in await conn.fetch(
             "SELECT worker_id, village_code, status, version FROM designation.worker_states")}  # fmt: skip
         people = {str(r["person_id"]): r for r in await conn.fetch(
             "SELECT person_id, village_code, status, version FROM pillars.people "
             "WHERE person_kind = 'WORKER'")}  # fmt: skip
+        case_people = {str(r["person_id"]): r for r in await conn.fetch(
+            "SELECT person_id, village_code, version FROM cases.people WHERE person_kind = 'WORKER'")}  # fmt: skip
+        descriptions = {r["description"]: r["n"] for r in await conn.fetch(
+            "SELECT description, count(*) AS n FROM cases.case_content GROUP BY description")}  # fmt: skip
+        case_ids = {str(r[0]) for r in await conn.fetch("SELECT id FROM cases.cases")}
         activities = {r["title"]: r["n"] for r in await conn.fetch(
             "SELECT title, count(*) AS n FROM pillars.activities GROUP BY title")}  # fmt: skip
         activity_ids = {str(r[0]) for r in await conn.fetch("SELECT id FROM pillars.activities")}
 
         kinds = {"register": "registered", "departure": "departed", "return": "returned"}
+        worker_consumers = ["audit", *(durable for _, durable in WORKER_CONSUMERS)]
         lost: list[dict[str, Any]] = []
         checked = 0
         for write in writes:
             if write.outcome not in ("ok", "applied_before_retry"):
                 continue
-            if write.kind == "activity":
+            if write.kind in ("activity", "case"):
                 subject = write.ident if write.acked else None
-                if subject is None or subject not in activity_ids:
+                if subject is None or subject not in (activity_ids if write.kind == "activity" else case_ids):
                     if write.acked:
-                        lost.append({"write": write.kind, "key": write.key, "missing": "the activity itself"})
+                        lost.append({"write": write.kind, "key": write.key, "missing": f"the {write.kind} itself"})
                     continue
-                wanted = [("demimas.pillars.activity.recorded", ["audit"])]
+                etype = "demimas.pillars.activity.recorded" if write.kind == "activity" else "demimas.cases.case.opened"
+                wanted = [(etype, ["audit"])]
             else:
                 subject = by_nik.get(write.key) if write.kind == "register" else write.key
                 if subject is None or subject not in workers:
                     lost.append({"write": write.kind, "key": write.key, "missing": "the worker itself"})
                     continue
-                wanted = [(f"demimas.registry.worker.{kinds[write.kind]}", ["audit", "village-stats", "people"])]
+                wanted = [(f"demimas.registry.worker.{kinds[write.kind]}", worker_consumers)]
             for etype, consumers in wanted:
                 checked += 1
                 ids = events.get((subject, etype), [])
@@ -594,12 +630,16 @@ async def _verify(admin: str, writes: list[Write]) -> dict[str, Any]:
                             lost.append({"write": write.kind, "key": write.key, "event": event_id, "missing": consumer})
 
         # projections against the registry's own rows (every worker the bench created, acked or not)
-        def off(projection: dict[str, Any], wid: str, row: Any) -> bool:
+        def off(
+            projection: dict[str, Any], wid: str, row: Any, fields: tuple[str, ...] = ("version", "status")
+        ) -> bool:
             mine = projection.get(wid)
-            return mine is None or (mine["version"], mine["status"]) != (row["version"], row["status"])
+            return mine is None or [mine[f] for f in fields] != [row[f] for f in fields]
 
         stale_states = [w for w, r in workers.items() if off(states, w, r)]
         stale_people = [w for w, r in workers.items() if off(people, w, r)]
+        # cases keeps each worker's village and version (not the status)
+        stale_case_people = [w for w, r in workers.items() if off(case_people, w, r, ("version", "village_code"))]
         truth: Counter[tuple[str, str]] = Counter()
         for r in await conn.fetch(
             """SELECT w.village_code, w.status, d.procedural FROM registry.workers w
@@ -623,15 +663,17 @@ async def _verify(admin: str, writes: list[Write]) -> dict[str, Any]:
                HAVING count(*) > 1) d"""))  # fmt: skip
         inbox_dupes = {durable: int(await conn.fetchval(
             f"SELECT count(*) - count(DISTINCT event_id) FROM {schema}.inbox WHERE consumer = $1", durable))
-            for schema, durable in (("designation", "village-stats"), ("pillars", "people"))}  # fmt: skip
+            for schema, durable in WORKER_CONSUMERS}  # fmt: skip
         bench_titles = {w.key for w in writes if w.kind == "activity"}
         duplicate_activities = sum(n - 1 for t, n in activities.items() if t in bench_titles and n > 1)
+        bench_cases = {w.key for w in writes if w.kind == "case"}
+        duplicate_cases = sum(n - 1 for d, n in descriptions.items() if d in bench_cases and n > 1)
         queue_dupes = int(await conn.fetchval(
             "SELECT count(*) - count(DISTINCT worker_id) FROM pillars.reintegration_queue"))  # fmt: skip
         returned = sum(1 for r in workers.values() if r["status"] == "RETURNED")
         queued = int(await conn.fetchval("SELECT count(DISTINCT worker_id) FROM pillars.reintegration_queue"))
         dead = {schema: int(await conn.fetchval(f"SELECT count(*) FROM {schema}.dead_letter"))
-                for schema in ("designation", "pillars")}  # fmt: skip
+                for schema in ("designation", "pillars", "cases")}  # fmt: skip
         gaps = int(await conn.fetchval("SELECT count(*) FROM audit.gaps"))
     finally:
         await conn.close()
@@ -640,10 +682,12 @@ async def _verify(admin: str, writes: list[Write]) -> dict[str, Any]:
         "audit_same_change_twice": audit_same_change,
         "inbox_duplicates": sum(inbox_dupes.values()),
         "duplicate_activities_from_client_retries": duplicate_activities,
+        "duplicate_cases_from_client_retries": duplicate_cases,
         "reintegration_queue_duplicates": queue_dupes,
         "designation_counters_off_registry_truth": sum(abs(d) for d in counter_diff.values()),
         "designation_states_off_registry": len(stale_states),
         "pillars_people_off_registry": len(stale_people),
+        "cases_people_off_registry": len(stale_case_people),
     }
     return {
         "lost": lost,

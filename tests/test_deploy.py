@@ -1,5 +1,6 @@
 """What an operations team deploys (`deploy/`): every Kubernetes manifest validates against the Kubernetes schemas
-(`kubernetes-validate`, offline), the production overlay renders, and the invariants hold: probes on /readyz and
+(`kubernetes-validate`, offline), the production overlay renders, every installed service is deployed (image,
+database URL, gateway subgraph URL, migrations, network access), and the invariants hold: probes on /readyz and
 /healthz, non-root read-only containers with requests and limits, an autoscaler and a disruption budget per
 Deployment, only the gateway exposed, subgraphs reachable from the gateway only, NATS as three fsyncing nodes,
 PostgreSQL as a three-instance CloudNativePG cluster with a role pair per service; and each image definition is
@@ -18,13 +19,14 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from demimas_common.service import discover_services
 from demimas_gateway.settings import GatewaySettings
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ROOT / "deploy" / "k8s" / "base"
 OVERLAY = ROOT / "deploy" / "k8s" / "overlays" / "production"
 K8S_VERSION = "1.31.0"
-SERVICES = {"registry": 4001, "designation": 4002, "pillars": 4003, "audit": 4004}
+SERVICES = {"registry": 4001, "designation": 4002, "pillars": 4003, "audit": 4004, "cases": 4005}
 CUSTOM = {("postgresql.cnpg.io/v1", "Cluster")}  # CloudNativePG's CRD: checked by hand below
 
 
@@ -131,6 +133,37 @@ def test_deployments_are_probed_non_root_limited_scaled_and_protected(render: An
         assert hpas[name]["spec"]["scaleTargetRef"]["name"] == name
         assert hpas[name]["spec"]["minReplicas"] >= 2
         assert pdbs[name]["spec"]["selector"]["matchLabels"] == {"app.kubernetes.io/name": name}
+
+
+def test_every_service_is_deployed() -> None:
+    """A new service joins SERVICES (and so every check here): the services installed are the services deployed,
+    each with its image, its database URL, a way to NATS and PostgreSQL, a subgraph URL in the gateway and its
+    migrations in the migrate image."""
+    assert {s.name: s.port for s in discover_services()} == SERVICES
+    docs = base()
+    deployments = of_kind(docs, "Deployment")
+    [gateway] = deployments["gateway"]["spec"]["template"]["spec"]["containers"]
+    urls = yaml.safe_load(next(e["value"] for e in gateway["env"] if e["name"] == "DEMIMAS_GATEWAY_SUBGRAPH_URLS"))
+    assert urls == {n: f"http://{n}.demimas.svc.cluster.local:{port}/graphql" for n, port in SERVICES.items()}
+    secret = of_kind(docs, "Secret")["demimas-database"]["stringData"]
+    policies = of_kind(docs, "NetworkPolicy")
+    migrate = (ROOT / "deploy" / "docker" / "migrate.Dockerfile").read_text()
+    tags = {i["name"] for i in yaml.safe_load((OVERLAY / "kustomization.yaml").read_text())["images"]}
+    for name, port in SERVICES.items():
+        [container] = deployments[name]["spec"]["template"]["spec"]["containers"]
+        assert container["image"].startswith(f"ghcr.io/demimas/{name}:"), name
+        assert container["ports"] == [{"name": "http", "containerPort": port}], name
+        [db] = [e for e in container["env"] if e["name"] == "DEMIMAS_DATABASE_URL"]
+        key = db["valueFrom"]["secretKeyRef"]["key"]
+        assert key == f"{name}-url", name
+        assert secret[key].startswith(f"postgresql://{name}_app:"), name
+        for policy in ("nats-from-services", "postgres-from-services"):
+            [selector] = policies[policy]["spec"]["ingress"][0]["from"][0]["podSelector"]["matchExpressions"]
+            assert name in selector["values"], (policy, name)
+        assert f"COPY services/{name} services/{name}" in migrate, name
+        assert f"./services/{name}" in migrate, name
+        assert f"ghcr.io/demimas/{name}" in tags, name
+        assert f'"--port", "{port}"' in (ROOT / "deploy" / "docker" / f"{name}.Dockerfile").read_text(), name
 
 
 def test_only_the_gateway_is_exposed_and_subgraphs_accept_only_the_gateway() -> None:

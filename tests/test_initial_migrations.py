@@ -5,7 +5,8 @@ every first migration; they now come from one function of libs/common. Databases
 be indistinguishable from databases migrated after it, so `tests/fixtures/initial-schemas/<service>.sql` holds the
 `pg_dump --schema-only` of a schema migrated to revision 0001 by the hand-written migrations, and a fresh database
 migrated to 0001 today must dump the same. Only revision 0001 is compared: later migrations change the schema on
-purpose, the first one never should.
+purpose, the first one never should. A service built on the shared event tables from the start (cases) is frozen
+the same way, from its 0001 as first released, so that a change to `event_tables` cannot alter it unnoticed.
 
 Normalized away, as they differ between two runs of pg_dump and not between two schemas: comments (versions,
 dates), SET and set_config lines, the random keys of `\\restrict` / `\\unrestrict`, runs of blank lines.
@@ -31,7 +32,7 @@ from demimas_common.service import ServiceSpec, discover_services
 pytestmark = pytest.mark.integration
 
 FIXTURES = Path(__file__).parent / "fixtures" / "initial-schemas"
-SERVICES_WITH_EVENT_TABLES = ("registry", "designation", "pillars")
+SERVICES_WITH_EVENT_TABLES = ("registry", "designation", "pillars", "cases")
 _NOISE = re.compile(r"^(--.*|SET .*|SELECT pg_catalog\.set_config\(.*|\\(un)?restrict .*)$")
 
 
