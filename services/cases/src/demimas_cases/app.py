@@ -22,9 +22,11 @@ __all__ = ["SERVICE", "create_app"]
 SERVICE = ServiceSpec.of("cases", 4005)
 
 
-def create_app(settings: CasesSettings | None = None) -> FastAPI:
+def create_app(settings: CasesSettings | None = None, *, rules: CaseRules | None = None) -> FastAPI:
+    """`rules`: the clocks and the time now, by default the settings' clocks and the wall clock (a test serves the
+    service on a clock it controls: the settings keep every clock at an hour or more)."""
     settings = settings or CasesSettings()
-    rules = CaseRules(clocks=settings.clocks())
+    rules = rules or CaseRules(clocks=settings.clocks())
 
     def parts(r: Resources[CasesSettings]) -> ServiceParts:
         escalate = partial(sweep, r.engine, rules)

@@ -66,6 +66,18 @@ def test_the_path_from_open_to_closed_and_reopened() -> None:
     assert x.resolution_due_at == CLOCKS.resolution_due(CaseKind.COMPLAINT, later)
 
 
+def test_a_kind_corrected_to_suspected_trafficking_restricts_the_case_unless_triage_says_otherwise() -> None:
+    trafficking = CaseKind.TRAFFICKING_SUSPECTED
+    x = c.triage(case(), T0, kind=trafficking, clocks=CLOCKS)
+    assert (x.kind, x.confidentiality) == (trafficking, Confidentiality.RESTRICTED)
+    x = c.triage(case(), T0, kind=trafficking, confidentiality=Confidentiality.STANDARD, clocks=CLOCKS)
+    assert x.confidentiality is Confidentiality.STANDARD  # named at triage: as asked
+    x = c.triage(case(kind=trafficking), T0, clocks=CLOCKS)
+    assert x.confidentiality is Confidentiality.STANDARD  # the kind confirmed: the opener's choice stands
+    x = c.triage(case(confidentiality=Confidentiality.RESTRICTED), T0, kind=CaseKind.LEGAL_AID, clocks=CLOCKS)
+    assert x.confidentiality is Confidentiality.RESTRICTED  # never lowered by a corrected kind
+
+
 @pytest.mark.parametrize(
     ("status", "change"),
     [

@@ -258,10 +258,15 @@ def triage(
     clocks: Clocks,
 ) -> Case:
     """Triage confirms (or corrects) kind, phase and confidentiality and names the agency that holds the case; a
-    corrected kind moves the resolution target (counted from opening)."""
+    corrected kind moves the resolution target (counted from opening). A kind corrected to one restricted by default
+    (suspected trafficking) restricts the case unless triage names its confidentiality: the default follows the kind
+    the case turned out to be, never lowered without being asked."""
     _require(case, frozenset({CaseStatus.OPEN}), "triaged")
     new_kind = kind or case.kind
     due = clocks.resolution_due(new_kind, case.opened_at) if new_kind is not case.kind else case.resolution_due_at
+    restricted_kind = default_confidentiality(new_kind, case.people) is Confidentiality.RESTRICTED
+    if confidentiality is None and new_kind is not case.kind and restricted_kind:
+        confidentiality = Confidentiality.RESTRICTED
     return replace(
         case,
         status=CaseStatus.TRIAGED,

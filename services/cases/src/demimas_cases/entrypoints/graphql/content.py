@@ -2,9 +2,13 @@
 (scope, purpose PROTECTION_CASE, confidentiality: domain/permissions.py `require_content`) and recorded as a
 `demimas.cases.personal_data.accessed` event before the value is returned.
 
-Reads of one execution step are batched into one event (which cases, which fields, which registered people, the
-purpose, the client's operation name), written through the outbox in a transaction of its own. If that write fails,
-every waiting field fails with UNAVAILABLE and returns null: no content leaves without its record (fail closed)."""
+Reads of one execution step are batched into one event (which cases, which fields, the registered people those
+cases concern, the purpose, the client's operation name), written through the outbox in a transaction of its own.
+Every content field is about the case's people (a description or a note tells what happened to them), so any read
+names them: a worker's access log (audit service) shows who read their cases, whichever field was read.
+
+If that write fails, every waiting field fails with UNAVAILABLE and returns null: no content leaves without its
+record (fail closed)."""
 
 from __future__ import annotations
 
@@ -47,9 +51,9 @@ class ContentGate:
         self._batch: _Batch | None = None
         self._flushes: set[asyncio.Task[None]] = set()
 
-    async def gate(self, case: Case, field_name: str, *, people: bool = False) -> None:
-        """Returns once the read of `field_name` of `case` is recorded; raises (nothing recorded) when refused.
-        `people`: the field names the case's registered people, whose ids go into the record."""
+    async def gate(self, case: Case, field_name: str) -> None:
+        """Returns once the read of `field_name` of `case` is recorded, with the registered people of the case;
+        raises (nothing recorded) when refused."""
         if self._principal is None:
             raise Unauthenticated("case content needs a token")
         require_content(self._principal, case)
@@ -59,11 +63,10 @@ class ContentGate:
             asyncio.get_running_loop().call_soon(self._start_flush, batch)
         batch.cases[str(case.id)] = None
         batch.fields[field_name] = None
-        if people:
-            for p in case.people:
-                if p.id is not None:
-                    target = batch.workers if p.role is PersonRole.WORKER else batch.family
-                    target[str(p.id)] = None
+        for p in case.people:
+            if p.id is not None:
+                target = batch.workers if p.role is PersonRole.WORKER else batch.family
+                target[str(p.id)] = None
         await asyncio.shield(batch.done)
 
     def _start_flush(self, batch: _Batch) -> None:

@@ -203,7 +203,7 @@ class Case:
 
     @strawberry.federation.field(requires_scopes=READ, description="The people the case concerns. " + CONTENT)
     async def people(self, info: Ctx) -> list[CasePerson] | None:
-        await info.context.content.gate(self.domain, "people", people=True)
+        await info.context.content.gate(self.domain, "people")
         return [CasePerson.from_domain(p) for p in self.domain.people]
 
     @strawberry.federation.field(requires_scopes=READ, description="Who reported it. " + CONTENT)
