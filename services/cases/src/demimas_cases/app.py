@@ -1,5 +1,5 @@
 """Composition root of the cases service: its parts on the common service skeleton (schema and context, the outbox
-relay, the `people` consumer of the registry's events, the overdue sweep)."""
+relay, the `people` consumer of the registry's events, the overdue sweep, the pruning of old idempotency keys)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from functools import partial
 
 from fastapi import FastAPI
 
+from demimas_cases.adapters.tables import idempotency_keys
 from demimas_cases.adapters.unit_of_work import CasesUnitOfWork
 from demimas_cases.entrypoints.graphql.context import CasesContext
 from demimas_cases.entrypoints.graphql.schema import schema
@@ -14,6 +15,7 @@ from demimas_cases.service_layer.consumers import PEOPLE
 from demimas_cases.service_layer.escalation import sweep
 from demimas_cases.service_layer.rules import CaseRules
 from demimas_cases.settings import CasesSettings
+from demimas_common.db.idempotency import prune_idempotency_keys
 from demimas_common.service import ServiceSpec
 from demimas_common.skeleton import PeriodicJob, Resources, ServiceParts, service_app
 
@@ -30,12 +32,16 @@ def create_app(settings: CasesSettings | None = None, *, rules: CaseRules | None
 
     def parts(r: Resources[CasesSettings]) -> ServiceParts:
         escalate = partial(sweep, r.engine, rules)
+        prune = partial(prune_idempotency_keys, r.engine, idempotency_keys, r.settings.idempotency_key_retention_days)
         return ServiceParts(
             schema=schema,
             context=partial(CasesContext, rules=rules),
             unit_of_work=CasesUnitOfWork,
             consumers=[PEOPLE],
-            jobs=[PeriodicJob("escalate-overdue", r.settings.case_sweep_seconds, escalate)],
+            jobs=[
+                PeriodicJob("escalate-overdue", r.settings.case_sweep_seconds, escalate),
+                PeriodicJob("prune-idempotency-keys", 3600.0, prune),
+            ],
         )
 
     return service_app(SERVICE, settings, parts)

@@ -27,6 +27,13 @@ class CasesSettings(CommonSettings):
         default=60.0, gt=0, le=3600, description="How often overdue items are looked for and escalated."
     )
 
+    idempotency_key_retention_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="Idempotency keys are kept this long: a retry sent later than that would open a second case.",
+    )
+
     def clocks(self) -> Clocks:
         days = dict(DEFAULT_RESOLUTION_DAYS)
         days.update(self.case_resolution_days)

@@ -3,6 +3,7 @@ projection; idempotent opening; stale versions; visibility; the overdue sweep es
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 
@@ -238,3 +239,17 @@ async def test_the_sweep_escalates_each_overdue_item_once(engine: AsyncEngine, r
     async with engine.connect() as conn:
         again = await conn.scalar(select(text("count(*)")).select_from(events.outbox).where(overdue, ours))
     assert again == 2
+
+
+async def test_old_idempotency_keys_are_pruned(engine: AsyncEngine, rules: CaseRules) -> None:
+    from demimas_cases.adapters.tables import idempotency_keys
+    from demimas_common.db.idempotency import prune_idempotency_keys
+
+    async with engine.begin() as conn:
+        await conn.execute(idempotency_keys.insert().values(
+            agency="KP2MI", key=f"old-{uuid.uuid4()}", operation="openCase", fingerprint="x", resource_id=uuid.uuid4(),
+            created_at=rules.clock() - dt.timedelta(days=31)))  # fmt: skip
+    assert await prune_idempotency_keys(engine, idempotency_keys, 30) >= 1
+    async with engine.connect() as conn:
+        left = await conn.scalar(text("SELECT count(*) FROM cases.idempotency_keys WHERE key LIKE 'old-%'"))
+    assert left == 0

@@ -11,11 +11,11 @@ import uuid
 
 from sqlalchemy import Column, DateTime, MetaData, Table, Text, Uuid, and_, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from demimas_common.errors import Conflict
 
-__all__ = ["IdempotencyKeyRepository", "idempotency_key_table"]
+__all__ = ["IdempotencyKeyRepository", "idempotency_key_table", "prune_idempotency_keys"]
 
 
 def idempotency_key_table(metadata: MetaData) -> Table:
@@ -83,3 +83,11 @@ class IdempotencyKeyRepository:
         Safe beside claims in flight (a claim whose key vanished between its insert and its read claims again)."""
         result = await self._conn.execute(delete(self._table).where(self._table.c.created_at < older_than))
         return int(result.rowcount or 0)
+
+
+async def prune_idempotency_keys(engine: AsyncEngine, table: Table, retention_days: int) -> int:
+    """Forget the keys of `table` claimed more than `retention_days` ago, in a transaction of its own; how many.
+    Each replica may run it (deleting is idempotent)."""
+    older_than = dt.datetime.now(dt.UTC) - dt.timedelta(days=retention_days)
+    async with engine.begin() as conn:
+        return await IdempotencyKeyRepository(conn, table).prune(older_than=older_than)

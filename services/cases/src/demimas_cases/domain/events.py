@@ -1,5 +1,7 @@
 """The cases service's events (docs/contracts.md): ids and codes only, never a name, a description, a note or a
-reason, so that the stream, the audit chain and every subscriber hold no case content."""
+reason, so that the stream, the audit chain and every subscriber hold no case content. Every event of a case carries
+the case id as its correlation id (and as its subject): an auditor gathers a case's whole history, across the
+agencies that held it, by either."""
 
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ def case_opened(c: Case, actor: Actor) -> CloudEvent:
         "resolutionDueAt": c.resolution_due_at.isoformat(),
         "people": len(c.people),
     }
-    return new_event(PREFIX + "opened", str(c.id), data, actor=actor)
+    return new_event(PREFIX + "opened", str(c.id), data, actor=actor, correlation_id=str(c.id))
 
 
 def case_changed(name: str, c: Case, actor: Actor) -> CloudEvent:
@@ -44,7 +46,7 @@ def case_changed(name: str, c: Case, actor: Actor) -> CloudEvent:
     if name == "resolved":
         assert c.resolved_at is not None
         data["resolutionDays"] = round((c.resolved_at - c.opened_at).total_seconds() / 86400, 2)
-    return new_event(PREFIX + name, str(c.id), data, actor=actor)
+    return new_event(PREFIX + name, str(c.id), data, actor=actor, correlation_id=str(c.id))
 
 
 def _referral(r: Referral) -> dict[str, Any]:
@@ -57,7 +59,7 @@ def referral_event(name: str, c: Case, r: Referral, actor: Actor) -> CloudEvent:
     data = {**_base(c), **_referral(r)}
     if name == "referred":
         data["dueAt"] = r.due_at.isoformat()
-    return new_event(PREFIX + name, str(c.id), data, actor=actor)
+    return new_event(PREFIX + name, str(c.id), data, actor=actor, correlation_id=str(c.id))
 
 
 def case_overdue(c: Case, item: OverdueItem) -> CloudEvent:
@@ -70,7 +72,7 @@ def case_overdue(c: Case, item: OverdueItem) -> CloudEvent:
         "referralId": str(item.referral_id) if item.referral_id else None,
         "escalatedTo": Agency.KP2MI.value,
     }
-    return new_event(PREFIX + "overdue", str(c.id), data)
+    return new_event(PREFIX + "overdue", str(c.id), data, correlation_id=str(c.id))
 
 
 def case_accessed(

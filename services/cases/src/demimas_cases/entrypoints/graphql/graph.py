@@ -33,6 +33,7 @@ from demimas_cases.entrypoints.graphql.enums import (
     SexEnum,
 )
 from demimas_cases.entrypoints.graphql.types import CONTENT, CaseNote, OverdueItem, Referral, Reporter
+from demimas_common.auth.principal import Purpose
 from demimas_common.graphql.village import VillageKey
 
 __all__ = ["Case", "CasePerson", "CaseStats", "FamilyMember", "Village", "Worker", "cases_of_people"]
@@ -196,10 +197,15 @@ class Case:
     def region_code(self, info: Ctx) -> str:
         return self.village_code
 
-    @strawberry.field(description="Whether the caller may read this case's content (people, description, notes).")
+    @strawberry.field(
+        description="Whether this request may read the case's content (people, description, notes): the caller's "
+        "agency may, and the request names the purpose PROTECTION_CASE."
+    )
     def content_visible(self, info: Ctx) -> bool:
         principal = info.context.principal
-        return principal is not None and can_read_content(principal, self.domain)
+        if principal is None or principal.purpose is not Purpose.PROTECTION_CASE:
+            return False
+        return can_read_content(principal, self.domain)
 
     @strawberry.federation.field(requires_scopes=READ, description="The people the case concerns. " + CONTENT)
     async def people(self, info: Ctx) -> list[CasePerson] | None:
