@@ -5,6 +5,7 @@
   answered as missing, however it is reached.
 - **Content** (identities, description, notes, reasons, outcomes): a case the caller sees, with `case:read` and the
   purpose PROTECTION_CASE; a RESTRICTED case's content only to its owner and the agencies that accepted a referral.
+  Which cases concern a person (`Worker.cases`) is content too: it says who a case concerns.
 - **Change** (`case:write`): opening, triage and referral by the case-handling agencies (KP2MI, BP3MI, DISNAKER);
   answering a referral by its receiving side; resolving, closing and reopening by the owner or KP2MI; notes by any
   agency that sees the case and may read its content.
@@ -25,6 +26,7 @@ __all__ = [
     "WRITE",
     "can_read_content",
     "require_content",
+    "require_content_purpose",
     "require_handler",
     "require_owner",
     "require_receiver",
@@ -59,14 +61,19 @@ def can_read_content(principal: Principal, case: Case) -> bool:
     return True
 
 
-def require_content(principal: Principal, case: Case) -> None:
-    """Scope, purpose and confidentiality before any content is read (nothing is recorded for a refused read)."""
+def require_content_purpose(principal: Principal) -> None:
+    """Scope and purpose of any read of content, whichever case (checked before a case is even looked at)."""
     principal.require_scope(READ)
     if principal.require_purpose() is not Purpose.PROTECTION_CASE:
         raise Forbidden(
             f"case content is read for the purpose {Purpose.PROTECTION_CASE.value}, not {principal.purpose}",
             reason="wrong_purpose",
         )
+
+
+def require_content(principal: Principal, case: Case) -> None:
+    """Scope, purpose and confidentiality before any content is read (nothing is recorded for a refused read)."""
+    require_content_purpose(principal)
     if not can_read_content(principal, case):
         raise Forbidden(
             "this case is restricted: its content is for its owner and the agencies that accepted a referral",
