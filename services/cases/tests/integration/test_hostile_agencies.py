@@ -566,3 +566,28 @@ async def test_who_a_person_is_needs_what_the_registry_asks_for_it_in_a_case_too
         field = "worker" if typename == "Worker" else "familyMember"
         if not named.get(field, False):
             assert case["id"] not in json.dumps(answer), f"{who.name} finds the case by a person it may not name"
+
+
+async def test_a_handler_that_may_not_read_a_restricted_case_cannot_open_it_to_itself_or_anyone(world: World) -> None:
+    """DISNAKER of the regency sees BP3MI's restricted cases there but may not read them. Lowering the case to
+    STANDARD at triage would open it to every agency that sees it; a referral picks who reads it next, so referring
+    it to itself (and accepting) or to a third agency would hand its content on: each is refused, and the content
+    stays unread. (Triage is the intake: a handler of the region that names itself the holder holds it.)"""
+    owner, disnaker = world.api.caller("BP3MI", "33"), world.api.caller("DISNAKER", "33.07")
+    case = {"villageCode": THERE, "kind": "TRAFFICKING_SUSPECTED", "phase": "ABROAD", "channel": "EMBASSY",
+            "destinationCountry": "MY", "description": f"Recruited by a sponsor, {MARK}X secret",
+            "reporter": {"anonymous": True}}  # fmt: skip
+    fresh = (await world.api.ok(owner, OPEN, {"in": case}))["openCase"]
+    triage = (
+        "mutation T($id: ID!, $v: Int!, $in: TriageCaseInput) { triageCase(id: $id, version: $v, input: $in) { id } }"
+    )
+    for change in ({"confidentiality": "STANDARD"}, {"confidentiality": "STANDARD", "ownerAgency": "KP2MI"}):
+        body = await world.api(disnaker, triage, {"id": fresh["id"], "v": 1, "in": change})
+        assert [e["extensions"].get("reason") for e in body.get("errors", [])] == ["restricted_case"], (change, body)
+    version = (await world.api.ok(owner, TRIAGE, {"id": fresh["id"], "v": 1}))["triageCase"]["version"]
+    for to in ("DISNAKER", "KEMENPPPA"):
+        body = await world.api(disnaker, REFER, {"id": fresh["id"], "v": version, "to": to, "why": "take it"})
+        assert [e["extensions"].get("reason") for e in body.get("errors", [])] == ["restricted_case"], (to, body)
+    body = await world.api(disnaker, READ, {"id": fresh["id"]})
+    assert body["data"]["case"]["version"] == version
+    assert MARK + "X" not in json.dumps(body)
