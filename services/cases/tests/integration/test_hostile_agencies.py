@@ -298,9 +298,9 @@ async def _ask_about(api: Api, who: Caller, op: str, variables: dict[str, Any], 
     return await api(who, op, sent)
 
 
-PAGE = "{ totalCount edges { node { id } } }"
+PAGE = "{ totalCount pageInfo { hasNextPage } edges { node { id } } }"
 LISTS = [
-    ("cases", "query L { cases(first: 100) { totalCount edges { node { " + CASE + " } } } }"),
+    ("cases", "query L { cases(first: 100) { totalCount pageInfo { hasNextPage } edges { node { " + CASE + " } } } }"),
     ("cases there", 'query L { cases(first: 100, filter: {regionPrefix: "33"}) ' + PAGE + " }"),
     *((f"overdueCases {a}", f"query L {{ overdueCases(agency: {a}, first: 100) {PAGE} }}") for a in AGENCIES),
 ]
@@ -334,6 +334,9 @@ async def _not_seen(world: World, who: Caller, case: dict[str, Any], *, village:
         body = await api(who, query)
         if _leaked(body, secrets):
             problems.append(f"{who.name} {name}: {_leaked(body, secrets)}")
+        page = (body.get("data") or {}).get(name.split()[0])
+        if page and not page["pageInfo"]["hasNextPage"] and page["totalCount"] != len(page["edges"]):
+            problems.append(f"{who.name} {name}: totalCount {page['totalCount']} counts what the list hides")
     return problems
 
 
