@@ -2,11 +2,11 @@
 learns nothing of it (that it exists, where, who, what) on any path, and whoever sees it but may not read its content
 learns none of it; every read of content is recorded before it leaves, and no content reaches an event or a log.
 
-The world: in Wonosobo (province 33) a registered worker and an adult family member, and two cases the BP3MI of
+The world: in Wonosobo (province 33) a registered worker and an adult family member, and three cases the BP3MI of
 province 33 opened about them. STANDARD (a complaint) is referred to KEMENPPPA (accepted) and to KEMENIMIPAS
-(pending); RESTRICTED (suspected trafficking) to BNN (accepted) and to KEMENIMIPAS (pending). Every text the world
-holds carries MARK, so a leak of content is found wherever it appears. Each referral's answer is overdue (due times
-moved into the past), so that `overdueCases` has something to show.
+(pending); RESTRICTED (suspected trafficking) to BNN (accepted) and to KEMENIMIPAS (pending); a repatriation to
+nobody. Every text the world holds carries MARK, so a leak of content is found wherever it appears. Each referral's
+answer is overdue (due times moved into the past), so that `overdueCases` has something to show.
 
 For a caller that may not see a case, every question about it by id (root fields, `_entities`, each mutation by case
 or referral id) is asked twice, with the case's id and with an id nobody used: the two answers must be the same once
@@ -159,6 +159,8 @@ class World:
     api: Api
     standard: dict[str, Any]
     restricted: dict[str, Any]
+    plain: dict[str, Any]
+    """Referred to nobody."""
     worker: str
     member: str
 
@@ -178,7 +180,7 @@ READ = "query C($id: ID!) { case(id: $id) { " + CASE + " } }"
 
 
 async def _case(
-    api: Api, who: Caller, kind: str, people: list[dict[str, Any]], *, to: tuple[str, str]
+    api: Api, who: Caller, kind: str, people: list[dict[str, Any]], *, to: tuple[str, ...]
 ) -> dict[str, Any]:
     """A case opened, triaged and referred to `to` (the first accepts), with a note; as its owner reads it. Its
     texts carry MARK and the first letter of its kind."""
@@ -195,10 +197,10 @@ async def _case(
         version = (await api.ok(who, REFER, {"id": opened["id"], "v": version, "to": agency, "why": why}))["referCase"][
             "version"
         ]
-    found = (await api.ok(who, READ, {"id": opened["id"]}))["case"]
-    accepting = api.caller(to[0])
-    accepted = await api.ok(accepting, ACCEPT, {"r": referral_to(found, to[0]), "v": version})
-    version = accepted["acceptReferral"]["version"]
+    if to:
+        found = (await api.ok(who, READ, {"id": opened["id"]}))["case"]
+        accepted = await api.ok(api.caller(to[0]), ACCEPT, {"r": referral_to(found, to[0]), "v": version})
+        version = accepted["acceptReferral"]["version"]
     await api.ok(who, NOTE, {"id": opened["id"], "v": version, "t": f"Called the embassy, {mark} note"})
     final: dict[str, Any] = (await api.ok(who, READ, {"id": opened["id"]}))["case"]
     return final
@@ -216,6 +218,7 @@ async def world(http: httpx.AsyncClient, keys: DevKeys, engine: AsyncEngine) -> 
     people = [{"role": "WORKER", "id": worker}, {"role": "FAMILY_MEMBER", "id": member}]
     standard = await _case(api, owner, "COMPLAINT", people, to=("KEMENPPPA", "KEMENIMIPAS"))
     restricted = await _case(api, owner, "TRAFFICKING_SUSPECTED", people[:1], to=("BNN", "KEMENIMIPAS"))
+    plain = await _case(api, owner, "REPATRIATION", people[:1], to=())
     assert (standard["confidentiality"], restricted["confidentiality"]) == ("STANDARD", "RESTRICTED")
     async with engine.begin() as conn:  # every answer to a referral is overdue
         ids = [standard["id"], restricted["id"]]
@@ -223,7 +226,7 @@ async def world(http: httpx.AsyncClient, keys: DevKeys, engine: AsyncEngine) -> 
                                 "WHERE case_id = ANY(CAST(:ids AS uuid[]))"), {"ids": ids})  # fmt: skip
         await conn.execute(text("UPDATE cases.cases SET next_due_at = now() - interval '1 hour' "
                                 "WHERE id = ANY(CAST(:ids AS uuid[]))"), {"ids": ids})  # fmt: skip
-    return World(api, standard, restricted, worker, member)
+    return World(api, standard, restricted, plain, worker, member)
 
 
 def strings_in(value: Any) -> Iterator[str]:
@@ -321,7 +324,7 @@ async def _not_seen(world: World, who: Caller, case: dict[str, Any], *, village:
     """Problems: ways in which `who` learns something of `case`, which it may not see."""
     api, problems = world.api, []
     secrets = _secrets_of(case, village=village)
-    referral = case["referrals"][0]["id"]
+    referral = case["referrals"][0]["id"] if case["referrals"] else str(uuid.uuid4())
     for name, op, variables in _by_id(case):
         real = await _ask_about(api, who, op, variables, case["id"], referral)
         fake = await _ask_about(api, who, op, variables, NOBODY, NO_REFERRAL)
@@ -351,10 +354,11 @@ async def _cases_of_people(world: World, who: Caller) -> dict[str, Any]:
     return found
 
 
-BOTH = ("standard", "restricted")
+BOTH = ("standard", "restricted", "plain")
 NOT_SEEING = [
-    ("KEMENPPPA", None, ("restricted",)),  # referred the other case only
-    ("BNN", None, ("standard",)),
+    ("KEMENPPPA", None, ("restricted", "plain")),  # referred the standard case only
+    ("BNN", None, ("standard", "plain")),
+    ("KEMENIMIPAS", None, ("plain",)),
     ("BP3MI", "16", BOTH),  # another province
     ("DISNAKER", "16.06", BOTH),
     ("KEMENIMIPAS", "16", BOTH),  # referred both, but its token's region is elsewhere
