@@ -33,6 +33,7 @@ from graphql import (
 )
 
 from demimas_audit.entrypoints.graphql.schema import schema as audit_schema
+from demimas_cases.entrypoints.graphql.schema import schema as cases_schema
 from demimas_common.auth.grants import ALL_SCOPES
 from demimas_common.auth.principal import Agency, Principal
 from demimas_common.errors import Forbidden, Unauthenticated
@@ -43,7 +44,7 @@ from demimas_registry.entrypoints.graphql.schema import schema as registry_schem
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS = {"registry": registry_schema, "designation": designation_schema, "pillars": pillars_schema,
-           "audit": audit_schema}  # fmt: skip
+           "audit": audit_schema, "cases": cases_schema}  # fmt: skip
 ROOT_TYPES = {"Query", "Mutation", "Subscription"}
 Groups = tuple[frozenset[str], ...]
 

@@ -3,7 +3,9 @@ caller's region is invisible however it is reached (root field, nested field, `_
 
 The test makes a small world in two provinces: "here" (16, Musi Banyuasin) where the regional callers work, and
 "there" (33, Wonosobo) with a worker and family, a designation, proposals, an activity, a pilot with milestones and an
-enrolment, and one link across: people of "there" took part in an activity "here". Then every root query field of the
+enrolment, a protection case about the worker and the child (triaged, referred to KEMENPPPA and to a legal aid
+organisation serving the province, with a note), and one link across: people of "there" took part in an activity
+"here". Then every root query field of the
 gateway's API schema, and of each subgraph's own schema plus `_entities` of each of its entity types, is asked
 (schema_walk.py) for everything below it, with arguments pointing at "there" and with none, by a BP3MI token of
 province 16 and a DISNAKER token of regency 16.06, with a purpose so that personal fields answer too. No string of
@@ -26,9 +28,15 @@ from typing import Any
 import httpx
 import pytest
 from graphql import GraphQLSchema, build_schema
+from sqlalchemy import text
 
 from demimas_audit.entrypoints.graphql.schema import schema as audit_schema
+from demimas_cases.entrypoints.graphql.schema import schema as cases_schema
 from demimas_common.auth.keys import DevKeys
+from demimas_common.db.engine import create_engine
+from demimas_common.db.provision import runtime_role
+from demimas_common.db.urls import with_user
+from demimas_common.devstack.testing import TestStack
 from demimas_designation.entrypoints.graphql.schema import schema as designation_schema
 from demimas_pillars.entrypoints.graphql.schema import schema as pillars_schema
 from demimas_registry.entrypoints.graphql.schema import schema as registry_schema
@@ -67,8 +75,9 @@ async def _until(check: Callable[[], Awaitable[Any]], what: str) -> Any:
     raise AssertionError(f"never happened: {what}")
 
 
-async def _do(http: httpx.AsyncClient, query: str, variables: dict[str, Any], token: str) -> dict[str, Any]:
-    status, answer = await ask(http, query, variables, token=token, purpose="PROGRAMME_DELIVERY")
+async def _do(http: httpx.AsyncClient, query: str, variables: dict[str, Any], token: str,
+              purpose: str = "PROGRAMME_DELIVERY") -> dict[str, Any]:  # fmt: skip
+    status, answer = await ask(http, query, variables, token=token, purpose=purpose)
     assert status == 200, answer
     assert "errors" not in answer, answer
     data: dict[str, Any] = answer["data"]
@@ -161,20 +170,81 @@ async def _populate(http: httpx.AsyncClient, mint: Callable[..., str], village: 
     return ids
 
 
+CASE_TEXT = "Walk case there"
+"""In every text of the case of "there" (description, reporter, reasons, note): content, if it ever shows."""
+
+
+async def _protection_case(
+    http: httpx.AsyncClient, mint: Callable[..., str], ids: dict[str, list[str]], database_url: str
+) -> None:
+    """A case about the worker and the child of "there", opened through the gateway by KP2MI once the cases service
+    knows them (the registry's events reach it asynchronously), triaged, referred to KEMENPPPA and to a legal aid
+    organisation serving the province, with a note; the answers to both referrals are made overdue (their due times
+    moved into the past) so that `overdueCases` shows the case."""
+    kp2mi = mint("KP2MI")
+    org = {"name": f"LBH {CASE_TEXT}", "accreditationNumber": f"WALK-{ids['Worker'][0][:8]}",
+           "regionsServed": [THERE_PROVINCE], "contact": f"{CASE_TEXT} contact"}  # fmt: skip
+    register = "mutation G($in: LegalAidOrganisationInput!) { registerLegalAidOrganisation(input: $in) { id } }"
+    ids["LegalAidOrganisation"] = [
+        (await _do(http, register, {"in": org}, kp2mi))["registerLegalAidOrganisation"]["id"]
+    ]
+    case = {"villageCode": THERE_VILLAGE, "kind": "FAMILY_WELFARE", "phase": "ABROAD", "channel": "VILLAGE_TASK_FORCE",
+            "destinationCountry": "MY", "description": f"{CASE_TEXT}: the child is left without care",
+            "reporter": {"anonymous": False, "name": f"{CASE_TEXT} reporter", "contact": "satgas@desa.example"},
+            "people": [{"role": "WORKER", "id": ids["Worker"][0]},
+                       {"role": "FAMILY_MEMBER", "id": ids["FamilyMember"][0]}]}  # fmt: skip
+    open_case = "mutation O($in: OpenCaseInput!) { openCase(input: $in) { id version } }"
+
+    async def opened() -> str | None:
+        _, answer = await ask(http, open_case, {"in": case}, token=kp2mi)
+        if "is known to the cases service" in str(answer.get("errors", "")):
+            return None  # the registry's events have not reached the cases service yet
+        assert "errors" not in answer, answer
+        found: str = answer["data"]["openCase"]["id"]
+        return found
+
+    case_id = await _until(opened, "the cases service knows the people of there")
+    refer = ("mutation R($id: ID!, $v: Int!, $in: ReferCaseInput!) { referCase(id: $id, version: $v, input: $in) "
+             "{ version referrals { id } } }")  # fmt: skip
+    await _do(http, "mutation T($id: ID!) { triageCase(id: $id, version: 1) { version } }", {"id": case_id}, kp2mi)
+    await _do(http, refer, {"id": case_id, "v": 2, "in": {"toAgency": "KEMENPPPA", "reason": f"{CASE_TEXT} reason"}},
+              kp2mi)  # fmt: skip
+    to_org = {"legalAidOrganisationId": ids["LegalAidOrganisation"][0], "reason": f"{CASE_TEXT} legal reason"}
+    referred = (await _do(http, refer, {"id": case_id, "v": 3, "in": to_org}, kp2mi))["referCase"]
+    note = "mutation N($id: ID!, $t: String!) { addCaseNote(caseId: $id, version: 4, text: $t) { version } }"
+    await _do(http, note, {"id": case_id, "t": f"{CASE_TEXT} note"}, kp2mi, "PROTECTION_CASE")  # a note is content
+    ids["Case"] = [case_id]
+    ids["Referral"] = [r["id"] for r in referred["referrals"]]
+    engine = create_engine(with_user(database_url, runtime_role("cases")), pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            late = {"id": case_id}
+            await conn.execute(text("UPDATE cases.referrals SET due_at = now() - interval '1 hour' "
+                                    "WHERE case_id = CAST(:id AS uuid)"), late)  # fmt: skip
+            await conn.execute(text("UPDATE cases.cases SET next_due_at = now() - interval '1 hour' "
+                                    "WHERE id = CAST(:id AS uuid)"), late)  # fmt: skip
+    finally:
+        await engine.dispose()
+
+
 @pytest.fixture(scope="module")
 async def world(
     registry_url: str,
     designation_url: str,
     pillars_url: str,
     audit_url: str,
+    cases_url: str,
     e2e_keys: DevKeys,
     mint: Callable[..., str],
+    stack: TestStack,
 ) -> AsyncIterator[World]:
-    urls = {"registry": registry_url, "designation": designation_url, "pillars": pillars_url, "audit": audit_url}
+    urls = {"registry": registry_url, "designation": designation_url, "pillars": pillars_url, "audit": audit_url,
+            "cases": cases_url}  # fmt: skip
     app, client = gateway_app(urls, e2e_keys)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as gateway:
         await _populate(gateway, mint, HERE_VILLAGE, "16", "16.06", 1)
         there = await _populate(gateway, mint, THERE_VILLAGE, THERE_PROVINCE, THERE_REGENCY, 2)
+        await _protection_case(gateway, mint, there, stack.database_url)
         # A link across the border: people of "there" took part in an activity "here" (a national office may
         # record that); a regional caller "here" sees the activity but not who they are.
         cross = {"villageCode": HERE_VILLAGE, "pillar": "REINTEGRATION", "title": "Pelatihan lintas daerah",
@@ -190,7 +260,8 @@ async def world(
             return [e["node"]["id"] for e in data["auditEvents"]["edges"]]
 
         there["AuditEvent"] = await _until(audited, "the audit store holds the worker's events")
-        names = {"Walk Person B", "Walk Person B Junior", "Kabupaten Wonosobo", "Jawa Tengah", "Pilot terpadu 2"}
+        names = {"Walk Person B", "Walk Person B Junior", "Kabupaten Wonosobo", "Jawa Tengah", "Pilot terpadu 2",
+                 CASE_TEXT}  # fmt: skip
         yield World(gateway, urls, there, names)
     await client.close()
 
@@ -198,7 +269,12 @@ async def world(
 def _filler(world: World) -> Filler:
     ids = world.there_ids
     by_type = {(t, "id"): found[0] for t, found in ids.items()}
-    by_type |= {("Village", "code"): THERE_VILLAGE, ("Region", "code"): THERE_REGENCY}
+    by_type |= {
+        ("Village", "code"): THERE_VILLAGE,
+        ("Region", "code"): THERE_REGENCY,
+        ("CaseStep", "id"): ids["Case"][0],
+        ("CaseConnection", "agency"): "KEMENPPPA",  # overdueCases: KEMENPPPA's answer is overdue there
+    }
     by_name = {
         "regionPrefix": THERE_REGENCY,
         "regencyCode": THERE_REGENCY,
@@ -212,7 +288,7 @@ def _filler(world: World) -> Filler:
     }
     entities = {
         "Village": [{"code": THERE_VILLAGE}],
-        **{t: [{"id": i} for i in found] for t, found in ids.items() if t != "Milestone"},
+        **{t: [{"id": i} for i in found] for t, found in ids.items() if t not in ("Milestone", "Referral")},
     }
     return Filler(by_name=by_name, by_type=by_type, entities=entities)
 
@@ -226,6 +302,7 @@ SUBGRAPH_SCHEMAS = {
     "designation": designation_schema,
     "pillars": pillars_schema,
     "audit": audit_schema,
+    "cases": cases_schema,
 }
 
 
@@ -305,7 +382,8 @@ async def test_an_id_outside_the_region_answers_as_an_unknown_one(world: World, 
     """null without an error for both: a lookup by id is no oracle of existence elsewhere."""
     unknown = "0f000000-0000-4000-8000-000000000000"
     token = mint("BP3MI", region="16")
-    for field, kind in (("activity", "Activity"), ("pilotProject", "PilotProject"), ("proposal", "Proposal")):
+    for field, kind in (("activity", "Activity"), ("pilotProject", "PilotProject"), ("proposal", "Proposal"),
+                        ("case", "Case")):  # fmt: skip
         query = f"query Q($id: ID!) {{ {field}(id: $id) {{ id }} }}"
         answers = [(await ask(world.gateway, query, {"id": i}, token=token))[1]
                    for i in (world.there_ids[kind][0], unknown)]  # fmt: skip
@@ -322,3 +400,19 @@ async def test_a_regional_token_gets_nothing_of_the_national_audit_chain(
     assert national["data"]["auditEvents"]["edges"]
     _, regional = await ask(world.gateway, query, token=mint("AUDITOR", region="16"))
     assert regional["data"] == {"verifyAuditChain": None, "auditEvents": {"edges": []}}
+
+
+async def test_a_case_trail_is_for_auditors_of_its_region(world: World, mint: Callable[..., str]) -> None:
+    """The walk's national caller (KP2MI) holds no audit:read: the trail of the case of "there" is asked here by
+    auditors, national and of each province. Of another region's case, as of a case nobody opened: null."""
+    query = "query T($id: ID!) { caseTrail(id: $id) { step agency status heldBy } }"
+    trails = {}
+    for who, region in (("national", None), ("of 33", THERE_PROVINCE), ("of 16", "16")):
+        for case_id in (world.there_ids["Case"][0], "0f000000-0000-4000-8000-000000000000"):
+            _, answer = await ask(world.gateway, query, {"id": case_id}, token=mint("AUDITOR", region=region))
+            trails[(who, case_id == world.there_ids["Case"][0])] = answer
+    steps = [s["step"] for s in trails[("national", True)]["data"]["caseTrail"]]
+    assert steps == ["opened", "triaged", "referred", "referred", "note_added"]
+    assert trails[("of 33", True)] == trails[("national", True)]
+    nothing = {"data": {"caseTrail": None}}
+    assert [trails[("of 16", True)], trails[("of 16", False)], trails[("national", False)]] == [nothing] * 3

@@ -10,7 +10,13 @@ import pytest
 
 from demimas_cases.domain import case as c
 from demimas_cases.domain.clocks import Clocks
-from demimas_cases.domain.permissions import can_read_content, require_content, sees
+from demimas_cases.domain.permissions import (
+    can_read_content,
+    require_content,
+    require_declassifier,
+    require_reader,
+    sees,
+)
 from demimas_cases.domain.vocabulary import (
     CaseChannel,
     CaseKind,
@@ -184,3 +190,19 @@ def test_who_sees_a_case_and_who_reads_its_content() -> None:
         require_content(who("BP3MI", "16", purpose=None), x)
     with pytest.raises(Forbidden):
         require_content(who("BP3MI", "16", purpose=Purpose.STATISTICS), x)
+
+
+def test_only_a_reader_of_a_restricted_case_decides_who_reads_it_next() -> None:
+    opened = case(confidentiality=Confidentiality.RESTRICTED, owner_agency="BP3MI")
+    lowered = c.triage(opened, T0, confidentiality=Confidentiality.STANDARD, clocks=CLOCKS)
+    with pytest.raises(Forbidden):  # DISNAKER sees it (its region) but does not read it
+        require_declassifier(who("DISNAKER", "16.06"), opened, lowered)
+    require_declassifier(who("BP3MI", "16"), opened, lowered)  # the holder
+    taken = c.triage(opened, T0, owner="DISNAKER", confidentiality=Confidentiality.STANDARD, clocks=CLOCKS)
+    require_declassifier(who("DISNAKER", "16.06"), opened, taken)  # the intake names it the holder
+    require_declassifier(who("DISNAKER", "16.06"), case(), c.triage(case(), T0, clocks=CLOCKS))  # nothing lowered
+    triaged = c.triage(opened, T0, clocks=CLOCKS)
+    with pytest.raises(Forbidden):
+        require_reader(who("DISNAKER", "16.06"), triaged, "refers")
+    require_reader(who("BP3MI", "16"), triaged, "refers")
+    require_reader(who("DISNAKER", "16.06"), replace(triaged, confidentiality=Confidentiality.STANDARD), "refers")

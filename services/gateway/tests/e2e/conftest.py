@@ -1,5 +1,6 @@
-"""The real registry, designation and pillars services on the test devstack (PostgreSQL, NATS), and the gateway in
-front of them built exactly as `make run` builds it (`build_app` from settings, so every security default is on)."""
+"""The real registry, designation, pillars and cases services on the test devstack (PostgreSQL, NATS), and the
+gateway in front of them built exactly as `make run` builds it (`build_app` from settings, so every security default
+is on)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ import httpx
 import pytest
 import uvicorn
 
+from demimas_cases.app import SERVICE as CASES
+from demimas_cases.app import create_app as create_cases
+from demimas_cases.settings import CasesSettings
 from demimas_common.auth.keys import DevKeys, ensure_dev_keys, mint_token
 from demimas_common.auth.principal import Agency
 from demimas_common.db.engine import create_engine
@@ -68,8 +72,7 @@ async def _serve(app: Any) -> tuple[str, uvicorn.Server, asyncio.Task[None]]:
 
 @pytest.fixture(scope="session")
 async def matrix_services(stack: TestStack, matrix_keys: DevKeys) -> AsyncIterator[dict[str, str]]:
-    """registry, designation and pillars (pillars' and audit's rows join the matrix as their services are added
-    here)."""
+    """registry, designation, pillars and cases (audit's rows join the matrix when its service is added here)."""
     common: dict[str, Any] = {
         "environment": Environment.TEST,
         "nats_url": stack.nats_url,
@@ -77,7 +80,7 @@ async def matrix_services(stack: TestStack, matrix_keys: DevKeys) -> AsyncIterat
         "jwt_audience": AUDIENCE,
         "jwks_path": Path(matrix_keys.jwks_path),
     }
-    for service in (REGISTRY, DESIGNATION, PILLARS):
+    for service in (REGISTRY, DESIGNATION, PILLARS, CASES):
         await migrate_service(stack.database_url, service)
     engine = create_engine(with_user(stack.database_url, runtime_role("registry")), pool_size=1)
     try:
@@ -97,6 +100,9 @@ async def matrix_services(stack: TestStack, matrix_keys: DevKeys) -> AsyncIterat
         ),
         "pillars": create_pillars(
             PillarsSettings(database_url=with_user(stack.database_url, runtime_role("pillars")), **common)
+        ),
+        "cases": create_cases(
+            CasesSettings(database_url=with_user(stack.database_url, runtime_role("cases")), **common)
         ),
     }
     served = {name: await _serve(app) for name, app in apps.items()}

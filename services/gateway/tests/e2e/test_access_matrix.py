@@ -9,6 +9,7 @@ and, per path from the outside in, the scope groups that path needs) and start t
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -96,6 +97,69 @@ ROWS = [
     Row("pilotProjects", "{ pilotProjects(first: 1) { __typename } }", ((("pilotProjects",), scopes("pilot:read")),)),
     Row("servicePillars", "{ servicePillars { __typename } }", ((("servicePillars",), scopes("pillars:read")),)),
 ]
+# Protection cases: STANDARD cases about the worker (`$case`) and about its family member (`$familyCase`), referred to
+# KEMENPPPA, KEMENIMIPAS and BNN, so that every agency holding case:read sees them (and, with the purpose
+# PROTECTION_CASE every request here sends, reads their content).
+CASE = "query C($case: ID!) { case(id: $case) { id %s } }"
+ON_CASE = (("case",), scopes("case:read"))
+ROWS += [
+    Row("case", CASE % "", (ON_CASE,)),
+    *(
+        Row(f"case.{f}", CASE % f"{f} {sub}".strip(), (ON_CASE, (("case", f), scopes("case:read"))))
+        for f, sub in (
+            ("description", ""),
+            ("reporter", "{ anonymous }"),
+            ("notes", "{ text }"),
+            ("people", "{ role }"),
+        )
+    ),
+    Row(
+        "case.referrals.reason",
+        CASE % "referrals { reason }",
+        (ON_CASE, (("case", "referrals", 0, "reason"), scopes("case:read"))),
+    ),
+    Row(
+        "case.people.worker",
+        CASE % "people { worker { id } }",
+        (ON_CASE, (("case", "people", 0, "worker"), scopes("registry:read"))),
+    ),
+    Row(
+        "case.people.familyMember",
+        CASE.replace("$case", "$familyCase") % "people { familyMember { id } }",
+        (ON_CASE, (("case", "people", 0, "familyMember"), scopes("registry:read family:read"))),
+    ),
+    Row("cases", "{ cases(first: 1) { totalCount } }", ((("cases",), scopes("case:read")),)),
+    Row("overdueCases", "{ overdueCases(first: 1) { totalCount } }", ((("overdueCases",), scopes("case:read")),)),
+    Row(
+        "legalAidOrganisations",
+        "{ legalAidOrganisations { id } }",
+        ((("legalAidOrganisations",), scopes("case:read")),),
+    ),
+    Row(
+        "caseTrail",
+        "query T($case: ID!) { caseTrail(id: $case) { step } }",
+        ((("caseTrail",), scopes("audit:read")),),
+    ),
+    Row(
+        "village.caseStats",
+        f'{{ village(code: "{VILLAGE}") {{ code caseStats {{ open }} }} }}',
+        ((("village",), AUTHENTICATED), (("village", "caseStats"), scopes("stats:read", "case:read"))),
+    ),
+    Row(
+        "worker.cases",
+        WORKER % "cases { id }",
+        (ON_WORKER, (("worker", "cases"), scopes("registry:read case:read"))),
+    ),
+    Row(
+        "worker.family.cases",
+        WORKER % "family { id cases { id } }",
+        (
+            ON_WORKER,
+            (("worker", "family"), scopes("family:read")),
+            (("worker", "family", 0, "cases"), scopes("registry:read family:read case:read")),
+        ),
+    ),
+]
 NOBODY = str(uuid.UUID(int=1))
 MUTATIONS = [
     Row(
@@ -123,6 +187,27 @@ MUTATIONS = [
         f'mutation {{ setPilotStatus(id: "{NOBODY}", status: ACTIVE) {{ id }} }}',
         ((("setPilotStatus",), scopes("pilot:write")),),
     ),
+    *(
+        Row(name, f"mutation {{ {name}({arguments}) {{ id }} }}", (((name,), scopes("case:write")),))
+        for name, arguments in (
+            # an input the service refuses: even an allowed caller opens nothing
+            (
+                "openCase",
+                'input: {villageCode: "00.00.00.0000", kind: COMPLAINT, phase: ABROAD, channel: HOTLINE, '
+                'description: "nothing to see", reporter: {anonymous: true}}',
+            ),
+            ("triageCase", f'id: "{NOBODY}", version: 1'),
+            ("referCase", f'id: "{NOBODY}", version: 1, input: {{toAgency: BNN, reason: "help"}}'),
+            ("acceptReferral", f'referralId: "{NOBODY}", version: 1'),
+            ("declineReferral", f'referralId: "{NOBODY}", version: 1, reason: "not ours"'),
+            ("recordReferralOutcome", f'referralId: "{NOBODY}", version: 1, outcome: "done"'),
+            ("addCaseNote", f'caseId: "{NOBODY}", version: 1, text: "a note"'),
+            ("resolveCase", f'id: "{NOBODY}", version: 1, resolution: "done"'),
+            ("closeCase", f'id: "{NOBODY}", version: 1'),
+            ("reopenCase", f'id: "{NOBODY}", version: 1, reason: "again"'),
+            ("registerLegalAidOrganisation", 'input: {name: "LBH", accreditationNumber: "X-1", regionsServed: []}'),
+        )
+    ),
 ]
 
 
@@ -136,6 +221,7 @@ def refused_at(row: Row, agency: str | None) -> tuple[str | int, ...] | None:
 
 @pytest.fixture(scope="module")
 async def worker_id(secured_gateway: httpx.AsyncClient, matrix_mint: Callable[..., str]) -> str:
+    """A worker of VILLAGE with one (adult) family member."""
     register = "mutation R($input: RegisterWorkerInput!) { registerWorker(input: $input) { id } }"
     worker = {
         "nik": "1606134703940123",
@@ -150,7 +236,52 @@ async def worker_id(secured_gateway: httpx.AsyncClient, matrix_mint: Callable[..
     }
     body = await post(secured_gateway, register, {"input": worker}, matrix_mint("KP2MI"))
     assert "errors" not in body, body
-    return str(body["data"]["registerWorker"]["id"])
+    found = str(body["data"]["registerWorker"]["id"])
+    member = {"relation": "SPOUSE", "fullName": "Ahmad Fauzi", "birthDate": "1990-01-01"}
+    add = "mutation F($id: ID!, $in: FamilyMemberInput!) { addFamilyMember(workerId: $id, input: $in) { id } }"
+    body = await post(secured_gateway, add, {"id": found, "in": member}, matrix_mint("KP2MI"))
+    assert "errors" not in body, body
+    return found
+
+
+async def _open_case(http: httpx.AsyncClient, token: str, person: dict[str, str]) -> str:
+    """A STANDARD case about one person, referred to the three referral-only agencies, with a note: every agency
+    with case:read sees it. Opened once the cases service knows the person (the registry's events reach it
+    asynchronously)."""
+    case = {"villageCode": VILLAGE, "kind": "COMPLAINT", "phase": "ABROAD", "channel": "HOTLINE",
+            "destinationCountry": "MY", "description": "Wages unpaid for four months", "confidentiality": "STANDARD",
+            "reporter": {"anonymous": False, "name": "Satgas desa"}, "people": [person]}  # fmt: skip
+    for _ in range(200):
+        body = await post(http, "mutation O($in: OpenCaseInput!) { openCase(input: $in) { id } }", {"in": case}, token)
+        if "is known to the cases service" not in str(body.get("errors", "")):
+            break
+        await asyncio.sleep(0.1)
+    assert "errors" not in body, body
+    found = str(body["data"]["openCase"]["id"])
+    steps = ["mutation { triageCase(id: $id, version: 1) { id } }"]
+    steps += [f'mutation {{ referCase(id: $id, version: {v}, input: {{toAgency: {a}, reason: "needs {a}"}}) {{ id }} }}'
+              for v, a in ((2, "KEMENPPPA"), (3, "KEMENIMIPAS"), (4, "BNN"))]  # fmt: skip
+    steps += ['mutation { addCaseNote(caseId: $id, version: 5, text: "called the family") { id } }']
+    for step in steps:
+        body = await post(http, step.replace("mutation {", "mutation M($id: ID!) {"), {"id": found}, token)
+        assert "errors" not in body, body
+    return found
+
+
+@pytest.fixture(scope="module")
+async def case_ids(
+    secured_gateway: httpx.AsyncClient, matrix_mint: Callable[..., str], worker_id: str
+) -> dict[str, str]:
+    """`$case`: a case about the worker; `$familyCase`: one about its family member (one person each, so that a
+    refused person is refused once)."""
+    kp2mi = matrix_mint("KP2MI")
+    family = await post(secured_gateway, "query W($id: ID!) { worker(id: $id) { family { id } } }", {"id": worker_id},
+                        kp2mi)  # fmt: skip
+    member = family["data"]["worker"]["family"][0]["id"]
+    return {
+        "case": await _open_case(secured_gateway, kp2mi, {"role": "WORKER", "id": worker_id}),
+        "familyCase": await _open_case(secured_gateway, kp2mi, {"role": "FAMILY_MEMBER", "id": member}),
+    }
 
 
 async def post(http: httpx.AsyncClient, query: str, variables: dict[str, Any] | None, token: str | None) -> Any:
@@ -164,9 +295,12 @@ async def post(http: httpx.AsyncClient, query: str, variables: dict[str, Any] | 
 
 def value_at(data: Any, path: tuple[str | int, ...]) -> Any:
     for key in path:
-        if not isinstance(data, dict):
+        if isinstance(key, int) and isinstance(data, list):
+            data = data[key] if key < len(data) else None
+        elif isinstance(key, str) and isinstance(data, dict):
+            data = data.get(key)
+        else:
             return None
-        data = data.get(key)  # type: ignore[arg-type]
     return data
 
 
@@ -176,10 +310,16 @@ AGENCIES = [*(a for a in GRANTS if a is not None), None]
 @pytest.mark.parametrize("agency", AGENCIES, ids=lambda a: a or "anonymous")
 @pytest.mark.parametrize("row", ROWS, ids=lambda r: r.name)
 async def test_query_matrix(
-    secured_gateway: httpx.AsyncClient, matrix_mint: Callable[..., str], worker_id: str, row: Row, agency: str | None
+    secured_gateway: httpx.AsyncClient,
+    matrix_mint: Callable[..., str],
+    worker_id: str,
+    case_ids: dict[str, str],
+    row: Row,
+    agency: str | None,
 ) -> None:
     token = matrix_mint(agency, region=REGIONAL.get(agency)) if agency else None
-    body = await post(secured_gateway, row.query, {"id": worker_id} if "$id" in row.query else None, token)
+    variables = {name: value for name, value in {"id": worker_id, **case_ids}.items() if f"${name}:" in row.query}
+    body = await post(secured_gateway, row.query, variables, token)
     assert "data" in body, body
     refused = refused_at(row, agency)
     denials = [

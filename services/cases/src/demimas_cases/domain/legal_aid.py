@@ -30,6 +30,10 @@ class LegalAidOrganisation:
     def serves(self, village_code: str) -> bool:
         return self.active and any(region_covers(r, village_code) for r in self.regions_served)
 
+    def works_in(self, region: str) -> bool:
+        """Whether it serves some of `region` (a part of it, all of it, or more)."""
+        return any(region_covers(r, region) or region_covers(region, r) for r in self.regions_served)
+
 
 def check_organisation(org: LegalAidOrganisation) -> LegalAidOrganisation:
     name = check_text(org.name, "name", low=3, high=200)

@@ -5,9 +5,14 @@
   answered as missing, however it is reached.
 - **Content** (identities, description, notes, reasons, outcomes): a case the caller sees, with `case:read` and the
   purpose PROTECTION_CASE; a RESTRICTED case's content only to its owner and the agencies that accepted a referral.
+  Which cases concern a person (`Worker.cases`) is content too: it says who a case concerns.
 - **Change** (`case:write`): opening, triage and referral by the case-handling agencies (KP2MI, BP3MI, DISNAKER);
-  answering a referral by its receiving side; resolving, closing and reopening by the owner or KP2MI; notes by any
-  agency that sees the case and may read its content.
+  triage (the intake: any handler that sees the open case names who holds it) lowers a RESTRICTED case to STANDARD
+  only when the triaging agency reads it as restricted (it holds it as the triage leaves it, or accepted a
+  referral); a RESTRICTED case is referred only by an agency that reads it (a referral picks who reads it next:
+  nobody decides that blind, nor refers the case to itself to read it); answering a referral by its receiving
+  side; resolving, closing and reopening by the owner or KP2MI; notes by any agency that sees the case and may read
+  its content.
 
 The SQL side of "see" is adapters/cases.py (`visible_to`); both follow `sees` below and are tested against it."""
 
@@ -25,8 +30,11 @@ __all__ = [
     "WRITE",
     "can_read_content",
     "require_content",
+    "require_content_purpose",
+    "require_declassifier",
     "require_handler",
     "require_owner",
+    "require_reader",
     "require_receiver",
     "sees",
     "sees_all_in_region",
@@ -59,14 +67,19 @@ def can_read_content(principal: Principal, case: Case) -> bool:
     return True
 
 
-def require_content(principal: Principal, case: Case) -> None:
-    """Scope, purpose and confidentiality before any content is read (nothing is recorded for a refused read)."""
+def require_content_purpose(principal: Principal) -> None:
+    """Scope and purpose of any read of content, whichever case (checked before a case is even looked at)."""
     principal.require_scope(READ)
     if principal.require_purpose() is not Purpose.PROTECTION_CASE:
         raise Forbidden(
             f"case content is read for the purpose {Purpose.PROTECTION_CASE.value}, not {principal.purpose}",
             reason="wrong_purpose",
         )
+
+
+def require_content(principal: Principal, case: Case) -> None:
+    """Scope, purpose and confidentiality before any content is read (nothing is recorded for a refused read)."""
+    require_content_purpose(principal)
     if not can_read_content(principal, case):
         raise Forbidden(
             "this case is restricted: its content is for its owner and the agencies that accepted a referral",
@@ -79,6 +92,26 @@ def require_handler(principal: Principal, doing: str) -> None:
     if principal.agency not in HANDLERS:
         raise Forbidden(
             f"{principal.agency.value} does not {doing} cases (KP2MI, BP3MI and DISNAKER do)", reason="not_a_handler"
+        )
+
+
+def require_reader(principal: Principal, case: Case, doing: str) -> None:
+    """For a change that decides who reads a restricted case next: the caller must be one that reads it."""
+    if case.confidentiality is Confidentiality.RESTRICTED and not can_read_content(principal, case):
+        raise Forbidden(
+            f"this case is restricted: only its owner and the agencies that accepted a referral {doing} it",
+            reason="restricted_case",
+        )
+
+
+def require_declassifier(principal: Principal, before: Case, after: Case) -> None:
+    """Lowering a RESTRICTED case to STANDARD opens its content to every agency that sees it: decided only by an
+    agency that reads it as restricted, as the change leaves it (its holder, or one that accepted a referral)."""
+    lowered = before.confidentiality is Confidentiality.RESTRICTED and after.confidentiality is Confidentiality.STANDARD
+    if lowered and principal.agency.value not in after.content_agencies:
+        raise Forbidden(
+            "this case is restricted: only its holder and the agencies that accepted a referral make it STANDARD",
+            reason="restricted_case",
         )
 
 

@@ -28,8 +28,10 @@ from demimas_cases.domain.permissions import (
     HANDLERS,
     RECEIVERS,
     require_content,
+    require_declassifier,
     require_handler,
     require_owner,
+    require_reader,
     require_receiver,
     sees,
 )
@@ -169,6 +171,7 @@ async def triage_case(cmd: TriageCase, uow: CasesUoW, principal: Principal, rule
     now = rules.clock()
     changed = domain.triage(case, now, owner=cmd.owner, kind=cmd.kind, phase=cmd.phase,
                             confidentiality=cmd.confidentiality, clocks=rules.clocks)  # fmt: skip
+    require_declassifier(principal, case, changed)
     uow.publish(events.case_changed("triaged", changed, principal.actor))
     return await _save(uow, changed, "triaged", principal, now)
 
@@ -178,6 +181,7 @@ async def refer_case(cmd: ReferCase, uow: CasesUoW, principal: Principal, rules:
     if (cmd.to_agency is None) == (cmd.legal_aid_organisation_id is None):
         raise BadUserInput("refer to an agency (toAgency) or a legal aid organisation, one of the two", field="input")
     case = await _load(uow, principal, cmd.case_id, cmd.version)
+    require_reader(principal, case, "refer")
     if cmd.to_agency is not None and Agency(cmd.to_agency) not in RECEIVERS:
         allowed = ", ".join(sorted(a.value for a in RECEIVERS))
         raise BadUserInput(f"cases are referred to {allowed}, not {cmd.to_agency}", field="toAgency")

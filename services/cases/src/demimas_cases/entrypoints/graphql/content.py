@@ -2,24 +2,24 @@
 (scope, purpose PROTECTION_CASE, confidentiality: domain/permissions.py `require_content`) and recorded as a
 `demimas.cases.personal_data.accessed` event before the value is returned.
 
-Reads of one execution step are batched into one event (which cases, which fields, the registered people those
-cases concern, the purpose, the client's operation name), written through the outbox in a transaction of its own.
-Every content field is about the case's people (a description or a note tells what happened to them), so any read
-names them: a worker's access log (audit service) shows who read their cases, whichever field was read.
+Which cases concern a person (`Worker.cases`, `FamilyMember.cases`) is content as well, since it says who a case
+concerns: `cases_of_person` keeps the cases whose content the caller may read and records the read with that person.
 
-If that write fails, every waiting field fails with UNAVAILABLE and returns null: no content leaves without its
-record (fail closed)."""
+Reads of one execution step are batched into one event (which cases, which fields, which registered people, the
+purpose, the client's operation name), written through the outbox in a transaction of its own. If that write fails,
+every waiting field fails with UNAVAILABLE and returns null: no content leaves without its record (fail closed)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from demimas_cases.adapters.unit_of_work import CasesUnitOfWork
 from demimas_cases.domain.case import Case
 from demimas_cases.domain.commands import RecordCaseAccess
-from demimas_cases.domain.permissions import require_content
+from demimas_cases.domain.permissions import can_read_content, require_content, require_content_purpose
 from demimas_cases.domain.vocabulary import PersonRole
 from demimas_cases.service_layer.access import record_case_access
 from demimas_common.auth.principal import Principal
@@ -51,22 +51,46 @@ class ContentGate:
         self._batch: _Batch | None = None
         self._flushes: set[asyncio.Task[None]] = set()
 
-    async def gate(self, case: Case, field_name: str) -> None:
-        """Returns once the read of `field_name` of `case` is recorded, with the registered people of the case;
-        raises (nothing recorded) when refused."""
+    async def gate(self, case: Case, field_name: str, *, people: bool = False) -> None:
+        """Returns once the read of `field_name` of `case` is recorded; raises (nothing recorded) when refused.
+        Every content field is about the case's people (a description or a note tells what happened to them), so
+        the record names its registered people whichever field is read: a worker's access log shows who read their
+        cases. (`people` is kept for callers that say so explicitly; it changes nothing.)"""
+        require_content(self._caller(), case)
+        del people
+        named = [(p.role, p.id) for p in case.people if p.id is not None]
+        await self._recorded([case], field_name, named)
+
+    async def cases_of_person(
+        self, cases: Sequence[Case], field_name: str, person: uuid.UUID, role: PersonRole
+    ) -> list[Case]:
+        """Of `cases` (those concerning `person` that the caller sees), the ones whose content it may read, once
+        that read is recorded with the person; the purpose is checked first, whether or not there is any."""
+        principal = self._caller()
+        require_content_purpose(principal)
+        readable = [c for c in cases if can_read_content(principal, c)]
+        if readable:
+            await self._recorded(readable, field_name, [(role, person)])
+        return readable
+
+    def _caller(self) -> Principal:
         if self._principal is None:
             raise Unauthenticated("case content needs a token")
-        require_content(self._principal, case)
+        return self._principal
+
+    async def _recorded(
+        self, cases: Sequence[Case], field_name: str, people: Sequence[tuple[PersonRole, uuid.UUID]]
+    ) -> None:
         batch = self._batch
         if batch is None:
             batch = self._batch = _Batch()
             asyncio.get_running_loop().call_soon(self._start_flush, batch)
-        batch.cases[str(case.id)] = None
+        for case in cases:
+            batch.cases[str(case.id)] = None
         batch.fields[field_name] = None
-        for p in case.people:
-            if p.id is not None:
-                target = batch.workers if p.role is PersonRole.WORKER else batch.family
-                target[str(p.id)] = None
+        for role, person in people:
+            target = batch.workers if role is PersonRole.WORKER else batch.family
+            target[str(person)] = None
         await asyncio.shield(batch.done)
 
     def _start_flush(self, batch: _Batch) -> None:

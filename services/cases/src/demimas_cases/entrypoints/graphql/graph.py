@@ -3,24 +3,31 @@ registry's `Worker` and `FamilyMember`, which this subgraph extends with their `
 registry, extended with its `caseStats`). They live in one module so that imports flow one way.
 
 Every way to a case goes through the caller's visibility (domain/permissions.py `sees`, adapters/cases.py
-`visible_to`): `Worker.cases` lists only the cases the caller may see; `_entities` answers null for the others."""
+`visible_to`): `_entities` answers null for the others. Who a case concerns is content: `Worker.cases` (and
+`FamilyMember.cases`) lists only the cases whose content the caller may read, through the content gate (purpose,
+confidentiality, recorded), and asks what finding the person through the registry asks (registry:read; family:read
+for a family member). The people of a case name a registered person only to a caller with those scopes, and only
+when the person lives within the caller's region (the region rule of demimas_common.graphql.access, as for every
+object): a case heard here may concern a person registered elsewhere."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Awaitable
 
 import strawberry
 from strawberry.dataloader import DataLoader
 
 from demimas_cases.adapters.cases import CaseRepository
 from demimas_cases.adapters.notes import NoteRepository
+from demimas_cases.adapters.people import PeopleRepository
 from demimas_cases.adapters.stats import VillageCaseStats, village_stats
 from demimas_cases.domain import case as model
 from demimas_cases.domain.case import overdue_items
-from demimas_cases.domain.permissions import can_read_content, sees
+from demimas_cases.domain.permissions import can_read_content, require_content_purpose, sees
 from demimas_cases.domain.vocabulary import PersonRole
-from demimas_cases.entrypoints.graphql.common import READ, STATS, parse_id
+from demimas_cases.entrypoints.graphql.common import FAMILY, PERSON, READ, STATS, parse_id
 from demimas_cases.entrypoints.graphql.context import Ctx
 from demimas_cases.entrypoints.graphql.enums import (
     AgencyEnum,
@@ -34,15 +41,18 @@ from demimas_cases.entrypoints.graphql.enums import (
 )
 from demimas_cases.entrypoints.graphql.types import CONTENT, CaseNote, OverdueItem, Referral, Reporter
 from demimas_common.auth.principal import Purpose
+from demimas_common.graphql.access import ANYWHERE
 from demimas_common.graphql.village import VillageKey
 
 __all__ = ["Case", "CasePerson", "CaseStats", "FamilyMember", "Village", "Worker", "cases_of_people"]
 
 
-async def cases_of_people(info: Ctx, person_id: uuid.UUID) -> list[Case]:
-    """The cases concerning a person that the caller may see (one query for every person of the request)."""
+async def cases_of_people(info: Ctx, person_id: uuid.UUID, role: PersonRole, field: str) -> list[Case]:
+    """The cases concerning a person whose content the caller may read, the read recorded (one query for every
+    person of the request)."""
     ctx = info.context
     principal = ctx.require_principal()
+    require_content_purpose(principal)  # before anything is looked up: the answer without it is the same for all
     now = ctx.rules.clock()
 
     async def load(ids: list[uuid.UUID]) -> list[list[Case]]:
@@ -53,57 +63,94 @@ async def cases_of_people(info: Ctx, person_id: uuid.UUID) -> list[Case]:
         return [[Case.from_domain(found[i], now) for i in by_person.get(p, []) if i in found] for p in ids]
 
     loader: DataLoader[uuid.UUID, list[Case]] = ctx.loader("cases-of-people", lambda: DataLoader(load))
-    return await loader.load(person_id)
+    visible = await loader.load(person_id)
+    readable = {c.id for c in await ctx.content.cases_of_person([c.domain for c in visible], field, person_id, role)}
+    return [c for c in visible if c.domain.id in readable]
+
+
+def person_village(info: Ctx, person_id: uuid.UUID) -> Awaitable[str | None]:
+    """Where a registered person lives, as the registry's events made it known here (None: not known, which the
+    region rule treats as outside every region)."""
+    ctx = info.context
+
+    async def load(ids: list[uuid.UUID]) -> list[str | None]:
+        async with ctx.engine.connect() as conn:
+            found = await PeopleRepository(conn).get_many(ids)
+        return [found[i].village_code if i in found else None for i in ids]
+
+    loader: DataLoader[uuid.UUID, str | None] = ctx.loader("person-villages", lambda: DataLoader(load))
+    return loader.load(person_id)
 
 
 @strawberry.federation.type(keys=["id"], description="A migrant worker (owned by the registry).")
 class Worker:
     id: strawberry.ID
+    asked_for: strawberry.Private[bool] = False
+    """Made from an id the caller sent (`_entities`): echoing it tells the caller nothing, wherever it lives."""
 
-    @strawberry.federation.field(requires_scopes=READ, description="Protection cases concerning this worker.")
+    def region_code(self, info: Ctx) -> str | Awaitable[str | None]:
+        return ANYWHERE if self.asked_for else person_village(info, parse_id(self.id))
+
+    @strawberry.federation.field(
+        requires_scopes=[PERSON[0] + READ[0]],
+        description="Protection cases concerning this worker whose content the caller may read. " + CONTENT,
+    )
     async def cases(self, info: Ctx) -> list[Case] | None:
-        return await cases_of_people(info, parse_id(self.id))
+        return await cases_of_people(info, parse_id(self.id), PersonRole.WORKER, "Worker.cases")
 
     @classmethod
     def resolve_reference(cls, id: strawberry.ID) -> Worker:
-        return cls(id=id)
+        return cls(id=id, asked_for=True)
 
 
 @strawberry.federation.type(keys=["id"], description="A family member of a migrant worker (owned by the registry).")
 class FamilyMember:
     id: strawberry.ID
+    asked_for: strawberry.Private[bool] = False
+    """As `Worker.asked_for`."""
 
-    @strawberry.federation.field(requires_scopes=READ, description="Protection cases concerning this family member.")
+    def region_code(self, info: Ctx) -> str | Awaitable[str | None]:
+        return ANYWHERE if self.asked_for else person_village(info, parse_id(self.id))
+
+    @strawberry.federation.field(
+        requires_scopes=[FAMILY[0] + READ[0]],
+        description="Protection cases concerning this family member whose content the caller may read. " + CONTENT,
+    )
     async def cases(self, info: Ctx) -> list[Case] | None:
-        return await cases_of_people(info, parse_id(self.id))
+        return await cases_of_people(info, parse_id(self.id), PersonRole.FAMILY_MEMBER, "FamilyMember.cases")
 
     @classmethod
     def resolve_reference(cls, id: strawberry.ID) -> FamilyMember:
-        return cls(id=id)
+        return cls(id=id, asked_for=True)
 
 
 @strawberry.type(description="One person a case concerns: registered (worker or family member) or not.")
 class CasePerson:
     role: PersonRoleEnum  # type: ignore[valid-type]
-    worker: Worker | None
-    family_member: FamilyMember | None
     name: str | None = strawberry.field(description="An unregistered person's name as reported.")
     sex: SexEnum | None  # type: ignore[valid-type]
     birth_year: int | None
     minor: bool
+    person_id: strawberry.Private[uuid.UUID | None]
+
+    @strawberry.federation.field(
+        requires_scopes=PERSON, description="The registered worker (who it is needs registry:read, as everywhere)."
+    )
+    def worker(self) -> Worker | None:
+        found = self.person_id if self.role is PersonRole.WORKER else None
+        return Worker(id=strawberry.ID(str(found))) if found else None
+
+    @strawberry.federation.field(
+        requires_scopes=FAMILY,
+        description="The registered family member (who it is needs registry:read and family:read, as everywhere).",
+    )
+    def family_member(self) -> FamilyMember | None:
+        found = self.person_id if self.role is PersonRole.FAMILY_MEMBER else None
+        return FamilyMember(id=strawberry.ID(str(found))) if found else None
 
     @classmethod
     def from_domain(cls, p: model.Person) -> CasePerson:
-        ref = strawberry.ID(str(p.id)) if p.id else None
-        return cls(
-            role=p.role,
-            worker=Worker(id=ref) if ref and p.role is PersonRole.WORKER else None,
-            family_member=FamilyMember(id=ref) if ref and p.role is PersonRole.FAMILY_MEMBER else None,
-            name=p.name,
-            sex=p.sex,
-            birth_year=p.birth_year,
-            minor=p.minor,
-        )
+        return cls(role=p.role, name=p.name, sex=p.sex, birth_year=p.birth_year, minor=p.minor, person_id=p.id)
 
 
 @strawberry.type(description="How many cases of one kind.")

@@ -20,7 +20,7 @@ from demimas_cases.entrypoints.graphql.enums import AgencyEnum
 from demimas_cases.entrypoints.graphql.graph import Case
 from demimas_cases.entrypoints.graphql.inputs import CaseFilterInput
 from demimas_cases.entrypoints.graphql.types import CaseStep, LegalAidOrganisation
-from demimas_common.auth.principal import Agency, Principal, region_covers
+from demimas_common.auth.principal import Agency, Principal
 from demimas_common.errors import BadUserInput
 from demimas_common.graphql.pagination import encode_cursor, validate_first
 from demimas_common.graphql.types import PageInfo
@@ -132,7 +132,9 @@ class Query:
         return await case_page(ctx, CaseFilter(), first, after, overdue_for=holder)
 
     @strawberry.federation.field(
-        requires_scopes=READ, description="KP2MI's register of legal aid organisations, those serving a region."
+        requires_scopes=READ,
+        description="KP2MI's register of legal aid organisations, those serving a region. A regional office sees "
+        "those that serve (some of) its region, the only ones its cases can be referred to.",
     )
     async def legal_aid_organisations(
         self,
@@ -142,14 +144,12 @@ class Query:
         ] = None,
     ) -> list[LegalAidOrganisation]:
         ctx = info.context
-        ctx.require_principal()
+        principal = ctx.require_principal()
         prefix = _region_prefix(region_prefix)
         async with ctx.engine.connect() as conn:
             found = await LegalAidRepository(conn).all()
-        if prefix is not None:
-            found = [o for o in found if any(region_covers(r, prefix) or region_covers(prefix, r)
-                                             for r in o.regions_served)]  # fmt: skip
-        return [LegalAidOrganisation.from_domain(o) for o in found]
+        regions = [r for r in (prefix, principal.region) if r is not None]
+        return [LegalAidOrganisation.from_domain(o) for o in found if all(o.works_in(r) for r in regions)]
 
     @strawberry.federation.field(
         requires_scopes=AUDIT,
