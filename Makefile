@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 PACKAGES := libs/common services/registry services/gateway services/designation services/pillars services/audit services/cases
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-unit lint format bench bench-registry bench-gateway bench-designation bench-pillars bench-audit bench-security bench-plans bench-node bench-scale cluster-rehearsal constraints clean-stack supergraph api-baseline
+.PHONY: run test test-unit lint format bench bench-registry bench-gateway bench-designation bench-pillars bench-audit bench-security bench-plans bench-cases bench-node bench-scale cluster-rehearsal constraints clean-stack supergraph api-baseline
 
 $(STAMP): constraints.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -37,7 +37,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: bench-registry bench-gateway bench-designation bench-pillars bench-audit bench-security bench-plans
+bench: bench-registry bench-gateway bench-designation bench-pillars bench-audit bench-security bench-plans bench-cases
 
 bench-designation: $(STAMP)
 	$(BIN)/python -m bench.designation
@@ -50,6 +50,11 @@ bench-pillars: $(STAMP)
 
 bench-registry: $(STAMP)
 	$(BIN)/python -m bench.registry
+
+## make bench-cases: 1,000,000 protection cases over every village; list p50/p95 over HTTP and the overdue sweep
+## (BENCH_CASES=100000 for a quick run)
+bench-cases: $(STAMP)
+	$(BIN)/python -m bench.cases
 
 ## make bench-node: the gateway benchmarks' Node packages (the scenario's subgraphs, Apollo Gateway and its query
 ## planner; benchmark only, never shipped), installed into bench/node/node_modules when missing or out of date

@@ -50,7 +50,7 @@ from demimas_registry.synthetic import (
     SCHEMES,
 )
 
-__all__ = ["FAMILY_COLUMNS", "PROVINCE_SHARES", "Chunk", "Generator", "village_counts"]
+__all__ = ["FAMILY_COLUMNS", "PROVINCE_SHARES", "Chunk", "Generator", "VillageRef", "village_counts", "villages"]
 
 Row = tuple[Any, ...]
 FAMILY_COLUMNS = ("id", "worker_id", "relation", "full_name", "birth_date", "minor", "consent_given_by",
@@ -100,7 +100,8 @@ class VillageRef:
     kind: str
 
 
-def _villages() -> list[VillageRef]:
+def villages() -> list[VillageRef]:
+    """Every Kemendagri village (desa and kelurahan) with its district: what `village_counts` weighs."""
     districts: dict[str, int] = {}
     out = []
     for row in iter_villages():
@@ -147,7 +148,7 @@ class Generator:
     def __init__(self, workers: int, family_target: int, *, seed: int = 2026, today: dt.date | None = None) -> None:
         self.rng = rng = random.Random(seed)
         self.today = today or min(ANCHOR, dt.date.today())
-        self.villages = _villages()
+        self.villages = villages()
         self.counts = village_counts(self.villages, workers, rng)
         order: list[int] = []
         for index, n in enumerate(self.counts):
