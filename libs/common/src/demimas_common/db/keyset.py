@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from sqlalchemy import ColumnElement, Table, and_, literal, or_, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-__all__ = ["in_region", "village_id_page"]
+__all__ = ["in_region", "in_region_range", "village_id_page"]
 
 
 def in_region(column: ColumnElement[str], prefix: str | None) -> ColumnElement[bool]:
@@ -18,6 +18,17 @@ def in_region(column: ColumnElement[str], prefix: str | None) -> ColumnElement[b
     if not prefix:
         return literal(True)
     return or_(column == prefix, column.startswith(prefix + "."))
+
+
+def in_region_range(column: ColumnElement[str], prefix: str | None) -> ColumnElement[bool]:
+    """`in_region` as a range, `prefix <= code < prefix + "/"` ("/" follows "." in ASCII), for a `COLLATE "C"`
+    column of Kemendagri codes (digits and dots only: then the range holds exactly the prefix and the codes under
+    it). A B-tree index on the column (or one led by equality columns, then the column) scans that range alone, with
+    the bounds as parameters too: a prepared statement's generic plan cannot turn `LIKE $1 || '%'` into a range,
+    and would scan every row in the index order before the region instead."""
+    if not prefix:
+        return literal(True)
+    return and_(column >= prefix, column < prefix + "/")
 
 
 async def village_id_page(

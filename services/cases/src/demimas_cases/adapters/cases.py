@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, tr
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from demimas_cases.adapters.counts import NOTHING, CountKey, count_key, counted
 from demimas_cases.adapters.tables import case_content, case_people, case_steps, cases, referrals
 from demimas_cases.domain.case import ACTIVE, Case, Person, Referral, Reporter, holders, next_due
 from demimas_cases.domain.permissions import READ, WRITE, sees_all_in_region
@@ -28,7 +29,7 @@ from demimas_cases.domain.vocabulary import (
     Sex,
 )
 from demimas_common.auth.principal import Principal
-from demimas_common.db.keyset import in_region, village_id_page
+from demimas_common.db.keyset import in_region_range, village_id_page
 
 __all__ = ["CaseFilter", "CaseRepository", "Step", "visible_to"]
 
@@ -61,7 +62,7 @@ def visible_to(principal: Principal) -> list[ColumnElement[bool]]:
     c = cases.c
     if not (principal.has_scope(READ) or principal.has_scope(WRITE)):
         return [false()]
-    conditions = [in_region(c.village_code, principal.region)]
+    conditions = [in_region_range(c.village_code, principal.region)]
     if not sees_all_in_region(principal):
         conditions.append(c.referred_to.contains([principal.agency.value]))
     return conditions
@@ -77,7 +78,7 @@ def _filter(f: CaseFilter, now: dt.datetime) -> list[ColumnElement[bool]]:
     if f.phase is not None:
         out.append(c.phase == f.phase.value)
     if f.region_prefix:
-        out.append(in_region(c.village_code, f.region_prefix))
+        out.append(in_region_range(c.village_code, f.region_prefix))
     if f.village_code is not None:
         out.append(c.village_code == f.village_code)
     if f.assigned_to is not None:
@@ -290,6 +291,26 @@ class CaseRepository:
     async def count(
         self, principal: Principal, f: CaseFilter, *, now: dt.datetime, overdue_for: str | None = None
     ) -> int:
+        """How many cases the list has: from `case_counts` when its conditions are counted there
+        (adapters/counts.py), else by counting the rows (`count_rows`)."""
+        if overdue_for is None and f.assigned_to is None and f.overdue is None and f.village_code is None:
+            key = count_key(
+                principal,
+                region_prefix=f.region_prefix,
+                status=f.status.value if f.status else None,
+                kind=f.kind.value if f.kind else None,
+                phase=f.phase.value if f.phase else None,
+            )
+            if key == NOTHING:
+                return 0
+            if isinstance(key, CountKey):
+                return await counted(self._conn, key)
+        return await self.count_rows(principal, f, now=now, overdue_for=overdue_for)
+
+    async def count_rows(
+        self, principal: Principal, f: CaseFilter, *, now: dt.datetime, overdue_for: str | None = None
+    ) -> int:
+        """The count by the rows the list's conditions match."""
         where = [*visible_to(principal), *_filter(f, now)]
         if overdue_for is not None:
             where.append(overdue_held_by(overdue_for, now))
@@ -324,13 +345,16 @@ class CaseRepository:
         self, escalated: Sequence[tuple[uuid.UUID, str, uuid.UUID | None]], at: dt.datetime
     ) -> None:
         """Record that these items (case id, item kind, referral id) were escalated at `at`."""
-        for case_id, item, referral_id in escalated:
-            if referral_id is not None:
-                await self._conn.execute(update(referrals).where(referrals.c.id == referral_id).values(escalated_at=at))
-            elif item == "TRIAGE":
-                await self._conn.execute(update(cases).where(cases.c.id == case_id).values(triage_escalated_at=at))
-            else:
-                await self._conn.execute(update(cases).where(cases.c.id == case_id).values(resolution_escalated_at=at))
+        triage = [case_id for case_id, item, referral_id in escalated if referral_id is None and item == "TRIAGE"]
+        resolution = [case_id for case_id, item, referral_id in escalated if referral_id is None and item != "TRIAGE"]
+        answers = [referral_id for _, _, referral_id in escalated if referral_id is not None]
+        # one statement per kind of item, not per item (a sweep marks thousands)
+        if answers:
+            await self._conn.execute(update(referrals).where(referrals.c.id.in_(answers)).values(escalated_at=at))
+        if triage:
+            await self._conn.execute(update(cases).where(cases.c.id.in_(triage)).values(triage_escalated_at=at))
+        if resolution:
+            await self._conn.execute(update(cases).where(cases.c.id.in_(resolution)).values(resolution_escalated_at=at))
 
     async def to_escalate(self, now: dt.datetime, limit: int) -> list[tuple[uuid.UUID, str, uuid.UUID | None]]:
         """Up to `limit` overdue items not yet escalated (case id, item kind, referral id), locked against a
