@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true, update
+from sqlalchemy import ColumnElement, Uuid, and_, any_, exists, false, func, literal, or_, select, true, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -105,6 +106,12 @@ def overdue_held_by(agency: str, now: dt.datetime) -> ColumnElement[bool]:
         func.coalesce(r.to_agency, r.referred_by) == agency,
     )
     return and_(c.next_due_at < now, or_(own, answer))
+
+
+def _among(column: ColumnElement[uuid.UUID], ids: Sequence[uuid.UUID]) -> ColumnElement[bool]:
+    """`column = ANY($1)` with the ids as one array parameter: one statement (prepared once) for any number of ids,
+    where `IN` would render a parameter per id (a statement per page size, thousands of parameters per sweep)."""
+    return column == any_(literal(list(ids), ARRAY(Uuid)))
 
 
 def _row(case: Case) -> dict[str, Any]:
@@ -215,7 +222,7 @@ class CaseRepository:
         """The cases of `ids` that exist, in the order of `ids`."""
         if not ids:
             return []
-        stmt = select(cases).where(cases.c.id.in_(ids))
+        stmt = select(cases).where(_among(cases.c.id, ids))
         if for_update:
             stmt = stmt.with_for_update()
         rows = {r.id: r for r in await self._conn.execute(stmt)}
@@ -223,10 +230,10 @@ class CaseRepository:
             return []
         wanted = list(rows)
         content = {r.case_id: r for r in await self._conn.execute(
-            select(case_content).where(case_content.c.case_id.in_(wanted)))}  # fmt: skip
+            select(case_content).where(_among(case_content.c.case_id, wanted)))}  # fmt: skip
         people: dict[uuid.UUID, list[Person]] = {}
         for p in await self._conn.execute(
-            select(case_people).where(case_people.c.case_id.in_(wanted)).order_by(case_people.c.seq)
+            select(case_people).where(_among(case_people.c.case_id, wanted)).order_by(case_people.c.seq)
         ):
             people.setdefault(p.case_id, []).append(
                 Person(
@@ -240,7 +247,7 @@ class CaseRepository:
             )
         refs: dict[uuid.UUID, list[Referral]] = {}
         for r in await self._conn.execute(
-            select(referrals).where(referrals.c.case_id.in_(wanted)).order_by(referrals.c.seq)
+            select(referrals).where(_among(referrals.c.case_id, wanted)).order_by(referrals.c.seq)
         ):
             refs.setdefault(r.case_id, []).append(
                 Referral(
@@ -350,11 +357,12 @@ class CaseRepository:
         answers = [referral_id for _, _, referral_id in escalated if referral_id is not None]
         # one statement per kind of item, not per item (a sweep marks thousands)
         if answers:
-            await self._conn.execute(update(referrals).where(referrals.c.id.in_(answers)).values(escalated_at=at))
+            await self._conn.execute(update(referrals).where(_among(referrals.c.id, answers)).values(escalated_at=at))
         if triage:
-            await self._conn.execute(update(cases).where(cases.c.id.in_(triage)).values(triage_escalated_at=at))
+            await self._conn.execute(update(cases).where(_among(cases.c.id, triage)).values(triage_escalated_at=at))
         if resolution:
-            await self._conn.execute(update(cases).where(cases.c.id.in_(resolution)).values(resolution_escalated_at=at))
+            resolved = update(cases).where(_among(cases.c.id, resolution)).values(resolution_escalated_at=at)
+            await self._conn.execute(resolved)
 
     async def to_escalate(self, now: dt.datetime, limit: int) -> list[tuple[uuid.UUID, str, uuid.UUID | None]]:
         """Up to `limit` overdue items not yet escalated (case id, item kind, referral id), locked against a
