@@ -23,12 +23,15 @@ def in_region(column: ColumnElement[str], prefix: str | None) -> ColumnElement[b
 def in_region_range(column: ColumnElement[str], prefix: str | None) -> ColumnElement[bool]:
     """`in_region` as a range, `prefix <= code < prefix + "/"` ("/" follows "." in ASCII), for a `COLLATE "C"`
     column of Kemendagri codes (digits and dots only: then the range holds exactly the prefix and the codes under
-    it). A B-tree index on the column (or one led by equality columns, then the column) scans that range alone, with
-    the bounds as parameters too: a prepared statement's generic plan cannot turn `LIKE $1 || '%'` into a range,
-    and would scan every row in the index order before the region instead."""
+    it), so that a B-tree index on the column (or led by equality columns, then the column) scans the region alone.
+
+    The bounds are written into the statement (`literal_execute`), not sent as parameters: a prepared statement's
+    generic plan cannot turn `LIKE $1 || '%'` into a range at all (it reads every row before the region in the
+    index order), and with the bounds as parameters it cannot tell a village from the whole country, so it may
+    collect and sort a whole province to return a page. The prefix must be a validated region code."""
     if not prefix:
         return literal(True)
-    return and_(column >= prefix, column < prefix + "/")
+    return and_(column >= literal(prefix, literal_execute=True), column < literal(prefix + "/", literal_execute=True))
 
 
 async def village_id_page(
