@@ -17,7 +17,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from demimas_cases.adapters.counts import NOTHING, CountKey, count_key, counted
 from demimas_cases.adapters.tables import case_content, case_people, case_steps, cases, referrals
-from demimas_cases.domain.case import ACTIVE, Case, Person, Referral, Reporter, holders, next_due
+from demimas_cases.domain.case import (
+    ACTIVE,
+    REFERABLE,
+    Case,
+    OverdueItem,
+    Person,
+    Referral,
+    Reporter,
+    holders,
+    next_due,
+)
 from demimas_cases.domain.permissions import READ, WRITE, sees_all_in_region
 from demimas_cases.domain.vocabulary import (
     CaseChannel,
@@ -25,6 +35,7 @@ from demimas_cases.domain.vocabulary import (
     CasePhase,
     CaseStatus,
     Confidentiality,
+    OverdueKind,
     PersonRole,
     ReferralStatus,
     Sex,
@@ -32,7 +43,7 @@ from demimas_cases.domain.vocabulary import (
 from demimas_common.auth.principal import Principal
 from demimas_common.db.keyset import in_region_range, village_id_page
 
-__all__ = ["CaseFilter", "CaseRepository", "Step", "visible_to"]
+__all__ = ["CaseFilter", "CaseRepository", "DueItem", "Step", "visible_to"]
 
 _ACTIVE = [s.value for s in ACTIVE]
 
@@ -112,6 +123,38 @@ def _among(column: ColumnElement[uuid.UUID], ids: Sequence[uuid.UUID]) -> Column
     """`column = ANY($1)` with the ids as one array parameter: one statement (prepared once) for any number of ids,
     where `IN` would render a parameter per id (a statement per page size, thousands of parameters per sweep)."""
     return column == any_(literal(list(ids), ARRAY(Uuid)))
+
+
+@dataclass(frozen=True)
+class DueItem:
+    """An overdue item the sweep escalates, with the case's columns its event names (domain/events.py
+    `CaseHead`). `running` is whether its clock still runs (domain/case.py `_clock_items`): a pending referral of
+    a case that can no longer be referred (resolved, closed) has no running clock; it is marked, not escalated."""
+
+    id: uuid.UUID
+    village_code: str
+    kind: CaseKind
+    phase: CasePhase
+    status: CaseStatus
+    owner_agency: str
+    confidentiality: Confidentiality
+    version: int
+    item: OverdueItem
+
+    @property
+    def running(self) -> bool:
+        return self.item.kind is not OverdueKind.REFERRAL_RESPONSE or self.status in REFERABLE
+
+
+def _due(
+    row: Any, kind: OverdueKind, due_at: dt.datetime, held_by: str, referral_id: uuid.UUID | None = None
+) -> DueItem:
+    return DueItem(
+        id=row.id, village_code=row.village_code, kind=CaseKind(row.kind), phase=CasePhase(row.phase),
+        status=CaseStatus(row.status), owner_agency=row.owner_agency,
+        confidentiality=Confidentiality(row.confidentiality), version=row.version,
+        item=OverdueItem(kind, due_at, held_by, referral_id),
+    )  # fmt: skip
 
 
 def _row(case: Case) -> dict[str, Any]:
@@ -348,13 +391,11 @@ class CaseRepository:
         found: str | None = await self._conn.scalar(select(cases.c.village_code).where(cases.c.id == case_id))
         return found
 
-    async def mark_escalated(
-        self, escalated: Sequence[tuple[uuid.UUID, str, uuid.UUID | None]], at: dt.datetime
-    ) -> None:
-        """Record that these items (case id, item kind, referral id) were escalated at `at`."""
-        triage = [case_id for case_id, item, referral_id in escalated if referral_id is None and item == "TRIAGE"]
-        resolution = [case_id for case_id, item, referral_id in escalated if referral_id is None and item != "TRIAGE"]
-        answers = [referral_id for _, _, referral_id in escalated if referral_id is not None]
+    async def mark_escalated(self, escalated: Sequence[DueItem], at: dt.datetime) -> None:
+        """Record that these items were escalated at `at`."""
+        triage = [d.id for d in escalated if d.item.kind is OverdueKind.TRIAGE]
+        resolution = [d.id for d in escalated if d.item.kind is OverdueKind.RESOLUTION]
+        answers = [d.item.referral_id for d in escalated if d.item.referral_id is not None]
         # one statement per kind of item, not per item (a sweep marks thousands)
         if answers:
             await self._conn.execute(update(referrals).where(_among(referrals.c.id, answers)).values(escalated_at=at))
@@ -364,24 +405,36 @@ class CaseRepository:
             resolved = update(cases).where(_among(cases.c.id, resolution)).values(resolution_escalated_at=at)
             await self._conn.execute(resolved)
 
-    async def to_escalate(self, now: dt.datetime, limit: int) -> list[tuple[uuid.UUID, str, uuid.UUID | None]]:
-        """Up to `limit` overdue items not yet escalated (case id, item kind, referral id), locked against a
-        concurrent sweep (SKIP LOCKED: two replicas share the work, never escalate one item twice)."""
+    async def to_escalate(self, now: dt.datetime, limit: int) -> list[DueItem]:
+        """Up to `limit` overdue items not yet escalated, with what their escalation event says of the case and no
+        more (not its content, people or referrals): one statement per item kind, each locking its items against
+        a concurrent sweep (SKIP LOCKED: two replicas share the work, never escalate one item twice)."""
         c, r = cases.c, referrals.c
+        head = (c.id, c.village_code, c.kind, c.phase, c.status, c.owner_agency, c.confidentiality, c.version)
         triage = (
-            select(c.id).where(c.status == "OPEN", c.triage_escalated_at.is_(None), c.triage_due_at < now)
+            select(*head, c.triage_due_at).where(c.status == "OPEN", c.triage_escalated_at.is_(None),
+                                                 c.triage_due_at < now)
             .limit(limit).with_for_update(skip_locked=True)
         )  # fmt: skip
-        resolution = (
-            select(c.id).where(c.status.in_(_ACTIVE), c.resolution_escalated_at.is_(None), c.resolution_due_at < now)
-            .limit(limit).with_for_update(skip_locked=True)
-        )  # fmt: skip
-        answer = (
-            select(r.case_id, r.id).where(r.status == "PENDING", r.escalated_at.is_(None), r.due_at < now)
-            .limit(limit).with_for_update(skip_locked=True)
-        )  # fmt: skip
-        found: list[tuple[uuid.UUID, str, uuid.UUID | None]] = []
-        found += [(row[0], "TRIAGE", None) for row in await self._conn.execute(triage)]
-        found += [(row[0], "RESOLUTION", None) for row in await self._conn.execute(resolution)]
-        found += [(row[0], "REFERRAL_RESPONSE", row[1]) for row in await self._conn.execute(answer)]
-        return found[:limit] if len(found) > limit else found
+        found = [_due(row, OverdueKind.TRIAGE, row.triage_due_at, row.owner_agency) for row in
+                 await self._conn.execute(triage)]  # fmt: skip
+        if len(found) < limit:
+            resolution = (
+                select(*head, c.resolution_due_at)
+                .where(c.status.in_(_ACTIVE), c.resolution_escalated_at.is_(None), c.resolution_due_at < now)
+                .limit(limit - len(found)).with_for_update(skip_locked=True)
+            )  # fmt: skip
+            found += [_due(row, OverdueKind.RESOLUTION, row.resolution_due_at, row.owner_agency) for row in
+                      await self._conn.execute(resolution)]  # fmt: skip
+        if len(found) < limit:
+            # the referral rows are locked (a change of the case locks its row, then upserts its referrals)
+            answer = (
+                select(*head, r.id.label("referral_id"), r.due_at, func.coalesce(r.to_agency, r.referred_by)
+                       .label("answering"))
+                .join(referrals, r.case_id == c.id)
+                .where(r.status == "PENDING", r.escalated_at.is_(None), r.due_at < now)
+                .limit(limit - len(found)).with_for_update(of=referrals, skip_locked=True)
+            )  # fmt: skip
+            found += [_due(row, OverdueKind.REFERRAL_RESPONSE, row.due_at, row.answering, row.referral_id) for row in
+                      await self._conn.execute(answer)]  # fmt: skip
+        return found

@@ -5,9 +5,11 @@ agencies that held it, by either."""
 
 from __future__ import annotations
 
-from typing import Any
+import uuid
+from typing import Any, Protocol
 
 from demimas_cases.domain.case import Case, OverdueItem, Referral
+from demimas_cases.domain.vocabulary import CaseKind, CasePhase, CaseStatus, Confidentiality
 from demimas_common.auth.principal import Agency
 from demimas_common.events.envelope import Actor, CloudEvent, new_event
 
@@ -16,7 +18,29 @@ __all__ = ["case_accessed", "case_changed", "case_opened", "case_overdue", "refe
 PREFIX = "demimas.cases.case."
 
 
-def _base(c: Case) -> dict[str, Any]:
+class CaseHead(Protocol):
+    """What every case event says of its case: a `Case`, or the few columns the overdue sweep reads
+    (adapters/cases.py `DueItem`) without loading the case's content, people and referrals."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def village_code(self) -> str: ...
+    @property
+    def kind(self) -> CaseKind: ...
+    @property
+    def phase(self) -> CasePhase: ...
+    @property
+    def status(self) -> CaseStatus: ...
+    @property
+    def owner_agency(self) -> str: ...
+    @property
+    def confidentiality(self) -> Confidentiality: ...
+    @property
+    def version(self) -> int: ...
+
+
+def _base(c: CaseHead) -> dict[str, Any]:
     return {
         "caseId": str(c.id),
         "villageCode": c.village_code,
@@ -62,7 +86,7 @@ def referral_event(name: str, c: Case, r: Referral, actor: Actor) -> CloudEvent:
     return new_event(PREFIX + name, str(c.id), data, actor=actor, correlation_id=str(c.id))
 
 
-def case_overdue(c: Case, item: OverdueItem) -> CloudEvent:
+def case_overdue(c: CaseHead, item: OverdueItem) -> CloudEvent:
     """An item past its clock, escalated to KP2MI (the service escalates: the event names no caller)."""
     data = {
         **_base(c),

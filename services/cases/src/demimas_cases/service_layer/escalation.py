@@ -13,9 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from demimas_cases.adapters.tables import SCHEMA
 from demimas_cases.adapters.unit_of_work import CasesUnitOfWork
 from demimas_cases.domain import events
-from demimas_cases.domain.case import overdue_items
 from demimas_cases.service_layer.ports import CasesUoW
 from demimas_cases.service_layer.rules import CaseRules
+from demimas_common.events.outbox import outbox_record
+from demimas_common.telemetry import current_traceparent
 
 __all__ = ["BATCH", "escalate_overdue", "sweep"]
 
@@ -25,27 +26,18 @@ log = logging.getLogger("demimas.cases.escalation")
 
 async def escalate_overdue(uow: CasesUoW, now: dt.datetime, *, batch: int = BATCH) -> int:
     """Escalate up to `batch` overdue items in one transaction; how many were escalated (call again while it
-    returns `batch`)."""
+    returns `batch`). The items come with what their events say of the case (no case is loaded whole), the events
+    are written to the outbox with one COPY, the items marked with one statement per kind."""
     due = await uow.cases.to_escalate(now, batch)
     if not due:
         return 0
-    loaded = {c.id: c for c in await uow.cases.get_many(list(dict.fromkeys(case_id for case_id, _, _ in due)))}
-    done = []
-    for case_id, item_kind, referral_id in due:
-        case = loaded.get(case_id)
-        if case is None:
-            continue
-        item = next(
-            (i for i in overdue_items(case, now) if i.kind.value == item_kind and i.referral_id == referral_id), None
-        )
-        if item is None:
-            continue  # no longer running (the row changed between the two reads): nothing to escalate
-        uow.publish(events.case_overdue(case, item))
-        done.append((case_id, item_kind, referral_id))
+    traceparent = current_traceparent()
+    records = [outbox_record(events.case_overdue(d, d.item), traceparent) for d in due if d.running]
+    await uow.copy_events(records)
     await uow.cases.mark_escalated(due, now)
     await uow.commit()
-    if done:
-        log.info("escalated %d overdue case items to KP2MI", len(done))
+    if records:
+        log.info("escalated %d overdue case items to KP2MI", len(records))
     return len(due)
 
 

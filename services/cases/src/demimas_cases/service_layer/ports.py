@@ -8,10 +8,12 @@ import uuid
 from collections.abc import Sequence
 from typing import Protocol
 
+from demimas_cases.adapters.cases import DueItem
 from demimas_cases.adapters.people import KnownPerson
 from demimas_cases.domain.case import Case, Note
 from demimas_cases.domain.legal_aid import LegalAidOrganisation
 from demimas_common.events.envelope import CloudEvent
+from demimas_common.events.outbox import OutboxRecord
 
 __all__ = ["Cases", "CasesUoW", "IdempotencyKeys", "LegalAid", "Notes", "People"]
 
@@ -27,11 +29,9 @@ class Cases(Protocol):
 
     async def case_of_referral(self, referral_id: uuid.UUID) -> uuid.UUID | None: ...
 
-    async def to_escalate(self, now: dt.datetime, limit: int) -> list[tuple[uuid.UUID, str, uuid.UUID | None]]: ...
+    async def to_escalate(self, now: dt.datetime, limit: int) -> list[DueItem]: ...
 
-    async def mark_escalated(
-        self, escalated: Sequence[tuple[uuid.UUID, str, uuid.UUID | None]], at: dt.datetime
-    ) -> None: ...
+    async def mark_escalated(self, escalated: Sequence[DueItem], at: dt.datetime) -> None: ...
 
 
 class Notes(Protocol):
@@ -79,5 +79,7 @@ class CasesUoW(Protocol):
     def idempotency_keys(self) -> IdempotencyKeys: ...
 
     def publish(self, event: CloudEvent) -> None: ...
+
+    async def copy_events(self, records: Sequence[OutboxRecord]) -> None: ...
 
     async def commit(self) -> None: ...
