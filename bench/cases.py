@@ -8,12 +8,14 @@ On a throw-away durable embedded PostgreSQL (fsync on) and NATS, with the cases 
   (goal < 20 ms), for several series: KP2MI (national) on the busiest province and on a busy regency, BP3MI
   (regional, the province's office) on the regency, KemenPPPA (the cases referred to it) on the province; each
   without and with `totalCount`. `cases_list_repository_p50_ms` is the floor: the repository's calls alone
-  (`CaseRepository.page`, `get_many`, and `count` for the totalCount series) in-process on the same database;
+  (`CaseRepository.page_rows`, the page's one statement, and `count` for the totalCount series) in-process on
+  the same database (the selection, the columns a list shows, needs no content, people or referrals);
   `cases_list_ratio` the HTTP p50 over the floor's, for the headline series.
 - `cases_overdue_sweep_s`: ~1% of the cases get an overdue item not yet escalated (`reset_overdue`: triage,
-  resolution and referral answers, a third each), then one run of the service's sweep (`escalation.sweep`: find,
-  load, publish `demimas.cases.case.overdue` to the outbox and mark escalated, in batches) is timed in-process
-  against the same database with the service's runtime role (goal < 5 s), with items per second.
+  resolution and referral answers, a third each), then one run of the service's sweep (`escalation.sweep`: find
+  the items with the columns their events name, write `demimas.cases.case.overdue` to the outbox, mark them
+  escalated, in batches) is timed in-process against the same database with the service's runtime role
+  (goal < 5 s), with items per second.
 Sequential requests: 30 untimed of every series first (the service has just started), then per series 30
 warm-up and 200 timed; figures to bench/results/cases.json
 (`BENCH_CASES_OUT` names another file, e.g. cases-before-fix.json).
@@ -111,8 +113,7 @@ async def _floor(url: str, principal: Principal, f: CaseFilter, count: bool) -> 
 
             async def once() -> None:
                 at = dt.datetime.now(dt.UTC)
-                ids, _ = await repository.page(principal, f, now=at, first=PAGE, after=None)
-                await repository.get_many(ids)
+                await repository.page_rows(principal, f, now=at, first=PAGE, after=None)
                 if count:
                     await repository.count(principal, f, now=at)
 

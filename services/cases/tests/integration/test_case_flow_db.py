@@ -253,3 +253,41 @@ async def test_old_idempotency_keys_are_pruned(engine: AsyncEngine, rules: CaseR
     async with engine.connect() as conn:
         left = await conn.scalar(text("SELECT count(*) FROM cases.idempotency_keys WHERE key LIKE 'old-%'"))
     assert left == 0
+
+
+async def test_the_sweep_reads_no_case_yet_its_events_say_what_the_whole_case_says(
+    engine: AsyncEngine, rules: CaseRules, clock: Clock
+) -> None:
+    """The sweep reads a few columns per item (adapters/cases.py `to_escalate`), not the cases: its event equals
+    the one the domain makes of the whole case; an answer whose clock no longer runs (its case cannot be referred
+    any more) is marked, not escalated."""
+    from demimas_cases.domain.case import overdue_items
+    from demimas_cases.domain.events import case_overdue
+
+    code = village()
+    referred = await act(engine, KP2MI, flow.open_case, OpenCase(new(rules, code)), rules)
+    referred = await act(engine, KP2MI, flow.triage_case, TriageCase(referred.id, 1), rules)
+    referred = await act(engine, KP2MI, flow.refer_case,
+                         ReferCase(referred.id, 2, uuid.uuid4(), "help", to_agency="BNN"), rules)  # fmt: skip
+    stopped = await act(engine, KP2MI, flow.open_case, OpenCase(new(rules, code)), rules)
+    stopped = await act(engine, KP2MI, flow.triage_case, TriageCase(stopped.id, 1), rules)
+    stopped = await act(engine, KP2MI, flow.refer_case,
+                        ReferCase(stopped.id, 2, uuid.uuid4(), "help", to_agency="BNN"), rules)  # fmt: skip
+    async with engine.begin() as conn:  # as a row left by an older version could be: resolved, the answer pending
+        await conn.execute(text("UPDATE cases.cases SET status = 'RESOLVED' WHERE id = :id"), {"id": stopped.id})
+    clock.advance(hours=73)
+    while True:
+        async with CasesUnitOfWork(engine, schema=SCHEMA) as uow:
+            if not await escalate_overdue(uow, clock()):
+                break
+    async with engine.connect() as conn:
+        overdue = events.outbox.c.type == "demimas.cases.case.overdue"
+        rows = [r[0] for r in await conn.execute(select(events.outbox.c.payload).where(
+            overdue, events.outbox.c.subject.in_([str(referred.id), str(stopped.id)])))]  # fmt: skip
+        answered = await conn.scalar(text("SELECT escalated_at FROM cases.referrals WHERE id = :id"),
+                                     {"id": stopped.referrals[0].id})  # fmt: skip
+        whole = await CaseRepository(conn).get(referred.id)
+    assert whole is not None
+    [item] = [i for i in overdue_items(whole, clock()) if i.referral_id is not None]
+    assert [r["data"] for r in rows] == [case_overdue(whole, item).data]
+    assert answered is not None  # marked: never found again

@@ -154,3 +154,44 @@ async def test_a_region_lists_exactly_its_cases_at_every_level(engine: AsyncEngi
                 )
             assert len(ids) == inside == await repository.count(KP2MI, CaseFilter(region_prefix=prefix), now=now)
             assert {c.id for c in opened if region_covers(prefix, c.village_code)} <= set(ids)
+
+
+async def test_a_list_row_shows_what_the_whole_case_shows(engine: AsyncEngine, rules: CaseRules, clock: Clock) -> None:
+    """A list builds its cases from their rows alone (graph.py `Case.from_row`): every field it answers without
+    reading the rest (who holds the case, whether it is overdue, ...) equals the field built from the whole case,
+    through referrals pending, accepted and declined and clocks run out."""
+    from demimas_cases.entrypoints.graphql.graph import Case as Node
+
+    code = village()
+    opened = await act(engine, KP2MI, flow.open_case, OpenCase(new(rules, code)), rules)
+    pending = await act(engine, KP2MI, flow.open_case, OpenCase(new(rules, code)), rules)
+    pending = await act(engine, KP2MI, flow.triage_case, TriageCase(pending.id, 1), rules)
+    pending = await act(engine, KP2MI, flow.refer_case,
+                        ReferCase(pending.id, 2, uuid.uuid4(), "help", to_agency="BNN"), rules)  # fmt: skip
+    accepted = await act(engine, KP2MI, flow.open_case, OpenCase(new(rules, code)), rules)
+    accepted = await act(engine, KP2MI, flow.triage_case, TriageCase(accepted.id, 1), rules)
+    accepted = await act(engine, KP2MI, flow.refer_case,
+                         ReferCase(accepted.id, 2, uuid.uuid4(), "help", to_agency="BNN"), rules)  # fmt: skip
+    accepted = await act(engine, principal("BNN"), flow.answer_referral,
+                         AnswerReferral(accepted.referrals[0].id, 3, accept=True), rules)  # fmt: skip
+    declined = await act(engine, KP2MI, flow.open_case, OpenCase(new(rules, code)), rules)
+    declined = await act(engine, KP2MI, flow.triage_case, TriageCase(declined.id, 1), rules)
+    declined = await act(engine, KP2MI, flow.refer_case,
+                         ReferCase(declined.id, 2, uuid.uuid4(), "help", to_agency="BNN"), rules)  # fmt: skip
+    no = AnswerReferral(declined.referrals[0].id, 3, accept=False, reason="not ours")
+    declined = await act(engine, principal("BNN"), flow.answer_referral, no, rules)
+    plain = ("id", "kind", "phase", "channel", "village_code", "destination_country", "owner_agency",
+             "confidentiality", "status", "version", "opened_at", "triage_due_at", "resolution_due_at", "triaged_at",
+             "resolved_at", "closed_at", "held_by", "overdue")  # fmt: skip
+    for hours in (0, 73, 24 * 40):
+        clock.advance(hours=hours)
+        now = clock()
+        async with engine.connect() as conn:
+            repository = CaseRepository(conn)
+            rows, _ = await repository.page_rows(KP2MI, CaseFilter(village_code=code), now=now, first=50, after=None)
+            whole = await repository.complete(rows)
+        assert {r.id for r in rows} == {opened.id, pending.id, accepted.id, declined.id}
+        for row, case in zip(rows, whole, strict=True):
+            from_row, from_case = Node.from_row(row, now), Node.from_domain(case, now)
+            assert {f: getattr(from_row, f) for f in plain} == {f: getattr(from_case, f) for f in plain}
+    assert any(Node.from_row(r, clock()).overdue for r in rows)

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, literal, or_, select, true, tuple_
+from sqlalchemy import ColumnElement, Row, Table, and_, literal, or_, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-__all__ = ["in_region", "in_region_range", "village_id_page"]
+__all__ = ["in_region", "in_region_range", "village_id_page", "village_page"]
 
 
 def in_region(column: ColumnElement[str], prefix: str | None) -> ColumnElement[bool]:
@@ -34,6 +35,32 @@ def in_region_range(column: ColumnElement[str], prefix: str | None) -> ColumnEle
     return and_(column >= literal(prefix, literal_execute=True), column < literal(prefix + "/", literal_execute=True))
 
 
+async def village_page(
+    conn: AsyncConnection,
+    table: Table,
+    where: Sequence[ColumnElement[bool]],
+    *,
+    first: int,
+    after: tuple[str, uuid.UUID] | None,
+    columns: Sequence[Any] | None = None,
+) -> tuple[list[Row[Any]], bool]:
+    """Up to `first` of `table`'s rows matching `where` (the `columns` given, else every column), ordered by
+    (village_code, id) after the cursor's pair, in one statement; and whether more follow (one row more is read
+    to know)."""
+    t = table
+    conditions = list(where)
+    if after:
+        conditions.append(tuple_(t.c.village_code, t.c.id) > tuple_(literal(after[0]), literal(after[1])))
+    stmt = (
+        select(*(columns if columns is not None else [t]))
+        .where(and_(true(), *conditions))
+        .order_by(t.c.village_code, t.c.id)
+        .limit(first + 1)
+    )
+    rows = list(await conn.execute(stmt))
+    return rows[:first], len(rows) > first
+
+
 async def village_id_page(
     conn: AsyncConnection,
     table: Table,
@@ -42,12 +69,6 @@ async def village_id_page(
     first: int,
     after: tuple[str, uuid.UUID] | None,
 ) -> tuple[list[uuid.UUID], bool]:
-    """Up to `first` ids of `table`'s rows matching `where`, ordered by (village_code, id) after the cursor's pair;
-    and whether more follow (one row more is read to know)."""
-    t = table
-    conditions = list(where)
-    if after:
-        conditions.append(tuple_(t.c.village_code, t.c.id) > tuple_(literal(after[0]), literal(after[1])))
-    stmt = select(t.c.id).where(and_(true(), *conditions)).order_by(t.c.village_code, t.c.id).limit(first + 1)
-    ids = [r[0] for r in await conn.execute(stmt)]
-    return ids[:first], len(ids) > first
+    """`village_page` of the ids alone."""
+    rows, more = await village_page(conn, table, where, first=first, after=after, columns=[table.c.id])
+    return [r[0] for r in rows], more

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Uuid, and_, any_, exists, false, func, literal, or_, select, true, update
+from sqlalchemy import ColumnElement, Row, Uuid, and_, any_, exists, false, func, literal, or_, select, true, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -41,7 +41,7 @@ from demimas_cases.domain.vocabulary import (
     Sex,
 )
 from demimas_common.auth.principal import Principal
-from demimas_common.db.keyset import in_region_range, village_id_page
+from demimas_common.db.keyset import in_region_range, village_page
 
 __all__ = ["CaseFilter", "CaseRepository", "DueItem", "Step", "visible_to"]
 
@@ -269,9 +269,14 @@ class CaseRepository:
         if for_update:
             stmt = stmt.with_for_update()
         rows = {r.id: r for r in await self._conn.execute(stmt)}
+        return await self.complete([rows[i] for i in ids if i in rows])
+
+    async def complete(self, rows: Sequence[Row[Any]]) -> list[Case]:
+        """The cases of these rows of `cases` (a page's, say), in their order, with their content, people and
+        referrals: three statements for all of them."""
         if not rows:
             return []
-        wanted = list(rows)
+        wanted = [r.id for r in rows]
         content = {r.case_id: r for r in await self._conn.execute(
             select(case_content).where(_among(case_content.c.case_id, wanted)))}  # fmt: skip
         people: dict[uuid.UUID, list[Person]] = {}
@@ -302,10 +307,8 @@ class CaseRepository:
                 )
             )  # fmt: skip
         out = []
-        for case_id in ids:
-            row = rows.get(case_id)
-            if row is None:
-                continue
+        for row in rows:
+            case_id = row.id
             text = content[case_id]
             out.append(
                 Case(
@@ -333,10 +336,26 @@ class CaseRepository:
         after: tuple[str, uuid.UUID] | None,
         overdue_for: str | None = None,
     ) -> tuple[list[uuid.UUID], bool]:
+        """The ids of a page of the list (`page_rows` gives the rows)."""
+        rows, more = await self.page_rows(principal, f, now=now, first=first, after=after, overdue_for=overdue_for)
+        return [r.id for r in rows], more
+
+    async def page_rows(
+        self,
+        principal: Principal,
+        f: CaseFilter,
+        *,
+        now: dt.datetime,
+        first: int,
+        after: tuple[str, uuid.UUID] | None,
+        overdue_for: str | None = None,
+    ) -> tuple[list[Row[Any]], bool]:
+        """A page of the list as rows of `cases`, in one statement: what a list shows of a case is there (its
+        holders and next due time are columns); `complete` adds content, people and referrals when needed."""
         where = [*visible_to(principal), *_filter(f, now)]
         if overdue_for is not None:
             where.append(overdue_held_by(overdue_for, now))
-        return await village_id_page(self._conn, cases, where, first=first, after=after)
+        return await village_page(self._conn, cases, where, first=first, after=after)
 
     async def count(
         self, principal: Principal, f: CaseFilter, *, now: dt.datetime, overdue_for: str | None = None

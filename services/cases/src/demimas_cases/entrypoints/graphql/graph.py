@@ -15,8 +15,10 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Awaitable
+from typing import Any
 
 import strawberry
+from sqlalchemy import Row
 from strawberry.dataloader import DataLoader
 
 from demimas_cases.adapters.cases import CaseRepository
@@ -26,7 +28,7 @@ from demimas_cases.adapters.stats import VillageCaseStats, village_stats
 from demimas_cases.domain import case as model
 from demimas_cases.domain.case import overdue_items
 from demimas_cases.domain.permissions import can_read_content, require_content_purpose, sees
-from demimas_cases.domain.vocabulary import PersonRole
+from demimas_cases.domain.vocabulary import CaseChannel, CaseKind, CasePhase, CaseStatus, Confidentiality, PersonRole
 from demimas_cases.entrypoints.graphql.common import FAMILY, PERSON, READ, STATS, parse_id
 from demimas_cases.entrypoints.graphql.context import Ctx
 from demimas_cases.entrypoints.graphql.enums import (
@@ -64,8 +66,9 @@ async def cases_of_people(info: Ctx, person_id: uuid.UUID, role: PersonRole, fie
 
     loader: DataLoader[uuid.UUID, list[Case]] = ctx.loader("cases-of-people", lambda: DataLoader(load))
     visible = await loader.load(person_id)
-    readable = {c.id for c in await ctx.content.cases_of_person([c.domain for c in visible], field, person_id, role)}
-    return [c for c in visible if c.domain.id in readable]
+    whole = [await c.full(info) for c in visible]
+    readable = {c.id for c in await ctx.content.cases_of_person(whole, field, person_id, role)}
+    return [c for c in visible if parse_id(c.id) in readable]
 
 
 def person_village(info: Ctx, person_id: uuid.UUID) -> Awaitable[str | None]:
@@ -199,6 +202,21 @@ class Village(VillageKey):
         return await loader.load(self.code)
 
 
+async def case_details(info: Ctx, row: Row[Any]) -> model.Case:
+    """The whole case of a list's row: content, people and referrals read once for all the rows of the request
+    that need them (three statements, adapters/cases.py `complete`), only when a field asks."""
+    ctx = info.context
+
+    async def load(rows: list[Row[Any]]) -> list[model.Case]:
+        async with ctx.engine.connect() as conn:
+            return await CaseRepository(conn).complete(rows)
+
+    loader: DataLoader[Row[Any], model.Case] = ctx.loader(
+        "case-details", lambda: DataLoader(load, cache_key_fn=lambda r: r.id)
+    )
+    return await loader.load(row)
+
+
 async def _notes(info: Ctx, case_id: uuid.UUID) -> list[model.Note]:
     ctx = info.context
 
@@ -237,9 +255,36 @@ class Case:
     closed_at: dt.datetime | None
     held_by: list[AgencyEnum]  # type: ignore[valid-type]
     overdue: bool
-    overdue_items: list[OverdueItem]
-    referrals: list[Referral]
-    domain: strawberry.Private[model.Case]
+
+    @strawberry.field
+    async def overdue_items(self, info: Ctx) -> list[OverdueItem]:
+        return [
+            OverdueItem(
+                kind=i.kind,
+                due_at=i.due_at,
+                held_by=i.held_by,
+                referral_id=strawberry.ID(str(i.referral_id)) if i.referral_id else None,
+            )
+            for i in overdue_items(await self.full(info), self.now)
+        ]
+
+    @strawberry.field
+    async def referrals(self, info: Ctx) -> list[Referral]:
+        c = await self.full(info)
+        return [Referral.from_domain(r, c, self.now) for r in c.referrals]
+
+    now: strawberry.Private[dt.datetime]
+    row: strawberry.Private[Row[Any] | None]
+    """The case's row of `cases` when the case came from a list (`from_row`): the rest is read when a field needs it."""
+    loaded: strawberry.Private[model.Case | None]
+
+    async def full(self, info: Ctx) -> model.Case:
+        """The whole case (content, people, referrals): as given, or read for every case of the request's lists that
+        needs it at once (`case_details`)."""
+        if self.loaded is None:
+            assert self.row is not None
+            self.loaded = await case_details(info, self.row)
+        return self.loaded
 
     def region_code(self, info: Ctx) -> str:
         return self.village_code
@@ -248,37 +293,42 @@ class Case:
         description="Whether this request may read the case's content (people, description, notes): the caller's "
         "agency may, and the request names the purpose PROTECTION_CASE."
     )
-    def content_visible(self, info: Ctx) -> bool:
+    async def content_visible(self, info: Ctx) -> bool:
         principal = info.context.principal
         if principal is None or principal.purpose is not Purpose.PROTECTION_CASE:
             return False
-        return can_read_content(principal, self.domain)
+        return can_read_content(principal, await self.full(info))
 
     @strawberry.federation.field(requires_scopes=READ, description="The people the case concerns. " + CONTENT)
     async def people(self, info: Ctx) -> list[CasePerson] | None:
-        await info.context.content.gate(self.domain, "people")
-        return [CasePerson.from_domain(p) for p in self.domain.people]
+        c = await self.full(info)
+        await info.context.content.gate(c, "people")
+        return [CasePerson.from_domain(p) for p in c.people]
 
     @strawberry.federation.field(requires_scopes=READ, description="Who reported it. " + CONTENT)
     async def reporter(self, info: Ctx) -> Reporter | None:
-        await info.context.content.gate(self.domain, "reporter")
-        r = self.domain.reporter
+        c = await self.full(info)
+        await info.context.content.gate(c, "reporter")
+        r = c.reporter
         return Reporter(anonymous=r.anonymous, name=r.name, contact=r.contact, relation=r.relation)
 
     @strawberry.federation.field(requires_scopes=READ, description="What happened. " + CONTENT)
     async def description(self, info: Ctx) -> str | None:
-        await info.context.content.gate(self.domain, "description")
-        return self.domain.description
+        c = await self.full(info)
+        await info.context.content.gate(c, "description")
+        return c.description
 
     @strawberry.federation.field(requires_scopes=READ, description="How it was resolved. " + CONTENT)
     async def resolution(self, info: Ctx) -> str | None:
-        await info.context.content.gate(self.domain, "resolution")
-        return self.domain.resolution
+        c = await self.full(info)
+        await info.context.content.gate(c, "resolution")
+        return c.resolution
 
     @strawberry.federation.field(requires_scopes=READ, description="Notes of the agencies, oldest first. " + CONTENT)
     async def notes(self, info: Ctx) -> list[CaseNote] | None:
-        await info.context.content.gate(self.domain, "notes")
-        found = await _notes(info, self.domain.id)
+        c = await self.full(info)
+        await info.context.content.gate(c, "notes")
+        found = await _notes(info, c.id)
         return [CaseNote(id=strawberry.ID(str(n.id)), agency=n.agency, created_at=n.created_at, text=n.text)
                 for n in found]  # fmt: skip
 
@@ -303,17 +353,38 @@ class Case:
             closed_at=c.closed_at,
             held_by=list(model.holders(c)),
             overdue=bool(overdue_items(c, now)),
-            overdue_items=[
-                OverdueItem(
-                    kind=i.kind,
-                    due_at=i.due_at,
-                    held_by=i.held_by,
-                    referral_id=strawberry.ID(str(i.referral_id)) if i.referral_id else None,
-                )
-                for i in overdue_items(c, now)
-            ],
-            referrals=[Referral.from_domain(r, c, now) for r in c.referrals],
-            domain=c,
+            now=now,
+            row=None,
+            loaded=c,
+        )
+
+    @classmethod
+    def from_row(cls, r: Row[Any], now: dt.datetime) -> Case:
+        """A case of a list from its row of `cases` alone (adapters/cases.py `page_rows`): who holds it and when
+        its next clock falls due are columns, kept by every change (`holders`, `next_due`), so `heldBy` and
+        `overdue` are the domain's answers without its referrals."""
+        return cls(
+            id=strawberry.ID(str(r.id)),
+            kind=CaseKind(r.kind),
+            phase=CasePhase(r.phase),
+            channel=CaseChannel(r.channel),
+            village_code=r.village_code,
+            destination_country=r.destination_country,
+            owner_agency=r.owner_agency,
+            confidentiality=Confidentiality(r.confidentiality),
+            status=CaseStatus(r.status),
+            version=r.version,
+            opened_at=r.opened_at,
+            triage_due_at=r.triage_due_at,
+            resolution_due_at=r.resolution_due_at,
+            triaged_at=r.triaged_at,
+            resolved_at=r.resolved_at,
+            closed_at=r.closed_at,
+            held_by=list(r.holders),
+            overdue=r.next_due_at is not None and r.next_due_at < now,
+            now=now,
+            row=r,
+            loaded=None,
         )
 
     @strawberry.field

@@ -1,5 +1,7 @@
-"""The cases subgraph's queries. Lists read ids by keyset in (village code, id) order under the caller's
-visibility, then the cases by id; `totalCount` counts under the same conditions only when selected."""
+"""The cases subgraph's queries. Lists read the rows of a page by keyset in (village code, id) order under the
+caller's visibility, in one statement; a case's content, people and referrals are read (for the whole page at once)
+only when a selected field needs them (graph.py `Case.full`); `totalCount` counts under the same conditions only
+when selected."""
 
 from __future__ import annotations
 
@@ -61,9 +63,10 @@ async def case_page(
     now = ctx.rules.clock()
     async with ctx.engine.connect() as conn:
         repository = CaseRepository(conn)
-        ids, more = await repository.page(principal, f, now=now, first=limit, after=cursor, overdue_for=overdue_for)
-        found = await repository.get_many(ids)
-    edges = [CaseEdge(cursor=encode_cursor((c.village_code, c.id)), node=Case.from_domain(c, now)) for c in found]
+        rows, more = await repository.page_rows(
+            principal, f, now=now, first=limit, after=cursor, overdue_for=overdue_for
+        )
+    edges = [CaseEdge(cursor=encode_cursor((r.village_code, r.id)), node=Case.from_row(r, now)) for r in rows]
     return CaseConnection(
         edges=edges,
         page_info=PageInfo.of([e.cursor for e in edges], has_next=more, after=after),
