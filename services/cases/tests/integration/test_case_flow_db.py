@@ -258,7 +258,7 @@ async def test_old_idempotency_keys_are_pruned(engine: AsyncEngine, rules: CaseR
 async def test_the_sweep_reads_no_case_yet_its_events_say_what_the_whole_case_says(
     engine: AsyncEngine, rules: CaseRules, clock: Clock
 ) -> None:
-    """The sweep reads a few columns per item (adapters/cases.py `to_escalate`), not the cases: its event equals
+    """The sweep reads a few columns per item (adapters/cases.py `escalate`), not the cases: its event equals
     the one the domain makes of the whole case; an answer whose clock no longer runs (its case cannot be referred
     any more) is marked, not escalated."""
     from demimas_cases.domain.case import overdue_items

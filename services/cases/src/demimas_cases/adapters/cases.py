@@ -410,49 +410,45 @@ class CaseRepository:
         found: str | None = await self._conn.scalar(select(cases.c.village_code).where(cases.c.id == case_id))
         return found
 
-    async def mark_escalated(self, escalated: Sequence[DueItem], at: dt.datetime) -> None:
-        """Record that these items were escalated at `at`."""
-        triage = [d.id for d in escalated if d.item.kind is OverdueKind.TRIAGE]
-        resolution = [d.id for d in escalated if d.item.kind is OverdueKind.RESOLUTION]
-        answers = [d.item.referral_id for d in escalated if d.item.referral_id is not None]
-        # one statement per kind of item, not per item (a sweep marks thousands)
-        if answers:
-            await self._conn.execute(update(referrals).where(_among(referrals.c.id, answers)).values(escalated_at=at))
-        if triage:
-            await self._conn.execute(update(cases).where(_among(cases.c.id, triage)).values(triage_escalated_at=at))
-        if resolution:
-            resolved = update(cases).where(_among(cases.c.id, resolution)).values(resolution_escalated_at=at)
-            await self._conn.execute(resolved)
-
-    async def to_escalate(self, now: dt.datetime, limit: int) -> list[DueItem]:
-        """Up to `limit` overdue items not yet escalated, with what their escalation event says of the case and no
-        more (not its content, people or referrals): one statement per item kind, each locking its items against
-        a concurrent sweep (SKIP LOCKED: two replicas share the work, never escalate one item twice)."""
+    async def escalate(self, now: dt.datetime, limit: int) -> list[DueItem]:
+        """Up to `limit` overdue items not yet escalated, marked escalated at `now`, with what their escalation
+        event says of the case and no more (not its content, people or referrals). One statement per item kind
+        finds, locks and marks its items (`UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING`:
+        two replicas share the work, never escalate one item twice); the caller writes the events in the same
+        transaction, so a crash before the commit leaves the items to the next run."""
         c, r = cases.c, referrals.c
         head = (c.id, c.village_code, c.kind, c.phase, c.status, c.owner_agency, c.confidentiality, c.version)
+
+        def pick(column: Any, *where: ColumnElement[bool], n: int) -> Any:
+            return select(column).where(*where).limit(n).with_for_update(skip_locked=True)
+
         triage = (
-            select(*head, c.triage_due_at).where(c.status == "OPEN", c.triage_escalated_at.is_(None),
-                                                 c.triage_due_at < now)
-            .limit(limit).with_for_update(skip_locked=True)
+            update(cases)
+            .where(c.id.in_(pick(c.id, c.status == "OPEN", c.triage_escalated_at.is_(None), c.triage_due_at < now,
+                                 n=limit)))
+            .values(triage_escalated_at=now)
+            .returning(*head, c.triage_due_at)
         )  # fmt: skip
         found = [_due(row, OverdueKind.TRIAGE, row.triage_due_at, row.owner_agency) for row in
                  await self._conn.execute(triage)]  # fmt: skip
         if len(found) < limit:
             resolution = (
-                select(*head, c.resolution_due_at)
-                .where(c.status.in_(_ACTIVE), c.resolution_escalated_at.is_(None), c.resolution_due_at < now)
-                .limit(limit - len(found)).with_for_update(skip_locked=True)
+                update(cases)
+                .where(c.id.in_(pick(c.id, c.status.in_(_ACTIVE), c.resolution_escalated_at.is_(None),
+                                     c.resolution_due_at < now, n=limit - len(found))))
+                .values(resolution_escalated_at=now)
+                .returning(*head, c.resolution_due_at)
             )  # fmt: skip
             found += [_due(row, OverdueKind.RESOLUTION, row.resolution_due_at, row.owner_agency) for row in
                       await self._conn.execute(resolution)]  # fmt: skip
         if len(found) < limit:
-            # the referral rows are locked (a change of the case locks its row, then upserts its referrals)
             answer = (
-                select(*head, r.id.label("referral_id"), r.due_at, func.coalesce(r.to_agency, r.referred_by)
-                       .label("answering"))
-                .join(referrals, r.case_id == c.id)
-                .where(r.status == "PENDING", r.escalated_at.is_(None), r.due_at < now)
-                .limit(limit - len(found)).with_for_update(of=referrals, skip_locked=True)
+                update(referrals)
+                .where(r.id.in_(pick(r.id, r.status == "PENDING", r.escalated_at.is_(None), r.due_at < now,
+                                     n=limit - len(found))), r.case_id == c.id)
+                .values(escalated_at=now)
+                .returning(*head, r.id.label("referral_id"), r.due_at,
+                           func.coalesce(r.to_agency, r.referred_by).label("answering"))
             )  # fmt: skip
             found += [_due(row, OverdueKind.REFERRAL_RESPONSE, row.due_at, row.answering, row.referral_id) for row in
                       await self._conn.execute(answer)]  # fmt: skip

@@ -26,15 +26,14 @@ log = logging.getLogger("demimas.cases.escalation")
 
 async def escalate_overdue(uow: CasesUoW, now: dt.datetime, *, batch: int = BATCH) -> int:
     """Escalate up to `batch` overdue items in one transaction; how many were escalated (call again while it
-    returns `batch`). The items come with what their events say of the case (no case is loaded whole), the events
-    are written to the outbox with one COPY, the items marked with one statement per kind."""
-    due = await uow.cases.to_escalate(now, batch)
+    returns `batch`). One statement per item kind finds and marks the items, with what their events say of the
+    case (no case is loaded whole); the events are written to the outbox with one COPY."""
+    due = await uow.cases.escalate(now, batch)
     if not due:
         return 0
     traceparent = current_traceparent()
     records = [outbox_record(events.case_overdue(d, d.item), traceparent) for d in due if d.running]
     await uow.copy_events(records)
-    await uow.cases.mark_escalated(due, now)
     await uow.commit()
     if records:
         log.info("escalated %d overdue case items to KP2MI", len(records))
