@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+import threading
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
@@ -113,6 +115,27 @@ class GatewayApp:
         self.streams: set[Callable[[], None]] = set()
         """How to close each open WebSocket or SSE stream for a shutdown (they register and unregister)."""
 
+    def watch_shutdown_signals(self, signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> None:
+        """Close the streams as soon as the server is told to stop, before it closes connections itself.
+
+        uvicorn, on SIGTERM, stops accepting, then closes each WebSocket with 1012 (no reason) and waits for HTTP
+        responses to end, which an SSE stream never does by itself (until its graceful timeout cancels it). So the
+        handler uvicorn installed is wrapped: the streams are closed by the app first (1012 with a reason telling to
+        resume; SSE streams ended without `complete`), then uvicorn's handler runs. Main thread only (signals)."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        loop = asyncio.get_running_loop()
+        for number in signals:
+            previous = signal.getsignal(number)
+            if not callable(previous):
+                continue  # no server handler to chain to: leave the default behaviour alone
+
+            def handler(signum: int, frame: Any, previous: Callable[[int, Any], Any] = previous) -> None:
+                loop.call_soon_threadsafe(self.close_streams)
+                previous(signum, frame)
+
+            signal.signal(number, handler)
+
     def close_streams(self) -> None:
         """Close every open stream as for a restart: WebSockets with 1012, SSE streams cut (both mean: reconnect and
         resume after the last cursor). uvicorn does the same for WebSockets when it shuts down."""
@@ -155,6 +178,7 @@ class GatewayApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                self.watch_shutdown_signals()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self.close_streams()

@@ -40,6 +40,7 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 EVENT_STREAM = "text/event-stream"
 JSON = "application/json"
 COMPLETE = b"event: complete\ndata:\n\n"
+RESTART = b": the gateway is restarting: reconnect and subscribe again after your last cursor\n\n"
 
 
 def _next(body: dict[str, Any]) -> bytes:
@@ -113,7 +114,7 @@ async def _stream(
     queue: deque[bytes] = deque()
     wakeup = asyncio.Event()
     done = asyncio.Event()
-    outcome: dict[str, bool] = {"complete": False}
+    outcome: dict[str, bool] = {"complete": False, "shutdown": False}
 
     def put(chunk: bytes) -> None:
         if done.is_set():
@@ -124,6 +125,10 @@ async def _stream(
             return
         queue.append(chunk)
         wakeup.set()
+
+    def shutdown() -> None:
+        outcome["shutdown"] = True
+        done.set()
 
     async def events() -> None:
         async with aclosing(subscription.events(app.upstream)) as stream:
@@ -162,7 +167,7 @@ async def _stream(
             await wakeup.wait()
 
     await _start(send)
-    app.streams.add(done.set)
+    app.streams.add(shutdown)
     tasks = [asyncio.create_task(t) for t in (events(), keepalive(), disconnected(), writer())]
     if expires is not None:
         tasks.append(asyncio.create_task(expiry()))
@@ -170,10 +175,13 @@ async def _stream(
     try:
         await asyncio.wait([tasks[2], tasks[3], waiter], return_when=asyncio.FIRST_COMPLETED)
     finally:
-        app.streams.discard(done.set)
+        app.streams.discard(shutdown)
         for task in (*tasks, waiter):
             task.cancel()
         await asyncio.gather(*tasks, waiter, return_exceptions=True)
-    if outcome["complete"] and not done.is_set() and tasks[3].done() and not tasks[3].cancelled():
+    if outcome["shutdown"]:  # the response ends, without `complete`: the client reconnects and resumes
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(send({"type": "http.response.body", "body": RESTART, "more_body": False}), 5.0)
+    elif outcome["complete"] and not done.is_set() and tasks[3].done() and not tasks[3].cancelled():
         with contextlib.suppress(Exception):
             await send({"type": "http.response.body", "body": b"", "more_body": False})

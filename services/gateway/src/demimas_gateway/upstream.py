@@ -101,6 +101,7 @@ class UpstreamSubscriptions:
             ) from exc
         completed = False
         try:
+            # connection_init, subscribe, then the events (a send to a closed socket fails as a receive would)
             await socket.send(orjson.dumps({"type": "connection_init", "payload": init}).decode())
             try:
                 async with asyncio.timeout(self.ack_timeout):
@@ -134,6 +135,8 @@ class UpstreamSubscriptions:
                     raise SubgraphFailure(
                         graph, "SUBREQUEST_MALFORMED_RESPONSE", f"subgraph {graph!r} sent a {kind!r} message"
                     )
+        except ConnectionClosed as exc:
+            raise _closed(graph, exc) from exc
         finally:
             await _close(socket, completed)
 
@@ -142,14 +145,7 @@ async def _receive(socket: ClientConnection, graph: str) -> dict[str, Any]:
     try:
         raw = await socket.recv()
     except ConnectionClosed as exc:
-        code = exc.rcvd.code if exc.rcvd is not None else 1006
-        reason = exc.rcvd.reason if exc.rcvd is not None else ""
-        detail = f" ({code}{': ' + reason if reason else ''})"
-        raise SubgraphFailure(
-            graph,
-            "SUBSCRIPTION_UPSTREAM_CLOSED",
-            f"subgraph {graph!r} closed the subscription{detail}: subscribe again after your last cursor",
-        ) from exc
+        raise _closed(graph, exc) from exc
     try:
         message = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -157,6 +153,17 @@ async def _receive(socket: ClientConnection, graph: str) -> dict[str, Any]:
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         raise SubgraphFailure(graph, "SUBREQUEST_MALFORMED_RESPONSE", f"subgraph {graph!r} broke the protocol")
     return message
+
+
+def _closed(graph: str, exc: ConnectionClosed) -> SubgraphFailure:
+    code = exc.rcvd.code if exc.rcvd is not None else 1006
+    reason = exc.rcvd.reason if exc.rcvd is not None else ""
+    detail = f" ({code}{': ' + reason[:60] if reason else ''})"
+    return SubgraphFailure(
+        graph,
+        "SUBSCRIPTION_UPSTREAM_CLOSED",
+        f"subgraph {graph!r} closed the subscription{detail}: subscribe again after your last cursor",
+    )
 
 
 async def _close(socket: ClientConnection, completed: bool) -> None:

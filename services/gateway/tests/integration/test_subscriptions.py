@@ -497,3 +497,78 @@ def test_settings_reach_the_app(keys: DevKeys) -> None:
     assert isinstance(app, GatewayApp)
     assert app.limits.per_agency == 5  # the replica's limit shared among its worker processes
     assert app.upstream.urls["changes"] == "ws://x/graphql"
+
+
+async def test_sse_token_expiry_and_slow_reader(live: LiveSubgraphs, keys: DevKeys, mint: Callable[..., str]) -> None:
+    served = await serve_gateway(live, keys, gateway_stream_buffer_messages=4)
+    try:
+        async with httpx.AsyncClient(timeout=30) as client:
+            headers = {"authorization": mint("KP2MI", ttl=dt.timedelta(seconds=2)), "accept": "text/event-stream"}
+            async with client.stream("POST", served.url, json={"query": SIMPLE}, headers=headers) as response:
+                got = [e async for e in sse_events(response)]
+            assert [kind for kind, _ in got] == ["next", "complete"]
+            (error,) = got[0][1]["errors"]
+            assert error["extensions"] == {"code": "UNAUTHENTICATED", "reason": "expired"}
+            # a reader that does not read: the stream is cut (no `complete`), never buffered without bound
+            headers = {"authorization": mint("KP2MI"), "accept": "text/event-stream"}
+            query = {"query": "subscription { workerChanged { cursor padding } }"}
+            active = live.hub.active
+            async with client.stream("POST", served.url, json=query, headers=headers) as response:
+                await subscribed(live, active)
+                for i in range(200):
+                    live.hub.publish(f"sse-slow{i}", "16.06.01.2001", padding="y" * 200_000)
+                    if i % 20 == 0:
+                        await asyncio.sleep(0.05)
+                await until(lambda: live.hub.active == active, seconds=20)  # the gateway gave up on it
+                kinds = []
+                with pytest.raises(httpx.RemoteProtocolError):
+                    async for kind, _ in sse_events(response):
+                        kinds.append(kind)
+                assert "complete" not in kinds
+                assert len(kinds) < 200
+    finally:
+        await served.stop()
+
+
+async def test_shutdown_closes_websockets_with_1012_and_ends_sse_streams(
+    live: LiveSubgraphs, keys: DevKeys, mint: Callable[..., str]
+) -> None:
+    served = await serve_gateway(live, keys)
+    app = served.server.config.app
+    assert isinstance(app, GatewayApp)
+    token = mint("KP2MI")
+    headers = {"authorization": token, "accept": "text/event-stream"}
+    try:
+        async with httpx.AsyncClient(timeout=10) as client, open_ws(served.url) as ws:
+            await ws.init({"authorization": token})
+            active = live.hub.active
+            await ws.subscribe("1", SIMPLE)
+            async with client.stream("POST", served.url, json={"query": SIMPLE}, headers=headers) as response:
+                await until(lambda: live.hub.active == active + 2)
+                app.close_streams()  # what SIGTERM does first (test_signals_close_the_streams_first)
+                code, reason = await ws.closed()
+                assert code == 1012
+                assert "resume" in reason
+                raw = b"".join([chunk async for chunk in response.aiter_bytes()])
+            assert b"event: complete" not in raw
+            assert b"restarting" in raw
+            await until(lambda: live.hub.active == active)
+    finally:
+        await served.stop()
+
+
+async def test_signals_close_the_streams_first(live: LiveSubgraphs, keys: DevKeys) -> None:
+    import signal
+
+    app = build_app(settings(keys), load_supergraph(SUPERGRAPH, graph_urls=live.urls))
+    order: list[str] = []
+    app.streams.add(lambda: order.append("streams closed"))
+    before = signal.getsignal(signal.SIGUSR1)
+    signal.signal(signal.SIGUSR1, lambda *_: order.append("server told to stop"))
+    try:
+        app.watch_shutdown_signals((signal.SIGUSR1,))
+        signal.raise_signal(signal.SIGUSR1)
+        await asyncio.sleep(0.05)
+    finally:
+        signal.signal(signal.SIGUSR1, before)
+    assert order == ["server told to stop", "streams closed"]  # in the same loop turn, before uvicorn acts
