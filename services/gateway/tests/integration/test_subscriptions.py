@@ -520,10 +520,14 @@ async def test_sse_token_expiry_and_slow_reader(live: LiveSubgraphs, keys: DevKe
                     if i % 20 == 0:
                         await asyncio.sleep(0.05)
                 await until(lambda: live.hub.active == active, seconds=20)  # the gateway gave up on it
-                kinds = []
-                with pytest.raises(httpx.RemoteProtocolError):
+                kinds: list[str] = []
+
+                async def read_all() -> None:
                     async for kind, _ in sse_events(response):
                         kinds.append(kind)
+
+                with pytest.raises(httpx.RemoteProtocolError):  # the body ends mid-stream
+                    await read_all()
                 assert "complete" not in kinds
                 assert len(kinds) < 200
     finally:
