@@ -71,6 +71,7 @@ def build_app(settings: GatewaySettings, supergraph: Supergraph) -> GatewayApp:
         csrf_prevention=settings.gateway_csrf_prevention,
         on_shutdown=client.close,
         subscription_limits=subscription_limits_from_settings(settings),
+        share_subscriptions=settings.gateway_share_subscriptions,
         stream_settings=StreamSettings(
             init_timeout_seconds=settings.gateway_ws_init_timeout_seconds,
             send_buffer_messages=settings.gateway_stream_buffer_messages,

@@ -37,6 +37,7 @@ from demimas_common.auth.principal import PURPOSE_HEADER, Purpose
 from demimas_common.errors import BadUserInput, DemimasError
 from demimas_common.graphql.request_body import RequestRefused, decode_json
 from demimas_gateway.caller import Caller
+from demimas_gateway.fanout import SharedSubscriptions
 from demimas_gateway.gateway import Gateway, RequestError
 from demimas_gateway.ratelimit import RateLimiter
 from demimas_gateway.sse import EVENT_STREAM, serve_event_stream
@@ -94,6 +95,7 @@ class GatewayApp:
         subscription_limits: SubscriptionLimits | None = None,
         stream_settings: StreamSettings | None = None,
         upstream: UpstreamSubscriptions | None = None,
+        share_subscriptions: bool = True,
     ) -> None:
         self.gateway = gateway
         self.verifier = verifier
@@ -112,6 +114,7 @@ class GatewayApp:
         self.upstream = upstream or UpstreamSubscriptions(
             {name: graph.url for name, graph in gateway.supergraph.graphs.items()}
         )
+        self.shared = SharedSubscriptions(self.upstream, enabled=share_subscriptions)
         self.streams: set[Callable[[], None]] = set()
         """How to close each open WebSocket or SSE stream for a shutdown (they register and unregister)."""
 

@@ -101,6 +101,10 @@ class GatewaySettings(CommonSettings):
     gateway_stream_buffer_messages: int = Field(
         default=1000, ge=1, description="Messages waiting for one slow client at most (then 4413 / the SSE stream cut)."
     )
+    gateway_share_subscriptions: bool = Field(
+        default=True,
+        description="One upstream subscription for live subscribers with the same document, variables and token.",
+    )
     gateway_sse_keepalive_seconds: float = Field(default=15.0, gt=0, description="SSE comment line interval.")
     gateway_suggestions: bool | None = Field(
         default=None, description='"Did you mean" hints in validation errors; by default in development only.'

@@ -19,7 +19,6 @@ import contextlib
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
-from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -102,13 +101,19 @@ async def serve_event_stream(
         await _json(send, 429, [exc.as_error()])
         return
     try:
-        await _stream(app, subscription, expires, receive, send)
+        await _stream(app, subscription, request, forward, expires, receive, send)
     finally:
         app.limits.release(key)
 
 
 async def _stream(
-    app: GatewayApp, subscription: Subscription, expires: float | None, receive: Receive, send: Send
+    app: GatewayApp,
+    subscription: Subscription,
+    request: dict[str, Any],
+    forward: dict[str, str],
+    expires: float | None,
+    receive: Receive,
+    send: Send,
 ) -> None:
     settings = app.stream_settings
     queue: deque[bytes] = deque()
@@ -130,11 +135,12 @@ async def _stream(
         outcome["shutdown"] = True
         done.set()
 
+    def on_event(raw: bytes) -> None:
+        put(b"event: next\ndata: " + raw + b"\n\n")
+
     async def events() -> None:
-        async with aclosing(subscription.events(app.upstream)) as stream:
-            async for body in stream:
-                put(_next(body))
-        put(COMPLETE)
+        ended = await app.shared.run(subscription, request, forward, on_event)
+        put(COMPLETE if ended is None else _next({"errors": ended}) + COMPLETE)
         outcome["complete"] = True
 
     async def expiry() -> None:

@@ -40,7 +40,6 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
-from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -193,12 +192,15 @@ class WebSocketSession:
             await self.wakeup.wait()
 
     def _enqueue(self, message: dict[str, Any]) -> None:
+        self._enqueue_text(orjson.dumps(message).decode())
+
+    def _enqueue_text(self, text: str) -> None:
         if self.close_code is not None:
             return
         if len(self.queue) >= self.app.stream_settings.send_buffer_messages:
             self.close(CLOSE_SLOW_CLIENT, "Slow client: send buffer full; reconnect and resume after your last cursor")
             return
-        self.queue.append(orjson.dumps(message).decode())
+        self.queue.append(text)
         self.wakeup.set()
 
     # ---- messages -----------------------------------------------------------------------------------------------
@@ -352,14 +354,17 @@ class WebSocketSession:
             self._error(ident, [exc.as_error()])
             return
         self.subscriptions += 1
+        head = '{"type":"next","id":' + orjson.dumps(ident).decode() + ',"payload":'
+
+        def on_event(raw: bytes) -> None:  # the result serialised once, shared by every subscriber of a group
+            self._enqueue_text(head + raw.decode() + "}")
+
         try:
-            async with aclosing(subscription.events(app.upstream)) as events:
-                async for body in events:
-                    if "data" not in body:  # the subgraph failed or refused: the operation ends with an error
-                        self._error(ident, body["errors"])
-                        return
-                    self._enqueue({"type": "next", "id": ident, "payload": body})
-            self._enqueue({"type": "complete", "id": ident})
+            ended = await app.shared.run(subscription, request, self.forward, on_event)
+            if ended is None:
+                self._enqueue({"type": "complete", "id": ident})
+            else:  # the subgraph failed or refused: the operation ends with an error
+                self._error(ident, ended)
         finally:
             self.subscriptions -= 1
             app.limits.release(key)

@@ -548,7 +548,8 @@ async def test_shutdown_closes_websockets_with_1012_and_ends_sse_streams(
             active = live.hub.active
             await ws.subscribe("1", SIMPLE)
             async with client.stream("POST", served.url, json={"query": SIMPLE}, headers=headers) as response:
-                await until(lambda: live.hub.active == active + 2)
+                await until(lambda: live.hub.active == active + 1)  # one shared upstream subscription
+                await until(lambda: len(app.streams) == 2)  # the WebSocket and the SSE stream
                 app.close_streams()  # what SIGTERM does first (test_signals_close_the_streams_first)
                 code, reason = await ws.closed()
                 assert code == 1012
@@ -576,3 +577,38 @@ async def test_signals_close_the_streams_first(live: LiveSubgraphs, keys: DevKey
     finally:
         signal.signal(signal.SIGUSR1, before)
     assert order == ["server told to stop", "streams closed"]  # in the same loop turn, before uvicorn acts
+
+
+async def test_live_subscribers_with_the_same_token_share_one_upstream_subscription(
+    gateway: Served, live: LiveSubgraphs, mint: Callable[..., str]
+) -> None:
+    init = {"authorization": mint("KP2MI", sub="sharing"), "purpose": "STATISTICS"}
+    other = {"authorization": mint("KP2MI", sub="sharing-other"), "purpose": "STATISTICS"}
+    async with open_ws(gateway.url) as one, open_ws(gateway.url) as two, open_ws(gateway.url) as three:
+        for ws, payload in ((one, init), (two, init), (three, other)):
+            await ws.init(payload)
+        active = live.hub.active
+        await one.subscribe("1", CHANGES)
+        await subscribed(live, active)
+        await two.subscribe("2", CHANGES)  # same document, variables and token: joins the running upstream
+        await three.subscribe("3", CHANGES)  # another token: its own
+        await until(lambda: live.hub.active == active + 2)
+        await asyncio.sleep(0.1)
+        assert live.hub.active == active + 2
+        joins = len(live.hub.entity_headers)
+        cursor = live.hub.publish("sh1", "16.06.01.2001")
+        for ws, ident in ((one, "1"), (two, "2"), (three, "3")):
+            (event,) = await nexts(ws, 1, ident)
+            assert event["data"]["workerChanged"]["cursor"] == cursor
+            assert event["data"]["workerChanged"]["worker"]["name"] == "name of sh1"
+        assert len(live.hub.entity_headers) == joins + 2  # one join per upstream subscription, not per subscriber
+        await one.send({"type": "complete", "id": "1"})  # the first leaves: the second keeps the upstream
+        second = live.hub.publish("sh2", "16.06.01.2001")
+        (event,) = await nexts(two, 1, "2")
+        assert event["data"]["workerChanged"]["cursor"] == second
+        await two.subscribe("r", CHANGES, {"after": cursor})  # a resuming subscription never shares: its own replay
+        (event,) = await nexts(two, 1, "r")
+        assert event["data"]["workerChanged"]["cursor"] == second
+        await two.send({"type": "complete", "id": "2"})
+        await two.send({"type": "complete", "id": "r"})
+        await until(lambda: live.hub.active == active + 1)  # only the other token's left
