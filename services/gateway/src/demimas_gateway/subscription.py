@@ -11,6 +11,7 @@ event before an earlier one (the cursor's promise). The joins of one event run c
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
 __all__ = ["Subscription", "prepare_subscription"]
 
 tracer = trace.get_tracer("demimas.gateway")
+
+JOIN_WINDOW = 32
+"""Events of one subscription whose joins run at once."""
 
 
 @dataclass
@@ -51,13 +55,14 @@ class Subscription:
             "variables": {name: self.variables[name] for name in root.variables if name in self.variables},
         }
         stream = upstream.events(root.graph, request, self.headers)
-        executor = self.gateway.executor
-        shaper = self.cached.shaper
+        joins = len(plan.fetches) > 1
         try:
-            async for answer in stream:
-                data, errors = await executor.run(plan, self.variables, self.headers, {root.id: answer})
-                shaped = shaper.shape(plan.operation.items, plan.operation.root_type, data, errors)
-                yield {"errors": errors, "data": shaped} if errors else {"data": shaped}
+            if joins:  # other subgraphs' fields: several events' joins in flight, delivered in order
+                async for body in self._pipelined(stream):
+                    yield body
+            else:
+                async for answer in stream:
+                    yield await self._result(answer)
         except SubgraphFailure as failure:
             error = {"message": failure.message, "extensions": {"code": failure.code, "serviceName": failure.graph}}
             yield {"errors": [error]}
@@ -66,6 +71,46 @@ class Subscription:
         finally:
             with contextlib.suppress(Exception):
                 await stream.aclose()
+
+    async def _result(self, answer: dict[str, Any]) -> dict[str, Any]:
+        """One event's answer from the root subgraph -> the client's result: the plan's other fetches run with it
+        as the root fetch's answer, then shaped as a query's response."""
+        plan = self.cached.plan
+        data, errors = await self.gateway.executor.run(plan, self.variables, self.headers, {self.root.id: answer})
+        shaped = self.cached.shaper.shape(plan.operation.items, plan.operation.root_type, data, errors)
+        return {"errors": errors, "data": shaped} if errors else {"data": shaped}
+
+    async def _pipelined(self, stream: AsyncGenerator[dict[str, Any], None]) -> AsyncGenerator[dict[str, Any], None]:
+        """Up to `JOIN_WINDOW` events joined concurrently (a join waits on other subgraphs; one at a time caps a
+        subscription at one event per round trip), their results yielded in the order the subgraph sent them. The
+        window full, the upstream socket is not read (backpressure to the subgraph)."""
+        window: asyncio.Queue[asyncio.Task[dict[str, Any]] | BaseException | None] = asyncio.Queue(JOIN_WINDOW)
+
+        async def read() -> None:
+            try:
+                async for answer in stream:
+                    await window.put(asyncio.create_task(self._result(answer)))
+                await window.put(None)
+            except Exception as exc:  # the failure is raised to the subscriber after the events before it
+                await window.put(exc)
+
+        reader = asyncio.create_task(read())
+        try:
+            while True:
+                item = await window.get()
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield await item
+        finally:
+            reader.cancel()
+            while not window.empty():
+                left = window.get_nowait()
+                if isinstance(left, asyncio.Task):
+                    left.cancel()
+            with contextlib.suppress(BaseException):
+                await reader
 
 
 def _from_subgraph(error: dict[str, Any], graph: str) -> dict[str, Any]:
