@@ -276,7 +276,9 @@ class WebSocketSession:
         if not isinstance(ident, str) or not ident or len(ident) > 256:
             self.close(CLOSE_BAD_MESSAGE, "Invalid message received: `subscribe` needs a string `id`")
             return
-        if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+        if not isinstance(payload, dict) or not (
+            isinstance(payload.get("query"), str) or isinstance(payload.get("extensions"), dict)  # a persisted id
+        ):
             self.close(CLOSE_BAD_MESSAGE, "Invalid message received: `subscribe` needs a payload with a `query`")
             return
         if self.caller is None:
