@@ -13,6 +13,7 @@ once per subscriber (see docs/subscriptions.md for the figures).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ from demimas_gateway.subscription import Subscription
 from demimas_gateway.upstream import UpstreamSubscriptions
 
 __all__ = ["Ended", "SharedSubscriptions", "resumes"]
+
+log = logging.getLogger("demimas.gateway")
 
 OnEvent = Callable[[bytes], None]
 Ended = list[dict[str, Any]] | None
@@ -109,6 +112,8 @@ class SharedSubscriptions:
                     for on_event, _ in list(group.members.values()):
                         on_event(raw)
             outcome = None
+        except Exception:
+            log.exception("shared subscription failure")
         finally:
             if self._groups.get(key) is group:
                 del self._groups[key]
