@@ -612,3 +612,22 @@ async def test_live_subscribers_with_the_same_token_share_one_upstream_subscript
         await two.send({"type": "complete", "id": "2"})
         await two.send({"type": "complete", "id": "r"})
         await until(lambda: live.hub.active == active + 1)  # only the other token's left
+
+
+async def test_an_unreachable_subgraph_is_an_error_of_the_operation(keys: DevKeys, mint: Callable[..., str]) -> None:
+    from demimas_common.devstack.ports import free_port
+
+    closed = {"changes": f"http://127.0.0.1:{free_port()}/graphql", "people": f"http://127.0.0.1:{free_port()}/graphql"}
+    served = await serve_app(build_app(settings(keys), load_supergraph(SUPERGRAPH, graph_urls=closed)))
+    try:
+        async with open_ws(served.url) as ws:
+            await ws.init({"authorization": mint("KP2MI")})
+            await ws.subscribe("1", SIMPLE)
+            message = await ws.receive()
+            assert message["type"] == "error"
+            (error,) = message["payload"]
+            assert error["extensions"] == {"code": "SUBREQUEST_HTTP_ERROR", "serviceName": "changes"}
+            await ws.send({"type": "ping"})
+            assert await ws.receive() == {"type": "pong"}
+    finally:
+        await served.stop()
