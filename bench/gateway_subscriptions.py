@@ -90,7 +90,7 @@ def run_gateway(port: int, urls: dict[str, str], jwks: str, share: bool) -> None
     uvicorn.run(app, host="127.0.0.1", port=port, loop="uvloop", http="httptools", log_level="error")
 
 
-def run_clients(url: str, tokens: list[tuple[str, str]], query: str, seconds: float, ready: Any, out: Any) -> None:
+def run_clients(url: str, tokens: list[tuple[str, str]], query: str, stop: Any, ready: Any, out: Any) -> None:
     import orjson
     from websockets.asyncio.client import connect
     from websockets.typing import Subprotocol
@@ -104,16 +104,12 @@ def run_clients(url: str, tokens: list[tuple[str, str]], query: str, seconds: fl
             await ws.recv()
             await ws.send(json.dumps({"type": "subscribe", "id": "1", "payload": {"query": query}}))
             up()
-            try:
-                async with asyncio.timeout(seconds):
-                    while True:
-                        message = orjson.loads(await ws.recv(decode=False))
-                        if message["type"] == "next":
-                            change = message["payload"]["data"]["workerChanged"]
-                            latencies.append(time.time() - float(change["padding"]))
-                            counts[region] += 1
-            except TimeoutError:
-                pass
+            while True:  # until cancelled, once every event had time to arrive
+                message = orjson.loads(await ws.recv(decode=False))
+                if message["type"] == "next":
+                    change = message["payload"]["data"]["workerChanged"]
+                    latencies.append(time.time() - float(change["padding"]))
+                    counts[region] += 1
 
     async def main() -> None:
         latencies: list[float] = []
@@ -126,7 +122,11 @@ def run_clients(url: str, tokens: list[tuple[str, str]], query: str, seconds: fl
             if started == len(tokens):
                 ready.set()
 
-        await asyncio.gather(*(client(t, r, latencies, counts, up) for t, r in tokens))
+        tasks = [asyncio.create_task(client(t, r, latencies, counts, up)) for t, r in tokens]
+        await asyncio.to_thread(stop.wait)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         out.put({"latencies": latencies, "counts": counts})
 
     import uvloop
@@ -179,11 +179,11 @@ def main() -> None:
         time.sleep(0.1)
     assignments = [(tokens[REGIONS[i % len(REGIONS)]], REGIONS[i % len(REGIONS)]) for i in range(args.subscribers)]
     chunks = [assignments[i :: args.client_processes] for i in range(args.client_processes)]
-    results = ctx.Queue()
+    results, stop = ctx.Queue(), ctx.Event()
     readies = [ctx.Event() for _ in chunks]
     query = QUERY_JOINED if args.joined else QUERY
     clients = [
-        ctx.Process(target=run_clients, args=(f"ws://127.0.0.1:{gw_port}/graphql", chunk, query, total, ready, results))
+        ctx.Process(target=run_clients, args=(f"ws://127.0.0.1:{gw_port}/graphql", chunk, query, stop, ready, results))
         for chunk, ready in zip(chunks, readies, strict=True)
     ]
     for process in clients:
@@ -195,6 +195,8 @@ def main() -> None:
     go.set()
     sent = published.get(timeout=total + 60)
     gateway_cpu = (_cpu_seconds(gateway.pid) - cpu_before) / args.seconds
+    time.sleep(5)  # the last events on their way
+    stop.set()
     collected = [results.get(timeout=total + 60) for _ in clients]
     for process in [*clients, subgraphs]:
         process.join(30)
