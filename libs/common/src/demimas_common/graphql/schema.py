@@ -9,7 +9,7 @@ parser cache skips the rest of `on_operation`, so an extension would let it thro
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator, Iterator
 from typing import Any
 
 import strawberry
@@ -52,6 +52,16 @@ class DemimasSchema(strawberry.federation.Schema):
     async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         return _shaped(await super().execute(*args, **kwargs))
 
+    async def stream(self, *args: Any, **kwargs: Any) -> Any:
+        """Subscriptions (and anything else a WebSocket runs): each operation gets its own copy of the connection's
+        context (`RequestContext.for_operation`: the same caller, its own DataLoaders), and every result's errors
+        are shaped as `execute`'s are."""
+        context = kwargs.get("context_value")
+        for_operation = getattr(context, "for_operation", None)
+        if for_operation is not None:
+            kwargs["context_value"] = for_operation()
+        return _shaped_stream(await super().stream(*args, **kwargs))
+
     def execute_sync(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         return _shaped(super().execute_sync(*args, **kwargs))
 
@@ -64,6 +74,16 @@ def _shaped(result: ExecutionResult) -> ExecutionResult:
     if result.errors:
         result.errors = [shape_error(error) for error in result.errors]
     return result
+
+
+async def _shaped_stream(source: AsyncGenerator[Any, None]) -> AsyncGenerator[Any, None]:
+    try:
+        async for result in source:
+            if isinstance(result, ExecutionResult):
+                _shaped(result)
+            yield result
+    finally:
+        await source.aclose()
 
 
 class OperationTracing(SchemaExtension):
@@ -89,12 +109,18 @@ class OperationTracing(SchemaExtension):
 
 
 def build_schema(
-    *, query: type, mutation: type | None = None, types: list[type] | None = None, **kwargs: Any
+    *,
+    query: type,
+    mutation: type | None = None,
+    subscription: type | None = None,
+    types: list[type] | None = None,
+    **kwargs: Any,
 ) -> DemimasSchema:
     annotate_connections([query, mutation, *(types or [])])  # @listSize on every connection, for the cost limit
     return DemimasSchema(
         query=query,
         mutation=mutation,
+        subscription=subscription,
         types=types or [],
         federation_version=FEDERATION_VERSION,
         # Ministry systems send the same few operations over and over: parse and validate each document once.
