@@ -241,4 +241,5 @@ def service_app(spec: ServiceSpec, settings: S, declare: Callable[[Resources[S]]
     )
     for router in parts.routers:
         app.include_router(router)
+    app.state.live_events = live  # the fan-out (or None), for probes and tests
     return app
