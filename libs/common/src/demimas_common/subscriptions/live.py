@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -59,6 +59,9 @@ class EventQuery(Generic[T]):
     matches: Callable[[CloudEvent], bool] = lambda event: True
     """The subscription's own filters (its arguments)."""
     after: str | None = None
+    admit: Callable[[CloudEvent], Awaitable[bool]] | None = None
+    """A check that needs I/O (the cases service reads the case to know who may see it), awaited per event in the
+    subscription's own task, after the cheap filters above; False drops the event for this subscriber."""
 
 
 def visible_in_region(principal: Principal, code: str | None) -> bool:
@@ -86,7 +89,6 @@ async def live_events(context: Any, query: EventQuery[T]) -> AsyncGenerator[T, N
 
     feed = Feed(query.subject, accepts, fanout.queue_size)
     feed.replaying = after is not None
-    fanout.register(feed)
     return _stream(context, principal, fanout, feed, query, after)
 
 
@@ -95,12 +97,17 @@ async def _stream(
 ) -> AsyncGenerator[T, None]:
     last = after if after is not None else 0
     renew = getattr(context, "renew", None)
+    # Registered when the stream is first read (strawberry does so at once), so that a stream never read leaves
+    # nothing behind in the fan-out.
+    fanout.register(feed)
     try:
         if after is not None:
             while True:
                 async for item in _replay(fanout, feed, last):
                     _check_not_expired(principal)
                     last = item.sequence
+                    if query.admit is not None and not await query.admit(item.event):
+                        continue
                     built = query.build(encode_cursor(item.sequence), item.event)
                     if built is not None:
                         if renew is not None:
@@ -125,6 +132,8 @@ async def _stream(
                 continue  # the replay sent it already
             _check_not_expired(principal)
             last = item.sequence
+            if query.admit is not None and not await query.admit(item.event):
+                continue
             built = query.build(encode_cursor(item.sequence), item.event)
             if built is None:
                 continue
