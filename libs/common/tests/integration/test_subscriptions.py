@@ -171,7 +171,7 @@ def changes(payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
 async def subscribed(ws: WsClient, live: Live, id: str = "1", **variables: Any) -> None:
     """Subscribe and wait until the subscription's feed is registered with the fan-out."""
     before = len(live.fanout.feeds)
-    await ws.subscribe(id, SUBSCRIBE, {"batch": live.batch, **variables})
+    await ws.subscribe(id, SUBSCRIBE, {"batch": live.batch} | variables)
     for _ in range(200):
         if len(live.fanout.feeds) > before:
             return
@@ -328,18 +328,28 @@ async def test_a_subscriber_that_falls_behind_ends_with_slow_consumer(stack: Tes
         assert final["extensions"]["lastCursor"] == (delivered[-1] if delivered else None)
 
 
-async def test_many_subscriptions_share_one_consumer(live: Live) -> None:
+async def test_many_subscriptions_share_one_consumer_and_identical_ones_one_execution(live: Live) -> None:
     jwt = token(live.keys)
     async with live.client(token=jwt) as ws:
-        for index in range(20):
-            await subscribed(ws, live, id=str(index))
+        await subscribed(ws, live, id="0")
+        for index in range(1, 20):  # the same subscription by the same caller: joins the first one's stream
+            await ws.subscribe(str(index), SUBSCRIBE, {"batch": live.batch})
+        await subscribed(ws, live, id="other", batch=uuid.uuid4().hex)  # another: a stream of its own
+        await asyncio.sleep(0.2)
+        assert len(live.fanout.feeds) == 2
         nc = live.fanout.connection
         consumers = [c async for c in _consumers(nc.jetstream())]
         seq = await live.publish()
         got = [await ws.receive() for _ in range(20)]
+        assert await ws.nothing_within(0.3)  # "other" receives nothing of this batch
     assert sorted(m["id"] for m in got) == sorted(str(i) for i in range(20))
     assert {m["payload"]["data"]["thingChanged"]["cursor"] for m in got} == {str(seq)}
     assert len(consumers) < 20  # one live consumer for the process (others belong to other tests' processes)
+    for _ in range(100):  # every member gone: the shared stream and its feed too
+        if not live.fanout.feeds:
+            break
+        await asyncio.sleep(0.02)
+    assert not live.fanout.feeds
 
 
 async def _consumers(js: JetStreamContext) -> AsyncIterator[str]:
