@@ -9,7 +9,8 @@ leaves.
 Only what is certainly the same answer is shared: a subscription whose root fields are given no `after` (a resumed
 subscription replays from its own cursor; `after: $after` with a null variable is not a resumption), by a caller
 whose token verified, keyed on the document, the variables, the operation name and the whole caller (agency, sub,
-scopes, region, purpose and the token's expiry).
+scopes, region, purpose and the token's expiry). A personal field read in such a stream is recorded once per event
+for that caller, not once per connection of it.
 """
 
 from __future__ import annotations
