@@ -72,6 +72,31 @@ def mint(e2e_keys: DevKeys) -> Callable[..., str]:
     return make
 
 
+def registry_settings_for(stack: TestStack, e2e_keys: DevKeys) -> RegistrySettings:
+    return RegistrySettings(
+        environment=Environment.TEST,
+        database_url=with_user(stack.database_url, runtime_role("registry")),
+        nats_url=stack.nats_url,
+        jwt_issuer=ISSUER,
+        jwt_audience=AUDIENCE,
+        jwks_path=Path(e2e_keys.jwks_path),
+    )
+
+
+@pytest.fixture
+def registry_settings(stack: TestStack, e2e_keys: DevKeys, registry_url: str) -> RegistrySettings:
+    """The settings of the session's registry, for a test that serves a second registry process of its own."""
+    return registry_settings_for(stack, e2e_keys)
+
+
+@pytest.fixture
+def subgraph_urls(
+    registry_url: str, designation_url: str, pillars_url: str, audit_url: str, cases_url: str
+) -> dict[str, str]:
+    return {"registry": registry_url, "designation": designation_url, "pillars": pillars_url, "audit": audit_url,
+            "cases": cases_url}  # fmt: skip
+
+
 @pytest.fixture(scope="session")
 async def registry_url(stack: TestStack, e2e_keys: DevKeys) -> AsyncIterator[str]:
     await migrate_service(stack.database_url, REGISTRY)
@@ -85,14 +110,7 @@ async def registry_url(stack: TestStack, e2e_keys: DevKeys) -> AsyncIterator[str
     nc = await connect(stack.nats_url, name="e2e")
     await ensure_stream(nc.jetstream())
     await nc.close()
-    settings = RegistrySettings(
-        environment=Environment.TEST,
-        database_url=runtime,
-        nats_url=stack.nats_url,
-        jwt_issuer=ISSUER,
-        jwt_audience=AUDIENCE,
-        jwks_path=Path(e2e_keys.jwks_path),
-    )
+    settings = registry_settings_for(stack, e2e_keys)
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_registry(settings), host="127.0.0.1", port=port, log_level="error", lifespan="on")

@@ -7,7 +7,9 @@ DemimasError                      (code)
 ├── Unauthenticated               UNAUTHENTICATED    no token, or a token that does not verify
 ├── Forbidden                     FORBIDDEN          authenticated, but the grant does not allow it
 │   └── PurposeRequired           PURPOSE_REQUIRED   personal data asked for without a purpose
-└── Unavailable                   UNAVAILABLE        a dependency (database, audit trail) is down
+├── Unavailable                   UNAVAILABLE        a dependency (database, audit trail) is down
+├── CursorExpired                 CURSOR_EXPIRED     a subscription's `after` lies before the stream's retention
+└── SlowConsumer                  SLOW_CONSUMER      a subscriber fell too far behind; resume from its last cursor
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from typing import Any, ClassVar
 __all__ = [
     "BadUserInput",
     "Conflict",
+    "CursorExpired",
     "DemimasError",
     "Forbidden",
     "NotFound",
     "PurposeRequired",
+    "SlowConsumer",
     "Unauthenticated",
     "Unavailable",
 ]
@@ -70,3 +74,11 @@ class PurposeRequired(Forbidden):
 
 class Unavailable(DemimasError):
     code = "UNAVAILABLE"
+
+
+class CursorExpired(DemimasError):
+    code = "CURSOR_EXPIRED"
+
+
+class SlowConsumer(DemimasError):
+    code = "SLOW_CONSUMER"

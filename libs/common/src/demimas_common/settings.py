@@ -50,6 +50,8 @@ class CommonSettings(BaseSettings):
 
     outbox_retention_days: int = Field(default=30, ge=1)
     consumer_max_attempts: int = Field(default=5, ge=1)
+    subscription_queue_size: int = Field(default=1000, ge=10)
+    """Events a subscriber may have waiting before its subscription ends with SLOW_CONSUMER (per subscription)."""
 
     @model_validator(mode="after")
     def _production_needs_real_servers(self) -> CommonSettings:

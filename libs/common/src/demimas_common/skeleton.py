@@ -44,6 +44,7 @@ from demimas_common.graphql.context import ServiceContext, context_getter_factor
 from demimas_common.health import ReadinessCheck, database_ready, nats_ready
 from demimas_common.service import ServiceSpec
 from demimas_common.settings import CommonSettings
+from demimas_common.subscriptions.fanout import EventFanout
 from demimas_common.telemetry import instrument_engine
 
 __all__ = [
@@ -120,6 +121,9 @@ class ServiceParts:
     routers: Sequence[APIRouter] = ()
     readiness: Sequence[ReadinessCheck] = field(default=())
     """Checks beyond the database and NATS, which every service has."""
+    live_subject: str | None = None
+    """The NATS subject the service's subscriptions read (`demimas.registry.worker.>`): one live reader per
+    process fans it out to every subscription (`demimas_common.subscriptions`); None when it serves none."""
 
 
 def consumer_runner(
@@ -194,6 +198,11 @@ def service_app(spec: ServiceSpec, settings: S, declare: Callable[[Resources[S]]
                                  max_attempts=settings.consumer_max_attempts)  # fmt: skip
         workers.append(runner)
     workers += parts.workers
+    live: EventFanout | None = None
+    if parts.live_subject is not None:
+        live = EventFanout(nats_url, subject=parts.live_subject, name=spec.name,
+                           queue_size=settings.subscription_queue_size)  # fmt: skip
+        workers.append(live)
 
     @asynccontextmanager
     async def background() -> AsyncIterator[None]:
@@ -216,9 +225,11 @@ def service_app(spec: ServiceSpec, settings: S, declare: Callable[[Resources[S]]
             await engine.dispose()
 
     def build_context(principal: Any, **kwargs: Any) -> ServiceContext[Any]:
-        return parts.context(
+        context = parts.context(
             principal, engine=engine, schema=spec.schema, unit_of_work_class=parts.unit_of_work, **kwargs
         )
+        context.live = live
+        return context
 
     app = create_app(
         spec=spec,
@@ -230,4 +241,5 @@ def service_app(spec: ServiceSpec, settings: S, declare: Callable[[Resources[S]]
     )
     for router in parts.routers:
         app.include_router(router)
+    app.state.live_events = live  # the fan-out (or None), for probes and tests
     return app

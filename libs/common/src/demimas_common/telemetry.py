@@ -81,7 +81,9 @@ def instrument_app(app: Any) -> None:
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
     excluded = ",".join(f"{path}$" for path in UNTRACED_PATHS)
-    FastAPIInstrumentor.instrument_app(app, excluded_urls=excluded)
+    # No span per ASGI message: a subscription's WebSocket sends one message per event, and a span each cost more
+    # than executing the event (the request's or connection's own span stays).
+    FastAPIInstrumentor.instrument_app(app, excluded_urls=excluded, exclude_spans=["receive", "send"])
 
 
 def instrument_engine(engine: AsyncEngine) -> None:

@@ -34,6 +34,7 @@ def create_app(settings: AuditSettings | None = None) -> FastAPI:
             context=partial(AuditContext, gateway_url=r.settings.gateway_url),
             unit_of_work=AuditUnitOfWork,
             relay=False,
+            live_subject="demimas.>",  # auditEventAppended
             workers=[
                 AuditIngest(r.engine, r.settings.nats_url),
                 Checkpointer(r.engine, r.settings.nats_url, key, interval=r.settings.audit_checkpoint_seconds),

@@ -38,6 +38,7 @@ def create_app(settings: CasesSettings | None = None, *, rules: CaseRules | None
             context=partial(CasesContext, rules=rules),
             unit_of_work=CasesUnitOfWork,
             consumers=[PEOPLE],
+            live_subject="demimas.cases.case.>",  # caseChanged
             jobs=[
                 PeriodicJob("escalate-overdue", r.settings.case_sweep_seconds, escalate),
                 PeriodicJob("prune-idempotency-keys", 3600.0, prune),

@@ -32,6 +32,7 @@ def create_app(settings: DesignationSettings | None = None) -> FastAPI:
             context=partial(DesignationContext, workflow=workflow),
             unit_of_work=DesignationUnitOfWork,
             consumers=[VILLAGE_STATS, CASE_STATS],
+            live_subject="demimas.designation.>",  # proposalChanged, designationChanged
         )
 
     return service_app(SERVICE, settings, parts)

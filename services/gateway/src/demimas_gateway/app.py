@@ -17,6 +17,7 @@ from demimas_gateway.http import GatewayApp
 from demimas_gateway.limits import RequestLimits
 from demimas_gateway.ratelimit import RateLimiter
 from demimas_gateway.settings import GatewaySettings
+from demimas_gateway.sublimits import StreamSettings, SubscriptionLimits
 from demimas_gateway.supergraph import Supergraph, load_supergraph
 from demimas_gateway.trusted import TrustedDocuments
 
@@ -69,6 +70,27 @@ def build_app(settings: GatewaySettings, supergraph: Supergraph) -> GatewayApp:
         trusted_documents=TrustedDocuments.load(trusted) if trusted else None,
         csrf_prevention=settings.gateway_csrf_prevention,
         on_shutdown=client.close,
+        subscription_limits=subscription_limits_from_settings(settings),
+        share_subscriptions=settings.gateway_share_subscriptions,
+        stream_settings=StreamSettings(
+            init_timeout_seconds=settings.gateway_ws_init_timeout_seconds,
+            send_buffer_messages=settings.gateway_stream_buffer_messages,
+            sse_keepalive_seconds=settings.gateway_sse_keepalive_seconds,
+        ),
+    )
+
+
+def subscription_limits_from_settings(settings: GatewaySettings) -> SubscriptionLimits:
+    """The replica's per-agency limits shared among its worker processes, as the rate limits are."""
+    workers = settings.gateway_workers
+
+    def share(limit: int | None) -> int | None:
+        return None if limit is None else max(1, limit // workers)
+
+    return SubscriptionLimits(
+        per_connection=settings.gateway_subscriptions_per_connection,
+        per_agency=share(settings.gateway_subscriptions_per_agency),
+        anonymous_per_address=share(settings.gateway_subscriptions_anonymous),
     )
 
 

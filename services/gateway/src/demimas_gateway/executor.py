@@ -136,20 +136,26 @@ class Executor:
                 raise
 
     async def run(
-        self, plan: Plan, variables: Mapping[str, Any], headers: Mapping[str, str]
+        self,
+        plan: Plan,
+        variables: Mapping[str, Any],
+        headers: Mapping[str, str],
+        given: Mapping[int, dict[str, Any]] | None = None,
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """`given`: answers already received for some fetches, by fetch id (a subscription's event is its root
+        fetch's answer): used as that fetch's response instead of calling the subgraph."""
         data: dict[str, Any] = {}
         errors: list[dict[str, Any]] = []
         for stage in range(plan.stages):
             fetches = [f for f in plan.fetches if f.stage == stage]
             if len(fetches) == 1:
-                await self._fetch(fetches[0], data, errors, variables, headers)
+                await self._fetch(fetches[0], data, errors, variables, headers, given)
                 continue
             done: dict[int, asyncio.Future[None]] = {}
             loop = asyncio.get_running_loop()
             for fetch in fetches:
                 done[fetch.id] = loop.create_future()
-            await asyncio.gather(*(self._after(f, done, data, errors, variables, headers) for f in fetches))
+            await asyncio.gather(*(self._after(f, done, data, errors, variables, headers, given) for f in fetches))
         return data, errors
 
     async def _after(
@@ -160,6 +166,7 @@ class Executor:
         errors: list[dict[str, Any]],
         variables: Mapping[str, Any],
         headers: Mapping[str, str],
+        given: Mapping[int, dict[str, Any]] | None = None,
     ) -> None:
         """Runs `fetch` once every fetch it waits for has finished (successfully or not)."""
         try:
@@ -167,7 +174,7 @@ class Executor:
                 waiter = done.get(dep.id)
                 if waiter is not None:
                     await waiter
-            await self._fetch(fetch, data, errors, variables, headers)
+            await self._fetch(fetch, data, errors, variables, headers, given)
         finally:
             done[fetch.id].set_result(None)
 
@@ -178,7 +185,11 @@ class Executor:
         errors: list[dict[str, Any]],
         variables: Mapping[str, Any],
         headers: Mapping[str, str],
+        given: Mapping[int, dict[str, Any]] | None = None,
     ) -> None:
+        if given is not None and fetch.id in given:
+            self._merge(fetch, given[fetch.id], data, errors, [], [], [])
+            return
         fetch_vars = {name: variables[name] for name in fetch.variables if name in variables}
         targets: list[list[dict[str, Any]]] = []
         objects: list[dict[str, Any]] = []
@@ -224,6 +235,19 @@ class Executor:
                 error["path"] = list(fetch.path)
             errors.append(error)
             return
+        self._merge(fetch, response, data, errors, objects, targets, target_parts)
+
+    def _merge(
+        self,
+        fetch: Fetch,
+        response: dict[str, Any],
+        data: dict[str, Any],
+        errors: list[dict[str, Any]],
+        objects: list[dict[str, Any]],
+        targets: list[list[dict[str, Any]]],
+        target_parts: list[Fetch],
+    ) -> None:
+        """Merge one fetch's answer into `data` (errors into `errors`, at the client's paths)."""
         result = response.get("data")
         sub_errors = response.get("errors")
         if fetch.renames and type(result) is dict:

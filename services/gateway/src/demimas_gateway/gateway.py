@@ -143,6 +143,12 @@ class Gateway:
             raise RequestError(f"the document has no operation named {operation_name!r}", "BAD_REQUEST")
         return operation_name, operation
 
+    def operation_type(self, query: str, operation_name: str | None = None) -> str:
+        """`query`, `mutation` or `subscription`: which operation of the document runs (raises `RequestError` for a
+        document that does not parse or validate, as `plan_for` would; the document is cached for it)."""
+        _, operation = self._operation(self._documents.prepare(query), operation_name)
+        return operation.operation.value
+
     def plan_for(
         self,
         query: str,
@@ -154,8 +160,6 @@ class Gateway:
         caller = caller or Caller()
         prepared = self._documents.prepare(query)
         name, operation = self._operation(prepared, operation_name)
-        if operation.operation == OperationType.SUBSCRIPTION:
-            raise RequestError("subscriptions are not supported by this gateway yet", "SUBSCRIPTION_NOT_SUPPORTED")
         values = get_variable_values(self.schema, operation.variable_definitions or (), dict(variables or {}))
         if isinstance(values, list):
             raise RequestError(values[0].message, "BAD_USER_INPUT", locations=locations(values[0]))
@@ -211,6 +215,12 @@ class Gateway:
     ) -> Response:
         cached, coerced, operation, prepared = self.plan_for(query, operation_name, variables, caller)
         plan = cached.plan
+        if operation.operation == OperationType.SUBSCRIPTION:
+            raise RequestError(
+                "a subscription needs a stream: use a WebSocket (graphql-transport-ws) or Server-Sent Events"
+                " (Accept: text/event-stream) at /graphql",
+                "SUBSCRIPTION_NOT_SUPPORTED",
+            )
         if plan.operation.operation not in allowed_operations:
             raise RequestError(
                 f"{plan.operation.operation}s are not allowed over this method: use POST",

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+import threading
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
@@ -35,10 +37,14 @@ from demimas_common.auth.principal import PURPOSE_HEADER, Purpose
 from demimas_common.errors import BadUserInput, DemimasError
 from demimas_common.graphql.request_body import RequestRefused, decode_json
 from demimas_gateway.caller import Caller
+from demimas_gateway.fanout import SharedSubscriptions
 from demimas_gateway.gateway import Gateway, RequestError
 from demimas_gateway.ratelimit import RateLimiter
-from demimas_gateway.tokens import TokenCache
+from demimas_gateway.sse import EVENT_STREAM, serve_event_stream
+from demimas_gateway.sublimits import StreamSettings, SubscriptionLimits
+from demimas_gateway.tokens import TokenCache, token_expiry
 from demimas_gateway.trusted import TrustedDocuments
+from demimas_gateway.upstream import UpstreamSubscriptions
 
 __all__ = ["GatewayApp"]
 
@@ -86,6 +92,10 @@ class GatewayApp:
         csrf_prevention: bool = True,
         readiness_timeout: float = 3.0,
         on_shutdown: Callable[[], Awaitable[None]] | None = None,
+        subscription_limits: SubscriptionLimits | None = None,
+        stream_settings: StreamSettings | None = None,
+        upstream: UpstreamSubscriptions | None = None,
+        share_subscriptions: bool = True,
     ) -> None:
         self.gateway = gateway
         self.verifier = verifier
@@ -99,11 +109,54 @@ class GatewayApp:
         self.tokens = TokenCache(verifier, leeway_seconds=verifier.leeway) if verifier else None
         self.readiness_timeout = readiness_timeout
         self.on_shutdown = on_shutdown
+        self.limits = subscription_limits or SubscriptionLimits()
+        self.stream_settings = stream_settings or StreamSettings()
+        self.upstream = upstream or UpstreamSubscriptions(
+            {name: graph.url for name, graph in gateway.supergraph.graphs.items()}
+        )
+        self.shared = SharedSubscriptions(self.upstream, enabled=share_subscriptions)
+        self.streams: set[Callable[[], None]] = set()
+        """How to close each open WebSocket or SSE stream for a shutdown (they register and unregister)."""
+
+    def watch_shutdown_signals(self, signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> None:
+        """Close the streams as soon as the server is told to stop, before it closes connections itself.
+
+        uvicorn, on SIGTERM, stops accepting, then closes each WebSocket with 1012 (no reason) and waits for HTTP
+        responses to end, which an SSE stream never does by itself (until its graceful timeout cancels it). So the
+        handler uvicorn installed is wrapped: the streams are closed by the app first (1012 with a reason telling to
+        resume; SSE streams ended without `complete`), then uvicorn's handler runs. Main thread only (signals)."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        loop = asyncio.get_running_loop()
+        for number in signals:
+            previous = signal.getsignal(number)
+            if not callable(previous):
+                continue  # no server handler to chain to: leave the default behaviour alone
+
+            def handler(signum: int, frame: Any, previous: Callable[[int, Any], Any] = previous) -> None:
+                loop.call_soon_threadsafe(self.close_streams)
+                previous(signum, frame)
+
+            signal.signal(number, handler)
+
+    def close_streams(self) -> None:
+        """Close every open stream as for a restart: WebSockets with 1012, SSE streams cut (both mean: reconnect and
+        resume after the last cursor). uvicorn does the same for WebSockets when it shuts down."""
+        for close in list(self.streams):
+            close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "lifespan":
             await self._lifespan(receive, send)
+            return
+        if kind == "websocket":
+            from demimas_gateway.ws import WebSocketSession
+
+            if scope["path"] in ("/graphql", "/"):
+                await WebSocketSession(self, scope, receive, send).run()
+            else:
+                await send({"type": "websocket.close", "code": 1008})
             return
         if kind != "http":
             return
@@ -113,7 +166,7 @@ class GatewayApp:
             if method == "POST":
                 await self._post(scope, receive, send)
             elif method == "GET":
-                await self._get(scope, send)
+                await self._get(scope, send, receive)
             else:
                 await _send(send, 405, {"errors": [{"message": "use GET or POST"}]}, JSON, allow="GET, POST")
         elif path == "/healthz":
@@ -128,8 +181,10 @@ class GatewayApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                self.watch_shutdown_signals()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                self.close_streams()
                 if self.on_shutdown is not None:
                     await self.on_shutdown()
                 await send({"type": "lifespan.shutdown.complete"})
@@ -149,7 +204,7 @@ class GatewayApp:
         failures = {graph: reason for graph, reason in results if reason}
         return not failures, {"subgraphs": {g: failures.get(g, "ok") for g, _ in results}}
 
-    async def _get(self, scope: Scope, send: Send) -> None:
+    async def _get(self, scope: Scope, send: Send, receive: Receive | None = None) -> None:
         headers = _headers(scope)
         params = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()}
         if "query" not in params:
@@ -170,7 +225,7 @@ class GatewayApp:
                 return
         request = {"query": params["query"], "variables": variables, "operationName": params.get("operationName")}
         variables_size = len(params.get("variables", ""))
-        await self._execute(request, headers, send, frozenset({"query"}), variables_size, _client(scope))
+        await self._execute(request, headers, send, frozenset({"query"}), variables_size, _client(scope), receive)
 
     async def _post(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = _headers(scope)
@@ -203,7 +258,9 @@ class GatewayApp:
             problem = "batched operations are not accepted: send one operation per request"
             await _send(send, 400, _request_error(problem, "BATCHING_NOT_SUPPORTED"), JSON)
             return
-        await self._execute(request, headers, send, frozenset({"query", "mutation"}), len(body), _client(scope))
+        await self._execute(
+            request, headers, send, frozenset({"query", "mutation"}), len(body), _client(scope), receive
+        )
 
     def _csrf(self, headers: dict[str, str], content_type: str | None) -> bool:
         """True for a request a browser may send cross-site without a preflight (Apollo Router's CSRF rule, plus
@@ -225,7 +282,12 @@ class GatewayApp:
         allowed: frozenset[str],
         raw_size: int,
         client: str | None = None,
+        receive: Receive | None = None,
     ) -> None:
+        accept = headers.get("accept", "")
+        if receive is not None and EVENT_STREAM in accept.lower():
+            await self._stream(request, headers, send, receive, allowed, raw_size, client)
+            return
         media = _media_type(headers.get("accept"))
         if media is None:
             await _send(send, 406, _request_error(f"accept {GRAPHQL_RESPONSE} or {JSON}", "BAD_REQUEST"), JSON)
@@ -301,25 +363,98 @@ class GatewayApp:
         finally:
             otel_context.detach(token)
 
+    def check_stream_request(self, request: Any, raw_size: int | None = None) -> tuple[Any, dict[str, Any] | None]:
+        """A streamed request (a WebSocket `subscribe` payload, an SSE request) checked as a POST's is: trusted
+        documents, shape, variables size. Returns the request to run (its document resolved) or the error."""
+        if self.trusted_documents is not None and isinstance(request, dict):
+            document = self.trusted_documents.resolve(request)
+            if document is None:
+                message = "this gateway runs registered operations only, and this one is not registered"
+                return None, _request_error(message, "PERSISTED_QUERY_NOT_FOUND")["errors"][0]
+            request = {**request, "query": document}
+        problem = _check_request(request)
+        if problem:
+            return None, _request_error(problem, "BAD_REQUEST")["errors"][0]
+        limit = self.max_variables_bytes
+        if limit is not None and request.get("variables") and (raw_size is None or raw_size > limit):
+            size = len(orjson.dumps(request["variables"]))
+            if size > limit:
+                message = f"the variables take {size} bytes, more than the allowed {limit}"
+                return None, _request_error(message, "MAX_VARIABLES_SIZE_EXCEEDED")["errors"][0]
+        return request, None
+
+    async def _stream(
+        self,
+        request: Any,
+        headers: dict[str, str],
+        send: Send,
+        receive: Receive,
+        allowed: frozenset[str],
+        raw_size: int,
+        client: str | None,
+    ) -> None:
+        """GraphQL over SSE (sse.py): the checks of `_execute`, then the event stream."""
+        request, problem = self.check_stream_request(request, raw_size)
+        if problem is not None:
+            await _send(send, 400, {"errors": [problem]}, JSON)
+            return
+        parent = propagate.extract(headers)
+        token = otel_context.attach(parent)
+        try:
+            try:
+                caller, expires = await self.resolve_caller(headers.get("authorization"), headers.get(PURPOSE))
+            except BadUserInput as exc:
+                await _send(send, 400, {"errors": [{"message": str(exc), "extensions": exc.extensions}]}, JSON)
+                return
+            except DemimasError as exc:
+                body = {"errors": [{"message": str(exc), "extensions": exc.extensions}]}
+                await _send(send, 401, body, JSON, **{"www-authenticate": "Bearer"})
+                return
+            if self.rate_limiter is not None:
+                wait = self.rate_limiter.retry_after(caller.agency, client)
+                if wait:
+                    who = caller.agency or "anonymous callers"
+                    body = _request_error(f"too many requests from {who}", "RATE_LIMITED")
+                    await _send(send, 429, body, JSON, **{"retry-after": str(wait)})
+                    return
+            forward = {k: headers[k] for k in FORWARDED if k in headers}
+            try:
+                await serve_event_stream(self, request, caller, expires, forward, client, receive, send, allowed)
+            except Exception:
+                log.exception("gateway stream failure")
+                raise
+        finally:
+            otel_context.detach(token)
+
     async def _caller(self, headers: dict[str, str]) -> Caller:
-        authorization = headers.get("authorization")
-        purpose = _purpose(headers.get(PURPOSE))
+        caller, _ = await self.resolve_caller(headers.get("authorization"), headers.get(PURPOSE))
+        return caller
+
+    async def resolve_caller(
+        self, authorization: str | None, purpose_header: str | None
+    ) -> tuple[Caller, float | None]:
+        """The caller of an `Authorization` value and a purpose (header or `connection_init` payload), and when its
+        token stops being valid (its `exp` plus the leeway; None without a token). Raises `BadUserInput` for an
+        unknown purpose and `DemimasError` (`UNAUTHENTICATED`) for a token that does not verify."""
+        purpose = _purpose(purpose_header)
         if not authorization:
-            return Caller(purpose=purpose)
+            return Caller(purpose=purpose), None
         if self.tokens is None:
             from demimas_common.errors import Unauthenticated
 
             raise Unauthenticated("this gateway has no JWKS configured, so it cannot accept tokens", reason="jwks")
         principal = await self.tokens.principal(authorization)
         if principal is None:
-            return Caller()
-        return Caller(
+            return Caller(), None
+        caller = Caller(
             authenticated=True,
             scopes=principal.scopes,
             agency=principal.agency.value,
             region=principal.region,
             purpose=purpose or (principal.purpose.value if principal.purpose else None),
         )
+        expiry = token_expiry(authorization)
+        return caller, (expiry + self.tokens.leeway) if expiry else None
 
 
 def _client(scope: Scope) -> str | None:

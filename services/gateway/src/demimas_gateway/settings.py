@@ -85,6 +85,27 @@ class GatewaySettings(CommonSettings):
         description="Worker processes of this replica (set by `demimas-gateway serve --workers`): each process keeps "
         "its own buckets, so each gets rate / workers and burst / workers, and the replica as a whole the rate.",
     )
+    # Subscriptions (docs/subscriptions.md): WebSocket (graphql-transport-ws) and SSE at /graphql.
+    gateway_subscriptions_per_connection: int = Field(
+        default=100, ge=1, description="Subscriptions one WebSocket connection may hold at once."
+    )
+    gateway_subscriptions_per_agency: int | None = Field(
+        default=5000, ge=1, description="Subscriptions an agency may hold at once, per replica; null: no limit."
+    )
+    gateway_subscriptions_anonymous: int | None = Field(
+        default=10, ge=1, description="Subscriptions a caller without a token may hold, per address and replica."
+    )
+    gateway_ws_init_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=300, description="Time a new WebSocket has to send `connection_init` (else 4408)."
+    )
+    gateway_stream_buffer_messages: int = Field(
+        default=1000, ge=1, description="Messages waiting for one slow client at most (then 4413 / the SSE stream cut)."
+    )
+    gateway_share_subscriptions: bool = Field(
+        default=True,
+        description="One upstream subscription for live subscribers with the same document, variables and token.",
+    )
+    gateway_sse_keepalive_seconds: float = Field(default=15.0, gt=0, description="SSE comment line interval.")
     gateway_suggestions: bool | None = Field(
         default=None, description='"Did you mean" hints in validation errors; by default in development only.'
     )

@@ -20,7 +20,7 @@ import orjson
 from demimas_common.auth.jwt import TokenVerifier
 from demimas_common.auth.principal import Principal
 
-__all__ = ["TokenCache"]
+__all__ = ["TokenCache", "token_expiry"]
 
 
 class TokenCache:
@@ -51,7 +51,7 @@ class TokenCache:
                 return principal
             del self._entries[authorization]
         principal = await self.verifier.principal_from_authorization_async(authorization)
-        until = min(now + self.ttl, _expiry(authorization) + self.leeway)
+        until = min(now + self.ttl, token_expiry(authorization) + self.leeway)
         if until > now:
             self._entries[authorization] = (principal, until)
             if len(self._entries) > self.size:
@@ -59,7 +59,7 @@ class TokenCache:
         return principal
 
 
-def _expiry(authorization: str) -> float:
+def token_expiry(authorization: str) -> float:
     """The `exp` claim of a token the verifier has just accepted (0 when it has none: then it is not cached)."""
     try:
         payload = authorization.split()[-1].split(".")[1]

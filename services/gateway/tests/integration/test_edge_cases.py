@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from demimas_gateway.fetcher import SubgraphClient
-from demimas_gateway.gateway import Gateway
+from demimas_gateway.gateway import Caller, Gateway
 from demimas_gateway.supergraph import load_supergraph
 
 from ..support.subgraphs import MiniSubgraph, serve_subgraphs  # noqa: TID252
@@ -59,11 +59,20 @@ async def test_null_keys_unknown_enum_values_and_shared_roots() -> None:
     assert response.errors == []  # an enum value the API schema does not have (@inaccessible) is null
 
 
-async def test_subscriptions_are_refused_clearly() -> None:
+async def test_a_subscription_outside_a_stream_is_pointed_at_one() -> None:
+    """Subscriptions are served over a WebSocket or SSE (test_subscriptions.py); a plain request for one (the
+    pipeline's `execute`, what a POST without `Accept: text/event-stream` runs) says so, and calls no subgraph."""
     from demimas_gateway.gateway import RequestError
+    from demimas_gateway.subscription import prepare_subscription
 
-    gateway = Gateway(load_supergraph((FIXTURES / "edge-supergraph.graphql").read_text()), SubgraphClient({}))
+    supergraph = load_supergraph((FIXTURES / "edge-supergraph.graphql").read_text())
+    gateway = Gateway(supergraph, SubgraphClient({}))
     with pytest.raises(RequestError) as failure:
         await gateway.execute("subscription { ticks }")
     assert failure.value.code == "SUBSCRIPTION_NOT_SUPPORTED"
-    assert "not supported" in failure.value.message
+    assert "WebSocket (graphql-transport-ws)" in failure.value.message
+    assert "text/event-stream" in failure.value.message
+    # the same operation plans as a subscription: its root field from subgraph z, over its own protocol
+    subscription = prepare_subscription(gateway, "subscription { ticks }", None, None, Caller(), {})
+    assert (subscription.root.graph, subscription.root.operation) == ("z", "subscription")
+    assert subscription.root.query.startswith("subscription ")

@@ -34,6 +34,7 @@ def create_app(settings: PillarsSettings | None = None) -> FastAPI:
             unit_of_work=PillarsUnitOfWork,
             consumers=[PEOPLE, DESIGNATIONS, CASE_COUNTS],
             jobs=[PeriodicJob("prune-idempotency-keys", 3600.0, prune)],
+            live_subject="demimas.pillars.>",  # activityRecorded, pilotProjectChanged
         )
 
     return service_app(SERVICE, settings, parts)

@@ -27,6 +27,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
             context=RegistryContext.factory(r.engine),
             unit_of_work=RegistryUnitOfWork,
             routers=[upload_router(r.engine, r.verifier, r.settings)],
+            live_subject="demimas.registry.worker.>",  # workerChanged, villageStatsChanged
         )
 
     return service_app(SERVICE, settings, parts)

@@ -11,6 +11,7 @@ claims more gets nothing more; a regional office's token without a region is ref
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Any
 
 import jwt
@@ -124,7 +125,8 @@ class TokenVerifier:
             raise _fail("missing_claim", f"token lacks the {exc.claim!r} claim") from None
         except jwt.PyJWTError as exc:
             raise _fail("invalid", f"token is invalid: {exc}") from None
-        return _principal(claims)
+        principal = _principal(claims)
+        return replace(principal, expires_at=float(claims["exp"]) + self.leeway)
 
 
 def _bearer(header: str | None) -> str | None:

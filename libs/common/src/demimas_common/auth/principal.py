@@ -70,6 +70,9 @@ class Principal:
     region: str | None = None
     purpose: Purpose | None = None
     token_id: str | None = field(default=None, compare=False)
+    expires_at: float | None = field(default=None, compare=False)
+    """When the verifier stops accepting the token (its `exp` plus the leeway), as a Unix time: a subscription
+    ends then (`UNAUTHENTICATED`, reason `expired`). None for a principal made without a token (tests)."""
 
     @property
     def actor(self) -> Actor:
@@ -103,7 +106,7 @@ class Principal:
             raise Forbidden(
                 f"the {PURPOSE_HEADER} header ({purpose.value}) contradicts the token's purpose ({self.purpose.value})"
             )
-        return Principal(self.sub, self.agency, self.scopes, self.region, purpose, self.token_id)
+        return Principal(self.sub, self.agency, self.scopes, self.region, purpose, self.token_id, self.expires_at)
 
     def require_purpose(self) -> Purpose:
         if self.purpose is None:

@@ -11,6 +11,7 @@ and `strawberry.federation.type(requires_scopes=...)` declarations that produce 
   `_entities` needs a caller and applies the type-level declaration of each representation's type; the fields
   then selected on an entity carry their own checks. A refused field is null with a `FORBIDDEN` (or
   `UNAUTHENTICATED`) error at its path, as the gateway would answer.
+  A subscription field is checked when it starts (before its stream opens) and again for every event.
 - **Regions.** A type is *region-bound* when its class defines `region_code(self, info)`: the Kemendagri code of
   the village (or region) it belongs to, an awaitable of it, or None when unknown. For a caller whose token carries
   a region, an object outside it is invisible however it is reached: a field returning one answers null, a list
@@ -187,6 +188,8 @@ def install_access_rules(schema: GraphQLSchema) -> AccessRules:
             if needs:
                 guarded[where] = needs
                 field.resolve = _guarded(field.resolve or default_field_resolver, needs, where)
+                if field.subscribe is not None:  # a subscription is refused before its stream opens, not per event
+                    field.subscribe = _guarded(field.subscribe, needs, where)
             if rule is not None:
                 non_null = isinstance(field.type, GraphQLNonNull)
                 field.resolve = _region_filtered(field.resolve or default_field_resolver, rule, non_null=non_null)

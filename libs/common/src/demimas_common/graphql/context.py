@@ -15,12 +15,13 @@ A service's context extends `ServiceContext` (the engine and a unit of work for 
 
 from __future__ import annotations
 
+import copy
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Generic, TypeVar, overload
 
-from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.requests import HTTPConnection
 from strawberry.fastapi import BaseContext
 
 from demimas_common.auth.jwt import TokenVerifier
@@ -53,6 +54,42 @@ class RequestContext(BaseContext):
         self.traceparent = traceparent
         self.operation = operation
         self.loaders: dict[str, Any] = {}
+        self.live: Any = None
+        """The process's live event fan-out (`demimas_common.subscriptions.EventFanout`) when the service serves
+        subscriptions; set by the skeleton."""
+        self.verifier: TokenVerifier | None = None
+        """Set by `context_getter_factory`: a WebSocket's `connection_init` payload may still name the caller."""
+        self.caller_from_headers = False
+
+    async def accept_connection_params(self, params: Mapping[str, Any]) -> None:
+        """A WebSocket's `connection_init` payload: `{"authorization": "Bearer <jwt>", "purpose": "..."}` names
+        the caller when the handshake's headers did not (headers win, as for HTTP). A bad token is kept as
+        `auth_error`, like a bad header: the subscription, not the connection, is refused."""
+        if self.caller_from_headers or self.verifier is None:
+            return
+        lowered = {str(k).lower(): v for k, v in params.items()}
+        authorization, purpose = lowered.get("authorization"), lowered.get("purpose")
+        if authorization is None and purpose is None:
+            return
+        if not isinstance(authorization, str | None) or not isinstance(purpose, str | None):
+            self.principal = None
+            self.auth_error = Unauthenticated(
+                "connection_init: `authorization` and `purpose` must be strings", reason="malformed"
+            )
+            return
+        self.principal, self.auth_error = await resolve_credentials(self.verifier, authorization, purpose)
+
+    def renew(self) -> None:
+        """Forget what one execution cached (DataLoaders), so that the next event of a subscription reads fresh
+        data. A service's context that keeps loaders of its own renews them too."""
+        self.loaders = {}
+
+    def for_operation(self) -> RequestContext:
+        """A copy for one operation on a WebSocket (strawberry shares one context per connection): same caller,
+        caches of its own."""
+        twin = copy.copy(self)
+        twin.renew()
+        return twin
 
     @property
     def purpose(self) -> Purpose | None:
@@ -105,19 +142,29 @@ class ServiceContext(RequestContext, Generic[U]):
             return await handler(command, uow, principal, *extra)
 
 
-async def resolve_caller(verifier: TokenVerifier, request: Request) -> tuple[Principal | None, DemimasError | None]:
+async def resolve_caller(
+    verifier: TokenVerifier, request: HTTPConnection
+) -> tuple[Principal | None, DemimasError | None]:
     """(principal, None), or (None, the error that explains why the request's credentials are refused)."""
+    return await resolve_credentials(
+        verifier, request.headers.get("authorization"), request.headers.get(PURPOSE_HEADER)
+    )
+
+
+async def resolve_credentials(
+    verifier: TokenVerifier, authorization: str | None, purpose: str | None
+) -> tuple[Principal | None, DemimasError | None]:
+    """The caller an `Authorization` value and a purpose name describe (HTTP headers or a `connection_init`)."""
     try:
-        principal = await verifier.principal_from_authorization_async(request.headers.get("authorization"))
-        header = request.headers.get(PURPOSE_HEADER)
-        if principal is not None and header:
-            principal = principal.with_purpose(Purpose.parse(header, field=PURPOSE_HEADER))
+        principal = await verifier.principal_from_authorization_async(authorization)
+        if principal is not None and purpose:
+            principal = principal.with_purpose(Purpose.parse(purpose, field=PURPOSE_HEADER))
     except DemimasError as exc:
         return None, exc
     return principal, None
 
 
-def request_traceparent(request: Request) -> str | None:
+def request_traceparent(request: HTTPConnection) -> str | None:
     """The current span's traceparent, or the caller's header when tracing is not set up in this process."""
     found = current_traceparent()
     if found is None:
@@ -131,7 +178,7 @@ def context_getter_factory(
     verifier: TokenVerifier,
     build: None = None,
     extra: Callable[[RequestContext], Awaitable[None]] | None = None,
-) -> Callable[[Request], Awaitable[RequestContext]]: ...
+) -> Callable[[HTTPConnection], Awaitable[RequestContext]]: ...
 
 
 @overload
@@ -139,21 +186,23 @@ def context_getter_factory(
     verifier: TokenVerifier,
     build: Callable[..., C],
     extra: Callable[[C], Awaitable[None]] | None = None,
-) -> Callable[[Request], Awaitable[C]]: ...
+) -> Callable[[HTTPConnection], Awaitable[C]]: ...
 
 
 def context_getter_factory(
     verifier: TokenVerifier,
     build: Callable[..., Any] | None = None,
     extra: Callable[[Any], Awaitable[None]] | None = None,
-) -> Callable[[Request], Awaitable[Any]]:
+) -> Callable[[HTTPConnection], Awaitable[Any]]:
     """A strawberry `context_getter`: `build(principal, auth_error=..., traceparent=...)` makes the context
     (`RequestContext` by default); `extra(context)`, if given, is awaited before the operation runs."""
     make = build or RequestContext
 
-    async def get_context(request: Request) -> Any:
+    async def get_context(request: HTTPConnection) -> Any:
         principal, error = await resolve_caller(verifier, request)
         context = make(principal, auth_error=error, traceparent=request_traceparent(request))
+        context.verifier = verifier
+        context.caller_from_headers = bool(request.headers.get("authorization"))
         if extra is not None:
             await extra(context)
         return context

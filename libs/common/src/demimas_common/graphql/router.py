@@ -5,6 +5,10 @@ UTF-8 and a 10,000-deep array were 500s. Here the body goes through `request_bod
 there for what is refused), and every refusal of the HTTP layer, strawberry's own included ("Unsupported content
 type", a `query` that is not a string, ...), answers as JSON with `extensions.code` instead of strawberry's plain
 text.
+
+Subscriptions are served at the same path over WebSocket with the `graphql-transport-ws` protocol only (the legacy
+`graphql-ws` protocol is not offered: its handshake is refused with 4406). The caller comes from the handshake's
+headers as for HTTP, or else from the `connection_init` payload (`RequestContext.accept_connection_params`).
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from typing import Any
 from cross_web import HTTPException
 from fastapi.responses import JSONResponse
 from strawberry.fastapi import GraphQLRouter
-from strawberry.types.unset import UNSET
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UNSET, UnsetType
 
 from demimas_common.graphql.request_body import RequestRefused, decode_json, decode_request
 
@@ -30,6 +35,17 @@ class _Refused(HTTPException):
 
 
 class GuardedGraphQLRouter(GraphQLRouter[Any, None]):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("subscription_protocols", (GRAPHQL_TRANSPORT_WS_PROTOCOL,))
+        super().__init__(*args, **kwargs)
+
+    async def on_ws_connect(self, context: Any) -> UnsetType | dict[str, object] | None:
+        accept = getattr(context, "accept_connection_params", None)
+        params = getattr(context, "connection_params", None)
+        if accept is not None and isinstance(params, dict):
+            await accept(params)  # the caller, if the handshake's headers named none
+        return await super().on_ws_connect(context)
+
     def parse_json(self, data: str | bytes) -> Any:
         try:
             if isinstance(data, str):  # a GET parameter (`variables`, `extensions`); strawberry checks its shape

@@ -9,7 +9,7 @@ parser cache skips the rest of `on_operation`, so an extension would let it thro
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator, Iterator
 from typing import Any
 
 import strawberry
@@ -24,6 +24,7 @@ from demimas_common.graphql.errors import log_unexpected, shape_error
 from demimas_common.graphql.input_guard import InputGuard
 from demimas_common.graphql.list_size import annotate_connections
 from demimas_common.graphql.operation_name import OperationName
+from demimas_common.graphql.shared_streams import SharedStreams, sharing_key
 
 __all__ = ["FEDERATION_VERSION", "DemimasSchema", "OperationTracing", "build_schema"]
 
@@ -38,6 +39,7 @@ class DemimasSchema(strawberry.federation.Schema):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.access: AccessRules = install_access_rules(self._schema)
+        self.shared_streams = SharedStreams()
         self._checked_entities = self.access.entity_resolver(
             lambda info, rep: super(DemimasSchema, self).entities_resolver(info, [rep])[0]  # type: ignore[list-item]
         )
@@ -52,6 +54,24 @@ class DemimasSchema(strawberry.federation.Schema):
     async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         return _shaped(await super().execute(*args, **kwargs))
 
+    async def stream(self, *args: Any, **kwargs: Any) -> Any:
+        """Subscriptions (and anything else a WebSocket runs): each operation gets its own copy of the connection's
+        context (`RequestContext.for_operation`: the same caller, its own DataLoaders), every result's errors are
+        shaped as `execute`'s are, and identical live subscriptions of one caller share one execution."""
+        context = kwargs.get("context_value")
+        for_operation = getattr(context, "for_operation", None)
+        if for_operation is not None:
+            kwargs["context_value"] = context = for_operation()
+        query = args[0] if args else kwargs.get("query")
+        key = sharing_key(query, kwargs.get("variable_values"), kwargs.get("operation_name"), context)
+        if key is None:
+            return await self._stream_alone(*args, **kwargs)
+        # identical subscriptions of one caller execute each event once (graphql/shared_streams.py)
+        return await self.shared_streams.join(key, lambda: self._stream_alone(*args, **kwargs))
+
+    async def _stream_alone(self, *args: Any, **kwargs: Any) -> AsyncGenerator[Any, None]:
+        return _shaped_stream(await super().stream(*args, **kwargs))
+
     def execute_sync(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         return _shaped(super().execute_sync(*args, **kwargs))
 
@@ -64,6 +84,16 @@ def _shaped(result: ExecutionResult) -> ExecutionResult:
     if result.errors:
         result.errors = [shape_error(error) for error in result.errors]
     return result
+
+
+async def _shaped_stream(source: AsyncGenerator[Any, None]) -> AsyncGenerator[Any, None]:
+    try:
+        async for result in source:
+            if isinstance(result, ExecutionResult):
+                _shaped(result)
+            yield result
+    finally:
+        await source.aclose()
 
 
 class OperationTracing(SchemaExtension):
@@ -89,12 +119,18 @@ class OperationTracing(SchemaExtension):
 
 
 def build_schema(
-    *, query: type, mutation: type | None = None, types: list[type] | None = None, **kwargs: Any
+    *,
+    query: type,
+    mutation: type | None = None,
+    subscription: type | None = None,
+    types: list[type] | None = None,
+    **kwargs: Any,
 ) -> DemimasSchema:
     annotate_connections([query, mutation, *(types or [])])  # @listSize on every connection, for the cost limit
     return DemimasSchema(
         query=query,
         mutation=mutation,
+        subscription=subscription,
         types=types or [],
         federation_version=FEDERATION_VERSION,
         # Ministry systems send the same few operations over and over: parse and validate each document once.

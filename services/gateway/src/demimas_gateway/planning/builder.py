@@ -62,7 +62,7 @@ class PlanBuilder(PlanState):
                     groups.append((chosen, []))
                 next(fs for g, fs in groups if g == chosen).append(part)
         for stage, (graph, group) in enumerate(groups):
-            fetch = self.new_fetch(graph, operation.operation if operation.operation != "subscription" else "query")
+            fetch = self.new_fetch(graph, operation.operation)
             fetch.stage = stage if operation.operation == "mutation" else 0
             self.plan_object(Position(graph, root, fetch.selection, (), fetch), list(group))
         return introspection

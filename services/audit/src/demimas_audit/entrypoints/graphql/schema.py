@@ -17,6 +17,7 @@ from strawberry.types import Info
 from demimas_audit.adapters import queries
 from demimas_audit.domain.commands import RequestPersonalDataReport
 from demimas_audit.entrypoints.graphql.context import AuditContext
+from demimas_audit.entrypoints.graphql.subscriptions import Subscription
 from demimas_audit.entrypoints.graphql.types import AuditEvent, ChainVerification, Worker
 from demimas_audit.service_layer.report import personal_data_report
 from demimas_common.errors import BadUserInput
@@ -126,4 +127,4 @@ class Query:
         return cast(JSON, document)
 
 
-schema = build_schema(query=Query, types=[Worker, AuditEvent])
+schema = build_schema(query=Query, subscription=Subscription, types=[Worker, AuditEvent])

@@ -22,5 +22,11 @@ class CasesContext(ServiceContext[CasesUnitOfWork]):
         self.rules = rules
         self.content = ContentGate(self.unit_of_work, principal, operation=lambda: self.operation)
 
+    def renew(self) -> None:
+        """A gate for the current caller: per operation on a WebSocket (whose caller may come from
+        `connection_init`, after this context was made) and per event of a subscription."""
+        super().renew()
+        self.content = ContentGate(self.unit_of_work, self.principal, operation=lambda: self.operation)
+
 
 Ctx = Info[CasesContext, None]

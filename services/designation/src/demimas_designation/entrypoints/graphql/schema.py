@@ -25,6 +25,7 @@ from demimas_designation.domain import commands as cmd
 from demimas_designation.domain.assessment import Evidence
 from demimas_designation.domain.vocabulary import DesignationStatus, EvidenceKind
 from demimas_designation.entrypoints.graphql.context import DesignationContext
+from demimas_designation.entrypoints.graphql.subscriptions import Subscription
 from demimas_designation.entrypoints.graphql.types import (
     CriteriaAssessment,
     Designation,
@@ -257,4 +258,4 @@ class Mutation:
         return Designation.from_domain(d)
 
 
-schema = build_schema(query=Query, mutation=Mutation, types=[Village, Proposal, Designation])
+schema = build_schema(query=Query, mutation=Mutation, subscription=Subscription, types=[Village, Proposal, Designation])

@@ -8,7 +8,10 @@ from demimas_pillars.entrypoints.graphql.graph import Activity, PilotProject, Vi
 from demimas_pillars.entrypoints.graphql.mutations import Mutation
 from demimas_pillars.entrypoints.graphql.people import Worker
 from demimas_pillars.entrypoints.graphql.queries import Query
+from demimas_pillars.entrypoints.graphql.subscriptions import Subscription
 
 __all__ = ["Mutation", "Query", "schema"]
 
-schema = build_schema(query=Query, mutation=Mutation, types=[Village, Worker, Activity, PilotProject])
+schema = build_schema(
+    query=Query, mutation=Mutation, subscription=Subscription, types=[Village, Worker, Activity, PilotProject]
+)

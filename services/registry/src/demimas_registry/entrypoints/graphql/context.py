@@ -91,6 +91,13 @@ class RegistryContext(ServiceContext[RegistryUnitOfWork]):
         self.registry_loaders = Loaders.create(queries)
         self.personal_data = PersonalDataGate(self.unit_of_work, principal, operation=lambda: self.operation)
 
+    def renew(self) -> None:
+        """Fresh loaders and a gate for the current caller: per operation on a WebSocket (whose caller may come
+        from `connection_init`, after this context was made) and per event of a subscription."""
+        super().renew()
+        self.registry_loaders = Loaders.create(self.queries)
+        self.personal_data = PersonalDataGate(self.unit_of_work, self.principal, operation=lambda: self.operation)
+
     @classmethod
     def factory(cls, engine: AsyncEngine) -> Callable[..., RegistryContext]:
         """The per-request constructor the service skeleton calls; the queries (prepared statements) are shared."""

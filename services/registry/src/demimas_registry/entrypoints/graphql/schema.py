@@ -29,6 +29,7 @@ from demimas_registry.entrypoints.graphql.inputs import (
     parse_id,
 )
 from demimas_registry.entrypoints.graphql.regions import Region
+from demimas_registry.entrypoints.graphql.subscriptions import Subscription
 from demimas_registry.entrypoints.graphql.types import (
     FamilyMember,
     Village,
@@ -167,4 +168,4 @@ class Mutation:
         return FamilyMember.from_domain(member, village_code=found[1])
 
 
-schema = build_schema(query=Query, mutation=Mutation, types=[Worker, Village, FamilyMember])
+schema = build_schema(query=Query, mutation=Mutation, subscription=Subscription, types=[Worker, Village, FamilyMember])
