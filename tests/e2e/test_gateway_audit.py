@@ -36,7 +36,7 @@ RETURNED = "demimas.registry.worker.returned"
 
 
 async def until(check: Callable[[], Awaitable[Any]], what: str) -> Any:
-    for _ in range(150):
+    for _ in range(600):  # 60 s: a loaded CI machine can be slow; a passing check returns at once
         found = await check()
         if found:
             return found

@@ -64,7 +64,7 @@ def case_events() -> list[CloudEvent]:
 
 async def until(check: Callable[[], Awaitable[Any]], what: str) -> Any:
     """Events travel JetStream -> consumer: poll until `check` returns something truthy."""
-    for _ in range(150):
+    for _ in range(600):  # 60 s: a loaded CI machine can be slow; a passing check returns at once
         found = await check()
         if found:
             return found
