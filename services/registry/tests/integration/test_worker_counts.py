@@ -71,8 +71,8 @@ async def real_count(engine: AsyncEngine, flt: dict[str, str], caller_region: st
         values["village"] = flt["villageCode"]
     for name, prefix in (("prefix", flt.get("regionPrefix")), ("caller", caller_region)):
         if prefix is not None:
-            where.append(f"w.village_code LIKE :{name}")
-            values[name] = prefix + ".%"
+            where.append(f"(w.village_code = :{name} OR w.village_code LIKE :{name}_under)")  # a village is a region
+            values[name], values[f"{name}_under"] = prefix, prefix + ".%"
     if "status" in flt:
         where.append("w.status = :status")
         values["status"] = flt["status"]

@@ -20,9 +20,10 @@ __all__ = ["RegistryQueries", "WorkerFilterValues", "region_range"]
 
 
 def region_range(prefix: str) -> tuple[str, str]:
-    """Codes inside `prefix` (whole segments) as a half-open range: '16.06.' <= code < '16.06/' ('/' follows '.'
-    in the C collation)."""
-    return prefix + ".", prefix + "/"
+    """Codes equal to `prefix` or inside it (whole segments) as a half-open range: '16.06' <= code < '16.06/'
+    ('/' follows '.' and precedes the digits in the C collation, so '16.061' is outside). A village code is a
+    region of its own: its range holds that village alone (contracts.md: a region covers the code equal to it)."""
+    return prefix, prefix + "/"
 
 
 class WorkerFilterValues:
