@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 PACKAGES := libs/common services/registry services/gateway services/designation services/pillars services/audit services/cases
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-unit lint format bench bench-registry bench-gateway bench-designation bench-pillars bench-audit bench-security bench-plans bench-cases bench-node bench-scale cluster-rehearsal constraints clean-stack supergraph api-baseline
+.PHONY: run test test-unit lint format bench bench-registry bench-gateway bench-designation bench-pillars bench-audit bench-security bench-plans bench-cases bench-subscriptions bench-node bench-scale cluster-rehearsal constraints clean-stack supergraph api-baseline
 
 $(STAMP): constraints.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -37,7 +37,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: bench-registry bench-gateway bench-designation bench-pillars bench-audit bench-security bench-plans bench-cases
+bench: bench-registry bench-gateway bench-designation bench-pillars bench-audit bench-security bench-plans bench-cases bench-subscriptions
 
 bench-designation: $(STAMP)
 	$(BIN)/python -m bench.designation
@@ -55,6 +55,11 @@ bench-registry: $(STAMP)
 ## (BENCH_CASES=100000 for a quick run)
 bench-cases: $(STAMP)
 	$(BIN)/python -m bench.cases
+
+## make bench-subscriptions: 1,000 WebSocket subscribers of workerChanged through the gateway while the registry
+## commits 200 changes/s for 60 s (quick run: BENCH_SUBSCRIPTIONS_SECONDS=10 BENCH_SUBSCRIPTIONS_SUBSCRIBERS=100)
+bench-subscriptions: $(STAMP)
+	$(BIN)/python -m bench.subscriptions
 
 ## make bench-node: the gateway benchmarks' Node packages (the scenario's subgraphs, Apollo Gateway and its query
 ## planner; benchmark only, never shipped), installed into bench/node/node_modules when missing or out of date

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.integration
 WORKER_CHANGED = """
 subscription($filter: WorkerChangeFilter, $after: String) {
   workerChanged(filter: $filter, after: $after) {
-    cursor kind workerId villageCode status version worker { id status version } village { code }
+    cursor kind workerId villageCode status version occurredAt worker { id status version } village { code }
   }
 }"""
 STATS_CHANGED = """
@@ -90,6 +90,7 @@ async def test_a_registered_worker_reaches_a_subscriber_with_its_references(
     kp2mi = token("KP2MI")
     async with connect(url, kp2mi) as ws:
         await started(ws, registry_app, WORKER_CHANGED, {"filter": {"villageCode": "16.06.13.2001"}})
+        before = dt.datetime.now(dt.UTC)
         worker = await register(gql, kp2mi)
         body = await gql(DEPART, {"id": worker["id"], "input": departure()}, token=kp2mi)
         assert "errors" not in body, body
@@ -97,6 +98,9 @@ async def test_a_registered_worker_reaches_a_subscriber_with_its_references(
     assert registered["kind"] == "REGISTERED"
     assert registered["status"] == "CANDIDATE"
     assert registered["version"] == 1
+    # occurredAt: the event's time, set in the committing transaction (the subscriptions benchmark's start point)
+    occurred = dt.datetime.fromisoformat(registered["occurredAt"])
+    assert before <= occurred <= dt.datetime.fromisoformat(departed["occurredAt"]) <= dt.datetime.now(dt.UTC)
     assert registered["village"] == {"code": "16.06.13.2001"}
     assert registered["worker"]["id"] == worker["id"]
     assert departed["kind"] == "DEPARTED"

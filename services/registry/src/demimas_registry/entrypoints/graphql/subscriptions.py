@@ -19,6 +19,7 @@ still gets only what its caller may see.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
 from collections import OrderedDict
@@ -75,6 +76,9 @@ class WorkerChange:
     previous_village_code: str | None = strawberry.field(description="The village it left, when it moved.")
     status: WorkerStatusEnum  # type: ignore[valid-type]
     version: int = strawberry.field(description="The worker's version after the change.")
+    occurred_at: dt.datetime = strawberry.field(
+        description="When the change happened: the event's time, set in the transaction that committed it."
+    )
 
     def region_code(self, info: Ctx) -> str:
         return self.village_code
@@ -106,6 +110,7 @@ class WorkerChange:
             previous_village_code=data.get("previousVillageCode"),
             status=WorkerStatus(data["status"]),
             version=int(data["version"]),
+            occurred_at=event.time,
         )
 
 
