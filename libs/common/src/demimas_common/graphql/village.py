@@ -12,10 +12,25 @@ from __future__ import annotations
 import re
 from typing import Any, Self
 
-__all__ = ["VILLAGE_CODE", "VillageKey"]
+from demimas_common.errors import BadUserInput
+
+__all__ = ["REGION_PREFIX", "VILLAGE_CODE", "VillageKey", "parse_region_prefix"]
 
 VILLAGE_CODE = re.compile(r"^\d{2}\.\d{2}\.\d{2}\.\d{4}$")
 """A desa/kelurahan's Kemendagri code (province.regency.district.village)."""
+
+REGION_PREFIX = re.compile(r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$")
+"""A Kemendagri region at any level: province (16), regency (16.06), district (16.06.13) or village."""
+
+
+def parse_region_prefix(value: str | None, field: str = "regionPrefix") -> str | None:
+    """A region filter argument, stripped; BAD_USER_INPUT on `field` when it is not a region code."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not REGION_PREFIX.match(value):
+        raise BadUserInput(f"{field} must be a region code prefix such as 16 or 16.06", field=field)
+    return value
 
 
 class VillageKey:

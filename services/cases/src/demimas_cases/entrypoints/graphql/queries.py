@@ -6,7 +6,6 @@ when selected."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 import uuid
 from typing import Annotated
 
@@ -26,6 +25,7 @@ from demimas_common.auth.principal import Agency, Principal
 from demimas_common.errors import BadUserInput
 from demimas_common.graphql.pagination import encode_cursor, validate_first
 from demimas_common.graphql.types import PageInfo
+from demimas_common.graphql.village import REGION_PREFIX
 
 __all__ = ["CaseConnection", "Query"]
 
@@ -78,11 +78,8 @@ async def case_page(
     )
 
 
-_REGION = re.compile(r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$")
-
-
 def _region_prefix(value: str | None, field: str = "regionPrefix") -> str | None:
-    if value is not None and not _REGION.match(value):
+    if value is not None and not REGION_PREFIX.match(value):
         raise BadUserInput(f"{field} must be a Kemendagri region code such as 16 or 16.06", field=field)
     return value
 

@@ -10,7 +10,6 @@ the version, never content; `case` is the entity (content keeps its scope, purpo
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncGenerator
@@ -27,13 +26,12 @@ from demimas_cases.entrypoints.graphql.context import CasesContext, Ctx
 from demimas_cases.entrypoints.graphql.enums import AgencyEnum, CaseKindEnum, CasePhaseEnum, CaseStatusEnum
 from demimas_cases.entrypoints.graphql.graph import Case, Village
 from demimas_common.auth.principal import Agency, region_covers
-from demimas_common.errors import BadUserInput, NotFound
+from demimas_common.errors import NotFound
 from demimas_common.events.envelope import CloudEvent
+from demimas_common.graphql.village import parse_region_prefix
 from demimas_common.subscriptions import EventQuery, live_events
 
 __all__ = ["CaseChange", "CaseChangeKind", "Subscription"]
-
-_REGION = re.compile(r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$")
 
 
 @strawberry.enum(description="What happened to a case (the event type's last word).")
@@ -135,10 +133,7 @@ class Subscription:
         context = info.context
         principal = context.require_principal()
         f = filter or CaseChangeFilter()
-        prefix = f.region_prefix.strip() if f.region_prefix else None
-        if prefix is not None and not _REGION.match(prefix):
-            raise BadUserInput("filter.regionPrefix must be a region code prefix such as 16 or 16.06",
-                               field="filter.regionPrefix")  # fmt: skip
+        prefix = parse_region_prefix(f.region_prefix or None, "filter.regionPrefix")
         holder = Agency(f.assigned_to).value if f.assigned_to else None
 
         async def admit(event: CloudEvent) -> bool:

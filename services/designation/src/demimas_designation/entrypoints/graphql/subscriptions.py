@@ -10,7 +10,6 @@ references, resolved when the event is delivered under their usual rules.
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncGenerator
 from enum import StrEnum
 
@@ -18,8 +17,9 @@ import strawberry
 from strawberry.types import Info
 
 from demimas_common.auth.principal import region_covers
-from demimas_common.errors import BadUserInput, NotFound
+from demimas_common.errors import NotFound
 from demimas_common.events.envelope import CloudEvent
+from demimas_common.graphql.village import parse_region_prefix
 from demimas_common.subscriptions import EventQuery, live_events
 from demimas_designation.domain.vocabulary import DesignationStatus, ProposalStatus
 from demimas_designation.entrypoints.graphql.context import DesignationContext
@@ -35,16 +35,6 @@ __all__ = ["DesignationChange", "ProposalChange", "Subscription"]
 
 Ctx = Info[DesignationContext, None]
 READERS = [["designation:propose"], ["designation:verify"], ["designation:decide"]]
-_REGION = re.compile(r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$")
-
-
-def _prefix(value: str | None) -> str | None:
-    if value is None:
-        return None
-    value = value.strip()
-    if not _REGION.match(value):
-        raise BadUserInput("regionPrefix must be a region code prefix such as 16 or 16.06", field="regionPrefix")
-    return value
 
 
 def _suffix(event: CloudEvent) -> str:
@@ -145,7 +135,7 @@ class Subscription:
         self, info: Ctx, region_prefix: str | None = None, after: str | None = None
     ) -> AsyncGenerator[ProposalChange, None]:
         info.context.require_principal()
-        prefix = _prefix(region_prefix)
+        prefix = parse_region_prefix(region_prefix)
         return await live_events(
             info.context,
             EventQuery(
@@ -167,7 +157,7 @@ class Subscription:
         self, info: Ctx, region_prefix: str | None = None, after: str | None = None
     ) -> AsyncGenerator[DesignationChange, None]:
         info.context.require_principal()
-        prefix = _prefix(region_prefix)
+        prefix = parse_region_prefix(region_prefix)
         return await live_events(
             info.context,
             EventQuery(

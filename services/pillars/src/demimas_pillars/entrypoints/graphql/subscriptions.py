@@ -11,7 +11,6 @@ resolved when the event is delivered, under their usual rules (participants keep
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import AsyncGenerator
 from enum import StrEnum
 
@@ -19,9 +18,10 @@ import strawberry
 from strawberry.types import Info
 
 from demimas_common.auth.principal import Agency, region_covers
-from demimas_common.errors import BadUserInput, NotFound
+from demimas_common.errors import NotFound
 from demimas_common.events.envelope import CloudEvent
 from demimas_common.graphql.ids import parse_uuid
+from demimas_common.graphql.village import parse_region_prefix
 from demimas_common.subscriptions import EventQuery, live_events
 from demimas_pillars.domain import vocabulary as v
 from demimas_pillars.entrypoints.graphql.context import PillarsContext
@@ -31,16 +31,6 @@ from demimas_pillars.entrypoints.graphql.graph import Activity, PilotProject, Vi
 __all__ = ["ActivityRecorded", "PilotProjectChange", "Subscription"]
 
 Ctx = Info[PillarsContext, None]
-_REGION = re.compile(r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$")
-
-
-def _prefix(value: str | None, field: str) -> str | None:
-    if value is None:
-        return None
-    value = value.strip()
-    if not _REGION.match(value):
-        raise BadUserInput(f"{field} must be a region code prefix such as 16 or 16.06", field=field)
-    return value
 
 
 def _village_of(event: CloudEvent) -> str | None:
@@ -153,7 +143,7 @@ class Subscription:
     ) -> AsyncGenerator[ActivityRecorded, None]:
         info.context.require_principal().require_scope("pillars:read")
         f = filter or ActivityRecordedFilter()
-        prefix = _prefix(f.region_prefix, "filter.regionPrefix")
+        prefix = parse_region_prefix(f.region_prefix, "filter.regionPrefix")
         pillar = v.ServicePillar(f.pillar).value if f.pillar else None
         agency = Agency(f.agency).value if f.agency else None
 
@@ -183,7 +173,7 @@ class Subscription:
         self, info: Ctx, id: strawberry.ID | None = None, region_prefix: str | None = None, after: str | None = None
     ) -> AsyncGenerator[PilotProjectChange, None]:
         info.context.require_principal().require_scope("pilot:read")
-        prefix = _prefix(region_prefix, "regionPrefix")
+        prefix = parse_region_prefix(region_prefix, "regionPrefix")
         wanted = str(parse_uuid(id, field="id")) if id is not None else None
 
         def matches(event: CloudEvent) -> bool:
