@@ -11,6 +11,7 @@ malformed one, or one beyond the stream's end, BAD_USER_INPUT."""
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,23 +82,25 @@ async def read_changes(
     changes: list[Change] = []
     last_seen: int | None = None
     more = False
-    async for message in reader.read(after=after, since=since, subjects=subjects_for(types), max_messages=scan_limit):
-        last_seen, more = message.sequence, message.pending > 0
-        try:
-            event = orjson.loads(message.data)
-        except orjson.JSONDecodeError:
-            continue
-        if not isinstance(event, dict):
-            continue
-        if types is not None and not matches_types(str(event.get("type", "")), types):
-            continue
-        projected = project(event, audience, region_prefix=region_prefix)
-        if projected is None:
-            continue
-        projected["sequence"] = encode_cursor(message.sequence)
-        changes.append(Change(message.sequence, projected))
-        if len(changes) >= first:
-            break
+    messages = reader.read(after=after, since=since, subjects=subjects_for(types), max_messages=scan_limit)
+    async with aclosing(messages):  # stopping early removes the consumer now, not at garbage collection
+        async for message in messages:
+            last_seen, more = message.sequence, message.pending > 0
+            try:
+                event = orjson.loads(message.data)
+            except orjson.JSONDecodeError:
+                continue
+            if not isinstance(event, dict):
+                continue
+            if types is not None and not matches_types(str(event.get("type", "")), types):
+                continue
+            projected = project(event, audience, region_prefix=region_prefix)
+            if projected is None:
+                continue
+            projected["sequence"] = encode_cursor(message.sequence)
+            changes.append(Change(message.sequence, projected))
+            if len(changes) >= first:
+                break
     if last_seen is None:
         # Nothing read: from a cursor, stay at it; otherwise the stream's end so far is where to go on from.
         end = after if after is not None else (await reader.bounds())[1]
