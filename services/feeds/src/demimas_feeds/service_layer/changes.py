@@ -59,6 +59,14 @@ class ChangePage:
     has_next_page: bool
 
 
+def _cursor(after: str | None) -> int | None:
+    """The sequence `after` names; BAD_USER_INPUT on `after`, as every connection of the API answers a bad cursor."""
+    try:
+        return parse_cursor(after)
+    except BadUserInput as exc:
+        raise BadUserInput(exc.message, field="after") from None
+
+
 async def read_changes(
     query: ChangeQuery, principal: Principal, reader: StreamReader, *, scan_limit: int = 10_000
 ) -> ChangePage:
@@ -70,10 +78,13 @@ async def read_changes(
     region_prefix = parse_region_prefix(query.region_prefix)
     if query.after is not None and query.since is not None:
         raise BadUserInput("pass either after (a cursor) or since (a time), not both", field="since")
-    after = parse_cursor(query.after)
+    after = _cursor(query.after)
     if after is not None:
         first_seq, last_seq = await reader.bounds()
-        check_cursor(after, first_seq=first_seq, last_seq=last_seq)
+        try:
+            check_cursor(after, first_seq=first_seq, last_seq=last_seq)
+        except BadUserInput as exc:  # beyond the stream's end (CURSOR_EXPIRED passes as it is)
+            raise BadUserInput(exc.message, field="after") from None
     since = query.since
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=dt.UTC)
