@@ -113,6 +113,7 @@ def build_document() -> dict[str, Any]:
             "contentType": "application/json",
             "tags": [{"name": service}],
             "headers": {"$ref": "#/components/schemas/NatsHeaders"},
+            "correlationId": {"$ref": "#/components/correlationIds/correlationid"},
             "payload": {
                 "allOf": [
                     {"$ref": "#/components/schemas/CloudEvent"},
@@ -171,7 +172,17 @@ def build_document() -> dict[str, Any]:
         "defaultContentType": "application/json",
         "channels": channels,
         "operations": operations,
-        "components": {"schemas": {"NatsHeaders": _HEADERS, **payloads}, "messages": messages},
+        "components": {
+            "schemas": {"NatsHeaders": _HEADERS, **payloads},
+            "messages": messages,
+            "correlationIds": {
+                "correlationid": {
+                    "description": "Ties together what followed from one cause: the causing event's id, else the "
+                    "event's own id (`causationid` names the direct cause).",
+                    "location": "$message.payload#/correlationid",
+                }
+            },
+        },
     }
 
 
