@@ -7,12 +7,13 @@ subject, time, datacontenttype, data; the caller adds `sequence`) or None when t
   stats:read; `pillars.pilot.*` pilot:read, other `pillars.*` pillars:read; `cases.*` case:read, and the case must be
   one the agency sees: KP2MI, or a case-handling regional agency (BP3MI, DISNAKER) within its region, or the case's
   ownerAgency or toAgency; a RESTRICTED case only to KP2MI, its owner and the agency it is referred to.
-  `feeds.endpoint.*` only to the endpoint's own agency. `audit.*`, every `*.personal_data.accessed` and any type
-  without a JSON Schema in the contract: never.
+  `feeds.endpoint.*` only to the endpoint's own agency, and to a regional token only when the endpoint's
+  `ownerRegion` lies within its region (as the API shows endpoints). `audit.*`, every `*.personal_data.accessed`
+  and any type without a JSON Schema in the contract: never.
 - **Region**: `data.villageCode` must lie within the audience's region (regional tokens) and within `region_prefix`
   (the endpoint's or the request's filter); an event without a villageCode goes only to audiences without a region
-  and without a region filter. `feeds.endpoint.*` events concern the agency's own configuration, carry no place and
-  are exempt from the region rule.
+  and without a region filter. `feeds.endpoint.*` events concern the agency's own configuration and carry no village:
+  their region rule is the owner's region above.
 - **Data**: only the properties its JSON Schema names (recursively where the schema describes nested objects), so a
   field a producer adds without a contract change never leaves the system; another village code than the event's
   own (`previousVillageCode`) is left out when it lies outside the audience's region or filter; the envelope drops
@@ -141,6 +142,11 @@ def project(event: dict[str, Any], audience: Audience, *, region_prefix: str | N
     if event_type.startswith("demimas.feeds.endpoint."):
         if data.get("agency") != audience.agency:
             return None
+        owner_region = data.get("ownerRegion")
+        if audience.region is not None and not (
+            isinstance(owner_region, str) and region_covers(audience.region, owner_region)
+        ):
+            return None  # another regional office's endpoint, or a national one: as the API's visible_to
     else:
         scope = required_scope(event_type)
         if scope is None or scope not in audience.scopes:
