@@ -1,0 +1,238 @@
+"""The HTTP client of the webhook worker: one keep-alive HTTP/1.1 connection per endpoint (h11 over asyncio streams).
+
+- The host is resolved by `resolve(host, port)`, which returns the one address the connection is pinned to or raises
+  `AddressRefused` (the URL policy's check: private, loopback, metadata... addresses in production). The address is
+  checked again at every new connection, so a DNS answer that changes to a private address is refused then too.
+- https: TLS with SNI and hostname verification against the URL's host, though the socket goes to the pinned address.
+- No redirects: a 3xx is a failed attempt like any non-2xx.
+- Timeouts: `connect_timeout` for TCP (and TLS), `timeout` for the whole attempt.
+- The answer is read up to `max_response` bytes (64 KiB); a longer one is cut, the connection closed (not reused)
+  and the attempt's error says `too_large` (a 2xx still counts as delivered: the receiver took the event).
+- A kept-alive connection the server closed meanwhile is detected when the request gets no answer at all; the
+  request is then sent once more on a fresh connection.
+
+Failures carry stable words (attempt log): timeout, connect, refused_address, too_large, tls, protocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import h11
+
+__all__ = ["AddressRefused", "EndpointSender", "Resolver", "SendResult", "Target", "system_resolver"]
+
+EXCERPT_BYTES = 1024
+MAX_RESPONSE_BYTES = 64 * 1024
+USER_AGENT = b"Demimas-Webhooks/1"
+
+
+class AddressRefused(Exception):
+    """The endpoint's host resolves to an address deliveries must not go to."""
+
+
+Resolver = Callable[[str, int], Awaitable[str]]
+"""`(host, port) -> address` to connect to, or raises `AddressRefused`."""
+
+
+async def system_resolver(host: str, port: int) -> str:
+    """The first address the system resolver gives (no policy: for development and tests)."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=0, proto=6)
+    if not infos:
+        raise OSError(f"{host} does not resolve")
+    return str(infos[0][4][0])
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    scheme: str
+    host: str
+    port: int
+    path: str
+
+    @classmethod
+    def parse(cls, url: str) -> Target:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {url!r}")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        return cls(parts.scheme, parts.hostname, port, path)
+
+    @property
+    def host_header(self) -> bytes:
+        default = 443 if self.scheme == "https" else 80
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return (host if self.port == default else f"{host}:{self.port}").encode("idna")
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+    excerpt: str
+
+    @property
+    def delivered(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class _Failure(Exception):
+    def __init__(self, word: str, *, sent: bool = True) -> None:
+        super().__init__(word)
+        self.word = word
+        self.sent = sent
+        """False when nothing came back on a reused connection (it may have been closed by the server)."""
+
+
+class EndpointSender:
+    """Sends one endpoint's deliveries, one at a time, over a connection kept alive between them."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        resolve: Resolver = system_resolver,
+        connect_timeout: float = 5.0,
+        timeout: float = 10.0,
+        max_response: int = MAX_RESPONSE_BYTES,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.target = Target.parse(url)
+        self.resolve = resolve
+        self.connect_timeout = min(connect_timeout, timeout)
+        self.timeout = timeout
+        self.max_response = max_response
+        self.ssl_context = ssl_context
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._conn: h11.Connection | None = None
+
+    async def post(self, headers: Sequence[tuple[bytes, bytes]], body: bytes) -> SendResult:
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self.timeout):
+                reused = self._conn is not None
+                try:
+                    status, excerpt, error = await self._exchange(headers, body)
+                except _Failure as failure:
+                    if not (reused and not failure.sent):
+                        raise
+                    await self.close()
+                    status, excerpt, error = await self._exchange(headers, body)
+        except TimeoutError:
+            await self.close()
+            return SendResult(None, "timeout", _ms(started), "")
+        except _Failure as failure:
+            await self.close()
+            return SendResult(None, failure.word, _ms(started), "")
+        return SendResult(status, error, _ms(started), excerpt)
+
+    async def _connect(self) -> None:
+        target = self.target
+        try:
+            address = await self.resolve(target.host, target.port)
+        except AddressRefused as exc:
+            raise _Failure("refused_address") from exc
+        except OSError as exc:
+            raise _Failure("connect") from exc
+        tls: ssl.SSLContext | None = None
+        if target.scheme == "https":
+            tls = self.ssl_context or ssl.create_default_context()
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                self._reader, self._writer = await asyncio.open_connection(
+                    address, target.port, ssl=tls, server_hostname=target.host if tls else None,
+                    limit=self.max_response + 16 * 1024,
+                )  # fmt: skip
+        except ssl.SSLError as exc:
+            raise _Failure("tls") from exc
+        except TimeoutError as exc:
+            raise _Failure("timeout") from exc
+        except OSError as exc:
+            raise _Failure("connect") from exc
+        self._conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=16 * 1024)
+
+    async def _exchange(self, headers: Sequence[tuple[bytes, bytes]], body: bytes) -> tuple[int, str, str | None]:
+        if self._conn is None:
+            await self._connect()
+        conn, reader, writer = self._conn, self._reader, self._writer
+        assert conn is not None
+        assert reader is not None
+        assert writer is not None
+        request = h11.Request(
+            method=b"POST",
+            target=self.target.path.encode(),
+            headers=[
+                (b"host", self.target.host_header),
+                (b"user-agent", USER_AGENT),
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        )
+        out = conn.send(request) or b""
+        out += conn.send(h11.Data(data=body)) or b""
+        out += conn.send(h11.EndOfMessage()) or b""
+        got_any = False
+        try:
+            writer.write(out)
+            await writer.drain()
+            status: int | None = None
+            chunks: list[bytes] = []
+            size = 0
+            while True:
+                event = conn.next_event()
+                if event is h11.NEED_DATA:
+                    data = await reader.read(65536)
+                    if data:
+                        got_any = True
+                    conn.receive_data(data)
+                    continue
+                if isinstance(event, h11.Response):
+                    status = event.status_code
+                elif isinstance(event, h11.Data):
+                    if size < self.max_response:
+                        chunks.append(bytes(event.data))
+                    size += len(event.data)
+                    if size > self.max_response:
+                        await self.close()
+                        return status or 0, _excerpt(chunks), "too_large"
+                elif isinstance(event, h11.EndOfMessage):
+                    break
+                elif isinstance(event, h11.ConnectionClosed):
+                    raise _Failure("protocol", sent=got_any)
+        except ssl.SSLError as exc:
+            raise _Failure("tls", sent=got_any) from exc
+        except h11.RemoteProtocolError as exc:
+            raise _Failure("protocol" if got_any else "connect", sent=got_any) from exc
+        except (ConnectionError, OSError) as exc:
+            raise _Failure("connect", sent=got_any) from exc
+        assert status is not None
+        if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
+            conn.start_next_cycle()
+        else:
+            await self.close()
+        return status, _excerpt(chunks), None
+
+    async def close(self) -> None:
+        writer, self._writer, self._reader, self._conn = self._writer, None, None, None
+        if writer is not None:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer.wait_closed(), 1.0)
+
+
+def _excerpt(chunks: list[bytes]) -> str:
+    return b"".join(chunks)[:EXCERPT_BYTES].decode("utf-8", errors="replace")
+
+
+def _ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)
