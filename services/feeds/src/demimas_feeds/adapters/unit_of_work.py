@@ -1,0 +1,13 @@
+"""The feeds service's unit of work: the common one (one transaction, its events in the outbox) with the feeds
+repositories on its connection."""
+
+from __future__ import annotations
+
+from demimas_common.db.uow import UnitOfWork
+
+__all__ = ["FeedsUnitOfWork"]
+
+
+class FeedsUnitOfWork(UnitOfWork):
+    def _begin(self) -> None:
+        pass

@@ -1,0 +1,139 @@
+"""What an agency may receive of an event: the one rule of webhook deliveries, replays and the change feed.
+
+`project(event, audience)` returns the CloudEvent to hand over (structured JSON: specversion, id, source, type,
+subject, time, datacontenttype, data; the caller adds `sequence`) or None when the audience may not see it:
+
+- **Scopes per family**: `registry.*` needs registry:read (`registry.family.*` family:read); `designation.*`
+  stats:read; `pillars.pilot.*` pilot:read, other `pillars.*` pillars:read; `cases.*` case:read, and the case must be
+  one the agency sees: KP2MI, or a case-handling regional agency (BP3MI, DISNAKER) within its region, or the case's
+  ownerAgency or toAgency; a RESTRICTED case only to KP2MI, its owner and the agency it is referred to.
+  `feeds.endpoint.*` only to the endpoint's own agency. `audit.*`, every `*.personal_data.accessed` and any type
+  without a JSON Schema in the contract: never.
+- **Region**: `data.villageCode` must lie within the audience's region (regional tokens) and within `region_prefix`
+  (the endpoint's or the request's filter); an event without a villageCode goes only to audiences without a region
+  and without a region filter. `feeds.endpoint.*` events concern the agency's own configuration, carry no place and
+  are exempt from the region rule.
+- **Data**: only the properties its JSON Schema names (recursively where the schema describes nested objects), so a
+  field a producer adds without a contract change never leaves the system; the envelope drops `actorsub`,
+  `actoragency`, `traceparent`, `causationid`, `correlationid` and any extension attribute.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+from demimas_common.auth.principal import Principal, region_covers
+from demimas_common.events.schemas import KNOWN_TYPES, schema_for
+
+__all__ = ["Audience", "allowed_fields", "matches_types", "project", "required_scope"]
+
+CASE_HANDLERS = frozenset({"KP2MI", "BP3MI", "DISNAKER"})
+"""Agencies that see every case of their region (docs/cases.md); the others only the cases they own or receive."""
+_ENVELOPE = ("specversion", "id", "source", "type", "subject", "time", "datacontenttype")
+
+
+@dataclass(frozen=True)
+class Audience:
+    agency: str
+    scopes: frozenset[str]
+    region: str | None
+
+    @classmethod
+    def of(cls, principal: Principal) -> Audience:
+        return cls(principal.agency.value, frozenset(principal.scopes), principal.region)
+
+
+def required_scope(event_type: str) -> str | None:
+    """The scope an event type asks for, or None when no audience ever receives it (or it is agency-only)."""
+    parts = event_type.split(".")
+    if len(parts) != 4 or parts[0] != "demimas":
+        return None
+    _, service, aggregate, _name = parts
+    if aggregate == "personal_data" or service == "audit":
+        return None
+    if service == "registry":
+        return "family:read" if aggregate == "family" else "registry:read"
+    if service == "designation":
+        return "stats:read"
+    if service == "pillars":
+        return "pilot:read" if aggregate == "pilot" else "pillars:read"
+    if service == "cases":
+        return "case:read"
+    return None
+
+
+def matches_types(event_type: str, patterns: tuple[str, ...] | list[str]) -> bool:
+    """An exact type, a prefix ending in `.*` (`demimas.registry.worker.*`) or `*` (every type)."""
+    for pattern in patterns:
+        if pattern == "*" or pattern == event_type:
+            return True
+        if pattern.endswith(".*") and event_type.startswith(pattern[:-1]):
+            return True
+    return False
+
+
+@functools.cache
+def allowed_fields(event_type: str) -> dict[str, Any]:
+    """The allow-list of an event type's data: property name -> nested allow-list (empty: the value as it is)."""
+    if event_type not in KNOWN_TYPES:
+        return {}
+    return _fields(schema_for(event_type))
+
+
+def _fields(schema: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, sub in (schema.get("properties") or {}).items():
+        nested: dict[str, Any] = {}
+        if isinstance(sub, dict):
+            if sub.get("properties"):
+                nested = _fields(sub)
+            elif isinstance(sub.get("items"), dict) and sub["items"].get("properties"):
+                nested = _fields(sub["items"])
+        out[name] = nested
+    return out
+
+
+def _filter(value: Any, fields: dict[str, Any]) -> Any:
+    if not fields:
+        return value
+    if isinstance(value, dict):
+        return {k: _filter(v, fields[k]) for k, v in value.items() if k in fields}
+    if isinstance(value, list):
+        return [_filter(v, fields) for v in value]
+    return value
+
+
+def _sees_case(data: dict[str, Any], audience: Audience) -> bool:
+    agency = audience.agency
+    involved = agency == data.get("ownerAgency") or agency == data.get("toAgency")
+    if data.get("confidentiality") == "RESTRICTED":
+        return agency == "KP2MI" or involved
+    return agency in CASE_HANDLERS or involved
+
+
+def project(event: dict[str, Any], audience: Audience, *, region_prefix: str | None = None) -> dict[str, Any] | None:
+    event_type = str(event.get("type", ""))
+    data = event.get("data")
+    if not isinstance(data, dict) or event_type not in KNOWN_TYPES:
+        return None
+    if event_type.startswith("demimas.feeds.endpoint."):
+        if data.get("agency") != audience.agency:
+            return None
+    else:
+        scope = required_scope(event_type)
+        if scope is None or scope not in audience.scopes:
+            return None
+        village = data.get("villageCode")
+        if not isinstance(village, str):
+            if audience.region is not None or region_prefix is not None:
+                return None
+        elif not (region_covers(audience.region, village) and region_covers(region_prefix, village)):
+            return None
+        if event_type.startswith("demimas.cases.") and not _sees_case(data, audience):
+            return None
+    out = {key: event[key] for key in _ENVELOPE if key in event}
+    fields = allowed_fields(event_type)
+    out["data"] = {key: _filter(value, fields[key]) for key, value in data.items() if key in fields}
+    return out
