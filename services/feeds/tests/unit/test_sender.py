@@ -8,7 +8,7 @@ import socket
 import pytest
 
 from demimas_feeds.adapters.sender import AddressRefused, EndpointSender, Target
-from demimas_feeds.receiver import Answer, Receiver, Received
+from demimas_feeds.receiver import Answer, Received, Receiver
 
 HEADERS = [(b"webhook-id", b"msg-1"), (b"webhook-timestamp", b"1"), (b"webhook-signature", b"v1,x")]
 

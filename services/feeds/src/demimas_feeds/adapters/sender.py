@@ -105,6 +105,7 @@ class EndpointSender:
         max_response: int = MAX_RESPONSE_BYTES,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        self.url = url
         self.target = Target.parse(url)
         self.resolve = resolve
         self.connect_timeout = min(connect_timeout, timeout)

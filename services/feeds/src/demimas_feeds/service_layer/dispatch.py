@@ -1,0 +1,346 @@
+"""The webhook dispatcher: sends each endpoint's PENDING deliveries in order, many endpoints at once.
+
+- **Leases.** An endpoint's queue is sent only by the process holding its lease (a session advisory lock on the
+  dispatcher's own connection, adapters/deliveries.py), so two replicas never send the same queue at once; the lease
+  is released when the queue is empty or its head waits for a retry. If the lease connection is lost, every
+  endpoint loop stops before anything else is sent.
+- **Per-endpoint loops.** Up to `concurrency` endpoints are served at once, one loop each: claim the next `batch`
+  PENDING deliveries in order (one query), send them one after the other over the endpoint's kept-alive connection,
+  then record the whole run (one UPDATE, one INSERT of the attempts, the endpoint's health) in one transaction.
+- **Head of line.** A failed delivery is retried per the backoff schedule and blocks the endpoint's later deliveries
+  until it succeeds or is exhausted (FAILED, after which the next one goes); other endpoints are not affected. An
+  endpoint failing without a success for `disable_after` is disabled with a `demimas.feeds.endpoint.disabled` event
+  (reason `failing`), its `disabledReason` and the head delivery's `lastError` say why.
+- **Wake-ups.** The fan-out of this process wakes the dispatcher directly after its commit; other processes' fan-outs
+  (and redeliveries, replays) by NOTIFY on `feeds_deliveries`; a look at every endpoint's head each `poll_seconds`
+  (and when the earliest retry is due) catches anything else.
+- **At least once.** A delivery is marked only after it was sent; a crash between the two sends it again with the
+  same `webhook-id`, which lets receivers drop the duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from demimas_feeds.adapters.deliveries import (
+    NOTIFY_CHANNEL,
+    Claimed,
+    EndpointState,
+    Outcome,
+    claim,
+    direct_connection,
+    disable_failing,
+    endpoint_heads,
+    endpoint_state,
+    lease_key,
+    record,
+)
+from demimas_feeds.adapters.sender import EndpointSender, Resolver, SendResult, system_resolver
+from demimas_feeds.domain import signing
+from demimas_feeds.domain.backoff import Backoff
+
+__all__ = ["DisableHook", "DispatchSettings", "Dispatcher"]
+
+log = logging.getLogger("demimas.feeds.dispatch")
+DisableHook = Callable[[AsyncConnection, uuid.UUID, str, dt.datetime | None], Awaitable[None]]
+"""`(connection, endpoint id, reason text, failing since)`: publishes the disabled event in the transaction
+that disabled the endpoint."""
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class DispatchSettings:
+    backoff: Backoff = field(default_factory=Backoff)
+    concurrency: int = 64
+    batch: int = 100
+    timeout: float = 10.0
+    connect_timeout: float = 5.0
+    response_cap: int = 64 * 1024
+    poll_seconds: float = 1.0
+    idle_connections: int = 256
+    """Kept-alive connections to endpoints whose queue is empty (the least recently used are closed)."""
+
+
+class _Lost(Exception):
+    """The lease connection is gone: no loop may send any more."""
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        decrypt: Callable[[uuid.UUID, bytes], str],
+        settings: DispatchSettings | None = None,
+        resolve: Resolver = system_resolver,
+        on_disable: DisableHook | None = None,
+    ) -> None:
+        self.engine = engine
+        self.decrypt = decrypt
+        self.settings = settings or DispatchSettings()
+        self.resolve = resolve
+        self.on_disable = on_disable
+        self._wake = asyncio.Event()
+        self._woken: set[uuid.UUID] = set()
+        self._look = True  # look at every endpoint's head at the next round
+        self._loops: dict[uuid.UUID, asyncio.Task[None]] = {}
+        self._poked: set[uuid.UUID] = set()
+        self._senders: dict[uuid.UUID, EndpointSender] = {}
+        self._keys: dict[bytes, bytes] = {}
+        self._lease_conn: Any = None
+        self._lease_lock = asyncio.Lock()
+        self._listen_conn: Any = None
+        self._running = True
+        self.sent = 0  # deliveries sent by this process (metrics, benchmark)
+
+    # -- wake-ups -----------------------------------------------------------------------------------------------
+    def wake(self, endpoint_ids: Iterable[uuid.UUID] | None = None) -> None:
+        """New or due deliveries: for these endpoints, or (None) anywhere."""
+        if endpoint_ids is None:
+            self._look = True
+        else:
+            for endpoint_id in endpoint_ids:
+                if endpoint_id in self._loops:
+                    self._poked.add(endpoint_id)
+                else:
+                    self._woken.add(endpoint_id)
+        self._wake.set()
+
+    def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        if not payload:
+            self.wake(None)
+            return
+        try:
+            self.wake([uuid.UUID(part) for part in payload.split(",")])
+        except ValueError:
+            self.wake(None)
+
+    # -- the scheduler --------------------------------------------------------------------------------------------
+    async def run(self) -> None:
+        while self._running:
+            try:
+                await self._connect()
+                await self._schedule()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("feeds dispatcher: %s: %s; reconnecting", type(exc).__name__, exc)
+                await self._stop_loops()
+                await self._disconnect()
+                await asyncio.sleep(1.0)
+        await self._stop_loops()
+
+    async def _connect(self) -> None:
+        if self._lease_conn is None or self._lease_conn.is_closed():
+            self._lease_conn = await direct_connection(self.engine)
+        if self._listen_conn is None or self._listen_conn.is_closed():
+            self._listen_conn = await direct_connection(self.engine)
+            await self._listen_conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
+            self._look = True  # what was notified while not listening
+
+    async def _disconnect(self) -> None:
+        for attr in ("_lease_conn", "_listen_conn"):
+            conn = getattr(self, attr)
+            setattr(self, attr, None)
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    await conn.close(timeout=2)
+
+    async def _schedule(self) -> None:
+        next_due: float | None = None
+        while self._running:
+            timeout = self.settings.poll_seconds
+            if next_due is not None:
+                timeout = max(0.0, min(timeout, next_due - time.time()))
+            timed_out = False
+            if not self._wake.is_set():
+                try:
+                    async with asyncio.timeout(timeout):
+                        await self._wake.wait()
+                except TimeoutError:
+                    timed_out = True
+            self._wake.clear()
+            if self._lease_conn is None or self._lease_conn.is_closed():
+                raise _Lost("the lease connection closed")
+            candidates, self._woken = self._woken, set()
+            if self._look or timed_out:
+                self._look = False
+                next_due = None
+                now = _now()
+                async with self.engine.connect() as conn:
+                    driver: Any = (await conn.get_raw_connection()).driver_connection
+                    heads = await endpoint_heads(driver)
+                for head in heads:
+                    if head.due_at <= now:
+                        candidates.add(head.endpoint_id)
+                    else:
+                        due = head.due_at.timestamp()
+                        next_due = due if next_due is None else min(next_due, due)
+            await self._start(candidates)
+
+    async def _start(self, candidates: set[uuid.UUID]) -> None:
+        free = self.settings.concurrency - len(self._loops)
+        wanted = [e for e in candidates if e not in self._loops][: max(0, free)]
+        if len(wanted) < len(candidates - self._loops.keys()):
+            self._look = True  # some wait for a free slot: look again when one frees
+        if not wanted:
+            return
+        keys = [lease_key(e) for e in wanted]
+        async with self._lease_lock:
+            got = await self._lease_conn.fetch(
+                "SELECT k FROM unnest($1::bigint[]) AS k WHERE pg_try_advisory_lock(k)", keys
+            )
+        held = {r["k"] for r in got}
+        for endpoint_id in wanted:
+            if lease_key(endpoint_id) in held:
+                self._loops[endpoint_id] = asyncio.create_task(self._serve(endpoint_id), name=f"feeds-{endpoint_id}")
+
+    async def _release(self, endpoint_id: uuid.UUID) -> None:
+        conn = self._lease_conn
+        if conn is None or conn.is_closed():
+            return
+        with contextlib.suppress(Exception):
+            async with self._lease_lock:
+                await conn.execute("SELECT pg_advisory_unlock($1)", lease_key(endpoint_id))
+
+    # -- one endpoint ---------------------------------------------------------------------------------------------
+    async def _serve(self, endpoint_id: uuid.UUID) -> None:
+        try:
+            await self._serve_queue(endpoint_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("feeds dispatcher: endpoint %s: %s: %s", endpoint_id, type(exc).__name__, exc)
+            self._look = True
+        finally:
+            self._poked.discard(endpoint_id)
+            self._loops.pop(endpoint_id, None)
+            await self._release(endpoint_id)
+            self._wake.set()  # a slot is free
+            if len(self._senders) > self.settings.idle_connections:
+                for idle in [e for e in self._senders if e not in self._loops][: len(self._senders) // 4]:
+                    await self._senders.pop(idle).close()
+
+    async def _serve_queue(self, endpoint_id: uuid.UUID) -> None:
+        after = 0
+        while self._running:
+            async with self.engine.connect() as conn:
+                driver: Any = (await conn.get_raw_connection()).driver_connection
+                state = await endpoint_state(driver, endpoint_id)
+                if state is None or not state.active or not state.secrets:
+                    return
+                batch = await claim(driver, endpoint_id, after, self.settings.batch)
+            if not batch:
+                if endpoint_id in self._poked:
+                    self._poked.discard(endpoint_id)
+                    continue
+                return
+            self._poked.discard(endpoint_id)
+            outcomes, blocked = await self._send(state, batch)
+            for delivery, outcome in zip(batch, outcomes, strict=False):
+                if outcome.status != "PENDING":
+                    after = delivery.seq
+            if outcomes:
+                await self._record(state, outcomes)
+            if blocked:
+                return  # the head waits for its retry: the scheduler comes back when it is due
+
+    async def _send(self, state: EndpointState, batch: list[Claimed]) -> tuple[list[Outcome], bool]:
+        sender = self._senders.get(state.id)
+        if sender is None or sender.url != state.url:
+            if sender is not None:
+                await sender.close()
+            sender = EndpointSender(
+                state.url, resolve=self.resolve, connect_timeout=self.settings.connect_timeout,
+                timeout=self.settings.timeout, max_response=self.settings.response_cap,
+            )  # fmt: skip
+            self._senders[state.id] = sender
+        keys = [self._key(state.id, c) for c in state.secrets]
+        backoff = self.settings.backoff
+        outcomes: list[Outcome] = []
+        for delivery in batch:
+            now = _now()
+            if delivery.next_attempt_at > now:
+                return outcomes, True
+            msg_id = str(delivery.id)
+            headers = signing.headers(keys, msg_id, int(now.timestamp()), delivery.body)
+            result: SendResult = await sender.post(headers, delivery.body)
+            self.sent += 1
+            attempts = delivery.attempts + 1
+            if result.delivered:
+                status, next_at = "DELIVERED", now
+            else:
+                retry_at = backoff.next_attempt_at(attempts, _now())
+                status, next_at = ("FAILED", now) if retry_at is None else ("PENDING", retry_at)
+            outcomes.append(Outcome(delivery.id, status, attempts, next_at, now, result.status_code, result.error,
+                                    result.duration_ms, result.excerpt))  # fmt: skip
+            if status == "PENDING":
+                return outcomes, True
+        return outcomes, False
+
+    def _key(self, endpoint_id: uuid.UUID, ciphertext: bytes) -> bytes:
+        key = self._keys.get(ciphertext)
+        if key is None:
+            key = signing.secret_key(self.decrypt(endpoint_id, ciphertext))
+            if len(self._keys) > 10_000:
+                self._keys.clear()
+            self._keys[ciphertext] = key
+        return key
+
+    async def _record(self, state: EndpointState, outcomes: list[Outcome]) -> None:
+        async with self.engine.begin() as conn:
+            await conn.exec_driver_sql("SELECT 1")  # the transaction begins (SQLAlchemy's asyncpg adapter is lazy)
+            driver: Any = (await conn.get_raw_connection()).driver_connection
+            failing_since = await record(driver, state.id, outcomes)
+            now = _now()
+            last = outcomes[-1]
+            if last.status != "DELIVERED" and self.settings.backoff.should_disable(failing_since, now):
+                hours = self.settings.backoff.disable_after.total_seconds() / 3600
+                reason = f"failing since {failing_since:%Y-%m-%dT%H:%M:%SZ} (over {hours:g} h without a success)"
+                if await disable_failing(driver, state.id, reason, now):
+                    await driver.execute(
+                        "UPDATE feeds.deliveries SET last_error = $2 WHERE id = $1",
+                        last.delivery_id,
+                        f"endpoint disabled: {reason}; last error: {last.error or last.status_code}",
+                    )
+                    if self.on_disable is not None:
+                        await self.on_disable(conn, state.id, reason, failing_since)
+                    log.warning("feeds: endpoint %s disabled: %s", state.id, reason)
+
+    # -- shutdown -------------------------------------------------------------------------------------------------
+    def stop(self) -> None:
+        self._running = False
+        self._wake.set()
+
+    async def _stop_loops(self) -> None:
+        loops = list(self._loops.values())
+        for task in loops:
+            task.cancel()
+        await asyncio.gather(*loops, return_exceptions=True)
+        self._loops.clear()
+
+    async def close(self) -> None:
+        await self._stop_loops()
+        for sender in self._senders.values():
+            await sender.close()
+        self._senders.clear()
+        await self._disconnect()
+
+
+def row_namespace(record: Any) -> SimpleNamespace:
+    """An asyncpg record with attribute access (for functions written against SQLAlchemy rows)."""
+    return SimpleNamespace(**dict(record))
