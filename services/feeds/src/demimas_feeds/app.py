@@ -12,9 +12,11 @@ from fastapi import FastAPI
 
 from demimas_common.service import ServiceSpec
 from demimas_common.skeleton import BackgroundWorker, Consumer, PeriodicJob, Resources, ServiceParts, service_app
+from demimas_feeds.adapters.stream_reader import StreamReader
 from demimas_feeds.adapters.unit_of_work import FeedsUnitOfWork
 from demimas_feeds.entrypoints.graphql.context import FeedsContext
 from demimas_feeds.entrypoints.graphql.schema import schema
+from demimas_feeds.service_layer.endpoints import EndpointRules
 from demimas_feeds.settings import FeedsSettings
 
 __all__ = ["SERVICE", "EngineParts", "create_app", "engine_parts"]
@@ -37,17 +39,21 @@ def engine_parts(r: Resources[FeedsSettings]) -> EngineParts:
     return EngineParts()
 
 
-def create_app(settings: FeedsSettings | None = None) -> FastAPI:
+def create_app(settings: FeedsSettings | None = None, *, rules: EndpointRules | None = None) -> FastAPI:
+    """`rules`: the endpoint rules (secret key, URL policy, grace, clock), by default from the settings."""
     settings = settings or FeedsSettings()
+    endpoint_rules = rules or EndpointRules.from_settings(settings)
 
     def parts(r: Resources[FeedsSettings]) -> ServiceParts:
+        assert r.settings.nats_url is not None  # the skeleton refuses to start without one
+        reader = StreamReader(r.settings.nats_url, name="feeds-changes")
         engine = engine_parts(r) if r.settings.webhook_workers else EngineParts()
         return ServiceParts(
             schema=schema,
-            context=partial(FeedsContext, settings=r.settings),
+            context=partial(FeedsContext, settings=r.settings, rules=endpoint_rules, reader=reader),
             unit_of_work=FeedsUnitOfWork,
             consumers=list(engine.consumers),
-            workers=list(engine.workers),
+            workers=[reader, *engine.workers],  # the reader is a worker only so that shutdown closes it
             jobs=list(engine.jobs),
         )
 

@@ -27,7 +27,7 @@ from typing import Any
 from demimas_common.auth.principal import Principal, region_covers
 from demimas_common.events.schemas import KNOWN_TYPES, schema_for
 
-__all__ = ["Audience", "allowed_fields", "matches_types", "project", "required_scope"]
+__all__ = ["Audience", "allowed_fields", "matches_types", "project", "receivable", "required_scope"]
 
 CASE_HANDLERS = frozenset({"KP2MI", "BP3MI", "DISNAKER"})
 """Agencies that see every case of their region (docs/cases.md); the others only the cases they own or receive."""
@@ -62,6 +62,17 @@ def required_scope(event_type: str) -> str | None:
     if service == "cases":
         return "case:read"
     return None
+
+
+def receivable(event_type: str, audience: Audience) -> bool:
+    """Whether the audience may receive some events of this type (its grants; the region and the cases rule still
+    decide event by event)."""
+    if event_type not in KNOWN_TYPES:
+        return False
+    if event_type.startswith("demimas.feeds.endpoint."):
+        return True
+    scope = required_scope(event_type)
+    return scope is not None and scope in audience.scopes
 
 
 def matches_types(event_type: str, patterns: tuple[str, ...] | list[str]) -> bool:

@@ -4,10 +4,13 @@ repositories on its connection."""
 from __future__ import annotations
 
 from demimas_common.db.uow import UnitOfWork
+from demimas_feeds.adapters.endpoints import EndpointRepository
 
 __all__ = ["FeedsUnitOfWork"]
 
 
 class FeedsUnitOfWork(UnitOfWork):
+    endpoints: EndpointRepository
+
     def _begin(self) -> None:
-        pass
+        self.endpoints = EndpointRepository(self.connection)

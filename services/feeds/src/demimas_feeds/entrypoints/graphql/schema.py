@@ -1,19 +1,12 @@
-"""The feeds subgraph's schema (scaffold: the endpoint and change-feed fields come next)."""
+"""The feeds subgraph's schema: queries, mutations, and the entity it owns (`WebhookEndpoint`)."""
 
 from __future__ import annotations
 
-import strawberry
-
 from demimas_common.graphql.schema import build_schema
+from demimas_feeds.entrypoints.graphql.mutations import Mutation
+from demimas_feeds.entrypoints.graphql.queries import Query
+from demimas_feeds.entrypoints.graphql.types import WebhookEndpoint
 
-__all__ = ["Query", "schema"]
+__all__ = ["Mutation", "Query", "schema"]
 
-
-@strawberry.type
-class Query:
-    @strawberry.federation.field(requires_scopes=[["feeds:manage"]], description="Scaffold placeholder.")
-    def feeds_ready(self) -> bool:
-        return True
-
-
-schema = build_schema(query=Query)
+schema = build_schema(query=Query, mutation=Mutation, types=[WebhookEndpoint])

@@ -1,0 +1,105 @@
+"""The change feed: pages of the events an agency may see (visibility.py), in stream order, for systems that sync
+by pulling. A cursor is a DEMIMAS stream sequence (a decimal string, as the subscriptions' cursors).
+
+One call reads from the stream after `after` (or from `since`, or from the stream's start) and stops when the page
+holds `first` events, when it has scanned `scan_limit` stream messages, or at the end of the stream. `endCursor` is
+the sequence of the last message it looked at (also when the page is empty), and `hasNextPage` says whether the
+stream holds more messages of the asked-for types after it: a puller loops `after: endCursor` while it is true, and
+later starts again from its last `endCursor`. A cursor older than the stream's first sequence is CURSOR_EXPIRED; a
+malformed one, or one beyond the stream's end, BAD_USER_INPUT."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from demimas_common.auth.principal import Principal
+from demimas_common.errors import BadUserInput
+from demimas_common.graphql.village import parse_region_prefix
+from demimas_common.subscriptions.cursor import check_cursor, encode_cursor, parse_cursor
+from demimas_feeds.adapters.stream_reader import StreamReader, subjects_for
+from demimas_feeds.domain.endpoint import check_types_syntax
+from demimas_feeds.visibility import Audience, matches_types, project
+
+__all__ = ["DEFAULT_FIRST", "MAX_FIRST", "READ", "Change", "ChangePage", "ChangeQuery", "read_changes"]
+
+READ = "feeds:read"
+DEFAULT_FIRST = 100
+MAX_FIRST = 1000
+
+
+@dataclass(frozen=True)
+class ChangeQuery:
+    after: str | None = None
+    types: tuple[str, ...] | None = None
+    region_prefix: str | None = None
+    since: dt.datetime | None = None
+    first: int | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    sequence: int
+    event: dict[str, Any]
+    """The projected CloudEvent (visibility.project), with `sequence`."""
+
+    @property
+    def cursor(self) -> str:
+        return encode_cursor(self.sequence)
+
+
+@dataclass(frozen=True)
+class ChangePage:
+    changes: list[Change]
+    end_cursor: str | None
+    has_next_page: bool
+
+
+async def read_changes(
+    query: ChangeQuery, principal: Principal, reader: StreamReader, *, scan_limit: int = 10_000
+) -> ChangePage:
+    principal.require_scope(READ)
+    first = DEFAULT_FIRST if query.first is None else query.first
+    if not 1 <= first <= MAX_FIRST:
+        raise BadUserInput(f"first must be between 1 and {MAX_FIRST}, not {first}", field="first")
+    types = check_types_syntax(query.types, field="types") if query.types is not None else None
+    region_prefix = parse_region_prefix(query.region_prefix)
+    if query.after is not None and query.since is not None:
+        raise BadUserInput("pass either after (a cursor) or since (a time), not both", field="since")
+    after = parse_cursor(query.after)
+    if after is not None:
+        first_seq, last_seq = await reader.bounds()
+        check_cursor(after, first_seq=first_seq, last_seq=last_seq)
+    since = query.since
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=dt.UTC)
+
+    audience = Audience.of(principal)
+    changes: list[Change] = []
+    last_seen: int | None = None
+    more = False
+    async for message in reader.read(after=after, since=since, subjects=subjects_for(types), max_messages=scan_limit):
+        last_seen, more = message.sequence, message.pending > 0
+        try:
+            event = orjson.loads(message.data)
+        except orjson.JSONDecodeError:
+            continue
+        if not isinstance(event, dict):
+            continue
+        if types is not None and not matches_types(str(event.get("type", "")), types):
+            continue
+        projected = project(event, audience, region_prefix=region_prefix)
+        if projected is None:
+            continue
+        projected["sequence"] = encode_cursor(message.sequence)
+        changes.append(Change(message.sequence, projected))
+        if len(changes) >= first:
+            break
+    if last_seen is None:
+        # Nothing read: from a cursor, stay at it; otherwise the stream's end so far is where to go on from.
+        end = after if after is not None else (await reader.bounds())[1]
+        return ChangePage([], encode_cursor(end), False)
+    return ChangePage(changes, encode_cursor(last_seen), more)
