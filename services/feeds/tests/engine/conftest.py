@@ -33,6 +33,7 @@ from demimas_common.events.nats import connect
 from demimas_common.events.stream import ensure_stream
 from demimas_feeds.app import SERVICE
 from demimas_feeds.domain.backoff import Backoff
+from demimas_feeds.domain.secrets import SecretBox
 from demimas_feeds.service_layer.dispatch import Dispatcher, DispatchSettings
 from demimas_feeds.service_layer.fanout import FanoutConsumer
 from demimas_feeds.settings import FeedsSettings
@@ -67,19 +68,7 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(os.urandom(24)).decode()
 
 
-class _PlainBox:
-    def encrypt(self, endpoint_id: uuid.UUID, secret: str) -> bytes:
-        return secret.encode()
-
-    def decrypt(self, endpoint_id: uuid.UUID, blob: bytes) -> str:
-        return blob.decode()
-
-
-def box() -> Any:
-    try:
-        from demimas_feeds.domain.secrets import SecretBox
-    except ImportError:  # TEMPORARY until the core's secrets module is merged
-        return _PlainBox()
+def box() -> SecretBox:
     return SecretBox(FeedsSettings().secret_key_bytes())
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
+import orjson
 import pytest
 from nats.js import JetStreamContext
 from sqlalchemy import text
@@ -16,6 +17,7 @@ from standardwebhooks import Webhook
 from demimas_common.devstack.testing import TestStack
 from demimas_feeds.domain.backoff import Backoff
 from demimas_feeds.receiver import Answer, Receiver
+from demimas_feeds.service_layer.dispatch import publish_disabled
 
 from .conftest import Endpoints, attempts, deliveries, departed, fast, new_secret, publish, region, running, until
 
@@ -81,9 +83,9 @@ async def test_a_receiver_that_is_gone_gets_its_endpoint_disabled_after_the_thre
     await receiver.stop()
     disabled: list[tuple[uuid.UUID, str]] = []
 
-    async def on_disable(conn: AsyncConnection, eid: uuid.UUID, reason: str, since: dt.datetime | None) -> None:
-        assert since is not None
-        disabled.append((eid, reason))
+    async def on_disable(conn: AsyncConnection, eid: uuid.UUID, notice: str, since: dt.datetime | None) -> None:
+        await publish_disabled(conn, eid, notice, since)
+        disabled.append((eid, notice))
 
     settings = fast(backoff=Backoff(scale=0.001, disable_after=dt.timedelta(seconds=1)))
     async with running(engine, stack, settings, on_disable=on_disable):
@@ -93,7 +95,17 @@ async def test_a_receiver_that_is_gone_gets_its_endpoint_disabled_after_the_thre
     async with engine.connect() as conn:
         row = (await conn.execute(text("SELECT * FROM feeds.endpoints WHERE id = :e"), {"e": endpoint_id})).one()
     assert row.status == "DISABLED"
-    assert row.disabled_reason.startswith("failing since")
+    assert row.disabled_reason == "failing"
+    async with engine.connect() as conn:
+        event = (
+            await conn.execute(
+                text("SELECT type, payload FROM feeds.outbox WHERE subject = :s"), {"s": str(endpoint_id)}
+            )
+        ).one()
+    assert event.type == "demimas.feeds.endpoint.disabled"
+    payload = event.payload if isinstance(event.payload, dict) else orjson.loads(event.payload)
+    assert payload["data"]["reason"] == "failing"
+    assert payload["data"]["failingSince"] is not None
     assert row.failing_since is not None
     rows = await deliveries(engine, endpoint_id)
     head = rows[0]
@@ -157,6 +169,4 @@ async def test_a_regional_agency_never_receives_another_regions_event(
 
 
 def _village(body: bytes) -> str:
-    import orjson
-
     return str(orjson.loads(body)["data"]["villageCode"])

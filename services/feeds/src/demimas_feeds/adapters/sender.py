@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -26,7 +27,7 @@ from urllib.parse import urlsplit
 
 import h11
 
-__all__ = ["AddressRefused", "EndpointSender", "Resolver", "SendResult", "Target", "system_resolver"]
+__all__ = ["AddressRefused", "EndpointSender", "Resolver", "SendResult", "Target", "policy_resolver", "system_resolver"]
 
 EXCERPT_BYTES = 1024
 MAX_RESPONSE_BYTES = 64 * 1024
@@ -39,6 +40,29 @@ class AddressRefused(Exception):
 
 Resolver = Callable[[str, int], Awaitable[str]]
 """`(host, port) -> address` to connect to, or raises `AddressRefused`."""
+
+
+def policy_resolver(
+    problem: Callable[[str], str | None], lookup: Callable[[str, int], Awaitable[Sequence[str]]]
+) -> Resolver:
+    """A resolver that refuses a host when any of its addresses has a `problem` (the URL policy's check)."""
+
+    async def resolve(host: str, port: int) -> str:
+        try:
+            addresses: Sequence[str] = [str(ipaddress.ip_address(host))]
+        except ValueError:
+            addresses = (
+                ["127.0.0.1"] if host == "localhost" or host.endswith(".localhost") else await lookup(host, port)
+            )
+        if not addresses:
+            raise OSError(f"{host} does not resolve")
+        for address in addresses:
+            why = problem(address)
+            if why is not None:
+                raise AddressRefused(why)
+        return addresses[0]
+
+    return resolve
 
 
 async def system_resolver(host: str, port: int) -> str:

@@ -28,7 +28,6 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -47,10 +46,14 @@ from demimas_feeds.adapters.deliveries import (
     record,
 )
 from demimas_feeds.adapters.sender import EndpointSender, Resolver, SendResult, system_resolver
-from demimas_feeds.domain import signing
+from demimas_feeds.adapters.unit_of_work import FeedsUnitOfWork
+from demimas_feeds.domain import events, signing
 from demimas_feeds.domain.backoff import Backoff
 
-__all__ = ["DisableHook", "DispatchSettings", "Dispatcher"]
+DISABLED_FAILING = events.DISABLED_FAILING
+"""The endpoint's `disabledReason` when the engine disabled it (`by_agency` when its agency did)."""
+
+__all__ = ["DISABLED_FAILING", "DisableHook", "DispatchSettings", "Dispatcher", "publish_disabled"]
 
 log = logging.getLogger("demimas.feeds.dispatch")
 DisableHook = Callable[[AsyncConnection, uuid.UUID, str, dt.datetime | None], Awaitable[None]]
@@ -310,16 +313,16 @@ class Dispatcher:
             last = outcomes[-1]
             if last.status != "DELIVERED" and self.settings.backoff.should_disable(failing_since, now):
                 hours = self.settings.backoff.disable_after.total_seconds() / 3600
-                reason = f"failing since {failing_since:%Y-%m-%dT%H:%M:%SZ} (over {hours:g} h without a success)"
-                if await disable_failing(driver, state.id, reason, now):
+                notice = f"failing since {failing_since:%Y-%m-%dT%H:%M:%SZ} (over {hours:g} h without a success)"
+                if await disable_failing(driver, state.id, DISABLED_FAILING, now):
                     await driver.execute(
                         "UPDATE feeds.deliveries SET last_error = $2 WHERE id = $1",
                         last.delivery_id,
-                        f"endpoint disabled: {reason}; last error: {last.error or last.status_code}",
+                        f"endpoint disabled: {notice}; last error: {last.error or last.status_code}",
                     )
                     if self.on_disable is not None:
-                        await self.on_disable(conn, state.id, reason, failing_since)
-                    log.warning("feeds: endpoint %s disabled: %s", state.id, reason)
+                        await self.on_disable(conn, state.id, notice, failing_since)
+                    log.warning("feeds: endpoint %s disabled: %s", state.id, notice)
 
     # -- shutdown -------------------------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -341,6 +344,10 @@ class Dispatcher:
         await self._disconnect()
 
 
-def row_namespace(record: Any) -> SimpleNamespace:
-    """An asyncpg record with attribute access (for functions written against SQLAlchemy rows)."""
-    return SimpleNamespace(**dict(record))
+async def publish_disabled(conn: AsyncConnection, endpoint_id: uuid.UUID, notice: str, _since: object) -> None:
+    """The `demimas.feeds.endpoint.disabled` event (reason `failing`), in the transaction that disabled it."""
+    async with FeedsUnitOfWork.joining(conn, schema="feeds") as uow:
+        endpoint = await uow.endpoints.get(endpoint_id)
+        if endpoint is not None:
+            uow.publish(events.endpoint_disabled(endpoint, None, events.DISABLED_FAILING))
+            await uow.commit()
