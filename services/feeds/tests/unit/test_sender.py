@@ -153,3 +153,66 @@ def test_target_parsing() -> None:
     assert Target.parse("http://[::1]:8080").host_header == b"[::1]:8080"
     with pytest.raises(ValueError, match="not an http"):
         Target.parse("ftp://a.example/")
+
+
+async def _raw_server(answer: bytes) -> tuple[asyncio.Server, str]:
+    """A server that answers every request with these bytes as they are (then keeps the connection open)."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(next(v for k, v in (line.split(b": ", 1) for line in head.split(b"\r\n")[1:-2])
+                                  if k == b"content-length"))  # fmt: skip
+                await reader.readexactly(length)
+                writer.write(answer)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    return server, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
+
+
+async def test_a_chunked_answer_is_read_and_the_connection_kept() -> None:
+    server, url = await _raw_server(
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n"
+    )
+    sender = EndpointSender(url)
+    try:
+        first = await sender.post(HEADERS, b"{}")
+        second = await sender.post(HEADERS, b"{}")
+    finally:
+        await sender.close()
+        server.close()
+    assert (first.status_code, first.excerpt, first.error) == (200, "abcde", None)
+    assert second.excerpt == "abcde"
+
+
+async def test_an_answer_without_length_ends_with_the_connection_and_a_bad_head_is_a_protocol_error() -> None:
+    server, url = await _raw_server(b"HTTP/1.0 202 Accepted\r\n\r\nfine")
+    sender = EndpointSender(url, timeout=2)
+    bad_server, bad_url = await _raw_server(b"SMTP ready\r\n\r\n")
+    bad = EndpointSender(bad_url, timeout=2)
+    try:
+        # the server keeps its side open: the body ends only at the timeout, which is the answer's fault
+        result = await sender.post(HEADERS, b"{}")
+        garbled = await bad.post(HEADERS, b"{}")
+    finally:
+        await sender.close()
+        await bad.close()
+        server.close()
+        bad_server.close()
+    assert result.error == "timeout"
+    assert garbled.error == "protocol"
+
+
+async def test_a_head_longer_than_the_limit_is_too_large() -> None:
+    server, url = await _raw_server(b"HTTP/1.1 200 OK\r\nx-pad: " + b"a" * 20_000 + b"\r\ncontent-length: 0\r\n\r\n")
+    sender = EndpointSender(url, timeout=2)
+    try:
+        result = await sender.post(HEADERS, b"{}")
+    finally:
+        await sender.close()
+        server.close()
+    assert (result.status_code, result.error) == (None, "too_large")

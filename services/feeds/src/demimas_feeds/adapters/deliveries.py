@@ -153,26 +153,30 @@ async def endpoint_heads(conn: Any) -> list[EndpointHead]:
 class EndpointState:
     id: uuid.UUID
     url: str
-    active: bool
-    failing_since: dt.datetime | None
-    secrets: tuple[bytes, ...]
-    """Ciphertexts of the secrets that sign now (newest first)."""
+    version: int
+    secrets: tuple[tuple[bytes, dt.datetime | None], ...]
+    """Ciphertexts of the secrets not expired when read, with when they expire (newest first)."""
+
+    def signing(self, now: dt.datetime) -> list[bytes]:
+        """The ciphertexts of the secrets that sign at `now` (a rotated-out one until its grace ends)."""
+        return [c for c, expires in self.secrets if expires is None or expires > now]
 
 
 async def endpoint_state(conn: Any, endpoint_id: uuid.UUID) -> EndpointState | None:
     row = await conn.fetchrow(
         """
-        SELECT e.id, e.url, e.status = 'ACTIVE' AND e.deleted_at IS NULL AS active, e.failing_since,
+        SELECT e.id, e.url, e.version,
             coalesce((SELECT array_agg(s.ciphertext ORDER BY s.created_at DESC) FROM feeds.endpoint_secrets s
-                      WHERE s.endpoint_id = e.id AND (s.expires_at IS NULL OR s.expires_at > now())),
-                     '{}') AS secrets
+                      WHERE s.endpoint_id = e.id AND (s.expires_at IS NULL OR s.expires_at > now())), '{}') AS c,
+            coalesce((SELECT array_agg(s.expires_at ORDER BY s.created_at DESC) FROM feeds.endpoint_secrets s
+                      WHERE s.endpoint_id = e.id AND (s.expires_at IS NULL OR s.expires_at > now())), '{}') AS x
         FROM feeds.endpoints e WHERE e.id = $1
         """,
         endpoint_id,
     )
     if row is None:
         return None
-    return EndpointState(row["id"], row["url"], row["active"], row["failing_since"], tuple(row["secrets"]))
+    return EndpointState(row["id"], row["url"], row["version"], tuple(zip(row["c"], row["x"], strict=True)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,16 +188,27 @@ class Claimed:
     next_attempt_at: dt.datetime
 
 
-async def claim(conn: Any, endpoint_id: uuid.UUID, after_seq: int, limit: int) -> list[Claimed]:
-    """The endpoint's next PENDING deliveries in order (the caller holds the endpoint's lease)."""
+async def claim(conn: Any, endpoint_id: uuid.UUID, after_seq: int, limit: int) -> tuple[int | None, list[Claimed]]:
+    """The endpoint's version (None when it is gone, deleted or not ACTIVE) and its next PENDING deliveries in
+    order, in one round trip (the caller holds the endpoint's lease)."""
     rows = await conn.fetch(
-        "SELECT id, seq, body, attempts, next_attempt_at FROM feeds.deliveries "
-        "WHERE endpoint_id = $1 AND status = 'PENDING' AND seq > $2 ORDER BY seq LIMIT $3",
+        """
+        SELECT e.version, e.status = 'ACTIVE' AND e.deleted_at IS NULL AS active,
+            d.id, d.seq, d.body, d.attempts, d.next_attempt_at
+        FROM feeds.endpoints e
+        LEFT JOIN LATERAL (
+            SELECT id, seq, body, attempts, next_attempt_at FROM feeds.deliveries
+            WHERE endpoint_id = e.id AND status = 'PENDING' AND seq > $2 ORDER BY seq LIMIT $3) d ON true
+        WHERE e.id = $1 ORDER BY d.seq
+        """,
         endpoint_id,
         after_seq,
         limit,
     )
-    return [Claimed(r["id"], r["seq"], r["body"], r["attempts"], r["next_attempt_at"]) for r in rows]
+    if not rows or not rows[0]["active"]:
+        return None, []
+    claimed = [Claimed(r["id"], r["seq"], r["body"], r["attempts"], r["next_attempt_at"]) for r in rows if r["id"]]
+    return int(rows[0]["version"]), claimed
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,47 +226,52 @@ class Outcome:
     excerpt: str
 
 
-_UPDATE = """
-UPDATE feeds.deliveries d SET status = r.status, attempts = r.attempts, next_attempt_at = r.next_at,
-    delivered_at = CASE WHEN r.status = 'DELIVERED' THEN r.at ELSE d.delivered_at END,
-    last_status_code = r.code, last_error = r.error
-FROM unnest($1::uuid[], $2::text[], $3::int[], $4::timestamptz[], $5::timestamptz[], $6::int[], $7::text[])
-    AS r(id, status, attempts, next_at, at, code, error)
-WHERE d.id = r.id AND d.status = 'PENDING'
-"""
-_ATTEMPTS = """
-INSERT INTO feeds.attempts (delivery_id, endpoint_id, attempted_at, status_code, error, duration_ms, response_excerpt)
-SELECT r.id, $2, r.at, r.code, r.error, r.ms, r.excerpt
-FROM unnest($1::uuid[], $3::timestamptz[], $4::int[], $5::text[], $6::int[], $7::text[])
-    AS r(id, at, code, error, ms, excerpt)
+_RECORD = """
+WITH r AS (
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::timestamptz[], $5::timestamptz[], $6::int[],
+                         $7::text[], $8::int[], $9::text[])
+        AS r(id, status, attempts, next_at, at, code, error, ms, excerpt)
+), updated AS (
+    UPDATE feeds.deliveries d SET status = r.status, attempts = r.attempts, next_attempt_at = r.next_at,
+        delivered_at = CASE WHEN r.status = 'DELIVERED' THEN r.at ELSE d.delivered_at END,
+        last_status_code = r.code, last_error = r.error
+    FROM r WHERE d.id = r.id AND d.status = 'PENDING'
+    RETURNING d.id
+), logged AS (
+    INSERT INTO feeds.attempts (delivery_id, endpoint_id, attempted_at, status_code, error, duration_ms,
+                                response_excerpt)
+    SELECT r.id, $10, r.at, r.code, r.error, r.ms, r.excerpt FROM r
+    RETURNING id
+)
+UPDATE feeds.endpoints SET last_success_at = coalesce($11, last_success_at),
+    failing_since = CASE WHEN $12 THEN coalesce(failing_since, $13) ELSE NULL END
+WHERE id = $10
+RETURNING failing_since, (SELECT count(*) FROM updated) AS updated, (SELECT count(*) FROM logged) AS logged
 """
 
 
 async def record(conn: Any, endpoint_id: uuid.UUID, outcomes: Sequence[Outcome]) -> dt.datetime | None:
-    """The outcomes of a run of attempts on one endpoint, in three statements; the endpoint's health follows the
-    last outcome (a success clears `failing_since`, a failure sets it if unset). Returns `failing_since`."""
+    """The outcomes of a run of attempts on one endpoint in one statement (so one round trip, and atomic without a
+    transaction of its own): the deliveries, their attempts, and the endpoint's health, which follows the last
+    outcome (a success clears `failing_since`, a failure sets it if unset). Returns `failing_since`."""
     if not outcomes:
         return None
-    ids = [o.delivery_id for o in outcomes]
-    at = [o.attempted_at for o in outcomes]
-    codes = [o.status_code for o in outcomes]
-    errors = [o.error for o in outcomes]
-    await conn.execute(_UPDATE, ids, [o.status for o in outcomes], [o.attempts for o in outcomes],
-                       [o.next_attempt_at for o in outcomes], at, codes, errors)  # fmt: skip
-    await conn.execute(_ATTEMPTS, ids, endpoint_id, at, codes, errors, [o.duration_ms for o in outcomes],
-                       [o.excerpt.replace("\x00", "\ufffd") for o in outcomes])  # fmt: skip
     successes = [o.attempted_at for o in outcomes if o.status == "DELIVERED"]
     last = outcomes[-1]
-    failed_last = last.status != "DELIVERED"
     row = await conn.fetchrow(
-        """
-        UPDATE feeds.endpoints SET last_success_at = coalesce($2, last_success_at),
-            failing_since = CASE WHEN $3 THEN coalesce(failing_since, $4) ELSE NULL END
-        WHERE id = $1 RETURNING failing_since
-        """,
+        _RECORD,
+        [o.delivery_id for o in outcomes],
+        [o.status for o in outcomes],
+        [o.attempts for o in outcomes],
+        [o.next_attempt_at for o in outcomes],
+        [o.attempted_at for o in outcomes],
+        [o.status_code for o in outcomes],
+        [o.error for o in outcomes],
+        [o.duration_ms for o in outcomes],
+        [o.excerpt.replace("\x00", "\ufffd") for o in outcomes],
         endpoint_id,
         max(successes) if successes else None,
-        failed_last,
+        last.status != "DELIVERED",
         last.attempted_at,
     )
     return None if row is None else row["failing_since"]
@@ -267,6 +287,21 @@ async def disable_failing(conn: Any, endpoint_id: uuid.UUID, reason: str, now: d
         now,
     )
     return row is not None
+
+
+async def _no_reset(_conn: Any) -> None:
+    """The dispatcher's connections hold no session state to reset (its leases live on a connection of their own):
+    skipping the reset saves a round trip per use."""
+
+
+async def direct_pool(engine: Any, size: int) -> Any:
+    """A small asyncpg pool of the dispatcher: its short queries go without the engine's pre-ping and reset round
+    trips (each claim and each record is one round trip)."""
+    import asyncpg
+
+    url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    return await asyncpg.create_pool(url, min_size=1, max_size=size, reset=_no_reset,
+                                     server_settings={"application_name": "feeds-dispatch"})  # fmt: skip
 
 
 async def direct_connection(engine: Any) -> Any:

@@ -1,4 +1,8 @@
-"""The HTTP client of the webhook worker: one keep-alive HTTP/1.1 connection per endpoint (h11 over asyncio streams).
+"""The HTTP client of the webhook worker: one keep-alive HTTP/1.1 connection per endpoint over asyncio streams.
+
+The request is one write of pre-built bytes and the answer is parsed here (status line, headers, a body by length,
+chunked or until close): a general client (h11, httpx) costs several times more per request, and this client only
+ever sends one kind of request.
 
 - The host is resolved by `resolve(host, port)`, which returns the one address the connection is pinned to or raises
   `AddressRefused` (the URL policy's check: private, loopback, metadata... addresses in production). The address is
@@ -25,12 +29,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import h11
-
 __all__ = ["AddressRefused", "EndpointSender", "Resolver", "SendResult", "Target", "policy_resolver", "system_resolver"]
 
 EXCERPT_BYTES = 1024
 MAX_RESPONSE_BYTES = 64 * 1024
+HEAD_LIMIT = 16 * 1024
+"""An answer's status line and headers may not be longer (then: too_large)."""
 USER_AGENT = b"Demimas-Webhooks/1"
 
 
@@ -138,13 +142,17 @@ class EndpointSender:
         self.ssl_context = ssl_context
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
-        self._conn: h11.Connection | None = None
+        path = self.target.path.encode()
+        self._head = (
+            b"POST " + path + b" HTTP/1.1\r\nhost: " + self.target.host_header + b"\r\nuser-agent: " + USER_AGENT
+            + b"\r\ncontent-type: application/json\r\ncontent-length: "
+        )  # fmt: skip
 
     async def post(self, headers: Sequence[tuple[bytes, bytes]], body: bytes) -> SendResult:
         started = time.perf_counter()
         try:
             async with asyncio.timeout(self.timeout):
-                reused = self._conn is not None
+                reused = self._writer is not None
                 try:
                     status, excerpt, error = await self._exchange(headers, body)
                 except _Failure as failure:
@@ -175,7 +183,7 @@ class EndpointSender:
             async with asyncio.timeout(self.connect_timeout):
                 self._reader, self._writer = await asyncio.open_connection(
                     address, target.port, ssl=tls, server_hostname=target.host if tls else None,
-                    limit=self.max_response + 16 * 1024,
+                    limit=HEAD_LIMIT,
                 )  # fmt: skip
         except ssl.SSLError as exc:
             raise _Failure("tls") from exc
@@ -183,76 +191,109 @@ class EndpointSender:
             raise _Failure("timeout") from exc
         except OSError as exc:
             raise _Failure("connect") from exc
-        self._conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=16 * 1024)
 
     async def _exchange(self, headers: Sequence[tuple[bytes, bytes]], body: bytes) -> tuple[int, str, str | None]:
-        if self._conn is None:
+        if self._writer is None:
             await self._connect()
-        conn, reader, writer = self._conn, self._reader, self._writer
-        assert conn is not None
+        reader, writer = self._reader, self._writer
         assert reader is not None
         assert writer is not None
-        request = h11.Request(
-            method=b"POST",
-            target=self.target.path.encode(),
-            headers=[
-                (b"host", self.target.host_header),
-                (b"user-agent", USER_AGENT),
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                *headers,
-            ],
-        )
-        out = conn.send(request) or b""
-        out += conn.send(h11.Data(data=body)) or b""
-        out += conn.send(h11.EndOfMessage()) or b""
+        parts = [self._head, str(len(body)).encode(), b"\r\n"]
+        for name, value in headers:
+            parts += (name, b": ", value, b"\r\n")
+        parts += (b"\r\n", body)
         got_any = False
         try:
-            writer.write(out)
+            writer.write(b"".join(parts))
             await writer.drain()
-            status: int | None = None
+            while True:
+                raw = await reader.readuntil(b"\r\n\r\n")
+                got_any = True
+                status, fields, keep = _parse_head(raw)
+                if not 100 <= status < 200:  # an informational answer comes before the real one
+                    break
+            chunks, too_large = await self._read_body(reader, status, fields)
+            if not keep or too_large:
+                keep = False
+        except asyncio.IncompleteReadError as exc:
+            raise _Failure(
+                "protocol" if got_any or exc.partial else "connect", sent=got_any or bool(exc.partial)
+            ) from exc
+        except asyncio.LimitOverrunError as exc:
+            raise _Failure("too_large") from exc
+        except ssl.SSLError as exc:
+            raise _Failure("tls", sent=got_any) from exc
+        except (ConnectionError, OSError) as exc:
+            raise _Failure("connect", sent=got_any) from exc
+        except ValueError as exc:
+            raise _Failure("protocol") from exc
+        if not keep:
+            await self.close()
+        return status, _excerpt(chunks), "too_large" if too_large else None
+
+    async def _read_body(
+        self, reader: asyncio.StreamReader, status: int, fields: dict[bytes, bytes]
+    ) -> tuple[list[bytes], bool]:
+        """The answer's body up to the cap: (chunks read, whether it was longer, so cut)."""
+        cap = self.max_response
+        if status in (204, 304):
+            return [], False
+        if b"chunked" in fields.get(b"transfer-encoding", b"").lower():
             chunks: list[bytes] = []
             size = 0
             while True:
-                event = conn.next_event()
-                if event is h11.NEED_DATA:
-                    data = await reader.read(65536)
-                    if data:
-                        got_any = True
-                    conn.receive_data(data)
-                    continue
-                if isinstance(event, h11.Response):
-                    status = event.status_code
-                elif isinstance(event, h11.Data):
-                    if size < self.max_response:
-                        chunks.append(bytes(event.data))
-                    size += len(event.data)
-                    if size > self.max_response:
-                        await self.close()
-                        return status or 0, _excerpt(chunks), "too_large"
-                elif isinstance(event, h11.EndOfMessage):
-                    break
-                elif isinstance(event, h11.ConnectionClosed):
-                    raise _Failure("protocol", sent=got_any)
-        except ssl.SSLError as exc:
-            raise _Failure("tls", sent=got_any) from exc
-        except h11.RemoteProtocolError as exc:
-            raise _Failure("protocol" if got_any else "connect", sent=got_any) from exc
-        except (ConnectionError, OSError) as exc:
-            raise _Failure("connect", sent=got_any) from exc
-        assert status is not None
-        if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
-            conn.start_next_cycle()
-        else:
-            await self.close()
-        return status, _excerpt(chunks), None
+                n = int((await reader.readuntil(b"\r\n")).split(b";", 1)[0].strip(), 16)
+                if n == 0:
+                    while await reader.readuntil(b"\r\n") != b"\r\n":  # trailers
+                        pass
+                    return chunks, False
+                if size + n > cap:
+                    chunks.append(await reader.readexactly(cap - size))
+                    return chunks, True
+                chunks.append(await reader.readexactly(n))
+                await reader.readexactly(2)
+                size += n
+        length = fields.get(b"content-length")
+        if length is not None:
+            n = int(length)
+            if n > cap:
+                return [await reader.readexactly(cap)], True
+            return [await reader.readexactly(n)] if n else [], False
+        data = await reader.read(cap + 1)  # no length: the body ends with the connection
+        chunks = []
+        size = 0
+        while data:
+            chunks.append(data)
+            size += len(data)
+            if size > cap:
+                return chunks, True
+            data = await reader.read(cap + 1 - size)
+        return chunks, False
 
     async def close(self) -> None:
-        writer, self._writer, self._reader, self._conn = self._writer, None, None, None
+        writer, self._writer, self._reader = self._writer, None, None
         if writer is not None:
             writer.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
+
+
+def _parse_head(raw: bytes) -> tuple[int, dict[bytes, bytes], bool]:
+    """Status, header fields (lower-case names) and whether the connection may be kept, of an answer's head."""
+    lines = raw[:-4].split(b"\r\n")
+    version, _, rest = lines[0].partition(b" ")
+    code = rest[:3]
+    if not version.startswith(b"HTTP/1.") or len(code) != 3 or not code.isdigit():
+        raise ValueError("not an HTTP/1.x status line")
+    fields: dict[bytes, bytes] = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(b":")
+        if not sep or not name or name != name.strip():
+            raise ValueError("malformed header line")
+        fields[name.lower()] = value.strip()
+    connection = fields.get(b"connection", b"").lower()
+    keep = b"close" not in connection and (version == b"HTTP/1.1" or b"keep-alive" in connection)
+    return int(code), fields, keep
 
 
 def _excerpt(chunks: list[bytes]) -> str:

@@ -39,6 +39,7 @@ from demimas_feeds.adapters.deliveries import (
     Outcome,
     claim,
     direct_connection,
+    direct_pool,
     disable_failing,
     endpoint_heads,
     endpoint_state,
@@ -74,6 +75,12 @@ class DispatchSettings:
     connect_timeout: float = 5.0
     response_cap: int = 64 * 1024
     poll_seconds: float = 1.0
+    connections: int = 8
+    """PostgreSQL connections of the dispatcher's own pool (claims and records), besides its lease and LISTEN
+    connections."""
+    linger_seconds: float = 2.0
+    """An endpoint whose queue is empty keeps its lease and slot this long for the next event (unless other
+    endpoints wait for a slot)."""
     idle_connections: int = 256
     """Kept-alive connections to endpoints whose queue is empty (the least recently used are closed)."""
 
@@ -101,12 +108,14 @@ class Dispatcher:
         self._woken: set[uuid.UUID] = set()
         self._look = True  # look at every endpoint's head at the next round
         self._loops: dict[uuid.UUID, asyncio.Task[None]] = {}
-        self._poked: set[uuid.UUID] = set()
+        self._poked: dict[uuid.UUID, asyncio.Event] = {}
+        self._states: dict[uuid.UUID, EndpointState] = {}
         self._senders: dict[uuid.UUID, EndpointSender] = {}
         self._keys: dict[bytes, bytes] = {}
         self._lease_conn: Any = None
         self._lease_lock = asyncio.Lock()
         self._listen_conn: Any = None
+        self._db: Any = None
         self._running = True
         self.sent = 0  # deliveries sent by this process (metrics, benchmark)
 
@@ -117,8 +126,9 @@ class Dispatcher:
             self._look = True
         else:
             for endpoint_id in endpoint_ids:
-                if endpoint_id in self._loops:
-                    self._poked.add(endpoint_id)
+                poked = self._poked.get(endpoint_id)
+                if poked is not None:
+                    poked.set()
                 else:
                     self._woken.add(endpoint_id)
         self._wake.set()
@@ -150,6 +160,8 @@ class Dispatcher:
     async def _connect(self) -> None:
         if self._lease_conn is None or self._lease_conn.is_closed():
             self._lease_conn = await direct_connection(self.engine)
+        if self._db is None:
+            self._db = await direct_pool(self.engine, self.settings.connections)
         if self._listen_conn is None or self._listen_conn.is_closed():
             self._listen_conn = await direct_connection(self.engine)
             await self._listen_conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
@@ -184,8 +196,7 @@ class Dispatcher:
                 self._look = False
                 next_due = None
                 now = _now()
-                async with self.engine.connect() as conn:
-                    driver: Any = (await conn.get_raw_connection()).driver_connection
+                async with self._db.acquire() as driver:
                     heads = await endpoint_heads(driver)
                 for head in heads:
                     if head.due_at <= now:
@@ -210,6 +221,7 @@ class Dispatcher:
         held = {r["k"] for r in got}
         for endpoint_id in wanted:
             if lease_key(endpoint_id) in held:
+                self._poked[endpoint_id] = asyncio.Event()
                 self._loops[endpoint_id] = asyncio.create_task(self._serve(endpoint_id), name=f"feeds-{endpoint_id}")
 
     async def _release(self, endpoint_id: uuid.UUID) -> None:
@@ -230,7 +242,7 @@ class Dispatcher:
             log.warning("feeds dispatcher: endpoint %s: %s: %s", endpoint_id, type(exc).__name__, exc)
             self._look = True
         finally:
-            self._poked.discard(endpoint_id)
+            self._poked.pop(endpoint_id, None)
             self._loops.pop(endpoint_id, None)
             await self._release(endpoint_id)
             self._wake.set()  # a slot is free
@@ -240,19 +252,30 @@ class Dispatcher:
 
     async def _serve_queue(self, endpoint_id: uuid.UUID) -> None:
         after = 0
+        poked = self._poked[endpoint_id]
         while self._running:
-            async with self.engine.connect() as conn:
-                driver: Any = (await conn.get_raw_connection()).driver_connection
-                state = await endpoint_state(driver, endpoint_id)
-                if state is None or not state.active or not state.secrets:
+            poked.clear()
+            async with self._db.acquire() as driver:
+                version, batch = await claim(driver, endpoint_id, after, self.settings.batch)
+                if version is None:
                     return
-                batch = await claim(driver, endpoint_id, after, self.settings.batch)
+                state = self._states.get(endpoint_id)
+                if state is None or state.version != version:
+                    state = await endpoint_state(driver, endpoint_id)
+                    if state is None:
+                        return
+                    self._states[endpoint_id] = state
             if not batch:
-                if endpoint_id in self._poked:
-                    self._poked.discard(endpoint_id)
+                if poked.is_set():
                     continue
-                return
-            self._poked.discard(endpoint_id)
+                if self._look:  # other endpoints wait for a slot: do not linger
+                    return
+                try:  # keep the lease and the connection a moment: the next event is likely to come soon
+                    async with asyncio.timeout(self.settings.linger_seconds):
+                        await poked.wait()
+                except TimeoutError:
+                    return
+                continue
             outcomes, blocked = await self._send(state, batch)
             for delivery, outcome in zip(batch, outcomes, strict=False):
                 if outcome.status != "PENDING":
@@ -272,13 +295,15 @@ class Dispatcher:
                 timeout=self.settings.timeout, max_response=self.settings.response_cap,
             )  # fmt: skip
             self._senders[state.id] = sender
-        keys = [self._key(state.id, c) for c in state.secrets]
         backoff = self.settings.backoff
         outcomes: list[Outcome] = []
         for delivery in batch:
             now = _now()
             if delivery.next_attempt_at > now:
                 return outcomes, True
+            keys = [self._key(state.id, c) for c in state.signing(now)]
+            if not keys:
+                return outcomes, True  # no secret signs (cannot happen through the API): send nothing unsigned
             msg_id = str(delivery.id)
             headers = signing.headers(keys, msg_id, int(now.timestamp()), delivery.body)
             result: SendResult = await sender.post(headers, delivery.body)
@@ -305,24 +330,26 @@ class Dispatcher:
         return key
 
     async def _record(self, state: EndpointState, outcomes: list[Outcome]) -> None:
+        async with self._db.acquire() as db:
+            failing_since = await record(db, state.id, outcomes)
+        last = outcomes[-1]
+        now = _now()
+        if last.status == "DELIVERED" or not self.settings.backoff.should_disable(failing_since, now):
+            return
+        hours = self.settings.backoff.disable_after.total_seconds() / 3600
+        notice = f"failing since {failing_since:%Y-%m-%dT%H:%M:%SZ} (over {hours:g} h without a success)"
         async with self.engine.begin() as conn:
             await conn.exec_driver_sql("SELECT 1")  # the transaction begins (SQLAlchemy's asyncpg adapter is lazy)
             driver: Any = (await conn.get_raw_connection()).driver_connection
-            failing_since = await record(driver, state.id, outcomes)
-            now = _now()
-            last = outcomes[-1]
-            if last.status != "DELIVERED" and self.settings.backoff.should_disable(failing_since, now):
-                hours = self.settings.backoff.disable_after.total_seconds() / 3600
-                notice = f"failing since {failing_since:%Y-%m-%dT%H:%M:%SZ} (over {hours:g} h without a success)"
-                if await disable_failing(driver, state.id, DISABLED_FAILING, now):
-                    await driver.execute(
-                        "UPDATE feeds.deliveries SET last_error = $2 WHERE id = $1",
-                        last.delivery_id,
-                        f"endpoint disabled: {notice}; last error: {last.error or last.status_code}",
-                    )
-                    if self.on_disable is not None:
-                        await self.on_disable(conn, state.id, notice, failing_since)
-                    log.warning("feeds: endpoint %s disabled: %s", state.id, notice)
+            if await disable_failing(driver, state.id, DISABLED_FAILING, now):
+                await driver.execute(
+                    "UPDATE feeds.deliveries SET last_error = $2 WHERE id = $1",
+                    last.delivery_id,
+                    f"endpoint disabled: {notice}; last error: {last.error or last.status_code}",
+                )
+                if self.on_disable is not None:
+                    await self.on_disable(conn, state.id, notice, failing_since)
+                log.warning("feeds: endpoint %s disabled: %s", state.id, notice)
 
     # -- shutdown -------------------------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -338,6 +365,10 @@ class Dispatcher:
 
     async def close(self) -> None:
         await self._stop_loops()
+        db, self._db = self._db, None
+        if db is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(db.close(), 5)
         for sender in self._senders.values():
             await sender.close()
         self._senders.clear()
