@@ -125,3 +125,32 @@ async def test_at_least_once_across_a_dispatcher_restart(
     bodies: dict[str, bytes] = {}
     for got in receiver.received:
         assert bodies.setdefault(got.headers["webhook-id"], got.body) == got.body
+
+
+async def test_two_engines_on_one_database_never_send_one_endpoint_at_once(
+    stack: TestStack, engine: AsyncEngine, js: JetStreamContext, endpoints: Endpoints
+) -> None:
+    village = region()
+    in_flight = {"now": 0, "most": 0}
+
+    async def respond(_r: object) -> Answer:
+        in_flight["now"] += 1
+        in_flight["most"] = max(in_flight["most"], in_flight["now"])
+        await asyncio.sleep(0.002)
+        in_flight["now"] -= 1
+        return Answer(200)
+
+    receiver = await Receiver(respond=respond).start()
+    endpoint_id, _ = await endpoints.add(receiver.url, region_prefix=village)
+    events = [departed(village, n) for n in range(60)]
+    try:
+        async with running(engine, stack) as one, running(engine, stack) as two:
+            await publish(js, events)
+            rows = await until(lambda: _statuses(engine, endpoint_id, 60))
+    finally:
+        await receiver.stop()
+    assert in_flight["most"] == 1
+    sent = [orjson.loads(r.body)["id"] for r in receiver.received]
+    assert sent == [e.id for e in events]  # in order, each once
+    assert [str(r.id) for r in rows] == [r.headers["webhook-id"] for r in receiver.received]
+    assert one.dispatcher.sent + two.dispatcher.sent == 60
