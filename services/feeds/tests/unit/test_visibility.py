@@ -178,3 +178,26 @@ def test_allow_list_covers_each_known_type() -> None:
     for event_type in KNOWN_TYPES:
         fields = allowed_fields(event_type)
         assert all(not PERSONAL.search(name) for name in fields), event_type
+
+
+def test_previous_village_outside_the_region_is_left_out() -> None:
+    data = {
+        "workerId": WORKER,
+        "villageCode": "16.06.13.2001",
+        "status": "CANDIDATE",
+        "version": 2,
+        "previousVillageCode": "33.07.03.2011",
+    }
+    event = {**registered(), "type": "demimas.registry.worker.updated", "data": data}
+    regional = project(event, audience("BP3MI", "16"))
+    assert regional is not None
+    assert "previousVillageCode" not in regional["data"]
+    national = project(event, audience("KP2MI"))
+    assert national is not None
+    assert national["data"]["previousVillageCode"] == "33.07.03.2011"
+    filtered = project(event, audience("KP2MI"), region_prefix="16")
+    assert filtered is not None
+    assert "previousVillageCode" not in filtered["data"]
+    inside = project({**event, "data": {**data, "previousVillageCode": "16.01.01.2001"}}, audience("BP3MI", "16"))
+    assert inside is not None
+    assert inside["data"]["previousVillageCode"] == "16.01.01.2001"

@@ -30,6 +30,9 @@ from demimas_common.settings import Environment
 from demimas_designation.app import SERVICE as DESIGNATION
 from demimas_designation.app import create_app as create_designation
 from demimas_designation.settings import DesignationSettings
+from demimas_feeds.app import SERVICE as FEEDS
+from demimas_feeds.app import create_app as create_feeds
+from demimas_feeds.settings import FeedsSettings
 from demimas_gateway.app import build_app
 from demimas_gateway.settings import GatewaySettings
 from demimas_gateway.supergraph import load_supergraph
@@ -72,7 +75,8 @@ async def _serve(app: Any) -> tuple[str, uvicorn.Server, asyncio.Task[None]]:
 
 @pytest.fixture(scope="session")
 async def matrix_services(stack: TestStack, matrix_keys: DevKeys) -> AsyncIterator[dict[str, str]]:
-    """registry, designation, pillars and cases (audit's rows join the matrix when its service is added here)."""
+    """registry, designation, pillars, cases and feeds (audit's rows join the matrix when its service is added
+    here)."""
     common: dict[str, Any] = {
         "environment": Environment.TEST,
         "nats_url": stack.nats_url,
@@ -80,7 +84,7 @@ async def matrix_services(stack: TestStack, matrix_keys: DevKeys) -> AsyncIterat
         "jwt_audience": AUDIENCE,
         "jwks_path": Path(matrix_keys.jwks_path),
     }
-    for service in (REGISTRY, DESIGNATION, PILLARS, CASES):
+    for service in (REGISTRY, DESIGNATION, PILLARS, CASES, FEEDS):
         await migrate_service(stack.database_url, service)
     engine = create_engine(with_user(stack.database_url, runtime_role("registry")), pool_size=1)
     try:
@@ -103,6 +107,11 @@ async def matrix_services(stack: TestStack, matrix_keys: DevKeys) -> AsyncIterat
         ),
         "cases": create_cases(
             CasesSettings(database_url=with_user(stack.database_url, runtime_role("cases")), **common)
+        ),
+        "feeds": create_feeds(  # the API only: the session's delivery engine runs in tests/e2e
+            FeedsSettings(
+                database_url=with_user(stack.database_url, runtime_role("feeds")), webhook_workers=False, **common
+            )
         ),
     }
     served = {name: await _serve(app) for name, app in apps.items()}

@@ -24,17 +24,19 @@ GRANTS: dict[str | None, frozenset[str]] = {
     agency: frozenset(scopes.split())
     for agency, scopes in {
         "KP2MI": "registry:read registry:write stats:read pii:read family:read designation:propose designation:verify"
-        " designation:decide pillars:read pillars:write pilot:read pilot:write subject:report case:read case:write",
+        " designation:decide pillars:read pillars:write pilot:read pilot:write subject:report case:read case:write"
+        " feeds:manage feeds:read",
         "BP3MI": "registry:read registry:write stats:read pii:read family:read designation:verify pillars:read"
-        " pillars:write pilot:read case:read case:write",
+        " pillars:write pilot:read case:read case:write feeds:manage feeds:read",
         "DISNAKER": "registry:read registry:write stats:read pii:read designation:propose pillars:read case:read"
-        " case:write",
+        " case:write feeds:manage feeds:read",
         "KEMENPPPA": "registry:read stats:read family:read pillars:read pillars:write pilot:read pilot:write"
-        " case:read case:write",
-        "KEMENDES": "stats:read pillars:read pillars:write pilot:read pilot:write",
-        "BNN": "stats:read pillars:read pillars:write pilot:read pilot:write case:read case:write",
+        " case:read case:write feeds:manage feeds:read",
+        "KEMENDES": "stats:read pillars:read pillars:write pilot:read pilot:write feeds:manage feeds:read",
+        "BNN": "stats:read pillars:read pillars:write pilot:read pilot:write case:read case:write feeds:manage"
+        " feeds:read",
         "KEMENIMIPAS": "registry:read stats:read pillars:read pillars:write pilot:read pilot:write case:read"
-        " case:write",
+        " case:write feeds:manage feeds:read",
         "KEMENKO_POLKAM": "stats:read pillars:read pilot:read pilot:write",
         "AUDITOR": "audit:read stats:read",
     }.items()
@@ -160,6 +162,15 @@ ROWS += [
         ),
     ),
 ]
+# Webhooks and the change feed: an agency's own endpoints, and the events its other grants let it see.
+ROWS += [
+    Row(
+        "webhookEndpoints",
+        "{ webhookEndpoints(first: 1) { totalCount } }",
+        ((("webhookEndpoints",), scopes("feeds:manage")),),
+    ),
+    Row("changes", "{ changes(first: 1) { pageInfo { endCursor } } }", ((("changes",), scopes("feeds:read")),)),
+]
 NOBODY = str(uuid.UUID(int=1))
 MUTATIONS = [
     Row(
@@ -206,6 +217,20 @@ MUTATIONS = [
             ("closeCase", f'id: "{NOBODY}", version: 1'),
             ("reopenCase", f'id: "{NOBODY}", version: 1, reason: "again"'),
             ("registerLegalAidOrganisation", 'input: {name: "LBH", accreditationNumber: "X-1", regionsServed: []}'),
+        )
+    ),
+    *(
+        Row(name, f"mutation {{ {name}({arguments}){selection} }}", (((name,), scopes("feeds:manage")),))
+        for name, arguments, selection in (
+            # an input the service refuses: even an allowed caller registers nothing
+            ("createWebhookEndpoint", 'input: {url: "http://127.0.0.1:9/x", eventTypes: []}', " { secret }"),
+            ("rotateWebhookSecret", f'id: "{NOBODY}"', " { secret }"),
+            ("disableWebhookEndpoint", f'id: "{NOBODY}"', " { id }"),
+            ("enableWebhookEndpoint", f'id: "{NOBODY}"', " { id }"),
+            ("updateWebhookEndpoint", f'id: "{NOBODY}", input: {{description: "x"}}', " { id }"),
+            ("deleteWebhookEndpoint", f'id: "{NOBODY}"', ""),
+            ("replayWebhookEndpoint", f'id: "{NOBODY}", since: "2026-01-01T00:00:00Z"', ""),
+            ("redeliver", f'deliveryId: "{NOBODY}"', " { id }"),
         )
     ),
 ]

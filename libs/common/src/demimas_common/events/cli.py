@@ -1,4 +1,5 @@
-"""`demimas events replay --since T` and `demimas events retry-dead`, per service schema."""
+"""`demimas events replay --since T` and `demimas events retry-dead`, per service schema; `demimas events asyncapi`,
+the event catalogue (deploy/asyncapi.yaml)."""
 
 from __future__ import annotations
 
@@ -72,7 +73,9 @@ async def _retry(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: Any) -> None:
-    events = subparsers.add_parser("events", help="republish outbox events, retry dead letters")
+    events = subparsers.add_parser(
+        "events", help="republish outbox events, retry dead letters, print the event catalogue"
+    )
     commands = events.add_subparsers(dest="events_command", required=True)
     replay = commands.add_parser("replay", help="publish again every event published since T")
     replay.add_argument("--since", type=_since, required=True, help="ISO 8601 time, e.g. 2026-11-20T08:00:00Z")
@@ -82,3 +85,7 @@ def register(subparsers: Any) -> None:
     retry.add_argument("--service", help="one service (default: all)")
     retry.add_argument("--consumer", help="one durable consumer (default: all)")
     retry.set_defaults(func=lambda a: asyncio.run(_retry(a)))
+    catalogue = commands.add_parser("asyncapi", help="the AsyncAPI 3.0 event catalogue, from the event JSON Schemas")
+    from demimas_common.events.asyncapi import add_arguments
+
+    add_arguments(catalogue)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,7 +88,7 @@ class StreamReader:
         since: dt.datetime | None = None,
         subjects: Sequence[str] = ("demimas.>",),
         max_messages: int = 10_000,
-    ) -> AsyncIterator[StreamMessage]:
+    ) -> AsyncGenerator[StreamMessage, None]:
         """The messages after sequence `after` (or from time `since`, or from the stream's start), in order, at most
         `max_messages`; the caller may stop early (closing the iterator removes the consumer)."""
         js = (await self._client()).jetstream()

@@ -11,6 +11,7 @@ malformed one, or one beyond the stream's end, BAD_USER_INPUT."""
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +59,14 @@ class ChangePage:
     has_next_page: bool
 
 
+def _cursor(after: str | None) -> int | None:
+    """The sequence `after` names; BAD_USER_INPUT on `after`, as every connection of the API answers a bad cursor."""
+    try:
+        return parse_cursor(after)
+    except BadUserInput as exc:
+        raise BadUserInput(exc.message, field="after") from None
+
+
 async def read_changes(
     query: ChangeQuery, principal: Principal, reader: StreamReader, *, scan_limit: int = 10_000
 ) -> ChangePage:
@@ -69,10 +78,13 @@ async def read_changes(
     region_prefix = parse_region_prefix(query.region_prefix)
     if query.after is not None and query.since is not None:
         raise BadUserInput("pass either after (a cursor) or since (a time), not both", field="since")
-    after = parse_cursor(query.after)
+    after = _cursor(query.after)
     if after is not None:
         first_seq, last_seq = await reader.bounds()
-        check_cursor(after, first_seq=first_seq, last_seq=last_seq)
+        try:
+            check_cursor(after, first_seq=first_seq, last_seq=last_seq)
+        except BadUserInput as exc:  # beyond the stream's end (CURSOR_EXPIRED passes as it is)
+            raise BadUserInput(exc.message, field="after") from None
     since = query.since
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=dt.UTC)
@@ -81,23 +93,25 @@ async def read_changes(
     changes: list[Change] = []
     last_seen: int | None = None
     more = False
-    async for message in reader.read(after=after, since=since, subjects=subjects_for(types), max_messages=scan_limit):
-        last_seen, more = message.sequence, message.pending > 0
-        try:
-            event = orjson.loads(message.data)
-        except orjson.JSONDecodeError:
-            continue
-        if not isinstance(event, dict):
-            continue
-        if types is not None and not matches_types(str(event.get("type", "")), types):
-            continue
-        projected = project(event, audience, region_prefix=region_prefix)
-        if projected is None:
-            continue
-        projected["sequence"] = encode_cursor(message.sequence)
-        changes.append(Change(message.sequence, projected))
-        if len(changes) >= first:
-            break
+    messages = reader.read(after=after, since=since, subjects=subjects_for(types), max_messages=scan_limit)
+    async with aclosing(messages):  # stopping early removes the consumer now, not at garbage collection
+        async for message in messages:
+            last_seen, more = message.sequence, message.pending > 0
+            try:
+                event = orjson.loads(message.data)
+            except orjson.JSONDecodeError:
+                continue
+            if not isinstance(event, dict):
+                continue
+            if types is not None and not matches_types(str(event.get("type", "")), types):
+                continue
+            projected = project(event, audience, region_prefix=region_prefix)
+            if projected is None:
+                continue
+            projected["sequence"] = encode_cursor(message.sequence)
+            changes.append(Change(message.sequence, projected))
+            if len(changes) >= first:
+                break
     if last_seen is None:
         # Nothing read: from a cursor, stay at it; otherwise the stream's end so far is where to go on from.
         end = after if after is not None else (await reader.bounds())[1]

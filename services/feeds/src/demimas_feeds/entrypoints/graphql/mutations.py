@@ -95,7 +95,10 @@ class Mutation:
             old_secret_expires_at=rotated.old_secret_expires_at,
         )
 
-    @strawberry.federation.field(requires_scopes=MANAGE, description="Stop deliveries (they queue up meanwhile).")
+    @strawberry.federation.field(
+        requires_scopes=MANAGE,
+        description="Stop deliveries; events meanwhile are not queued (replay them after enabling).",
+    )
     async def disable_webhook_endpoint(self, info: Ctx, id: strawberry.ID) -> WebhookEndpoint | None:
         ctx = info.context
         principal = ctx.require_principal()

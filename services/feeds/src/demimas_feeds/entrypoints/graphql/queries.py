@@ -82,6 +82,8 @@ class Query:
     ) -> WebhookDeliveryConnection:
         ctx = info.context
         principal = ctx.require_principal()
+        validate_first(first)
+        time_cursor(after)  # the page's arguments first, as every connection checks them
         endpoint_uuid = parse_uuid(endpoint_id, "endpointId")
         async with ctx.engine.connect() as conn:
             found = await EndpointRepository(conn).get(endpoint_uuid)

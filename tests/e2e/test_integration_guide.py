@@ -1,0 +1,320 @@
+"""The integrators' guide (docs/integration.md) followed by a test, so that it stays true:
+
+- every example operation in docs/examples/*.graphql is valid against the published API schema
+  (deploy/api-schema.graphql) and names its token in its header comment;
+- each runs through the real gateway in front of the five real services on the test devstack, with the token its
+  header names (`# token: DISNAKER region=16.06`, `# purpose: ...` for the X-Demimas-Purpose header, variables in
+  `# variables: {...}` or a sibling `.json`), and answers without errors, or with exactly the error code its header
+  documents (`# expect: PURPOSE_REQUIRED`);
+- the subscription examples deliver an event over WebSocket after the example operation their header names
+  (`# trigger: ...`) has run;
+- every ```python block of the guide runs: the token request (OAuth 2.0 client credentials) against a stand-in
+  identity provider served here, which answers with a token signed by the test session's keys, then the guide's
+  GraphQL, pagination and subscription helpers against the gateway with that token."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import re
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+from graphql import build_schema, parse, validate
+from graphql.language import OperationDefinitionNode, OperationType
+
+from demimas_common.devstack.testing import TestStack
+from demimas_common.subscriptions.client import WsClient
+
+from .conftest import Endpoints, ask, serve
+from .test_subgraph_subscriptions import last_seq
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "docs" / "examples"
+GUIDE = ROOT / "docs" / "integration.md"
+API_SCHEMA = ROOT / "deploy" / "api-schema.graphql"
+_HEADER = re.compile(r"^#\s*(token|purpose|variables|expect|trigger):\s*(.*?)\s*$")
+
+
+@dataclass
+class Example:
+    path: Path
+    document: str
+    agency: str
+    claims: dict[str, Any] = field(default_factory=dict)
+    purpose: str | None = None
+    variables: dict[str, Any] = field(default_factory=dict)
+    expect: str | None = None
+    trigger: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def operation(self) -> OperationType:
+        [definition] = [d for d in parse(self.document).definitions if isinstance(d, OperationDefinitionNode)]
+        return definition.operation
+
+
+def load(path: Path) -> Example:
+    text = path.read_text()
+    headers: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            break
+        match = _HEADER.match(line)
+        if match:
+            headers[match.group(1)] = match.group(2)
+    assert "token" in headers, f"{path.name}: the header names no `# token: AGENCY [region=...]`"
+    agency, *rest = headers["token"].split()
+    claims: dict[str, Any] = {}
+    for item in rest:
+        key, _, value = item.partition("=")
+        assert key in ("region", "purpose", "scopes"), f"{path.name}: unknown token claim {key!r}"
+        claims[key] = value.split(",") if key == "scopes" else value
+    raw = headers.get("variables")
+    sibling = path.with_suffix(".json")
+    if raw and raw.endswith(".json"):
+        variables = json.loads((path.parent / raw).read_text())
+    elif raw:
+        variables = json.loads(raw)
+    else:
+        variables = json.loads(sibling.read_text()) if sibling.is_file() else {}
+    return Example(path, text, agency, claims, headers.get("purpose"), variables, headers.get("expect"),
+                   headers.get("trigger"))  # fmt: skip
+
+
+ALL = sorted(EXAMPLES.glob("*.graphql"))
+EXAMPLE_IDS = [p.name for p in ALL]
+
+
+def test_there_are_examples_of_every_kind() -> None:
+    kinds = {load(p).operation for p in ALL}
+    assert kinds == {OperationType.QUERY, OperationType.MUTATION, OperationType.SUBSCRIPTION}
+    # every file in the folder is an example or an example's variables
+    for other in EXAMPLES.iterdir():
+        assert other.suffix == ".graphql" or other.with_suffix(".graphql").is_file(), other.name
+
+
+@pytest.mark.parametrize("path", ALL, ids=EXAMPLE_IDS)
+def test_each_example_is_valid_against_the_published_api_schema(path: Path) -> None:
+    example = load(path)
+    schema = build_schema(API_SCHEMA.read_text())
+    errors = validate(schema, parse(example.document))
+    assert not errors, [e.message for e in errors]
+    if example.trigger:
+        assert (EXAMPLES / example.trigger).is_file(), f"{path.name}: no example {example.trigger}"
+    if example.expect:
+        assert example.expect in GUIDE.read_text(), f"the guide does not explain {example.expect}"
+
+
+def test_the_guide_links_every_example() -> None:
+    guide = GUIDE.read_text()
+    missing = [p.name for p in ALL if f"examples/{p.name}" not in guide]
+    assert not missing, f"docs/integration.md does not mention {missing}"
+
+
+# --- through the real gateway -----------------------------------------------------------------------------------
+@dataclass
+class Runner:
+    endpoints: Endpoints
+    mint: Callable[..., str]
+    answers: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def token(self, example: Example) -> str:
+        return self.mint(example.agency, **example.claims)
+
+    async def run(self, example: Example) -> dict[str, Any]:
+        """The example's answer through the gateway; a mutation runs once per session (its variables are fixed)."""
+        if example.name not in self.answers:
+            status, body = await ask(self.endpoints.gateway, example.document, example.variables,
+                                     token=self.token(example), purpose=example.purpose)  # fmt: skip
+            assert status == 200, (example.name, status, body)
+            self.answers[example.name] = body
+        return self.answers[example.name]
+
+
+_SESSION: dict[str, Any] = {}  # the answers of the examples run so far, and the stream's position before the first
+
+
+@pytest.fixture
+async def runner(stack: TestStack, endpoints: Endpoints, mint: Callable[..., str]) -> Runner:
+    # the subscription examples read the stream from before the first example ran, so they see the trigger's event
+    # whichever test ran it
+    if "start" not in _SESSION:
+        _SESSION["start"] = await last_seq(stack)
+        _SESSION["answers"] = {}
+    return Runner(endpoints, mint, _SESSION["answers"])  # the gateway client belongs to the test
+
+
+def start_seq() -> str:
+    return str(_SESSION["start"])
+
+
+def check(example: Example, body: dict[str, Any]) -> None:
+    errors = body.get("errors") or []
+    if example.expect is None:
+        assert not errors, (example.name, errors)
+        assert body.get("data"), (example.name, body)
+        assert all(value is not None for value in body["data"].values()), (example.name, body)
+    else:
+        codes = {e.get("extensions", {}).get("code") for e in errors}
+        assert codes == {example.expect}, (example.name, errors)
+        assert body.get("data"), "the rest of the operation is answered"
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("path", [p for p in ALL if load(p).operation is not OperationType.SUBSCRIPTION],
+                         ids=[p.name for p in ALL if load(p).operation is not OperationType.SUBSCRIPTION])  # fmt: skip
+async def test_each_example_runs_through_the_gateway_with_its_token(path: Path, runner: Runner) -> None:
+    example = load(path)
+    check(example, await runner.run(example))
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("path", [p for p in ALL if load(p).operation is OperationType.SUBSCRIPTION],
+                         ids=[p.name for p in ALL if load(p).operation is OperationType.SUBSCRIPTION])  # fmt: skip
+async def test_each_subscription_example_delivers_through_the_gateway(
+    path: Path, runner: Runner, gateway_over_http: str
+) -> None:
+    example = load(path)
+    assert example.trigger, f"{path.name}: name the example whose run it receives (# trigger: ...)"
+    trigger = load(EXAMPLES / example.trigger)
+    check(trigger, await runner.run(trigger))  # once per session, whatever ran first
+    variables = {**example.variables, "after": start_seq()}  # from before any example ran: the trigger's event is in
+    url = "ws" + gateway_over_http.removeprefix("http")
+    async with WsClient.connect(url, headers={"Authorization": f"Bearer {runner.token(example)}"}) as ws:
+        await ws.subscribe("1", example.document, variables)
+        [payload] = await ws.events("1", 1, timeout=30)
+    assert "errors" not in payload, payload
+    [event] = payload["data"].values()
+    assert int(event["cursor"]) > int(start_seq())
+
+
+# --- the guide's Python -----------------------------------------------------------------------------------------
+def python_blocks() -> list[str]:
+    return re.findall(r"^```python\n(.*?)^```", GUIDE.read_text(), flags=re.S | re.M)
+
+
+def guide_namespace() -> dict[str, Any]:
+    namespace: dict[str, Any] = {"__name__": "integration_guide"}
+    for number, block in enumerate(python_blocks(), 1):
+        exec(compile(block, f"docs/integration.md, python block {number}", "exec"), namespace)  # noqa: S102
+    return namespace
+
+
+def test_the_guide_has_python_blocks_that_define_its_helpers() -> None:
+    namespace = guide_namespace()
+    for name in ("TokenSource", "graphql", "GraphQLError", "all_nodes", "watch"):
+        assert name in namespace, f"docs/integration.md defines no {name}"
+
+
+# The stand-in identity provider: one confidential client per ministry system, its claims configured as the guide
+# tells an identity provider's administrator to configure them.
+CLIENTS = {
+    "disnaker-muba-sipmi": ("s3cret-1", {"agency": "DISNAKER", "region": "16.06"}),
+    "kemendes-sidesa": ("s3cret-2", {"agency": "KEMENDES"}),
+}
+
+
+@pytest.fixture
+async def identity_provider(mint: Callable[..., str]) -> AsyncIterator[str]:
+    async def app(scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+        if scope["type"] == "lifespan":  # served with lifespan="on" like the services
+            while (message := await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        form = {key: values[0] for key, values in parse_qs(body.decode()).items()}
+        authorization = dict(scope["headers"]).get(b"authorization", b"").decode()
+        client_id, _, secret = base64.b64decode(authorization.removeprefix("Basic ")).decode().partition(":")
+        known = CLIENTS.get(client_id)
+        if scope["path"] != "/token" or form.get("grant_type") != "client_credentials":
+            status, answer = 400, {"error": "unsupported_grant_type"}
+        elif known is None or known[0] != secret:
+            status, answer = 401, {"error": "invalid_client"}
+        else:
+            claims = dict(known[1])
+            scopes = form.get("scope", "").split()
+            token = mint(claims.pop("agency"), sub=client_id, scopes=scopes or None, **claims)
+            status, answer = 200, {"access_token": token, "token_type": "Bearer", "expires_in": 300}
+        payload = json.dumps(answer).encode()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json")]})  # fmt: skip
+        await send({"type": "http.response.body", "body": payload})
+
+    url, server, task = await serve(app)
+    yield url.removesuffix("/graphql") + "/token"
+    server.should_exit = True
+    await task
+
+
+@pytest.mark.integration
+async def test_the_guide_python_runs_against_the_gateway(
+    identity_provider: str, gateway_over_http: str, runner: Runner, stack: TestStack
+) -> None:
+    guide = guide_namespace()
+    # the guide's code is synchronous (httpx): run it in a thread, the gateway serves in this event loop
+    source = guide["TokenSource"](identity_provider, "disnaker-muba-sipmi", "s3cret-1")
+    token = await asyncio.to_thread(source.token)
+    assert token == await asyncio.to_thread(source.token), "the token is reused until it nears its expiry"
+    wrong = guide["TokenSource"](identity_provider, "disnaker-muba-sipmi", "not-the-secret")
+    with pytest.raises(Exception, match="401"):
+        await asyncio.to_thread(wrong.token)
+
+    village = "16.06.02.2006"  # only this test registers here
+    register = load(EXAMPLES / "01-register-worker.graphql")
+    made = []
+    for serial in range(3):
+        nik = f"160602120890{serial + 1:04d}"
+        person = {"villageCode": village, "nik": nik, "sex": "MALE", "birthDate": "1990-08-12"}
+        variables = {"input": {**register.variables["input"], **person}}
+        data = await asyncio.to_thread(guide["graphql"], gateway_over_http, token, register.document, variables)
+        made.append(data["registerWorker"]["id"])
+
+    # the pagination helper walks every page (two workers a page) and sees exactly the three
+    page = load(EXAMPLES / "02-workers-by-village.graphql")
+    walk = guide["all_nodes"](
+        gateway_over_http, token, page.document, {"code": village, "first": 2}, ["village", "workers"]
+    )
+    nodes = await asyncio.to_thread(list, walk)
+    assert sorted(n["id"] for n in nodes) == sorted(made)
+
+    # errors come back as GraphQLError with the stable code
+    kemendes = await asyncio.to_thread(guide["TokenSource"](identity_provider, "kemendes-sidesa", "s3cret-2").token)
+    forbidden = load(EXAMPLES / "15-forbidden-field.graphql")
+    with pytest.raises(guide["GraphQLError"]) as refused:
+        await asyncio.to_thread(guide["graphql"], gateway_over_http, kemendes, forbidden.document, forbidden.variables)
+    assert refused.value.codes == {"UNAUTHORIZED_FIELD_OR_TYPE"}
+    answered = refused.value.data["village"]
+    assert answered["workers"] is None  # removed
+    assert isinstance(answered["migrantStats"]["total"], int)  # the rest is answered
+
+    # the subscription helper: from a cursor, the changes since then (the three registrations)
+    watch = load(EXAMPLES / "16-worker-changed.subscription.graphql")
+    seen: list[str] = []
+
+    async def follow() -> None:
+        variables = {"filter": {"villageCode": village}, "after": start_seq()}
+        async with aclosing(guide["watch"](gateway_over_http, token, watch.document, variables)) as changes:
+            async for change in changes:
+                if change["workerChanged"]["villageCode"] == village:
+                    seen.append(change["workerChanged"]["workerId"])
+                if len(seen) == len(made):
+                    return
+
+    await asyncio.wait_for(follow(), 30)
+    assert sorted(seen) == sorted(made)
