@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from demimas_feeds.adapters.deliveries import (
@@ -57,6 +58,15 @@ DISABLED_FAILING = events.DISABLED_FAILING
 __all__ = ["DISABLED_FAILING", "DisableHook", "DispatchSettings", "Dispatcher", "publish_disabled"]
 
 log = logging.getLogger("demimas.feeds.dispatch")
+ATTEMPTS = Counter(
+    "demimas_feeds_attempts_total", "Webhook delivery attempts by outcome (delivered, retry, failed)", ["outcome"]
+)
+ATTEMPT_SECONDS = Histogram(
+    "demimas_feeds_attempt_seconds", "Duration of webhook delivery attempts",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)  # fmt: skip
+DISABLED = Counter("demimas_feeds_endpoints_disabled_total", "Endpoints disabled after failing too long")
+ENDPOINTS_SERVED = Gauge("demimas_feeds_endpoints_served", "Endpoints whose queue this process is sending now")
 DisableHook = Callable[[AsyncConnection, uuid.UUID, str, dt.datetime | None], Awaitable[None]]
 """`(connection, endpoint id, reason text, failing since)`: publishes the disabled event in the transaction
 that disabled the endpoint."""
@@ -222,6 +232,7 @@ class Dispatcher:
         for endpoint_id in wanted:
             if lease_key(endpoint_id) in held:
                 self._poked[endpoint_id] = asyncio.Event()
+                ENDPOINTS_SERVED.inc()
                 self._loops[endpoint_id] = asyncio.create_task(self._serve(endpoint_id), name=f"feeds-{endpoint_id}")
 
     async def _release(self, endpoint_id: uuid.UUID) -> None:
@@ -244,6 +255,7 @@ class Dispatcher:
         finally:
             self._poked.pop(endpoint_id, None)
             self._loops.pop(endpoint_id, None)
+            ENDPOINTS_SERVED.dec()
             await self._release(endpoint_id)
             self._wake.set()  # a slot is free
             if len(self._senders) > self.settings.idle_connections:
@@ -314,6 +326,8 @@ class Dispatcher:
             else:
                 retry_at = backoff.next_attempt_at(attempts, _now())
                 status, next_at = ("FAILED", now) if retry_at is None else ("PENDING", retry_at)
+            ATTEMPTS.labels({"DELIVERED": "delivered", "PENDING": "retry"}.get(status, "failed")).inc()
+            ATTEMPT_SECONDS.observe(result.duration_ms / 1000)
             outcomes.append(Outcome(delivery.id, status, attempts, next_at, now, result.status_code, result.error,
                                     result.duration_ms, result.excerpt))  # fmt: skip
             if status == "PENDING":
@@ -349,6 +363,7 @@ class Dispatcher:
                 )
                 if self.on_disable is not None:
                     await self.on_disable(conn, state.id, notice, failing_since)
+                DISABLED.inc()
                 log.warning("feeds: endpoint %s disabled: %s", state.id, notice)
 
     # -- shutdown -------------------------------------------------------------------------------------------------

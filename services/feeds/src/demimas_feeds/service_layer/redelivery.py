@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import AsyncGenerator
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 from uuid_utils.compat import uuid7
@@ -25,7 +24,7 @@ from demimas_common.auth.principal import Principal
 from demimas_common.errors import BadUserInput, Conflict, NotFound
 from demimas_common.events.envelope import CloudEvent, InvalidEvent
 from demimas_feeds.adapters.deliveries import NewDeliveries, insert_deliveries, notify
-from demimas_feeds.adapters.stream_reader import StreamMessage, StreamReader, subjects_for
+from demimas_feeds.adapters.stream_reader import StreamReader, subjects_for
 from demimas_feeds.adapters.unit_of_work import FeedsUnitOfWork
 from demimas_feeds.domain.endpoint import EndpointStatus, require_visible
 from demimas_feeds.service_layer.fanout import delivery_body
@@ -76,14 +75,11 @@ async def replay(
     after: int | None = None
     while len(new) < MAX_REPLAY:
         scanned = 0
-        stream = cast(
-            AsyncGenerator[StreamMessage, None],
-            reader.read(
-                after=after,
-                since=since if after is None else None,
-                subjects=subjects_for(list(endpoint.event_types)),
-                max_messages=SCAN_PAGE,
-            ),
+        stream = reader.read(
+            after=after,
+            since=since if after is None else None,
+            subjects=subjects_for(list(endpoint.event_types)),
+            max_messages=SCAN_PAGE,
         )
         async with contextlib.aclosing(stream):
             async for msg in stream:
