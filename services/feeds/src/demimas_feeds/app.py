@@ -25,6 +25,7 @@ from demimas_feeds.entrypoints.graphql.schema import schema
 from demimas_feeds.service_layer.dispatch import Dispatcher, DispatchSettings, publish_disabled
 from demimas_feeds.service_layer.endpoints import EndpointRules
 from demimas_feeds.service_layer.fanout import FanoutConsumer
+from demimas_feeds.service_layer.retention import prune_deliveries
 from demimas_feeds.settings import FeedsSettings
 
 __all__ = ["SERVICE", "EngineParts", "create_app", "engine_parts"]
@@ -63,7 +64,8 @@ def engine_parts(r: Resources[FeedsSettings]) -> EngineParts:
         on_disable=publish_disabled,
     )
     fanout = FanoutConsumer(r.engine, s.nats_url, wake=dispatcher.wake, max_attempts=s.consumer_max_attempts)
-    return EngineParts(workers=[fanout, dispatcher])
+    prune = partial(prune_deliveries, r.engine, s.feeds_retention_days)
+    return EngineParts(workers=[fanout, dispatcher], jobs=[PeriodicJob("prune-deliveries", 3600.0, prune)])
 
 
 def create_app(settings: FeedsSettings | None = None, *, rules: EndpointRules | None = None) -> FastAPI:

@@ -41,6 +41,9 @@ class FeedsSettings(CommonSettings):
     feeds_backoff_scale: float = Field(
         default=1.0, gt=0, le=1, description="Multiplies every retry delay (1 in production; tests and demos shorten)."
     )
+    feeds_retention_days: int = Field(
+        default=30, ge=1, le=3650, description="Done deliveries and attempts are kept this long (the delivery log)."
+    )
     feeds_poll_seconds: float = Field(
         default=1.0, gt=0, le=60, description="The dispatcher looks for due deliveries at least this often."
     )
