@@ -170,3 +170,34 @@ async def test_a_regional_agency_never_receives_another_regions_event(
 
 def _village(body: bytes) -> str:
     return str(orjson.loads(body)["data"]["villageCode"])
+
+
+async def test_an_endpoint_whose_secret_does_not_decrypt_gets_nothing_unsigned_and_others_go_on(
+    stack: TestStack, engine: AsyncEngine, js: JetStreamContext, endpoints: Endpoints, caplog: pytest.LogCaptureFixture
+) -> None:
+    import os
+
+    from demimas_feeds.domain.secrets import SecretBox
+
+    village = region()
+    broken = await Receiver().start()
+    fine = await Receiver().start()
+    broken_id, _ = await endpoints.add(broken.url, region_prefix=village)
+    async with engine.begin() as conn:  # as if the key had changed: the stored secret no longer decrypts
+        await conn.execute(
+            text("UPDATE feeds.endpoint_secrets SET ciphertext = :c WHERE endpoint_id = :e"),
+            {"c": SecretBox(os.urandom(32)).encrypt(broken_id, new_secret()), "e": broken_id},
+        )
+    await endpoints.add(fine.url, region_prefix=village)
+    try:
+        async with running(engine, stack):
+            await publish(js, [departed(village, n) for n in range(3)])
+            await fine.wait_for(3)
+            await asyncio.sleep(1.2)  # a poll round looks at the broken endpoint again
+    finally:
+        await broken.stop()
+        await fine.stop()
+    assert broken.received == []
+    assert [r.status for r in await deliveries(engine, broken_id)] == ["PENDING"] * 3
+    complaints = [r for r in caplog.records if "does not decrypt" in r.getMessage()]
+    assert len(complaints) == 1

@@ -216,3 +216,25 @@ async def test_a_head_longer_than_the_limit_is_too_large() -> None:
         await sender.close()
         server.close()
     assert (result.status_code, result.error) == (None, "too_large")
+
+
+async def test_the_policy_resolver_refuses_what_the_url_policy_refuses() -> None:
+    from functools import partial
+
+    from demimas_common.settings import Environment
+    from demimas_feeds.adapters.sender import policy_resolver
+    from demimas_feeds.domain.url_policy import UrlPolicy, address_problem
+
+    async def lookup(host: str, port: int) -> list[str]:
+        return {"public.example": ["93.184.216.34"], "sneaky.example": ["93.184.216.34", "10.0.0.7"]}[host]
+
+    production = policy_resolver(partial(address_problem, policy=UrlPolicy.for_environment(Environment.PRODUCTION)),
+                                 lookup)  # fmt: skip
+    development = policy_resolver(partial(address_problem, policy=UrlPolicy.for_environment(Environment.DEVELOPMENT)),
+                                  lookup)  # fmt: skip
+    assert await production("public.example", 443) == "93.184.216.34"
+    for host in ("sneaky.example", "127.0.0.1", "169.254.169.254", "localhost", "::1"):
+        with pytest.raises(AddressRefused):
+            await production(host, 443)
+    assert await development("localhost", 80) == "127.0.0.1"
+    assert await development("127.0.0.1", 80) == "127.0.0.1"

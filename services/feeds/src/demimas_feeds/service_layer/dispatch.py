@@ -120,6 +120,7 @@ class Dispatcher:
         self._loops: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._poked: dict[uuid.UUID, asyncio.Event] = {}
         self._states: dict[uuid.UUID, EndpointState] = {}
+        self._complained: dict[uuid.UUID, int] = {}
         self._senders: dict[uuid.UUID, EndpointSender] = {}
         self._keys: dict[bytes, bytes] = {}
         self._lease_conn: Any = None
@@ -301,11 +302,15 @@ class Dispatcher:
         sender = self._senders.get(state.id)
         if sender is None or sender.url != state.url:
             if sender is not None:
-                await sender.close()
-            sender = EndpointSender(
-                state.url, resolve=self.resolve, connect_timeout=self.settings.connect_timeout,
-                timeout=self.settings.timeout, max_response=self.settings.response_cap,
-            )  # fmt: skip
+                await self._senders.pop(state.id).close()
+            try:
+                sender = EndpointSender(
+                    state.url, resolve=self.resolve, connect_timeout=self.settings.connect_timeout,
+                    timeout=self.settings.timeout, max_response=self.settings.response_cap,
+                )  # fmt: skip
+            except ValueError:
+                self._complain(state, "its URL is not an http(s) URL")
+                return [], True
             self._senders[state.id] = sender
         backoff = self.settings.backoff
         outcomes: list[Outcome] = []
@@ -313,7 +318,11 @@ class Dispatcher:
             now = _now()
             if delivery.next_attempt_at > now:
                 return outcomes, True
-            keys = [self._key(state.id, c) for c in state.signing(now)]
+            try:
+                keys = [self._key(state.id, c) for c in state.signing(now)]
+            except ValueError:
+                self._complain(state, "its signing secret does not decrypt (was DEMIMAS_FEEDS_SECRET_KEY changed?)")
+                return outcomes, True
             if not keys:
                 return outcomes, True  # no secret signs (cannot happen through the API): send nothing unsigned
             msg_id = str(delivery.id)
@@ -333,6 +342,12 @@ class Dispatcher:
             if status == "PENDING":
                 return outcomes, True
         return outcomes, False
+
+    def _complain(self, state: EndpointState, problem: str) -> None:
+        """Log a problem that stops an endpoint once per version of the endpoint, not at every look."""
+        if self._complained.get(state.id) != state.version:
+            self._complained[state.id] = state.version
+            log.error("feeds: endpoint %s cannot be served: %s", state.id, problem)
 
     def _key(self, endpoint_id: uuid.UUID, ciphertext: bytes) -> bytes:
         key = self._keys.get(ciphertext)
