@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 PACKAGES := libs/common services/registry services/gateway services/designation services/pillars services/audit services/cases services/feeds
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-unit lint format bench bench-registry bench-gateway bench-designation bench-pillars bench-audit bench-security bench-plans bench-cases bench-subscriptions bench-feeds bench-node bench-scale cluster-rehearsal constraints clean-stack supergraph api-baseline asyncapi
+.PHONY: run test test-unit lint format bench bench-registry bench-gateway bench-designation bench-pillars bench-audit bench-security bench-plans bench-cases bench-subscriptions bench-node bench-scale cluster-rehearsal constraints clean-stack supergraph api-baseline asyncapi
 
 $(STAMP): constraints.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -37,7 +37,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: bench-registry bench-gateway bench-designation bench-pillars bench-audit bench-security bench-plans bench-cases bench-subscriptions bench-feeds
+bench: bench-registry bench-gateway bench-designation bench-pillars bench-audit bench-security bench-plans bench-cases bench-subscriptions
 
 bench-designation: $(STAMP)
 	$(BIN)/python -m bench.designation
@@ -55,11 +55,6 @@ bench-registry: $(STAMP)
 ## (BENCH_CASES=100000 for a quick run)
 bench-cases: $(STAMP)
 	$(BIN)/python -m bench.cases
-
-## make bench-feeds: webhook deliveries to 50 loopback receivers against a bare consume of the same events, and the
-## p95 from publish to receipt (BENCH_SCALE=0.25 for a quick run)
-bench-feeds: $(STAMP)
-	$(BIN)/python -m bench.feeds
 
 ## make bench-subscriptions: 1,000 WebSocket subscribers of workerChanged through the gateway while the registry
 ## commits 200 changes/s for 60 s (quick run: BENCH_SUBSCRIPTIONS_SECONDS=10 BENCH_SUBSCRIPTIONS_SUBSCRIBERS=100)
