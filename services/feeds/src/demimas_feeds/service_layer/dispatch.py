@@ -128,6 +128,8 @@ class Dispatcher:
         self._listen_conn: Any = None
         self._db: Any = None
         self._running = True
+        self.own_origin = ""
+        """The origin of the fan-out that wakes this dispatcher in process (its NOTIFYs are then ignored)."""
         self.sent = 0  # deliveries sent by this process (metrics, benchmark)
 
     # -- wake-ups -----------------------------------------------------------------------------------------------
@@ -145,11 +147,14 @@ class Dispatcher:
         self._wake.set()
 
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
-        if not payload:
+        origin, _, ids = payload.rpartition("|")
+        if origin and origin == self.own_origin:
+            return  # this process's fan-out woke us already, in process
+        if not ids:
             self.wake(None)
             return
         try:
-            self.wake([uuid.UUID(part) for part in payload.split(",")])
+            self.wake([uuid.UUID(part) for part in ids.split(",")])
         except ValueError:
             self.wake(None)
 
