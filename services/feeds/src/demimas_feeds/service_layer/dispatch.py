@@ -176,6 +176,8 @@ class Dispatcher:
     async def _connect(self) -> None:
         if self._lease_conn is None or self._lease_conn.is_closed():
             self._lease_conn = await direct_connection(self.engine)
+            # losing it loses every lease: the scheduler wakes at once and stops every loop
+            self._lease_conn.add_termination_listener(lambda _conn: self._wake.set())
         if self._db is None:
             self._db = await direct_pool(self.engine, self.settings.connections)
         if self._listen_conn is None or self._listen_conn.is_closed():
@@ -193,6 +195,7 @@ class Dispatcher:
 
     async def _schedule(self) -> None:
         next_due: float | None = None
+        looked = time.monotonic()
         while self._running:
             timeout = self.settings.poll_seconds
             if next_due is not None:
@@ -208,8 +211,10 @@ class Dispatcher:
             if self._lease_conn is None or self._lease_conn.is_closed():
                 raise _Lost("the lease connection closed")
             candidates, self._woken = self._woken, set()
-            if self._look or timed_out:
+            overdue = time.monotonic() - looked >= self.settings.poll_seconds  # busy with wake-ups: look anyway
+            if self._look or timed_out or overdue or (next_due is not None and time.time() >= next_due):
                 self._look = False
+                looked = time.monotonic()
                 next_due = None
                 now = _now()
                 async with self._db.acquire() as driver:
