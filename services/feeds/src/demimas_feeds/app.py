@@ -4,6 +4,7 @@ engine: the fan-out consumer and the dispatcher)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -12,11 +13,19 @@ from fastapi import FastAPI
 
 from demimas_common.service import ServiceSpec
 from demimas_common.skeleton import BackgroundWorker, Consumer, PeriodicJob, Resources, ServiceParts, service_app
+from demimas_feeds.adapters.sender import policy_resolver
 from demimas_feeds.adapters.stream_reader import StreamReader
 from demimas_feeds.adapters.unit_of_work import FeedsUnitOfWork
+from demimas_feeds.domain.backoff import Backoff
+from demimas_feeds.domain.secrets import SecretBox
+from demimas_feeds.domain.url_policy import UrlPolicy, address_problem
+from demimas_feeds.domain.url_policy import system_resolver as url_system_resolver
 from demimas_feeds.entrypoints.graphql.context import FeedsContext
 from demimas_feeds.entrypoints.graphql.schema import schema
+from demimas_feeds.service_layer.dispatch import Dispatcher, DispatchSettings, publish_disabled
 from demimas_feeds.service_layer.endpoints import EndpointRules
+from demimas_feeds.service_layer.fanout import FanoutConsumer
+from demimas_feeds.service_layer.retention import prune_deliveries
 from demimas_feeds.settings import FeedsSettings
 
 __all__ = ["SERVICE", "EngineParts", "create_app", "engine_parts"]
@@ -34,9 +43,30 @@ class EngineParts:
 
 
 def engine_parts(r: Resources[FeedsSettings]) -> EngineParts:
-    """HOOK of the delivery engine (branch i19-engine owns this body): the `feeds-fanout` consumer on `demimas.>`
-    and the dispatcher worker. Called only when `DEMIMAS_WEBHOOK_WORKERS` is true (the default)."""
-    return EngineParts()
+    """The delivery engine: the `feeds-fanout` consumer on `demimas.>` (a worker: it hands the fan-out the stream
+    sequences and wakes the dispatcher after each commit) and the dispatcher. Called only when
+    `DEMIMAS_WEBHOOK_WORKERS` is true (the default)."""
+    s = r.settings
+    assert s.nats_url is not None  # the skeleton refuses to start without one
+    policy = UrlPolicy.for_environment(s.environment)
+    dispatcher = Dispatcher(
+        r.engine,
+        decrypt=SecretBox(s.secret_key_bytes()).decrypt,
+        settings=DispatchSettings(
+            backoff=Backoff(scale=s.feeds_backoff_scale, disable_after=dt.timedelta(hours=s.feeds_disable_after_hours)),
+            concurrency=s.feeds_concurrency,
+            timeout=s.feeds_timeout_seconds,
+            connect_timeout=s.feeds_connect_timeout_seconds,
+            response_cap=s.feeds_response_cap_bytes,
+            poll_seconds=s.feeds_poll_seconds,
+        ),
+        resolve=policy_resolver(partial(address_problem, policy=policy), url_system_resolver),
+        on_disable=publish_disabled,
+    )
+    fanout = FanoutConsumer(r.engine, s.nats_url, wake=dispatcher.wake, max_attempts=s.consumer_max_attempts)
+    dispatcher.own_origin = fanout.fanout.origin
+    prune = partial(prune_deliveries, r.engine, s.feeds_retention_days)
+    return EngineParts(workers=[fanout, dispatcher], jobs=[PeriodicJob("prune-deliveries", 3600.0, prune)])
 
 
 def create_app(settings: FeedsSettings | None = None, *, rules: EndpointRules | None = None) -> FastAPI:

@@ -38,6 +38,15 @@ class FeedsSettings(CommonSettings):
     feeds_changes_scan_limit: int = Field(
         default=10_000, ge=100, le=1_000_000, description="Stream messages one `changes` call reads at most."
     )
+    feeds_backoff_scale: float = Field(
+        default=1.0, gt=0, le=1, description="Multiplies every retry delay (1 in production; tests and demos shorten)."
+    )
+    feeds_retention_days: int = Field(
+        default=30, ge=1, le=3650, description="Done deliveries and attempts are kept this long (the delivery log)."
+    )
+    feeds_poll_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="The dispatcher looks for due deliveries at least this often."
+    )
     webhook_workers: bool = Field(
         default=True,
         description="False: this process serves the API only (no fan-out, no dispatch), e.g. a second test app "

@@ -1,26 +1,106 @@
-"""Redelivery and replay (OWNED BY THE ENGINE HELPER, branch i19-engine: this is the core branch's stub with the
-agreed signatures, so that the GraphQL mutations `redeliver` and `replayWebhookEndpoint` exist; the engine's version
-replaces this file whole).
+"""Redelivery and replay, asked for by an agency through the API (scope feeds:manage, its own endpoints only).
 
-    redeliver(uow, principal, delivery_id) -> Delivery   a new attempt of the same delivery, same webhook-id
-    replay(uow, principal, endpoint_id, since, reader) -> int   new PENDING deliveries (replay_of set), how many
+- `redeliver(deliveryId)`: the same delivery again, with the same `webhook-id` (receivers recognise it): it becomes
+  PENDING, due now, and the dispatcher sends it as the endpoint's head (it is older than what waits). Its attempt
+  count goes on from where it was, so an exhausted (FAILED) delivery gets exactly one more attempt, a delivered one
+  the rest of the schedule. A delivery of a disabled endpoint is refused (CONFLICT): enable the endpoint first.
+- `replay(endpointId, since)`: the endpoint's events since a time that are still in the stream, read from the
+  stream and filtered as live deliveries are (types, region, the endpoint's frozen grants), queued as new PENDING
+  deliveries (new ids, `replay_of` = one id per replay request), after what already waits. At most `MAX_REPLAY`
+  deliveries per request: the answer says how many were queued; replay again from a later time for more.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
+from uuid_utils.compat import uuid7
+
 from demimas_common.auth.principal import Principal
-from demimas_feeds.adapters.stream_reader import StreamReader
+from demimas_common.errors import BadUserInput, Conflict, NotFound
+from demimas_common.events.envelope import CloudEvent, InvalidEvent
+from demimas_feeds.adapters.deliveries import NewDeliveries, insert_deliveries, notify
+from demimas_feeds.adapters.stream_reader import StreamReader, subjects_for
+from demimas_feeds.adapters.unit_of_work import FeedsUnitOfWork
+from demimas_feeds.domain.endpoint import EndpointStatus, require_visible
+from demimas_feeds.service_layer.fanout import delivery_body
+from demimas_feeds.visibility import matches_types
 
-__all__ = ["redeliver", "replay"]
+__all__ = ["MAX_REPLAY", "redeliver", "replay"]
+
+MANAGE = "feeds:manage"
+MAX_REPLAY = 100_000
+SCAN_PAGE = 10_000
+_COLUMNS = (
+    "id, endpoint_id, seq, stream_seq, event_id, event_type, status, attempts, next_attempt_at, created_at, "
+    "delivered_at, last_status_code, last_error, replay_of"
+)
 
 
-async def redeliver(uow: Any, principal: Principal, delivery_id: UUID) -> Any:
-    raise NotImplementedError("redelivery comes with the delivery engine (branch i19-engine)")
+async def redeliver(uow: FeedsUnitOfWork, principal: Principal, delivery_id: UUID) -> Any:
+    principal.require_scope(MANAGE)
+    conn = await uow.driver_connection()
+    row = await conn.fetchrow("SELECT endpoint_id FROM feeds.deliveries WHERE id = $1 FOR UPDATE", delivery_id)
+    if row is None:
+        raise NotFound("no webhook delivery with this id", field="deliveryId")
+    endpoint = require_visible(await uow.endpoints.get(row["endpoint_id"]), principal, field="deliveryId")
+    if endpoint.status is not EndpointStatus.ACTIVE:
+        raise Conflict("the endpoint is disabled: enable it before redelivering", field="deliveryId")
+    updated = await conn.fetchrow(
+        f"UPDATE feeds.deliveries SET status = 'PENDING', next_attempt_at = now() WHERE id = $1 "  # noqa: S608
+        f"RETURNING {_COLUMNS}",
+        delivery_id,
+    )
+    await notify(conn, [endpoint.id])
+    await uow.commit()
+    return SimpleNamespace(**dict(updated))
 
 
-async def replay(uow: Any, principal: Principal, endpoint_id: UUID, since: dt.datetime, reader: StreamReader) -> int:
-    raise NotImplementedError("replay comes with the delivery engine (branch i19-engine)")
+async def replay(
+    uow: FeedsUnitOfWork, principal: Principal, endpoint_id: UUID, since: dt.datetime, reader: StreamReader
+) -> int:
+    principal.require_scope(MANAGE)
+    endpoint = require_visible(await uow.endpoints.get(endpoint_id), principal)
+    if since.tzinfo is None:
+        raise BadUserInput("since needs a time zone", field="since")
+    if since > dt.datetime.now(dt.UTC):
+        raise BadUserInput("since lies in the future", field="since")
+    replay_id = uuid7()
+    audience = endpoint.audience
+    new = NewDeliveries.empty()
+    after: int | None = None
+    while len(new) < MAX_REPLAY:
+        scanned = 0
+        stream = reader.read(
+            after=after,
+            since=since if after is None else None,
+            subjects=subjects_for(list(endpoint.event_types)),
+            max_messages=SCAN_PAGE,
+        )
+        async with contextlib.aclosing(stream):
+            async for msg in stream:
+                scanned += 1
+                after = msg.sequence
+                try:
+                    event = CloudEvent.from_json(msg.data)
+                except InvalidEvent:
+                    continue
+                if not matches_types(event.type, endpoint.event_types):
+                    continue
+                body = delivery_body(event.to_dict(), audience, endpoint.region_prefix, msg.sequence)
+                if body is not None:
+                    new.add(uuid7(), endpoint.id, msg.sequence, event.id, event.type, body, replay_id)
+                    if len(new) >= MAX_REPLAY:
+                        break
+        if scanned < SCAN_PAGE:
+            break
+    conn = await uow.driver_connection()
+    await insert_deliveries(conn, new)
+    if new:
+        await notify(conn, [endpoint.id])
+    await uow.commit()
+    return len(new)

@@ -1,0 +1,203 @@
+"""Receivers that answer slowly, answer too much, or disappear; rotation; the region rule."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from typing import Any
+
+import orjson
+import pytest
+from nats.js import JetStreamContext
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from standardwebhooks import Webhook
+
+from demimas_common.devstack.testing import TestStack
+from demimas_feeds.domain.backoff import Backoff
+from demimas_feeds.receiver import Answer, Receiver
+from demimas_feeds.service_layer.dispatch import publish_disabled
+
+from .conftest import Endpoints, attempts, deliveries, departed, fast, new_secret, publish, region, running, until
+
+pytestmark = pytest.mark.integration
+
+
+async def test_a_slow_receiver_times_out_and_the_timeout_is_logged(
+    stack: TestStack, engine: AsyncEngine, js: JetStreamContext, endpoints: Endpoints
+) -> None:
+    village = region()
+    slow = {"on": True}
+    receiver = await Receiver(respond=lambda _r: Answer(200, delay=1.5 if slow["on"] else 0)).start()
+    endpoint_id, _ = await endpoints.add(receiver.url, region_prefix=village)
+    try:
+        async with running(engine, stack, fast(timeout=0.3)):
+            await publish(js, [departed(village)])
+            log = await until(lambda: _attempts_with(engine, endpoint_id, "timeout"))
+            slow["on"] = False
+            rows = await until(lambda: _delivered(engine, endpoint_id))
+    finally:
+        await receiver.stop()
+    assert log[0].status_code is None
+    assert log[0].duration_ms >= 250
+    assert rows[0].attempts >= 2
+    assert len({r.headers["webhook-id"] for r in receiver.received}) == 1
+
+
+async def _attempts_with(engine: AsyncEngine, endpoint_id: uuid.UUID, error: str) -> list[Any] | None:
+    log = [a for a in await attempts(engine, endpoint_id) if a.error == error]
+    return log or None
+
+
+async def _delivered(engine: AsyncEngine, endpoint_id: uuid.UUID) -> list[Any] | None:
+    rows = await deliveries(engine, endpoint_id)
+    return rows if rows and all(r.status == "DELIVERED" for r in rows) else None
+
+
+async def test_a_huge_answer_is_cut_and_one_kilobyte_is_kept(
+    stack: TestStack, engine: AsyncEngine, js: JetStreamContext, endpoints: Endpoints
+) -> None:
+    village = region()
+    receiver = await Receiver(respond=lambda _r: Answer(500, "é".encode() * 600_000)).start()
+    endpoint_id, _ = await endpoints.add(receiver.url, region_prefix=village)
+    try:
+        async with running(engine, stack):
+            await publish(js, [departed(village)])
+            log = await until(lambda: _attempts_with(engine, endpoint_id, "too_large"))
+    finally:
+        await receiver.stop()
+    assert log[0].status_code == 500
+    assert log[0].response_excerpt == "é" * 512  # the first 1024 bytes
+    rows = await deliveries(engine, endpoint_id)
+    assert rows[0].status == "PENDING"  # a 500 is a failure: retried later
+    assert rows[0].last_error == "too_large"
+
+
+async def test_a_receiver_that_is_gone_gets_its_endpoint_disabled_after_the_threshold(
+    stack: TestStack, engine: AsyncEngine, js: JetStreamContext, endpoints: Endpoints
+) -> None:
+    village = region()
+    receiver = await Receiver().start()
+    endpoint_id, _ = await endpoints.add(receiver.url, region_prefix=village)
+    await receiver.stop()
+    disabled: list[tuple[uuid.UUID, str]] = []
+
+    async def on_disable(conn: AsyncConnection, eid: uuid.UUID, notice: str, since: dt.datetime | None) -> None:
+        await publish_disabled(conn, eid, notice, since)
+        disabled.append((eid, notice))
+
+    settings = fast(backoff=Backoff(scale=0.001, disable_after=dt.timedelta(seconds=1)))
+    async with running(engine, stack, settings, on_disable=on_disable):
+        await publish(js, [departed(village, n) for n in range(3)])
+        await until(lambda: disabled)
+    assert disabled[0][0] == endpoint_id
+    async with engine.connect() as conn:
+        row = (await conn.execute(text("SELECT * FROM feeds.endpoints WHERE id = :e"), {"e": endpoint_id})).one()
+    assert row.status == "DISABLED"
+    assert row.disabled_reason == "failing"
+    async with engine.connect() as conn:
+        event = (
+            await conn.execute(
+                text("SELECT type, payload FROM feeds.outbox WHERE subject = :s"), {"s": str(endpoint_id)}
+            )
+        ).one()
+    assert event.type == "demimas.feeds.endpoint.disabled"
+    payload = event.payload if isinstance(event.payload, dict) else orjson.loads(event.payload)
+    assert payload["data"]["reason"] == "failing"
+    assert payload["data"]["failingSince"] is not None
+    assert row.failing_since is not None
+    rows = await deliveries(engine, endpoint_id)
+    head = rows[0]
+    assert head.last_error.startswith("endpoint disabled: failing since")
+    assert {a.error for a in await attempts(engine, endpoint_id)} == {"connect"}
+    assert [r.status for r in rows[1:]] == ["PENDING", "PENDING"]  # never sent past the failing head
+
+
+async def test_during_rotation_both_secrets_sign(
+    stack: TestStack, engine: AsyncEngine, js: JetStreamContext, endpoints: Endpoints
+) -> None:
+    village = region()
+    receiver = await Receiver().start()
+    old = new_secret()
+    endpoint_id, new = await endpoints.add(receiver.url, region_prefix=village)
+    async with engine.begin() as conn:  # the old secret, expiring in a day: both sign meanwhile
+        await endpoints.add_secret(conn, endpoint_id, old, dt.datetime.now(dt.UTC) + dt.timedelta(days=1))
+        expired = new_secret()
+        await endpoints.add_secret(conn, endpoint_id, expired, dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
+    try:
+        async with running(engine, stack):
+            await publish(js, [departed(village)])
+            await receiver.wait_for(1)
+    finally:
+        await receiver.stop()
+    got = receiver.received[0]
+    assert len(got.headers["webhook-signature"].split(" ")) == 2
+    Webhook(old).verify(got.body, got.headers)
+    Webhook(new).verify(got.body, got.headers)
+    with pytest.raises(Exception, match="No matching signature"):
+        Webhook(expired).verify(got.body, got.headers)
+
+
+async def test_a_regional_agency_never_receives_another_regions_event(
+    stack: TestStack, engine: AsyncEngine, js: JetStreamContext, endpoints: Endpoints
+) -> None:
+    inside, outside = region(), region()
+    province = inside[:2]
+    while outside[:2] == province:
+        outside = region()
+    regional = await Receiver().start()
+    national = await Receiver().start()
+    # a BP3MI token of the province; its endpoint's own filter is wider than nothing (none): the grant still rules
+    await endpoints.add(regional.url, region_prefix=None, agency="BP3MI", region=province)
+    await endpoints.add(national.url, region_prefix=outside)
+    await endpoints.add(national.url + "?in", region_prefix=inside)
+    events = [departed(outside), departed(inside), departed(outside)]
+    try:
+        async with running(engine, stack):
+            await publish(js, events)
+            await national.wait_for(3)
+            await regional.wait_for(1)
+            await asyncio.sleep(0.5)  # anything else would arrive by now
+    finally:
+        await regional.stop()
+        await national.stop()
+    villages = [_village(r.body) for r in regional.received]
+    assert inside in villages
+    assert all(v == province or v.startswith(province + ".") for v in villages)
+    assert outside not in villages
+
+
+def _village(body: bytes) -> str:
+    return str(orjson.loads(body)["data"]["villageCode"])
+
+
+async def test_an_endpoint_whose_secret_does_not_decrypt_gets_nothing_unsigned_and_others_go_on(
+    stack: TestStack, engine: AsyncEngine, js: JetStreamContext, endpoints: Endpoints, caplog: pytest.LogCaptureFixture
+) -> None:
+    import os
+
+    from demimas_feeds.domain.secrets import SecretBox
+
+    village = region()
+    broken = await Receiver().start()
+    fine = await Receiver().start()
+    broken_id, _ = await endpoints.add(broken.url, region_prefix=village)
+    async with engine.begin() as conn:  # as if the key had changed: the stored secret no longer decrypts
+        await conn.execute(
+            text("UPDATE feeds.endpoint_secrets SET ciphertext = :c WHERE endpoint_id = :e"),
+            {"c": SecretBox(os.urandom(32)).encrypt(broken_id, new_secret()), "e": broken_id},
+        )
+    await endpoints.add(fine.url, region_prefix=village)
+    try:
+        async with running(engine, stack):
+            await publish(js, [departed(village, n) for n in range(3)])
+            await fine.wait_for(3)
+            await asyncio.sleep(1.2)  # a poll round looks at the broken endpoint again
+    finally:
+        await broken.stop()
+        await fine.stop()
+    assert broken.received == []
+    assert [r.status for r in await deliveries(engine, broken_id)] == ["PENDING"] * 3
+    complaints = [r for r in caplog.records if "does not decrypt" in r.getMessage()]
+    assert len(complaints) == 1
