@@ -25,13 +25,15 @@ class ServiceSpec:
     """`module:function` (async, taking the runtime database URL) that loads demo data once."""
     graphql_schema: str | None = None
     """`module:attribute` of the Strawberry federation schema; `make supergraph` prints its SDL from it."""
+    dev_links: tuple[tuple[str, str], ...] = ()
+    """(label, path) of development pages `make run` prints under the service's URL (the feeds webhook sinks)."""
 
     @property
     def schema(self) -> str:
         return self.name
 
     @classmethod
-    def of(cls, name: str, port: int, *, demo: bool = True) -> ServiceSpec:
+    def of(cls, name: str, port: int, *, demo: bool = True, dev_links: tuple[tuple[str, str], ...] = ()) -> ServiceSpec:
         """The spec of a service laid out as the skeleton says (docs/service-skeleton.md): package `demimas_<name>`
         with `app:create_app`, `migrations/`, the schema at `entrypoints.graphql.schema:schema` and, with `demo`,
         `demo:load_demo`."""
@@ -45,6 +47,7 @@ class ServiceSpec:
             migrations=Path(module.__file__).parent / "migrations",
             demo_loader=f"{package}.demo:load_demo" if demo else None,
             graphql_schema=f"{package}.entrypoints.graphql.schema:schema",
+            dev_links=dev_links,
         )
 
 

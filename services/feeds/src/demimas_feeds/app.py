@@ -9,9 +9,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from demimas_common.service import ServiceSpec
+from demimas_common.settings import Environment
 from demimas_common.skeleton import BackgroundWorker, Consumer, PeriodicJob, Resources, ServiceParts, service_app
 from demimas_feeds.adapters.sender import policy_resolver
 from demimas_feeds.adapters.stream_reader import StreamReader
@@ -20,6 +21,8 @@ from demimas_feeds.domain.backoff import Backoff
 from demimas_feeds.domain.secrets import SecretBox
 from demimas_feeds.domain.url_policy import UrlPolicy, address_problem
 from demimas_feeds.domain.url_policy import system_resolver as url_system_resolver
+from demimas_feeds.entrypoints.dev_sink import PATH as SINK_PATH
+from demimas_feeds.entrypoints.dev_sink import DevSink, sink_router
 from demimas_feeds.entrypoints.graphql.context import FeedsContext
 from demimas_feeds.entrypoints.graphql.schema import schema
 from demimas_feeds.service_layer.dispatch import Dispatcher, DispatchSettings, publish_disabled
@@ -30,7 +33,9 @@ from demimas_feeds.settings import FeedsSettings
 
 __all__ = ["SERVICE", "EngineParts", "create_app", "engine_parts"]
 
-SERVICE = ServiceSpec.of("feeds", 4006, demo=False)
+DEMO_SINKS = ("kp2mi", "bp3mi")
+"""The development sinks the demo's endpoints point at (demo.py), printed by `make run`."""
+SERVICE = ServiceSpec.of("feeds", 4006, dev_links=tuple((f"webhook sink {n}", f"{SINK_PATH}/{n}") for n in DEMO_SINKS))
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,9 @@ def create_app(settings: FeedsSettings | None = None, *, rules: EndpointRules | 
         assert r.settings.nats_url is not None  # the skeleton refuses to start without one
         reader = StreamReader(r.settings.nats_url, name="feeds-changes")
         engine = engine_parts(r) if r.settings.webhook_workers else EngineParts()
+        routers: list[APIRouter] = []
+        if r.settings.environment is Environment.DEVELOPMENT:  # never in test or production: it takes no token
+            routers.append(sink_router(DevSink(r.engine, SecretBox(r.settings.secret_key_bytes()))))
         return ServiceParts(
             schema=schema,
             context=partial(FeedsContext, settings=r.settings, rules=endpoint_rules, reader=reader),
@@ -85,6 +93,7 @@ def create_app(settings: FeedsSettings | None = None, *, rules: EndpointRules | 
             consumers=list(engine.consumers),
             workers=[reader, *engine.workers],  # the reader is a worker only so that shutdown closes it
             jobs=list(engine.jobs),
+            routers=routers,
         )
 
     return service_app(SERVICE, settings, parts)

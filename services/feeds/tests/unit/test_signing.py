@@ -10,7 +10,7 @@ import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from demimas_feeds.domain.signing import headers, secret_key, sign
+from demimas_feeds.domain.signing import headers, secret_key, sign, verify
 
 
 def new_secret() -> str:
@@ -71,3 +71,18 @@ def test_a_secret_that_is_not_base64_is_refused() -> None:
         secret_key("whsec_not base64!")
     with pytest.raises(ValueError, match="no secret"):
         sign([], "id", 0, b"")
+
+
+def test_verify_accepts_what_the_reference_signs_and_nothing_else() -> None:
+    old, new = new_secret(), new_secret()
+    stamp = dt.datetime(2026, 12, 6, 12, 0, 0, tzinfo=dt.UTC)
+    now = stamp.timestamp()
+    reference = Webhook(new).sign("id-2", stamp, b'{"a":1}')
+    assert verify([old, new], "id-2", str(int(now)), b'{"a":1}', reference, now=now)
+    assert verify([new], "id-2", str(int(now)), b'{"a":1}', f"v1,bm90IGl0 {reference}", now=now)
+    assert not verify([old], "id-2", str(int(now)), b'{"a":1}', reference, now=now)  # another secret
+    assert not verify([new], "id-3", str(int(now)), b'{"a":1}', reference, now=now)  # another id
+    assert not verify([new], "id-2", str(int(now)), b'{"a":2}', reference, now=now)  # another body
+    assert not verify([new], "id-2", str(int(now)), b'{"a":1}', reference, now=now + 301)  # too old
+    assert not verify([new], "id-2", "soon", b'{"a":1}', reference, now=now)
+    assert not verify([], "id-2", str(int(now)), b'{"a":1}', reference, now=now)

@@ -73,6 +73,7 @@ class Stack:
     nats: EmbeddedNats | None = None
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
+    specs: dict[str, ServiceSpec] = field(default_factory=dict)
 
     @property
     def database_url(self) -> str:
@@ -149,6 +150,7 @@ class Stack:
                 preexec_fn=die_with_parent(),
             )
             self.ports[spec.name] = port
+            self.specs[spec.name] = spec
 
     def start_gateway(self, supergraph: Path = SUPERGRAPH) -> bool:
         """The gateway over the subgraphs just started (their real ports), once they are ready."""
@@ -231,6 +233,11 @@ class Stack:
         for name, port in self.ports.items():
             if name in self.processes:
                 lines.append(f"  {name:<12} http://127.0.0.1:{port}/graphql   (GraphiQL in a browser)")
+                spec = self.specs.get(name)
+                for label, path in spec.dev_links if spec else ():
+                    lines.append(f"  {'':<12} http://127.0.0.1:{port}{path}   ({label})")
+                if spec and spec.dev_links and port != spec.port:
+                    lines.append(f"  {'':<12} (the demo data expects port {spec.port}, not {port})")
         lines.append(f"  PostgreSQL   {self.database_url}")
         lines.append(f"  NATS         {self.nats_url}")
         lines.append("  Settings     .devstack/stack.env")

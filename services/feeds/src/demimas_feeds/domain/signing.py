@@ -9,9 +9,11 @@ import hashlib
 import hmac
 from collections.abc import Sequence
 
-__all__ = ["SECRET_PREFIX", "headers", "secret_key", "sign"]
+__all__ = ["SECRET_PREFIX", "TOLERANCE_SECONDS", "headers", "secret_key", "sign", "verify"]
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 (the prefix, not a secret)
+TOLERANCE_SECONDS = 300
+"""How far a `webhook-timestamp` may lie from the receiver's clock (the specification's replay window)."""
 
 
 def secret_key(secret: str | bytes) -> bytes:
@@ -45,3 +47,27 @@ def headers(keys: Sequence[bytes], msg_id: str, timestamp: int, body: bytes) -> 
         (b"webhook-timestamp", str(int(timestamp)).encode()),
         (b"webhook-signature", sign(keys, msg_id, timestamp, body).encode()),
     ]
+
+
+def verify(
+    secrets: Sequence[str | bytes],
+    msg_id: str,
+    timestamp: str,
+    body: bytes,
+    signature_header: str,
+    *,
+    now: float,
+    tolerance: int = TOLERANCE_SECONDS,
+) -> bool:
+    """What a receiver checks: the timestamp is an integer within `tolerance` seconds of `now`, and one of the
+    header's `v1,` signatures is the HMAC of the delivery under one of the secrets (compared in constant time)."""
+    try:
+        ts = int(timestamp)
+    except ValueError:
+        return False
+    if abs(now - ts) > tolerance or not secrets:
+        return False
+    given = [p.removeprefix("v1,") for p in signature_header.split() if p.startswith("v1,")]
+    signed = f"{msg_id}.{ts}.".encode() + body
+    expected = [_one(secret_key(s), signed).removeprefix("v1,") for s in secrets]
+    return any(hmac.compare_digest(g.encode(), e.encode()) for g in given for e in expected)
