@@ -165,7 +165,11 @@ class Stack:
         self.processes["gateway"] = subprocess.Popen(args, env=env, preexec_fn=die_with_parent())  # noqa: S603
         return True
 
-    def wait_ready(self, timeout: float = 60.0) -> None:
+    def wait_ready(self, timeout: float | None = None) -> None:
+        """Until every service answers /readyz; `DEMIMAS_STACK_READY_SECONDS` (180) allows for a loaded machine, where
+        eight processes importing and migrating on two cores can take well over a minute."""
+        if timeout is None:
+            timeout = float(os.environ.get("DEMIMAS_STACK_READY_SECONDS", "180"))
         deadline = time.monotonic() + timeout
         for name, port in self.ports.items():
             if name not in self.processes:  # the gateway's port is chosen before the gateway starts
