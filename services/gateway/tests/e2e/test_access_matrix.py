@@ -162,11 +162,12 @@ ROWS += [
         ),
     ),
 ]
-# Issue 20's links and snapshots: a proposal of VILLAGE with evidence, approved (`$proposal`; the `proposal_id`
+# Issue 20's links and snapshots: a proposal of DESIGNATED with evidence, approved (`$proposal`; the `proposal_id`
 # fixture), so that its designation, its village and its frozen assessment are there to be refused or returned.
+DESIGNATED = "16.06.10.2005"  # Suka Maju, in the regional callers' regency; designated by no other test
 PROPOSAL = "query P($proposal: ID!) { proposal(id: $proposal) { id %s } }"
 ON_PROPOSAL = (("proposal",), PROPOSALS)
-DESIGNATION = f'{{ village(code: "{VILLAGE}") {{ code designation {{ id %s }} }} }}'
+DESIGNATION = f'{{ village(code: "{DESIGNATED}") {{ code designation {{ id %s }} }} }}'
 ON_DESIGNATION = ((("village",), AUTHENTICATED), (("village", "designation"), AUTHENTICATED))
 ROWS += [
     *(
@@ -331,12 +332,12 @@ async def case_ids(
 
 @pytest.fixture(scope="module")
 async def proposal_id(secured_gateway: httpx.AsyncClient, matrix_mint: Callable[..., str]) -> str:
-    """A proposal of VILLAGE with one piece of evidence, taken through the workflow by the agencies that do each
-    step and approved by KP2MI: VILLAGE is designated, and the proposal's assessment frozen."""
+    """A proposal of DESIGNATED with one piece of evidence, taken through the workflow by the agencies that do each
+    step and approved by KP2MI: DESIGNATED is designated, and the proposal's assessment frozen."""
     disnaker, bp3mi, kp2mi = (matrix_mint(a, region=REGIONAL.get(a)) for a in ("DISNAKER", "BP3MI", "KP2MI"))
     why = "Residents work in Malaysia as production operators, mostly SMK graduates"
     propose = "mutation P($v: String!, $j: String!) { proposeVillage(villageCode: $v, justification: $j) { id } }"
-    body = await post(secured_gateway, propose, {"v": VILLAGE, "j": why}, disnaker)
+    body = await post(secured_gateway, propose, {"v": DESIGNATED, "j": why}, disnaker)
     assert "errors" not in body, body
     found = str(body["data"]["proposeVillage"]["id"])
     evidence = {"kind": "FIELD_VISIT", "title": "field visit", "documentDate": "2026-06-01", "sha256": "d" * 64}
