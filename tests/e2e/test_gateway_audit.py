@@ -283,7 +283,9 @@ async def test_an_auditor_finds_a_batch_read_of_a_worker_with_the_guide_s_query(
     assert batch["purpose"] == "PLACEMENT_SERVICE"
     assert set(batch["fields"]) == {"nik", "phone"}
     assert batch["service"] == "registry"
-    assert set(batch["workerIds"]) == read  # every worker of the page, ids only
+    assert batch["workerCount"] == len(read)
+    assert set(batch["event"]["data"]["workerIds"]) == read  # every worker of the page, ids only
+    assert batch["event"]["subject"] == f"batch:{len(read)}"
     assert await found(second) == [batch]  # the same read, under the other worker
     recorded = orjson.dumps(batch).decode()
     assert not [nik for nik in niks if nik in recorded]  # ids only, never the data read

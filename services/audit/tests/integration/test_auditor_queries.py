@@ -71,7 +71,8 @@ async def answer(store: AuditStore, query: str, variables: dict[str, Any]) -> di
 ACCESSES = """query A($f: PersonalDataAccessFilter, $first: Int, $after: String) {
   personalDataAccesses(filter: $f, first: $first, after: $after) {
     totalCount pageInfo { hasNextPage endCursor }
-    edges { node { id agency purpose fields service workerIds caseIds subject } } } }"""
+    edges { node { id agency purpose fields service workerCount familyMemberCount caseIds subject
+                   event { id subject data } } } } }"""
 
 
 @pytest.fixture
@@ -103,9 +104,11 @@ async def test_a_worker_read_with_others_is_found_by_the_worker_newest_first(
     assert connection["totalCount"] == 3
     assert connection["pageInfo"]["hasNextPage"] is False
     page = nodes[2]
-    assert reads["page"].subject == "batch:3"  # the subject names no worker: the ids in the record do
+    event = page.pop("event")
+    assert event["subject"] == "batch:3"  # the subject names no worker: the ids in the record do
+    assert (event["id"], event["data"]["workerIds"]) == (reads["page"].id, [NEIGHBOUR, WORKER, STRANGER])
     assert page == {"id": reads["page"].id, "agency": "DISNAKER", "purpose": "PLACEMENT_SERVICE",
-                    "fields": ["nik", "phone"], "service": "registry", "workerIds": [NEIGHBOUR, WORKER, STRANGER],
+                    "fields": ["nik", "phone"], "service": "registry", "workerCount": 3, "familyMemberCount": 0,
                     "caseIds": [], "subject": "disnaker-officer"}  # fmt: skip
     assert (nodes[0]["service"], nodes[0]["caseIds"]) == ("cases", [CASE])
     # the neighbour was only in the page

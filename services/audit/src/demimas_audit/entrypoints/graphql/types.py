@@ -214,9 +214,10 @@ def _ids(data: dict[str, Any], key: str) -> list[strawberry.ID]:
 
 
 @strawberry.type(
-    description="One recorded read of personal data (a `*.personal_data.accessed` event), with the ids of every "
-    "person it read: a read of several workers at once (a page of workers, a batch) names each of them in `workerIds`. "
-    "Ids only: the store never holds the values read."
+    description="One recorded read of personal data (a `*.personal_data.accessed` event): who read, why, which "
+    "fields, how many workers. A read of several workers at once (a page of workers) is one record naming each of "
+    "them (ids only, never the values read), so `personalDataAccesses(filter: {workerId})` finds it under each; "
+    "the ids themselves are in `event.data.workerIds`."
 )
 class PersonalDataAccess:
     id: strawberry.ID = strawberry.field(description="The event's id (an `AuditEvent`).")
@@ -230,13 +231,20 @@ class PersonalDataAccess:
     service: str = strawberry.field(
         description="The service that recorded the read: registry (registered data) or cases (protection cases)."
     )
-    worker_ids: list[strawberry.ID] = strawberry.field(description="Every worker whose data this read returned.")
-    family_member_ids: list[strawberry.ID]
+    worker_count: int = strawberry.field(
+        description="How many workers this read returned (more than 1: a page or batch read)."
+    )
+    family_member_count: int = strawberry.field(description="How many family members' data this read returned.")
     case_ids: list[strawberry.ID] = strawberry.field(description="The protection cases read (cases service only).")
     trace_id: str | None = strawberry.field(description="The request's W3C trace id: `auditTrace` follows it.")
+    row: strawberry.Private[RowMapping]
 
     def region_code(self, info: Ctx) -> None:
         """Audit records lie in no region: a token limited to one never sees them (auditors work nationally)."""
+
+    @strawberry.field(description="The record in the hash chain (its payload names the people read, by id).")
+    def event(self) -> AuditEvent:
+        return AuditEvent.from_row(self.row)
 
     @classmethod
     def from_row(cls, r: RowMapping) -> PersonalDataAccess:
@@ -253,8 +261,9 @@ class PersonalDataAccess:
             fields=list(data.get("fields", [])),
             operation=data.get("operation"),
             service=str(e["source"]).removeprefix("demimas/"),
-            worker_ids=_ids(data, "workerIds"),
-            family_member_ids=_ids(data, "familyMemberIds"),
+            worker_count=len(data.get("workerIds") or ()),
+            family_member_count=len(data.get("familyMemberIds") or ()),
             case_ids=_ids(data, "caseIds"),
             trace_id=e["trace_id"],
+            row=r,
         )
