@@ -96,7 +96,7 @@ async def trace(conn: AsyncConnection, trace_id: str) -> list[RowMapping]:
     return list((await conn.execute(stmt)).mappings().all())
 
 
-async def consequences(conn: AsyncConnection, event_id: str, *, limit: int = 500) -> list[RowMapping]:
+async def consequences(conn: AsyncConnection, event_id: str, *, limit: int = 100) -> list[RowMapping]:
     """The events whose causation id is this event's id, in chain order (partial index `records_causation`)."""
     stmt = select(records).where(records.c.causation_id == event_id).order_by(records.c.seq).limit(limit)
     return list((await conn.execute(stmt)).mappings().all())

@@ -65,7 +65,7 @@ class AuditEvent:
 
     @strawberry.field(
         description="The events this one caused (their causation id is this event's id), in chain order: what a "
-        "command, a decision or an event led to in other services. At most 500."
+        "command, a decision or an event led to in other services. At most 100."
     )
     async def consequences(self, info: Ctx) -> list[AuditEvent]:
         async with info.context.engine.connect() as conn:
