@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
+import json
 import re
 import secrets
 from collections.abc import Awaitable, Callable
@@ -250,11 +251,13 @@ async def test_the_personal_data_report_gathers_every_service_and_is_itself_reco
 AUDIT_GUIDE = Path(__file__).resolve().parents[2] / "docs" / "audit.md"
 
 
-def guide_operation(name: str) -> str:
-    """The ```graphql block of docs/audit.md that defines `query <name>`, as an auditor would copy it."""
+def guide_operation(name: str, placeholder: str) -> str:
+    """The ```graphql block of docs/audit.md that defines `query <name>`, as an auditor would copy it, with its
+    placeholder ("…") replaced."""
     blocks: list[str] = re.findall(r"^```graphql\n(.*?)^```", AUDIT_GUIDE.read_text(), flags=re.S | re.M)
-    [block] = [b for b in blocks if f"query {name}(" in b]
-    return block
+    [block] = [b for b in blocks if f"query {name} " in b]
+    assert block.count('"…"') == 1, block
+    return block.replace('"…"', json.dumps(placeholder))
 
 
 async def test_an_auditor_finds_a_batch_read_of_a_worker_with_the_guide_s_query(
@@ -272,10 +275,9 @@ async def test_an_auditor_finds_a_batch_read_of_a_worker_with_the_guide_s_query(
     read = {e["node"]["id"] for e in data["workers"]["edges"]}
     niks = {e["node"]["nik"] for e in data["workers"]["edges"]}
     assert {first, second} <= read
-    query = guide_operation("PersonAccesses")
 
     async def found(worker: str) -> list[dict[str, Any]]:
-        answer = await gateway(endpoints, query, {"workerId": worker}, auditor)
+        answer = await gateway(endpoints, guide_operation("PersonAccesses", worker), {}, auditor)
         return [e["node"] for e in answer["personalDataAccesses"]["edges"]
                 if e["node"]["agency"] == "DISNAKER" and e["node"]["operation"] == "Page"]  # fmt: skip
 
@@ -289,12 +291,13 @@ async def test_an_auditor_finds_a_batch_read_of_a_worker_with_the_guide_s_query(
     assert await found(second) == [batch]  # the same read, under the other worker
     recorded = orjson.dumps(batch).decode()
     assert not [nik for nik in niks if nik in recorded]  # ids only, never the data read
-    answer = await gateway(endpoints, query, {"workerId": first}, auditor)
+    query = guide_operation("PersonAccesses", first)
+    answer = await gateway(endpoints, query, {}, auditor)
     assert answer["personalDataAccesses"]["totalCount"] == len(answer["personalDataAccesses"]["edges"])
 
     for token in (kp2mi, disnaker, mint("KP2MI", purpose="DATA_SUBJECT_REQUEST")):  # no audit:read
-        _, refused = await ask(endpoints.gateway, query, {"workerId": first}, token=token)
+        _, refused = await ask(endpoints.gateway, query, {}, token=token)
         assert refused["data"] == {"personalDataAccesses": None}, refused
         assert {e["extensions"]["code"] for e in refused["errors"]} == {"UNAUTHORIZED_FIELD_OR_TYPE"}
-    _, regional = await ask(endpoints.gateway, query, {"workerId": first}, token=mint("AUDITOR", region="16"))
+    _, regional = await ask(endpoints.gateway, query, {}, token=mint("AUDITOR", region="16"))
     assert regional["data"]["personalDataAccesses"]["edges"] == []  # audit records lie in no region

@@ -64,8 +64,9 @@ async def run(store: AuditStore, query: str, variables: dict[str, Any], principa
 async def answer(store: AuditStore, query: str, variables: dict[str, Any]) -> dict[str, Any]:
     result = await run(store, query, variables)
     assert result.errors is None, result.errors
-    assert result.data is not None
-    return result.data
+    data: dict[str, Any] | None = result.data
+    assert data is not None
+    return data
 
 
 ACCESSES = """query A($f: PersonalDataAccessFilter, $first: Int, $after: String) {
