@@ -199,6 +199,7 @@ class FanoutConsumer(EventConsumer):
             return
         assert self.pull._nc is not None
         js = self.pull._nc.jetstream()
+        filled = 0
         for seq in range(start, first):
             try:
                 raw = await js.get_msg(STREAM, seq)
@@ -209,12 +210,18 @@ class FanoutConsumer(EventConsumer):
             self.fanout.sequences = {event.id: seq}
             try:
                 if await self._apply(event):
-                    self.gap_events += 1
+                    filled += 1
             finally:
                 touched, self.fanout.touched = self.fanout.touched, set()
                 if touched:
                     self.wake(touched)
         self._next_seq = first
+        if filled:
+            self.gap_events += filled
+            notice = (
+                "feeds-fanout: %d events of sequences %d-%d were held by a fan-out that stopped (or lost in flight)"
+            )
+            log.warning(notice + "; fanned out from the stream before the later ones", filled, start, first - 1)
 
     async def _lead(self) -> bool:
         """Take the fan-out lock (held on a connection of its own until stopped); False while another has it."""
