@@ -551,20 +551,43 @@ async def _stream_leader(nats_url: str) -> str | None:
     return None
 
 
-async def _fanout_holder(admin: str) -> int | None:
-    """The PostgreSQL backend holding the feeds fan-out lock (a session advisory lock on a bigint key), if any."""
+async def _fanout_holder(admin: str) -> tuple[int, int] | None:
+    """The PostgreSQL backend holding the feeds fan-out lock (a session advisory lock on a bigint key), if any:
+    its pid and its client's TCP port."""
     with contextlib.suppress(Exception):
         conn = await asyncpg.connect(asyncpg_dsn(admin))
         try:
-            pid = await conn.fetchval(
-                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
-                "AND classid = $1::bigint::oid AND objid = $2::bigint::oid",
+            row = await conn.fetchrow(
+                "SELECT l.pid, a.client_port FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+                "AND l.classid = $1::bigint::oid AND l.objid = $2::bigint::oid",
                 FANOUT_LOCK >> 32,
                 FANOUT_LOCK & 0xFFFFFFFF,
             )
-            return None if pid is None else int(pid)
+            return None if row is None else (int(row["pid"]), int(row["client_port"]))
         finally:
             await conn.close()
+    return None
+
+
+def _replica_of(cluster: Cluster, service: str, holder: tuple[int, int] | None) -> Replica | None:
+    """The replica of `service` whose process owns the TCP socket of `holder`'s client port (Linux /proc)."""
+    if holder is None:
+        return None
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == holder[1]:
+                    inodes.add(fields[9])
+    for replica in cluster.replicas:
+        if replica.service == service and replica.process is not None:
+            with contextlib.suppress(OSError):
+                for fd in Path(f"/proc/{replica.process.pid}/fd").iterdir():
+                    with contextlib.suppress(OSError):
+                        if os.readlink(fd).removeprefix("socket:[").removesuffix("]") in inodes:
+                            return replica
     return None
 
 
@@ -591,15 +614,17 @@ async def _schedule(cluster: Cluster, load: Load, phase_seconds: float, events: 
     note("NATS node restarted", node=victim.name, healthy_after_s=round(took, 1))
     await asyncio.sleep(max(0.0, phase_seconds - took))
     load.phase = "replicas_down"
-    killed = [r for r in cluster.replicas if r.name.endswith("-1")]
+    # replica 1 of each, but of feeds the one that fans out (it holds the fan-out lock and most endpoints' leases)
     holder = await _fanout_holder(cluster.database_url)
+    feeds_victim = _replica_of(cluster, "feeds", holder) or next(r for r in cluster.replicas if r.name == "feeds-1")
+    killed = [r for r in cluster.replicas if r.name.endswith("-1") and r.service != "feeds"] + [feeds_victim]
     for replica in killed:
         replica.kill()
     note("replicas killed (-9)", replicas=[r.name for r in killed])
     await asyncio.sleep(phase_seconds)
     after = await _fanout_holder(cluster.database_url)
-    note("feeds fan-out lock", holder_pid_before_kill=holder, holder_pid_before_restart=after,
-         killed_replica_held_it=holder is not None and holder != after)  # fmt: skip
+    note("feeds fan-out lock", holder_before_kill=feeds_victim.name if holder else None,
+         moved=holder is not None and after is not None and holder[0] != after[0])  # fmt: skip
     load.phase = "replicas_restarted"
     restarted = time.monotonic()
     for replica in killed:
@@ -1172,6 +1197,10 @@ def _rehearse(argv: list[str] | None) -> int:
                                           cluster.receivers_dir, load.phase_walls))  # fmt: skip
         for name, stats in receiver_stats.items():
             feeds["endpoints"][name]["receiver"] = stats
+        feeds["fanout_gaps_filled"] = [  # the fan-out's own notice when it read events a stopped one had held
+            line[:300] for path in sorted((work / "logs").glob("feeds-*.log"))
+            for line in path.read_text(errors="replace").splitlines() if "held by a fan-out" in line
+        ]  # fmt: skip
         per_endpoint = feeds["endpoints"].values()
         chain = asyncio.run(_verify_chain(cluster.gateway_url, keys))
         writes = load.writes
