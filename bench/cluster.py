@@ -246,7 +246,13 @@ class Cluster:
         self._write_proxy_config()
         self.start_proxy()
         self.start_receivers()
-        services = [r for r in self.replicas if r.service != "gateway"]
+        # feeds-1 first, so that it takes the fan-out lock (and wakes first for most endpoints' leases): the replica
+        # the faults kill is then the one that fans out, and the other must take over
+        first = [r for r in self.replicas if r.name == "feeds-1"]
+        for replica in first:
+            replica.start()
+        self.wait_ready(first)
+        services = [r for r in self.replicas if r.service != "gateway" and r not in first]
         for replica in services:
             replica.start()
         self.wait_ready(services)
@@ -551,43 +557,20 @@ async def _stream_leader(nats_url: str) -> str | None:
     return None
 
 
-async def _fanout_holder(admin: str) -> tuple[int, int] | None:
-    """The PostgreSQL backend holding the feeds fan-out lock (a session advisory lock on a bigint key), if any:
-    its pid and its client's TCP port."""
+async def _fanout_holder(admin: str) -> int | None:
+    """The PostgreSQL backend holding the feeds fan-out lock (a session advisory lock on a bigint key), if any."""
     with contextlib.suppress(Exception):
         conn = await asyncpg.connect(asyncpg_dsn(admin))
         try:
-            row = await conn.fetchrow(
-                "SELECT l.pid, a.client_port FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
-                "AND l.classid = $1::bigint::oid AND l.objid = $2::bigint::oid",
+            pid = await conn.fetchval(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
+                "AND classid = $1::bigint::oid AND objid = $2::bigint::oid",
                 FANOUT_LOCK >> 32,
                 FANOUT_LOCK & 0xFFFFFFFF,
             )
-            return None if row is None else (int(row["pid"]), int(row["client_port"]))
+            return None if pid is None else int(pid)
         finally:
             await conn.close()
-    return None
-
-
-def _replica_of(cluster: Cluster, service: str, holder: tuple[int, int] | None) -> Replica | None:
-    """The replica of `service` whose process owns the TCP socket of `holder`'s client port (Linux /proc)."""
-    if holder is None:
-        return None
-    inodes: set[str] = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with contextlib.suppress(OSError):
-            for line in Path(table).read_text().splitlines()[1:]:
-                fields = line.split()
-                if int(fields[1].rsplit(":", 1)[1], 16) == holder[1]:
-                    inodes.add(fields[9])
-    for replica in cluster.replicas:
-        if replica.service == service and replica.process is not None:
-            with contextlib.suppress(OSError):
-                for fd in Path(f"/proc/{replica.process.pid}/fd").iterdir():
-                    with contextlib.suppress(OSError):
-                        if os.readlink(fd).removeprefix("socket:[").removesuffix("]") in inodes:
-                            return replica
     return None
 
 
@@ -614,17 +597,16 @@ async def _schedule(cluster: Cluster, load: Load, phase_seconds: float, events: 
     note("NATS node restarted", node=victim.name, healthy_after_s=round(took, 1))
     await asyncio.sleep(max(0.0, phase_seconds - took))
     load.phase = "replicas_down"
-    # replica 1 of each, but of feeds the one that fans out (it holds the fan-out lock and most endpoints' leases)
+    killed = [r for r in cluster.replicas if r.name.endswith("-1")]
     holder = await _fanout_holder(cluster.database_url)
-    feeds_victim = _replica_of(cluster, "feeds", holder) or next(r for r in cluster.replicas if r.name == "feeds-1")
-    killed = [r for r in cluster.replicas if r.name.endswith("-1") and r.service != "feeds"] + [feeds_victim]
     for replica in killed:
         replica.kill()
     note("replicas killed (-9)", replicas=[r.name for r in killed])
     await asyncio.sleep(phase_seconds)
     after = await _fanout_holder(cluster.database_url)
-    note("feeds fan-out lock", holder_before_kill=feeds_victim.name if holder else None,
-         moved=holder is not None and after is not None and holder[0] != after[0])  # fmt: skip
+    # feeds-1 started first and took the fan-out lock: the lock moved if the killed replica held it
+    note("feeds fan-out lock", holder_pid_before_kill=holder, holder_pid_before_restart=after,
+         killed_replica_held_it=holder is not None and after is not None and holder != after)  # fmt: skip
     load.phase = "replicas_restarted"
     restarted = time.monotonic()
     for replica in killed:
