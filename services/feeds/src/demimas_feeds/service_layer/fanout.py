@@ -194,11 +194,12 @@ class FanoutConsumer(EventConsumer):
             start = int(info.ack_floor.stream_seq) + 1
         if first <= start:
             return
+        assert self.pull._nc is not None
+        js = self.pull._nc.jetstream()
+        start = max(start, int((await js.stream_info(STREAM)).state.first_seq))  # not what retention removed
         if first - start > GAP_LIMIT:
             log.warning("feeds-fanout: %d events held elsewhere; left to their redelivery", first - start)
             return
-        assert self.pull._nc is not None
-        js = self.pull._nc.jetstream()
         filled = 0
         for seq in range(start, first):
             try:
