@@ -11,6 +11,12 @@ endpoint whose types, region and visibility (visibility.py, with the endpoint's 
   wait, so the order of `seq` is the stream's order even when replicas take turns.
 - The body is the projected CloudEvent with `sequence` (the stream sequence, a string as the CloudEvents sequence
   extension says), the exact bytes that are signed and sent.
+- **No event skipped ahead.** Events fetched by a fan-out that then died (kill -9 mid-batch, or a NATS node lost
+  with a batch in flight) come back from the server only after the consumer's ack wait (30 s), while later events
+  flow; queued then, they would go out after events that followed them. So before a batch the fan-out looks for a
+  gap between the last stream sequence it handled (at start: the consumer's ack floor) and the batch's first, and
+  reads the missing events from the stream by sequence first (`_fill_gap`; the inbox drops those already handled,
+  and the server's later redelivery of each the same way).
 - After the commit, the dispatcher of this process is woken with the endpoints that got deliveries, and every other
   process's by the NOTIFY sent in the same transaction.
 """
@@ -27,11 +33,14 @@ from typing import Any
 
 import orjson
 from nats.aio.msg import Msg
+from nats.js.errors import NotFoundError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from uuid_utils.compat import uuid7
 
 from demimas_common.events.consumer import EventConsumer
-from demimas_common.events.envelope import CloudEvent
+from demimas_common.events.envelope import CloudEvent, InvalidEvent
+from demimas_common.events.schemas import validate_event
+from demimas_common.events.stream import STREAM
 from demimas_feeds.adapters.deliveries import (
     ActiveEndpoint,
     NewDeliveries,
@@ -48,6 +57,8 @@ __all__ = ["DURABLE", "FANOUT_LOCK", "EndpointCache", "Fanout", "FanoutConsumer"
 log = logging.getLogger("demimas.feeds.fanout")
 DURABLE = "feeds-fanout"
 FANOUT_LOCK = 0x46454544_46414E4F  # "FEEDFANO"
+GAP_LIMIT = 10_000
+"""At most this many events are read by sequence to close a gap (the consumer holds at most 1,000 unacknowledged)."""
 GroupKey = tuple[str, frozenset[str], str | None, str | None]
 
 
@@ -148,9 +159,16 @@ class FanoutConsumer(EventConsumer):
         )  # fmt: skip
         self._lock_conn: Any = None
         self._running = True
+        self._next_seq: int | None = None
+        """The stream sequence after the last one this fan-out handled (None until its first batch)."""
+        self.gap_events = 0
+        """Events read from the stream by sequence because another fan-out had fetched them and died (or a batch
+        was lost in flight): metrics, tests and the cluster rehearsal."""
 
     async def process_available(self) -> int:
         messages = await self.pull.next_batch()
+        if messages:
+            await self._fill_gap(min(m.metadata.sequence.stream for m in messages))
         self.fanout.sequences = {_event_id(m): m.metadata.sequence.stream for m in messages}
         try:
             if not (len(messages) > 1 and await self._handle_batch(messages)):
@@ -160,8 +178,51 @@ class FanoutConsumer(EventConsumer):
             touched, self.fanout.touched = self.fanout.touched, set()
             if touched:
                 self.wake(touched)
+        if messages:
+            last = max(m.metadata.sequence.stream for m in messages) + 1
+            self._next_seq = last if self._next_seq is None else max(self._next_seq, last)
         await self.pull.update_lag()
         return len(messages)
+
+    async def _fill_gap(self, first: int) -> None:
+        """Fan out, in order, the events between the last one handled here (at start: the consumer's ack floor) and
+        `first`, the batch's first sequence: the server gave them to a fan-out that died (or they were lost in
+        flight) and holds them until the ack wait ends. Those already handled are dropped by the inbox."""
+        start = self._next_seq
+        if start is None:
+            info = await self.pull._sub.consumer_info()
+            start = int(info.ack_floor.stream_seq) + 1
+        if first <= start:
+            return
+        assert self.pull._nc is not None
+        js = self.pull._nc.jetstream()
+        start = max(start, int((await js.stream_info(STREAM)).state.first_seq))  # not what retention removed
+        if first - start > GAP_LIMIT:
+            log.warning("feeds-fanout: %d events held elsewhere; left to their redelivery", first - start)
+            return
+        filled = 0
+        for seq in range(start, first):
+            try:
+                raw = await js.get_msg(STREAM, seq)
+                event = CloudEvent.from_json(raw.data or b"")
+                validate_event(event)
+            except (NotFoundError, InvalidEvent):
+                continue  # gone from the stream, or an event the consumer dead-letters when it comes back
+            self.fanout.sequences = {event.id: seq}
+            try:
+                if await self._apply(event):
+                    filled += 1
+            finally:
+                touched, self.fanout.touched = self.fanout.touched, set()
+                if touched:
+                    self.wake(touched)
+        self._next_seq = first
+        if filled:
+            self.gap_events += filled
+            notice = (
+                "feeds-fanout: %d events of sequences %d-%d were held by a fan-out that stopped (or lost in flight)"
+            )
+            log.warning(notice + "; fanned out from the stream before the later ones", filled, start, first - 1)
 
     async def _lead(self) -> bool:
         """Take the fan-out lock (held on a connection of its own until stopped); False while another has it."""
