@@ -13,6 +13,8 @@ subject, time, datacontenttype, data; the caller adds `sequence`) or None when t
   (the endpoint's or the request's filter); an event without a villageCode goes only to audiences without a region
   and without a region filter. `feeds.endpoint.*` events concern the agency's own configuration, carry no place and
   are exempt from the region rule.
+- **People**: a person's id (`personId`, `workerId(s)`, `familyMemberId(s)`) is left out unless the audience holds
+  registry:read (a family member's: family:read too), as on every GraphQL path (docs/contracts.md#scopes).
 - **Data**: only the properties its JSON Schema names (recursively where the schema describes nested objects), so a
   field a producer adds without a contract change never leaves the system; another village code than the event's
   own (`previousVillageCode`) is left out when it lies outside the audience's region or filter; the envelope drops
@@ -125,6 +127,24 @@ def _elsewhere(key: str, value: Any, audience: Audience, region_prefix: str | No
     return not (region_covers(audience.region, value) and region_covers(region_prefix, value))
 
 
+_WORKER_IDS = frozenset({"workerId", "workerIds"})
+_FAMILY_IDS = frozenset({"familyMemberId", "familyMemberIds"})
+
+
+def _hides_person(key: str, data: dict[str, Any], audience: Audience) -> bool:
+    """Who a person is (their id) needs registry:read, a family member's family:read too, on every path
+    (docs/contracts.md#scopes): an agency with pillars:read alone learns that someone enrolled, not who."""
+    registry = "registry:read" in audience.scopes
+    family = registry and "family:read" in audience.scopes
+    if key in _WORKER_IDS:
+        return not registry
+    if key in _FAMILY_IDS:
+        return not family
+    if key == "personId":
+        return not (family if data.get("personKind") != "WORKER" else registry)
+    return False
+
+
 def _sees_case(data: dict[str, Any], audience: Audience) -> bool:
     agency = audience.agency
     involved = agency == data.get("ownerAgency") or agency == data.get("toAgency")
@@ -158,6 +178,8 @@ def project(event: dict[str, Any], audience: Audience, *, region_prefix: str | N
     out["data"] = {
         key: _filter(value, fields[key])
         for key, value in data.items()
-        if key in fields and not _elsewhere(key, value, audience, region_prefix)
+        if key in fields
+        and not _elsewhere(key, value, audience, region_prefix)
+        and not _hides_person(key, data, audience)
     }
     return out

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from demimas_common.auth.grants import DEFAULT_GRANTS
+from demimas_common.auth.grants import ALL_SCOPES, DEFAULT_GRANTS
 from demimas_common.auth.principal import Agency
 from demimas_common.events.envelope import new_event
-from demimas_common.events.schemas import KNOWN_TYPES
+from demimas_common.events.schemas import KNOWN_TYPES, schema_for
 from demimas_feeds.visibility import Audience, allowed_fields, matches_types, project
 
 WORKER = "01939a8e-0000-7000-8000-000000000001"
@@ -201,3 +201,67 @@ def test_previous_village_outside_the_region_is_left_out() -> None:
     inside = project({**event, "data": {**data, "previousVillageCode": "16.01.01.2001"}}, audience("BP3MI", "16"))
     assert inside is not None
     assert inside["data"]["previousVillageCode"] == "16.01.01.2001"
+
+
+# Who a person is (a worker's or family member's id) needs registry:read (a family member's, family:read too) on
+# every path (docs/contracts.md#scopes), webhooks and the change feed included: walked over every contract schema,
+# so a person id a producer adds to any event type later is covered the day its schema names it.
+PERSON_ID_PROPERTIES = {"personId", "workerId", "workerIds", "familyMemberId", "familyMemberIds"}
+PERSON_SCOPES = frozenset({"registry:read", "family:read"})
+
+
+def _sample(schema: dict[str, Any]) -> Any:
+    kinds = schema.get("type")
+    kind = next((k for k in kinds if k != "null"), "string") if isinstance(kinds, list) else kinds
+    if schema.get("enum"):
+        return next(v for v in schema["enum"] if v is not None)
+    if kind == "array":
+        return [_sample(schema.get("items") or {"type": "string"})]
+    if kind == "object":
+        return {k: _sample(v) for k, v in (schema.get("properties") or {}).items()}
+    if kind in ("integer", "number"):
+        return 1
+    if kind == "boolean":
+        return True
+    return WORKER if schema.get("format") == "uuid" else "16.06.13.2001"
+
+
+def _full_event(event_type: str, agency: str, **overrides: Any) -> dict[str, Any]:
+    """An event of the type with every property its schema names (the place and the agencies set so that the
+    audience sees it: its case, its endpoint)."""
+    data_schema = schema_for(event_type)
+    data = {name: _sample(sub) for name, sub in (data_schema.get("properties") or {}).items()}
+    data.update({k: agency for k in ("ownerAgency", "agency") if k in data})
+    data.update({k: v for k, v in overrides.items() if k in data})
+    return new_event(event_type, WORKER, data).to_dict()
+
+
+def _person_ids(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        return {k for k in value if k in PERSON_ID_PROPERTIES} | {n for v in value.values() for n in _person_ids(v)}
+    if isinstance(value, list):
+        return {n for v in value for n in _person_ids(v)}
+    return set()
+
+
+@pytest.mark.parametrize("event_type", sorted(KNOWN_TYPES))
+def test_a_person_id_needs_a_person_level_scope_in_every_event_type(event_type: str) -> None:
+    without = Audience("KP2MI", frozenset(ALL_SCOPES) - PERSON_SCOPES, None)
+    for kind in ("WORKER", "FAMILY_MEMBER"):
+        out = project(_full_event(event_type, "KP2MI", personKind=kind), without)
+        assert out is None or not _person_ids(out["data"]), f"{event_type} names a person without registry:read"
+    # a worker's id with registry:read alone; a family member's needs family:read as well
+    registry_only = Audience("KP2MI", frozenset(ALL_SCOPES) - {"family:read"}, None)
+    out = project(_full_event(event_type, "KP2MI", personKind="FAMILY_MEMBER"), registry_only)
+    assert out is None or not _person_ids(out["data"]) & {"personId", "familyMemberId", "familyMemberIds"}
+
+
+def test_kemendes_and_bnn_see_an_enrolment_but_not_whose() -> None:
+    for agency in ("KEMENDES", "BNN"):
+        out = project(_full_event("demimas.pillars.enrolment.created", agency, personKind="WORKER"), audience(agency))
+        assert out is not None
+        assert "personId" not in out["data"]
+        assert out["data"]["programme"]
+    out = project(_full_event("demimas.pillars.enrolment.created", "KP2MI", personKind="WORKER"), audience("KP2MI"))
+    assert out is not None
+    assert out["data"]["personId"] == WORKER
