@@ -154,6 +154,24 @@ class EndpointRepository:
         )
         return [bytes(r.ciphertext) for r in await self._conn.execute(query)]
 
+    async def pending_bodies(self, endpoint_id: uuid.UUID) -> list[tuple[uuid.UUID, bytes]]:
+        """The endpoint's queue: (delivery id, the exact body it would send)."""
+        from demimas_feeds.adapters.tables import deliveries as d
+
+        query = select(d.c.id, d.c.body).where(d.c.endpoint_id == endpoint_id, d.c.status == "PENDING")
+        return [(r.id, bytes(r.body)) for r in await self._conn.execute(query)]
+
+    async def cancel_deliveries(self, delivery_ids: Sequence[uuid.UUID], reason: str) -> None:
+        """PENDING deliveries that must not be sent become CANCELLED, with the reason as their last error."""
+        from demimas_feeds.adapters.tables import deliveries as d
+
+        if delivery_ids:
+            await self._conn.execute(
+                update(d)
+                .where(d.c.id.in_(list(delivery_ids)), d.c.status == "PENDING")
+                .values(status="CANCELLED", last_error=reason)
+            )
+
     async def cancel_pending(self, endpoint_id: uuid.UUID) -> int:
         """A deleted endpoint's queue: its PENDING deliveries become CANCELLED (kept for the log)."""
         from demimas_feeds.adapters.tables import deliveries as d

@@ -25,6 +25,7 @@ from demimas_feeds.domain.endpoint import (
 )
 from demimas_feeds.domain.secrets import SecretBox, new_secret
 from demimas_feeds.domain.url_policy import Resolver, UrlPolicy, resolve_target, system_resolver
+from demimas_feeds.service_layer.fanout import still_deliverable
 from demimas_feeds.service_layer.ports import FeedsUoW
 from demimas_feeds.settings import FeedsSettings
 
@@ -148,6 +149,14 @@ async def update_endpoint(cmd: UpdateEndpoint, uow: FeedsUoW, principal: Princip
         owner_region=principal.region,
     )
     await uow.endpoints.save(changed)
+    # What waits was projected for the grants, region and filter frozen before: whatever the new ones would not
+    # deliver exactly so (a narrower token pointing the endpoint at its own URL) is cancelled, never sent.
+    stale = [
+        delivery_id
+        for delivery_id, body in await uow.endpoints.pending_bodies(changed.id)
+        if not still_deliverable(body, changed.event_types, changed.audience, changed.region_prefix)
+    ]
+    await uow.endpoints.cancel_deliveries(stale, "endpoint updated: no longer delivered with its new grants or filter")
     uow.publish(events.endpoint_updated(changed, principal.actor))
     await uow.commit()
     return changed

@@ -43,7 +43,7 @@ from demimas_feeds.adapters.deliveries import (
 )
 from demimas_feeds.visibility import Audience, matches_types, project
 
-__all__ = ["DURABLE", "FANOUT_LOCK", "EndpointCache", "Fanout", "FanoutConsumer", "delivery_body"]
+__all__ = ["DURABLE", "FANOUT_LOCK", "EndpointCache", "Fanout", "FanoutConsumer", "delivery_body", "still_deliverable"]
 
 log = logging.getLogger("demimas.feeds.fanout")
 DURABLE = "feeds-fanout"
@@ -78,6 +78,22 @@ def delivery_body(event: dict[str, Any], audience: Audience, region_prefix: str 
         return None
     projected["sequence"] = str(sequence)
     return orjson.dumps(projected)
+
+
+def still_deliverable(body: bytes, event_types: Sequence[str], audience: Audience, region_prefix: str | None) -> bool:
+    """Whether a stored body (projected for the grants frozen on its endpoint when the event came) is exactly what
+    the endpoint's present types, grants and region filter would deliver: an update by a token with fewer grants, or
+    a narrower filter, must not send what was projected for wider ones (queued or redelivered)."""
+    try:
+        event = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False
+    if not isinstance(event, dict) or not matches_types(str(event.get("type", "")), tuple(event_types)):
+        return False
+    sequence = event.pop("sequence", None)
+    if not isinstance(sequence, str) or not sequence.isdigit():
+        return False
+    return delivery_body(event, audience, region_prefix, int(sequence)) == bytes(body)
 
 
 class Fanout:

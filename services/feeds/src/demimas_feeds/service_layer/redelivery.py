@@ -21,13 +21,13 @@ from uuid import UUID
 from uuid_utils.compat import uuid7
 
 from demimas_common.auth.principal import Principal
-from demimas_common.errors import BadUserInput, Conflict, NotFound
+from demimas_common.errors import BadUserInput, Conflict, Forbidden, NotFound
 from demimas_common.events.envelope import CloudEvent, InvalidEvent
 from demimas_feeds.adapters.deliveries import NewDeliveries, insert_deliveries, notify
 from demimas_feeds.adapters.stream_reader import StreamReader, subjects_for
 from demimas_feeds.adapters.unit_of_work import FeedsUnitOfWork
 from demimas_feeds.domain.endpoint import EndpointStatus, require_visible
-from demimas_feeds.service_layer.fanout import delivery_body
+from demimas_feeds.service_layer.fanout import delivery_body, still_deliverable
 from demimas_feeds.visibility import matches_types
 
 __all__ = ["MAX_REPLAY", "redeliver", "replay"]
@@ -44,12 +44,18 @@ _COLUMNS = (
 async def redeliver(uow: FeedsUnitOfWork, principal: Principal, delivery_id: UUID) -> Any:
     principal.require_scope(MANAGE)
     conn = await uow.driver_connection()
-    row = await conn.fetchrow("SELECT endpoint_id FROM feeds.deliveries WHERE id = $1 FOR UPDATE", delivery_id)
+    row = await conn.fetchrow("SELECT endpoint_id, body FROM feeds.deliveries WHERE id = $1 FOR UPDATE", delivery_id)
     if row is None:
         raise NotFound("no webhook delivery with this id", field="deliveryId")
     endpoint = require_visible(await uow.endpoints.get(row["endpoint_id"]), principal, field="deliveryId")
     if endpoint.status is not EndpointStatus.ACTIVE:
         raise Conflict("the endpoint is disabled: enable it before redelivering", field="deliveryId")
+    if not still_deliverable(row["body"], endpoint.event_types, endpoint.audience, endpoint.region_prefix):
+        raise Forbidden(
+            "the endpoint's present grants, types or region filter would not deliver this event: it is not sent again",
+            field="deliveryId",
+            reason="not_receivable",
+        )
     updated = await conn.fetchrow(
         f"UPDATE feeds.deliveries SET status = 'PENDING', next_attempt_at = now() WHERE id = $1 "  # noqa: S608
         f"RETURNING {_COLUMNS}",

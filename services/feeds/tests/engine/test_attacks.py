@@ -1,0 +1,75 @@
+"""A hostile agency against the delivery engine's stored bodies: what an endpoint's queue and log hold was projected
+for the grants frozen on the endpoint when the event came; a token with fewer grants that takes the endpoint over
+(a new URL) must not receive them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from demimas_common.auth.principal import Agency, Principal
+from demimas_common.errors import Forbidden
+from demimas_feeds.adapters.deliveries import NewDeliveries, insert_deliveries
+from demimas_feeds.adapters.unit_of_work import FeedsUnitOfWork
+from demimas_feeds.domain.commands import UpdateEndpoint
+from demimas_feeds.domain.url_policy import UrlPolicy
+from demimas_feeds.service_layer.endpoints import EndpointRules, update_endpoint
+from demimas_feeds.service_layer.fanout import delivery_body
+from demimas_feeds.service_layer.redelivery import redeliver
+from demimas_feeds.visibility import Audience
+
+from .conftest import Endpoints, box, deliveries, departed, region
+
+pytestmark = pytest.mark.integration
+
+RULES = EndpointRules(
+    box=box(), policy=UrlPolicy(https_only=False, allow_loopback=True), rotation_grace=dt.timedelta(1)
+)
+
+
+async def _queue(engine: AsyncEngine, endpoint_id: uuid.UUID, village: str, status: str) -> uuid.UUID:
+    """A delivery of a worker's departure as the fan-out makes it for a KP2MI endpoint with its full grants."""
+    event = departed(village)
+    body = delivery_body(event.to_dict(), Audience("KP2MI", frozenset({"registry:read"}), None), village, 7)
+    assert body is not None
+    new = NewDeliveries.empty()
+    delivery_id = uuid.uuid4()
+    new.add(delivery_id, endpoint_id, 7, event.id, event.type, body)
+    async with engine.begin() as conn:
+        driver = (await conn.get_raw_connection()).driver_connection
+        await insert_deliveries(driver, new)
+        await driver.execute("UPDATE feeds.deliveries SET status = $2 WHERE id = $1", delivery_id, status)
+    return delivery_id
+
+
+async def test_a_narrowed_token_that_moves_an_endpoint_gets_none_of_what_wider_grants_queued(
+    engine: AsyncEngine, endpoints: Endpoints
+) -> None:
+    village = region()
+    endpoint_id, _ = await endpoints.add("http://127.0.0.1:9/kp2mi", region_prefix=village, types=("*",))
+    pending = await _queue(engine, endpoint_id, village, "PENDING")
+    delivered = await _queue(engine, endpoint_id, village, "DELIVERED")
+    # a KP2MI token narrowed to feeds:manage (no registry:read) points the endpoint at its own receiver
+    narrowed = Principal("contractor", Agency.KP2MI, frozenset({"feeds:manage", "stats:read"}), None, None)
+    async with FeedsUnitOfWork(engine, schema="feeds") as uow:
+        await update_endpoint(UpdateEndpoint(endpoint_id, url="http://127.0.0.1:9/mine"), uow, narrowed, RULES)
+    rows = {r.id: r for r in await deliveries(engine, endpoint_id)}
+    assert rows[pending].status == "CANCELLED"  # the queued worker event never goes to the new URL
+    assert "no longer" in rows[pending].last_error
+    with pytest.raises(Forbidden):  # nor a delivered one, asked for again
+        async with FeedsUnitOfWork(engine, schema="feeds") as uow:
+            await redeliver(uow, narrowed, delivered)
+    assert {r.id: r.status for r in await deliveries(engine, endpoint_id)}[delivered] == "DELIVERED"
+
+
+async def test_an_update_by_the_same_grants_keeps_the_queue(engine: AsyncEngine, endpoints: Endpoints) -> None:
+    village = region()
+    endpoint_id, _ = await endpoints.add("http://127.0.0.1:9/kp2mi", region_prefix=village, types=("*",))
+    pending = await _queue(engine, endpoint_id, village, "PENDING")
+    owner = Principal("owner", Agency.KP2MI, frozenset({"feeds:manage", "registry:read"}), None, None)
+    async with FeedsUnitOfWork(engine, schema="feeds") as uow:
+        await update_endpoint(UpdateEndpoint(endpoint_id, url="http://127.0.0.1:9/moved"), uow, owner, RULES)
+    assert {r.id: r.status for r in await deliveries(engine, endpoint_id)}[pending] == "PENDING"
