@@ -7,7 +7,8 @@ subject, time, datacontenttype, data; the caller adds `sequence`) or None when t
   stats:read; `pillars.pilot.*` pilot:read, other `pillars.*` pillars:read; `cases.*` case:read, and the case must be
   one the agency sees: KP2MI, or a case-handling regional agency (BP3MI, DISNAKER) within its region, or the case's
   ownerAgency or toAgency; a RESTRICTED case only to KP2MI, its owner and the agency it is referred to.
-  `feeds.endpoint.*` only to the endpoint's own agency. `audit.*`, every `*.personal_data.accessed` and any type
+  `feeds.endpoint.*` only to the endpoint's own agency (a token with a region: only the endpoints created within
+  it, `ownerRegion`, as the API shows it). `audit.*`, every `*.personal_data.accessed` and any type
   without a JSON Schema in the contract: never.
 - **Region**: `data.villageCode` must lie within the audience's region (regional tokens) and within `region_prefix`
   (the endpoint's or the request's filter); an event without a villageCode goes only to audiences without a region
@@ -161,6 +162,11 @@ def project(event: dict[str, Any], audience: Audience, *, region_prefix: str | N
     if event_type.startswith("demimas.feeds.endpoint."):
         if data.get("agency") != audience.agency:
             return None
+        owner_region = data.get("ownerRegion")
+        if audience.region is not None and not (
+            isinstance(owner_region, str) and region_covers(audience.region, owner_region)
+        ):
+            return None  # another office's endpoint (or a national one): a regional token does not see it
     else:
         scope = required_scope(event_type)
         if scope is None or scope not in audience.scopes:

@@ -130,7 +130,7 @@ def test_cases_rule() -> None:
 def test_feeds_endpoint_events_only_to_own_agency() -> None:
     if "demimas.feeds.endpoint.created" not in KNOWN_TYPES:
         pytest.skip("the feeds endpoint schemas are not installed yet")
-    data = {"endpointId": WORKER, "agency": "BP3MI", "status": "ACTIVE", "version": 1}
+    data = {"endpointId": WORKER, "agency": "BP3MI", "status": "ACTIVE", "version": 1, "ownerRegion": "16"}
     event = {**registered(), "type": "demimas.feeds.endpoint.created", "data": data}
     assert project(event, audience("BP3MI", "16")) is not None
     assert project(event, audience("KP2MI")) is None
@@ -265,3 +265,20 @@ def test_kemendes_and_bnn_see_an_enrolment_but_not_whose() -> None:
     out = project(_full_event("demimas.pillars.enrolment.created", "KP2MI", personKind="WORKER"), audience("KP2MI"))
     assert out is not None
     assert out["data"]["personId"] == WORKER
+
+
+def test_an_office_gets_no_events_about_another_offices_endpoints() -> None:
+    """A token with a region sees only the endpoints created within it (docs/feeds.md): their events too. A
+    regency office of DISNAKER must not learn the ids, types and filters of another regency's endpoints."""
+
+    def endpoint_event(owner_region: str | None) -> dict[str, Any]:
+        data = {"endpointId": WORKER, "agency": "DISNAKER", "status": "ACTIVE", "eventTypes": ["*"],
+                "regionPrefix": None, "version": 1, "ownerRegion": owner_region}  # fmt: skip
+        return new_event("demimas.feeds.endpoint.created", WORKER, data).to_dict()
+
+    assert project(endpoint_event("33.01"), audience("DISNAKER", "16.06")) is None
+    assert project(endpoint_event(None), audience("DISNAKER", "16.06")) is None  # a national one's: not either
+    own = project(endpoint_event("16.06"), audience("DISNAKER", "16.06"))
+    assert own is not None
+    assert own["data"]["ownerRegion"] == "16.06"
+    assert project(endpoint_event("33.01"), audience("DISNAKER")) is not None  # a national token sees them all

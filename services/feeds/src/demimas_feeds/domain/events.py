@@ -33,6 +33,7 @@ def _base(e: Endpoint) -> dict[str, Any]:
         "status": e.status.value,
         "eventTypes": list(e.event_types),
         "regionPrefix": e.region_prefix,
+        "ownerRegion": e.owner_region,
         "version": e.version,
     }
 
