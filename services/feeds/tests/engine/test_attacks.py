@@ -8,20 +8,24 @@ import datetime as dt
 import uuid
 
 import pytest
+from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from demimas_common.auth.principal import Agency, Principal
-from demimas_common.errors import Forbidden
+from demimas_common.devstack.testing import TestStack
+from demimas_common.errors import Conflict, Forbidden
 from demimas_feeds.adapters.deliveries import NewDeliveries, insert_deliveries
+from demimas_feeds.adapters.stream_reader import StreamReader
 from demimas_feeds.adapters.unit_of_work import FeedsUnitOfWork
 from demimas_feeds.domain.commands import UpdateEndpoint
 from demimas_feeds.domain.url_policy import UrlPolicy
+from demimas_feeds.service_layer import redelivery
 from demimas_feeds.service_layer.endpoints import EndpointRules, update_endpoint
 from demimas_feeds.service_layer.fanout import delivery_body
-from demimas_feeds.service_layer.redelivery import redeliver
+from demimas_feeds.service_layer.redelivery import redeliver, replay
 from demimas_feeds.visibility import Audience
 
-from .conftest import Endpoints, box, deliveries, departed, region
+from .conftest import Endpoints, box, deliveries, departed, publish, region
 
 pytestmark = pytest.mark.integration
 
@@ -73,3 +77,27 @@ async def test_an_update_by_the_same_grants_keeps_the_queue(engine: AsyncEngine,
     async with FeedsUnitOfWork(engine, schema="feeds") as uow:
         await update_endpoint(UpdateEndpoint(endpoint_id, url="http://127.0.0.1:9/moved"), uow, owner, RULES)
     assert {r.id: r.status for r in await deliveries(engine, endpoint_id)}[pending] == "PENDING"
+
+
+async def test_replays_cannot_pile_up_an_endpoints_queue_without_bound(
+    stack: TestStack, engine: AsyncEngine, js: JetStreamContext, endpoints: Endpoints, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One replay queues at most MAX_REPLAY deliveries; asking again and again (years of events each time) while
+    they wait would grow the queue without end: the queue's waiting deliveries count against the next replay."""
+    monkeypatch.setattr(redelivery, "MAX_REPLAY", 4)
+    village = region()
+    endpoint_id, _ = await endpoints.add("http://127.0.0.1:9/slow", region_prefix=village)
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    await publish(js, [departed(village, n) for n in range(6)])
+    owner = Principal("owner", Agency.KP2MI, frozenset({"feeds:manage", "registry:read"}), None, None)
+    reader = StreamReader(stack.nats_url)
+    try:
+        async with FeedsUnitOfWork(engine, schema="feeds") as uow:
+            assert await replay(uow, owner, endpoint_id, since, reader) == 4
+        with pytest.raises(Conflict) as refused:
+            async with FeedsUnitOfWork(engine, schema="feeds") as uow:
+                await replay(uow, owner, endpoint_id, since, reader)
+        assert refused.value.extensions["reason"] == "queue_full"
+    finally:
+        await reader.close()
+    assert len([r for r in await deliveries(engine, endpoint_id) if r.status == "PENDING"]) == 4

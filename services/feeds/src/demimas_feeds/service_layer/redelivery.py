@@ -7,7 +7,8 @@
 - `replay(endpointId, since)`: the endpoint's events since a time that are still in the stream, read from the
   stream and filtered as live deliveries are (types, region, the endpoint's frozen grants), queued as new PENDING
   deliveries (new ids, `replay_of` = one id per replay request), after what already waits. At most `MAX_REPLAY`
-  deliveries per request: the answer says how many were queued; replay again from a later time for more.
+  deliveries per request, fewer by what already waits (CONFLICT `queue_full` when that is `MAX_REPLAY`), and at most
+  `MAX_REPLAY_SCAN` stream messages read: the answer says how many were queued; replay again from a later time.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ __all__ = ["MAX_REPLAY", "redeliver", "replay"]
 
 MANAGE = "feeds:manage"
 MAX_REPLAY = 100_000
+"""Deliveries one replay queues at most, and the most an endpoint's queue may hold for a replay to start."""
+MAX_REPLAY_SCAN = 1_000_000
+"""Stream messages one replay reads at most (a sparse filter over years of events must not read the whole stream)."""
 SCAN_PAGE = 10_000
 _COLUMNS = (
     "id, endpoint_id, seq, stream_seq, event_id, event_type, status, attempts, next_attempt_at, created_at, "
@@ -75,11 +79,28 @@ async def replay(
         raise BadUserInput("since needs a time zone", field="since")
     if since > dt.datetime.now(dt.UTC):
         raise BadUserInput("since lies in the future", field="since")
+    conn = await uow.driver_connection()
+    # What already waits counts against the replay: asking again and again while a queue drains would grow it
+    # without bound (each request up to MAX_REPLAY deliveries of years of events).
+    waiting = await conn.fetchval(
+        "SELECT count(*) FROM (SELECT 1 FROM feeds.deliveries WHERE endpoint_id = $1 AND status = 'PENDING' "
+        "LIMIT $2) AS w",
+        endpoint.id,
+        MAX_REPLAY,
+    )
+    budget = MAX_REPLAY - int(waiting)
+    if budget <= 0:
+        raise Conflict(
+            f"the endpoint already has {MAX_REPLAY} deliveries waiting: replay again once they are sent",
+            field="id",
+            reason="queue_full",
+        )
     replay_id = uuid7()
     audience = endpoint.audience
     new = NewDeliveries.empty()
     after: int | None = None
-    while len(new) < MAX_REPLAY:
+    total_scanned = 0
+    while len(new) < budget and total_scanned < MAX_REPLAY_SCAN:
         scanned = 0
         stream = reader.read(
             after=after,
@@ -90,6 +111,7 @@ async def replay(
         async with contextlib.aclosing(stream):
             async for msg in stream:
                 scanned += 1
+                total_scanned += 1
                 after = msg.sequence
                 try:
                     event = CloudEvent.from_json(msg.data)
@@ -100,11 +122,10 @@ async def replay(
                 body = delivery_body(event.to_dict(), audience, endpoint.region_prefix, msg.sequence)
                 if body is not None:
                     new.add(uuid7(), endpoint.id, msg.sequence, event.id, event.type, body, replay_id)
-                    if len(new) >= MAX_REPLAY:
+                    if len(new) >= budget:
                         break
         if scanned < SCAN_PAGE:
             break
-    conn = await uow.driver_connection()
     await insert_deliveries(conn, new)
     if new:
         await notify(conn, [endpoint.id])
