@@ -29,7 +29,7 @@ from demimas_feeds.adapters.stream_reader import StreamReader, subjects_for
 from demimas_feeds.adapters.unit_of_work import FeedsUnitOfWork
 from demimas_feeds.domain.endpoint import EndpointStatus, require_visible
 from demimas_feeds.service_layer.fanout import delivery_body, still_deliverable
-from demimas_feeds.visibility import matches_types
+from demimas_feeds.visibility import Audience, matches_types, receivable
 
 __all__ = ["MAX_REPLAY", "redeliver", "replay"]
 
@@ -48,8 +48,10 @@ _COLUMNS = (
 async def redeliver(uow: FeedsUnitOfWork, principal: Principal, delivery_id: UUID) -> Any:
     principal.require_scope(MANAGE)
     conn = await uow.driver_connection()
-    row = await conn.fetchrow("SELECT endpoint_id, body FROM feeds.deliveries WHERE id = $1 FOR UPDATE", delivery_id)
-    if row is None:
+    row = await conn.fetchrow(
+        "SELECT endpoint_id, event_type, body FROM feeds.deliveries WHERE id = $1 FOR UPDATE", delivery_id
+    )
+    if row is None or not receivable(row["event_type"], Audience.of(principal)):  # as the delivery log hides it
         raise NotFound("no webhook delivery with this id", field="deliveryId")
     endpoint = require_visible(await uow.endpoints.get(row["endpoint_id"]), principal, field="deliveryId")
     if endpoint.status is not EndpointStatus.ACTIVE:

@@ -1,0 +1,64 @@
+"""A hostile token against the delivery log over GraphQL: a token of the agency narrowed to `feeds:manage` (without
+the scope an event needs) sees none of the deliveries of those events, however it asks (the endpoint's list, the
+root list, the counts, redeliver): the log says which event happened when, in which region."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from demimas_common.events.envelope import new_event
+from demimas_feeds.adapters.deliveries import NewDeliveries, insert_deliveries
+from demimas_feeds.service_layer.fanout import delivery_body
+from demimas_feeds.visibility import Audience
+
+from .conftest import Api
+from .test_endpoints_api import create
+
+pytestmark = pytest.mark.integration
+
+DELIVERIES = "query D($id: ID!) { webhookDeliveries(endpointId: $id) { totalCount edges { node { id eventType } } } }"
+NESTED = "query G($id: ID!) { webhookEndpoint(id: $id) { deliveries { totalCount edges { node { id } } } } }"
+REDELIVER = "mutation R($id: ID!) { redeliver(deliveryId: $id) { id } }"
+
+
+async def _delivered(engine: AsyncEngine, endpoint_id: str, event_type: str, data: dict[str, object]) -> str:
+    event = new_event(event_type, str(uuid.uuid4()), data).to_dict()
+    body = delivery_body(event, Audience("KP2MI", frozenset({"registry:read", "stats:read"}), None), None, 3)
+    assert body is not None
+    new = NewDeliveries.empty()
+    delivery_id = uuid.uuid4()
+    new.add(delivery_id, uuid.UUID(endpoint_id), 3, event["id"], event_type, body)
+    async with engine.begin() as conn:
+        driver = (await conn.get_raw_connection()).driver_connection
+        await insert_deliveries(driver, new)
+        await driver.execute("UPDATE feeds.deliveries SET status = 'DELIVERED' WHERE id = $1", delivery_id)
+    return str(delivery_id)
+
+
+async def test_a_narrowed_token_sees_no_delivery_of_an_event_it_may_not_read(
+    api: Api, feeds_engine: AsyncEngine
+) -> None:
+    owner = api.caller("KP2MI", scopes=["feeds:manage", "registry:read", "stats:read"])
+    endpoint = (await create(api, owner, eventTypes=["*"]))["endpoint"]["id"]
+    worker = str(uuid.uuid4())
+    registry = await _delivered(
+        feeds_engine, endpoint, "demimas.registry.worker.departed",
+        {"workerId": worker, "villageCode": "16.06.13.2001", "status": "ABROAD", "version": 2,
+         "destinationCountry": "MY", "scheme": "P_TO_P", "procedural": True},
+    )  # fmt: skip
+    stats = await _delivered(
+        feeds_engine, endpoint, "demimas.designation.village.designated", {"villageCode": "16.06.13.2001"}
+    )
+    narrowed = api.caller("KP2MI", scopes=["feeds:manage", "stats:read"])
+    for who, expected in ((owner, {registry, stats}), (narrowed, {stats})):
+        listed = (await api.ok(who, DELIVERIES, {"id": endpoint}))["webhookDeliveries"]
+        assert {e["node"]["id"] for e in listed["edges"]} == expected, who.name
+        assert listed["totalCount"] == len(expected)
+        nested = (await api.ok(who, NESTED, {"id": endpoint}))["webhookEndpoint"]["deliveries"]
+        assert {e["node"]["id"] for e in nested["edges"]} == expected
+        assert nested["totalCount"] == len(expected)
+    refused = await api.error(narrowed, REDELIVER, {"id": registry})
+    assert refused["code"] == "NOT_FOUND"
