@@ -3,13 +3,13 @@
 `project(event, audience)` returns the CloudEvent to hand over (structured JSON: specversion, id, source, type,
 subject, time, datacontenttype, data; the caller adds `sequence`) or None when the audience may not see it:
 
-- **Scopes per family**: `registry.*` needs registry:read (`registry.family.*` family:read); `designation.*`
-  stats:read; `pillars.pilot.*` pilot:read, other `pillars.*` pillars:read; `cases.*` case:read, and the case must be
-  one the agency sees: KP2MI, or a case-handling regional agency (BP3MI, DISNAKER) within its region, or the case's
-  ownerAgency or toAgency; a RESTRICTED case only to KP2MI, its owner and the agency it is referred to.
-  `feeds.endpoint.*` only to the endpoint's own agency (a token with a region: only the endpoints created within
-  it, `ownerRegion`, as the API shows it). `audit.*`, every `*.personal_data.accessed` and any type
-  without a JSON Schema in the contract: never.
+- **Scopes per family**: `registry.*` needs registry:read (`registry.family.*` family:read); `designation.village.*`
+  stats:read, `designation.proposal.*` one of the designation:* scopes (as the `Proposal` type); `pillars.pilot.*`
+  pilot:read, other `pillars.*` pillars:read; `cases.*` case:read, and the case must be one the agency sees: KP2MI, or
+  a case-handling regional agency (BP3MI, DISNAKER) within its region, or the case's ownerAgency or toAgency; a
+  RESTRICTED case only to KP2MI, its owner and the agency it is referred to. `feeds.endpoint.*` only to the endpoint's
+  own agency (a token with a region: only the endpoints created within it, `ownerRegion`, as the API shows it).
+  `audit.*`, every `*.personal_data.accessed` and any type without a JSON Schema in the contract: never.
 - **Region**: `data.villageCode` must lie within the audience's region (regional tokens) and within `region_prefix`
   (the endpoint's or the request's filter); an event without a villageCode goes only to audiences without a region
   and without a region filter. `feeds.endpoint.*` events concern the agency's own configuration, carry no place and
@@ -31,7 +31,7 @@ from typing import Any
 from demimas_common.auth.principal import Principal, region_covers
 from demimas_common.events.schemas import KNOWN_TYPES, schema_for
 
-__all__ = ["Audience", "allowed_fields", "matches_types", "project", "receivable", "required_scope"]
+__all__ = ["Audience", "allowed_fields", "matches_types", "project", "receivable", "required_scopes"]
 
 CASE_HANDLERS = frozenset({"KP2MI", "BP3MI", "DISNAKER"})
 """Agencies that see every case of their region (docs/cases.md); the others only the cases they own or receive."""
@@ -49,8 +49,13 @@ class Audience:
         return cls(principal.agency.value, frozenset(principal.scopes), principal.region)
 
 
-def required_scope(event_type: str) -> str | None:
-    """The scope an event type asks for, or None when no audience ever receives it (or it is agency-only)."""
+DESIGNATION_SCOPES = frozenset({"designation:propose", "designation:verify", "designation:decide"})
+"""Any of them reads proposals (the `Proposal` type's declaration); their events need one too."""
+
+
+def required_scopes(event_type: str) -> frozenset[str] | None:
+    """The scopes an event type asks for (any one suffices), or None when no audience ever receives it (or it is
+    agency-only)."""
     parts = event_type.split(".")
     if len(parts) != 4 or parts[0] != "demimas":
         return None
@@ -58,13 +63,13 @@ def required_scope(event_type: str) -> str | None:
     if aggregate == "personal_data" or service == "audit":
         return None
     if service == "registry":
-        return "family:read" if aggregate == "family" else "registry:read"
+        return frozenset({"family:read" if aggregate == "family" else "registry:read"})
     if service == "designation":
-        return "stats:read"
+        return DESIGNATION_SCOPES if aggregate == "proposal" else frozenset({"stats:read"})
     if service == "pillars":
-        return "pilot:read" if aggregate == "pilot" else "pillars:read"
+        return frozenset({"pilot:read" if aggregate == "pilot" else "pillars:read"})
     if service == "cases":
-        return "case:read"
+        return frozenset({"case:read"})
     return None
 
 
@@ -75,8 +80,8 @@ def receivable(event_type: str, audience: Audience) -> bool:
         return False
     if event_type.startswith("demimas.feeds.endpoint."):
         return True
-    scope = required_scope(event_type)
-    return scope is not None and scope in audience.scopes
+    scopes = required_scopes(event_type)
+    return scopes is not None and not scopes.isdisjoint(audience.scopes)
 
 
 def matches_types(event_type: str, patterns: tuple[str, ...] | list[str]) -> bool:
@@ -168,8 +173,8 @@ def project(event: dict[str, Any], audience: Audience, *, region_prefix: str | N
         ):
             return None  # another office's endpoint (or a national one): a regional token does not see it
     else:
-        scope = required_scope(event_type)
-        if scope is None or scope not in audience.scopes:
+        scopes = required_scopes(event_type)
+        if scopes is None or scopes.isdisjoint(audience.scopes):
             return None
         village = data.get("villageCode")
         if not isinstance(village, str):

@@ -282,3 +282,18 @@ def test_an_office_gets_no_events_about_another_offices_endpoints() -> None:
     assert own is not None
     assert own["data"]["ownerRegion"] == "16.06"
     assert project(endpoint_event("33.01"), audience("DISNAKER")) is not None  # a national token sees them all
+
+
+def test_a_proposal_needs_a_designation_scope_as_the_proposal_type_does() -> None:
+    """`Proposal` needs one of the designation:* scopes on every GraphQL path (docs/contracts.md#grants): its
+    workflow events too. stats:read alone (KEMENDES, BNN, KEMENPPPA, KEMENIMIPAS) sees designations, not proposals."""
+    data = {"proposalId": WORKER, "villageCode": "16.06.13.2001"}
+    for step in ("submitted", "verified", "assessed", "approved", "rejected"):
+        event = new_event(f"demimas.designation.proposal.{step}", WORKER, data).to_dict()
+        for agency in ("KEMENDES", "BNN", "KEMENPPPA", "KEMENIMIPAS"):
+            assert project(event, audience(agency)) is None, (step, agency)
+        for scope in ("designation:propose", "designation:verify", "designation:decide"):
+            assert project(event, audience("KP2MI", scopes=frozenset({scope}))) is not None
+        assert project(event, audience("DISNAKER", "16.06")) is not None  # designation:propose, in its region
+    designated = new_event("demimas.designation.village.designated", WORKER, {"villageCode": "16.06.13.2001"})
+    assert project(designated.to_dict(), audience("KEMENDES")) is not None
