@@ -19,13 +19,14 @@ from demimas_feeds.adapters.stream_reader import StreamReader
 from demimas_feeds.adapters.unit_of_work import FeedsUnitOfWork
 from demimas_feeds.domain.commands import UpdateEndpoint
 from demimas_feeds.domain.url_policy import UrlPolicy
+from demimas_feeds.receiver import Answer, Receiver
 from demimas_feeds.service_layer import redelivery
 from demimas_feeds.service_layer.endpoints import EndpointRules, update_endpoint
 from demimas_feeds.service_layer.fanout import delivery_body
 from demimas_feeds.service_layer.redelivery import redeliver, replay
 from demimas_feeds.visibility import Audience
 
-from .conftest import Endpoints, box, deliveries, departed, publish, region
+from .conftest import Endpoints, box, deliveries, departed, fast, publish, region, running, until
 
 pytestmark = pytest.mark.integration
 
@@ -117,3 +118,30 @@ async def test_replays_cannot_pile_up_an_endpoints_queue_without_bound(
     finally:
         await reader.close()
     assert len([r for r in await deliveries(engine, endpoint_id) if r.status == "PENDING"]) == 4
+
+
+async def test_a_slow_receiver_with_a_deep_queue_does_not_keep_other_agencies_waiting(
+    stack: TestStack, engine: AsyncEngine, endpoints: Endpoints
+) -> None:
+    """Every slot busy with a slow receiver that answers 2xx just before the timeout, its queue deep (a replay):
+    before, its loop kept the slot until the queue was empty (days), and other agencies' endpoints waited. Now a loop
+    gives its slot up after its turn when others wait for one. One slot here stands for all of them."""
+    slow = await Receiver(respond=lambda _r: Answer(200, delay=0.05)).start()
+    other = await Receiver().start()
+    village = region()
+    hog, _ = await endpoints.add(slow.url, region_prefix=village, agency="KEMENDES", types=("*",))
+    victim, _ = await endpoints.add(other.url, region_prefix=village, agency="BNN", types=("*",))
+    try:
+        for _ in range(60):
+            await _queue(engine, hog, village, "PENDING")
+        async with running(engine, stack, fast(concurrency=1, turn_seconds=0.2)) as eng:
+            await slow.wait_for(1)  # the hog holds the only slot
+            await _queue(engine, victim, village, "PENDING")
+            eng.dispatcher.wake([victim])
+            await other.wait_for(1)
+            waiting = [r for r in await deliveries(engine, hog) if r.status == "PENDING"]
+            assert waiting, "the victim was served only once the hog's queue was empty"
+            await until(lambda: len(slow.received) >= 60)
+    finally:
+        await slow.stop()
+        await other.stop()
