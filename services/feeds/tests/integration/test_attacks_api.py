@@ -4,13 +4,21 @@ root list, the counts, redeliver): the log says which event happened when, in wh
 
 from __future__ import annotations
 
+import dataclasses
+import random
 import uuid
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from demimas_common.auth.grants import DEFAULT_GRANTS
+from demimas_common.auth.principal import Agency, Principal
+from demimas_common.errors import Conflict
 from demimas_common.events.envelope import new_event
 from demimas_feeds.adapters.deliveries import NewDeliveries, insert_deliveries
+from demimas_feeds.adapters.unit_of_work import FeedsUnitOfWork
+from demimas_feeds.domain.commands import CreateEndpoint
+from demimas_feeds.service_layer.endpoints import EndpointRules, create_endpoint
 from demimas_feeds.service_layer.fanout import delivery_body
 from demimas_feeds.visibility import Audience
 
@@ -62,3 +70,28 @@ async def test_a_narrowed_token_sees_no_delivery_of_an_event_it_may_not_read(
         assert nested["totalCount"] == len(expected)
     refused = await api.error(narrowed, REDELIVER, {"id": registry})
     assert refused["code"] == "NOT_FOUND"
+
+
+async def test_one_regency_office_cannot_take_every_endpoint_of_its_agency(
+    feeds_engine: AsyncEngine, rules: EndpointRules
+) -> None:
+    """DISNAKER is one agency of some five hundred regency offices: with one limit for the whole agency, one office
+    registering the most allowed left every other office without a webhook. The limit holds per office (the
+    agency and the creating token's region; national tokens of the agency count as one more office)."""
+    few = dataclasses.replace(rules, max_per_agency=2)
+    here, there = (f"{random.randint(11, 94)}.{n:02d}" for n in random.sample(range(1, 80), 2))
+
+    def office(region: str) -> Principal:
+        return Principal(f"office-{region}", Agency.DISNAKER, DEFAULT_GRANTS[Agency.DISNAKER], region, None)
+
+    async def create_as(who: Principal) -> None:
+        cmd = CreateEndpoint("http://127.0.0.1:9/office", ("demimas.registry.worker.*",))
+        async with FeedsUnitOfWork(feeds_engine, schema="feeds") as uow:
+            await create_endpoint(cmd, uow, who, few)
+
+    for _ in range(2):
+        await create_as(office(here))
+    with pytest.raises(Conflict) as full:
+        await create_as(office(here))
+    assert full.value.extensions["reason"] == "too_many_endpoints"
+    await create_as(office(there))  # another office of the agency still may

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, and_, func, insert, or_, select, tuple_, update
+from sqlalchemy import Select, and_, func, insert, or_, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from demimas_common.auth.principal import Principal
@@ -99,8 +99,15 @@ class EndpointRepository:
         if done.rowcount != 1:
             raise Conflict("the webhook endpoint changed meanwhile; read it again", reason="version")
 
-    async def count_live(self, agency: str) -> int:
-        query = select(func.count()).select_from(t).where(t.c.agency == agency, t.c.deleted_at.is_(None))
+    async def count_live(self, agency: str, owner_region: str | None) -> int:
+        """The live endpoints of one office (an agency's endpoints created by tokens of one region, or by its
+        national tokens), counted under a transaction lock on that office so that concurrent creations cannot both
+        pass the limit."""
+        office = f"{agency}/{owner_region or ''}"
+        await self._conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('feeds.endpoints'), hashtext(:o))"),
+                                 {"o": office})  # fmt: skip
+        region = t.c.owner_region.is_(None) if owner_region is None else t.c.owner_region == owner_region
+        query = select(func.count()).select_from(t).where(t.c.agency == agency, region, t.c.deleted_at.is_(None))
         return int(await self._conn.scalar(query) or 0)
 
     def _page_query(self, principal: Principal) -> Select[Any]:

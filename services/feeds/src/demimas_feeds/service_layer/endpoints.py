@@ -89,10 +89,12 @@ async def create_endpoint(cmd: CreateEndpoint, uow: FeedsUoW, principal: Princip
     region_prefix = check_region_prefix(cmd.region_prefix, principal)
     description = check_description(cmd.description)
     target = await resolve_target(cmd.url, rules.policy, rules.resolver)
-    if await uow.endpoints.count_live(principal.agency.value) >= rules.max_per_agency:
+    # Per office: DISNAKER is one agency of hundreds of regency offices, and one of them must not be able to take
+    # every endpoint the agency may have.
+    if await uow.endpoints.count_live(principal.agency.value, principal.region) >= rules.max_per_agency:
+        office = f"{principal.agency.value} of {principal.region}" if principal.region else principal.agency.value
         raise Conflict(
-            f"{principal.agency.value} has {rules.max_per_agency} webhook endpoints, the most allowed: delete one "
-            "first",
+            f"{office} has {rules.max_per_agency} webhook endpoints, the most allowed: delete one first",
             reason="too_many_endpoints",
         )
     now = rules.clock()
