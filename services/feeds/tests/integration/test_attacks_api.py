@@ -76,18 +76,18 @@ async def test_one_regency_office_cannot_take_every_endpoint_of_its_agency(
     feeds_engine: AsyncEngine, rules: EndpointRules
 ) -> None:
     """DISNAKER is one agency of some five hundred regency offices: with one limit for the whole agency, one office
-    registering the most allowed left every other office without a webhook. The limit holds per office (the
-    agency and the creating token's region; national tokens of the agency count as one more office)."""
-    few = dataclasses.replace(rules, max_per_agency=2)
+    registering the most allowed left every other office without a webhook. An office (the tokens of one region)
+    has a limit of its own within the agency's."""
+    few = dataclasses.replace(rules, max_per_office=2, max_per_agency=10_000)
     here, there = (f"{random.randint(11, 94)}.{n:02d}" for n in random.sample(range(1, 80), 2))
 
-    def office(region: str) -> Principal:
-        return Principal(f"office-{region}", Agency.DISNAKER, DEFAULT_GRANTS[Agency.DISNAKER], region, None)
+    def office(region: str | None, agency: Agency = Agency.DISNAKER) -> Principal:
+        return Principal(f"office-{region}", agency, DEFAULT_GRANTS[agency], region, None)
 
-    async def create_as(who: Principal) -> None:
+    async def create_as(who: Principal, limits: EndpointRules = few) -> None:
         cmd = CreateEndpoint("http://127.0.0.1:9/office", ("demimas.registry.worker.*",))
         async with FeedsUnitOfWork(feeds_engine, schema="feeds") as uow:
-            await create_endpoint(cmd, uow, who, few)
+            await create_endpoint(cmd, uow, who, limits)
 
     for _ in range(2):
         await create_as(office(here))
@@ -95,3 +95,10 @@ async def test_one_regency_office_cannot_take_every_endpoint_of_its_agency(
         await create_as(office(here))
     assert full.value.extensions["reason"] == "too_many_endpoints"
     await create_as(office(there))  # another office of the agency still may
+    # and the agency's own limit still holds over all its offices
+    async with FeedsUnitOfWork(feeds_engine, schema="feeds") as uow:
+        live, _ = await uow.endpoints.count_live("KEMENIMIPAS", None)
+    capped = dataclasses.replace(rules, max_per_office=10_000, max_per_agency=live + 1)
+    await create_as(office(None, Agency.KEMENIMIPAS), capped)
+    with pytest.raises(Conflict):
+        await create_as(office(here, Agency.KEMENIMIPAS), capped)

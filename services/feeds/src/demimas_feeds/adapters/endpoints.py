@@ -99,16 +99,16 @@ class EndpointRepository:
         if done.rowcount != 1:
             raise Conflict("the webhook endpoint changed meanwhile; read it again", reason="version")
 
-    async def count_live(self, agency: str, owner_region: str | None) -> int:
-        """The live endpoints of one office (an agency's endpoints created by tokens of one region, or by its
-        national tokens), counted under a transaction lock on that office so that concurrent creations cannot both
-        pass the limit."""
-        office = f"{agency}/{owner_region or ''}"
-        await self._conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('feeds.endpoints'), hashtext(:o))"),
-                                 {"o": office})  # fmt: skip
+    async def count_live(self, agency: str, owner_region: str | None) -> tuple[int, int]:
+        """(the agency's live endpoints, those of the office: created by tokens of `owner_region`, or by national
+        tokens when None), counted under a transaction lock on the agency so that concurrent creations cannot both
+        pass a limit."""
+        await self._conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('feeds.endpoints'), hashtext(:a))"),
+                                 {"a": agency})  # fmt: skip
         region = t.c.owner_region.is_(None) if owner_region is None else t.c.owner_region == owner_region
-        query = select(func.count()).select_from(t).where(t.c.agency == agency, region, t.c.deleted_at.is_(None))
-        return int(await self._conn.scalar(query) or 0)
+        query = select(func.count(), func.count().filter(region)).select_from(t)
+        row = (await self._conn.execute(query.where(t.c.agency == agency, t.c.deleted_at.is_(None)))).one()
+        return int(row[0]), int(row[1])
 
     def _page_query(self, principal: Principal) -> Select[Any]:
         return select(t).where(visible_rows(principal))

@@ -57,6 +57,7 @@ class EndpointRules:
     policy: UrlPolicy
     rotation_grace: dt.timedelta
     max_per_agency: int = 50
+    max_per_office: int = 5
     resolver: Resolver = system_resolver
     clock: Callable[[], dt.datetime] = field(default=_now)
 
@@ -67,6 +68,7 @@ class EndpointRules:
             policy=UrlPolicy.for_environment(settings.environment),
             rotation_grace=dt.timedelta(hours=settings.feeds_rotation_grace_hours),
             max_per_agency=settings.feeds_max_endpoints_per_agency,
+            max_per_office=settings.feeds_max_endpoints_per_office,
         )
 
 
@@ -89,12 +91,19 @@ async def create_endpoint(cmd: CreateEndpoint, uow: FeedsUoW, principal: Princip
     region_prefix = check_region_prefix(cmd.region_prefix, principal)
     description = check_description(cmd.description)
     target = await resolve_target(cmd.url, rules.policy, rules.resolver)
-    # Per office: DISNAKER is one agency of hundreds of regency offices, and one of them must not be able to take
-    # every endpoint the agency may have.
-    if await uow.endpoints.count_live(principal.agency.value, principal.region) >= rules.max_per_agency:
-        office = f"{principal.agency.value} of {principal.region}" if principal.region else principal.agency.value
+    # The agency's limit, and within it one per office (a token's region): DISNAKER is one agency of hundreds of
+    # regency offices, and one of them must not be able to take every endpoint the agency may have.
+    agency_count, office_count = await uow.endpoints.count_live(principal.agency.value, principal.region)
+    if agency_count >= rules.max_per_agency:
         raise Conflict(
-            f"{office} has {rules.max_per_agency} webhook endpoints, the most allowed: delete one first",
+            f"{principal.agency.value} has {rules.max_per_agency} webhook endpoints, the most allowed: delete one "
+            "first",
+            reason="too_many_endpoints",
+        )
+    if principal.region is not None and office_count >= rules.max_per_office:
+        raise Conflict(
+            f"the office of {principal.region} has {rules.max_per_office} webhook endpoints, the most one office of "
+            "an agency may have: delete one first",
             reason="too_many_endpoints",
         )
     now = rules.clock()
