@@ -161,12 +161,19 @@ class EndpointRepository:
         )
         return [bytes(r.ciphertext) for r in await self._conn.execute(query)]
 
-    async def pending_bodies(self, endpoint_id: uuid.UUID) -> list[tuple[uuid.UUID, bytes]]:
-        """The endpoint's queue: (delivery id, the exact body it would send)."""
+    async def pending_bodies(
+        self, endpoint_id: uuid.UUID, *, after_seq: int = 0, limit: int = 2000
+    ) -> list[tuple[uuid.UUID, int, bytes]]:
+        """A slice of the endpoint's queue in order: (delivery id, seq, the exact body it would send)."""
         from demimas_feeds.adapters.tables import deliveries as d
 
-        query = select(d.c.id, d.c.body).where(d.c.endpoint_id == endpoint_id, d.c.status == "PENDING")
-        return [(r.id, bytes(r.body)) for r in await self._conn.execute(query)]
+        query = (
+            select(d.c.id, d.c.seq, d.c.body)
+            .where(d.c.endpoint_id == endpoint_id, d.c.status == "PENDING", d.c.seq > after_seq)
+            .order_by(d.c.seq)
+            .limit(limit)
+        )
+        return [(r.id, r.seq, bytes(r.body)) for r in await self._conn.execute(query)]
 
     async def cancel_deliveries(self, delivery_ids: Sequence[uuid.UUID], reason: str) -> None:
         """PENDING deliveries that must not be sent become CANCELLED, with the reason as their last error."""

@@ -161,13 +161,21 @@ async def update_endpoint(cmd: UpdateEndpoint, uow: FeedsUoW, principal: Princip
     )
     await uow.endpoints.save(changed)
     # What waits was projected for the grants, region and filter frozen before: whatever the new ones would not
-    # deliver exactly so (a narrower token pointing the endpoint at its own URL) is cancelled, never sent.
-    stale = [
-        delivery_id
-        for delivery_id, body in await uow.endpoints.pending_bodies(changed.id)
-        if not still_deliverable(body, changed.event_types, changed.audience, changed.region_prefix)
-    ]
-    await uow.endpoints.cancel_deliveries(stale, "endpoint updated: no longer delivered with its new grants or filter")
+    # deliver exactly so (a narrower token pointing the endpoint at its own URL) is cancelled, never sent. Read in
+    # slices: a queue may hold a replay's 100,000 deliveries.
+    before = (endpoint.url, endpoint.audience, endpoint.region_prefix, endpoint.event_types)
+    if (changed.url, changed.audience, changed.region_prefix, changed.event_types) != before:
+        after_seq = 0
+        while slice_ := await uow.endpoints.pending_bodies(changed.id, after_seq=after_seq):
+            stale = [
+                delivery_id
+                for delivery_id, _seq, body in slice_
+                if not still_deliverable(body, changed.event_types, changed.audience, changed.region_prefix)
+            ]
+            await uow.endpoints.cancel_deliveries(
+                stale, "endpoint updated: no longer delivered with its new grants or filter"
+            )
+            after_seq = slice_[-1][1]
     uow.publish(events.endpoint_updated(changed, principal.actor))
     await uow.commit()
     return changed
