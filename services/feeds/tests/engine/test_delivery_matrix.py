@@ -2,7 +2,8 @@
 docs/contracts.md, not the code's) registers an endpoint for `*`, and one event of every type the contract knows
 (so a type added tomorrow is in the matrix the day its schema is) is published in the office's region and in a
 neighbouring one. Each agency's receiver must get exactly what docs/feeds.md says it may receive, and every body
-must hold only its schema's fields, no person's id without registry:read and no other region's village code."""
+must hold only its schema's fields, no person's id without registry:read and no other region's village code. The
+cases of the matrix are owned by KP2MI, referred to BNN, STANDARD and RESTRICTED."""
 
 from __future__ import annotations
 
@@ -61,7 +62,9 @@ def may_receive(agency: str, scopes: set[str], event_type: str, data: dict[str, 
         return False
     if event_type.startswith("demimas.cases."):
         involved = agency in (data["ownerAgency"], data.get("toAgency"))
-        return agency in ("KP2MI", *REGIONAL) or involved  # STANDARD cases here
+        if data["confidentiality"] == "RESTRICTED":
+            return agency == "KP2MI" or involved
+        return agency in ("KP2MI", *REGIONAL) or involved
     return True
 
 
@@ -82,11 +85,11 @@ def _sample(schema: dict[str, Any], village: str) -> Any:
     return next(c for c in candidates if check.is_valid(c))
 
 
-def event_of(event_type: str, village: str, elsewhere: str) -> CloudEvent:
+def event_of(event_type: str, village: str, elsewhere: str, confidentiality: str = "STANDARD") -> CloudEvent:
     props = schema_for(event_type).get("properties") or {}
     data = {name: _sample(sub, village) for name, sub in props.items()}
     fixed = {"villageCode": village, "previousVillageCode": elsewhere, "ownerAgency": "KP2MI", "toAgency": "BNN",
-             "agency": "KP2MI", "confidentiality": "STANDARD", "personKind": "WORKER"}  # fmt: skip
+             "agency": "KP2MI", "confidentiality": confidentiality, "personKind": "WORKER"}  # fmt: skip
     data.update({k: v for k, v in fixed.items() if k in data})
     return new_event(event_type, str(uuid.uuid4()), data)
 
@@ -107,6 +110,7 @@ async def test_every_agency_receives_exactly_what_the_rules_say_of_every_event_t
                             region=here if regional else None, types=("*",))  # fmt: skip
     types = sorted(t for t in KNOWN_TYPES if re.match(r"^demimas\.[a-z_]+\.[a-z_]+\.[a-z_]+$", t))
     mine = [event_of(t, v, o) for v, o in ((village, neighbour), (neighbour, village)) for t in types]
+    mine += [event_of(t, village, neighbour, "RESTRICTED") for t in types if t.startswith("demimas.cases.case.")]
     sentinel = new_event("demimas.designation.village.designated", village, {"villageCode": village})
     try:
         async with running(engine, stack):
