@@ -9,11 +9,13 @@ import uuid
 
 import pytest
 from nats.js import JetStreamContext
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from demimas_common.auth.principal import Agency, Principal
 from demimas_common.devstack.testing import TestStack
 from demimas_common.errors import Conflict, Forbidden, NotFound
+from demimas_common.events.envelope import new_event
 from demimas_feeds.adapters.deliveries import NewDeliveries, insert_deliveries
 from demimas_feeds.adapters.stream_reader import StreamReader
 from demimas_feeds.adapters.unit_of_work import FeedsUnitOfWork
@@ -145,3 +147,51 @@ async def test_a_slow_receiver_with_a_deep_queue_does_not_keep_other_agencies_wa
     finally:
         await slow.stop()
         await other.stop()
+
+
+async def test_an_event_fanned_out_while_an_update_commits_is_projected_for_the_new_grants(
+    stack: TestStack, engine: AsyncEngine, js: JetStreamContext, endpoints: Endpoints
+) -> None:
+    """The fan-out caches the endpoints: an update that commits while a batch is being fanned out (read with the
+    old grants, inserted after the update's own check of the queue) must not leave a body projected for the old,
+    wider grants to go to the new URL. The update is held open here while the event comes."""
+    village = region()
+    endpoint_id, _ = await endpoints.add("http://127.0.0.1:9/kp2mi", region_prefix=village, types=("*",))
+    designated = "demimas.designation.village.designated"
+    warm, late, sentinel = (new_event(designated, village, {"villageCode": village}) for _ in range(3))
+    secret = departed(village)
+    async with running(engine, stack, fast(poll_seconds=60)):
+        await publish(js, [warm])  # the fan-out's cache now holds the endpoint with KP2MI's grants
+        await until(lambda: _has(engine, endpoint_id, warm.id))
+        async with engine.connect() as held:
+            await held.execute(
+                text("SELECT 1 FROM feeds.endpoints WHERE id = :e FOR UPDATE"), {"e": endpoint_id}
+            )  # fmt: skip
+            await held.execute(
+                text("UPDATE feeds.endpoints SET owner_scopes = '{feeds:manage,stats:read}', url = "
+                     "'http://127.0.0.1:9/mine', version = version + 1, updated_at = now() WHERE id = :e"),
+                {"e": endpoint_id},
+            )  # fmt: skip
+            await publish(js, [secret])
+            # the fan-out waits for the update (its insert's foreign key check locks the endpoint row)
+            await until(lambda: _waiting_or(engine, endpoint_id, secret.id))
+            await held.commit()
+        await publish(js, [late, sentinel])
+        await until(lambda: _has(engine, endpoint_id, sentinel.id))
+    sent = [r for r in await deliveries(engine, endpoint_id) if r.event_id == secret.id and r.status != "CANCELLED"]
+    assert sent == [], "a worker's event projected for KP2MI's grants waits for the narrowed endpoint's new URL"
+
+
+async def _has(engine: AsyncEngine, endpoint_id: uuid.UUID, event_id: str) -> bool:
+    return any(r.event_id == event_id for r in await deliveries(engine, endpoint_id))
+
+
+async def _waiting_or(engine: AsyncEngine, endpoint_id: uuid.UUID, event_id: str) -> bool:
+    if await _has(engine, endpoint_id, event_id):
+        return True
+    async with engine.connect() as conn:
+        waiting = await conn.scalar(
+            text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE :q"),
+            {"q": "%feeds.%"},  # its insert (the foreign key locks the endpoint) or its check of the versions
+        )
+    return bool(waiting)

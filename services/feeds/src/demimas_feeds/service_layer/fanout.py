@@ -36,6 +36,7 @@ from demimas_feeds.adapters.deliveries import (
     ActiveEndpoint,
     NewDeliveries,
     active_endpoints,
+    changed_since,
     direct_connection,
     endpoints_version,
     insert_deliveries,
@@ -110,16 +111,30 @@ class Fanout:
 
     async def apply(self, conn: AsyncConnection, events: Sequence[CloudEvent]) -> None:
         driver: Any = (await conn.get_raw_connection()).driver_connection
-        groups = await self.cache.current(driver)
-        if not groups:
-            return
-        new = NewDeliveries.empty()
-        for event in events:
-            self.add(new, groups, event, self.sequences.get(event.id, 0))
-        if new:
+        for _ in range(5):
+            groups = await self.cache.current(driver)
+            if not groups:
+                return
+            new = NewDeliveries.empty()
+            for event in events:
+                self.add(new, groups, event, self.sequences.get(event.id, 0))
+            if not new:
+                return
+            # An endpoint updated meanwhile (a narrower token, a new URL) must not get bodies projected for the
+            # grants it had: the versions are checked under a row lock after the insert, and the batch is fanned
+            # out again with the endpoints read afresh when one changed.
+            await driver.execute("SAVEPOINT feeds_fanout")
             await insert_deliveries(driver, new)
-            await notify(driver, new.endpoint_ids, origin=self.origin)
-            self.touched.update(new.endpoint_ids)
+            versions = {e.id: e.version for members in groups.values() for e in members}
+            if not await changed_since(driver, {i: versions[i] for i in set(new.endpoint_ids)}):
+                await driver.execute("RELEASE SAVEPOINT feeds_fanout")
+                break
+            await driver.execute("ROLLBACK TO SAVEPOINT feeds_fanout")
+            self.cache.version = None
+        else:
+            raise RuntimeError("the webhook endpoints kept changing during the fan-out of a batch")
+        await notify(driver, new.endpoint_ids, origin=self.origin)
+        self.touched.update(new.endpoint_ids)
 
     @staticmethod
     def add(new: NewDeliveries, groups: dict[GroupKey, list[ActiveEndpoint]], event: CloudEvent, sequence: int,
