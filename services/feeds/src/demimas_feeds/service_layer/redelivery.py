@@ -24,7 +24,7 @@ from uuid_utils.compat import uuid7
 from demimas_common.auth.principal import Principal
 from demimas_common.errors import BadUserInput, Conflict, Forbidden, NotFound
 from demimas_common.events.envelope import CloudEvent, InvalidEvent
-from demimas_feeds.adapters.deliveries import NewDeliveries, insert_deliveries, notify
+from demimas_feeds.adapters.deliveries import NewDeliveries, changed_since, insert_deliveries, notify
 from demimas_feeds.adapters.stream_reader import StreamReader, subjects_for
 from demimas_feeds.adapters.unit_of_work import FeedsUnitOfWork
 from demimas_feeds.domain.endpoint import EndpointStatus, require_visible
@@ -67,6 +67,8 @@ async def redeliver(uow: FeedsUnitOfWork, principal: Principal, delivery_id: UUI
         f"RETURNING {_COLUMNS}",
         delivery_id,
     )
+    if await changed_since(conn, {endpoint.id: endpoint.version}):  # an update came meanwhile: it decides
+        raise Conflict("the webhook endpoint changed meanwhile; redeliver again", field="deliveryId", reason="version")
     await notify(conn, [endpoint.id])
     await uow.commit()
     return SimpleNamespace(**dict(updated))
@@ -129,6 +131,10 @@ async def replay(
         if scanned < SCAN_PAGE:
             break
     await insert_deliveries(conn, new)
+    # Read with the grants the endpoint had when the replay began: an update that came meanwhile (its check of the
+    # queue could not see these rows) decides what it receives, so the replay is refused rather than queued.
+    if new and await changed_since(conn, {endpoint.id: endpoint.version}):
+        raise Conflict("the webhook endpoint changed meanwhile; replay again", field="id", reason="version")
     if new:
         await notify(conn, [endpoint.id])
     await uow.commit()
