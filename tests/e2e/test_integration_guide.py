@@ -10,7 +10,10 @@
   (`# trigger: ...`) has run;
 - every ```python block of the guide runs: the token request (OAuth 2.0 client credentials) against a stand-in
   identity provider served here, which answers with a token signed by the test session's keys, then the guide's
-  GraphQL, pagination and subscription helpers against the gateway with that token."""
+  GraphQL, pagination and subscription helpers against the gateway with that token;
+- the guide's webhook verification, in Python and in JavaScript (run by Node), accepts a real delivery of the feeds
+  service and refuses it tampered, with another secret or too old; its change-feed loop pulls the same event through
+  the gateway and resumes from the cursor it returned."""
 
 from __future__ import annotations
 
@@ -18,6 +21,9 @@ import asyncio
 import base64
 import json
 import re
+import shutil
+import subprocess
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
@@ -28,9 +34,13 @@ from urllib.parse import parse_qs
 import pytest
 from graphql import build_schema, parse, validate
 from graphql.language import OperationDefinitionNode, OperationType
+from standardwebhooks import Webhook
 
 from demimas_common.devstack.testing import TestStack
+from demimas_common.events.envelope import new_event
+from demimas_common.events.nats import connect
 from demimas_common.subscriptions.client import WsClient
+from demimas_feeds.receiver import Receiver
 
 from .conftest import Endpoints, ask, serve
 from .test_subgraph_subscriptions import last_seq
@@ -212,7 +222,8 @@ def guide_namespace() -> dict[str, Any]:
 
 def test_the_guide_has_python_blocks_that_define_its_helpers() -> None:
     namespace = guide_namespace()
-    for name in ("TokenSource", "graphql", "GraphQLError", "all_nodes", "watch"):
+    for name in ("TokenSource", "graphql", "GraphQLError", "all_nodes", "watch", "verify_webhook", "InvalidWebhook",
+                 "sync_changes"):  # fmt: skip
         assert name in namespace, f"docs/integration.md defines no {name}"
 
 
@@ -318,3 +329,101 @@ async def test_the_guide_python_runs_against_the_gateway(
 
     await asyncio.wait_for(follow(), 30)
     assert sorted(seen) == sorted(made)
+
+
+# --- webhooks and the change feed -----------------------------------------------------------------------------------
+CREATE_ENDPOINT = """mutation C($in: CreateWebhookEndpointInput!) {
+  createWebhookEndpoint(input: $in) { secret endpoint { id } } }"""
+
+
+def javascript_block() -> str:
+    [block] = re.findall(r"^```javascript\n(.*?)^```", GUIDE.read_text(), flags=re.S | re.M)
+    return block
+
+
+def run_javascript(
+    tmp_path: Path, secret: str, headers: dict[str, str], body: bytes
+) -> subprocess.CompletedProcess[str]:
+    module = tmp_path / "verify.mjs"
+    module.write_text(javascript_block())
+    main = tmp_path / "main.mjs"
+    main.write_text(
+        'import { verifyWebhook } from "./verify.mjs";\n'
+        'import { readFileSync } from "node:fs";\n'
+        'const input = JSON.parse(readFileSync(0, "utf8"));\n'
+        'const event = verifyWebhook(input.secret, input.headers, Buffer.from(input.body, "base64"));\n'
+        "console.log(JSON.stringify(event));\n"
+    )
+    stdin = json.dumps({"secret": secret, "headers": headers, "body": base64.b64encode(body).decode()})
+    node = shutil.which("node")
+    assert node is not None
+    return subprocess.run([node, str(main)], input=stdin, capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.mark.integration
+async def test_the_guide_verifies_a_real_webhook_and_pulls_the_change_feed(
+    endpoints: Endpoints, gateway_over_http: str, mint: Callable[..., str], stack: TestStack, tmp_path: Path
+) -> None:
+    guide = guide_namespace()
+    village = "16.06.02.2007"  # only this test writes here
+    receiver = await Receiver().start()
+    try:
+        token = mint("KP2MI")
+        hook = {"url": receiver.url, "eventTypes": ["demimas.registry.worker.*"], "regionPrefix": village,
+                "description": "the integration guide"}  # fmt: skip
+        status, answer = await ask(endpoints.gateway, CREATE_ENDPOINT, {"in": hook}, token=token)
+        assert status == 200, answer
+        assert "errors" not in answer, answer
+        secret = answer["data"]["createWebhookEndpoint"]["secret"]
+
+        worker = str(uuid.uuid4())
+        data = {"workerId": worker, "villageCode": village, "status": "CANDIDATE", "version": 1}
+        event = new_event("demimas.registry.worker.registered", worker, data)
+        nc = await connect(stack.nats_url, name="e2e-guide-webhook")
+        try:
+            await nc.jetstream().publish(event.type, event.to_json(), headers={"Nats-Msg-Id": event.id})
+        finally:
+            await nc.close()
+        [request, *_] = await receiver.wait_for(1)
+    finally:
+        await receiver.stop()
+
+    # Python: the real request verifies; tampered, another secret or too old does not
+    verified = guide["verify_webhook"](secret, request.headers, request.body)
+    assert verified["id"] == event.id
+    assert verified["data"]["workerId"] == worker
+    invalid = guide["InvalidWebhook"]
+    with pytest.raises(invalid):
+        guide["verify_webhook"](secret, request.headers, request.body.replace(b"CANDIDATE", b"ABROAD"))
+    other = "whsec_" + base64.b64encode(b"another-secret-of-24-byte").decode()
+    with pytest.raises(invalid):
+        guide["verify_webhook"](other, request.headers, request.body)
+    with pytest.raises(invalid):
+        guide["verify_webhook"](secret, request.headers, request.body, tolerance_s=-1)
+    assert verified == Webhook(secret).verify(request.body, request.headers)  # the specification's own library
+
+    # JavaScript: the same request, then a tampered one
+    if shutil.which("node") is None:
+        pytest.fail("Node is needed to run the guide's JavaScript (the machine's Node 20)")
+    ran = run_javascript(tmp_path, secret, request.headers, request.body)
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout)["data"]["workerId"] == worker
+    refused = run_javascript(tmp_path, secret, request.headers, request.body + b" ")
+    assert refused.returncode != 0
+    assert "no signature matches" in refused.stderr
+
+    # the change feed: a regency office pulls the same event, then resumes from the cursor with nothing new
+    office = mint("DISNAKER", region="16.06")
+    seen: list[dict[str, Any]] = []
+    types = ["demimas.registry.worker.*"]
+    cursor = await asyncio.to_thread(
+        guide["sync_changes"], gateway_over_http, office, None, seen.append, types, village
+    )
+    assert event.id in {change["id"] for change in seen}
+    assert all(change["villageCode"] == village for change in seen)
+    again: list[dict[str, Any]] = []
+    assert (
+        await asyncio.to_thread(guide["sync_changes"], gateway_over_http, office, cursor, again.append, types, village)
+        == cursor
+    )
+    assert again == []

@@ -171,7 +171,7 @@ def project(event: dict[str, Any], audience: Audience, *, region_prefix: str | N
         if audience.region is not None and not (
             isinstance(owner_region, str) and region_covers(audience.region, owner_region)
         ):
-            return None  # another office's endpoint (or a national one): a regional token does not see it
+            return None  # another regional office's endpoint, or a national one: as the API's visible_to
     else:
         scopes = required_scopes(event_type)
         if scopes is None or scopes.isdisjoint(audience.scopes):

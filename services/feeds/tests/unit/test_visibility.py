@@ -127,13 +127,22 @@ def test_cases_rule() -> None:
     assert project(restricted, audience("DISNAKER", "16")) is None  # a handler of the region, not involved
 
 
-def test_feeds_endpoint_events_only_to_own_agency() -> None:
-    if "demimas.feeds.endpoint.created" not in KNOWN_TYPES:
-        pytest.skip("the feeds endpoint schemas are not installed yet")
-    data = {"endpointId": WORKER, "agency": "BP3MI", "status": "ACTIVE", "version": 1, "ownerRegion": "16"}
-    event = {**registered(), "type": "demimas.feeds.endpoint.created", "data": data}
-    assert project(event, audience("BP3MI", "16")) is not None
-    assert project(event, audience("KP2MI")) is None
+def test_feeds_endpoint_events_only_to_own_agency_and_its_office() -> None:
+    """Another agency never; a regional office only its own region's endpoints (not another office's, not a national
+    one), as the API shows endpoints: the region walk found a BP3MI of 16 reading a BP3MI of 33's endpoint event."""
+
+    def endpoint_event(owner_region: str | None) -> dict[str, Any]:
+        data = {"endpointId": WORKER, "agency": "BP3MI", "status": "ACTIVE", "version": 1,
+                "ownerRegion": owner_region}  # fmt: skip
+        return {**registered(), "type": "demimas.feeds.endpoint.created", "data": data}
+
+    assert project(endpoint_event("16.06"), audience("BP3MI", "16")) is not None
+    assert project(endpoint_event("16"), audience("BP3MI", "16")) is not None
+    assert project(endpoint_event("16.06"), audience("BP3MI")) is not None  # the national office above
+    assert project(endpoint_event("33.07"), audience("BP3MI", "16")) is None
+    assert project(endpoint_event(None), audience("BP3MI", "16")) is None
+    assert project(endpoint_event("16.06"), audience("BP3MI", "16.07")) is None
+    assert project(endpoint_event("16.06"), audience("KP2MI")) is None
 
 
 def test_matches_types() -> None:
