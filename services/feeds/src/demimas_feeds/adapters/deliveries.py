@@ -22,6 +22,7 @@ __all__ = [
     "EndpointState",
     "Outcome",
     "active_endpoints",
+    "changed_since",
     "claim",
     "endpoint_heads",
     "endpoint_state",
@@ -50,6 +51,7 @@ class ActiveEndpoint:
     region_prefix: str | None
     owner_scopes: frozenset[str]
     owner_region: str | None
+    version: int = 0
 
 
 async def endpoints_version(conn: Any) -> tuple[int, dt.datetime | None]:
@@ -58,9 +60,21 @@ async def endpoints_version(conn: Any) -> tuple[int, dt.datetime | None]:
     return int(row["n"]), row["at"]
 
 
+async def changed_since(conn: Any, versions: dict[uuid.UUID, int]) -> bool:
+    """Whether any of these endpoints has another version now (or is no longer ACTIVE), read under a KEY SHARE lock
+    on their rows: an update holding its row lock is waited for, and one that comes later waits for this
+    transaction's commit (so its check of the queue sees what was inserted here)."""
+    rows = await conn.fetch(
+        "SELECT id, version, status = 'ACTIVE' AND deleted_at IS NULL AS active FROM feeds.endpoints "
+        "WHERE id = ANY($1::uuid[]) FOR KEY SHARE",
+        list(versions),
+    )
+    return len(rows) != len(versions) or any(not r["active"] or versions[r["id"]] != r["version"] for r in rows)
+
+
 async def active_endpoints(conn: Any) -> list[ActiveEndpoint]:
     rows = await conn.fetch(
-        "SELECT id, agency, event_types, region_prefix, owner_scopes, owner_region FROM feeds.endpoints "
+        "SELECT id, agency, event_types, region_prefix, owner_scopes, owner_region, version FROM feeds.endpoints "
         "WHERE status = 'ACTIVE' AND deleted_at IS NULL ORDER BY id"
     )
     return [
@@ -71,6 +85,7 @@ async def active_endpoints(conn: Any) -> list[ActiveEndpoint]:
             r["region_prefix"],
             frozenset(r["owner_scopes"]),
             r["owner_region"],
+            r["version"],
         )
         for r in rows
     ]

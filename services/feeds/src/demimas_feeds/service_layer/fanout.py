@@ -45,6 +45,7 @@ from demimas_feeds.adapters.deliveries import (
     ActiveEndpoint,
     NewDeliveries,
     active_endpoints,
+    changed_since,
     direct_connection,
     endpoints_version,
     insert_deliveries,
@@ -52,7 +53,7 @@ from demimas_feeds.adapters.deliveries import (
 )
 from demimas_feeds.visibility import Audience, matches_types, project
 
-__all__ = ["DURABLE", "FANOUT_LOCK", "EndpointCache", "Fanout", "FanoutConsumer", "delivery_body"]
+__all__ = ["DURABLE", "FANOUT_LOCK", "EndpointCache", "Fanout", "FanoutConsumer", "delivery_body", "still_deliverable"]
 
 log = logging.getLogger("demimas.feeds.fanout")
 DURABLE = "feeds-fanout"
@@ -91,6 +92,22 @@ def delivery_body(event: dict[str, Any], audience: Audience, region_prefix: str 
     return orjson.dumps(projected)
 
 
+def still_deliverable(body: bytes, event_types: Sequence[str], audience: Audience, region_prefix: str | None) -> bool:
+    """Whether a stored body (projected for the grants frozen on its endpoint when the event came) is exactly what
+    the endpoint's present types, grants and region filter would deliver: an update by a token with fewer grants, or
+    a narrower filter, must not send what was projected for wider ones (queued or redelivered)."""
+    try:
+        event = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False
+    if not isinstance(event, dict) or not matches_types(str(event.get("type", "")), tuple(event_types)):
+        return False
+    sequence = event.pop("sequence", None)
+    if not isinstance(sequence, str) or not sequence.isdigit():
+        return False
+    return delivery_body(event, audience, region_prefix, int(sequence)) == bytes(body)
+
+
 class Fanout:
     """The batch handler: events (with their stream sequences) to deliveries."""
 
@@ -105,16 +122,30 @@ class Fanout:
 
     async def apply(self, conn: AsyncConnection, events: Sequence[CloudEvent]) -> None:
         driver: Any = (await conn.get_raw_connection()).driver_connection
-        groups = await self.cache.current(driver)
-        if not groups:
-            return
-        new = NewDeliveries.empty()
-        for event in events:
-            self.add(new, groups, event, self.sequences.get(event.id, 0))
-        if new:
+        for _ in range(5):
+            groups = await self.cache.current(driver)
+            if not groups:
+                return
+            new = NewDeliveries.empty()
+            for event in events:
+                self.add(new, groups, event, self.sequences.get(event.id, 0))
+            if not new:
+                return
+            # An endpoint updated meanwhile (a narrower token, a new URL) must not get bodies projected for the
+            # grants it had: the versions are checked under a row lock after the insert, and the batch is fanned
+            # out again with the endpoints read afresh when one changed.
+            await driver.execute("SAVEPOINT feeds_fanout")
             await insert_deliveries(driver, new)
-            await notify(driver, new.endpoint_ids, origin=self.origin)
-            self.touched.update(new.endpoint_ids)
+            versions = {e.id: e.version for members in groups.values() for e in members}
+            if not await changed_since(driver, {i: versions[i] for i in set(new.endpoint_ids)}):
+                await driver.execute("RELEASE SAVEPOINT feeds_fanout")
+                break
+            await driver.execute("ROLLBACK TO SAVEPOINT feeds_fanout")
+            self.cache.version = None
+        else:
+            raise RuntimeError("the webhook endpoints kept changing during the fan-out of a batch")
+        await notify(driver, new.endpoint_ids, origin=self.origin)
+        self.touched.update(new.endpoint_ids)
 
     @staticmethod
     def add(new: NewDeliveries, groups: dict[GroupKey, list[ActiveEndpoint]], event: CloudEvent, sequence: int,
