@@ -91,6 +91,9 @@ class DispatchSettings:
     linger_seconds: float = 2.0
     """An endpoint whose queue is empty keeps its lease and slot this long for the next event (unless other
     endpoints wait for a slot)."""
+    https_only: bool = False
+    """Production: an endpoint whose URL is not https:// is not sent to, even if its row says otherwise (the API
+    refuses such URLs when they are registered; this is the second check, at the moment of sending)."""
     turn_seconds: float = 5.0
     """An endpoint with more to send gives its slot up after this long when other endpoints wait for one (a slow
     receiver with a deep queue must not keep other agencies' deliveries waiting)."""
@@ -330,6 +333,9 @@ class Dispatcher:
         if sender is None or sender.url != state.url:
             if sender is not None:
                 await self._senders.pop(state.id).close()
+            if self.settings.https_only and not state.url.lower().startswith("https://"):
+                self._complain(state, "its URL is not https:// (production sends over TLS only)")
+                return [], True
             try:
                 sender = EndpointSender(
                     state.url, resolve=self.resolve, connect_timeout=self.settings.connect_timeout,
