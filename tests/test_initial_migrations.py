@@ -32,7 +32,7 @@ from demimas_common.service import ServiceSpec, discover_services
 pytestmark = pytest.mark.integration
 
 FIXTURES = Path(__file__).parent / "fixtures" / "initial-schemas"
-SERVICES_WITH_EVENT_TABLES = ("registry", "designation", "pillars", "cases")
+SERVICES_WITH_EVENT_TABLES = ("registry", "designation", "pillars", "cases", "feeds")
 _NOISE = re.compile(r"^(--.*|SET .*|SELECT pg_catalog\.set_config\(.*|\\(un)?restrict .*)$")
 
 

@@ -1,4 +1,4 @@
-"""A webhook receiver on loopback for tests, demos and the benchmark: a small HTTP/1.1 server (h11, keep-alive) that
+"""A webhook receiver on loopback for tests, demos and the benchmark: a small HTTP/1.1 server (keep-alive) that
 records every request and answers what its `respond` function says (status, body, a delay), so a test can make it
 fail N times, answer slowly or with a huge body, or stop it to make the endpoint disappear."""
 
@@ -9,8 +9,6 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-
-import h11
 
 __all__ = ["Answer", "Received", "Receiver"]
 
@@ -72,32 +70,26 @@ class Receiver:
         return self.received
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """HTTP/1.1 requests with a content-length (what the sender sends), answered in order, kept alive."""
         self._writers.add(writer)
-        conn = h11.Connection(h11.SERVER)
         try:
+            first = await reader.read(1)
+            if not first or not first.isalpha():  # not HTTP (a TLS handshake, say): close, as a server would
+                return
             while True:
-                request: h11.Request | None = None
-                body = bytearray()
-                while True:
-                    event = conn.next_event()
-                    if event is h11.NEED_DATA:
-                        conn.receive_data(await reader.read(65536))
-                        continue
-                    if isinstance(event, h11.Request):
-                        request = event
-                    elif isinstance(event, h11.Data):
-                        body += event.data
-                    elif isinstance(event, h11.EndOfMessage):
-                        break
-                    elif isinstance(event, h11.ConnectionClosed):
-                        return
-                assert request is not None
-                received = Received(
-                    headers={k.decode().lower(): v.decode() for k, v in request.headers},
-                    body=bytes(body),
-                    path=request.target.decode(),
-                    at=time.time(),
-                )
+                try:
+                    head = first + await reader.readuntil(b"\r\n\r\n")
+                    first = b""
+                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+                    return
+                lines = head[:-4].decode("latin-1").split("\r\n")
+                method, target, _version = lines[0].split(" ", 2)
+                headers: dict[str, str] = {}
+                for line in lines[1:]:
+                    name, _, value = line.partition(":")
+                    headers[name.strip().lower()] = value.strip()
+                body = await reader.readexactly(int(headers.get("content-length", "0")))
+                received = Received(headers=headers, body=body, path=target, at=time.time())
                 self.received.append(received)
                 self._arrived.set()
                 answer = self.respond(received)
@@ -105,18 +97,20 @@ class Receiver:
                     answer = await answer
                 if answer.delay:
                     await asyncio.sleep(answer.delay)
-                headers = [(b"content-length", str(len(answer.body)).encode())]
-                out = conn.send(h11.Response(status_code=answer.status, headers=headers)) or b""
-                if answer.body:
-                    out += conn.send(h11.Data(data=answer.body)) or b""
-                out += conn.send(h11.EndOfMessage()) or b""
-                writer.write(out)
+                reason = _REASONS.get(answer.status, "Status")
+                writer.write(
+                    f"HTTP/1.1 {answer.status} {reason}\r\ncontent-length: {len(answer.body)}\r\n\r\n".encode()
+                    + answer.body
+                )
                 await writer.drain()
-                if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
+                if method != "POST" and method != "GET":
                     return
-                conn.start_next_cycle()
-        except (h11.ProtocolError, ConnectionError, OSError):
+        except (ConnectionError, OSError, ValueError, asyncio.IncompleteReadError):
             return
         finally:
             self._writers.discard(writer)
             writer.close()
+
+
+_REASONS = {200: "OK", 202: "Accepted", 204: "No Content", 302: "Found", 500: "Internal Server Error",
+            503: "Service Unavailable"}  # fmt: skip

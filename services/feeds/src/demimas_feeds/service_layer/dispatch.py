@@ -264,12 +264,23 @@ class Dispatcher:
                     await self._senders.pop(idle).close()
 
     async def _serve_queue(self, endpoint_id: uuid.UUID) -> None:
-        after = 0
+        # Each run is recorded before the next claim, so a claim from the start of the queue (its oldest PENDING
+        # delivery) never takes one again, and a redelivered (older) delivery is the next head at once.
         poked = self._poked[endpoint_id]
+        drained = False
         while self._running:
+            if drained and not poked.is_set():
+                # the last claim took all there was: whatever comes later comes with a wake-up
+                if self._look:  # other endpoints wait for a slot: do not linger
+                    return
+                try:  # keep the lease and the connection a moment: the next event is likely to come soon
+                    async with asyncio.timeout(self.settings.linger_seconds):
+                        await poked.wait()
+                except TimeoutError:
+                    return
             poked.clear()
             async with self._db.acquire() as driver:
-                version, batch = await claim(driver, endpoint_id, after, self.settings.batch)
+                version, batch = await claim(driver, endpoint_id, 0, self.settings.batch)
                 if version is None:
                     return
                 state = self._states.get(endpoint_id)
@@ -278,21 +289,10 @@ class Dispatcher:
                     if state is None:
                         return
                     self._states[endpoint_id] = state
+            drained = len(batch) < self.settings.batch
             if not batch:
-                if poked.is_set():
-                    continue
-                if self._look:  # other endpoints wait for a slot: do not linger
-                    return
-                try:  # keep the lease and the connection a moment: the next event is likely to come soon
-                    async with asyncio.timeout(self.settings.linger_seconds):
-                        await poked.wait()
-                except TimeoutError:
-                    return
                 continue
             outcomes, blocked = await self._send(state, batch)
-            for delivery, outcome in zip(batch, outcomes, strict=False):
-                if outcome.status != "PENDING":
-                    after = delivery.seq
             if outcomes:
                 await self._record(state, outcomes)
             if blocked:
