@@ -64,6 +64,7 @@ def engine_parts(r: Resources[FeedsSettings]) -> EngineParts:
         on_disable=publish_disabled,
     )
     fanout = FanoutConsumer(r.engine, s.nats_url, wake=dispatcher.wake, max_attempts=s.consumer_max_attempts)
+    dispatcher.own_origin = fanout.fanout.origin
     prune = partial(prune_deliveries, r.engine, s.feeds_retention_days)
     return EngineParts(workers=[fanout, dispatcher], jobs=[PeriodicJob("prune-deliveries", 3600.0, prune)])
 

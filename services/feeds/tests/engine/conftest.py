@@ -165,6 +165,7 @@ async def running(engine: AsyncEngine, stack: TestStack, settings: DispatchSetti
     """The fan-out consumer and the dispatcher running as in the service, stopped and closed at the end."""
     dispatcher = Dispatcher(engine, decrypt=box().decrypt, settings=settings or fast(), on_disable=on_disable)
     fanout = FanoutConsumer(engine, stack.nats_url, wake=dispatcher.wake, fetch_timeout=0.2)
+    dispatcher.own_origin = fanout.fanout.origin
     tasks = [asyncio.create_task(dispatcher.run()), asyncio.create_task(fanout.run())]
     try:
         yield Engine(dispatcher, fanout, tasks)

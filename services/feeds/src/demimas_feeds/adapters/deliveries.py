@@ -123,10 +123,12 @@ async def insert_deliveries(conn: Any, new: NewDeliveries) -> None:
                            new.bodies, new.replay_of)  # fmt: skip
 
 
-async def notify(conn: Any, endpoint_ids: Sequence[uuid.UUID]) -> None:
-    """Wake the dispatchers of every process on this database (delivered at commit)."""
-    payload = ",".join(sorted({str(e) for e in endpoint_ids}))
-    await conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, payload if len(payload) < 7000 else "")
+async def notify(conn: Any, endpoint_ids: Sequence[uuid.UUID], *, origin: str = "") -> None:
+    """Wake the dispatchers of every process on this database (delivered at commit). Payload `origin|ids`: the
+    dispatcher that the sender already woke in process ignores its own origin; ids empty = "look"."""
+    ids = ",".join(sorted({str(e) for e in endpoint_ids}))
+    payload = f"{origin}|{ids if len(ids) < 7000 else ''}"
+    await conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, payload)
 
 
 @dataclass(frozen=True, slots=True)

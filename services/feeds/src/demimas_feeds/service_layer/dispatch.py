@@ -128,6 +128,8 @@ class Dispatcher:
         self._listen_conn: Any = None
         self._db: Any = None
         self._running = True
+        self.own_origin = ""
+        """The origin of the fan-out that wakes this dispatcher in process (its NOTIFYs are then ignored)."""
         self.sent = 0  # deliveries sent by this process (metrics, benchmark)
 
     # -- wake-ups -----------------------------------------------------------------------------------------------
@@ -145,11 +147,14 @@ class Dispatcher:
         self._wake.set()
 
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
-        if not payload:
+        origin, _, ids = payload.rpartition("|")
+        if origin and origin == self.own_origin:
+            return  # this process's fan-out woke us already, in process
+        if not ids:
             self.wake(None)
             return
         try:
-            self.wake([uuid.UUID(part) for part in payload.split(",")])
+            self.wake([uuid.UUID(part) for part in ids.split(",")])
         except ValueError:
             self.wake(None)
 
@@ -171,6 +176,8 @@ class Dispatcher:
     async def _connect(self) -> None:
         if self._lease_conn is None or self._lease_conn.is_closed():
             self._lease_conn = await direct_connection(self.engine)
+            # losing it loses every lease: the scheduler wakes at once and stops every loop
+            self._lease_conn.add_termination_listener(lambda _conn: self._wake.set())
         if self._db is None:
             self._db = await direct_pool(self.engine, self.settings.connections)
         if self._listen_conn is None or self._listen_conn.is_closed():
@@ -188,6 +195,7 @@ class Dispatcher:
 
     async def _schedule(self) -> None:
         next_due: float | None = None
+        looked = time.monotonic()
         while self._running:
             timeout = self.settings.poll_seconds
             if next_due is not None:
@@ -203,8 +211,10 @@ class Dispatcher:
             if self._lease_conn is None or self._lease_conn.is_closed():
                 raise _Lost("the lease connection closed")
             candidates, self._woken = self._woken, set()
-            if self._look or timed_out:
+            overdue = time.monotonic() - looked >= self.settings.poll_seconds  # busy with wake-ups: look anyway
+            if self._look or timed_out or overdue or (next_due is not None and time.time() >= next_due):
                 self._look = False
+                looked = time.monotonic()
                 next_due = None
                 now = _now()
                 async with self._db.acquire() as driver:

@@ -84,6 +84,8 @@ class Fanout:
     """The batch handler: events (with their stream sequences) to deliveries."""
 
     def __init__(self) -> None:
+        self.origin = uuid.uuid4().hex
+        """Names this fan-out in its NOTIFYs (the dispatcher it wakes in process ignores them)."""
         self.cache = EndpointCache()
         self.sequences: dict[str, int] = {}
         """Stream sequence per event id of the batch being handled (set by the consumer before each batch)."""
@@ -100,7 +102,7 @@ class Fanout:
             self.add(new, groups, event, self.sequences.get(event.id, 0))
         if new:
             await insert_deliveries(driver, new)
-            await notify(driver, new.endpoint_ids)
+            await notify(driver, new.endpoint_ids, origin=self.origin)
             self.touched.update(new.endpoint_ids)
 
     @staticmethod
