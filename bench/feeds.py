@@ -29,8 +29,9 @@ BENCH_FEEDS_WORKERS (100) workers registered through `registerWorker` before fee
   the feeds service adds: fan-out, dispatch, HTTP).
 - For both phases: deliveries lost (expected (event, endpoint) pairs never received: must be 0), duplicates (a
   `webhook-id` received again, or an (event, endpoint) pair under two ids), the feeds process's CPU seconds
-  (user + system, /proc), and a sample of signatures (each endpoint's first request and every 500th, per phase)
-  verified with the `standardwebhooks` package and the secret `createWebhookEndpoint` returned.
+  (user + system, /proc; for the drain also the receivers' and PostgreSQL's, from the feeds process's start to
+  the last receipt, `throughput_cpu_window_s`), and a sample of signatures (each endpoint's first request and
+  every 500th, per phase) verified with the `standardwebhooks` package and the secret `createWebhookEndpoint` returned.
 
 BENCH_FEEDS_PROFILE=1 runs the feeds process under cProfile (its stats, sorted by cumulative time, go to
 bench/.work/feeds-profile.txt); the figures of such a run are not measurements (the profiler slows Python code).
@@ -196,6 +197,7 @@ class Receivers:
         if not self.conn.poll(60):
             raise BenchError("the receivers did not start within 60 s")
         self.ports: list[int] = self.conn.recv()
+        self.pid = int(self.process.pid or 0)
 
     def count(self) -> int:
         self.conn.send(("count",))
@@ -369,6 +371,21 @@ def _cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (Linux)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _postgres_cpu_seconds(data_dir: Path) -> float:
+    """CPU time of the PostgreSQL server: its postmaster and live children (backends, WAL writer, ...; a backend
+    that ended meanwhile takes its time with it)."""
+    postmaster = int((data_dir / "postmaster.pid").read_text().split()[0])
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(stat.parent.name) == postmaster or int(fields[1]) == postmaster:
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
 
 
 def _wait_ready(port: int, process: subprocess.Popen[bytes], name: str, timeout: float = 90.0) -> None:
@@ -546,6 +563,9 @@ def main() -> int:
             mark = receivers.count()
             expected = backlog["committed"] * endpoints
             started = time.time()
+            receivers_cpu = _cpu_seconds(receivers.pid)
+            assert stack.postgres is not None
+            postgres_cpu = _postgres_cpu_seconds(stack.postgres.data_dir)
             feeds = start_feeds()
             samples: list[tuple[float, float, int]] = []  # (time, feeds CPU, receipts)
             deadline = time.monotonic() + 600
@@ -555,6 +575,9 @@ def main() -> int:
                 samples.append((time.time(), _cpu_seconds(feeds.pid), n))
                 time.sleep(0.02)
             cpu_end = _cpu_seconds(feeds.pid)
+            receivers_cpu = _cpu_seconds(receivers.pid) - receivers_cpu
+            postgres_cpu = _postgres_cpu_seconds(stack.postgres.data_dir) - postgres_cpu
+            drain_wall = time.time() - started
             drained = receivers.dump(mark, receivers.count())
             _wait_ready(feeds_port, feeds, "feeds")
             fanout_start = asyncio.run(_first_fanout(stack.database_url, first_seq, last_seq))
@@ -619,6 +642,9 @@ def main() -> int:
         "throughput_deliveries_lost": through["lost"],
         "throughput_duplicates": through["duplicates"],
         "throughput_feeds_cpu_s": round(cpu_end - cpu_start, 2),
+        "throughput_receivers_cpu_s": round(receivers_cpu, 2),
+        "throughput_postgres_cpu_s": round(postgres_cpu, 2),
+        "throughput_cpu_window_s": round(drain_wall, 2),
         "throughput_feeds_cpu_us_per_delivery": round((cpu_end - cpu_start) / expected * 1e6, 1),
         "latency_changes_committed": steady["committed"],
         "latency_changes_per_s_achieved": round(steady["committed"] / steady["elapsed"], 1),
