@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import uuid_utils
 
 from demimas_common.auth.principal import Principal
-from demimas_common.errors import Conflict
+from demimas_common.errors import Conflict, Forbidden
 from demimas_feeds.domain import events
 from demimas_feeds.domain.commands import CreateEndpoint, EndpointAction, UpdateEndpoint
 from demimas_feeds.domain.endpoint import (
@@ -182,7 +182,16 @@ async def update_endpoint(cmd: UpdateEndpoint, uow: FeedsUoW, principal: Princip
 
 
 async def rotate_secret(cmd: EndpointAction, uow: FeedsUoW, principal: Principal, rules: EndpointRules) -> Rotated:
+    """Only a token holding every grant the endpoint delivers with may rotate it: the new secret signs deliveries of
+    those grants, and a narrowed token (say `feeds:manage` alone) that could rotate could forge them to the agency's
+    own receiver or lock the receiver out."""
     endpoint = await _load(uow, principal, cmd.endpoint_id)
+    missing = sorted(endpoint.owner_scopes - frozenset(principal.scopes))
+    if missing:
+        raise Forbidden(
+            "This endpoint delivers with grants your token lacks; rotate its secret with a token that has them.",
+            field="id", reason="narrower_grants", required_scopes=missing,
+        )  # fmt: skip
     now = rules.clock()
     old_expires_at = now + rules.rotation_grace
     await uow.endpoints.expire_secrets(endpoint.id, now, old_expires_at)
