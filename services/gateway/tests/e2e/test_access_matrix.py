@@ -143,6 +143,17 @@ ROWS += [
         ((("caseTrail",), scopes("audit:read")),),
     ),
     Row(
+        "personalDataAccesses",
+        "query P($id: ID!) { personalDataAccesses(filter: {workerId: $id}, first: 1) { totalCount } }",
+        ((("personalDataAccesses",), scopes("audit:read")),),
+    ),
+    Row(
+        "auditEvents.consequences",
+        f'{{ auditEvents(filter: {{villageCode: "{VILLAGE}"}}, first: 1) '
+        "{ edges { node { consequences { id } } } } }",
+        ((("auditEvents",), scopes("audit:read")),),
+    ),
+    Row(
         "village.caseStats",
         f'{{ village(code: "{VILLAGE}") {{ code caseStats {{ open }} }} }}',
         ((("village",), AUTHENTICATED), (("village", "caseStats"), scopes("stats:read", "case:read"))),
