@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 PACKAGES := libs/common services/registry services/gateway services/designation services/pillars services/audit services/cases services/feeds
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-unit lint format bench bench-registry bench-gateway bench-designation bench-pillars bench-audit bench-security bench-plans bench-cases bench-subscriptions bench-node bench-scale cluster-rehearsal constraints clean-stack supergraph api-baseline asyncapi
+.PHONY: run test test-unit lint format bench bench-registry bench-gateway bench-designation bench-pillars bench-audit bench-security bench-plans bench-cases bench-subscriptions bench-feeds bench-node bench-scale cluster-rehearsal constraints clean-stack supergraph api-baseline asyncapi
 
 $(STAMP): constraints.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -37,7 +37,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: bench-registry bench-gateway bench-designation bench-pillars bench-audit bench-security bench-plans bench-cases bench-subscriptions
+bench: bench-registry bench-gateway bench-designation bench-pillars bench-audit bench-security bench-plans bench-cases bench-subscriptions bench-feeds
 
 bench-designation: $(STAMP)
 	$(BIN)/python -m bench.designation
@@ -60,6 +60,11 @@ bench-cases: $(STAMP)
 ## commits 200 changes/s for 60 s (quick run: BENCH_SUBSCRIPTIONS_SECONDS=10 BENCH_SUBSCRIPTIONS_SUBSCRIBERS=100)
 bench-subscriptions: $(STAMP)
 	$(BIN)/python -m bench.subscriptions
+
+## make bench-feeds: webhooks to 50 loopback receivers: deliveries/s of a 2,000-event backlog against a bare JetStream
+## consume of the same events, and commit-to-receipt p95 at 20 changes/s (docs/benchmarks.md)
+bench-feeds: $(STAMP)
+	$(BIN)/python -m bench.feeds
 
 ## make bench-node: the gateway benchmarks' Node packages (the scenario's subgraphs, Apollo Gateway and its query
 ## planner; benchmark only, never shipped), installed into bench/node/node_modules when missing or out of date

@@ -4,9 +4,12 @@ What it starts, all on loopback, under a throw-away folder (see docs/cluster-reh
 - three NATS servers clustered (`bench/cluster_nats.py`), the `DEMIMAS` stream at 3 replicas; every client gets the
   three URLs comma-separated and fails over;
 - one embedded durable PostgreSQL (the devstack's, through `Stack`), migrated as `demimas stack migrate` does;
-- two replicas (processes) of registry, designation, pillars, audit and cases, and two of the gateway; a round-robin TCP
-  proxy per service and one for the gateway (`bench/cluster_proxy.py`, its own process): the gateways reach each
-  subgraph through its proxy, the load reaches the gateways through theirs;
+- two replicas (processes) of registry, designation, pillars, audit, cases and feeds, and two of the gateway; a
+  round-robin TCP proxy per service and one for the gateway (`bench/cluster_proxy.py`, its own process): the gateways
+  reach each subgraph through its proxy, the load reaches the gateways through theirs;
+- webhook receivers on loopback (`bench/cluster_receivers.py`, their own process), one per webhook endpoint that
+  agencies register through the gateway before the load (FEED_ENDPOINTS: national and regional tokens, types and
+  region filters); both feeds replicas run the delivery engine (fan-out and dispatch);
 - a steady write load through the gateway proxy (RATE writes/s): workers registered, departed, returned, and then
   a reintegration activity with the returnee as participant (with an idempotency key, the same on its retries, so
   a retry after a lost answer cannot record it twice); for one returnee in CASE_SHARE, also a protection case
@@ -19,7 +22,9 @@ rehearsal measures faults, not the limit.
 
 Fault schedule (PHASE seconds each, x0.4 with --quick or BENCH_SCALE<1): before; kill -9 the NATS node leading the
 stream; restart it; kill -9 one replica of every service and of the gateway; restart them. Then the load stops,
-the consumers drain, and every write is checked against every consumer (docs/cluster-rehearsal.md says how).
+the consumers drain, and every write is checked against every consumer (docs/cluster-rehearsal.md says how); every
+event of the stream an endpoint may receive (`demimas_feeds.visibility.project`) must have reached its receiver,
+signed, at least once, in order, and nothing else.
 Figures to bench/results/cluster.json.
 """
 
@@ -27,9 +32,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import datetime as dt
+import hashlib
 import heapq
+import hmac
 import itertools
 import json
 import os
@@ -64,9 +72,12 @@ from demimas_common.devstack.supervisor import SUPERGRAPH, Stack
 from demimas_common.events.nats import connect
 from demimas_common.events.stream import STREAM
 from demimas_common.service import ServiceSpec, discover_services
+from demimas_feeds.adapters.stream_reader import StreamReader
+from demimas_feeds.service_layer.fanout import FANOUT_LOCK
+from demimas_feeds.visibility import Audience, matches_types, project
 from demimas_registry.adapters.villages import iter_villages, load_villages
 
-SERVICES = ("registry", "designation", "pillars", "audit", "cases")
+SERVICES = ("registry", "designation", "pillars", "audit", "cases", "feeds")
 REPLICAS = 2
 RATE = 25.0  # writes per second, offered whatever the answers (open loop), at most MAX_IN_FLIGHT at once
 MAX_IN_FLIGHT = 64
@@ -80,9 +91,33 @@ CONSUMERS = {
     "designation": ["village-stats", "case-stats"],
     "pillars": ["people", "designations", "case-counts"],
     "cases": ["cases-people"],
+    "feeds": ["feeds-fanout"],
 }
 # The consumers of the registry's worker events, by schema: each such event must be in each one's inbox.
 WORKER_CONSUMERS = (("designation", "village-stats"), ("pillars", "people"), ("cases", "cases-people"))
+# Webhook endpoints registered through the gateway before the load, each with its own receiver:
+# name -> (agency, the token's region, event types, region filter (VILLAGE: the first load village), the share of
+# webhook-ids its receiver answers 503 the first time it sees them).
+VILLAGE = "<first village>"
+FEED_ENDPOINTS: dict[str, tuple[str, str | None, list[str], str | None, float]] = {
+    "kp2mi-all": ("KP2MI", None, ["*"], None, 0.0),
+    "kp2mi-village": (
+        "KP2MI",
+        None,
+        ["demimas.registry.worker.*", "demimas.pillars.*", "demimas.cases.*"],
+        VILLAGE,
+        0.05,
+    ),
+    "bp3mi-16.06": ("BP3MI", "16.06", ["demimas.registry.*", "demimas.cases.*"], None, 0.0),
+    "disnaker-16.07": ("DISNAKER", "16.07", ["demimas.registry.worker.*", "demimas.cases.*"], None, 0.0),
+}
+FEEDS_ENV = {
+    "DEMIMAS_WEBHOOK_WORKERS": "true",
+    "DEMIMAS_ENVIRONMENT": "development",  # loopback receivers are allowed in development only
+    "DEMIMAS_FEEDS_BACKOFF_SCALE": "0.1",  # the first retry after 0.5 s, not 5 s: a 503 holds its queue that long
+}
+CREATE_ENDPOINT = """mutation W($in: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $in) {
+  secret endpoint { id } } }"""
 PHASES = ["before", "nats_node_down", "nats_node_restarted", "replicas_down", "replicas_restarted"]
 
 REGISTER = "mutation R($in: RegisterWorkerInput!) { registerWorker(input: $in) { id } }"
@@ -153,6 +188,9 @@ class Cluster:
         self.proxy_ports = {name: free_port() for name in (*SERVICES, "gateway")}
         self.proxy: subprocess.Popen[bytes] | None = None
         self.proxy_stats = work / "proxy-stats.json"
+        self.receivers: subprocess.Popen[bytes] | None = None
+        self.receivers_dir = work / "receivers"
+        self.receiver_ports: dict[str, int] = {}
         self.specs: list[ServiceSpec] = [s for s in discover_services() if s.name in SERVICES]
         (work / "logs").mkdir(parents=True, exist_ok=True)
 
@@ -189,6 +227,8 @@ class Cluster:
         started = time.monotonic()
         for spec in self.specs:
             env = os.environ | {"DEMIMAS_DATABASE_URL": with_user(self.database_url, runtime_role(spec.name))}
+            if spec.name == "feeds":
+                env |= FEEDS_ENV
             for i in range(REPLICAS):
                 port = free_port()
                 args = [sys.executable, "-m", "uvicorn", "--factory", spec.app_factory, "--host", "127.0.0.1",
@@ -205,7 +245,14 @@ class Cluster:
                                          self.work / "logs" / f"gateway-{i + 1}.log"))  # fmt: skip
         self._write_proxy_config()
         self.start_proxy()
-        services = [r for r in self.replicas if r.service != "gateway"]
+        self.start_receivers()
+        # feeds-1 first, so that it takes the fan-out lock (and wakes first for most endpoints' leases): the replica
+        # the faults kill is then the one that fans out, and the other must take over
+        first = [r for r in self.replicas if r.name == "feeds-1"]
+        for replica in first:
+            replica.start()
+        self.wait_ready(first)
+        services = [r for r in self.replicas if r.service != "gateway" and r not in first]
         for replica in services:
             replica.start()
         self.wait_ready(services)
@@ -250,6 +297,30 @@ class Cluster:
         if self.proxy.stdout.readline().strip() != b"ready":
             raise RuntimeError("the proxy did not start (see logs/proxy.log)")
 
+    def start_receivers(self) -> None:
+        self.receivers_dir.mkdir(parents=True, exist_ok=True)
+        config = {name: {"fail_share": spec[4]} for name, spec in FEED_ENDPOINTS.items()}
+        (self.work / "receivers.json").write_bytes(orjson.dumps(config))
+        args = [sys.executable, "-m", "bench.cluster_receivers", str(self.work / "receivers.json"),
+                str(self.receivers_dir)]  # fmt: skip
+        self.receivers = subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=(self.work / "logs" / "receivers.log").open("ab"),
+            preexec_fn=die_with_parent(),
+        )  # fmt: skip
+        assert self.receivers.stdout is not None
+        line = self.receivers.stdout.readline().strip()
+        if not line.startswith(b"ready "):
+            raise RuntimeError("the webhook receivers did not start (see logs/receivers.log)")
+        self.receiver_ports = orjson.loads(line[len(b"ready ") :])
+
+    def stop_receivers(self) -> dict[str, Any]:
+        """Stop the receivers (they flush their records and write their stats) and return the stats."""
+        if self.receivers is not None and self.receivers.poll() is None and stop(self.receivers):
+            with contextlib.suppress(OSError, orjson.JSONDecodeError):
+                stats: dict[str, Any] = orjson.loads((self.receivers_dir / "stats.json").read_bytes())["receivers"]
+                return stats
+        return {}
+
     def wait_ready(self, replicas: list[Replica], timeout: float = 120.0) -> float:
         started = time.monotonic()
         for replica in replicas:
@@ -265,6 +336,7 @@ class Cluster:
         for replica in self.replicas:  # all told to stop first, so that they stop side by side
             if replica.process is not None:
                 stop(replica.process, grace=15)
+        self.stop_receivers()
         stats: dict[str, Any] = {}
         if self.proxy is not None and self.proxy.poll() is None and stop(self.proxy):
             with contextlib.suppress(OSError, orjson.JSONDecodeError):
@@ -309,6 +381,8 @@ class Load:
         self.villages = villages
         self.rate = rate
         self.rng = random.Random(2026)
+        self.phase_walls: list[tuple[str, float]] = []
+        """Each phase with the wall-clock time it began (the webhooks' delivery lag is counted by phase)."""
         self.phase = PHASES[0]
         self.writes: list[Write] = []
         self.saturated_ticks = 0
@@ -320,6 +394,14 @@ class Load:
         self._village_of: dict[str, str] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.today = dt.date.today()
+
+    @property
+    def phase(self) -> str:
+        return self.phase_walls[-1][0]
+
+    @phase.setter
+    def phase(self, phase: str) -> None:
+        self.phase_walls.append((phase, time.time()))
 
     # one GraphQL call: None when it answered data without errors, else an error code and message
     async def _call(self, query: str, variables: dict[str, Any]) -> tuple[str | None, str, Any]:
@@ -475,6 +557,23 @@ async def _stream_leader(nats_url: str) -> str | None:
     return None
 
 
+async def _fanout_holder(admin: str) -> int | None:
+    """The PostgreSQL backend holding the feeds fan-out lock (a session advisory lock on a bigint key), if any."""
+    with contextlib.suppress(Exception):
+        conn = await asyncpg.connect(asyncpg_dsn(admin))
+        try:
+            pid = await conn.fetchval(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
+                "AND classid = $1::bigint::oid AND objid = $2::bigint::oid",
+                FANOUT_LOCK >> 32,
+                FANOUT_LOCK & 0xFFFFFFFF,
+            )
+            return None if pid is None else int(pid)
+        finally:
+            await conn.close()
+    return None
+
+
 async def _schedule(cluster: Cluster, load: Load, phase_seconds: float, events: list[dict[str, Any]]) -> None:
     loop_start = time.monotonic()
 
@@ -499,10 +598,15 @@ async def _schedule(cluster: Cluster, load: Load, phase_seconds: float, events: 
     await asyncio.sleep(max(0.0, phase_seconds - took))
     load.phase = "replicas_down"
     killed = [r for r in cluster.replicas if r.name.endswith("-1")]
+    holder = await _fanout_holder(cluster.database_url)
     for replica in killed:
         replica.kill()
     note("replicas killed (-9)", replicas=[r.name for r in killed])
     await asyncio.sleep(phase_seconds)
+    after = await _fanout_holder(cluster.database_url)
+    # feeds-1 started first and took the fan-out lock: the lock moved if the killed replica held it
+    note("feeds fan-out lock", holder_pid_before_kill=holder, holder_pid_before_restart=after,
+         killed_replica_held_it=holder is not None and after is not None and holder != after)  # fmt: skip
     load.phase = "replicas_restarted"
     restarted = time.monotonic()
     for replica in killed:
@@ -521,7 +625,7 @@ async def _schedule(cluster: Cluster, load: Load, phase_seconds: float, events: 
 async def _drained(conn: asyncpg.Connection, nats_url: str) -> dict[str, int]:
     """What is still in flight: unpublished outbox rows, events the audit has not chained, consumers' pending."""
     left: dict[str, int] = {}
-    for schema in ("registry", "designation", "pillars", "cases"):
+    for schema in ("registry", "designation", "pillars", "cases", "feeds"):
         left[f"{schema}_outbox"] = int(
             await conn.fetchval(f"SELECT count(*) FROM {schema}.outbox WHERE published_at IS NULL")
         )
@@ -531,6 +635,9 @@ async def _drained(conn: asyncpg.Connection, nats_url: str) -> dict[str, int]:
         last = (await js.stream_info(STREAM)).state.last_seq
         chained = int(await conn.fetchval("SELECT stream_seq FROM audit.head WHERE id = 1") or 0)
         left["audit"] = max(0, last - chained)
+        left["feeds_pending_deliveries"] = int(
+            await conn.fetchval("SELECT count(*) FROM feeds.deliveries WHERE status = 'PENDING'")
+        )
         for durables in CONSUMERS.values():
             for durable in durables:
                 info = await js.consumer_info(STREAM, durable)
@@ -703,6 +810,240 @@ async def _verify(admin: str, writes: list[Write]) -> dict[str, Any]:
     }
 
 
+# -- webhooks ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class FeedEndpoint:
+    name: str
+    agency: str
+    region: str | None
+    types: list[str]
+    region_prefix: str | None
+    id: str = ""
+    secret: str = ""
+
+
+async def _register_endpoints(
+    cluster: Cluster, keys: DevKeys, issuer: str, audience: str, villages: list[str]
+) -> tuple[list[FeedEndpoint], int]:
+    """Each FEED_ENDPOINTS entry registered through the gateway with its agency's own token; then, once the feeds
+    outbox is published and the fan-out has caught up, the stream's last sequence: every later event an endpoint may
+    see must reach it."""
+    endpoints: list[FeedEndpoint] = []
+    async with httpx.AsyncClient(base_url=cluster.gateway_url, timeout=30) as client:
+        for name, (agency, region, types, prefix, _fail) in FEED_ENDPOINTS.items():
+            token = mint_token(keys, issuer=issuer, audience=audience, agency=agency, region=region,
+                               ttl=dt.timedelta(hours=2))  # fmt: skip
+            endpoint = FeedEndpoint(name, agency, region, types, villages[0] if prefix == VILLAGE else prefix)
+            data: dict[str, Any] = {"url": f"http://127.0.0.1:{cluster.receiver_ports[name]}/hook/{name}",
+                                    "eventTypes": types, "description": f"cluster rehearsal: {name}"}  # fmt: skip
+            if endpoint.region_prefix:
+                data["regionPrefix"] = endpoint.region_prefix
+            response = await client.post(
+                "/graphql", json={"query": CREATE_ENDPOINT, "variables": {"in": data}},
+                headers={"authorization": f"Bearer {token}"},
+            )  # fmt: skip
+            body = response.json()
+            created = (body.get("data") or {}).get("createWebhookEndpoint")
+            if not created:
+                raise RuntimeError(f"webhook endpoint {name} not created: {body.get('errors')}")
+            endpoint.id, endpoint.secret = str(created["endpoint"]["id"]), str(created["secret"])
+            endpoints.append(endpoint)
+    conn = await asyncpg.connect(asyncpg_dsn(cluster.database_url))
+    nc = await connect(cluster.nats.url, name="bench-cluster-feeds", reconnect=False)
+    try:
+        js = nc.jetstream()
+        deadline = time.monotonic() + 60
+        while True:
+            unpublished = int(await conn.fetchval("SELECT count(*) FROM feeds.outbox WHERE published_at IS NULL"))
+            try:
+                info = await js.consumer_info(STREAM, "feeds-fanout")
+                behind = info.num_pending + info.num_ack_pending
+            except Exception:
+                behind = -1  # not created yet
+            if unpublished == 0 and behind == 0:
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the fan-out did not catch up ({unpublished} unpublished, {behind} behind)")
+            await asyncio.sleep(0.5)
+        last = int((await js.stream_info(STREAM)).state.last_seq)
+    finally:
+        await nc.close()
+        await conn.close()
+    return endpoints, last
+
+
+def _signature_ok(secret: str, record: dict[str, Any]) -> bool:
+    """Standard Webhooks: HMAC-SHA256 of `id.timestamp.body` under the secret's bytes, one of the `v1,` signatures."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{record['id']}.{record['ts']}.".encode() + record["body"].encode()
+    expected = "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    return any(hmac.compare_digest(part, expected) for part in str(record.get("sig") or "").split())
+
+
+def _phase_at(walls: list[tuple[str, float]], at: float) -> str:
+    phase = walls[0][0]
+    for name, started in walls:
+        if started <= at:
+            phase = name
+    return phase
+
+
+def _delivered_as(
+    event: dict[str, Any], seq: int, audience: Audience, types: list[str], prefix: str | None
+) -> dict[str, Any] | None:
+    """The body an endpoint must receive for a stream event (None: it may not see it), as the fan-out builds it."""
+    if not matches_types(str(event.get("type")), types):
+        return None
+    projected = project(event, audience, region_prefix=prefix)
+    return None if projected is None else projected | {"sequence": str(seq)}
+
+
+async def _verify_feeds(
+    admin: str, nats_url: str, endpoints: list[FeedEndpoint], after_seq: int, receivers: Path,
+    walls: list[tuple[str, float]],
+) -> dict[str, Any]:  # fmt: skip
+    """Per endpoint: the events of the stream after `after_seq` it may receive (its frozen grants, types and region
+    filter, through `demimas_feeds.visibility.project`) against what its receiver recorded."""
+    reader = StreamReader(nats_url, name="bench-cluster-verify")
+    stream: dict[str, tuple[int, dict[str, Any]]] = {}
+    messages = 0
+    try:
+        async for message in reader.read(after=0, max_messages=10**9):
+            messages += 1
+            event = orjson.loads(message.data)
+            stream.setdefault(str(event.get("id")), (message.sequence, event))
+        first, last = await reader.bounds()
+    finally:
+        await reader.close()
+    conn = await asyncpg.connect(asyncpg_dsn(admin))
+    try:
+        rows = {str(r["id"]): r for r in await conn.fetch(
+            "SELECT id, agency, event_types, region_prefix, owner_scopes, owner_region "
+            "FROM feeds.endpoints")}  # fmt: skip
+        queue = {str(r["id"]): (str(r["endpoint_id"]), int(r["seq"]), r["status"]) for r in await conn.fetch(
+            "SELECT id, endpoint_id, seq, status FROM feeds.deliveries")}  # fmt: skip
+    finally:
+        await conn.close()
+    per: dict[str, dict[str, Any]] = {}
+    for endpoint in endpoints:
+        row = rows[endpoint.id]
+        audience = Audience(row["agency"], frozenset(row["owner_scopes"]), row["owner_region"])
+        types, prefix = list(row["event_types"]), row["region_prefix"]
+        visible: dict[str, dict[str, Any]] = {}  # event id -> the body it must be delivered as
+        for event_id, (seq, event) in stream.items():
+            if seq > after_seq and (body := _delivered_as(event, seq, audience, types, prefix)) is not None:
+                visible[event_id] = body
+        answered: dict[str, int] = {}  # webhook-id -> the last status answered
+        webhook_ids: dict[str, set[str]] = {}  # event id -> webhook-ids
+        delivered: dict[str, float] = {}  # event id -> when first answered 2xx
+        counts: Counter[str] = Counter()
+        top_stream, top_queue = 0, 0
+        lags: dict[str, list[float]] = {}
+        path = receivers / f"{endpoint.name}.jsonl"
+        lines = path.read_bytes().splitlines() if path.exists() else []
+        for line in lines:
+            record = orjson.loads(line)
+            counts["requests"] += 1
+            wid = str(record["id"])
+            if not _signature_ok(endpoint.secret, record):
+                counts["bad_signatures"] += 1
+                continue
+            if abs(int(record["ts"]) - record["at"]) > 300:
+                counts["stale_timestamps"] += 1
+            body = orjson.loads(record["body"])
+            event_id = str(body.get("id"))
+            seq = int(body.get("sequence", 0))
+            previous = answered.get(wid)
+            answered[wid] = int(record["status"])
+            if previous is None:  # a first delivery: in order by stream sequence and by the endpoint's queue
+                counts["first_deliveries"] += 1
+                counts["out_of_order_vs_stream"] += seq < top_stream
+                top_stream = max(top_stream, seq)
+                mine = queue.get(wid)
+                if mine is None or mine[0] != endpoint.id:
+                    counts["webhook_ids_not_in_queue"] += 1
+                else:
+                    counts["out_of_order_vs_queue"] += mine[1] < top_queue
+                    top_queue = max(top_queue, mine[1])
+                webhook_ids.setdefault(event_id, set()).add(wid)
+            elif 200 <= previous < 300:
+                counts["duplicates"] += 1  # sent again after the receiver had taken it: the webhook-id tells
+            else:
+                counts["retries_after_a_failure_answer"] += 1
+            counts["concurrent_arrivals"] += int(record.get("concurrent", 0)) > 0
+            known = stream.get(event_id)
+            if known is None:
+                counts["unknown_events"] += 1
+                continue
+            if known[0] <= after_seq:
+                counts["events_from_before_the_endpoints"] += previous is None
+                continue
+            wanted = visible.get(event_id)
+            if wanted is None:
+                counts["unexpected"] += previous is None
+                continue
+            if body != wanted:
+                counts["body_mismatches"] += previous is None
+            if 200 <= int(record["status"]) < 300 and event_id not in delivered:
+                delivered[event_id] = float(record["at"])
+                occurred = dt.datetime.fromisoformat(str(wanted["time"])).timestamp()
+                lags.setdefault(_phase_at(walls, occurred), []).append((record["at"] - occurred) * 1000)
+        missing = [e for e in visible if e not in delivered]
+        statuses = Counter(status for eid, (owner, _s, status) in queue.items() if owner == endpoint.id)
+        every_lag = [lag for phase_lags in lags.values() for lag in phase_lags]
+        per[endpoint.name] = {
+            "agency": endpoint.agency,
+            "region": endpoint.region,
+            "event_types": types,
+            "region_prefix": prefix,
+            "expected": len(visible),
+            "delivered": len(delivered),
+            "missing": len(missing),
+            "missing_sample": [
+                {"event": e, "sequence": stream[e][0], "type": stream[e][1].get("type")} for e in missing[:10]
+            ],
+            **{
+                k: counts[k]
+                for k in (
+                    "requests",
+                    "first_deliveries",
+                    "duplicates",
+                    "retries_after_a_failure_answer",
+                    "unexpected",
+                    "body_mismatches",
+                    "bad_signatures",
+                    "stale_timestamps",
+                    "out_of_order_vs_stream",
+                    "out_of_order_vs_queue",
+                    "concurrent_arrivals",
+                    "webhook_ids_not_in_queue",
+                    "unknown_events",
+                    "events_from_before_the_endpoints",
+                )
+            },
+            "events_under_two_webhook_ids": sum(len(w) > 1 for w in webhook_ids.values()),
+            "queue_by_status": dict(statuses),
+            "lag_ms": {
+                "p50": _p(every_lag, 50),
+                "p95": _p(every_lag, 95),
+                "max": round(max(every_lag), 1) if every_lag else None,
+            },
+            "lag_p95_ms_by_phase": {phase: _p(lags.get(phase, []), 95) for phase in PHASES},
+        }
+    return {
+        "stream": {
+            "first_seq": first,
+            "last_seq": last,
+            "messages_read": messages,
+            "distinct_events": len(stream),
+            "endpoints_registered_at_seq": after_seq,
+        },
+        "endpoints": per,
+    }
+
+
 async def _verify_chain(url: str, keys: DevKeys) -> dict[str, Any]:
     from demimas_common.settings import CommonSettings
 
@@ -809,6 +1150,11 @@ def _rehearse(argv: list[str] | None) -> int:
                            agency=Agency.KP2MI, ttl=dt.timedelta(hours=2))  # fmt: skip
         villages = sorted(str(r[0]) for r in iter_villages() if r[0] and str(r[0]).startswith("16.06.13.2"))[:VILLAGES]
         events: list[dict[str, Any]] = []
+        settings = cluster.stack.settings
+        feed_endpoints, feeds_from_seq = asyncio.run(
+            _register_endpoints(cluster, keys, settings.jwt_issuer, settings.jwt_audience, villages)
+        )
+        print(f"{len(feed_endpoints)} webhook endpoints registered; stream at {feeds_from_seq}", file=sys.stderr)
 
         async def run_load() -> Load:
             limits = httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT)
@@ -828,6 +1174,16 @@ def _rehearse(argv: list[str] | None) -> int:
         print("draining ...", file=sys.stderr, flush=True)
         drain_s, left = asyncio.run(_drain(cluster.database_url, cluster.nats.url))
         report = asyncio.run(_verify(cluster.database_url, load.writes))
+        receiver_stats = cluster.stop_receivers()
+        feeds = asyncio.run(_verify_feeds(cluster.database_url, cluster.nats.url, feed_endpoints, feeds_from_seq,
+                                          cluster.receivers_dir, load.phase_walls))  # fmt: skip
+        for name, stats in receiver_stats.items():
+            feeds["endpoints"][name]["receiver"] = stats
+        feeds["fanout_gaps_filled"] = [  # the fan-out's own notice when it read events a stopped one had held
+            line[:300] for path in sorted((work / "logs").glob("feeds-*.log"))
+            for line in path.read_text(errors="replace").splitlines() if "held by a fan-out" in line
+        ]  # fmt: skip
+        per_endpoint = feeds["endpoints"].values()
         chain = asyncio.run(_verify_chain(cluster.gateway_url, keys))
         writes = load.writes
         acked = [w for w in writes if w.acked]
@@ -836,6 +1192,16 @@ def _rehearse(argv: list[str] | None) -> int:
             "cluster_events_lost": len(report["lost"]),
             "cluster_double_effects": sum(report["double"].values()),
             "cluster_p95_ms": {phase: f["p95_ms"] for phase, f in _phase_figures(writes).items()},
+            "feeds_events_expected": sum(e["expected"] for e in per_endpoint),
+            "feeds_events_missing": sum(e["missing"] for e in per_endpoint),
+            "feeds_events_unexpected": sum(e["unexpected"] + e["unknown_events"] for e in per_endpoint),
+            "feeds_duplicates": sum(e["duplicates"] for e in per_endpoint),
+            "feeds_out_of_order": sum(e["out_of_order_vs_stream"] + e["out_of_order_vs_queue"] for e in per_endpoint),
+            "feeds_concurrent_sends": sum(e["concurrent_arrivals"] for e in per_endpoint),
+            "feeds_bad_signatures": sum(e["bad_signatures"] for e in per_endpoint),
+            "feeds_body_mismatches": sum(e["body_mismatches"] for e in per_endpoint),
+            "feeds_events_under_two_webhook_ids": sum(e["events_under_two_webhook_ids"] for e in per_endpoint),
+            "feeds": feeds,
             "writes_offered": len(writes),
             "writes_failed": sum(w.outcome == "failed" for w in writes),
             "writes_applied_before_retry": sum(w.outcome == "applied_before_retry" for w in writes),
@@ -875,8 +1241,14 @@ def _rehearse(argv: list[str] | None) -> int:
     write_results(RESULTS / "cluster.json", figures)
     for name in ("cluster_writes_acked", "cluster_events_lost", "cluster_double_effects", "cluster_p95_ms",
                  "writes_failed", "writes_retried", "writes_applied_before_retry", "double_effects", "audit_chain",
-                 "drain_s", "left_after_drain", "total_s"):  # fmt: skip
+                 "drain_s", "left_after_drain", "total_s", "feeds_events_expected", "feeds_events_missing",
+                 "feeds_events_unexpected", "feeds_duplicates", "feeds_out_of_order", "feeds_concurrent_sends",
+                 "feeds_bad_signatures", "feeds_body_mismatches", "feeds_events_under_two_webhook_ids"):  # fmt: skip
         print(f"{name}: {figures.get(name)}")
+    for name, e in (figures.get("feeds") or {}).get("endpoints", {}).items():
+        print(f"  webhook {name}: " + ", ".join(f"{k}={e[k]}" for k in (
+            "expected", "delivered", "missing", "duplicates", "retries_after_a_failure_answer", "unexpected",
+            "out_of_order_vs_stream", "out_of_order_vs_queue", "concurrent_arrivals", "lag_ms")))  # fmt: skip
     for phase, f in figures["phases"].items():
         print(f"  {phase}: {f}")
     return 0

@@ -75,7 +75,7 @@ def _parsed_tuples(path: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, .
                 departures.append((
                     did, wid, r["destination_country"], r["sector"], r["occupation"], r["scheme"],
                     r["procedural"] == "true", r["employer"] or None, date(r["departure_date"]),
-                    date(r["contract_end"]) if r["contract_end"] else None,
+                    date(r["contract_end"]) if r["contract_end"] else None, r.get("occupation_code") or None,
                 ))  # fmt: skip
             if status == "RETURNED":
                 returns.append((uuid7(), wid, did, date(r["return_date"]), r["return_reason"], None))

@@ -63,7 +63,7 @@ from demimas_common.events.stream import ensure_stream
 from demimas_common.service import discover_services
 from demimas_registry.adapters.villages import load_villages
 from demimas_registry.domain.stats import contribution
-from demimas_registry.domain.vocabulary import PlacementScheme, WorkerStatus
+from demimas_registry.domain.vocabulary import EducationLevel, PlacementScheme, Sector, Sex, WorkerStatus
 from demimas_registry.importer.prepare import DEPARTURE_COLUMNS, RETURN_COLUMNS, WORKER_COLUMNS
 
 WORKERS, FAMILY = 10_000_000, 15_000_000
@@ -94,6 +94,10 @@ FROM registry.workers w
 LEFT JOIN registry.departures d ON d.id = w.latest_departure_id
 CROSS JOIN LATERAL (VALUES
     ('status', w.status),
+    ('education', w.education),
+    ('sex', w.sex),
+    (CASE WHEN w.status = 'ABROAD' THEN 'sector' END, d.sector),
+    (CASE WHEN w.status = 'ABROAD' THEN 'occupation' END, coalesce(left(d.occupation_code, 1), 'UNCLASSIFIED')),
     (CASE WHEN w.status = 'ABROAD' THEN 'destination' END, d.destination_country),
     (CASE WHEN w.status = 'ABROAD' THEN 'scheme' END, d.scheme),
     (CASE WHEN d.id IS NOT NULL THEN 'departed' END, 'ever'),
@@ -262,13 +266,16 @@ async def _check_stats(conn: Any) -> None:
     for (code,) in villages:
         expected: Counter[tuple[str, str, str]] = Counter()
         for r in await conn.fetch(
-            """SELECT w.status, d.destination_country, d.scheme, d.procedural FROM registry.workers w
+            """SELECT w.status, w.education, w.sex, d.destination_country, d.scheme, d.procedural, d.sector,
+                      d.occupation_code FROM registry.workers w
                LEFT JOIN registry.departures d ON d.id = w.latest_departure_id WHERE w.village_code = $1""",
             code,
         ):
             scheme = PlacementScheme(r["scheme"]) if r["scheme"] else None
             c = contribution(code, WorkerStatus(r["status"]), destination=r["destination_country"], scheme=scheme,
-                             procedural=r["procedural"])  # fmt: skip
+                             procedural=r["procedural"], education=EducationLevel(r["education"]), sex=Sex(r["sex"]),
+                             sector=Sector(r["sector"]) if r["sector"] else None,
+                             occupation_code=r["occupation_code"])  # fmt: skip
             expected.update(c.keys())
         found = {
             (code, r["dimension"], r["key"]): r["count"]

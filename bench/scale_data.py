@@ -45,6 +45,7 @@ from demimas_registry.synthetic import (
     MEN_JOBS,
     MOBILE_PREFIXES,
     NON_PROCEDURAL_SHARE,
+    OCCUPATION_CODES,
     OTHER_JOBS,
     RETURN_REASONS,
     SCHEMES,
@@ -225,7 +226,8 @@ class Generator:
             employer = f"{self._name(False).split()[1]} {EMPLOYERS[int(rng.random() * len(EMPLOYERS))]}"
         contract_end = dt.date.fromordinal(left + 730) if procedural else None
         return (uuid7(), worker_id, country, "INFORMAL" if informal else "FORMAL", job, scheme, procedural, employer,
-                self.dates[left - self.base], contract_end, self.stamps[left - self.base])  # fmt: skip
+                self.dates[left - self.base], contract_end, OCCUPATION_CODES.get(job),
+                self.stamps[left - self.base])  # fmt: skip
 
     def _worker(self, index: int, chunk: Chunk) -> None:
         rng, today = self.rng, self.today.toordinal()

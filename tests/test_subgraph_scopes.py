@@ -39,12 +39,13 @@ from demimas_common.auth.principal import Agency, Principal
 from demimas_common.errors import Forbidden, Unauthenticated
 from demimas_common.graphql.context import RequestContext
 from demimas_designation.entrypoints.graphql.schema import schema as designation_schema
+from demimas_feeds.entrypoints.graphql.schema import schema as feeds_schema
 from demimas_pillars.entrypoints.graphql.schema import schema as pillars_schema
 from demimas_registry.entrypoints.graphql.schema import schema as registry_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS = {"registry": registry_schema, "designation": designation_schema, "pillars": pillars_schema,
-           "audit": audit_schema, "cases": cases_schema}  # fmt: skip
+           "audit": audit_schema, "cases": cases_schema, "feeds": feeds_schema}  # fmt: skip
 ROOT_TYPES = {"Query", "Mutation", "Subscription"}
 Groups = tuple[frozenset[str], ...]
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
+import json
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -285,3 +287,58 @@ async def test_the_trace_id_handed_back_finds_the_request_in_audit_trace(
 
         [audited] = await until(traced, "the return reached the audit store under the returned trace id")
         assert (audited["subject"], audited["actorAgency"]) == (worker, "KP2MI")
+
+
+AUDIT_GUIDE = Path(__file__).resolve().parents[2] / "docs" / "audit.md"
+
+
+def guide_operation(name: str, placeholder: str) -> str:
+    """The ```graphql block of docs/audit.md that defines `query <name>`, as an auditor would copy it, with its
+    placeholder ("…") replaced."""
+    blocks: list[str] = re.findall(r"^```graphql\n(.*?)^```", AUDIT_GUIDE.read_text(), flags=re.S | re.M)
+    [block] = [b for b in blocks if f"query {name} " in b]
+    assert block.count('"…"') == 1, block
+    return block.replace('"…"', json.dumps(placeholder))
+
+
+async def test_an_auditor_finds_a_batch_read_of_a_worker_with_the_guide_s_query(
+    endpoints: Endpoints, mint: Callable[..., str]
+) -> None:
+    """A regency office reads a page of a village's workers with their NIKs and phones (one recorded read naming
+    every worker of the page, subject `batch:N`); the auditor's query of docs/audit.md, with the AUDITOR token alone,
+    finds that read under each of the workers. Without audit:read nothing of it is answered."""
+    kp2mi, disnaker, auditor = mint("KP2MI"), mint("DISNAKER", region="16.06"), mint("AUDITOR")
+    first, second = await abroad(endpoints, kp2mi), await abroad(endpoints, kp2mi)
+    page = """query Page($code: String!) { workers(filter: {villageCode: $code}, first: 500) {
+        edges { node { id nik phone } } } }"""
+    data = await gateway(endpoints, page, {"code": "16.06.13.2006"}, disnaker,
+                         headers={"x-demimas-purpose": "PLACEMENT_SERVICE"})  # fmt: skip
+    read = {e["node"]["id"] for e in data["workers"]["edges"]}
+    niks = {e["node"]["nik"] for e in data["workers"]["edges"]}
+    assert {first, second} <= read
+
+    async def found(worker: str) -> list[dict[str, Any]]:
+        answer = await gateway(endpoints, guide_operation("PersonAccesses", worker), {}, auditor)
+        return [e["node"] for e in answer["personalDataAccesses"]["edges"]
+                if e["node"]["agency"] == "DISNAKER" and e["node"]["operation"] == "Page"]  # fmt: skip
+
+    [batch] = await until(lambda: found(first), "the page's read reached the audit store")
+    assert batch["purpose"] == "PLACEMENT_SERVICE"
+    assert set(batch["fields"]) == {"nik", "phone"}
+    assert batch["service"] == "registry"
+    assert batch["workerCount"] == len(read)
+    assert set(batch["event"]["data"]["workerIds"]) == read  # every worker of the page, ids only
+    assert batch["event"]["subject"] == f"batch:{len(read)}"
+    assert await found(second) == [batch]  # the same read, under the other worker
+    recorded = orjson.dumps(batch).decode()
+    assert not [nik for nik in niks if nik in recorded]  # ids only, never the data read
+    query = guide_operation("PersonAccesses", first)
+    answer = await gateway(endpoints, query, {}, auditor)
+    assert answer["personalDataAccesses"]["totalCount"] == len(answer["personalDataAccesses"]["edges"])
+
+    for token in (kp2mi, disnaker, mint("KP2MI", purpose="DATA_SUBJECT_REQUEST")):  # no audit:read
+        _, refused = await ask(endpoints.gateway, query, {}, token=token)
+        assert refused["data"] == {"personalDataAccesses": None}, refused
+        assert {e["extensions"]["code"] for e in refused["errors"]} == {"UNAUTHORIZED_FIELD_OR_TYPE"}
+    _, regional = await ask(endpoints.gateway, query, {}, token=mint("AUDITOR", region="16"))
+    assert regional["data"]["personalDataAccesses"]["edges"] == []  # audit records lie in no region

@@ -108,6 +108,39 @@ async def test_proposal_to_decree_with_registry_data_joined(endpoints: Endpoints
     _, refused = await ask(endpoints.gateway, suspend, {"id": designation["id"]}, token=disnaker)
     assert refused["errors"][0]["extensions"]["code"] == "UNAUTHORIZED_FIELD_OR_TYPE"  # no designation:decide
 
+    # the auditor follows the decree: the village's events (villageCode), the designation's consequence in the
+    # pillars service (the portfolio it opened, caused by the designation), and that flow by its correlation id
+    auditor = mint("AUDITOR")
+    by_village = """query A($v: String!) { auditEvents(filter: {villageCode: $v,
+        type: "demimas.designation.village.designated"}) { edges { node { id correlationId
+        consequences { id type correlationId causedBy { id } } } } } }"""
+
+    async def opened() -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        _, answer = await ask(endpoints.gateway, by_village, {"v": village}, token=auditor)
+        assert "errors" not in answer, answer
+        nodes = [e["node"] for e in answer["data"]["auditEvents"]["edges"]]
+        return [(n, c) for n in nodes for c in n["consequences"] if c["type"] == "demimas.pillars.portfolio.opened"]
+
+    found: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    for _ in range(300):  # the pillars service opens the portfolio when the designation's event reaches it
+        found = await opened()
+        if found:
+            break
+        await asyncio.sleep(0.1)
+    [(decree, portfolio)] = found
+    assert portfolio["causedBy"] == {"id": decree["id"]}  # the forward link is the backward one reversed
+    flow = portfolio["correlationId"]
+    assert flow in (decree["correlationId"], decree["id"])
+    by_flow = (
+        "query F($c: String!) { auditEvents(filter: {correlationId: $c}) { edges { node { id correlationId } } } }"
+    )
+    _, answer = await ask(endpoints.gateway, by_flow, {"c": flow}, token=auditor)
+    nodes = answer["data"]["auditEvents"]["edges"]
+    assert portfolio["id"] in [n["node"]["id"] for n in nodes]
+    assert {n["node"]["correlationId"] for n in nodes} == {flow}
+    _, refused = await ask(endpoints.gateway, by_flow, {"c": flow}, token=kp2mi)  # KP2MI holds no audit:read
+    assert refused["data"] == {"auditEvents": None}
+
 
 async def test_workflow_refusals_through_the_gateway(endpoints: Endpoints, mint: Callable[..., str]) -> None:
     propose = 'mutation P($v: String!) { proposeVillage(villageCode: $v, justification: "%s") { id } }' % ("x" * 30)

@@ -68,7 +68,10 @@ async def test_the_change_feed_through_the_gateway(
     try:
         js = nc.jetstream()
         start = int((await js.stream_info(STREAM)).state.last_seq)
-        here, there = "16.06.13.2006", "33.07.03.2011"
+        # villages of their own: the stream is the session's, and every service's projections read these made-up
+        # registrations too (another test's counts of a shared village would be one off)
+        serial = uuid.uuid4().int % 900 + 3000
+        here, there = f"16.06.13.{serial}", f"33.07.03.{serial}"
         events = []
         for code in (here, there):
             worker = str(uuid.uuid4())

@@ -270,6 +270,11 @@ async def world(
         hook = {"url": "http://127.0.0.1:9/walk", "eventTypes": ["demimas.registry.*"], "regionPrefix": THERE_REGENCY}
         created = await _do(gateway, create, {"in": hook}, mint("KP2MI"))
         there["WebhookEndpoint"] = [created["createWebhookEndpoint"]["endpoint"]["id"]]
+        # And the regional callers' own agencies' endpoints made by their offices of "there": of their agency, but
+        # of another region (BP3MI's first, so that a lookup by id asks the within-agency case).
+        for agency, office in (("DISNAKER", THERE_REGENCY), ("BP3MI", THERE_PROVINCE)):
+            created = await _do(gateway, create, {"in": hook}, mint(agency, region=office))
+            there["WebhookEndpoint"].insert(0, created["createWebhookEndpoint"]["endpoint"]["id"])
         names = {"Walk Person B", "Walk Person B Junior", "Kabupaten Wonosobo", "Jawa Tengah", "Pilot terpadu 2",
                  CASE_TEXT}  # fmt: skip
         yield World(gateway, urls, there, names)

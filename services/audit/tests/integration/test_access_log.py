@@ -114,9 +114,10 @@ async def test_each_type_can_be_read_through_its_partial_index_even_on_a_generic
     only when the query itself implies the index's predicate and names its expression: the types and the JSON path
     are literals in the SQL. Whether the planner prefers the index depends on the table's statistics, so to ask
     whether it *can* use it, the other ways are taken away in a transaction that is rolled back: the (type, seq)
-    index is dropped, sequential and plain index scans are off; what remains is a bitmap scan of the partial index,
-    which must look the worker up in it (`Index Cond`). SQLAlchemy's `event["data"]["workerIds"]` fails this: the
-    subscript is no expression of the index, which is then only read whole, as the list of the type's rows."""
+    index and the other indexes covering the access types (migration 0004: agency, purpose) are dropped, sequential
+    and plain index scans are off; what remains is a bitmap scan of the partial index, which must look the worker up
+    in it (`Index Cond`). SQLAlchemy's `event["data"]["workerIds"]` fails this: the subscript is no expression of
+    the index, which is then only read whole, as the list of the type's rows."""
     dialect = asyncpg.dialect()  # type: ignore[no-untyped-call]
     compiled = access_log_query(WORKER).compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
     nulls = ", ".join(["NULL"] * len(compiled.positiontup or ()))  # a generic plan does not look at the values
@@ -127,7 +128,8 @@ async def test_each_type_can_be_read_through_its_partial_index_even_on_a_generic
         await transaction.start()
         try:
             await driver.execute(
-                "DROP INDEX audit.records_type; SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off; "
+                "DROP INDEX audit.records_type, audit.records_access_agency, audit.records_access_purpose; "
+                "SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off; "
                 "SET LOCAL plan_cache_mode = force_generic_plan"
             )
             await driver.execute(f"PREPARE access_log AS {compiled}")

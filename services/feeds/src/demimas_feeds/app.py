@@ -64,6 +64,7 @@ def engine_parts(r: Resources[FeedsSettings]) -> EngineParts:
             connect_timeout=s.feeds_connect_timeout_seconds,
             response_cap=s.feeds_response_cap_bytes,
             poll_seconds=s.feeds_poll_seconds,
+            https_only=policy.https_only,
         ),
         resolve=policy_resolver(partial(address_problem, policy=policy), url_system_resolver),
         on_disable=publish_disabled,

@@ -35,6 +35,9 @@ class FeedsSettings(CommonSettings):
         default=64 * 1024, ge=1024, le=1024 * 1024, description="A receiver's answer is read up to this, then closed."
     )
     feeds_max_endpoints_per_agency: int = Field(default=50, ge=1, le=10_000, description="Endpoints per agency.")
+    feeds_max_endpoints_per_office: int = Field(
+        default=5, ge=1, le=10_000, description="Endpoints per office of an agency (the tokens of one region)."
+    )
     feeds_changes_scan_limit: int = Field(
         default=10_000, ge=100, le=1_000_000, description="Stream messages one `changes` call reads at most."
     )

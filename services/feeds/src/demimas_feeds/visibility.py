@@ -3,17 +3,19 @@
 `project(event, audience)` returns the CloudEvent to hand over (structured JSON: specversion, id, source, type,
 subject, time, datacontenttype, data; the caller adds `sequence`) or None when the audience may not see it:
 
-- **Scopes per family**: `registry.*` needs registry:read (`registry.family.*` family:read); `designation.*`
-  stats:read; `pillars.pilot.*` pilot:read, other `pillars.*` pillars:read; `cases.*` case:read, and the case must be
-  one the agency sees: KP2MI, or a case-handling regional agency (BP3MI, DISNAKER) within its region, or the case's
-  ownerAgency or toAgency; a RESTRICTED case only to KP2MI, its owner and the agency it is referred to.
-  `feeds.endpoint.*` only to the endpoint's own agency, and to a regional token only when the endpoint's
-  `ownerRegion` lies within its region (as the API shows endpoints). `audit.*`, every `*.personal_data.accessed`
-  and any type without a JSON Schema in the contract: never.
+- **Scopes per family**: `registry.*` needs registry:read (`registry.family.*` family:read); `designation.village.*`
+  stats:read, `designation.proposal.*` one of the designation:* scopes (as the `Proposal` type); `pillars.pilot.*`
+  pilot:read, other `pillars.*` pillars:read; `cases.*` case:read, and the case must be one the agency sees: KP2MI, or
+  a case-handling regional agency (BP3MI, DISNAKER) within its region, or the case's ownerAgency or toAgency; a
+  RESTRICTED case only to KP2MI, its owner and the agency it is referred to. `feeds.endpoint.*` only to the endpoint's
+  own agency (a token with a region: only the endpoints created within it, `ownerRegion`, as the API shows it).
+  `audit.*`, every `*.personal_data.accessed` and any type without a JSON Schema in the contract: never.
 - **Region**: `data.villageCode` must lie within the audience's region (regional tokens) and within `region_prefix`
   (the endpoint's or the request's filter); an event without a villageCode goes only to audiences without a region
-  and without a region filter. `feeds.endpoint.*` events concern the agency's own configuration and carry no village:
-  their region rule is the owner's region above.
+  and without a region filter. `feeds.endpoint.*` events concern the agency's own configuration, carry no place and
+  are exempt from the region rule.
+- **People**: a person's id (`personId`, `workerId(s)`, `familyMemberId(s)`) is left out unless the audience holds
+  registry:read (a family member's: family:read too), as on every GraphQL path (docs/contracts.md#scopes).
 - **Data**: only the properties its JSON Schema names (recursively where the schema describes nested objects), so a
   field a producer adds without a contract change never leaves the system; another village code than the event's
   own (`previousVillageCode`) is left out when it lies outside the audience's region or filter; the envelope drops
@@ -29,7 +31,7 @@ from typing import Any
 from demimas_common.auth.principal import Principal, region_covers
 from demimas_common.events.schemas import KNOWN_TYPES, schema_for
 
-__all__ = ["Audience", "allowed_fields", "matches_types", "project", "receivable", "required_scope"]
+__all__ = ["Audience", "allowed_fields", "matches_types", "project", "receivable", "required_scopes"]
 
 CASE_HANDLERS = frozenset({"KP2MI", "BP3MI", "DISNAKER"})
 """Agencies that see every case of their region (docs/cases.md); the others only the cases they own or receive."""
@@ -47,8 +49,13 @@ class Audience:
         return cls(principal.agency.value, frozenset(principal.scopes), principal.region)
 
 
-def required_scope(event_type: str) -> str | None:
-    """The scope an event type asks for, or None when no audience ever receives it (or it is agency-only)."""
+DESIGNATION_SCOPES = frozenset({"designation:propose", "designation:verify", "designation:decide"})
+"""Any of them reads proposals (the `Proposal` type's declaration); their events need one too."""
+
+
+def required_scopes(event_type: str) -> frozenset[str] | None:
+    """The scopes an event type asks for (any one suffices), or None when no audience ever receives it (or it is
+    agency-only)."""
     parts = event_type.split(".")
     if len(parts) != 4 or parts[0] != "demimas":
         return None
@@ -56,13 +63,13 @@ def required_scope(event_type: str) -> str | None:
     if aggregate == "personal_data" or service == "audit":
         return None
     if service == "registry":
-        return "family:read" if aggregate == "family" else "registry:read"
+        return frozenset({"family:read" if aggregate == "family" else "registry:read"})
     if service == "designation":
-        return "stats:read"
+        return DESIGNATION_SCOPES if aggregate == "proposal" else frozenset({"stats:read"})
     if service == "pillars":
-        return "pilot:read" if aggregate == "pilot" else "pillars:read"
+        return frozenset({"pilot:read" if aggregate == "pilot" else "pillars:read"})
     if service == "cases":
-        return "case:read"
+        return frozenset({"case:read"})
     return None
 
 
@@ -73,8 +80,8 @@ def receivable(event_type: str, audience: Audience) -> bool:
         return False
     if event_type.startswith("demimas.feeds.endpoint."):
         return True
-    scope = required_scope(event_type)
-    return scope is not None and scope in audience.scopes
+    scopes = required_scopes(event_type)
+    return scopes is not None and not scopes.isdisjoint(audience.scopes)
 
 
 def matches_types(event_type: str, patterns: tuple[str, ...] | list[str]) -> bool:
@@ -126,6 +133,24 @@ def _elsewhere(key: str, value: Any, audience: Audience, region_prefix: str | No
     return not (region_covers(audience.region, value) and region_covers(region_prefix, value))
 
 
+_WORKER_IDS = frozenset({"workerId", "workerIds"})
+_FAMILY_IDS = frozenset({"familyMemberId", "familyMemberIds"})
+
+
+def _hides_person(key: str, data: dict[str, Any], audience: Audience) -> bool:
+    """Who a person is (their id) needs registry:read, a family member's family:read too, on every path
+    (docs/contracts.md#scopes): an agency with pillars:read alone learns that someone enrolled, not who."""
+    registry = "registry:read" in audience.scopes
+    family = registry and "family:read" in audience.scopes
+    if key in _WORKER_IDS:
+        return not registry
+    if key in _FAMILY_IDS:
+        return not family
+    if key == "personId":
+        return not (family if data.get("personKind") != "WORKER" else registry)
+    return False
+
+
 def _sees_case(data: dict[str, Any], audience: Audience) -> bool:
     agency = audience.agency
     involved = agency == data.get("ownerAgency") or agency == data.get("toAgency")
@@ -148,8 +173,8 @@ def project(event: dict[str, Any], audience: Audience, *, region_prefix: str | N
         ):
             return None  # another regional office's endpoint, or a national one: as the API's visible_to
     else:
-        scope = required_scope(event_type)
-        if scope is None or scope not in audience.scopes:
+        scopes = required_scopes(event_type)
+        if scopes is None or scopes.isdisjoint(audience.scopes):
             return None
         village = data.get("villageCode")
         if not isinstance(village, str):
@@ -164,6 +189,8 @@ def project(event: dict[str, Any], audience: Audience, *, region_prefix: str | N
     out["data"] = {
         key: _filter(value, fields[key])
         for key, value in data.items()
-        if key in fields and not _elsewhere(key, value, audience, region_prefix)
+        if key in fields
+        and not _elsewhere(key, value, audience, region_prefix)
+        and not _hides_person(key, data, audience)
     }
     return out

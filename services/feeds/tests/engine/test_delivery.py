@@ -85,3 +85,18 @@ async def test_a_receiver_failing_n_times_gets_retries_and_order_is_kept(
     log = await attempts(engine, endpoint_id)
     assert [(a.status_code, a.response_excerpt) for a in log[:4]] == [(503, "try later")] * 3 + [(200, "ok")]
     assert len(other.received) == 5  # the other endpoint was not held up
+
+
+async def test_the_dispatchers_pool_records_without_waiting_for_the_wal_flush(engine: AsyncEngine) -> None:
+    """Its sessions ask for asynchronous commits themselves, whatever the server's default (a record lost in a
+    crash means a resend with the same webhook-id); the test stack's server may already default to off, so the
+    setting's source says who set it."""
+    from demimas_feeds.adapters.deliveries import direct_pool
+
+    pool = await direct_pool(engine, 2)
+    try:
+        async with pool.acquire() as conn:
+            row = await conn.fetchrow("SELECT setting, source FROM pg_settings WHERE name = 'synchronous_commit'")
+    finally:
+        await pool.close()
+    assert (row["setting"], row["source"]) == ("off", "client")

@@ -201,3 +201,27 @@ async def test_an_endpoint_whose_secret_does_not_decrypt_gets_nothing_unsigned_a
     assert [r.status for r in await deliveries(engine, broken_id)] == ["PENDING"] * 3
     complaints = [r for r in caplog.records if "does not decrypt" in r.getMessage()]
     assert len(complaints) == 1
+
+
+async def test_in_production_an_http_endpoint_gets_nothing_even_if_its_row_says_http(
+    stack: TestStack, engine: AsyncEngine, js: JetStreamContext, endpoints: Endpoints, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The API refuses http:// in production; the dispatcher checks again when it sends (a row written by other means,
+    or a policy changed after registration, must not send events in clear)."""
+    village = region()
+    plain = await Receiver().start()
+    fine = await Receiver().start()
+    plain_id, _ = await endpoints.add(plain.url, region_prefix=village)  # http://127.0.0.1:...
+    await endpoints.add(fine.url, region_prefix=village)
+    try:
+        async with running(engine, stack, fast(https_only=True)):
+            await publish(js, [departed(village, n) for n in range(2)])
+            await asyncio.sleep(1.5)  # the fan-out queued both; a poll round looks at the endpoints
+            deliveries_of_plain = await deliveries(engine, plain_id)
+    finally:
+        await plain.stop()
+        await fine.stop()
+    assert plain.received == []
+    assert fine.received == []  # also http: the same rule for every endpoint
+    assert [r.status for r in deliveries_of_plain] == ["PENDING"] * 2
+    assert any("not https://" in r.getMessage() for r in caplog.records)

@@ -255,3 +255,16 @@ async def test_bad_ids_and_missing_scope(api: Api) -> None:
     assert (await api.error(narrowed, LIST, {}))["code"] == "FORBIDDEN"
     bad_cursor = await api.error(api.caller("KP2MI"), LIST, {"after": "garbage"})
     assert (bad_cursor["code"], bad_cursor["field"]) == ("BAD_USER_INPUT", "after")
+
+
+async def test_a_narrowed_token_cannot_rotate_a_wider_endpoints_secret(api: Api) -> None:
+    """The new secret signs deliveries of the endpoint's grants: a `feeds:manage`-only token of the same agency must
+    not obtain it (it could forge those deliveries to the agency's receiver)."""
+    owner = api.caller("KP2MI")
+    endpoint_id = (await create(api, owner))["endpoint"]["id"]
+    narrowed = api.caller("KP2MI", scopes=["feeds:manage"])
+    refused = await api.error(narrowed, ROTATE, {"id": endpoint_id})
+    assert refused["code"] == "FORBIDDEN"
+    assert refused["reason"] == "narrower_grants"
+    assert "registry:read" in refused["required_scopes"]
+    assert (await api.ok(owner, ROTATE, {"id": endpoint_id}))["rotateWebhookSecret"]["secret"].startswith("whsec_")

@@ -44,6 +44,8 @@ DEV = UrlPolicy.for_environment(Environment.DEVELOPMENT)
         ("ff02::1", "multicast"),
         ("240.0.0.1", "private"),
         ("198.51.100.7", "private"),
+        ("fec0::1", "private"),  # IPv6 site-local (deprecated, still routed inside some networks)
+        ("fec0::a9fe:a9fe", "private"),
     ],
 )
 def test_address_classes(address: str, problem: str | None) -> None:

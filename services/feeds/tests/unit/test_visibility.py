@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from demimas_common.auth.grants import DEFAULT_GRANTS
+from demimas_common.auth.grants import ALL_SCOPES, DEFAULT_GRANTS
 from demimas_common.auth.principal import Agency
 from demimas_common.events.envelope import new_event
-from demimas_common.events.schemas import KNOWN_TYPES
+from demimas_common.events.schemas import KNOWN_TYPES, schema_for
 from demimas_feeds.visibility import Audience, allowed_fields, matches_types, project
 
 WORKER = "01939a8e-0000-7000-8000-000000000001"
@@ -210,3 +210,99 @@ def test_previous_village_outside_the_region_is_left_out() -> None:
     inside = project({**event, "data": {**data, "previousVillageCode": "16.01.01.2001"}}, audience("BP3MI", "16"))
     assert inside is not None
     assert inside["data"]["previousVillageCode"] == "16.01.01.2001"
+
+
+# Who a person is (a worker's or family member's id) needs registry:read (a family member's, family:read too) on
+# every path (docs/contracts.md#scopes), webhooks and the change feed included: walked over every contract schema,
+# so a person id a producer adds to any event type later is covered the day its schema names it.
+PERSON_ID_PROPERTIES = {"personId", "workerId", "workerIds", "familyMemberId", "familyMemberIds"}
+PERSON_SCOPES = frozenset({"registry:read", "family:read"})
+
+
+def _sample(schema: dict[str, Any]) -> Any:
+    kinds = schema.get("type")
+    kind = next((k for k in kinds if k != "null"), "string") if isinstance(kinds, list) else kinds
+    if schema.get("enum"):
+        return next(v for v in schema["enum"] if v is not None)
+    if kind == "array":
+        return [_sample(schema.get("items") or {"type": "string"})]
+    if kind == "object":
+        return {k: _sample(v) for k, v in (schema.get("properties") or {}).items()}
+    if kind in ("integer", "number"):
+        return 1
+    if kind == "boolean":
+        return True
+    return WORKER if schema.get("format") == "uuid" else "16.06.13.2001"
+
+
+def _full_event(event_type: str, agency: str, **overrides: Any) -> dict[str, Any]:
+    """An event of the type with every property its schema names (the place and the agencies set so that the
+    audience sees it: its case, its endpoint)."""
+    data_schema = schema_for(event_type)
+    data = {name: _sample(sub) for name, sub in (data_schema.get("properties") or {}).items()}
+    data.update({k: agency for k in ("ownerAgency", "agency") if k in data})
+    data.update({k: v for k, v in overrides.items() if k in data})
+    return new_event(event_type, WORKER, data).to_dict()
+
+
+def _person_ids(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        return {k for k in value if k in PERSON_ID_PROPERTIES} | {n for v in value.values() for n in _person_ids(v)}
+    if isinstance(value, list):
+        return {n for v in value for n in _person_ids(v)}
+    return set()
+
+
+@pytest.mark.parametrize("event_type", sorted(KNOWN_TYPES))
+def test_a_person_id_needs_a_person_level_scope_in_every_event_type(event_type: str) -> None:
+    without = Audience("KP2MI", frozenset(ALL_SCOPES) - PERSON_SCOPES, None)
+    for kind in ("WORKER", "FAMILY_MEMBER"):
+        out = project(_full_event(event_type, "KP2MI", personKind=kind), without)
+        assert out is None or not _person_ids(out["data"]), f"{event_type} names a person without registry:read"
+    # a worker's id with registry:read alone; a family member's needs family:read as well
+    registry_only = Audience("KP2MI", frozenset(ALL_SCOPES) - {"family:read"}, None)
+    out = project(_full_event(event_type, "KP2MI", personKind="FAMILY_MEMBER"), registry_only)
+    assert out is None or not _person_ids(out["data"]) & {"personId", "familyMemberId", "familyMemberIds"}
+
+
+def test_kemendes_and_bnn_see_an_enrolment_but_not_whose() -> None:
+    for agency in ("KEMENDES", "BNN"):
+        out = project(_full_event("demimas.pillars.enrolment.created", agency, personKind="WORKER"), audience(agency))
+        assert out is not None
+        assert "personId" not in out["data"]
+        assert out["data"]["programme"]
+    out = project(_full_event("demimas.pillars.enrolment.created", "KP2MI", personKind="WORKER"), audience("KP2MI"))
+    assert out is not None
+    assert out["data"]["personId"] == WORKER
+
+
+def test_an_office_gets_no_events_about_another_offices_endpoints() -> None:
+    """A token with a region sees only the endpoints created within it (docs/feeds.md): their events too. A
+    regency office of DISNAKER must not learn the ids, types and filters of another regency's endpoints."""
+
+    def endpoint_event(owner_region: str | None) -> dict[str, Any]:
+        data = {"endpointId": WORKER, "agency": "DISNAKER", "status": "ACTIVE", "eventTypes": ["*"],
+                "regionPrefix": None, "version": 1, "ownerRegion": owner_region}  # fmt: skip
+        return new_event("demimas.feeds.endpoint.created", WORKER, data).to_dict()
+
+    assert project(endpoint_event("33.01"), audience("DISNAKER", "16.06")) is None
+    assert project(endpoint_event(None), audience("DISNAKER", "16.06")) is None  # a national one's: not either
+    own = project(endpoint_event("16.06"), audience("DISNAKER", "16.06"))
+    assert own is not None
+    assert own["data"]["ownerRegion"] == "16.06"
+    assert project(endpoint_event("33.01"), audience("DISNAKER")) is not None  # a national token sees them all
+
+
+def test_a_proposal_needs_a_designation_scope_as_the_proposal_type_does() -> None:
+    """`Proposal` needs one of the designation:* scopes on every GraphQL path (docs/contracts.md#grants): its
+    workflow events too. stats:read alone (KEMENDES, BNN, KEMENPPPA, KEMENIMIPAS) sees designations, not proposals."""
+    data = {"proposalId": WORKER, "villageCode": "16.06.13.2001"}
+    for step in ("submitted", "verified", "assessed", "approved", "rejected"):
+        event = new_event(f"demimas.designation.proposal.{step}", WORKER, data).to_dict()
+        for agency in ("KEMENDES", "BNN", "KEMENPPPA", "KEMENIMIPAS"):
+            assert project(event, audience(agency)) is None, (step, agency)
+        for scope in ("designation:propose", "designation:verify", "designation:decide"):
+            assert project(event, audience("KP2MI", scopes=frozenset({scope}))) is not None
+        assert project(event, audience("DISNAKER", "16.06")) is not None  # designation:propose, in its region
+    designated = new_event("demimas.designation.village.designated", WORKER, {"villageCode": "16.06.13.2001"})
+    assert project(designated.to_dict(), audience("KEMENDES")) is not None

@@ -1,6 +1,6 @@
-"""The real registry, designation, pillars and cases services on the test devstack (PostgreSQL, NATS), and the
-gateway in front of them built exactly as `make run` builds it (`build_app` from settings, so every security default
-is on)."""
+"""The real registry, designation, pillars, cases, feeds and audit services on the test devstack (PostgreSQL, NATS),
+and the gateway in front of them built exactly as `make run` builds it (`build_app` from settings, so every security
+default is on)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ import httpx
 import pytest
 import uvicorn
 
+from demimas_audit.app import SERVICE as AUDIT
+from demimas_audit.app import create_app as create_audit
+from demimas_audit.settings import AuditSettings
 from demimas_cases.app import SERVICE as CASES
 from demimas_cases.app import create_app as create_cases
 from demimas_cases.settings import CasesSettings
@@ -74,9 +77,10 @@ async def _serve(app: Any) -> tuple[str, uvicorn.Server, asyncio.Task[None]]:
 
 
 @pytest.fixture(scope="session")
-async def matrix_services(stack: TestStack, matrix_keys: DevKeys) -> AsyncIterator[dict[str, str]]:
-    """registry, designation, pillars, cases and feeds (audit's rows join the matrix when its service is added
-    here)."""
+async def matrix_services(
+    stack: TestStack, matrix_keys: DevKeys, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[dict[str, str]]:
+    """registry, designation, pillars, cases, feeds and audit."""
     common: dict[str, Any] = {
         "environment": Environment.TEST,
         "nats_url": stack.nats_url,
@@ -84,7 +88,7 @@ async def matrix_services(stack: TestStack, matrix_keys: DevKeys) -> AsyncIterat
         "jwt_audience": AUDIENCE,
         "jwks_path": Path(matrix_keys.jwks_path),
     }
-    for service in (REGISTRY, DESIGNATION, PILLARS, CASES, FEEDS):
+    for service in (REGISTRY, DESIGNATION, PILLARS, CASES, FEEDS, AUDIT):
         await migrate_service(stack.database_url, service)
     engine = create_engine(with_user(stack.database_url, runtime_role("registry")), pool_size=1)
     try:
@@ -111,6 +115,14 @@ async def matrix_services(stack: TestStack, matrix_keys: DevKeys) -> AsyncIterat
         "feeds": create_feeds(  # the API only: the session's delivery engine runs in tests/e2e
             FeedsSettings(
                 database_url=with_user(stack.database_url, runtime_role("feeds")), webhook_workers=False, **common
+            )
+        ),
+        "audit": create_audit(  # the personal data report goes through a gateway the matrix does not ask for
+            AuditSettings(
+                database_url=with_user(stack.database_url, runtime_role("audit")),
+                audit_signing_key=tmp_path_factory.mktemp("matrix-audit-key") / "audit-signing.pem",
+                gateway_url="http://gateway.invalid/graphql",
+                **common,
             )
         ),
     }

@@ -143,6 +143,17 @@ ROWS += [
         ((("caseTrail",), scopes("audit:read")),),
     ),
     Row(
+        "personalDataAccesses",
+        "query P($id: ID!) { personalDataAccesses(filter: {workerId: $id}, first: 1) { totalCount } }",
+        ((("personalDataAccesses",), scopes("audit:read")),),
+    ),
+    Row(
+        "auditEvents.consequences",
+        f'{{ auditEvents(filter: {{villageCode: "{VILLAGE}"}}, first: 1) '
+        "{ edges { node { consequences { id } } } } }",
+        ((("auditEvents",), scopes("audit:read")),),
+    ),
+    Row(
         "village.caseStats",
         f'{{ village(code: "{VILLAGE}") {{ code caseStats {{ open }} }} }}',
         ((("village",), AUTHENTICATED), (("village", "caseStats"), scopes("stats:read", "case:read"))),
@@ -421,3 +432,40 @@ async def test_mutation_matrix(
         assert codes, body
     else:
         assert codes == ["UNAUTHORIZED_FIELD_OR_TYPE"], body
+
+
+# The feeds fields that name an endpoint or a delivery by id (queries and the nested delivery log): an allowed
+# caller reaches the service, which answers NOT_FOUND for nobody's id (and alike for another agency's: see
+# tests/e2e/test_region_walk.py), a refused one never reaches it.
+BY_ID = [
+    Row(
+        "webhookEndpoint",
+        f'{{ webhookEndpoint(id: "{NOBODY}") {{ id }} }}',
+        ((("webhookEndpoint",), scopes("feeds:manage")),),
+    ),
+    Row(
+        "webhookEndpoint.deliveries",
+        f'{{ webhookEndpoint(id: "{NOBODY}") {{ deliveries(first: 1) {{ totalCount edges {{ node {{ attemptLog '
+        "{ error } } } } } }",
+        ((("webhookEndpoint",), scopes("feeds:manage")),),
+    ),
+    Row(
+        "webhookDeliveries",
+        f'{{ webhookDeliveries(endpointId: "{NOBODY}") {{ totalCount edges {{ node {{ attemptLog {{ error }} }} }} '
+        "} }",
+        ((("webhookDeliveries",), scopes("feeds:manage")),),
+    ),
+]
+
+
+@pytest.mark.parametrize("agency", AGENCIES, ids=lambda a: a or "anonymous")
+@pytest.mark.parametrize("row", BY_ID, ids=lambda r: r.name)
+async def test_by_id_matrix(
+    secured_gateway: httpx.AsyncClient, matrix_mint: Callable[..., str], row: Row, agency: str | None
+) -> None:
+    token = matrix_mint(agency, region=REGIONAL.get(agency)) if agency else None
+    body = await post(secured_gateway, row.query, None, token)
+    codes = [e["extensions"]["code"] for e in body.get("errors", [])]
+    assert not body.get("data"), body  # nobody's id: nothing comes back to anyone
+    expected = "NOT_FOUND" if refused_at(row, agency) is None else "UNAUTHORIZED_FIELD_OR_TYPE"
+    assert codes == [expected], body

@@ -44,6 +44,15 @@ JOBS: dict[str, Weighted] = {
 }
 OTHER_JOBS: Weighted = [("Housemaid", 30), ("Factory operator", 30), ("Hospitality worker", 20),
                         ("Construction worker", 20)]  # fmt: skip
+# KBJI 2014 unit groups of the jobs (KBJI 2014 adopts ISCO-08's structure; these are the ISCO-08 unit groups of the
+# same titles): domestic helpers 9111, home-based care 5322, plant operators 8189, deep-sea fishery 6223, building
+# labourers 9313, car drivers 8322, crop farm labourers 9211, waiters 5131, beauticians 5142, hotel cleaners 9112,
+# manufacturing labourers 9329.
+OCCUPATION_CODES: dict[str, str] = {
+    "Housemaid": "9111", "Caregiver": "5322", "Factory operator": "8189", "Production operator": "8189",
+    "Fishing crew": "6223", "Construction worker": "9313", "Driver": "8322", "Plantation worker": "9211",
+    "Hospitality worker": "5131", "Spa therapist": "5142", "Hotel staff": "9112", "General worker": "9329",
+}  # fmt: skip
 MEN_JOBS = {"Fishing crew", "Construction worker", "Driver", "Plantation worker"}
 INFORMAL_JOBS = {"Housemaid", "Caregiver"}
 # Among procedural placements (2024: P to P 236k, independent 21.6k, G to G 10.5k) with UKPS a little.
@@ -178,6 +187,7 @@ class SyntheticWorkers:
             "destination_country": country,
             "sector": "INFORMAL" if informal else "FORMAL",
             "occupation": job,
+            "occupation_code": OCCUPATION_CODES.get(job, ""),
             "scheme": scheme,
             "procedural": "true" if procedural else "false",
             "departure_date": departed.isoformat(),

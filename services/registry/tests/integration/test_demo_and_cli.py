@@ -38,6 +38,17 @@ async def test_demo_loads_the_seed_villages_and_families_once(registry_db: Any) 
     expected = [("16.06.03.2008", "AE", 3), ("16.06.03.2008", "BG", 3), ("16.06.03.2008", "HK", 3),
                 ("16.06.03.2008", "TR", 4), ("16.06.13.2001", "MY", 17)]  # fmt: skip
     assert [tuple(r) for r in await rows_of(registry_db.admin_url, sql, n=[r["nik"] for r in seeds])] == expected
+    # Ulak Paceh as the proposal describes it: production operators (KBJI 2014 major group 8) and general workers
+    # (9), mostly SMK/SMA graduates; the village's breakdowns count these rows (tests/e2e/test_gateway_breakdowns.py).
+    ulak = [r["nik"] for r in seeds if r["village_code"] == "16.06.13.2001"]
+    sql = (
+        "SELECT left(d.occupation_code, 1), count(*) FROM registry.workers w "
+        "JOIN registry.departures d ON d.id = w.latest_departure_id WHERE w.nik = ANY(:n) GROUP BY 1 ORDER BY 1"
+    )
+    assert [tuple(r) for r in await rows_of(registry_db.admin_url, sql, n=ulak)] == [("8", 11), ("9", 6)]
+    sql = "SELECT education, count(*) FROM registry.workers WHERE nik = ANY(:n) GROUP BY 1 ORDER BY 2 DESC, 1"
+    assert [tuple(r) for r in await rows_of(registry_db.admin_url, sql, n=ulak)] == [("SMK", 8), ("SMA", 5),
+                                                                                      ("SMP", 4)]  # fmt: skip
     count_sql = (
         "SELECT (SELECT count(*) FROM registry.family_members), "
         "(SELECT count(*) FROM registry.outbox WHERE type = 'demimas.registry.family.added'), "

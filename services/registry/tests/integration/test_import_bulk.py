@@ -180,9 +180,13 @@ async def test_statistics_and_events_match_the_imported_rows(registry_db: Any, t
     for r in rows:
         v = r["village_code"]
         expected[(v, "status", r["status"])] += 1
+        expected[(v, "education", r["education_level"])] += 1
+        expected[(v, "sex", r["sex"])] += 1
         if r["status"] == "ABROAD":
             expected[(v, "destination", r["destination_country"])] += 1
             expected[(v, "scheme", r["scheme"])] += 1
+            expected[(v, "sector", r["sector"])] += 1
+            expected[(v, "occupation", r["occupation_code"][:1] or "UNCLASSIFIED")] += 1
         if r["status"] != "CANDIDATE":
             expected[(v, "departed", "ever")] += 1
             expected[(v, "departed", "procedural")] += r["procedural"] == "true"
@@ -202,6 +206,7 @@ async def test_statistics_and_events_match_the_imported_rows(registry_db: Any, t
 async def test_upload_xlsx_over_http(client: httpx.AsyncClient, token: Callable[..., str], tmp_path: Path) -> None:
     gen = SyntheticWorkers(seed=404)
     rows = [gen.row() for _ in range(5)] + [gen.row() | {"sex": "?"}]
+    rows += [gen.row(status="ABROAD") | {"occupation_code": "97"}, gen.row(status="ABROAD") | {"occupation_code": ""}]
     book = Workbook()
     sheet = book.active
     assert sheet is not None
@@ -216,10 +221,13 @@ async def test_upload_xlsx_over_http(client: httpx.AsyncClient, token: Callable[
     response = await client.post("/imports/workers", files=files, headers={"Authorization": f"Bearer {token('KP2MI')}"})
     assert response.status_code == 200, response.text
     body = response.json()
-    assert (body["total"], body["inserted"]) == (6, 5)
+    assert (body["total"], body["inserted"]) == (8, 6)
     assert body["rejected"] == [
-        {"line": 7, "column": "sex", "code": "INVALID_VALUE", "message": body["rejected"][0]["message"]}
-    ]
+        {"line": 7, "column": "sex", "code": "INVALID_VALUE", "message": body["rejected"][0]["message"]},
+        {"line": 8, "column": "occupation_code", "code": "INVALID_OCCUPATION_CODE",
+         "message": body["rejected"][1]["message"]},
+    ]  # fmt: skip
+    assert "KBJI 2014" in body["rejected"][1]["message"]
     denied = await client.post("/imports/workers", files=files, headers={"Authorization": f"Bearer {token('BNN')}"})
     assert denied.status_code == 403
     anonymous = await client.post("/imports/workers", files=files)

@@ -60,7 +60,7 @@ class TestRegisterWorker:
         async with uow:
             worker = await handlers.register_worker(siti(), uow, MUBA)
         assert worker.id in workers.workers
-        assert workers.counters(HOME) == {("status", "CANDIDATE"): 1}
+        assert workers.counters(HOME) == {("status", "CANDIDATE"): 1, ("education", "SMK"): 1, ("sex", "FEMALE"): 1}
         assert uow.types() == ["demimas.registry.worker.registered"]
         assert (uow.published[0].actoragency, uow.published[0].actorsub) == ("DISNAKER", "muba")
 
@@ -137,7 +137,9 @@ class TestUpdateWorker:
         assert (worker.village_code, worker.version) == (NEIGHBOUR, 2)
         assert uow.types() == ["demimas.registry.worker.updated"]
         assert uow.published[0].data["previousVillageCode"] == HOME
-        assert (workers.counters(HOME), workers.counters(NEIGHBOUR)) == ({}, {("status", "CANDIDATE"): 1})
+        assert (workers.counters(HOME), workers.counters(NEIGHBOUR)) == (
+            {}, {("status", "CANDIDATE"): 1, ("education", "SMK"): 1, ("sex", "FEMALE"): 1}
+        )  # fmt: skip
 
     async def test_a_move_out_of_the_region_is_forbidden(self, uow: Any, workers: Any) -> None:
         worker_id = await registered(uow)
@@ -152,11 +154,14 @@ class TestMovements:
     async def test_departure_then_return(self, uow: Any, workers: Any) -> None:
         worker_id = await registered(uow)
         async with uow:
-            abroad = await handlers.record_departure(departure(worker_id, expected_version=1), uow, MUBA)
+            abroad = await handlers.record_departure(
+                departure(worker_id, expected_version=1, occupation_code="8189"), uow, MUBA
+            )
         assert abroad.status.value == "ABROAD"
         assert workers.counters(HOME) == {
             ("status", "ABROAD"): 1, ("destination", "MY"): 1, ("scheme", "P_TO_P"): 1, ("departed", "ever"): 1,
-            ("departed", "procedural"): 1,
+            ("departed", "procedural"): 1, ("education", "SMK"): 1, ("sex", "FEMALE"): 1, ("sector", "FORMAL"): 1,
+            ("occupation", "8"): 1,
         }  # fmt: skip
         ret = RecordReturn(worker_id, dt.date(2026, 1, 5), ReturnReason.CONTRACT_ENDED, expected_version=2)
         async with uow:
@@ -168,6 +173,8 @@ class TestMovements:
         assert returned.data["reason"] == "CONTRACT_ENDED"
         assert workers.returns[0].departure_id == workers.departures[0].id
         assert workers.counters(HOME)[("status", "RETURNED")] == 1
+        assert ("occupation", "8") not in workers.counters(HOME)  # counted while abroad only
+        assert ("sector", "FORMAL") not in workers.counters(HOME)
 
     async def test_a_refused_departure_publishes_nothing(self, uow: Any) -> None:
         worker_id = await registered(uow)

@@ -52,6 +52,8 @@ def test_indonesian_conventions_are_accepted() -> None:
         ({"scheme": "SMUGGLED"}, "scheme", "INVALID_VALUE"),
         ({"destination_country": ""}, "destination_country", "REQUIRED"),
         ({"procedural": "maybe"}, "procedural", "INVALID_VALUE"),
+        ({"occupation_code": "97"}, "occupation_code", "INVALID_OCCUPATION_CODE"),
+        ({"occupation_code": "operator"}, "occupation_code", "INVALID_OCCUPATION_CODE"),
         ({"status": "RETURNED", "return_date": "2024-01-01"}, "return_date", "INVALID_VALUE"),
     ],
 )
@@ -111,5 +113,10 @@ def test_synthetic_workers_are_valid_and_seed_villages_exact() -> None:
     tebing = [r for r in seeds if r["village_code"] == "16.06.03.2008"]
     assert len(ulak) == 17
     assert {r["destination_country"] for r in ulak} == {"MY"}
+    # The proposal's claims: mostly SMK/SMA graduates, production operators (KBJI 2014 major group 8) and general
+    # workers (9).
+    assert sum(r["education_level"] in ("SMK", "SMA") for r in ulak) > len(ulak) / 2
+    assert {r["occupation_code"][0] for r in ulak} == {"8", "9"}
+    assert sum(r["occupation_code"][0] == "8" for r in ulak) > len(ulak) / 2
     assert len(tebing) == 13
     assert {r["destination_country"] for r in tebing} == {"TR", "BG", "AE", "HK"}

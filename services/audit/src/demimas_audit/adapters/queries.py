@@ -1,5 +1,6 @@
-"""Reading the audit store: events by filter (keyset on sequence), one trace, a worker's access log, chain
-verification over a range (records streamed in chunks, so a long chain is checked in bounded memory).
+"""Reading the audit store: events by filter (keyset on sequence), one trace, an event's consequences, a worker's
+access log, reads of personal data by filter (keyset on sequence, newest first), chain verification over a range
+(records streamed in chunks, so a long chain is checked in bounded memory).
 
 Every column these queries read or filter on is covered by the chain, and verification checks it (see
 `domain/coverage.py`): a record whose columns were changed in the database is reported with its sequence and the
@@ -16,7 +17,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, RowMapping, Select, and_, literal, select, true, union_all
+from sqlalchemy import ColumnElement, RowMapping, Select, Text, and_, func, literal, select, true, union_all
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -26,10 +27,15 @@ from demimas_audit.domain.envelope import DERIVED_COLUMNS
 
 __all__ = [
     "ACCESS_TYPES",
+    "AccessFilter",
     "EventFilter",
     "Verification",
+    "access_count",
     "access_log",
     "access_log_query",
+    "access_page",
+    "access_page_query",
+    "consequences",
     "event_page",
     "events_by_ids",
     "trace",
@@ -48,6 +54,10 @@ class EventFilter:
     trace_id: str | None = None
     since: dt.datetime | None = None
     until: dt.datetime | None = None
+    correlation_id: str | None = None
+    village_code: str | None = None
+    """the village an event names in `data.villageCode` (registry, designation, pillars and cases events that
+    concern one village)"""
 
 
 async def event_page(
@@ -61,9 +71,12 @@ async def event_page(
         (r.actor_agency, f.actor_agency),
         (r.subject, f.subject),
         (r.trace_id, f.trace_id),
+        (r.correlation_id, f.correlation_id),
     ):
         if value is not None:
             where.append(column == value)
+    if f.village_code is not None:
+        where.append(data_text("villageCode") == f.village_code)
     if f.since is not None:
         where.append(r.time >= f.since)
     if f.until is not None:
@@ -80,6 +93,12 @@ async def event_page(
 
 async def trace(conn: AsyncConnection, trace_id: str) -> list[RowMapping]:
     stmt = select(records).where(records.c.trace_id == trace_id).order_by(records.c.seq).limit(10_000)
+    return list((await conn.execute(stmt)).mappings().all())
+
+
+async def consequences(conn: AsyncConnection, event_id: str, *, limit: int = 100) -> list[RowMapping]:
+    """The events whose causation id is this event's id, in chain order (partial index `records_causation`)."""
+    stmt = select(records).where(records.c.causation_id == event_id).order_by(records.c.seq).limit(limit)
     return list((await conn.execute(stmt)).mappings().all())
 
 
@@ -111,6 +130,67 @@ ACCESSED_WORKERS = records.c.event.op("->", return_type=JSONB)(_constant("data")
 )
 """`event -> 'data' -> 'workerIds'` as the partial indexes write it. SQLAlchemy's `event["data"]["workerIds"]`
 becomes a subscript with parameters (`event[$1][$2]`), an expression PostgreSQL never matches to those indexes."""
+
+
+def data_text(key: str) -> ColumnElement[str]:
+    """`(event -> 'data') ->> '<key>'` with both keys as literals, as migration 0004's indexes write it."""
+    return records.c.event.op("->", return_type=JSONB)(_constant("data")).op("->>", return_type=Text)(_constant(key))
+
+
+@dataclass(frozen=True)
+class AccessFilter:
+    """Reads of personal data: of one worker (read alone or with others: `data.workerIds`), by an agency (the one
+    the read was recorded for, `data.agency`), for a purpose, in a time range (`[since, until)`)."""
+
+    worker_id: str | None = None
+    agency: str | None = None
+    purpose: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+def _access_where(kind: str, f: AccessFilter, before: int | None) -> list[ColumnElement[bool]]:
+    r = records.c
+    where: list[ColumnElement[bool]] = [r.type == _constant(kind)]
+    if f.worker_id is not None:
+        where.append(ACCESSED_WORKERS.contains([f.worker_id]))
+    if f.agency is not None:
+        where.append(data_text("agency") == f.agency)
+    if f.purpose is not None:
+        where.append(data_text("purpose") == f.purpose)
+    if f.since is not None:
+        where.append(r.time >= f.since)
+    if f.until is not None:
+        where.append(r.time < f.until)
+    if before is not None:
+        where.append(r.seq < before)
+    return where
+
+
+def access_page_query(f: AccessFilter, *, first: int, before: int | None) -> Select[Any]:
+    """One branch per type in ACCESS_TYPES (so each can use its partial indexes, as `access_log_query`), newest
+    first over both; `first + 1` rows to tell whether another page follows."""
+    branches = [
+        select(records).where(*_access_where(kind, f, before)).order_by(records.c.seq.desc()).limit(first + 1)
+        for kind in ACCESS_TYPES
+    ]
+    found = union_all(*branches).subquery("accessed")
+    return select(found).order_by(found.c.seq.desc()).limit(first + 1)
+
+
+async def access_page(conn: AsyncConnection, f: AccessFilter, *, first: int, before: int | None) -> list[RowMapping]:
+    """Up to `first + 1` reads of personal data matching `f`, newest first, older than the sequence `before` (the
+    extra row says that another page follows: `Connection.from_rows`)."""
+    return list((await conn.execute(access_page_query(f, first=first, before=before))).mappings().all())
+
+
+async def access_count(conn: AsyncConnection, f: AccessFilter) -> int:
+    total = 0
+    for kind in ACCESS_TYPES:
+        total += int(
+            await conn.scalar(select(func.count()).select_from(records).where(*_access_where(kind, f, None))) or 0
+        )
+    return total
 
 
 def access_log_query(worker_id: str, *, limit: int = 500) -> Select[Any]:

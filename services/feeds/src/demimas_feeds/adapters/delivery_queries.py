@@ -32,9 +32,13 @@ class DeliveryQueries:
         status: str | None,
         first: int,
         after: tuple[dt.datetime, uuid.UUID] | None,
+        event_types: Sequence[str] | None = None,
     ) -> Sequence[Any]:
-        """Up to `first + 1` deliveries of the endpoint, newest first by (created_at, id)."""
+        """Up to `first + 1` deliveries of the endpoint, newest first by (created_at, id); only of `event_types`
+        when given (the types the caller may receive)."""
         query = select(*_COLUMNS).where(d.c.endpoint_id == endpoint_id)
+        if event_types is not None:
+            query = query.where(d.c.event_type.in_(list(event_types)))
         if status is not None:
             query = query.where(d.c.status == status)
         if after is not None:
@@ -42,8 +46,10 @@ class DeliveryQueries:
         query = query.order_by(d.c.created_at.desc(), d.c.id.desc()).limit(first + 1)
         return list(await self._conn.execute(query))
 
-    async def count(self, endpoint_id: uuid.UUID, status: str | None) -> int:
+    async def count(self, endpoint_id: uuid.UUID, status: str | None, event_types: Sequence[str] | None = None) -> int:
         query = select(func.count()).select_from(d).where(d.c.endpoint_id == endpoint_id)
+        if event_types is not None:
+            query = query.where(d.c.event_type.in_(list(event_types)))
         if status is not None:
             query = query.where(d.c.status == status)
         return int(await self._conn.scalar(query) or 0)

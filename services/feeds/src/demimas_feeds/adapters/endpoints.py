@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, and_, func, insert, or_, select, tuple_, update
+from sqlalchemy import Select, and_, func, insert, or_, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from demimas_common.auth.principal import Principal
@@ -99,9 +99,16 @@ class EndpointRepository:
         if done.rowcount != 1:
             raise Conflict("the webhook endpoint changed meanwhile; read it again", reason="version")
 
-    async def count_live(self, agency: str) -> int:
-        query = select(func.count()).select_from(t).where(t.c.agency == agency, t.c.deleted_at.is_(None))
-        return int(await self._conn.scalar(query) or 0)
+    async def count_live(self, agency: str, owner_region: str | None) -> tuple[int, int]:
+        """(the agency's live endpoints, those of the office: created by tokens of `owner_region`, or by national
+        tokens when None), counted under a transaction lock on the agency so that concurrent creations cannot both
+        pass a limit."""
+        await self._conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('feeds.endpoints'), hashtext(:a))"),
+                                 {"a": agency})  # fmt: skip
+        region = t.c.owner_region.is_(None) if owner_region is None else t.c.owner_region == owner_region
+        query = select(func.count(), func.count().filter(region)).select_from(t)
+        row = (await self._conn.execute(query.where(t.c.agency == agency, t.c.deleted_at.is_(None)))).one()
+        return int(row[0]), int(row[1])
 
     def _page_query(self, principal: Principal) -> Select[Any]:
         return select(t).where(visible_rows(principal))
@@ -153,6 +160,31 @@ class EndpointRepository:
             .order_by(s.c.created_at.desc(), s.c.id)
         )
         return [bytes(r.ciphertext) for r in await self._conn.execute(query)]
+
+    async def pending_bodies(
+        self, endpoint_id: uuid.UUID, *, after_seq: int = 0, limit: int = 2000
+    ) -> list[tuple[uuid.UUID, int, bytes]]:
+        """A slice of the endpoint's queue in order: (delivery id, seq, the exact body it would send)."""
+        from demimas_feeds.adapters.tables import deliveries as d
+
+        query = (
+            select(d.c.id, d.c.seq, d.c.body)
+            .where(d.c.endpoint_id == endpoint_id, d.c.status == "PENDING", d.c.seq > after_seq)
+            .order_by(d.c.seq)
+            .limit(limit)
+        )
+        return [(r.id, r.seq, bytes(r.body)) for r in await self._conn.execute(query)]
+
+    async def cancel_deliveries(self, delivery_ids: Sequence[uuid.UUID], reason: str) -> None:
+        """PENDING deliveries that must not be sent become CANCELLED, with the reason as their last error."""
+        from demimas_feeds.adapters.tables import deliveries as d
+
+        if delivery_ids:
+            await self._conn.execute(
+                update(d)
+                .where(d.c.id.in_(list(delivery_ids)), d.c.status == "PENDING")
+                .values(status="CANCELLED", last_error=reason)
+            )
 
     async def cancel_pending(self, endpoint_id: uuid.UUID) -> int:
         """A deleted endpoint's queue: its PENDING deliveries become CANCELLED (kept for the log)."""

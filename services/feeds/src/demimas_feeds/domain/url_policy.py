@@ -4,11 +4,11 @@ again, on the resolved address the connection is pinned to, at every delivery (a
 - **Syntax**: an absolute `https://` URL in production (`http://` too in development and test), with a host, no
   user name or password, no fragment, at most 2,048 characters.
 - **Addresses**: the host (a name or an IP literal) is resolved and *every* address it resolves to must be a public
-  unicast address: refused are private (RFC 1918, IPv6 ULA fc00::/7), loopback, link-local (169.254.0.0/16 with the
-  cloud metadata address 169.254.169.254, fe80::/10), unspecified, multicast, reserved, shared/CGNAT (100.64.0.0/10),
-  documentation and benchmark ranges, and IPv6 forms that embed an IPv4 address (IPv4-mapped ::ffff:0:0/96, NAT64
-  64:ff9b::/96, 6to4 2002::/16, Teredo) unless the embedded address is itself public. A name that resolves to one
-  refused address is refused whole: DNS answers may rotate, so every answer must pass.
+  unicast address: refused are private (RFC 1918, IPv6 ULA fc00::/7 and site-local fec0::/10), loopback, link-local
+  (169.254.0.0/16 with the cloud metadata address 169.254.169.254, fe80::/10), unspecified, multicast, reserved,
+  shared/CGNAT (100.64.0.0/10), documentation and benchmark ranges, and IPv6 forms that embed an IPv4 address
+  (IPv4-mapped ::ffff:0:0/96, NAT64 64:ff9b::/96, 6to4 2002::/16, Teredo) unless the embedded address is itself public.
+  A name that resolves to one refused address is refused whole: DNS answers may rotate, so every answer must pass.
 - **Development and test** (`settings.environment`) also allow loopback receivers (127.0.0.0/8, ::1), so that tests
   and demos run on one machine; never any other private address.
 """
@@ -156,8 +156,8 @@ def address_problem(address: str, policy: UrlPolicy) -> str | None:
         return "multicast"
     if isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT:
         return "shared"
-    if ip.is_private:
-        return "private"
+    if ip.is_private or (isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local):
+        return "private"  # site-local fec0::/10: deprecated, not in is_private, still routed inside some networks
     if ip.is_reserved:
         return "reserved"
     if not ip.is_global:

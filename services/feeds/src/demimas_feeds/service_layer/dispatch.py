@@ -91,6 +91,12 @@ class DispatchSettings:
     linger_seconds: float = 2.0
     """An endpoint whose queue is empty keeps its lease and slot this long for the next event (unless other
     endpoints wait for a slot)."""
+    https_only: bool = False
+    """Production: an endpoint whose URL is not https:// is not sent to, even if its row says otherwise (the API
+    refuses such URLs when they are registered; this is the second check, at the moment of sending)."""
+    turn_seconds: float = 5.0
+    """An endpoint with more to send gives its slot up after this long when other endpoints wait for one (a slow
+    receiver with a deep queue must not keep other agencies' deliveries waiting)."""
     idle_connections: int = 256
     """Kept-alive connections to endpoints whose queue is empty (the least recently used are closed)."""
 
@@ -121,6 +127,8 @@ class Dispatcher:
         self._poked: dict[uuid.UUID, asyncio.Event] = {}
         self._states: dict[uuid.UUID, EndpointState] = {}
         self._complained: dict[uuid.UUID, int] = {}
+        self._turn_ended: dict[uuid.UUID, float] = {}
+        """When each endpoint last gave its slot up (monotonic): waiting endpoints served least recently first."""
         self._senders: dict[uuid.UUID, EndpointSender] = {}
         self._keys: dict[bytes, bytes] = {}
         self._lease_conn: Any = None
@@ -229,7 +237,8 @@ class Dispatcher:
 
     async def _start(self, candidates: set[uuid.UUID]) -> None:
         free = self.settings.concurrency - len(self._loops)
-        wanted = [e for e in candidates if e not in self._loops][: max(0, free)]
+        waiting = sorted((e for e in candidates if e not in self._loops), key=lambda e: self._turn_ended.get(e, 0.0))
+        wanted = waiting[: max(0, free)]
         if len(wanted) < len(candidates - self._loops.keys()):
             self._look = True  # some wait for a free slot: look again when one frees
         if not wanted:
@@ -264,6 +273,9 @@ class Dispatcher:
             log.warning("feeds dispatcher: endpoint %s: %s: %s", endpoint_id, type(exc).__name__, exc)
             self._look = True
         finally:
+            self._turn_ended[endpoint_id] = time.monotonic()
+            if len(self._turn_ended) > 100_000:
+                self._turn_ended.clear()
             self._poked.pop(endpoint_id, None)
             self._loops.pop(endpoint_id, None)
             ENDPOINTS_SERVED.dec()
@@ -278,6 +290,7 @@ class Dispatcher:
         # delivery) never takes one again, and a redelivered (older) delivery is the next head at once.
         poked = self._poked[endpoint_id]
         drained = False
+        turn_ends = time.monotonic() + self.settings.turn_seconds
         while self._running:
             if drained and not poked.is_set():
                 # the last claim took all there was: whatever comes later comes with a wake-up
@@ -302,17 +315,27 @@ class Dispatcher:
             drained = len(batch) < self.settings.batch
             if not batch:
                 continue
-            outcomes, blocked = await self._send(state, batch)
+            outcomes, blocked = await self._send(state, batch, turn_ends)
             if outcomes:
                 await self._record(state, outcomes)
             if blocked:
                 return  # the head waits for its retry: the scheduler comes back when it is due
+            if self._look and time.monotonic() >= turn_ends:
+                self._look = True  # others wait for a slot: give this one up; the queue is due and comes back
+                return
 
-    async def _send(self, state: EndpointState, batch: list[Claimed]) -> tuple[list[Outcome], bool]:
+    async def _send(
+        self, state: EndpointState, batch: list[Claimed], turn_ends: float = float("inf")
+    ) -> tuple[list[Outcome], bool]:
+        """Send the claimed deliveries in order; stops early (not blocked) when the endpoint's turn is over and other
+        endpoints wait for a slot: what was not sent stays PENDING and due, claimed again next turn."""
         sender = self._senders.get(state.id)
         if sender is None or sender.url != state.url:
             if sender is not None:
                 await self._senders.pop(state.id).close()
+            if self.settings.https_only and not state.url.lower().startswith("https://"):
+                self._complain(state, "its URL is not https:// (production sends over TLS only)")
+                return [], True
             try:
                 sender = EndpointSender(
                     state.url, resolve=self.resolve, connect_timeout=self.settings.connect_timeout,
@@ -325,6 +348,8 @@ class Dispatcher:
         backoff = self.settings.backoff
         outcomes: list[Outcome] = []
         for delivery in batch:
+            if outcomes and self._look and time.monotonic() >= turn_ends:
+                return outcomes, False
             now = _now()
             if delivery.next_attempt_at > now:
                 return outcomes, True

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import uuid_utils
 
 from demimas_common.auth.principal import Principal
-from demimas_common.errors import Conflict
+from demimas_common.errors import Conflict, Forbidden
 from demimas_feeds.domain import events
 from demimas_feeds.domain.commands import CreateEndpoint, EndpointAction, UpdateEndpoint
 from demimas_feeds.domain.endpoint import (
@@ -25,6 +25,7 @@ from demimas_feeds.domain.endpoint import (
 )
 from demimas_feeds.domain.secrets import SecretBox, new_secret
 from demimas_feeds.domain.url_policy import Resolver, UrlPolicy, resolve_target, system_resolver
+from demimas_feeds.service_layer.fanout import still_deliverable
 from demimas_feeds.service_layer.ports import FeedsUoW
 from demimas_feeds.settings import FeedsSettings
 
@@ -56,6 +57,7 @@ class EndpointRules:
     policy: UrlPolicy
     rotation_grace: dt.timedelta
     max_per_agency: int = 50
+    max_per_office: int = 5
     resolver: Resolver = system_resolver
     clock: Callable[[], dt.datetime] = field(default=_now)
 
@@ -66,6 +68,7 @@ class EndpointRules:
             policy=UrlPolicy.for_environment(settings.environment),
             rotation_grace=dt.timedelta(hours=settings.feeds_rotation_grace_hours),
             max_per_agency=settings.feeds_max_endpoints_per_agency,
+            max_per_office=settings.feeds_max_endpoints_per_office,
         )
 
 
@@ -88,10 +91,19 @@ async def create_endpoint(cmd: CreateEndpoint, uow: FeedsUoW, principal: Princip
     region_prefix = check_region_prefix(cmd.region_prefix, principal)
     description = check_description(cmd.description)
     target = await resolve_target(cmd.url, rules.policy, rules.resolver)
-    if await uow.endpoints.count_live(principal.agency.value) >= rules.max_per_agency:
+    # The agency's limit, and within it one per office (a token's region): DISNAKER is one agency of hundreds of
+    # regency offices, and one of them must not be able to take every endpoint the agency may have.
+    agency_count, office_count = await uow.endpoints.count_live(principal.agency.value, principal.region)
+    if agency_count >= rules.max_per_agency:
         raise Conflict(
             f"{principal.agency.value} has {rules.max_per_agency} webhook endpoints, the most allowed: delete one "
             "first",
+            reason="too_many_endpoints",
+        )
+    if principal.region is not None and office_count >= rules.max_per_office:
+        raise Conflict(
+            f"the office of {principal.region} has {rules.max_per_office} webhook endpoints, the most one office of "
+            "an agency may have: delete one first",
             reason="too_many_endpoints",
         )
     now = rules.clock()
@@ -148,13 +160,38 @@ async def update_endpoint(cmd: UpdateEndpoint, uow: FeedsUoW, principal: Princip
         owner_region=principal.region,
     )
     await uow.endpoints.save(changed)
+    # What waits was projected for the grants, region and filter frozen before: whatever the new ones would not
+    # deliver exactly so (a narrower token pointing the endpoint at its own URL) is cancelled, never sent. Read in
+    # slices: a queue may hold a replay's 100,000 deliveries.
+    before = (endpoint.url, endpoint.audience, endpoint.region_prefix, endpoint.event_types)
+    if (changed.url, changed.audience, changed.region_prefix, changed.event_types) != before:
+        after_seq = 0
+        while slice_ := await uow.endpoints.pending_bodies(changed.id, after_seq=after_seq):
+            stale = [
+                delivery_id
+                for delivery_id, _seq, body in slice_
+                if not still_deliverable(body, changed.event_types, changed.audience, changed.region_prefix)
+            ]
+            await uow.endpoints.cancel_deliveries(
+                stale, "endpoint updated: no longer delivered with its new grants or filter"
+            )
+            after_seq = slice_[-1][1]
     uow.publish(events.endpoint_updated(changed, principal.actor))
     await uow.commit()
     return changed
 
 
 async def rotate_secret(cmd: EndpointAction, uow: FeedsUoW, principal: Principal, rules: EndpointRules) -> Rotated:
+    """Only a token holding every grant the endpoint delivers with may rotate it: the new secret signs deliveries of
+    those grants, and a narrowed token (say `feeds:manage` alone) that could rotate could forge them to the agency's
+    own receiver or lock the receiver out."""
     endpoint = await _load(uow, principal, cmd.endpoint_id)
+    missing = sorted(endpoint.owner_scopes - frozenset(principal.scopes))
+    if missing:
+        raise Forbidden(
+            "This endpoint delivers with grants your token lacks; rotate its secret with a token that has them.",
+            field="id", reason="narrower_grants", required_scopes=missing,
+        )  # fmt: skip
     now = rules.clock()
     old_expires_at = now + rules.rotation_grace
     await uow.endpoints.expire_secrets(endpoint.id, now, old_expires_at)

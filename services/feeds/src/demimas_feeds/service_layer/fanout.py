@@ -11,6 +11,12 @@ endpoint whose types, region and visibility (visibility.py, with the endpoint's 
   wait, so the order of `seq` is the stream's order even when replicas take turns.
 - The body is the projected CloudEvent with `sequence` (the stream sequence, a string as the CloudEvents sequence
   extension says), the exact bytes that are signed and sent.
+- **No event skipped ahead.** Events fetched by a fan-out that then died (kill -9 mid-batch, or a NATS node lost
+  with a batch in flight) come back from the server only after the consumer's ack wait (30 s), while later events
+  flow; queued then, they would go out after events that followed them. So before a batch the fan-out looks for a
+  gap between the last stream sequence it handled (at start: the consumer's ack floor) and the batch's first, and
+  reads the missing events from the stream by sequence first (`_fill_gap`; the inbox drops those already handled,
+  and the server's later redelivery of each the same way).
 - After the commit, the dispatcher of this process is woken with the endpoints that got deliveries, and every other
   process's by the NOTIFY sent in the same transaction.
 """
@@ -27,15 +33,19 @@ from typing import Any
 
 import orjson
 from nats.aio.msg import Msg
+from nats.js.errors import NotFoundError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from uuid_utils.compat import uuid7
 
 from demimas_common.events.consumer import EventConsumer
-from demimas_common.events.envelope import CloudEvent
+from demimas_common.events.envelope import CloudEvent, InvalidEvent
+from demimas_common.events.schemas import validate_event
+from demimas_common.events.stream import STREAM
 from demimas_feeds.adapters.deliveries import (
     ActiveEndpoint,
     NewDeliveries,
     active_endpoints,
+    changed_since,
     direct_connection,
     endpoints_version,
     insert_deliveries,
@@ -43,11 +53,13 @@ from demimas_feeds.adapters.deliveries import (
 )
 from demimas_feeds.visibility import Audience, matches_types, project
 
-__all__ = ["DURABLE", "FANOUT_LOCK", "EndpointCache", "Fanout", "FanoutConsumer", "delivery_body"]
+__all__ = ["DURABLE", "FANOUT_LOCK", "EndpointCache", "Fanout", "FanoutConsumer", "delivery_body", "still_deliverable"]
 
 log = logging.getLogger("demimas.feeds.fanout")
 DURABLE = "feeds-fanout"
 FANOUT_LOCK = 0x46454544_46414E4F  # "FEEDFANO"
+GAP_LIMIT = 10_000
+"""At most this many events are read by sequence to close a gap (the consumer holds at most 1,000 unacknowledged)."""
 GroupKey = tuple[str, frozenset[str], str | None, str | None]
 
 
@@ -80,6 +92,22 @@ def delivery_body(event: dict[str, Any], audience: Audience, region_prefix: str 
     return orjson.dumps(projected)
 
 
+def still_deliverable(body: bytes, event_types: Sequence[str], audience: Audience, region_prefix: str | None) -> bool:
+    """Whether a stored body (projected for the grants frozen on its endpoint when the event came) is exactly what
+    the endpoint's present types, grants and region filter would deliver: an update by a token with fewer grants, or
+    a narrower filter, must not send what was projected for wider ones (queued or redelivered)."""
+    try:
+        event = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False
+    if not isinstance(event, dict) or not matches_types(str(event.get("type", "")), tuple(event_types)):
+        return False
+    sequence = event.pop("sequence", None)
+    if not isinstance(sequence, str) or not sequence.isdigit():
+        return False
+    return delivery_body(event, audience, region_prefix, int(sequence)) == bytes(body)
+
+
 class Fanout:
     """The batch handler: events (with their stream sequences) to deliveries."""
 
@@ -94,16 +122,30 @@ class Fanout:
 
     async def apply(self, conn: AsyncConnection, events: Sequence[CloudEvent]) -> None:
         driver: Any = (await conn.get_raw_connection()).driver_connection
-        groups = await self.cache.current(driver)
-        if not groups:
-            return
-        new = NewDeliveries.empty()
-        for event in events:
-            self.add(new, groups, event, self.sequences.get(event.id, 0))
-        if new:
+        for _ in range(5):
+            groups = await self.cache.current(driver)
+            if not groups:
+                return
+            new = NewDeliveries.empty()
+            for event in events:
+                self.add(new, groups, event, self.sequences.get(event.id, 0))
+            if not new:
+                return
+            # An endpoint updated meanwhile (a narrower token, a new URL) must not get bodies projected for the
+            # grants it had: the versions are checked under a row lock after the insert, and the batch is fanned
+            # out again with the endpoints read afresh when one changed.
+            await driver.execute("SAVEPOINT feeds_fanout")
             await insert_deliveries(driver, new)
-            await notify(driver, new.endpoint_ids, origin=self.origin)
-            self.touched.update(new.endpoint_ids)
+            versions = {e.id: e.version for members in groups.values() for e in members}
+            if not await changed_since(driver, {i: versions[i] for i in set(new.endpoint_ids)}):
+                await driver.execute("RELEASE SAVEPOINT feeds_fanout")
+                break
+            await driver.execute("ROLLBACK TO SAVEPOINT feeds_fanout")
+            self.cache.version = None
+        else:
+            raise RuntimeError("the webhook endpoints kept changing during the fan-out of a batch")
+        await notify(driver, new.endpoint_ids, origin=self.origin)
+        self.touched.update(new.endpoint_ids)
 
     @staticmethod
     def add(new: NewDeliveries, groups: dict[GroupKey, list[ActiveEndpoint]], event: CloudEvent, sequence: int,
@@ -148,9 +190,16 @@ class FanoutConsumer(EventConsumer):
         )  # fmt: skip
         self._lock_conn: Any = None
         self._running = True
+        self._next_seq: int | None = None
+        """The stream sequence after the last one this fan-out handled (None until its first batch)."""
+        self.gap_events = 0
+        """Events read from the stream by sequence because another fan-out had fetched them and died (or a batch
+        was lost in flight): metrics, tests and the cluster rehearsal."""
 
     async def process_available(self) -> int:
         messages = await self.pull.next_batch()
+        if messages:
+            await self._fill_gap(min(m.metadata.sequence.stream for m in messages))
         self.fanout.sequences = {_event_id(m): m.metadata.sequence.stream for m in messages}
         try:
             if not (len(messages) > 1 and await self._handle_batch(messages)):
@@ -160,8 +209,51 @@ class FanoutConsumer(EventConsumer):
             touched, self.fanout.touched = self.fanout.touched, set()
             if touched:
                 self.wake(touched)
+        if messages:
+            last = max(m.metadata.sequence.stream for m in messages) + 1
+            self._next_seq = last if self._next_seq is None else max(self._next_seq, last)
         await self.pull.update_lag()
         return len(messages)
+
+    async def _fill_gap(self, first: int) -> None:
+        """Fan out, in order, the events between the last one handled here (at start: the consumer's ack floor) and
+        `first`, the batch's first sequence: the server gave them to a fan-out that died (or they were lost in
+        flight) and holds them until the ack wait ends. Those already handled are dropped by the inbox."""
+        start = self._next_seq
+        if start is None:
+            info = await self.pull._sub.consumer_info()
+            start = int(info.ack_floor.stream_seq) + 1
+        if first <= start:
+            return
+        assert self.pull._nc is not None
+        js = self.pull._nc.jetstream()
+        start = max(start, int((await js.stream_info(STREAM)).state.first_seq))  # not what retention removed
+        if first - start > GAP_LIMIT:
+            log.warning("feeds-fanout: %d events held elsewhere; left to their redelivery", first - start)
+            return
+        filled = 0
+        for seq in range(start, first):
+            try:
+                raw = await js.get_msg(STREAM, seq)
+                event = CloudEvent.from_json(raw.data or b"")
+                validate_event(event)
+            except (NotFoundError, InvalidEvent):
+                continue  # gone from the stream, or an event the consumer dead-letters when it comes back
+            self.fanout.sequences = {event.id: seq}
+            try:
+                if await self._apply(event):
+                    filled += 1
+            finally:
+                touched, self.fanout.touched = self.fanout.touched, set()
+                if touched:
+                    self.wake(touched)
+        self._next_seq = first
+        if filled:
+            self.gap_events += filled
+            notice = (
+                "feeds-fanout: %d events of sequences %d-%d were held by a fan-out that stopped (or lost in flight)"
+            )
+            log.warning(notice + "; fanned out from the stream before the later ones", filled, start, first - 1)
 
     async def _lead(self) -> bool:
         """Take the fan-out lock (held on a connection of its own until stopped); False while another has it."""

@@ -39,6 +39,7 @@ def departure_from_row(row: Row[Any] | Any) -> Departure:
         employer=row.employer,
         departure_date=row.departure_date,
         contract_end=row.contract_end,
+        occupation_code=row.occupation_code,
     )
 
 
@@ -200,6 +201,7 @@ def _departure_values(d: Departure) -> dict[str, Any]:
         "employer": d.employer,
         "departure_date": d.departure_date,
         "contract_end": d.contract_end,
+        "occupation_code": d.occupation_code,
     }
 
 

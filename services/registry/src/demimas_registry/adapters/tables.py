@@ -81,6 +81,7 @@ departures = Table(
     Column("departure_date", Date, nullable=False),
     Column("contract_end", Date),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("occupation_code", Text),  # KBJI 2014 (domain.occupations); revision 0002
     Index("departures_worker", "worker_id", "departure_date"),
 )
 

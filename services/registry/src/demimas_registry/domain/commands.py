@@ -63,6 +63,7 @@ class RecordDeparture:
     employer: str | None = None
     contract_end: dt.date | None = None
     expected_version: int | None = None
+    occupation_code: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from demimas_common.errors import BadUserInput
 from demimas_registry.domain import validation as v
 from demimas_registry.domain.commands import AddFamilyMember, RecordDeparture, RecordReturn, RegisterWorker
 from demimas_registry.domain.model import Consent, Departure, FamilyMember, Return, Worker, age_on, is_minor
+from demimas_registry.domain.occupations import check_occupation_code
 
 __all__ = ["new_departure", "new_family_member", "new_return", "new_worker", "uuid7"]
 
@@ -67,6 +68,7 @@ def new_departure(cmd: RecordDeparture, *, today: dt.date | None = None) -> Depa
         employer=v.check_free_text(cmd.employer, field="employer", max_length=200) if cmd.employer else None,
         departure_date=departure_date,
         contract_end=cmd.contract_end,
+        occupation_code=check_occupation_code(cmd.occupation_code) if cmd.occupation_code else None,
     )
 
 

@@ -47,6 +47,8 @@ class Departure:
     employer: str | None
     departure_date: dt.date
     contract_end: dt.date | None
+    occupation_code: str | None = None
+    """KBJI 2014 code (domain.occupations), optional; `occupation` is the free text as written."""
 
 
 @dataclass(frozen=True, slots=True)

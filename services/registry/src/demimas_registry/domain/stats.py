@@ -1,7 +1,9 @@
 """Per-village migrant statistics, maintained by deltas rather than computed by scans.
 
-Each worker contributes a small set of counters to its village: its status; while abroad, its destination and
-placement scheme; once it has departed at least once, whether its latest departure was procedural. A change
+Each worker contributes a small set of counters to its village: its status, education level and sex (every
+registered worker, like `total`); while abroad, its destination, placement scheme, sector and occupation (KBJI 2014
+major group of its latest departure, or UNCLASSIFIED without a code), like `abroad`; once it has departed at least
+once, whether its latest departure was procedural. A change
 to a worker subtracts its old contribution and adds the new one, so `Village.migrantStats` is one indexed read at
 any registry size.
 """
@@ -12,7 +14,8 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from demimas_registry.domain.vocabulary import PlacementScheme, WorkerStatus
+from demimas_registry.domain.occupations import major_group
+from demimas_registry.domain.vocabulary import EducationLevel, PlacementScheme, Sector, Sex, WorkerStatus
 
 __all__ = ["Contribution", "MigrantStats", "StatKey", "contribution", "delta"]
 
@@ -20,6 +23,7 @@ StatKey = tuple[str, str, str]  # (village code, dimension, key)
 
 STATUS, DESTINATION, SCHEME, DEPARTED = "status", "destination", "scheme", "departed"
 EVER, PROCEDURAL = "ever", "procedural"
+EDUCATION, SEX, SECTOR, OCCUPATION = "education", "sex", "sector", "occupation"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,15 +34,27 @@ class Contribution:
     scheme: PlacementScheme | None = None
     procedural: bool | None = None
     """Latest departure's procedural flag, None when the worker never departed."""
+    education: EducationLevel | None = None
+    sex: Sex | None = None
+    sector: Sector | None = None
+    occupation_code: str | None = None
+    """Latest departure's KBJI 2014 code (None: no code; counted as UNCLASSIFIED while abroad)."""
 
     def keys(self) -> list[StatKey]:
         v = self.village_code
         keys: list[StatKey] = [(v, STATUS, self.status.value)]
+        if self.education is not None:
+            keys.append((v, EDUCATION, self.education.value))
+        if self.sex is not None:
+            keys.append((v, SEX, self.sex.value))
         if self.status is WorkerStatus.ABROAD:
             if self.destination:
                 keys.append((v, DESTINATION, self.destination))
             if self.scheme:
                 keys.append((v, SCHEME, self.scheme.value))
+            if self.sector:
+                keys.append((v, SECTOR, self.sector.value))
+                keys.append((v, OCCUPATION, major_group(self.occupation_code)))
         if self.procedural is not None:
             keys.append((v, DEPARTED, EVER))
             if self.procedural:
@@ -53,8 +69,12 @@ def contribution(
     destination: str | None = None,
     scheme: PlacementScheme | None = None,
     procedural: bool | None = None,
+    education: EducationLevel | None = None,
+    sex: Sex | None = None,
+    sector: Sector | None = None,
+    occupation_code: str | None = None,
 ) -> Contribution:
-    return Contribution(village_code, status, destination, scheme, procedural)
+    return Contribution(village_code, status, destination, scheme, procedural, education, sex, sector, occupation_code)
 
 
 def delta(changes: Iterable[tuple[Contribution | None, Contribution | None]]) -> dict[StatKey, int]:
@@ -76,10 +96,16 @@ class MigrantStats:
     by_scheme: dict[str, int] = field(default_factory=dict)
     departed: int = 0
     procedural: int = 0
+    by_education: dict[str, int] = field(default_factory=dict)
+    by_sex: dict[str, int] = field(default_factory=dict)
+    by_sector: dict[str, int] = field(default_factory=dict)
+    by_occupation: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_rows(cls, rows: Iterable[tuple[str, str, int]]) -> MigrantStats:
-        by: dict[str, dict[str, int]] = {STATUS: {}, DESTINATION: {}, SCHEME: {}, DEPARTED: {}}
+        by: dict[str, dict[str, int]] = {
+            STATUS: {}, DESTINATION: {}, SCHEME: {}, DEPARTED: {}, EDUCATION: {}, SEX: {}, SECTOR: {}, OCCUPATION: {},
+        }  # fmt: skip
         for dimension, key, count in rows:
             if count and dimension in by:
                 by[dimension][key] = count
@@ -89,6 +115,10 @@ class MigrantStats:
             by_scheme=by[SCHEME],
             departed=by[DEPARTED].get(EVER, 0),
             procedural=by[DEPARTED].get(PROCEDURAL, 0),
+            by_education=by[EDUCATION],
+            by_sex=by[SEX],
+            by_sector=by[SECTOR],
+            by_occupation=by[OCCUPATION],
         )
 
     @property

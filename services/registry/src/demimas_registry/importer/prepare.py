@@ -42,7 +42,7 @@ WORKER_COLUMNS = (
 )  # fmt: skip
 DEPARTURE_COLUMNS = (
     "id", "worker_id", "destination_country", "sector", "occupation", "scheme", "procedural", "employer",
-    "departure_date", "contract_end",
+    "departure_date", "contract_end", "occupation_code",
 )  # fmt: skip
 RETURN_COLUMNS = ("id", "worker_id", "departure_id", "return_date", "reason", "note")
 
@@ -112,7 +112,8 @@ class BatchBuilder:
         d = record.departure
         if d is not None:
             b.departures.append((d.id, d.worker_id, d.destination_country, d.sector, d.occupation, d.scheme,
-                                 d.procedural, d.employer, d.departure_date, d.contract_end))  # fmt: skip
+                                 d.procedural, d.employer, d.departure_date, d.contract_end,
+                                 d.occupation_code))  # fmt: skip
         r = record.ret
         if r is not None:
             b.returns.append((r.id, r.worker_id, r.departure_id, r.return_date, r.reason, r.note))

@@ -13,6 +13,7 @@ from demimas_common.errors import BadUserInput
 from demimas_registry.domain.commands import RecordDeparture, RecordReturn, RegisterWorker
 from demimas_registry.domain.factories import new_departure, new_return, new_worker
 from demimas_registry.domain.model import Departure, Return, Worker
+from demimas_registry.domain.occupations import INVALID_OCCUPATION_CODE
 from demimas_registry.domain.vocabulary import (
     EducationLevel,
     PlacementScheme,
@@ -33,6 +34,7 @@ _COLUMN = {
     "passportNumber": "passport_number", "destinationCountry": "destination_country", "occupation": "occupation",
     "employer": "employer", "departureDate": "departure_date", "contractEnd": "contract_end",
     "returnDate": "return_date", "note": "return_reason", "workerId": "status",
+    "occupationCode": "occupation_code",
 }  # fmt: skip
 _SEX = {"MALE": Sex.MALE, "L": Sex.MALE, "LAKI-LAKI": Sex.MALE, "FEMALE": Sex.FEMALE, "P": Sex.FEMALE,
         "PEREMPUAN": Sex.FEMALE}  # fmt: skip
@@ -133,6 +135,7 @@ def _build(values: dict[str, str], today: dt.date) -> tuple[Worker, Departure | 
                 departure_date=_date(values, "departure_date", required=True),  # type: ignore[arg-type]
                 employer=_text(values, "employer"),
                 contract_end=_date(values, "contract_end"),
+                occupation_code=_text(values, "occupation_code"),
             ),
             today=today,
         )
@@ -161,5 +164,7 @@ def parse_row(line: int, values: dict[str, str], *, today: dt.date) -> ImportRec
         code = "INVALID_NIK" if column == "nik" else "FUTURE_DATE" if "future" in exc.message else "INVALID_VALUE"
         if "characters long" in exc.message:
             code = "TOO_LONG"
+        if exc.details.get("reason") == INVALID_OCCUPATION_CODE:
+            code = INVALID_OCCUPATION_CODE
         return RowError(line, column, code, exc.message)
     return ImportRecord(line=line, worker=worker, departure=departure, ret=ret)

@@ -51,6 +51,10 @@ def worker_contribution(worker: Worker) -> Contribution:
         destination=latest.destination_country if latest else None,
         scheme=latest.scheme if latest else None,
         procedural=latest.procedural if latest else None,
+        education=worker.education,
+        sex=worker.sex,
+        sector=latest.sector if latest else None,
+        occupation_code=latest.occupation_code if latest else None,
     )
 
 

@@ -15,7 +15,15 @@ from demimas_audit.adapters import queries
 from demimas_audit.domain.envelope import derive
 from demimas_audit.entrypoints.graphql.context import AuditContext
 
-__all__ = ["AccessLogEntry", "AuditEvent", "ChainProblem", "ChainVerification", "StreamGap", "Worker"]
+__all__ = [
+    "AccessLogEntry",
+    "AuditEvent",
+    "ChainProblem",
+    "ChainVerification",
+    "PersonalDataAccess",
+    "StreamGap",
+    "Worker",
+]
 
 Ctx = Info[AuditContext, None]
 
@@ -54,6 +62,15 @@ class AuditEvent:
             found = await queries.events_by_ids(conn, [self.causation_id])
         row = found.get(self.causation_id)
         return AuditEvent.from_row(row) if row else None
+
+    @strawberry.field(
+        description="The events this one caused (their causation id is this event's id), in chain order: what a "
+        "command, a decision or an event led to in other services. At most 100."
+    )
+    async def consequences(self, info: Ctx) -> list[AuditEvent]:
+        async with info.context.engine.connect() as conn:
+            rows = await queries.consequences(conn, str(self.id))
+        return [AuditEvent.from_row(r) for r in rows]
 
     @classmethod
     def from_row(cls, r: RowMapping) -> AuditEvent:
@@ -190,3 +207,63 @@ class Worker:
                 )
             )
         return entries
+
+
+def _ids(data: dict[str, Any], key: str) -> list[strawberry.ID]:
+    return [strawberry.ID(str(i)) for i in data.get(key) or ()]
+
+
+@strawberry.type(
+    description="One recorded read of personal data (a `*.personal_data.accessed` event): who read, why, which "
+    "fields, how many workers. A read of several workers at once (a page of workers) is one record naming each of "
+    "them (ids only, never the values read), so `personalDataAccesses(filter: {workerId})` finds it under each; "
+    "the ids themselves are in `event.data.workerIds`."
+)
+class PersonalDataAccess:
+    id: strawberry.ID = strawberry.field(description="The event's id (an `AuditEvent`).")
+    sequence: int = strawberry.field(description="Position in the hash chain.")
+    at: dt.datetime
+    agency: str
+    subject: str = strawberry.field(description="The token subject that read (a person or a system).")
+    purpose: str
+    fields: list[str] = strawberry.field(description="The fields read, as the recording service names them.")
+    operation: str | None = strawberry.field(description="The client's GraphQL operation name.")
+    service: str = strawberry.field(
+        description="The service that recorded the read: registry (registered data) or cases (protection cases)."
+    )
+    worker_count: int = strawberry.field(
+        description="How many workers this read returned (more than 1: a page or batch read)."
+    )
+    family_member_count: int = strawberry.field(description="How many family members' data this read returned.")
+    case_ids: list[strawberry.ID] = strawberry.field(description="The protection cases read (cases service only).")
+    trace_id: str | None = strawberry.field(description="The request's W3C trace id: `auditTrace` follows it.")
+    row: strawberry.Private[RowMapping]
+
+    def region_code(self, info: Ctx) -> None:
+        """Audit records lie in no region: a token limited to one never sees them (auditors work nationally)."""
+
+    @strawberry.field(description="The record in the hash chain (its payload names the people read, by id).")
+    def event(self) -> AuditEvent:
+        return AuditEvent.from_row(self.row)
+
+    @classmethod
+    def from_row(cls, r: RowMapping) -> PersonalDataAccess:
+        """As the hashed event gives it (like `AuditEvent.from_row`), not the stored copies of its columns."""
+        data: dict[str, Any] = r["event"].get("data") or {}
+        e = derive(r["event"], stream_seq=r["stream_seq"], recorded_at=r["recorded_at"])
+        return cls(
+            id=strawberry.ID(str(e["event_id"])),
+            sequence=r["seq"],
+            at=e["time"],
+            agency=str(data.get("agency", e["actor_agency"] or "")),
+            subject=str(data.get("subject", e["actor_sub"] or "")),
+            purpose=str(data.get("purpose", "")),
+            fields=list(data.get("fields", [])),
+            operation=data.get("operation"),
+            service=str(e["source"]).removeprefix("demimas/"),
+            worker_count=len(data.get("workerIds") or ()),
+            family_member_count=len(data.get("familyMemberIds") or ()),
+            case_ids=_ids(data, "caseIds"),
+            trace_id=e["trace_id"],
+            row=r,
+        )

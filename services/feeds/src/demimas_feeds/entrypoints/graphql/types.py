@@ -12,7 +12,9 @@ import strawberry
 from strawberry.dataloader import DataLoader
 from strawberry.scalars import JSON
 
+from demimas_common.auth.principal import Principal
 from demimas_common.errors import BadUserInput
+from demimas_common.events.schemas import KNOWN_TYPES
 from demimas_common.graphql.ids import parse_uuid
 from demimas_common.graphql.pagination import decode_cursor, encode_cursor, validate_first
 from demimas_common.graphql.types import PageInfo
@@ -21,6 +23,7 @@ from demimas_feeds.adapters.endpoints import EndpointRepository
 from demimas_feeds.domain.endpoint import Endpoint, require_visible
 from demimas_feeds.entrypoints.graphql.context import Ctx, FeedsContext
 from demimas_feeds.service_layer.changes import Change
+from demimas_feeds.visibility import Audience, receivable
 
 __all__ = [
     "MANAGE",
@@ -36,6 +39,7 @@ __all__ = [
     "WebhookEndpointConnection",
     "WebhookEndpointStatus",
     "delivery_page",
+    "readable_types",
     "time_cursor",
 ]
 
@@ -143,11 +147,19 @@ class WebhookDeliveryConnection:
     endpoint_id: strawberry.Private[uuid.UUID]
     status_filter: strawberry.Private[str | None]
     context: strawberry.Private[FeedsContext]
+    event_types: strawberry.Private[list[str]]
 
     @strawberry.field(description="How many deliveries the whole list has (costs a count: select it only when needed).")
     async def total_count(self) -> int:
         async with self.context.engine.connect() as conn:
-            return await DeliveryQueries(conn).count(self.endpoint_id, self.status_filter)
+            return await DeliveryQueries(conn).count(self.endpoint_id, self.status_filter, self.event_types)
+
+
+def readable_types(principal: Principal) -> list[str]:
+    """The event types whose deliveries a caller may see in the log: those its own token may receive (a token of
+    the agency narrowed below the endpoint's grants does not learn which of those events happened when)."""
+    audience = Audience.of(principal)
+    return sorted(t for t in KNOWN_TYPES if receivable(t, audience))
 
 
 async def delivery_page(
@@ -160,8 +172,11 @@ async def delivery_page(
     limit = validate_first(first)
     cursor = time_cursor(after)
     status_value = status.value if status is not None else None
+    types = readable_types(ctx.require_principal())
     async with ctx.engine.connect() as conn:
-        rows = await DeliveryQueries(conn).page(endpoint_id, status=status_value, first=limit, after=cursor)
+        rows = await DeliveryQueries(conn).page(
+            endpoint_id, status=status_value, first=limit, after=cursor, event_types=types
+        )
     edges = [
         WebhookDeliveryEdge(cursor=encode_cursor((r.created_at.isoformat(), r.id)), node=WebhookDelivery.from_row(r))
         for r in rows[:limit]
@@ -172,6 +187,7 @@ async def delivery_page(
         endpoint_id=endpoint_id,
         status_filter=status_value,
         context=ctx,
+        event_types=types,
     )
 
 

@@ -107,6 +107,11 @@ class DepartureInput:
     employer: str | None = None
     contract_end: dt.date | None = None
     expected_version: int | None = None
+    occupation_code: str | None = strawberry.field(
+        default=None,
+        description="KBJI 2014 code of the occupation, major group first (e.g. 8189, or 8 alone); occupation stays "
+        "the free text. A malformed code is BAD_USER_INPUT with reason INVALID_OCCUPATION_CODE.",
+    )
 
     def to_command(self, worker_id: uuid.UUID) -> commands.RecordDeparture:
         return commands.RecordDeparture(
@@ -120,6 +125,7 @@ class DepartureInput:
             employer=self.employer,
             contract_end=self.contract_end,
             expected_version=self.expected_version,
+            occupation_code=self.occupation_code,
         )
 
 

@@ -7,12 +7,13 @@ from typing import ClassVar
 
 import strawberry
 
+from demimas_registry.domain import occupations
 from demimas_registry.domain.stats import MigrantStats as MigrantStatsValue
 from demimas_registry.domain.vocabulary import PlacementScheme, WorkerStatus
 from demimas_registry.entrypoints.graphql.context import Ctx
 from demimas_registry.entrypoints.graphql.enums import SchemeEnum
 
-__all__ = ["CountryCount", "MigrantStats", "Region", "SchemeCount"]
+__all__ = ["BreakdownEntry", "CountryCount", "MigrantStats", "Region", "SchemeCount"]
 
 
 @strawberry.type
@@ -25,6 +26,22 @@ class CountryCount:
 class SchemeCount:
     scheme: SchemeEnum  # type: ignore[valid-type]
     count: int
+
+
+@strawberry.type(description="One line of a MigrantStats breakdown: a key, its label when it has one, its count.")
+class BreakdownEntry:
+    key: str = strawberry.field(description="The value counted, e.g. SMK, FEMALE, FORMAL, or a KBJI major group 8.")
+    label: str | None = strawberry.field(description="Its name where the key is a code (KBJI 2014 major groups).")
+    count: int
+
+
+def _entries(counts: dict[str, int], label: dict[str, str] | None = None) -> list[BreakdownEntry]:
+    """Largest first, then by key; zero counts are left out (the counters never hold them)."""
+    items = sorted(counts.items(), key=lambda i: (-i[1], i[0]))
+    return [BreakdownEntry(key=k, label=(label or {}).get(k), count=n) for k, n in items if n]
+
+
+OCCUPATION_LABELS = occupations.MAJOR_GROUPS | {occupations.UNCLASSIFIED: occupations.UNCLASSIFIED_LABEL}
 
 
 @strawberry.type(description="A village's (or a region's) migrant numbers, maintained with every registry change.")
@@ -40,6 +57,19 @@ class MigrantStats:
     )
     by_destination: list[CountryCount] = strawberry.field(description="Workers abroad now, by country.")
     by_scheme: list[SchemeCount] = strawberry.field(description="Workers abroad now, by placement scheme.")
+    by_education: list[BreakdownEntry] = strawberry.field(
+        description="Workers registered (any status, summing to total), by education level (EducationLevel)."
+    )
+    by_sex: list[BreakdownEntry] = strawberry.field(
+        description="Workers registered (any status, summing to total), by sex (MALE, FEMALE)."
+    )
+    by_sector: list[BreakdownEntry] = strawberry.field(
+        description="Workers abroad now (summing to abroad), by their latest departure's sector (FORMAL, INFORMAL)."
+    )
+    by_occupation: list[BreakdownEntry] = strawberry.field(
+        description="Workers abroad now (summing to abroad), by the KBJI 2014 major group (0-9) of their latest "
+        "departure's occupationCode; UNCLASSIFIED when it has none."
+    )
 
     @classmethod
     def from_value(cls, stats: MigrantStatsValue) -> MigrantStats:
@@ -58,6 +88,10 @@ class MigrantStats:
                 SchemeCount(scheme=PlacementScheme(s), count=n)
                 for s, n in sorted(stats.by_scheme.items(), key=lambda i: -i[1])
             ],
+            by_education=_entries(stats.by_education),
+            by_sex=_entries(stats.by_sex),
+            by_sector=_entries(stats.by_sector),
+            by_occupation=_entries(stats.by_occupation, OCCUPATION_LABELS),
         )
 
 

@@ -71,6 +71,7 @@ class Departure:
     employer: str | None
     departure_date: dt.date
     contract_end: dt.date | None
+    occupation_code: str | None = strawberry.field(description="KBJI 2014 code, when one was given.")
 
     @classmethod
     def from_domain(cls, d: model.Departure) -> Departure:
@@ -84,6 +85,7 @@ class Departure:
             employer=d.employer,
             departure_date=d.departure_date,
             contract_end=d.contract_end,
+            occupation_code=d.occupation_code,
         )
 
 
