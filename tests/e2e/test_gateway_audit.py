@@ -248,6 +248,47 @@ async def test_the_personal_data_report_gathers_every_service_and_is_itself_reco
     assert refused["errors"][0]["extensions"]["code"] == "UNAUTHORIZED_FIELD_OR_TYPE"  # no subject:report
 
 
+async def test_the_trace_id_handed_back_finds_the_request_in_audit_trace(
+    endpoints: Endpoints, mint: Callable[..., str]
+) -> None:
+    """Issue 20: a caller that sends no `traceparent` gets its request's new trace id back (the `traceresponse`
+    header and `extensions.traceId`), and an auditor finds the request's events with it; a caller that sends one
+    gets its own trace id back."""
+    kp2mi, auditor = mint("KP2MI"), mint("AUDITOR")
+    back = {"returnDate": (dt.date.today() - dt.timedelta(days=2)).isoformat(), "reason": "CONTRACT_ENDED"}
+    mutation = "mutation B($id: ID!, $in: ReturnInput!) { recordReturn(workerId: $id, input: $in) { id } }"
+    returned: dict[str, str] = {}
+    for sent in (None, secrets.token_hex(16)):
+        worker = await abroad(endpoints, kp2mi)
+        headers = {"authorization": f"Bearer {kp2mi}"}
+        if sent:
+            headers["traceparent"] = f"00-{sent}-{secrets.token_hex(8)}-01"
+        response = await endpoints.gateway.post(
+            "/graphql", json={"query": mutation, "variables": {"id": worker, "in": back}}, headers=headers
+        )
+        body = response.json()
+        assert "errors" not in body, body
+        version, trace_id, span_id, flags = response.headers["traceresponse"].split("-")
+        assert (version, len(trace_id), len(span_id), len(flags)) == ("00", 32, 16, 2)
+        assert body["extensions"]["traceId"] == trace_id
+        assert trace_id == (sent or trace_id)
+        returned[worker] = trace_id
+    assert len(set(returned.values())) == 2
+    for worker, trace_id in returned.items():
+
+        async def traced(trace_id: str = trace_id) -> list[dict[str, Any]]:
+            data = await gateway(
+                endpoints,
+                "query T($t: String!) { auditTrace(traceId: $t) { type subject actorAgency } }",
+                {"t": trace_id},
+                auditor,
+            )
+            return [e for e in data["auditTrace"] if e["type"] == RETURNED]
+
+        [audited] = await until(traced, "the return reached the audit store under the returned trace id")
+        assert (audited["subject"], audited["actorAgency"]) == (worker, "KP2MI")
+
+
 AUDIT_GUIDE = Path(__file__).resolve().parents[2] / "docs" / "audit.md"
 
 

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 
 from .conftest import Endpoints, ask
@@ -186,3 +187,112 @@ async def test_bad_input_to_the_workflow_names_the_field(endpoints: Endpoints, m
     assert refused["errors"][0]["extensions"]["field"] == "reason"
     _, forged = await ask(endpoints.gateway, reject, token=kp2mi[:-4] + "AAAA")
     assert forged["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+LINKED = """
+query L($id: ID!) {
+  proposal(id: $id) {
+    status
+    village { code name }
+    evidence { id kind number sha256 documentDate termEnd }
+    decisionAssessment { decision eligible proceduralThreshold results { criterion status source value }
+      evidence { id number } }
+  }
+}"""
+DESIGNATED = """
+query D($code: String!) {
+  village(code: $code) {
+    criteriaAssessment { results { criterion value } }
+    designation { id village { code name } proposal { id status }
+      assessment { decision eligible results { criterion status source value } evidence { id number } } }
+  }
+}"""
+
+
+async def test_links_and_the_frozen_assessment_through_the_gateway(
+    endpoints: Endpoints, mint: Callable[..., str], designation_url: str
+) -> None:
+    """Issue 20: a proposal shows its evidence, its village (the registry's) and, once decided, the assessment that
+    justified the decision; the designation links to its village, its proposal and that assessment, which stays as it
+    was when the registry's numbers change; a rejection keeps its assessment too. Agencies' own tokens throughout."""
+    kp2mi, disnaker, bp3mi = mint("KP2MI"), mint("DISNAKER", region="16.06"), mint("BP3MI", region="16")
+    code, other = "16.06.10.2003", "16.06.10.2004"  # Suka Jaya and Suka Makmur: used by no other test
+    propose = "mutation P($v: String!, $j: String!) { proposeVillage(villageCode: $v, justification: $j) { id } }"
+    why = "Residents work in Malaysia as plantation workers, mostly SMP/SMA graduates"
+    add = "mutation E($id: ID!, $in: EvidenceInput!) { addEvidence(proposalId: $id, input: $in) { id } }"
+    decree = {"kind": "TASK_FORCE_DECREE", "title": "SK Kades satgas PMI", "number": "141/2026",
+              "documentDate": "2026-06-01", "termEnd": "2029-05-31", "sha256": "a" * 64}  # fmt: skip
+    visit = {"kind": "FIELD_VISIT", "title": "Kunjungan lapangan", "documentDate": dt.date.today().isoformat(),
+             "sha256": "b" * 64}  # fmt: skip
+    ids: dict[str, str] = {}
+    for village in (code, other):
+        _, proposed = await ask(endpoints.gateway, propose, {"v": village, "j": why}, token=disnaker)
+        assert "errors" not in proposed, proposed
+        ids[village] = proposed["data"]["proposeVillage"]["id"]
+        for item, token in ((decree, disnaker), (visit, bp3mi)):
+            _, added = await ask(endpoints.gateway, add, {"id": ids[village], "in": item}, token=token)
+            assert "errors" not in added, added
+        for query, token in (("mutation S($id: ID!) { submitProposal(id: $id) { id } }", disnaker),
+                             ("mutation V($id: ID!) { verifyProposal(id: $id) { id } }", bp3mi)):  # fmt: skip
+            _, answer = await ask(endpoints.gateway, query, {"id": ids[village]}, token=token)
+            assert "errors" not in answer, answer
+    pid = ids[code]
+    _, before = await ask(endpoints.gateway, LINKED, {"id": pid}, token=disnaker)
+    assert "errors" not in before, before
+    proposal = before["data"]["proposal"]
+    assert proposal["village"] == {"code": code, "name": "Suka Jaya"}  # joined from the registry
+    assert [(e["kind"], e["number"], e["sha256"]) for e in proposal["evidence"]] == [
+        ("TASK_FORCE_DECREE", "141/2026", "a" * 64), ("FIELD_VISIT", None, "b" * 64)]  # fmt: skip
+    assert proposal["decisionAssessment"] is None  # nothing decided yet
+    steps = [
+        ("mutation A($id: ID!) { assessProposal(id: $id) { eligible } }", bp3mi, {}),
+        ("mutation D($id: ID!, $d: Date!) { approveProposal(id: $id, decreeNumber: \"SK 31/2026\", decreeDate: $d,"
+         " overrideReason: \"documents filed on paper\") { status } }", kp2mi, {"d": dt.date.today().isoformat()}),
+    ]  # fmt: skip
+    for query, token, variables in steps:
+        _, answer = await ask(endpoints.gateway, query, {"id": pid, **variables}, token=token)
+        assert "errors" not in answer, answer
+    _, rejected = await ask(endpoints.gateway, 'mutation R($id: ID!) { rejectProposal(id: $id, reason: "no PMI'
+                            ' residents on record") { status } }', {"id": ids[other]}, token=kp2mi)  # fmt: skip
+    assert rejected["data"] == {"rejectProposal": {"status": "REJECTED"}}, rejected
+
+    _, decided = await ask(endpoints.gateway, LINKED, {"id": pid}, token=bp3mi)
+    frozen = decided["data"]["proposal"]["decisionAssessment"]
+    assert (frozen["decision"], frozen["eligible"], frozen["proceduralThreshold"]) == ("APPROVED", False, 0.8)
+    results = {r["criterion"]: r for r in frozen["results"]}
+    assert results["TASK_FORCE"] == {"criterion": "TASK_FORCE", "status": "MET", "source": "DOCUMENT",
+                                     "value": "141/2026"}  # fmt: skip
+    assert (results["HAS_PMI_RESIDENTS"]["status"], results["HAS_PMI_RESIDENTS"]["value"]) == ("UNKNOWN", None)
+    assert sorted(e["id"] for e in frozen["evidence"]) == sorted(e["id"] for e in proposal["evidence"])
+    _, other_decided = await ask(endpoints.gateway, LINKED, {"id": ids[other]}, token=disnaker)
+    assert other_decided["data"]["proposal"]["decisionAssessment"]["decision"] == "REJECTED"
+
+    # a resident registered after the decision: the live assessment follows, the frozen one does not
+    await register_abroad(endpoints, kp2mi, code, procedural=True)
+    for _ in range(100):
+        _, seen = await ask(endpoints.gateway, DESIGNATED, {"code": code}, token=kp2mi)
+        live = {r["criterion"]: r["value"] for r in seen["data"]["village"]["criteriaAssessment"]["results"]}
+        if live["HAS_PMI_RESIDENTS"] == "1":
+            break
+        await asyncio.sleep(0.1)
+    assert live["HAS_PMI_RESIDENTS"] == "1"
+    designation = seen["data"]["village"]["designation"]
+    assert designation["village"] == {"code": code, "name": "Suka Jaya"}
+    assert designation["proposal"] == {"id": pid, "status": "APPROVED"}
+    assert designation["assessment"] == {k: frozen[k] for k in designation["assessment"]}
+    assert {r["criterion"]: r["value"] for r in designation["assessment"]["results"]}["HAS_PMI_RESIDENTS"] is None
+
+    # the same scopes and region rule as the proposal's other fields, on every path
+    _, kemendes = await ask(endpoints.gateway, DESIGNATED, {"code": code}, token=mint("KEMENDES"))
+    refused = {tuple(e["path"]) for e in kemendes["errors"]}
+    assert refused == {("village", "designation", "proposal"), ("village", "designation", "assessment")}
+    assert kemendes["data"]["village"]["designation"]["village"]["code"] == code
+    _, elsewhere = await ask(endpoints.gateway, LINKED, {"id": pid}, token=mint("BP3MI", region="33"))
+    assert elsewhere["data"] == {"proposal": None}
+    assert "errors" not in elsewhere, elsewhere
+    entities = "query E($r: [_Any!]!) { _entities(representations: $r) { ... on Proposal { evidence { id } } } }"
+    async with httpx.AsyncClient(base_url=designation_url.removesuffix("/graphql")) as designation:
+        for token, seen in ((mint("DISNAKER", region="33.07"), None), (mint("DISNAKER", region="16.06"), 2)):
+            _, direct = await ask(designation, entities, {"r": [{"__typename": "Proposal", "id": pid}]}, token=token)
+            found = direct["data"]["_entities"][0]
+            assert (found if found is None else len(found["evidence"])) == seen, direct

@@ -223,7 +223,7 @@ def guide_namespace() -> dict[str, Any]:
 def test_the_guide_has_python_blocks_that_define_its_helpers() -> None:
     namespace = guide_namespace()
     for name in ("TokenSource", "graphql", "GraphQLError", "all_nodes", "watch", "verify_webhook", "InvalidWebhook",
-                 "sync_changes"):  # fmt: skip
+                 "sync_changes", "graphql_traced"):  # fmt: skip
         assert name in namespace, f"docs/integration.md defines no {name}"
 
 
@@ -313,6 +313,15 @@ async def test_the_guide_python_runs_against_the_gateway(
     answered = refused.value.data["village"]
     assert answered["workers"] is None  # removed
     assert isinstance(answered["migrantStats"]["total"], int)  # the rest is answered
+    # the trace id of each request comes back, with the data or with the error
+    _, trace_id = await asyncio.to_thread(guide["graphql_traced"], gateway_over_http, token, page.document,
+                                          {"code": village, "first": 1})  # fmt: skip
+    assert re.fullmatch(r"[0-9a-f]{32}", trace_id)
+    with pytest.raises(guide["GraphQLError"]) as refused:
+        await asyncio.to_thread(guide["graphql_traced"], gateway_over_http, kemendes, forbidden.document,
+                                forbidden.variables)  # fmt: skip
+    assert re.fullmatch(r"[0-9a-f]{32}", refused.value.trace_id)
+    assert refused.value.trace_id != trace_id
 
     # the subscription helper: from a cursor, the changes since then (the three registrations)
     watch = load(EXAMPLES / "16-worker-changed.subscription.graphql")

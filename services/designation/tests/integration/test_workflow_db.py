@@ -14,13 +14,16 @@ from demimas_common.auth.grants import DEFAULT_GRANTS
 from demimas_common.auth.principal import Agency, Principal
 from demimas_common.errors import BadUserInput, Conflict, Forbidden, NotFound
 from demimas_common.events.envelope import new_event
-from demimas_designation.adapters.tables import events, proposal_transitions
+from demimas_designation.adapters.proposals import ProposalRepository
+from demimas_designation.adapters.tables import SCHEMA, events, proposal_transitions
+from demimas_designation.adapters.unit_of_work import DesignationUnitOfWork
 from demimas_designation.domain.assessment import Evidence
 from demimas_designation.domain.commands import (
     AddEvidence,
     ApproveProposal,
     AssessProposal,
     ProposeVillage,
+    RejectProposal,
     SubmitProposal,
     VerifyProposal,
     WithdrawProposal,
@@ -152,3 +155,43 @@ async def test_one_open_proposal_per_village_and_approval_needs_eligibility_or_a
     await run(engine, flow.withdraw, WithdrawProposal(again.id, "duplicate"), DISNAKER)
     with pytest.raises(BadUserInput):
         await run(engine, flow.add_evidence, AddEvidence(again.id, evidence(EvidenceKind.FIELD_VISIT)), DISNAKER)
+
+
+async def test_a_decision_keeps_its_assessment_and_each_proposal_its_own_evidence(engine: AsyncEngine) -> None:
+    """Issue 20 on PostgreSQL: the frozen assessment (migration 0005) reads back as it was decided, while the live one
+    moves with the registry's numbers; `evidence_of_proposals` gives each proposal the evidence added to it."""
+    code = village("16.06")
+    await residents(engine, code, 4, procedural=4)
+    first = await run(engine, flow.propose, ProposeVillage(code, WHY), DISNAKER)
+    decree = evidence(EvidenceKind.TASK_FORCE_DECREE, number="141/2026", term_end=dt.date(2029, 5, 31))
+    await run(engine, flow.add_evidence, AddEvidence(first.id, decree), DISNAKER)
+    await run(engine, flow.submit, SubmitProposal(first.id), DISNAKER)
+    await run(engine, flow.verify, VerifyProposal(first.id, None), BP3MI)
+    await run(engine, flow.reject, RejectProposal(first.id, "the other documents are missing"), KP2MI)
+    second = await run(engine, flow.propose, ProposeVillage(code, WHY), DISNAKER)
+    visit = evidence(EvidenceKind.FIELD_VISIT, document_date=SETTINGS.clock().date())
+    await run(engine, flow.add_evidence, AddEvidence(second.id, visit), DISNAKER)
+    await run(engine, flow.submit, SubmitProposal(second.id), DISNAKER)
+    await run(engine, flow.verify, VerifyProposal(second.id, None), BP3MI)
+    await run(engine, flow.assess_proposal, AssessProposal(second.id), BP3MI)
+    await run(engine, flow.approve, ApproveProposal(second.id, "SK 5/2026", SETTINGS.clock().date(), "pilot"), KP2MI)
+    await residents(engine, code, 6, procedural=0)  # after the decision: 10 residents, 40 % procedural
+    async with engine.connect() as conn:
+        repo = ProposalRepository(conn)
+        own = await repo.evidence_of_proposals([first.id, second.id, uuid.uuid4()])
+        frozen = await repo.decision_assessments([first.id, second.id])
+    assert [e.id for e in own[first.id]] == [decree.id]
+    assert [e.id for e in own[second.id]] == [visit.id]
+    assert len(own) == 3  # an unknown id: an empty list
+    rejected, approved = frozen[first.id], frozen[second.id]
+    assert (rejected.decision, approved.decision) == (ProposalStatus.REJECTED, ProposalStatus.APPROVED)
+    assert [e.id for e in rejected.evidence] == [decree.id]
+    assert {e.id for e in approved.evidence} == {decree.id, visit.id}  # a re-proposal keeps what was evidenced
+    assert approved.evidence[[e.id for e in approved.evidence].index(decree.id)] == decree
+    assert approved.assessment.result(Criterion.HAS_PMI_RESIDENTS).value == "4"
+    assert approved.assessment.result(Criterion.PROCEDURAL_SHARE).status is CriterionStatus.MET
+    assert approved.procedural_threshold == SETTINGS.procedural_threshold
+    async with DesignationUnitOfWork(engine, schema=SCHEMA) as uow:
+        live = await flow.assessment_of(uow, code, SETTINGS, SETTINGS.clock().date())
+    assert live.result(Criterion.HAS_PMI_RESIDENTS).value == "10"
+    assert live.result(Criterion.PROCEDURAL_SHARE).status is not CriterionStatus.MET

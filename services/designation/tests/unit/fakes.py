@@ -18,6 +18,7 @@ from demimas_designation.domain.assessment import Evidence, VillageCounts
 from demimas_designation.domain.case_stats import CaseState
 from demimas_designation.domain.designation import Designation
 from demimas_designation.domain.proposal import Proposal
+from demimas_designation.domain.snapshot import DecisionAssessment
 from demimas_designation.domain.village_stats import WorkerState, village_counts_of
 from demimas_designation.domain.vocabulary import DesignationStatus
 
@@ -29,6 +30,7 @@ class InMemoryProposals:
     def __init__(self) -> None:
         self.rows: dict[uuid.UUID, Proposal] = {}
         self.evidence: dict[uuid.UUID, list[Evidence]] = {}
+        self.frozen: dict[uuid.UUID, DecisionAssessment] = {}
 
     async def add(self, proposal: Proposal) -> None:
         if any(p.village_code == proposal.village_code and p.status.open for p in self.rows.values()):
@@ -53,6 +55,11 @@ class InMemoryProposals:
 
     async def evidence_of(self, village_code: str) -> list[Evidence]:
         return [e for pid, items in self.evidence.items() if self.rows[pid].village_code == village_code for e in items]
+
+    async def freeze_assessment(self, snapshot: DecisionAssessment) -> None:
+        if snapshot.proposal_id in self.frozen:
+            raise Conflict("a decision's assessment is frozen once", reason="already_frozen")
+        self.frozen[snapshot.proposal_id] = snapshot
 
 
 class InMemoryDesignations:

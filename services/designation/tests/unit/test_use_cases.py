@@ -17,7 +17,15 @@ from demimas_common.errors import BadUserInput, Conflict, Forbidden, NotFound
 from demimas_common.events.envelope import new_event
 from demimas_designation.domain import commands as cmd
 from demimas_designation.domain.assessment import Evidence
-from demimas_designation.domain.vocabulary import DesignationStatus, EvidenceKind, Programme, ProposalStatus
+from demimas_designation.domain.snapshot import DecisionAssessment
+from demimas_designation.domain.vocabulary import (
+    Criterion,
+    CriterionStatus,
+    DesignationStatus,
+    EvidenceKind,
+    Programme,
+    ProposalStatus,
+)
 from demimas_designation.service_layer import designations as designation_flow
 from demimas_designation.service_layer import proposals as flow
 from demimas_designation.service_layer.desmigratif import import_desmigratif
@@ -239,3 +247,52 @@ async def test_the_consumer_applies_a_batch_through_the_domain_and_writes_in_bul
         await apply_event(new_event("demimas.registry.worker.updated", "x", {"villageCode": CODE}), uow)
     assert len(stats.locked) == 2  # refused before anything was locked
     assert uow.pending_events == []  # the projection publishes nothing
+
+
+async def test_the_assessment_is_frozen_with_the_decision_and_stays_as_it_was() -> None:
+    """Issue 20: approval and rejection keep the assessment that justified them (criteria, values, sources, the
+    threshold and the evidence read); later registry data changes the live assessment, never the frozen one."""
+    uow = FakeDesignationUoW()
+    async with uow:
+        await apply_events([departed(str(uuid.uuid4()), CODE, procedural=i < 15) for i in range(17)], uow)
+        await uow.commit()
+    pid = await verified(uow)
+    for kind, extra in FULL_EVIDENCE:
+        await run(uow, flow.add_evidence, cmd.AddEvidence(pid, evidence(kind, **extra)), DISNAKER)
+    await run(uow, flow.assess_proposal, cmd.AssessProposal(pid), BP3MI)
+    assert uow.proposals.frozen == {}  # an assessment alone decides nothing
+    with pytest.raises(BadUserInput):  # a refused decision freezes nothing
+        await run(uow, flow.approve, cmd.ApproveProposal(pid, " ", NOW.date()), KP2MI)
+    assert uow.proposals.frozen == {}
+    await run(uow, flow.approve, cmd.ApproveProposal(pid, "SK 12/2026", NOW.date()), KP2MI)
+    frozen = uow.proposals.frozen[pid]
+    live = await flow.assessment_of(uow, CODE, SETTINGS, NOW.date())
+    assert (frozen.decision, frozen.eligible, frozen.assessed_at, frozen.procedural_threshold) == (
+        ProposalStatus.APPROVED, True, NOW, 0.8)  # fmt: skip
+    assert frozen.assessment == live
+    assert sorted(e.id for e in frozen.evidence) == sorted(e.id for e in uow.proposals.evidence[pid])
+    stored = DecisionAssessment.from_json(pid, frozen.decision.value, frozen.assessed_at, frozen.procedural_threshold,
+                                          frozen.results_json(), frozen.evidence_json())  # fmt: skip
+    assert stored == frozen  # what the database keeps reads back the same
+    async with uow:  # ten more residents, none procedural: the village no longer qualifies today
+        await apply_events([departed(str(uuid.uuid4()), CODE, procedural=False) for _ in range(10)], uow)
+        await uow.commit()
+    now = await flow.assessment_of(uow, CODE, SETTINGS, NOW.date())
+    assert not now.eligible
+    assert now.result(Criterion.HAS_PMI_RESIDENTS).value == "27"
+    assert frozen.assessment.result(Criterion.HAS_PMI_RESIDENTS).value == "17"
+    assert uow.proposals.frozen[pid] is frozen
+
+
+async def test_a_rejection_keeps_the_assessment_it_rejected() -> None:
+    uow = FakeDesignationUoW()
+    pid = await verified(uow)
+    await run(uow, flow.add_evidence, cmd.AddEvidence(pid, evidence(EvidenceKind.FIELD_VISIT)), DISNAKER)
+    with pytest.raises(Forbidden):
+        await run(uow, flow.reject, cmd.RejectProposal(pid, "no"), BP3MI)
+    assert uow.proposals.frozen == {}
+    await run(uow, flow.reject, cmd.RejectProposal(pid, "no PMI residents on record"), KP2MI)
+    frozen = uow.proposals.frozen[pid]
+    assert (frozen.decision, frozen.eligible) == (ProposalStatus.REJECTED, False)
+    assert frozen.assessment.result(Criterion.HAS_PMI_RESIDENTS).status is not CriterionStatus.MET
+    assert [e.kind for e in frozen.evidence] == [EvidenceKind.FIELD_VISIT]

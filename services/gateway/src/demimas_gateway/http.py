@@ -43,6 +43,7 @@ from demimas_gateway.ratelimit import RateLimiter
 from demimas_gateway.sse import EVENT_STREAM, serve_event_stream
 from demimas_gateway.sublimits import StreamSettings, SubscriptionLimits
 from demimas_gateway.tokens import TokenCache, token_expiry
+from demimas_gateway.tracing import current_trace_id, ensure_trace, with_trace_id, with_traceresponse
 from demimas_gateway.trusted import TrustedDocuments
 from demimas_gateway.upstream import UpstreamSubscriptions
 
@@ -161,14 +162,8 @@ class GatewayApp:
         if kind != "http":
             return
         path = scope["path"]
-        method = scope["method"]
         if path in ("/graphql", "/"):
-            if method == "POST":
-                await self._post(scope, receive, send)
-            elif method == "GET":
-                await self._get(scope, send, receive)
-            else:
-                await _send(send, 405, {"errors": [{"message": "use GET or POST"}]}, JSON, allow="GET, POST")
+            await self._graphql(scope, receive, send)
         elif path == "/healthz":
             await _send(send, 200, {"status": "ok"}, JSON)
         elif path == "/readyz":
@@ -176,6 +171,24 @@ class GatewayApp:
             await _send(send, 200 if ready else 503, {"status": "ready" if ready else "not ready", **detail}, JSON)
         else:
             await _send(send, 404, {"errors": [{"message": "not found: the GraphQL endpoint is /graphql"}]}, JSON)
+
+    async def _graphql(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Every answer at the GraphQL endpoint, refusals included, in the request's span (the caller's
+        `traceparent` its parent) and with the trace handed back: the `traceresponse` header and, in each JSON body,
+        `extensions.traceId` (tracing.py)."""
+        token = otel_context.attach(propagate.extract(_headers(scope)))
+        try:
+            with tracer.start_as_current_span("graphql.request", kind=trace.SpanKind.SERVER), ensure_trace() as ids:
+                send = with_traceresponse(send, ids)
+                method = scope["method"]
+                if method == "POST":
+                    await self._post(scope, receive, send)
+                elif method == "GET":
+                    await self._get(scope, send, receive)
+                else:
+                    await _send(send, 405, {"errors": [{"message": "use GET or POST"}]}, JSON, allow="GET, POST")
+        finally:
+            otel_context.detach(token)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -310,58 +323,52 @@ class GatewayApp:
                 message = f"the variables take {size} bytes, more than the allowed {limit}"
                 await _send(send, 400, _request_error(message, "MAX_VARIABLES_SIZE_EXCEEDED"), media)
                 return
-        parent = propagate.extract(headers)
-        token = otel_context.attach(parent)
+        span = trace.get_current_span()
         try:
-            with tracer.start_as_current_span("graphql.request", kind=trace.SpanKind.SERVER) as span:
-                try:
-                    caller = await self._caller(headers)
-                except BadUserInput as exc:
-                    body = {"errors": [{"message": str(exc), "extensions": exc.extensions}]}
-                    await _send(send, 400, body, media)
-                    return
-                except DemimasError as exc:
-                    body = {"errors": [{"message": str(exc), "extensions": exc.extensions}]}
-                    await _send(send, 401, body, media, **{"www-authenticate": "Bearer"})
-                    return
-                if self.rate_limiter is not None:
-                    wait = self.rate_limiter.retry_after(caller.agency, client)
-                    if wait:
-                        span.set_attribute("graphql.error.code", "RATE_LIMITED")
-                        body = _request_error(
-                            f"too many requests from {caller.agency or 'anonymous callers'}", "RATE_LIMITED"
-                        )
-                        await _send(send, 429, body, media, **{"retry-after": str(wait)})
-                        return
-                forward = {k: headers[k] for k in FORWARDED if k in headers}
-                try:
-                    async with asyncio.timeout(self.request_timeout):
-                        response = await self.gateway.execute(
-                            request["query"],
-                            request.get("operationName"),
-                            request.get("variables"),
-                            caller=caller,
-                            headers=forward,
-                            allowed_operations=allowed,
-                        )
-                except TimeoutError:
-                    span.set_attribute("graphql.error.code", "GATEWAY_TIMEOUT")
-                    await _send(send, 504, _request_error("the request took too long", "GATEWAY_TIMEOUT"), media)
-                    return
-                except RequestError as exc:
-                    span.set_attribute("graphql.error.code", exc.code)
-                    status = exc.status if media == GRAPHQL_RESPONSE or exc.status >= 405 or exc.always_status else 200
-                    extra = {"allow": "POST"} if exc.status == 405 else {}
-                    await _send(send, status, {"errors": [exc.as_error()]}, media, **extra)
-                    return
-                except Exception:
-                    log.exception("gateway failure")
-                    body = _request_error("the gateway failed to execute the request", "INTERNAL_SERVER_ERROR")
-                    await _send(send, 500, body, media)
-                    return
-                await send_raw(send, 200, orjson.dumps(response.body()), media)
-        finally:
-            otel_context.detach(token)
+            caller = await self._caller(headers)
+        except BadUserInput as exc:
+            body = {"errors": [{"message": str(exc), "extensions": exc.extensions}]}
+            await _send(send, 400, body, media)
+            return
+        except DemimasError as exc:
+            body = {"errors": [{"message": str(exc), "extensions": exc.extensions}]}
+            await _send(send, 401, body, media, **{"www-authenticate": "Bearer"})
+            return
+        if self.rate_limiter is not None:
+            wait = self.rate_limiter.retry_after(caller.agency, client)
+            if wait:
+                span.set_attribute("graphql.error.code", "RATE_LIMITED")
+                body = _request_error(f"too many requests from {caller.agency or 'anonymous callers'}", "RATE_LIMITED")
+                await _send(send, 429, body, media, **{"retry-after": str(wait)})
+                return
+        forward = {k: headers[k] for k in FORWARDED if k in headers}
+        try:
+            async with asyncio.timeout(self.request_timeout):
+                response = await self.gateway.execute(
+                    request["query"],
+                    request.get("operationName"),
+                    request.get("variables"),
+                    caller=caller,
+                    headers=forward,
+                    allowed_operations=allowed,
+                )
+        except TimeoutError:
+            span.set_attribute("graphql.error.code", "GATEWAY_TIMEOUT")
+            await _send(send, 504, _request_error("the request took too long", "GATEWAY_TIMEOUT"), media)
+            return
+        except RequestError as exc:
+            span.set_attribute("graphql.error.code", exc.code)
+            status = exc.status if media == GRAPHQL_RESPONSE or exc.status >= 405 or exc.always_status else 200
+            extra = {"allow": "POST"} if exc.status == 405 else {}
+            await _send(send, status, {"errors": [exc.as_error()]}, media, **extra)
+            return
+        except Exception:
+            log.exception("gateway failure")
+            body = _request_error("the gateway failed to execute the request", "INTERNAL_SERVER_ERROR")
+            await _send(send, 500, body, media)
+            return
+        body = with_trace_id(response.body(), current_trace_id())
+        await send_raw(send, 200, orjson.dumps(body), media)
 
     def check_stream_request(self, request: Any, raw_size: int | None = None) -> tuple[Any, dict[str, Any] | None]:
         """A streamed request (a WebSocket `subscribe` payload, an SSE request) checked as a POST's is: trusted
@@ -398,33 +405,28 @@ class GatewayApp:
         if problem is not None:
             await _send(send, 400, {"errors": [problem]}, JSON)
             return
-        parent = propagate.extract(headers)
-        token = otel_context.attach(parent)
         try:
-            try:
-                caller, expires = await self.resolve_caller(headers.get("authorization"), headers.get(PURPOSE))
-            except BadUserInput as exc:
-                await _send(send, 400, {"errors": [{"message": str(exc), "extensions": exc.extensions}]}, JSON)
+            caller, expires = await self.resolve_caller(headers.get("authorization"), headers.get(PURPOSE))
+        except BadUserInput as exc:
+            await _send(send, 400, {"errors": [{"message": str(exc), "extensions": exc.extensions}]}, JSON)
+            return
+        except DemimasError as exc:
+            body = {"errors": [{"message": str(exc), "extensions": exc.extensions}]}
+            await _send(send, 401, body, JSON, **{"www-authenticate": "Bearer"})
+            return
+        if self.rate_limiter is not None:
+            wait = self.rate_limiter.retry_after(caller.agency, client)
+            if wait:
+                who = caller.agency or "anonymous callers"
+                body = _request_error(f"too many requests from {who}", "RATE_LIMITED")
+                await _send(send, 429, body, JSON, **{"retry-after": str(wait)})
                 return
-            except DemimasError as exc:
-                body = {"errors": [{"message": str(exc), "extensions": exc.extensions}]}
-                await _send(send, 401, body, JSON, **{"www-authenticate": "Bearer"})
-                return
-            if self.rate_limiter is not None:
-                wait = self.rate_limiter.retry_after(caller.agency, client)
-                if wait:
-                    who = caller.agency or "anonymous callers"
-                    body = _request_error(f"too many requests from {who}", "RATE_LIMITED")
-                    await _send(send, 429, body, JSON, **{"retry-after": str(wait)})
-                    return
-            forward = {k: headers[k] for k in FORWARDED if k in headers}
-            try:
-                await serve_event_stream(self, request, caller, expires, forward, client, receive, send, allowed)
-            except Exception:
-                log.exception("gateway stream failure")
-                raise
-        finally:
-            otel_context.detach(token)
+        forward = {k: headers[k] for k in FORWARDED if k in headers}
+        try:
+            await serve_event_stream(self, request, caller, expires, forward, client, receive, send, allowed)
+        except Exception:
+            log.exception("gateway stream failure")
+            raise
 
     async def _caller(self, headers: dict[str, str]) -> Caller:
         caller, _ = await self.resolve_caller(headers.get("authorization"), headers.get(PURPOSE))
@@ -508,7 +510,8 @@ def _request_error(message: str, code: str) -> dict[str, Any]:
 
 
 async def _send(send: Send, status: int, body: dict[str, Any], media: str, **headers: str) -> None:
-    await send_raw(send, status, orjson.dumps(body), media, **headers)
+    """A JSON answer, with `extensions.traceId` inside a request's span (not for the probes)."""
+    await send_raw(send, status, orjson.dumps(with_trace_id(body, current_trace_id())), media, **headers)
 
 
 async def send_raw(send: Send, status: int, body: bytes, media: str, **headers: str) -> None:

@@ -10,6 +10,10 @@ fails, and an expired token, end the stream with one `next` carrying the error (
 waiting) and a gateway shutting down cut the stream without `complete`, which the `graphql-sse` client reports as
 a dropped connection: reconnect, subscribe again after the last cursor. An SSE comment line is sent every
 keep-alive interval so that proxies keep a quiet stream open.
+
+The trace (tracing.py): the response, stream or refusal, carries the `traceresponse` header; a refusal's JSON and
+the one `next` of a query or mutation carry `extensions.traceId`. A subscription's events do not (they are
+serialised once for every subscriber sharing the subscription): its trace id is the header's.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from demimas_gateway.caller import Caller
 from demimas_gateway.errors import RequestError
 from demimas_gateway.sublimits import TooManySubscriptions
 from demimas_gateway.subscription import Subscription, prepare_subscription
+from demimas_gateway.tracing import current_trace_id, with_trace_id
 
 if TYPE_CHECKING:
     from demimas_gateway.http import GatewayApp
@@ -47,7 +52,7 @@ def _next(body: dict[str, Any]) -> bytes:
 
 
 async def _json(send: Send, status: int, errors: list[dict[str, Any]], **headers: str) -> None:
-    body = orjson.dumps({"errors": errors})
+    body = orjson.dumps(with_trace_id({"errors": errors}, current_trace_id()))
     raw = [(b"content-type", JSON.encode()), (b"content-length", str(len(body)).encode())]
     raw += [(k.encode(), v.encode()) for k, v in headers.items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
@@ -85,7 +90,12 @@ async def serve_event_stream(
                     query, name, variables, caller=caller, headers=forward, allowed_operations=allowed
                 )
             await _start(send)
-            await send({"type": "http.response.body", "body": _next(response.body()) + COMPLETE})
+            await send(
+                {
+                    "type": "http.response.body",
+                    "body": _next(with_trace_id(response.body(), current_trace_id())) + COMPLETE,
+                }
+            )
             return
         subscription = prepare_subscription(gateway, query, name, variables, caller, forward)
     except RequestError as exc:

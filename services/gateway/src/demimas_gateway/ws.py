@@ -4,7 +4,13 @@ The connection: the client opens the socket offering the subprotocol `graphql-tr
 accepted only to be closed with 4406), sends `connection_init` within the init timeout (4408 otherwise) with its
 token in the handshake's `Authorization` header or in the payload (`{"authorization": "Bearer …", "purpose": …}`,
 which wins); the token is verified as for HTTP (4403 with the reason when it does not verify) and the gateway
-answers `connection_ack`. Then `subscribe` runs an operation under its `id`: a subscription streams `next` messages
+answers `connection_ack` with the connection's trace id as `{"traceId": …}` in its payload (the trace of the
+handshake's `traceparent` when it sent one, else a new one; the handshake's answer carries it in the
+`traceresponse` header too): every operation of the connection runs in that trace, so the id finds their events in
+`auditTrace`. A query or mutation's one `next` carries it as `extensions.traceId`; a subscription's events do not
+(they are serialised once for every subscriber sharing them).
+
+Then `subscribe` runs an operation under its `id`: a subscription streams `next` messages
 until `complete`; a query or mutation is executed once (`next`, then `complete`), as the `graphql-ws` library
 allows, through the same pipeline as a POST. An operation refused before it starts (parse, validation, limits,
 authorization, rate limit, too many subscriptions) is one `error` message for its id, and the connection stays.
@@ -51,6 +57,7 @@ from demimas_gateway.caller import Caller
 from demimas_gateway.errors import RequestError
 from demimas_gateway.sublimits import TooManySubscriptions
 from demimas_gateway.subscription import prepare_subscription
+from demimas_gateway.tracing import TRACERESPONSE, connection_span, traceresponse, with_trace_id
 from demimas_gateway.upstream import PROTOCOL
 
 if TYPE_CHECKING:
@@ -102,11 +109,19 @@ class WebSocketSession:
         self.closed = asyncio.Event()
         self.close_code: int | None = None
         self.timers: list[asyncio.TimerHandle] = []
-        self.context = propagate.extract(self.headers)
+        self.span, self.context, ids = connection_span(propagate.extract(self.headers), "graphql.websocket")
+        self.trace_id = f"{ids.trace_id:032x}"
+        self.traceresponse = traceresponse(ids)
 
     # ---- connection ---------------------------------------------------------------------------------------------
 
     async def run(self) -> None:
+        try:
+            await self._run()
+        finally:
+            self.span.end()
+
+    async def _run(self) -> None:
         message = await self.receive()
         if message["type"] != "websocket.connect":
             return
@@ -115,7 +130,8 @@ class WebSocketSession:
             reason = f"Subprotocol not acceptable: offer {PROTOCOL}"
             await self.send({"type": "websocket.close", "code": CLOSE_SUBPROTOCOL, "reason": reason})
             return
-        await self.send({"type": "websocket.accept", "subprotocol": PROTOCOL})
+        trace_header = (TRACERESPONSE.encode(), self.traceresponse.encode())
+        await self.send({"type": "websocket.accept", "subprotocol": PROTOCOL, "headers": [trace_header]})
         loop = asyncio.get_running_loop()
         self.timers.append(
             loop.call_later(
@@ -265,7 +281,7 @@ class WebSocketSession:
         if expires is not None:
             delay = max(0.0, expires - time.time())
             self.timers.append(asyncio.get_running_loop().call_later(delay, self._expired))
-        self._enqueue({"type": "connection_ack"})
+        self._enqueue({"type": "connection_ack", "payload": {"traceId": self.trace_id}})
 
     def _expired(self) -> None:
         self.close(CLOSE_TOKEN_EXPIRED, "Token expired: reconnect with a fresh token and resume after your last cursor")
@@ -334,7 +350,8 @@ class WebSocketSession:
                         headers=self.forward,
                         allowed_operations=frozenset({"query", "mutation"}),
                     )
-                self._enqueue({"type": "next", "id": ident, "payload": response.body()})
+                payload = with_trace_id(response.body(), self.trace_id)
+                self._enqueue({"type": "next", "id": ident, "payload": payload})
                 self._enqueue({"type": "complete", "id": ident})
                 return
             if self.subscriptions >= app.limits.per_connection:

@@ -173,6 +173,27 @@ ROWS += [
         ),
     ),
 ]
+# Issue 20's links and snapshots: a proposal of DESIGNATED with evidence, approved (`$proposal`; the `proposal_id`
+# fixture), so that its designation, its village and its frozen assessment are there to be refused or returned.
+DESIGNATED = "16.06.10.2005"  # Suka Maju, in the regional callers' regency; designated by no other test
+PROPOSAL = "query P($proposal: ID!) { proposal(id: $proposal) { id %s } }"
+ON_PROPOSAL = (("proposal",), PROPOSALS)
+DESIGNATION = f'{{ village(code: "{DESIGNATED}") {{ code designation {{ id %s }} }} }}'
+ON_DESIGNATION = ((("village",), AUTHENTICATED), (("village", "designation"), AUTHENTICATED))
+ROWS += [
+    *(
+        Row(f"proposal.{f}", PROPOSAL % f"{f} {sub}", (ON_PROPOSAL, (("proposal", f), PROPOSALS)))
+        for f, sub in (("evidence", "{ id sha256 }"), ("decisionAssessment", "{ eligible }"), ("village", "{ code }"))
+    ),
+    *(
+        Row(f"designation.{f}", DESIGNATION % f"{f} {sub}", (*ON_DESIGNATION, (("village", "designation", f), g)))
+        for f, sub, g in (
+            ("proposal", "{ id }", PROPOSALS),
+            ("assessment", "{ eligible results { criterion } evidence { id } }", PROPOSALS),
+            ("village", "{ code }", AUTHENTICATED),
+        )
+    ),
+]
 # Webhooks and the change feed: an agency's own endpoints, and the events its other grants let it see.
 ROWS += [
     Row(
@@ -320,6 +341,32 @@ async def case_ids(
     }
 
 
+@pytest.fixture(scope="module")
+async def proposal_id(secured_gateway: httpx.AsyncClient, matrix_mint: Callable[..., str]) -> str:
+    """A proposal of DESIGNATED with one piece of evidence, taken through the workflow by the agencies that do each
+    step and approved by KP2MI: DESIGNATED is designated, and the proposal's assessment frozen."""
+    disnaker, bp3mi, kp2mi = (matrix_mint(a, region=REGIONAL.get(a)) for a in ("DISNAKER", "BP3MI", "KP2MI"))
+    why = "Residents work in Malaysia as production operators, mostly SMK graduates"
+    propose = "mutation P($v: String!, $j: String!) { proposeVillage(villageCode: $v, justification: $j) { id } }"
+    body = await post(secured_gateway, propose, {"v": DESIGNATED, "j": why}, disnaker)
+    assert "errors" not in body, body
+    found = str(body["data"]["proposeVillage"]["id"])
+    evidence = {"kind": "FIELD_VISIT", "title": "field visit", "documentDate": "2026-06-01", "sha256": "d" * 64}
+    steps = [
+        ("mutation E($id: ID!, $in: EvidenceInput!) { addEvidence(proposalId: $id, input: $in) { id } }", disnaker,
+         {"in": evidence}),
+        ("mutation S($id: ID!) { submitProposal(id: $id) { id } }", disnaker, {}),
+        ("mutation V($id: ID!) { verifyProposal(id: $id) { id } }", bp3mi, {}),
+        ("mutation A($id: ID!) { assessProposal(id: $id) { eligible } }", bp3mi, {}),
+        ('mutation D($id: ID!) { approveProposal(id: $id, decreeNumber: "SK 9/2026", decreeDate: "2026-06-02",'
+         ' overrideReason: "matrix") { id } }', kp2mi, {}),
+    ]  # fmt: skip
+    for query, token, variables in steps:
+        body = await post(secured_gateway, query, {"id": found, **variables}, token)
+        assert "errors" not in body, body
+    return found
+
+
 async def post(http: httpx.AsyncClient, query: str, variables: dict[str, Any] | None, token: str | None) -> Any:
     headers = {"content-type": "application/json", "x-demimas-purpose": "PROTECTION_CASE"}
     if token:
@@ -350,11 +397,13 @@ async def test_query_matrix(
     matrix_mint: Callable[..., str],
     worker_id: str,
     case_ids: dict[str, str],
+    proposal_id: str,
     row: Row,
     agency: str | None,
 ) -> None:
     token = matrix_mint(agency, region=REGIONAL.get(agency)) if agency else None
-    variables = {name: value for name, value in {"id": worker_id, **case_ids}.items() if f"${name}:" in row.query}
+    known = {"id": worker_id, "proposal": proposal_id, **case_ids}
+    variables = {name: value for name, value in known.items() if f"${name}:" in row.query}
     body = await post(secured_gateway, row.query, variables, token)
     assert "data" in body, body
     refused = refused_at(row, agency)

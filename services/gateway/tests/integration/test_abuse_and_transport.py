@@ -156,7 +156,7 @@ async def test_trusted_documents(
     persisted = {"extensions": {"persistedQuery": {"version": 1, "sha256Hash": document_hash(registered)}}}
     for body in (by_id, persisted, {"query": registered}):
         response = await http.post("/graphql", json=body)
-        assert response.json() == {"data": {"me": {"id": "1"}}}
+        assert response.json()["data"] == {"me": {"id": "1"}}
     response = await http.post("/graphql", json={"query": "{ me { id name } }"})
     assert (response.status_code, response.json()["errors"][0]["extensions"]["code"]) == (
         400,
@@ -202,7 +202,7 @@ async def test_hanging_subgraph_does_not_hold_up_requests_that_do_not_need_it(
     graphs["inventory"].hang = True
     slow = asyncio.create_task(http.post("/graphql", json={"query": "{ topProducts(first: 1) { upc inStock } }"}))
     fast = await http.post("/graphql", json={"query": "{ me { name } }"})
-    assert fast.json() == {"data": {"me": {"name": "Uri Goldshtein"}}}
+    assert fast.json()["data"] == {"me": {"name": "Uri Goldshtein"}}
     assert not slow.done()  # answered while the other still waits for the hanging subgraph
     payload = (await slow).json()
     assert payload["data"] == {"topProducts": [{"upc": "1", "inStock": None}]}

@@ -89,7 +89,7 @@ async def test_not_json_and_wrong_methods(http: httpx.AsyncClient) -> None:
     assert response.json()["errors"][0]["extensions"]["code"] == "CSRF_REQUEST_REFUSED"
     response = await http.get("/graphql", params={"query": "{ me { id name } }"}, headers={"x-demimas-preflight": "1"})
     assert response.status_code == 200
-    assert response.json() == {"data": {"me": {"id": "1", "name": "Uri Goldshtein"}}}
+    assert response.json()["data"] == {"me": {"id": "1", "name": "Uri Goldshtein"}}
     response = await http.post("/graphql", json={"query": "{ me { id } }"}, headers={"accept": "text/csv"})
     assert response.status_code == 406
 
@@ -97,7 +97,7 @@ async def test_not_json_and_wrong_methods(http: httpx.AsyncClient) -> None:
 async def test_several_operations_with_a_name(http: httpx.AsyncClient) -> None:
     body = {"query": "query A { me { id } } query B { users { id } }", "operationName": "A"}
     response = await post(http, body)
-    assert response.json() == {"data": {"me": {"id": "1"}}}
+    assert response.json()["data"] == {"me": {"id": "1"}}
 
 
 @pytest.mark.parametrize(
@@ -130,7 +130,7 @@ async def test_hanging_subgraph_times_out_and_others_are_served(
     graphs["inventory"].hang = True
     slow = asyncio.create_task(post(http, {"query": "{ topProducts(first: 1) { upc inStock } }"}))
     fast = await post(http, {"query": "{ me { name } }"})
-    assert fast.json() == {"data": {"me": {"name": "Uri Goldshtein"}}}
+    assert fast.json()["data"] == {"me": {"name": "Uri Goldshtein"}}
     assert not slow.done()
     payload = (await slow).json()
     assert payload["data"] == {"topProducts": [{"upc": "1", "inStock": None}]}

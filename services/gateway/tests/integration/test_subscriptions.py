@@ -107,7 +107,7 @@ async def test_events_join_entity_fields_from_another_subgraph(
     token = mint("KP2MI")
     async with open_ws(gateway.url, headers={"traceparent": "00-" + "a" * 32 + "-" + "b" * 16 + "-01"}) as ws:
         ack = await ws.init({"authorization": token, "purpose": "PLACEMENT_SERVICE"})
-        assert ack == {"type": "connection_ack"}
+        assert ack == {"type": "connection_ack", "payload": {"traceId": "a" * 32}}  # the caller's trace
         active = live.hub.active
         await ws.subscribe("1", CHANGES)
         await subscribed(live, active)
@@ -208,12 +208,15 @@ async def test_resume_after_the_last_cursor_loses_and_repeats_nothing(
 
 async def test_a_query_sent_as_subscribe_runs_once(gateway: Served, mint: Callable[..., str]) -> None:
     async with open_ws(gateway.url) as ws:
-        await ws.init({"authorization": mint("KP2MI")})
+        trace_id = (await ws.init({"authorization": mint("KP2MI")}))["payload"]["traceId"]
         await ws.subscribe("q", "{ worker(id: 7) { id status } hello }")
         assert await ws.receive() == {
             "type": "next",
             "id": "q",
-            "payload": {"data": {"worker": {"id": "7", "status": "ACTIVE"}, "hello": "hello"}},
+            "payload": {
+                "data": {"worker": {"id": "7", "status": "ACTIVE"}, "hello": "hello"},
+                "extensions": {"traceId": trace_id},
+            },
         }
         assert await ws.receive() == {"type": "complete", "id": "q"}
 
@@ -336,7 +339,8 @@ async def test_server_sent_events(gateway: Served, live: LiveSubgraphs, mint: Ca
         query = {"query": "{ hello }"}
         async with client.stream("POST", gateway.url, json=query, headers=headers) as response:
             got = [e async for e in sse_events(response)]
-        assert got == [("next", {"data": {"hello": "hello"}}), ("complete", None)]
+        trace_id = response.headers["traceresponse"].split("-")[1]
+        assert got == [("next", {"data": {"hello": "hello"}, "extensions": {"traceId": trace_id}}), ("complete", None)]
         params = {"query": SIMPLE, "variables": '{"after": "abc"}'}
         async with client.stream("GET", gateway.url, params=params, headers=headers) as response:
             got = [e async for e in sse_events(response)]
@@ -631,3 +635,48 @@ async def test_an_unreachable_subgraph_is_an_error_of_the_operation(keys: DevKey
             assert await ws.receive() == {"type": "pong"}
     finally:
         await served.stop()
+
+
+# ---- trace ids handed back (issue 20) -------------------------------------------------------------------------------
+
+
+async def test_streams_hand_back_the_trace_the_subgraph_received(
+    gateway: Served, live: LiveSubgraphs, mint: Callable[..., str]
+) -> None:
+    """Without a `traceparent`: the WebSocket's `connection_ack` and handshake answer, and an SSE stream's
+    `traceresponse` header, name the new trace the subgraph's subscription runs in. With one: the caller's trace."""
+    token = mint("KP2MI")
+    async with open_ws(gateway.url) as ws:
+        handshake_answer = ws.socket.response
+        assert handshake_answer is not None
+        ack = await ws.init({"authorization": token})
+        trace_id = ack["payload"]["traceId"]
+        assert len(trace_id) == 32
+        assert int(trace_id, 16) != 0
+        assert handshake_answer.headers["traceresponse"].split("-")[1] == trace_id
+        active = live.hub.active
+        await ws.subscribe("1", SIMPLE)
+        await subscribed(live, active)
+        assert live.hub.handshakes[-1]["traceparent"].split("-")[1] == trace_id
+        await ws.subscribe("2", "{ hello }")
+        (answer,) = await nexts(ws, 1, "2")
+        assert answer == {"data": {"hello": "hello"}, "extensions": {"traceId": trace_id}}
+    async with open_ws(gateway.url) as other:
+        assert (await other.init({"authorization": token}))["payload"]["traceId"] != trace_id  # a trace per connection
+    sent = "c" * 32
+    headers = {"authorization": token, "accept": "text/event-stream", "traceparent": f"00-{sent}-{'d' * 16}-01"}
+    for extra in ({}, {"traceparent": None}):
+        sending = {k: v for k, v in {**headers, **extra}.items() if v is not None}
+        async with httpx.AsyncClient(timeout=10) as client:
+            active = live.hub.active
+            async with client.stream("POST", gateway.url, json={"query": SIMPLE}, headers=sending) as response:
+                assert response.status_code == 200
+                version, trace_id, span_id, flags = response.headers["traceresponse"].split("-")
+                assert (version, len(span_id), len(flags)) == ("00", 16, 2)
+                await subscribed(live, active)
+                assert live.hub.handshakes[-1]["traceparent"].split("-")[1] == trace_id
+            assert (trace_id == sent) == ("traceparent" in sending)
+            refused = await client.post(gateway.url, json={"query": "subscription {"}, headers=sending)
+            assert refused.status_code == 400
+            refused_trace = refused.headers["traceresponse"].split("-")[1]
+            assert refused.json()["extensions"]["traceId"] == refused_trace

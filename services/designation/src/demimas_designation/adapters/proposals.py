@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import RowMapping, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from demimas_common.errors import Conflict, NotFound
 from demimas_designation.adapters.records import append_transitions, insert_unless_taken, save_versioned, transitions_of
-from demimas_designation.adapters.tables import evidence, proposal_transitions, proposals
+from demimas_designation.adapters.tables import decision_assessments, evidence, proposal_transitions, proposals
 from demimas_designation.domain.assessment import Evidence
 from demimas_designation.domain.proposal import Decree, Proposal
+from demimas_designation.domain.snapshot import DecisionAssessment
 from demimas_designation.domain.vocabulary import EvidenceKind, ProposalStatus
 
 __all__ = ["ProposalRepository"]
@@ -97,20 +99,68 @@ class ProposalRepository:
             .where(proposals.c.village_code == village_code)
             .order_by(evidence.c.document_date, func.coalesce(evidence.c.number, ""))
         )
-        return [
-            Evidence(
-                id=r["id"],
-                kind=EvidenceKind(r["kind"]),
-                title=r["title"],
-                document_date=r["document_date"],
-                sha256=r["sha256"],
-                number=r["number"],
-                term_end=r["term_end"],
-                note=r["note"],
+        return _evidence(rows.mappings().all())
+
+    async def evidence_of_proposals(self, proposal_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Evidence]]:
+        """The evidence added to each proposal (`addEvidence`), oldest document first; one query for a page."""
+        rows = (
+            (
+                await self.conn.execute(
+                    select(evidence)
+                    .where(evidence.c.proposal_id.in_(proposal_ids))
+                    .order_by(evidence.c.document_date, func.coalesce(evidence.c.number, ""), evidence.c.id)
+                )
+            )
+            .mappings()
+            .all()
+        )
+        found: dict[uuid.UUID, list[Evidence]] = {i: [] for i in proposal_ids}
+        for row in rows:
+            found[row["proposal_id"]].extend(_evidence([row]))
+        return found
+
+    async def freeze_assessment(self, snapshot: DecisionAssessment) -> None:
+        """Keep the assessment that justified the decision (once per proposal: a decision is final)."""
+        await self.conn.execute(
+            insert(decision_assessments).values(
+                proposal_id=snapshot.proposal_id,
+                decision=snapshot.decision.value,
+                assessed_at=snapshot.assessed_at,
+                eligible=snapshot.eligible,
+                procedural_threshold=snapshot.procedural_threshold,
+                results=snapshot.results_json(),
+                evidence=snapshot.evidence_json(),
+            )
+        )
+
+    async def decision_assessments(self, proposal_ids: list[uuid.UUID]) -> dict[uuid.UUID, DecisionAssessment]:
+        """The frozen assessments of the proposals that have one (decided ones), by proposal id."""
+        t = decision_assessments
+        rows = await self.conn.execute(select(t).where(t.c.proposal_id.in_(proposal_ids)))
+        return {
+            r["proposal_id"]: DecisionAssessment.from_json(
+                r["proposal_id"], r["decision"], r["assessed_at"], r["procedural_threshold"], r["results"],
+                r["evidence"],
             )
             for r in rows.mappings().all()
-        ]
+        }  # fmt: skip
 
     async def ids_of_village(self, village_code: str) -> list[uuid.UUID]:
         rows = await self.conn.scalars(select(proposals.c.id).where(proposals.c.village_code == village_code))
         return [uuid.UUID(str(i)) for i in rows]
+
+
+def _evidence(rows: Sequence[RowMapping]) -> list[Evidence]:
+    return [
+        Evidence(
+            id=r["id"],
+            kind=EvidenceKind(r["kind"]),
+            title=r["title"],
+            document_date=r["document_date"],
+            sha256=r["sha256"],
+            number=r["number"],
+            term_end=r["term_end"],
+            note=r["note"],
+        )
+        for r in rows
+    ]

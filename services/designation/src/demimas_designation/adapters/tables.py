@@ -31,6 +31,7 @@ __all__ = [
     "OPEN_STATUSES",
     "SCHEMA",
     "case_states",
+    "decision_assessments",
     "designation_transitions",
     "designations",
     "events",
@@ -165,3 +166,16 @@ designations = Table(
 )
 
 designation_transitions = _transitions("designation_transitions", designations, "designation_id")
+
+decision_assessments = Table(
+    "decision_assessments",
+    metadata,
+    Column("proposal_id", Uuid, ForeignKey(proposals.c.id), primary_key=True),
+    Column("decision", Text, nullable=False),
+    Column("assessed_at", DateTime(timezone=True), nullable=False),
+    Column("eligible", Boolean, nullable=False),
+    Column("procedural_threshold", Float, nullable=False),
+    Column("results", JSONB, nullable=False),
+    Column("evidence", JSONB, nullable=False),
+)
+"""The assessment that justified a decision, frozen with it (migration 0005; domain/snapshot.py)."""

@@ -13,6 +13,7 @@ from demimas_designation.domain.assessment import Evidence, VillageCounts
 from demimas_designation.domain.case_stats import CaseState
 from demimas_designation.domain.designation import Designation
 from demimas_designation.domain.proposal import Proposal
+from demimas_designation.domain.snapshot import DecisionAssessment
 from demimas_designation.domain.village_stats import WorkerState
 
 __all__ = ["CaseStats", "DesignationUoW", "Designations", "Proposals", "VillageStats"]
@@ -34,6 +35,9 @@ class Proposals(Protocol):
 
     async def evidence_of(self, village_code: str) -> list[Evidence]:
         """Evidence of every proposal of the village."""
+
+    async def freeze_assessment(self, snapshot: DecisionAssessment) -> None:
+        """Keep the assessment that justified a decision with the proposal."""
 
 
 class Designations(Protocol):

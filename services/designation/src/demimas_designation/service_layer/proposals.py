@@ -29,6 +29,7 @@ from demimas_designation.domain.commands import (
 from demimas_designation.domain.designation import Designation
 from demimas_designation.domain.events import proposal_event, village_event
 from demimas_designation.domain.proposal import Proposal, Transition, check_decree
+from demimas_designation.domain.snapshot import DecisionAssessment
 from demimas_designation.domain.vocabulary import DesignationStatus, Programme
 from demimas_designation.service_layer.ports import DesignationUoW
 
@@ -117,10 +118,29 @@ async def withdraw(cmd: WithdrawProposal, uow: DesignationUoW, principal: Princi
 
 async def reject(cmd: RejectProposal, uow: DesignationUoW, principal: Principal,
                  settings: WorkflowSettings) -> Proposal:  # fmt: skip
+    """Reject with a reason; the assessment as it stood is kept with the decision."""
     p, loaded, known = await _load_for_change(uow, principal, cmd.proposal_id, (DECIDE,))
     agency, sub = _actor(principal)
-    p.reject(cmd.reason, agency=agency, sub=sub, at=settings.clock())
+    now = settings.clock()
+    p.reject(cmd.reason, agency=agency, sub=sub, at=now)
+    await _freeze(uow, p, settings, now, *await _assessed(uow, p.village_code, settings, now))
     return await _save_change(uow, p, loaded, known, "rejected")
+
+
+async def _assessed(uow: DesignationUoW, village_code: str, settings: WorkflowSettings,
+                    now: dt.datetime) -> tuple[CriteriaAssessment, tuple[Evidence, ...]]:  # fmt: skip
+    """The village's assessment now (as `assessment_of`) and the evidence it read."""
+    items = tuple(await uow.proposals.evidence_of(village_code))
+    counts = await uow.village_stats.counts_of(village_code)
+    cases = case_figures(await uow.case_stats.of_village(village_code), now.date())
+    return assess(counts, items, threshold=settings.procedural_threshold, today=now.date(), cases=cases), items
+
+
+async def _freeze(uow: DesignationUoW, p: Proposal, settings: WorkflowSettings, now: dt.datetime,
+                  outcome: CriteriaAssessment, items: tuple[Evidence, ...]) -> None:  # fmt: skip
+    """Keep the assessment that justifies the decision just taken with the proposal (domain/snapshot.py)."""
+    snapshot = DecisionAssessment(p.id, p.status, now, settings.procedural_threshold, outcome, items)
+    await uow.proposals.freeze_assessment(snapshot)
 
 
 async def add_evidence(cmd: AddEvidence, uow: DesignationUoW, principal: Principal,
@@ -167,8 +187,9 @@ async def approve(cmd: ApproveProposal, uow: DesignationUoW, principal: Principa
     agency, sub = _actor(principal)
     now = settings.clock()
     decree = check_decree(cmd.decree_number, cmd.decree_date, now.date())
-    eligible = (await assessment_of(uow, p.village_code, settings, now.date())).eligible
-    p.approve(decree, eligible=eligible, override_reason=cmd.override_reason, agency=agency, sub=sub, at=now)
+    outcome, items = await _assessed(uow, p.village_code, settings, now)
+    p.approve(decree, eligible=outcome.eligible, override_reason=cmd.override_reason, agency=agency, sub=sub, at=now)
+    await _freeze(uow, p, settings, now, outcome, items)
     designation = Designation(uuid.uuid4(), p.village_code, decree, Programme.DEMIMAS, proposal_id=p.id,
                               history=[Transition(DesignationStatus.ACTIVE, now, agency, sub, None)])  # fmt: skip
     await uow.designations.add(designation)

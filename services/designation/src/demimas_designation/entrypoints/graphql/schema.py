@@ -30,6 +30,7 @@ from demimas_designation.entrypoints.graphql.types import (
     CriteriaAssessment,
     Designation,
     DesignationStatusEnum,
+    EvidenceKindEnum,
     ProgrammeEnum,
     Proposal,
     ProposalStatusEnum,
@@ -43,7 +44,6 @@ from demimas_designation.service_layer.proposals import WorkflowSettings
 __all__ = ["Mutation", "Query", "schema"]
 
 Ctx = Info[DesignationContext, None]
-EvidenceKindEnum = strawberry.enum(EvidenceKind, name="EvidenceKind")
 PROPOSE, VERIFY, DECIDE = [["designation:propose"]], [["designation:verify"]], [["designation:decide"]]
 READERS = [["designation:propose"], ["designation:verify"], ["designation:decide"]]
 C = TypeVar("C")

@@ -4,6 +4,7 @@ its live assessment against the criteria."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import strawberry
 from strawberry.dataloader import DataLoader
@@ -17,10 +18,12 @@ from demimas_designation.adapters.proposals import ProposalRepository
 from demimas_designation.domain import assessment as domain_assessment
 from demimas_designation.domain import designation as domain_designation
 from demimas_designation.domain import proposal as domain
+from demimas_designation.domain import snapshot as domain_snapshot
 from demimas_designation.domain.vocabulary import (
     Criterion,
     CriterionStatus,
     DesignationStatus,
+    EvidenceKind,
     EvidenceSource,
     Programme,
     ProposalStatus,
@@ -28,12 +31,13 @@ from demimas_designation.domain.vocabulary import (
 from demimas_designation.entrypoints.graphql.context import DesignationContext
 from demimas_designation.service_layer.proposals import assessment_of
 
-__all__ = ["CriteriaAssessment", "Designation", "Proposal", "Village"]
+__all__ = ["CriteriaAssessment", "DecisionAssessment", "Designation", "Evidence", "Proposal", "Village"]
 
 ProposalStatusEnum = strawberry.enum(ProposalStatus, name="ProposalStatus")
 CriterionEnum = strawberry.enum(Criterion, name="Criterion")
 CriterionStatusEnum = strawberry.enum(CriterionStatus, name="CriterionStatus")
 EvidenceSourceEnum = strawberry.enum(EvidenceSource, name="EvidenceSource")
+EvidenceKindEnum = strawberry.enum(EvidenceKind, name="EvidenceKind")
 Ctx = Info[DesignationContext, None]
 READERS = [["designation:propose"], ["designation:verify"], ["designation:decide"]]
 CASE_STATS = [["case:read"], ["stats:read"]]
@@ -65,6 +69,23 @@ class Proposal:
 
     def region_code(self, info: Ctx) -> str:
         return self.village_code
+
+    @strawberry.field(description="The village proposed (the registry's `Village`).")
+    def village(self) -> Village:
+        return Village(code=self.village_code)
+
+    @strawberry.field(description="The evidence added to this proposal (`addEvidence`), oldest document first.")
+    async def evidence(self, info: Ctx) -> list[Evidence]:
+        found = await _evidence_loader(info.context).load(uuid.UUID(str(self.id)))
+        return [Evidence.from_domain(e) for e in found]
+
+    @strawberry.field(
+        description="The assessment that justified the decision, frozen when the proposal was approved or rejected "
+        "(null before a decision)."
+    )
+    async def decision_assessment(self, info: Ctx) -> DecisionAssessment | None:
+        found = await _decision_loader(info.context).load(uuid.UUID(str(self.id)))
+        return DecisionAssessment.from_domain(found) if found else None
 
     @classmethod
     def from_domain(cls, p: domain.Proposal) -> Proposal:
@@ -113,6 +134,30 @@ class Designation:
 
     def region_code(self, info: Ctx) -> str:
         return self.village_code
+
+    @strawberry.field(description="The village designated (the registry's `Village`).")
+    def village(self) -> Village:
+        return Village(code=self.village_code)
+
+    @strawberry.federation.field(
+        requires_scopes=READERS,
+        description="The proposal the designation was approved on (null for villages carried over from Desmigratif).",
+    )
+    async def proposal(self, info: Ctx) -> Proposal | None:
+        if self.proposal_id is None:
+            return None
+        return await Proposal.resolve_reference(info, self.proposal_id)
+
+    @strawberry.federation.field(
+        requires_scopes=READERS,
+        description="The assessment the approval rested on, as frozen with the decision (null for villages carried "
+        "over from Desmigratif).",
+    )
+    async def assessment(self, info: Ctx) -> DecisionAssessment | None:
+        if self.proposal_id is None:
+            return None
+        found = await _decision_loader(info.context).load(uuid.UUID(str(self.proposal_id)))
+        return DecisionAssessment.from_domain(found) if found else None
 
     @classmethod
     def from_domain(cls, d: domain_designation.Designation) -> Designation:
@@ -186,6 +231,63 @@ class CriteriaAssessment:
         results = [CriterionResult(criterion=r.criterion, status=r.status, source=r.source, value=r.value, note=r.note,
                                    cases_=r.cases) for r in a.results]  # fmt: skip
         return cls(eligible=a.eligible, results=results)
+
+
+@strawberry.type(
+    description="A document added to a proposal as evidence: the document itself stays outside, its SHA-256 names it."
+)
+class Evidence:
+    id: strawberry.ID
+    kind: EvidenceKindEnum  # type: ignore[valid-type]
+    title: str
+    document_date: dt.date
+    sha256: str
+    number: str | None
+    term_end: dt.date | None
+    note: str | None
+
+    @classmethod
+    def from_domain(cls, e: domain_assessment.Evidence) -> Evidence:
+        return cls(id=strawberry.ID(str(e.id)), kind=e.kind, title=e.title, document_date=e.document_date,
+                   sha256=e.sha256, number=e.number, term_end=e.term_end, note=e.note)  # fmt: skip
+
+
+@strawberry.type(
+    description="The assessment that justified a decision on a proposal, frozen when KP2MI approved or rejected it: "
+    "the criteria results (status, value, source), the threshold in force and the evidence read, as they were."
+)
+class DecisionAssessment:
+    decision: ProposalStatusEnum  # type: ignore[valid-type]
+    assessed_at: dt.datetime
+    eligible: bool
+    procedural_threshold: float
+    results: list[CriterionResult]
+    evidence: list[Evidence] = strawberry.field(description="The evidence the assessment read, as it was then.")
+
+    @classmethod
+    def from_domain(cls, s: domain_snapshot.DecisionAssessment) -> DecisionAssessment:
+        return cls(decision=s.decision, assessed_at=s.assessed_at, eligible=s.eligible,
+                   procedural_threshold=s.procedural_threshold,
+                   results=CriteriaAssessment.from_domain(s.assessment).results,
+                   evidence=[Evidence.from_domain(e) for e in s.evidence])  # fmt: skip
+
+
+def _evidence_loader(ctx: DesignationContext) -> DataLoader[uuid.UUID, list[domain_assessment.Evidence]]:
+    async def load(ids: list[uuid.UUID]) -> list[list[domain_assessment.Evidence]]:
+        async with ctx.engine.connect() as conn:
+            found = await ProposalRepository(conn).evidence_of_proposals(list(ids))
+        return [found.get(i, []) for i in ids]
+
+    return ctx.loader("proposal-evidence", lambda: DataLoader(load_fn=load))
+
+
+def _decision_loader(ctx: DesignationContext) -> DataLoader[uuid.UUID, domain_snapshot.DecisionAssessment | None]:
+    async def load(ids: list[uuid.UUID]) -> list[domain_snapshot.DecisionAssessment | None]:
+        async with ctx.engine.connect() as conn:
+            found = await ProposalRepository(conn).decision_assessments(list(ids))
+        return [found.get(i) for i in ids]
+
+    return ctx.loader("decision-assessments", lambda: DataLoader(load_fn=load))
 
 
 async def _designations(ctx: DesignationContext, codes: list[str]) -> list[domain_designation.Designation | None]:
