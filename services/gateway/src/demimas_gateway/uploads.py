@@ -22,6 +22,7 @@ import report with `importJob { id status }`, or its refusal) is handed back wit
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -55,6 +56,10 @@ class _TooLarge(Exception):
     pass
 
 
+class _Disconnected(Exception):
+    """The caller went away mid-body: the forward is aborted, so the registry never sees a body that looks whole."""
+
+
 def import_url(graphql_url: str) -> str:
     """The registry's import endpoint beside its GraphQL endpoint (same origin)."""
     parts = urlsplit(graphql_url)
@@ -71,17 +76,10 @@ class UploadForwarder:
         self.url = import_url(registry_url)
         self.max_bytes = max_bytes
         self.timeout = timeout_seconds
-        self._client: httpx.AsyncClient | None = None
 
     async def close(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-
-    @property
-    def client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=httpx.Timeout(self.timeout, connect=10.0))
-        return self._client
+        """Nothing pooled: each upload opens its own connection (uploads are rare and long; no test or shutdown
+        has a pool to forget)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str]) -> None:
         token = otel_context.attach(propagate.extract(headers))
@@ -151,6 +149,8 @@ class UploadForwarder:
             nonlocal seen, over
             while True:
                 message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise _Disconnected
                 chunk = message.get("body", b"")
                 seen += len(chunk)
                 if seen > self.max_bytes:
@@ -164,7 +164,15 @@ class UploadForwarder:
         forward = {k: headers[k] for k in FORWARDED if k in headers}
         propagate.inject(forward)  # traceparent of this request's span
         try:
-            response = await self.client.post(self.url, content=body(), headers=forward)
+            async with (
+                asyncio.timeout(self.timeout),
+                httpx.AsyncClient(timeout=httpx.Timeout(self.timeout, connect=10.0)) as client,
+            ):
+                response = await client.post(self.url, content=body(), headers=forward)
+        except TimeoutError:
+            message = "the upload took too long to reach the registry and be imported"
+            await _send(send, 504, _error(message, "GATEWAY_TIMEOUT"), JSON)
+            return
         except Exception as exc:
             if over:
                 await _send(send, 413, _error(too_large, "BODY_TOO_LARGE"), JSON)
