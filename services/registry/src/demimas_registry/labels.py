@@ -61,6 +61,10 @@ LABELS: Catalogue = catalogue(
             "DESA": ("Desa", "Village (desa)"),
             "DESA_ADAT": ("Desa adat", "Customary village (desa adat)"),
         },
+        "ImportJobStatus": {
+            "SUCCEEDED": ("Impor selesai", "Import succeeded"),
+            "REJECTED": ("Berkas ditolak", "File rejected"),
+        },
         "WorkerChangeKind": {
             "REGISTERED": ("Didaftarkan", "Registered"),
             "UPDATED": ("Diperbarui", "Updated"),
