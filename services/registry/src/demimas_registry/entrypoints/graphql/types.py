@@ -327,7 +327,7 @@ class WorkerConnection:
     page_info: PageInfo
     count_query: strawberry.Private[Callable[[], Awaitable[int]]]
 
-    @strawberry.field(description="All workers matching the filter (counted only when asked for).")
+    @strawberry.field(description="How many workers match the filter (costs a count: select it only when needed).")
     async def total_count(self) -> int:
         return await self.count_query()
 
@@ -344,7 +344,7 @@ class VillageConnection:
     page_info: PageInfo
     count_query: strawberry.Private[Callable[[], Awaitable[int]]]
 
-    @strawberry.field
+    @strawberry.field(description="How many villages the whole list has (costs a count: select it only when needed).")
     async def total_count(self) -> int:
         return await self.count_query()
 
