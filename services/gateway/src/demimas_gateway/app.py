@@ -64,6 +64,8 @@ def build_app(settings: GatewaySettings, supergraph: Supergraph) -> GatewayApp:
         verifier=verifier,
         development=settings.development,
         max_body_bytes=settings.gateway_max_body_bytes,
+        max_upload_bytes=settings.gateway_max_upload_bytes,
+        upload_timeout=settings.gateway_upload_timeout_seconds,
         max_variables_bytes=settings.gateway_max_variables_bytes,
         request_timeout=settings.gateway_request_timeout_seconds,
         rate_limiter=rate_limiter_from_settings(settings),

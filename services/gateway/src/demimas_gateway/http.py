@@ -45,6 +45,7 @@ from demimas_gateway.sublimits import StreamSettings, SubscriptionLimits
 from demimas_gateway.tokens import TokenCache, token_expiry
 from demimas_gateway.tracing import current_trace_id, ensure_trace, with_trace_id, with_traceresponse
 from demimas_gateway.trusted import TrustedDocuments
+from demimas_gateway.uploads import UPLOAD_PATH, UploadForwarder
 from demimas_gateway.upstream import UpstreamSubscriptions
 
 __all__ = ["GatewayApp"]
@@ -93,6 +94,8 @@ class GatewayApp:
         csrf_prevention: bool = True,
         readiness_timeout: float = 3.0,
         on_shutdown: Callable[[], Awaitable[None]] | None = None,
+        max_upload_bytes: int = 200 * 1024 * 1024,
+        upload_timeout: float = 600.0,
         subscription_limits: SubscriptionLimits | None = None,
         stream_settings: StreamSettings | None = None,
         upstream: UpstreamSubscriptions | None = None,
@@ -116,6 +119,12 @@ class GatewayApp:
             {name: graph.url for name, graph in gateway.supergraph.graphs.items()}
         )
         self.shared = SharedSubscriptions(self.upstream, enabled=share_subscriptions)
+        registry = gateway.supergraph.graphs.get("registry")
+        self.uploads = (
+            UploadForwarder(self, registry_url=registry.url, max_bytes=max_upload_bytes, timeout_seconds=upload_timeout)
+            if registry is not None
+            else None
+        )
         self.streams: set[Callable[[], None]] = set()
         """How to close each open WebSocket or SSE stream for a shutdown (they register and unregister)."""
 
@@ -164,6 +173,8 @@ class GatewayApp:
         path = scope["path"]
         if path in ("/graphql", "/"):
             await self._graphql(scope, receive, send)
+        elif path == UPLOAD_PATH and self.uploads is not None:
+            await self.uploads(scope, receive, send, _headers(scope))
         elif path == "/healthz":
             await _send(send, 200, {"status": "ok"}, JSON)
         elif path == "/readyz":
@@ -198,6 +209,8 @@ class GatewayApp:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self.close_streams()
+                if self.uploads is not None:
+                    await self.uploads.close()
                 if self.on_shutdown is not None:
                     await self.on_shutdown()
                 await send({"type": "lifespan.shutdown.complete"})

@@ -44,6 +44,12 @@ class GatewaySettings(CommonSettings):
     gateway_max_query_bytes: int | None = Field(default=32_768, ge=1, description="Characters of a document.")
     gateway_max_variables_bytes: int | None = Field(default=65_536, ge=1, description="JSON size of variables.")
     gateway_max_body_bytes: int = Field(default=262_144, ge=1024, description="HTTP request body size.")
+    gateway_max_upload_bytes: int = Field(
+        default=200 * 1024 * 1024, ge=1024, description="Body of `POST /uploads/workers` (the file and its envelope)."
+    )
+    gateway_upload_timeout_seconds: float = Field(
+        default=600.0, gt=0, description="How long an upload may take to reach the registry and be imported."
+    )
     gateway_max_cost: float | None = Field(
         default=100_000, gt=0, description="Estimated cost (@cost/@listSize); null: not estimated."
     )

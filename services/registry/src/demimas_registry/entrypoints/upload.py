@@ -25,11 +25,15 @@ from starlette.types import Message, Receive
 
 from demimas_common.auth.jwt import TokenVerifier
 from demimas_common.errors import DemimasError
+from demimas_registry.importer.jobs import record_job
 from demimas_registry.importer.load import ImportInterrupted, import_workers
 from demimas_registry.importer.parse import FileRejected, read_rows
 from demimas_registry.settings import RegistrySettings
 
-__all__ = ["upload_router"]
+__all__ = ["JOB_HEADER", "upload_router"]
+
+JOB_HEADER = "x-demimas-import-job"
+"""The id of the import job a refused file left (its answer's body is the error)."""
 
 _FORM = {
     "requestBody": {
@@ -129,10 +133,15 @@ def upload_router(engine: AsyncEngine, verifier: TokenVerifier, settings: Regist
                     engine, read_rows(Path(tmp.name), settings.read_limits), principal=principal
                 )
             except FileRejected as exc:
-                return _error(400, exc.code, f"{exc.message}; nothing of the file was stored")
+                job = await record_job(engine, principal, None, exc.code)
+                answer = _error(400, exc.code, f"{exc.message}; nothing of the file was stored")
+                answer.headers[JOB_HEADER] = str(job)
+                return answer
             except ImportInterrupted as exc:
                 return _error(503, "IMPORT_INTERRUPTED", str(exc))
+        job = await record_job(engine, principal, report)
         body = {
+            "importJob": {"id": str(job), "status": "SUCCEEDED"},
             "total": report.total,
             "inserted": report.inserted,
             "skippedExisting": report.skipped_existing,

@@ -20,6 +20,7 @@ from demimas_registry.domain import validation as v
 from demimas_registry.domain.model import Worker as DomainWorker
 from demimas_registry.domain.vocabulary import WorkerStatus
 from demimas_registry.entrypoints.graphql.context import Ctx
+from demimas_registry.entrypoints.graphql.imports import ImportJob, import_job_of
 from demimas_registry.entrypoints.graphql.inputs import (
     DepartureInput,
     FamilyMemberInput,
@@ -43,6 +44,7 @@ from demimas_registry.entrypoints.graphql.types import (
     worker_by_nik,
     worker_connection,
 )
+from demimas_registry.importer.jobs import load_job
 from demimas_registry.service_layer import handlers
 from demimas_registry.service_layer.ports import RegistryUoW
 
@@ -117,6 +119,19 @@ class Query:
     )
     async def worker_by_nik(self, info: Ctx, nik: str) -> Worker:
         return await worker_by_nik(info.context, nik)
+
+    @strawberry.federation.field(
+        requires_scopes=WRITE,
+        description="An upload of workers and its per-row report (registry:write; the uploader's agency, within the"
+        " token's region; any other job answers null).",
+    )
+    async def import_job(self, info: Ctx, id: strawberry.ID) -> ImportJob | None:
+        principal = info.context.require_principal()
+        principal.require_scope("registry:write")
+        job = await load_job(info.context.queries.engine, parse_id(id, "id"))
+        if job is None or not job.visible_to(principal):
+            return None
+        return import_job_of(job)
 
     @strawberry.federation.field(requires_scopes=READ)
     async def workers(

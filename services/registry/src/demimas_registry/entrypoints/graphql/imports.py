@@ -1,0 +1,63 @@
+"""`importJob(id)`: what a file sent to the bulk import became (importer/jobs.py).
+
+The import runs while the upload waits, so a job is always finished when it can be read: `SUCCEEDED` (the file is
+stored, with its rejected rows left out) or `REJECTED` (refused whole, nothing stored, `errorCode` says why).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+import strawberry
+
+from demimas_registry.importer.jobs import ImportJobRecord
+
+__all__ = ["ImportJob", "ImportJobStatus", "ImportRowError", "import_job_of"]
+
+
+@strawberry.enum(description="What became of an uploaded file. Imports run while the upload waits: always final.")
+class ImportJobStatus(enum.Enum):
+    SUCCEEDED = "SUCCEEDED"
+    REJECTED = "REJECTED"
+
+
+@strawberry.type(description="A rejected row: left out of a stored file. The message names no value of the file.")
+class ImportRowError:
+    line: int = strawberry.field(description="The row's line in the file (the header is line 1).")
+    column: str
+    code: str = strawberry.field(description="A stable code: REQUIRED, INVALID_NIK, OUTSIDE_REGION, ...")
+    message: str
+
+
+@strawberry.type(description="An upload of workers (CSV or XLSX) and its per-row report.")
+class ImportJob:
+    id: strawberry.ID
+    status: ImportJobStatus
+    total: int = strawberry.field(description="Data rows read.")
+    inserted: int
+    skipped_existing: int = strawberry.field(description="Rows whose NIK was already registered.")
+    rejected_count: int
+    error_code: str | None = strawberry.field(
+        description="Why a REJECTED file was refused whole (FILE_TOO_LARGE is refused before a job exists)."
+    )
+    rejected: list[ImportRowError]
+    agency: str
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+
+
+def import_job_of(job: ImportJobRecord) -> ImportJob:
+    return ImportJob(
+        id=strawberry.ID(str(job.id)),
+        status=ImportJobStatus(job.status),
+        total=job.total,
+        inserted=job.inserted,
+        skipped_existing=job.skipped_existing,
+        rejected_count=job.rejected_count,
+        error_code=job.error_code,
+        rejected=[ImportRowError(line=r.line, column=r.column, code=r.code, message=r.message) for r in job.rows],
+        agency=job.agency,
+        created_at=job.created_at,
+        finished_at=job.finished_at,
+    )
