@@ -29,7 +29,7 @@ from demimas_feeds.entrypoints.graphql.types import (
     delivery_page,
     time_cursor,
 )
-from demimas_feeds.service_layer.changes import DEFAULT_FIRST, ChangeQuery, read_changes
+from demimas_feeds.service_layer.changes import DEFAULT_FIRST, ChangeQuery, count_changes, read_changes
 
 __all__ = ["Query"]
 
@@ -123,4 +123,9 @@ class Query:
             start_cursor=edges[0].cursor if edges else None,
             end_cursor=page.end_cursor,
         )
-        return ChangeConnection(edges=edges, page_info=page_info)
+        reader, limit = ctx.reader, ctx.settings.feeds_changes_scan_limit
+
+        async def count() -> int:
+            return await count_changes(query, principal, reader, scan_limit=limit)
+
+        return ChangeConnection(edges=edges, page_info=page_info, count_query=count)
