@@ -104,12 +104,16 @@ async def _worker(http: httpx.AsyncClient, token: str, village: str, nik: str, n
     return worker, added["addFamilyMember"]["id"]
 
 
+def _nik(village: str, serial: int) -> str:
+    return village.replace(".", "")[:6] + f"570590{serial:04d}"
+
+
 async def _populate(http: httpx.AsyncClient, mint: Callable[..., str], village: str, province: str,
                     regency: str, serial: int) -> dict[str, list[str]]:  # fmt: skip
     """A worker with a child, a designation and a draft proposal, an activity, a pilot, an enrolment."""
     kp2mi, polkam = mint("KP2MI"), mint("KEMENKO_POLKAM")
     disnaker, bp3mi = mint("DISNAKER", region=regency), mint("BP3MI", region=province)
-    nik = village.replace(".", "")[:6] + f"570590{serial:04d}"
+    nik = _nik(village, serial)
     worker, child = await _worker(http, kp2mi, village, nik, "Walk Person " + "AB"[serial - 1])
     ids: dict[str, list[str]] = {"Worker": [worker], "FamilyMember": [child]}
     why = "Residents work in Malaysia as production operators, mostly SMK graduates"
@@ -301,6 +305,7 @@ def _filler(world: World) -> Filler:
         "traceId": "0af7651916cd43dd8448eb211c80319c",
         "subject": ids["Worker"][0],
         "endpointId": ids["WebhookEndpoint"][0],
+        "nik": _nik(THERE_VILLAGE, 2),  # workerByNik: the worker of "there"
     }
     entities = {
         "Village": [{"code": THERE_VILLAGE}],

@@ -98,11 +98,13 @@ class Edge(Generic[T]):
 class Connection(Generic[T]):
     edges: list[Edge[T]]
     page_info: PageInfo
-    count_total: strawberry.Private[Callable[[], Awaitable[int]] | None] = None
+    count_total: strawberry.Private[Callable[[], Awaitable[int]]]
+    """Every connection of the API has `totalCount: Int!` (tests/test_api_conventions.py): the count to run when it
+    is selected, and only then."""
 
     @strawberry.field(description="How many items the whole list has (costs a count: select it only when needed).")  # type: ignore[untyped-decorator]
-    async def total_count(self) -> int | None:
-        return None if self.count_total is None else await self.count_total()
+    async def total_count(self) -> int:
+        return await self.count_total()
 
     @classmethod
     def from_rows(
@@ -112,8 +114,8 @@ class Connection(Generic[T]):
         first: int,
         cursor: Callable[[R], tuple[CursorValue, ...]],
         node: Callable[[R], T],
+        count_total: Callable[[], Awaitable[int]],
         after: str | None = None,
-        count_total: Callable[[], Awaitable[int]] | None = None,
     ) -> Connection[T]:
         """A page from up to `first + 1` rows in cursor order (the extra row only says that more follow)."""
         edges = [Edge(cursor=encode_cursor(cursor(row)), node=node(row)) for row in rows[:first]]

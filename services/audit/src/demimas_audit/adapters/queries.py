@@ -36,6 +36,7 @@ __all__ = [
     "access_page",
     "access_page_query",
     "consequences",
+    "event_count",
     "event_page",
     "events_by_ids",
     "trace",
@@ -60,9 +61,7 @@ class EventFilter:
     concern one village)"""
 
 
-async def event_page(
-    conn: AsyncConnection, f: EventFilter, *, first: int, after: int | None
-) -> tuple[list[RowMapping], bool]:
+def _event_where(f: EventFilter) -> list[ColumnElement[bool]]:
     r = records.c
     where: list[ColumnElement[bool]] = []
     for column, value in (
@@ -81,6 +80,20 @@ async def event_page(
         where.append(r.time >= f.since)
     if f.until is not None:
         where.append(r.time < f.until)
+    return where
+
+
+async def event_count(conn: AsyncConnection, f: EventFilter) -> int:
+    """How many events match `f`: one `count(*)` under the same conditions as the pages, run only for
+    `totalCount` (over the whole store, a filter-less count reads every row: select it only when needed)."""
+    return int(await conn.scalar(select(func.count()).select_from(records).where(and_(true(), *_event_where(f)))) or 0)
+
+
+async def event_page(
+    conn: AsyncConnection, f: EventFilter, *, first: int, after: int | None
+) -> tuple[list[RowMapping], bool]:
+    r = records.c
+    where = _event_where(f)
     if after is not None:
         where.append(r.seq > after)
     rows = (

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from demimas_common.db.keyset import in_region, village_id_page
 from demimas_designation.adapters.tables import designations, proposals
 
-__all__ = ["Summary", "designation_page", "proposal_page", "summary"]
+__all__ = ["Summary", "designation_count", "designation_page", "proposal_count", "proposal_page", "summary"]
 
 
 async def _page(
@@ -30,6 +30,43 @@ async def _page(
     return await village_id_page(conn, table, where, first=first, after=after)
 
 
+async def _count(
+    conn: AsyncConnection,
+    table: Table,
+    where: list[ColumnElement[bool]],
+    *,
+    region: str | None,
+    caller_region: str | None,
+) -> int:
+    """How many rows the whole list has under the same conditions as its pages (one `count(*)` on the index of
+    village codes: `totalCount` costs a count, so it runs only when selected)."""
+    where = [*where, in_region(table.c.village_code, region), in_region(table.c.village_code, caller_region)]
+    return int((await conn.execute(select(func.count()).select_from(table).where(*where))).scalar_one())
+
+
+def _designation_where(status: str | None, programme: str | None) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if status:
+        where.append(designations.c.status == status)
+    if programme:
+        where.append(designations.c.programme == programme)
+    return where
+
+
+async def designation_count(
+    conn: AsyncConnection, *, status: str | None, region: str | None, caller_region: str | None, programme: str | None
+) -> int:
+    return await _count(conn, designations, _designation_where(status, programme), region=region,
+                        caller_region=caller_region)  # fmt: skip
+
+
+async def proposal_count(
+    conn: AsyncConnection, *, status: str | None, region: str | None, caller_region: str | None
+) -> int:
+    where = [proposals.c.status == status] if status else []
+    return await _count(conn, proposals, where, region=region, caller_region=caller_region)
+
+
 async def designation_page(
     conn: AsyncConnection,
     *,
@@ -40,11 +77,7 @@ async def designation_page(
     first: int,
     after: tuple[str, uuid.UUID] | None,
 ) -> tuple[list[uuid.UUID], bool]:
-    where: list[ColumnElement[bool]] = []
-    if status:
-        where.append(designations.c.status == status)
-    if programme:
-        where.append(designations.c.programme == programme)
+    where = _designation_where(status, programme)
     return await _page(conn, designations, where, region=region, caller_region=caller_region, first=first,
                        after=after)  # fmt: skip
 

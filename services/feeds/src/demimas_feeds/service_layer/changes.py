@@ -25,7 +25,7 @@ from demimas_feeds.adapters.stream_reader import StreamReader, subjects_for
 from demimas_feeds.domain.endpoint import check_types_syntax
 from demimas_feeds.visibility import Audience, matches_types, project
 
-__all__ = ["DEFAULT_FIRST", "MAX_FIRST", "READ", "Change", "ChangePage", "ChangeQuery", "read_changes"]
+__all__ = ["DEFAULT_FIRST", "MAX_FIRST", "READ", "Change", "ChangePage", "ChangeQuery", "count_changes", "read_changes"]
 
 READ = "feeds:read"
 DEFAULT_FIRST = 100
@@ -117,3 +117,44 @@ async def read_changes(
         end = after if after is not None else (await reader.bounds())[1]
         return ChangePage([], encode_cursor(end), False)
     return ChangePage(changes, encode_cursor(last_seen), more)
+
+
+async def count_changes(
+    query: ChangeQuery, principal: Principal, reader: StreamReader, *, scan_limit: int = 10_000
+) -> int:
+    """`ChangeConnection.totalCount`: how many events the caller may see from the query's start (`after`, `since`
+    or the stream's start) to the stream's end now, with the same types, region and visibility as the pages. The
+    stream has no index to count from, so this scans it, at most `scan_limit` messages: beyond that the count is
+    refused (BAD_USER_INPUT saying how to narrow it), never answered short. Run only when `totalCount` is selected,
+    after `read_changes` has checked the arguments."""
+    types = check_types_syntax(query.types, field="types") if query.types is not None else None
+    region_prefix = parse_region_prefix(query.region_prefix)
+    after = _cursor(query.after)
+    since = query.since
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=dt.UTC)
+    audience = Audience.of(principal)
+    total = 0
+    scanned = 0
+    pending = 0
+    messages = reader.read(after=after, since=since, subjects=subjects_for(types), max_messages=scan_limit)
+    async with aclosing(messages):
+        async for message in messages:
+            scanned, pending = scanned + 1, message.pending
+            try:
+                event = orjson.loads(message.data)
+            except orjson.JSONDecodeError:
+                continue
+            if not isinstance(event, dict):
+                continue
+            if types is not None and not matches_types(str(event.get("type", "")), types):
+                continue
+            if project(event, audience, region_prefix=region_prefix) is not None:
+                total += 1
+    if pending > 0:
+        raise BadUserInput(
+            f"totalCount of changes scans at most {scan_limit} stream messages and more follow: narrow the count "
+            "with types, since or a later after, or page with hasNextPage instead",
+            field="totalCount",
+        )
+    return total

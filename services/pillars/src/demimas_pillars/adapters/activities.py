@@ -155,6 +155,14 @@ class ActivityRepository:
             )
         return found
 
+    async def village_count(self, village_code: str, *, pillar: ServicePillar | None) -> int:
+        """How many activities a village has (with the pillar): one `count(*)`, run only for `totalCount`."""
+        t = activities
+        where = [t.c.village_code == village_code]
+        if pillar is not None:
+            where.append(t.c.pillar == pillar.value)
+        return int((await self._conn.execute(select(func.count()).select_from(t).where(*where))).scalar_one())
+
     async def village_page(
         self,
         village_code: str,

@@ -7,7 +7,7 @@ import datetime as dt
 import uuid
 from collections import defaultdict
 
-from sqlalchemy import and_, exists, func, insert, or_, select, true, update
+from sqlalchemy import ColumnElement, and_, exists, func, insert, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -143,6 +143,22 @@ class PilotRepository:
             linked[pilot_id].append(activity_id)
         return linked
 
+    async def count(
+        self,
+        *,
+        region: str | None,
+        caller_region: str | None,
+        agency: str | None,
+        programme: ThematicProgramme | None,
+        status: PilotStatus | None,
+    ) -> int:
+        """How many pilots the list has under the same conditions as `page`: one `count(*)`, run only for
+        `totalCount`."""
+        where = self._where(
+            region=region, caller_region=caller_region, agency=agency, programme=programme, status=status, village=None
+        )
+        return int((await self._conn.execute(select(func.count()).select_from(pilots).where(*where))).scalar_one())
+
     async def page(
         self,
         *,
@@ -156,6 +172,26 @@ class PilotRepository:
         after: tuple[str, uuid.UUID] | None,
     ) -> tuple[list[uuid.UUID], bool]:
         """A page of pilot ids ordered by (village code, id); `agency` matches the coordinator or a partner."""
+        where = self._where(
+            region=region,
+            caller_region=caller_region,
+            agency=agency,
+            programme=programme,
+            status=status,
+            village=village,
+        )
+        return await village_id_page(self._conn, pilots, where, first=first, after=after)
+
+    @staticmethod
+    def _where(
+        *,
+        region: str | None,
+        caller_region: str | None,
+        agency: str | None,
+        programme: ThematicProgramme | None,
+        status: PilotStatus | None,
+        village: str | None,
+    ) -> list[ColumnElement[bool]]:
         t = pilots
         where = [in_region(t.c.village_code, region), in_region(t.c.village_code, caller_region)]
         if village:
@@ -169,7 +205,7 @@ class PilotRepository:
             where.append(
                 exists().where(and_(pilot_partners.c.pilot_id == t.c.id, pilot_partners.c.programme == programme.value))
             )
-        return await village_id_page(self._conn, t, where, first=first, after=after)
+        return where
 
     async def overdue(
         self, *, agency: str | None, today: dt.date, caller_region: str | None, limit: int

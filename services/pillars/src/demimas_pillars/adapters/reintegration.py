@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import and_, delete, select, true, tuple_, update
+from sqlalchemy import and_, delete, func, select, true, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -35,6 +35,14 @@ def _entry(r: object) -> QueueEntry:
 class ReintegrationQueueRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._conn = connection
+
+    async def count(self, village_code: str, *, status: ReintegrationStatus | None) -> int:
+        """How many returnees a village's queue has (with the status): one `count(*)`, run only for `totalCount`."""
+        q = reintegration_queue
+        where = [q.c.village_code == village_code]
+        if status:
+            where.append(q.c.status == status.value)
+        return int((await self._conn.execute(select(func.count()).select_from(q).where(*where))).scalar_one())
 
     async def page(
         self,

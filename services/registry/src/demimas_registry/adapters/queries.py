@@ -141,6 +141,12 @@ class RegistryQueries:
                 out[prefix] = MigrantStats.from_rows((row[0], row[1], int(row[2])) for row in rows)
         return out
 
+    async def worker_id_by_nik(self, nik: str) -> uuid.UUID | None:
+        """The id of the worker holding a NIK (the unique index on `nik`), or None."""
+        async with self.engine.connect() as conn:
+            value = await conn.scalar(select(workers.c.id).where(workers.c.nik == nik))
+        return value if isinstance(value, uuid.UUID) else None
+
     async def workers_by_id(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Worker]:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(select(workers).where(workers.c.id.in_(list(set(ids)))))).all()

@@ -3,8 +3,10 @@
 A NIK is unique, so registering one that exists cannot succeed; what the answer may say depends on whether the
 caller could see the existing worker anyway:
 
-- inside the caller's region (or a national caller): CONFLICT, naming the existing worker's id (the caller may
-  read it);
+- inside the caller's region (or a national caller): CONFLICT. When the caller may read the existing worker
+  (`registry:read`, which every agency holding `registry:write` has unless its token narrows it away), the
+  CONFLICT names it: `extensions.existingWorkerId` (and `workerId`, its earlier name), and the message says which
+  record it is; otherwise the same CONFLICT without any id;
 - outside the caller's region: FORBIDDEN with reason `NIK_NOT_REGISTRABLE` and a message that names no region,
   office, id or date. The caller learns that its office cannot register this NIK, nothing about where or by whom
   the person is registered, and the attempt is recorded (`demimas.registry.registration.refused`, whose subject
@@ -34,9 +36,16 @@ class Registered:
     village_code: str
 
 
-def already_registered(existing: Registered) -> Conflict:
+def already_registered(existing: Registered, *, may_see: bool) -> Conflict:
+    """CONFLICT for a NIK registered inside the caller's region; the existing worker's id only when `may_see`."""
+    if not may_see:
+        return Conflict("a worker with this NIK is already registered", field="nik")
+    worker_id = str(existing.id)
     return Conflict(
-        f"a worker with this NIK is already registered: worker {existing.id}", field="nik", workerId=str(existing.id)
+        f"a worker with this NIK is already registered: worker {worker_id} (read it with worker(id))",
+        field="nik",
+        existingWorkerId=worker_id,
+        workerId=worker_id,
     )
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "check_country",
     "check_date_not_future",
     "check_free_text",
+    "check_lookup_nik",
     "check_name",
     "check_nik",
     "check_phone",
@@ -39,6 +40,24 @@ _NAME_CHARS = re.compile(r"^[^\W\d_](?:[^\W\d_]|[ .,'\-])*$", re.UNICODE)
 class NikCheck:
     nik: str
     warnings: tuple[str, ...]
+
+
+def check_lookup_nik(value: str, *, field: str = "nik") -> str:
+    """A NIK to look a person up by (`workerByNik`): the structure `check_nik` checks without the person's sex and
+    birth date, which the caller does not give. The message says what to fix, never echoing the value."""
+    info = parse_nik(value.strip(), lookup_wilayah=wilayah_name, reference_date=dt.date.today())
+    if info.nik is None:
+        raise BadUserInput("NIK must be exactly 16 digits, as printed on the KTP (no spaces or dots)", field=field)
+    codes = {issue.code for issue in info.errors}
+    if "province" in codes:
+        raise BadUserInput(f"NIK starts with {info.nik[:2]}, which is no Indonesian province code", field=field)
+    if "birth_date" in codes:
+        raise BadUserInput("NIK digits 7-12 are not a real birth date (DDMMYY, +40 on the day for women)", field=field)
+    if "serial" in codes:
+        raise BadUserInput("NIK serial (last 4 digits) cannot be 0000", field=field)
+    if codes:
+        raise BadUserInput("NIK regency and district digits cannot be 00", field=field)
+    return info.nik
 
 
 def check_nik(value: str, *, sex: Sex, birth_date: dt.date, field: str = "nik") -> NikCheck:

@@ -41,6 +41,7 @@ __all__ = [
 ]
 
 WRITE = "registry:write"
+READ = "registry:read"
 
 
 def worker_contribution(worker: Worker) -> Contribution:
@@ -98,7 +99,7 @@ async def register_worker(cmd: RegisterWorker, uow: RegistryUoW, principal: Prin
     existing = await uow.workers.add(worker, created_by=principal.agency.value)
     if existing is not None:
         if principal.covers(existing.village_code):
-            raise already_registered(existing)
+            raise already_registered(existing, may_see=principal.has_scope(READ))
         # Refused without saying the person exists elsewhere; the attempt is recorded (domain.registration).
         uow.publish(
             events.registration_refused(str(existing.id), worker.village_code, principal.actor, via="registerWorker")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import cast
 
 import strawberry
@@ -72,6 +73,11 @@ class AuditEventEdge:
 class AuditEventConnection:
     edges: list[AuditEventEdge]
     page_info: PageInfo
+    count_query: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="How many events match the filter (costs a count: select it only when needed).")
+    async def total_count(self) -> int:
+        return await self.count_query()
 
 
 def _trace_id(value: str | None) -> str | None:
@@ -131,8 +137,14 @@ class Query:
         async with info.context.engine.connect() as conn:
             rows, more = await queries.event_page(conn, criteria, first=validate_first(first), after=cursor)
         edges = [AuditEventEdge(cursor=encode_cursor((r["seq"],)), node=AuditEvent.from_row(r)) for r in rows]
+        engine = info.context.engine
+
+        async def count() -> int:
+            async with engine.connect() as c:
+                return await queries.event_count(c, criteria)
+
         return AuditEventConnection(
-            edges=edges, page_info=PageInfo.of([e.cursor for e in edges], has_next=more, after=after)
+            edges=edges, page_info=PageInfo.of([e.cursor for e in edges], has_next=more, after=after), count_query=count
         )
 
     @strawberry.federation.field(

@@ -73,8 +73,11 @@ class EvidenceInput:
 @strawberry.input
 class DesignationFilter:
     status: DesignationStatusEnum | None = None  # type: ignore[valid-type]
-    province_code: str | None = None
-    regency_code: str | None = None
+    region_prefix: str | None = strawberry.field(
+        default=None, description="Designations of villages whose Kemendagri code lies in this prefix (16, 16.06)."
+    )
+    province_code: str | None = strawberry.field(default=None, deprecation_reason="Use regionPrefix")
+    regency_code: str | None = strawberry.field(default=None, deprecation_reason="Use regionPrefix")
     programme: ProgrammeEnum | None = None  # type: ignore[valid-type]
 
 
@@ -94,6 +97,13 @@ class DesignationEdge:
 class DesignationConnection:
     edges: list[DesignationEdge]
     page_info: PageInfo
+    count_query: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(
+        description="How many designations the whole list has (costs a count: select it only when needed)."
+    )
+    async def total_count(self) -> int:
+        return await self.count_query()
 
 
 @strawberry.type
@@ -106,6 +116,11 @@ class ProposalEdge:
 class ProposalConnection:
     edges: list[ProposalEdge]
     page_info: PageInfo
+    count_query: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="How many proposals the whole list has (costs a count: select it only when needed).")
+    async def total_count(self) -> int:
+        return await self.count_query()
 
 
 @strawberry.type
@@ -154,18 +169,35 @@ class Query:
         ctx = info.context
         principal = ctx.require_principal()
         f = filter or DesignationFilter()
-        region = _region(f.regency_code, "regencyCode") or _region(f.province_code, "provinceCode")
+        if f.region_prefix is not None and (f.province_code is not None or f.regency_code is not None):
+            raise BadUserInput(
+                "give regionPrefix alone: provinceCode and regencyCode are deprecated forms of it", field="regionPrefix"
+            )
+        region = (
+            _region(f.region_prefix, "regionPrefix")
+            or _region(f.regency_code, "regencyCode")
+            or _region(f.province_code, "provinceCode")
+        )
+        status = f.status.value if f.status else None
+        programme = f.programme.value if f.programme else None
         limit = validate_first(first)
         async with ctx.engine.connect() as conn:
             ids, more = await queries.designation_page(
-                conn, status=f.status.value if f.status else None, region=region, caller_region=principal.region,
-                programme=f.programme.value if f.programme else None, first=limit, after=_after(after),
+                conn, status=status, region=region, caller_region=principal.region,
+                programme=programme, first=limit, after=_after(after),
             )  # fmt: skip
             found = [await DesignationRepository(conn).get(i) for i in ids]
         edges = [DesignationEdge(cursor=encode_cursor((d.village_code, str(d.id))), node=Designation.from_domain(d))
                  for d in found]  # fmt: skip
+
+        async def count() -> int:
+            async with ctx.engine.connect() as c:
+                return await queries.designation_count(
+                    c, status=status, region=region, caller_region=principal.region, programme=programme
+                )
+
         return DesignationConnection(edges=edges, page_info=PageInfo.of([e.cursor for e in edges], has_next=more,
-                                                                         after=after))  # fmt: skip
+                                                                         after=after), count_query=count)  # fmt: skip
 
     @strawberry.federation.field(requires_scopes=READERS, description="Proposals, by village code.")
     async def proposals(
@@ -175,16 +207,22 @@ class Query:
         principal = ctx.require_principal()
         f = filter or ProposalFilter()
         limit = validate_first(first)
+        status = f.status.value if f.status else None
+        region = _region(f.region_prefix, "regionPrefix")
         async with ctx.engine.connect() as conn:
             ids, more = await queries.proposal_page(
-                conn, status=f.status.value if f.status else None, region=_region(f.region_prefix, "regionPrefix"),
-                caller_region=principal.region, first=limit, after=_after(after),
+                conn, status=status, region=region, caller_region=principal.region, first=limit, after=_after(after),
             )  # fmt: skip
             found = [await ProposalRepository(conn).get(i) for i in ids]
         edges = [ProposalEdge(cursor=encode_cursor((p.village_code, str(p.id))), node=Proposal.from_domain(p))
                  for p in found]  # fmt: skip
+
+        async def count() -> int:
+            async with ctx.engine.connect() as c:
+                return await queries.proposal_count(c, status=status, region=region, caller_region=principal.region)
+
         return ProposalConnection(edges=edges, page_info=PageInfo.of([e.cursor for e in edges], has_next=more,
-                                                                     after=after))  # fmt: skip
+                                                                     after=after), count_query=count)  # fmt: skip
 
     @strawberry.federation.field(authenticated=True, description="The figure the ministry quotes.")
     async def designation_summary(self, info: Ctx, region_prefix: str | None = None) -> DesignationSummary | None:

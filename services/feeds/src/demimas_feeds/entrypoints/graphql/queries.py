@@ -31,7 +31,7 @@ from demimas_feeds.entrypoints.graphql.types import (
     time_cursor,
 )
 from demimas_feeds.labels import LABELS
-from demimas_feeds.service_layer.changes import DEFAULT_FIRST, ChangeQuery, read_changes
+from demimas_feeds.service_layer.changes import DEFAULT_FIRST, ChangeQuery, count_changes, read_changes
 
 __all__ = ["Query"]
 
@@ -127,4 +127,9 @@ class Query:
             start_cursor=edges[0].cursor if edges else None,
             end_cursor=page.end_cursor,
         )
-        return ChangeConnection(edges=edges, page_info=page_info)
+        reader, limit = ctx.reader, ctx.settings.feeds_changes_scan_limit
+
+        async def count() -> int:
+            return await count_changes(query, principal, reader, scan_limit=limit)
+
+        return ChangeConnection(edges=edges, page_info=page_info, count_query=count)

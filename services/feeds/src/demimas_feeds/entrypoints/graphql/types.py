@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Awaitable, Callable
 from enum import Enum
 from typing import Any, cast
 
@@ -306,3 +307,12 @@ class ChangeEdge:
 class ChangeConnection:
     edges: list[ChangeEdge]
     page_info: PageInfo
+    count_query: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(
+        description="How many events the caller may see from this call's start (`after`, `since` or the stream's "
+        "start) to the stream's end now, with the same `types` and `regionPrefix`. Costs a scan of the stream (at "
+        "most the feed's scan limit, else BAD_USER_INPUT): select it only when needed."
+    )
+    async def total_count(self) -> int:
+        return await self.count_query()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Awaitable, Callable
 
 import strawberry
 from strawberry.dataloader import DataLoader
@@ -111,6 +112,11 @@ class ActivityEdge:
 class ActivityConnection:
     edges: list[ActivityEdge]
     page_info: PageInfo
+    count_query: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="How many activities the whole list has (costs a count: select it only when needed).")
+    async def total_count(self) -> int:
+        return await self.count_query()
 
 
 @strawberry.federation.type(
@@ -207,8 +213,14 @@ class Village(VillageKey):
             )
             found = await repository.get_many(ids)
         edges = [ActivityEdge(cursor=encode_cursor((a.occurred_on, a.id)), node=Activity.from_domain(a)) for a in found]
+        code, chosen = self.code, ServicePillar(pillar) if pillar else None
+
+        async def count() -> int:
+            async with ctx.engine.connect() as c:
+                return await ActivityRepository(c).village_count(code, pillar=chosen)
+
         return ActivityConnection(
-            edges=edges, page_info=PageInfo.of([e.cursor for e in edges], has_next=more, after=after)
+            edges=edges, page_info=PageInfo.of([e.cursor for e in edges], has_next=more, after=after), count_query=count
         )
 
     @strawberry.federation.field(requires_scopes=PILOT_READ, description="Joint pilot projects in this village.")
@@ -257,6 +269,12 @@ class Village(VillageKey):
             ReturneeEdge(cursor=encode_cursor((e.returned_at, e.worker_id)), node=Returnee.from_entry(e))
             for e in entries
         ]
+        code, chosen = self.code, ReintegrationStatus(status) if status else None
+
+        async def count() -> int:
+            async with ctx.engine.connect() as c:
+                return await ReintegrationQueueRepository(c).count(code, status=chosen)
+
         return ReturneeConnection(
-            edges=edges, page_info=PageInfo.of([e.cursor for e in edges], has_next=more, after=after)
+            edges=edges, page_info=PageInfo.of([e.cursor for e in edges], has_next=more, after=after), count_query=count
         )

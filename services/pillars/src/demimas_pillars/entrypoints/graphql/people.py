@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 
 import strawberry
 from strawberry.dataloader import DataLoader
@@ -165,3 +165,8 @@ class ReturneeEdge:
 class ReturneeConnection:
     edges: list[ReturneeEdge]
     page_info: PageInfo
+    count_query: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="How many returnees the whole list has (costs a count: select it only when needed).")
+    async def total_count(self) -> int:
+        return await self.count_query()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 
 import strawberry
 
@@ -37,6 +38,13 @@ class PilotProjectEdge:
 class PilotProjectConnection:
     edges: list[PilotProjectEdge]
     page_info: PageInfo
+    count_query: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(
+        description="How many pilot projects the whole list has (costs a count: select it only when needed)."
+    )
+    async def total_count(self) -> int:
+        return await self.count_query()
 
 
 @strawberry.type
@@ -90,14 +98,18 @@ class Query:
                 cursor = (str(code), uuid.UUID(str(raw)))
             except ValueError:
                 raise BadUserInput("after is not a cursor of this list", field="after") from None
+        region, caller_region = _region(f.region_prefix), principal.region
+        agency = Agency(f.agency).value if f.agency else None
+        programme = ThematicProgramme(f.programme) if f.programme else None
+        status = PilotStatus(f.status) if f.status else None
         async with ctx.engine.connect() as conn:
             repository = PilotRepository(conn)
             ids, more = await repository.page(
-                region=_region(f.region_prefix),
-                caller_region=principal.region,
-                agency=Agency(f.agency).value if f.agency else None,
-                programme=ThematicProgramme(f.programme) if f.programme else None,
-                status=PilotStatus(f.status) if f.status else None,
+                region=region,
+                caller_region=caller_region,
+                agency=agency,
+                programme=programme,
+                status=status,
                 village=None,
                 first=limit,
                 after=cursor,
@@ -108,8 +120,15 @@ class Query:
             PilotProjectEdge(cursor=encode_cursor((p.village_code, str(p.id))), node=PilotProject.from_domain(p, today))
             for p in found
         ]
+
+        async def count() -> int:
+            async with ctx.engine.connect() as c:
+                return await PilotRepository(c).count(
+                    region=region, caller_region=caller_region, agency=agency, programme=programme, status=status
+                )
+
         return PilotProjectConnection(
-            edges=edges, page_info=PageInfo.of([e.cursor for e in edges], has_next=more, after=after)
+            edges=edges, page_info=PageInfo.of([e.cursor for e in edges], has_next=more, after=after), count_query=count
         )
 
     @strawberry.federation.field(

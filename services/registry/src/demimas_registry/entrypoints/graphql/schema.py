@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 import strawberry
 
@@ -14,6 +14,7 @@ from demimas_common.graphql.labels import labels_field
 from demimas_common.graphql.pagination import decode_cursor, encode_cursor, validate_first
 from demimas_common.graphql.schema import build_schema
 from demimas_common.graphql.types import PageInfo
+from demimas_common.graphql.village import parse_region_prefix
 from demimas_registry.adapters.queries import WorkerFilterValues
 from demimas_registry.adapters.villages import region_name
 from demimas_registry.domain import validation as v
@@ -41,6 +42,7 @@ from demimas_registry.entrypoints.graphql.types import (
     WorkerConnection,
     village_or_none,
     visible_worker,
+    worker_by_nik,
     worker_connection,
 )
 from demimas_registry.importer.jobs import load_job
@@ -77,23 +79,30 @@ class Query:
         name = region_name(code)
         return Region(code=code, name=name) if name is not None else None
 
-    @strawberry.federation.field(authenticated=True, description="Villages of a regency, or matching a name.")
+    @strawberry.federation.field(
+        authenticated=True,
+        description="Villages of a region (`regionPrefix`: 16, 16.06, 16.06.13), or matching a name.",
+    )
     async def villages(
         self,
         info: Ctx,
-        regency_code: str | None = None,
+        regency_code: Annotated[str | None, strawberry.argument(deprecation_reason="Use regionPrefix")] = None,
         search: str | None = None,
         first: int | None = None,
         after: str | None = None,
+        region_prefix: str | None = None,
     ) -> VillageConnection | None:
         principal = info.context.require_principal()
+        if region_prefix is not None and regency_code is not None:
+            raise BadUserInput("give regionPrefix alone: regencyCode is a deprecated form of it", field="regionPrefix")
+        prefix = parse_region_prefix(region_prefix) or regency_code  # the deprecated form, as it always worked
         size = validate_first(first)
         after_code = str(decode_cursor(after, length=1)[0]) if after is not None else None
         if search is not None:
             search = v.check_text(search, field="search", max_length=100)
         queries = info.context.queries
         rows, has_next, base = await queries.village_page(
-            regency_code=regency_code, search=search, caller_region=principal.region, first=size, after=after_code
+            regency_code=prefix, search=search, caller_region=principal.region, first=size, after=after_code
         )
         edges = [VillageEdge(cursor=encode_cursor((r.code,)), node=Village.from_row(r)) for r in rows]
         return VillageConnection(
@@ -105,6 +114,15 @@ class Query:
     @strawberry.federation.field(requires_scopes=READ)
     async def worker(self, info: Ctx, id: strawberry.ID) -> Worker | None:
         return await visible_worker(info.context, id)
+
+    @strawberry.federation.field(
+        requires_scopes=[["registry:read", "pii:read"]],
+        description="The worker holding a NIK (16 digits), inside the caller's region. Needs `pii:read` and a purpose, "
+        "and is recorded as a read of the worker's NIK (`personal_data.accessed`); a malformed NIK is BAD_USER_INPUT, "
+        "one nobody in the caller's region holds NOT_FOUND.",
+    )
+    async def worker_by_nik(self, info: Ctx, nik: str) -> Worker:
+        return await worker_by_nik(info.context, nik)
 
     @strawberry.federation.field(
         requires_scopes=WRITE,

@@ -22,6 +22,7 @@ from demimas_common.graphql.pagination import decode_cursor, encode_cursor, vali
 from demimas_common.graphql.types import PageInfo
 from demimas_registry.adapters.queries import WorkerFilterValues
 from demimas_registry.domain import model
+from demimas_registry.domain import validation as v
 from demimas_registry.domain.vocabulary import VillageKind
 from demimas_registry.entrypoints.graphql.context import Ctx, RegistryContext
 from demimas_registry.entrypoints.graphql.enums import (
@@ -326,7 +327,7 @@ class WorkerConnection:
     page_info: PageInfo
     count_query: strawberry.Private[Callable[[], Awaitable[int]]]
 
-    @strawberry.field(description="All workers matching the filter (counted only when asked for).")
+    @strawberry.field(description="How many workers match the filter (costs a count: select it only when needed).")
     async def total_count(self) -> int:
         return await self.count_query()
 
@@ -343,7 +344,7 @@ class VillageConnection:
     page_info: PageInfo
     count_query: strawberry.Private[Callable[[], Awaitable[int]]]
 
-    @strawberry.field
+    @strawberry.field(description="How many villages the whole list has (costs a count: select it only when needed).")
     async def total_count(self) -> int:
         return await self.count_query()
 
@@ -406,6 +407,24 @@ async def visible_worker(context: RegistryContext, raw_id: str) -> Worker | None
     found = (await context.queries.workers_by_id([worker_id])).get(worker_id)
     if found is None or not principal.covers(found.village_code):
         return None
+    return Worker.from_domain(found)
+
+
+async def worker_by_nik(context: RegistryContext, raw_nik: str) -> Worker:
+    """The worker holding a NIK, for a caller with `registry:read`, `pii:read` and a purpose: the NIK is personal
+    data, so finding a person by it is a read of it and is recorded like one (`personal_data.accessed`, field `nik`)
+    before the worker is returned. A malformed NIK is BAD_USER_INPUT saying what to fix; a NIK nobody holds and one
+    held outside the caller's region are the same NOT_FOUND, without a record (nothing was disclosed)."""
+    principal = context.require_principal()
+    principal.require_scope("registry:read")
+    principal.require_scope("pii:read")
+    principal.require_purpose()
+    nik = v.check_lookup_nik(raw_nik)
+    worker_id = await context.queries.worker_id_by_nik(nik)
+    found = (await context.queries.workers_by_id([worker_id])).get(worker_id) if worker_id is not None else None
+    if found is None or not principal.covers(found.village_code):
+        raise NotFound("no worker with this NIK is visible to you", field="nik")
+    await context.personal_data.gate(found.id, "nik", "pii:read")
     return Worker.from_domain(found)
 
 
