@@ -21,8 +21,10 @@ from demimas_cases.entrypoints.graphql.enums import AgencyEnum
 from demimas_cases.entrypoints.graphql.graph import Case
 from demimas_cases.entrypoints.graphql.inputs import CaseFilterInput
 from demimas_cases.entrypoints.graphql.types import CaseStep, LegalAidOrganisation
+from demimas_cases.labels import LABELS
 from demimas_common.auth.principal import Agency, Principal
 from demimas_common.errors import BadUserInput
+from demimas_common.graphql.labels import labels_field
 from demimas_common.graphql.pagination import encode_cursor, validate_first
 from demimas_common.graphql.types import PageInfo
 from demimas_common.graphql.village import REGION_PREFIX
@@ -86,6 +88,8 @@ def _region_prefix(value: str | None, field: str = "regionPrefix") -> str | None
 
 @strawberry.type
 class Query:
+    cases_labels = labels_field("cases", LABELS)
+
     @strawberry.federation.field(requires_scopes=READ, description="A case by id (null when none the caller may see).")
     async def case(self, info: Ctx, id: strawberry.ID) -> Case | None:
         ctx = info.context

@@ -15,6 +15,7 @@ from strawberry.types import Info
 from demimas_common.auth.principal import Principal
 from demimas_common.errors import BadUserInput
 from demimas_common.graphql.ids import parse_uuid
+from demimas_common.graphql.labels import labels_field
 from demimas_common.graphql.pagination import decode_cursor, encode_cursor, validate_first
 from demimas_common.graphql.schema import build_schema
 from demimas_common.graphql.types import PageInfo
@@ -36,6 +37,7 @@ from demimas_designation.entrypoints.graphql.types import (
     ProposalStatusEnum,
     Village,
 )
+from demimas_designation.labels import LABELS
 from demimas_designation.service_layer import designations as designation_flow
 from demimas_designation.service_layer import proposals as flow
 from demimas_designation.service_layer.ports import DesignationUoW
@@ -158,6 +160,8 @@ def _after(after: str | None) -> tuple[str, uuid.UUID] | None:
 
 @strawberry.type
 class Query:
+    designation_labels = labels_field("designation", LABELS)
+
     @strawberry.federation.field(authenticated=True, description="Designated villages, by village code.")
     async def designations(
         self, info: Ctx, filter: DesignationFilter | None = None, first: int | None = None, after: str | None = None

@@ -10,6 +10,7 @@ import strawberry
 
 from demimas_common.errors import Unavailable
 from demimas_common.graphql.ids import parse_uuid
+from demimas_common.graphql.labels import labels_field
 from demimas_common.graphql.pagination import encode_cursor, validate_first
 from demimas_common.graphql.types import PageInfo
 from demimas_feeds.adapters.endpoints import EndpointRepository
@@ -29,6 +30,7 @@ from demimas_feeds.entrypoints.graphql.types import (
     delivery_page,
     time_cursor,
 )
+from demimas_feeds.labels import LABELS
 from demimas_feeds.service_layer.changes import DEFAULT_FIRST, ChangeQuery, count_changes, read_changes
 
 __all__ = ["Query"]
@@ -41,6 +43,8 @@ Types = Annotated[
 
 @strawberry.type
 class Query:
+    feeds_labels = labels_field("feeds", LABELS)
+
     @strawberry.federation.field(requires_scopes=MANAGE, description="One of the agency's webhook endpoints.")
     async def webhook_endpoint(self, info: Ctx, id: strawberry.ID) -> WebhookEndpoint:
         ctx = info.context

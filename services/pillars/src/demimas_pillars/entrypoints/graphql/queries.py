@@ -11,6 +11,7 @@ import strawberry
 
 from demimas_common.auth.principal import Agency
 from demimas_common.errors import BadUserInput
+from demimas_common.graphql.labels import labels_field
 from demimas_common.graphql.pagination import decode_cursor, encode_cursor, validate_first
 from demimas_common.graphql.types import PageInfo
 from demimas_pillars.adapters.pilots import PilotRepository
@@ -20,6 +21,7 @@ from demimas_pillars.entrypoints.graphql.enums import AgencyEnum, EmasPillarEnum
 from demimas_pillars.entrypoints.graphql.graph import Activity, PilotProject
 from demimas_pillars.entrypoints.graphql.inputs import PilotFilter
 from demimas_pillars.entrypoints.graphql.pilots import Milestone
+from demimas_pillars.labels import LABELS
 
 __all__ = ["Query"]
 
@@ -71,6 +73,8 @@ def _region(value: str | None) -> str | None:
 
 @strawberry.type
 class Query:
+    pillars_labels = labels_field("pillars", LABELS)
+
     @strawberry.federation.field(requires_scopes=READ, description="An activity by its id.")
     async def activity(self, info: Ctx, id: strawberry.ID) -> Activity | None:
         return await Activity.resolve_reference(info, id)

@@ -10,6 +10,7 @@ import strawberry
 
 from demimas_common.auth.principal import Principal
 from demimas_common.errors import BadUserInput, NotFound
+from demimas_common.graphql.labels import labels_field
 from demimas_common.graphql.pagination import decode_cursor, encode_cursor, validate_first
 from demimas_common.graphql.schema import build_schema
 from demimas_common.graphql.types import PageInfo
@@ -45,6 +46,7 @@ from demimas_registry.entrypoints.graphql.types import (
     worker_connection,
 )
 from demimas_registry.importer.jobs import load_job
+from demimas_registry.labels import LABELS
 from demimas_registry.service_layer import handlers
 from demimas_registry.service_layer.ports import RegistryUoW
 
@@ -57,6 +59,8 @@ WRITE = [["registry:write"]]
 
 @strawberry.type
 class Query:
+    registry_labels = labels_field("registry", LABELS)
+
     @strawberry.federation.field(authenticated=True, description="A village by its Kemendagri code.")
     async def village(self, info: Ctx, code: str) -> Village | None:
         principal = info.context.require_principal()
