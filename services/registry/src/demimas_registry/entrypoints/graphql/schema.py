@@ -119,9 +119,10 @@ class Query:
         requires_scopes=[["registry:read", "pii:read"]],
         description="The worker holding a NIK (16 digits), inside the caller's region. Needs `pii:read` and a purpose, "
         "and is recorded as a read of the worker's NIK (`personal_data.accessed`); a malformed NIK is BAD_USER_INPUT, "
-        "one nobody in the caller's region holds NOT_FOUND.",
+        "one nobody in the caller's region holds NOT_FOUND (the field is then null; nullable, so that the rest of an "
+        "answer survives it).",
     )
-    async def worker_by_nik(self, info: Ctx, nik: str) -> Worker:
+    async def worker_by_nik(self, info: Ctx, nik: str) -> Worker | None:
         return await worker_by_nik(info.context, nik)
 
     @strawberry.federation.field(
