@@ -75,15 +75,21 @@ def mint(e2e_keys: DevKeys) -> Callable[..., str]:
     return make
 
 
+def common_settings(stack: TestStack, e2e_keys: DevKeys, service: str) -> dict[str, Any]:
+    """What every service of the session shares: the test environment, its runtime role on the session's database,
+    NATS, and the session's token keys."""
+    return {
+        "environment": Environment.TEST,
+        "database_url": with_user(stack.database_url, runtime_role(service)),
+        "nats_url": stack.nats_url,
+        "jwt_issuer": ISSUER,
+        "jwt_audience": AUDIENCE,
+        "jwks_path": Path(e2e_keys.jwks_path),
+    }
+
+
 def registry_settings_for(stack: TestStack, e2e_keys: DevKeys) -> RegistrySettings:
-    return RegistrySettings(
-        environment=Environment.TEST,
-        database_url=with_user(stack.database_url, runtime_role("registry")),
-        nats_url=stack.nats_url,
-        jwt_issuer=ISSUER,
-        jwt_audience=AUDIENCE,
-        jwks_path=Path(e2e_keys.jwks_path),
-    )
+    return RegistrySettings(**common_settings(stack, e2e_keys, "registry"))
 
 
 @pytest.fixture
@@ -113,17 +119,8 @@ async def registry_url(stack: TestStack, e2e_keys: DevKeys) -> AsyncIterator[str
     nc = await connect(stack.nats_url, name="e2e")
     await ensure_stream(nc.jetstream())
     await nc.close()
-    settings = registry_settings_for(stack, e2e_keys)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_registry(settings), host="127.0.0.1", port=port, log_level="error", lifespan="on")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    yield f"http://127.0.0.1:{port}/graphql"
+    url, server, task = await serve(create_registry(registry_settings_for(stack, e2e_keys)))
+    yield url
     server.should_exit = True
     await task
 
@@ -143,12 +140,7 @@ async def serve(app: Any) -> tuple[str, uvicorn.Server, asyncio.Task[None]]:
 async def designation_url(stack: TestStack, e2e_keys: DevKeys, registry_url: str) -> AsyncIterator[str]:
     await migrate_service(stack.database_url, DESIGNATION)
     settings = DesignationSettings(
-        environment=Environment.TEST,
-        database_url=with_user(stack.database_url, runtime_role("designation")),
-        nats_url=stack.nats_url,
-        jwt_issuer=ISSUER,
-        jwt_audience=AUDIENCE,
-        jwks_path=Path(e2e_keys.jwks_path),
+        **common_settings(stack, e2e_keys, "designation"),
     )
     url, server, task = await serve(create_designation(settings))
     yield url
@@ -160,12 +152,7 @@ async def designation_url(stack: TestStack, e2e_keys: DevKeys, registry_url: str
 async def pillars_url(stack: TestStack, e2e_keys: DevKeys, registry_url: str) -> AsyncIterator[str]:
     await migrate_service(stack.database_url, PILLARS)
     settings = PillarsSettings(
-        environment=Environment.TEST,
-        database_url=with_user(stack.database_url, runtime_role("pillars")),
-        nats_url=stack.nats_url,
-        jwt_issuer=ISSUER,
-        jwt_audience=AUDIENCE,
-        jwks_path=Path(e2e_keys.jwks_path),
+        **common_settings(stack, e2e_keys, "pillars"),
     )
     url, server, task = await serve(create_pillars(settings))
     yield url
@@ -189,12 +176,7 @@ async def audit_url(
 ) -> AsyncIterator[str]:
     await migrate_service(stack.database_url, AUDIT)
     settings = AuditSettings(
-        environment=Environment.TEST,
-        database_url=with_user(stack.database_url, runtime_role("audit")),
-        nats_url=stack.nats_url,
-        jwt_issuer=ISSUER,
-        jwt_audience=AUDIENCE,
-        jwks_path=Path(e2e_keys.jwks_path),
+        **common_settings(stack, e2e_keys, "audit"),
         audit_signing_key=tmp_path_factory.mktemp("audit-key") / "audit-signing.pem",
         gateway_url=f"http://127.0.0.1:{gateway_port}/graphql",
     )
@@ -208,12 +190,7 @@ async def audit_url(
 async def cases_url(stack: TestStack, e2e_keys: DevKeys, registry_url: str) -> AsyncIterator[str]:
     await migrate_service(stack.database_url, CASES)
     settings = CasesSettings(
-        environment=Environment.TEST,
-        database_url=with_user(stack.database_url, runtime_role("cases")),
-        nats_url=stack.nats_url,
-        jwt_issuer=ISSUER,
-        jwt_audience=AUDIENCE,
-        jwks_path=Path(e2e_keys.jwks_path),
+        **common_settings(stack, e2e_keys, "cases"),
         case_sweep_seconds=0.5,
     )
     url, server, task = await serve(create_cases(settings))
@@ -226,12 +203,7 @@ async def cases_url(stack: TestStack, e2e_keys: DevKeys, registry_url: str) -> A
 async def feeds_url(stack: TestStack, e2e_keys: DevKeys, registry_url: str) -> AsyncIterator[str]:
     await migrate_service(stack.database_url, FEEDS)
     settings = FeedsSettings(
-        environment=Environment.TEST,
-        database_url=with_user(stack.database_url, runtime_role("feeds")),
-        nats_url=stack.nats_url,
-        jwt_issuer=ISSUER,
-        jwt_audience=AUDIENCE,
-        jwks_path=Path(e2e_keys.jwks_path),
+        **common_settings(stack, e2e_keys, "feeds"),
     )
     url, server, task = await serve(create_feeds(settings))
     yield url

@@ -418,15 +418,10 @@ class GatewayApp:
         if problem is not None:
             await _send(send, 400, {"errors": [problem]}, JSON)
             return
-        try:
-            caller, expires = await self.resolve_caller(headers.get("authorization"), headers.get(PURPOSE))
-        except BadUserInput as exc:
-            await _send(send, 400, {"errors": [{"message": str(exc), "extensions": exc.extensions}]}, JSON)
+        resolved = await self.caller_or_refuse(headers, send)
+        if resolved is None:
             return
-        except DemimasError as exc:
-            body = {"errors": [{"message": str(exc), "extensions": exc.extensions}]}
-            await _send(send, 401, body, JSON, **{"www-authenticate": "Bearer"})
-            return
+        caller, expires = resolved
         if self.rate_limiter is not None:
             wait = self.rate_limiter.retry_after(caller.agency, client)
             if wait:
@@ -440,6 +435,19 @@ class GatewayApp:
         except Exception:
             log.exception("gateway stream failure")
             raise
+
+    async def caller_or_refuse(self, headers: dict[str, str], send: Send) -> tuple[Caller, float | None] | None:
+        """`resolve_caller` of a request's headers, or None once the refusal is answered: 400 for an unknown purpose,
+        401 (with `WWW-Authenticate`) for a token that does not verify. For the routes that answer before reading a
+        body (SSE, uploads)."""
+        try:
+            return await self.resolve_caller(headers.get("authorization"), headers.get(PURPOSE))
+        except BadUserInput as exc:
+            await _send(send, 400, {"errors": [{"message": str(exc), "extensions": exc.extensions}]}, JSON)
+        except DemimasError as exc:
+            body = {"errors": [{"message": str(exc), "extensions": exc.extensions}]}
+            await _send(send, 401, body, JSON, **{"www-authenticate": "Bearer"})
+        return None
 
     async def _caller(self, headers: dict[str, str]) -> Caller:
         caller, _ = await self.resolve_caller(headers.get("authorization"), headers.get(PURPOSE))

@@ -32,7 +32,6 @@ import orjson
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 
-from demimas_common.errors import BadUserInput, DemimasError
 from demimas_gateway.tracing import current_trace_id, ensure_trace, with_trace_id, with_traceresponse
 
 if TYPE_CHECKING:
@@ -90,7 +89,7 @@ class UploadForwarder:
             otel_context.detach(token)
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str]) -> None:
-        from demimas_gateway.http import PURPOSE, _client, _send
+        from demimas_gateway.http import _client, _send
 
         if scope["method"] != "POST":
             await _send(
@@ -102,15 +101,10 @@ class UploadForwarder:
             body = _error("send `Authorization: Bearer <token>`: uploads need a token", "UNAUTHENTICATED")
             await _send(send, 401, body, JSON, **{"www-authenticate": "Bearer"})
             return
-        try:
-            caller, _ = await self.app.resolve_caller(authorization, headers.get(PURPOSE))
-        except BadUserInput as exc:
-            await _send(send, 400, {"errors": [{"message": str(exc), "extensions": exc.extensions}]}, JSON)
+        resolved = await self.app.caller_or_refuse(headers, send)
+        if resolved is None:
             return
-        except DemimasError as exc:
-            body = {"errors": [{"message": str(exc), "extensions": exc.extensions}]}
-            await _send(send, 401, body, JSON, **{"www-authenticate": "Bearer"})
-            return
+        caller, _ = resolved
         if not caller.authenticated:
             await _send(send, 401, _error("the token does not verify", "UNAUTHENTICATED"), JSON)
             return

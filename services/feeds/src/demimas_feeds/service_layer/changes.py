@@ -67,6 +67,22 @@ def _cursor(after: str | None) -> int | None:
         raise BadUserInput(exc.message, field="after") from None
 
 
+def _visible(
+    data: bytes, audience: Audience, types: tuple[str, ...] | None, region_prefix: str | None
+) -> dict[str, Any] | None:
+    """The message as the audience may see it (visibility.project), or None: not a CloudEvent, another type than
+    asked for, or not the audience's to see. The one filter of pages and counts."""
+    try:
+        event = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(event, dict):
+        return None
+    if types is not None and not matches_types(str(event.get("type", "")), types):
+        return None
+    return project(event, audience, region_prefix=region_prefix)
+
+
 async def read_changes(
     query: ChangeQuery, principal: Principal, reader: StreamReader, *, scan_limit: int = 10_000
 ) -> ChangePage:
@@ -97,15 +113,7 @@ async def read_changes(
     async with aclosing(messages):  # stopping early removes the consumer now, not at garbage collection
         async for message in messages:
             last_seen, more = message.sequence, message.pending > 0
-            try:
-                event = orjson.loads(message.data)
-            except orjson.JSONDecodeError:
-                continue
-            if not isinstance(event, dict):
-                continue
-            if types is not None and not matches_types(str(event.get("type", "")), types):
-                continue
-            projected = project(event, audience, region_prefix=region_prefix)
+            projected = _visible(message.data, audience, types, region_prefix)
             if projected is None:
                 continue
             projected["sequence"] = encode_cursor(message.sequence)
@@ -135,21 +143,12 @@ async def count_changes(
         since = since.replace(tzinfo=dt.UTC)
     audience = Audience.of(principal)
     total = 0
-    scanned = 0
     pending = 0
     messages = reader.read(after=after, since=since, subjects=subjects_for(types), max_messages=scan_limit)
     async with aclosing(messages):
         async for message in messages:
-            scanned, pending = scanned + 1, message.pending
-            try:
-                event = orjson.loads(message.data)
-            except orjson.JSONDecodeError:
-                continue
-            if not isinstance(event, dict):
-                continue
-            if types is not None and not matches_types(str(event.get("type", "")), types):
-                continue
-            if project(event, audience, region_prefix=region_prefix) is not None:
+            pending = message.pending
+            if _visible(message.data, audience, types, region_prefix) is not None:
                 total += 1
     if pending > 0:
         raise BadUserInput(
