@@ -14,7 +14,7 @@ $(STAMP): constraints.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 	@$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt \
 		-e 'libs/common[devstack]' $(addprefix -e ,$(filter-out libs/common,$(PACKAGES))) \
-		pytest pytest-asyncio pytest-timeout standardwebhooks kubernetes-validate jsonschema pyyaml mypy ruff types-pyyaml types-tqdm types-openpyxl
+		pytest pytest-asyncio pytest-timeout playwright axe-playwright-python standardwebhooks kubernetes-validate jsonschema pyyaml mypy ruff types-pyyaml types-tqdm types-openpyxl
 	@touch $@
 
 ## make run: the whole system on embedded PostgreSQL and NATS, with demo data

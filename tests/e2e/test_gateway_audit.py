@@ -28,8 +28,7 @@ from demimas_common.db.engine import create_engine
 from demimas_common.devstack.testing import TestStack
 from demimas_common.events.nats import connect
 from demimas_common.events.stream import STREAM
-
-from .conftest import AUDIENCE, ISSUER, Endpoints, ask
+from tests.conftest import AUDIENCE, ISSUER, Endpoints, ask
 
 pytestmark = pytest.mark.integration
 

@@ -21,8 +21,7 @@ from demimas_common.db.engine import create_engine
 from demimas_common.db.provision import runtime_role
 from demimas_common.db.urls import with_user
 from demimas_common.devstack.testing import TestStack
-
-from .conftest import Endpoints, ask
+from tests.conftest import Endpoints, ask
 
 pytestmark = pytest.mark.integration
 

@@ -37,8 +37,7 @@ from demimas_common.db.provision import runtime_role
 from demimas_common.db.urls import with_user
 from demimas_common.devstack.testing import TestStack
 from demimas_common.settings import Environment
-
-from .conftest import AUDIENCE, ISSUER, Endpoints, gateway_app, serve
+from tests.conftest import AUDIENCE, ISSUER, Endpoints, gateway_app, serve
 
 pytestmark = pytest.mark.integration
 

@@ -16,8 +16,7 @@ from demimas_common.devstack.testing import TestStack
 from demimas_common.events.envelope import new_event
 from demimas_common.events.nats import connect
 from demimas_common.events.stream import STREAM
-
-from .conftest import Endpoints, ask
+from tests.conftest import Endpoints, ask
 
 pytestmark = pytest.mark.integration
 

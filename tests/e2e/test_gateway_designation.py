@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .conftest import Endpoints, ask
+from tests.conftest import Endpoints, ask
 
 pytestmark = pytest.mark.integration
 

@@ -23,7 +23,7 @@ from graphql import (
     parse,
 )
 
-from .conftest import Endpoints, ask
+from tests.conftest import Endpoints, ask
 
 pytestmark = pytest.mark.integration
 

@@ -30,8 +30,8 @@ from demimas_common.devstack.ports import free_port
 from demimas_common.devstack.testing import TestStack
 from demimas_common.subscriptions.client import WsClient
 from demimas_registry.app import create_app as create_registry
+from tests.conftest import Endpoints, ask, gateway_app
 
-from .conftest import Endpoints, ask, gateway_app
 from .test_gateway_cases import case_input, open_case
 from .test_gateway_pillars import RECORD, designate, mutate
 from .test_gateway_registry import worker_input

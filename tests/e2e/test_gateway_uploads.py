@@ -24,8 +24,7 @@ from demimas_gateway.supergraph import load_supergraph
 from demimas_registry.importer.template import COLUMNS
 from demimas_registry.settings import RegistrySettings
 from demimas_registry.synthetic import SyntheticWorkers
-
-from .conftest import AUDIENCE, ISSUER, SUPERGRAPH
+from tests.conftest import AUDIENCE, ISSUER, SUPERGRAPH
 
 pytestmark = pytest.mark.integration
 

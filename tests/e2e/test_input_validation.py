@@ -47,8 +47,7 @@ from graphql import (
 
 from demimas_common.auth.grants import DEFAULT_GRANTS, REGIONAL_AGENCIES
 from demimas_common.service import discover_services
-
-from .conftest import Endpoints
+from tests.conftest import Endpoints
 
 pytestmark = pytest.mark.integration
 
@@ -258,7 +257,7 @@ def only_error(response: httpx.Response) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def urls(request: pytest.FixtureRequest) -> dict[str, str]:
-    """Each discovered subgraph served over HTTP (tests/e2e/conftest.py has a `<name>_url` fixture per service)."""
+    """Each discovered subgraph served over HTTP (tests/conftest.py has a `<name>_url` fixture per service)."""
     return {name: request.getfixturevalue(f"{name}_url") for name in GRAPHQL}
 
 

@@ -41,8 +41,8 @@ from demimas_common.events.envelope import new_event
 from demimas_common.events.nats import connect
 from demimas_common.subscriptions.client import WsClient
 from demimas_feeds.receiver import Receiver
+from tests.conftest import Endpoints, ask, serve
 
-from .conftest import Endpoints, ask, serve
 from .test_subgraph_subscriptions import last_seq
 
 ROOT = Path(__file__).resolve().parents[2]

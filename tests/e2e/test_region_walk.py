@@ -41,8 +41,8 @@ from demimas_designation.entrypoints.graphql.schema import schema as designation
 from demimas_feeds.entrypoints.graphql.schema import schema as feeds_schema
 from demimas_pillars.entrypoints.graphql.schema import schema as pillars_schema
 from demimas_registry.entrypoints.graphql.schema import schema as registry_schema
+from tests.conftest import ask, gateway_app
 
-from .conftest import ask, gateway_app
 from .schema_walk import Filler, Operation, entry_operations, strings_in
 
 pytestmark = pytest.mark.integration

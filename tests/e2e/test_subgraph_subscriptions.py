@@ -17,8 +17,8 @@ from demimas_common.devstack.testing import TestStack
 from demimas_common.events.nats import connect
 from demimas_common.events.stream import STREAM
 from demimas_common.subscriptions.client import WsClient
+from tests.conftest import Endpoints
 
-from .conftest import Endpoints
 from .test_gateway_cases import case_input, open_case
 from .test_gateway_pillars import RECORD, designate, mutate
 

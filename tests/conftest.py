@@ -1,5 +1,8 @@
 """End-to-end fixtures: the real registry served over HTTP on the test devstack (PostgreSQL, NATS), and the
-gateway in front of it, loading the committed supergraph exactly as `make run` does."""
+gateway in front of it, loading the committed supergraph exactly as `make run` does.
+
+They live here, above tests/e2e and tests/browser, so that both trees share one instance of each session fixture
+(one set of services per test session); tests import the helpers with `from tests.conftest import ...`."""
 
 from __future__ import annotations
 
@@ -50,7 +53,7 @@ from demimas_registry.app import SERVICE as REGISTRY
 from demimas_registry.app import create_app as create_registry
 from demimas_registry.settings import RegistrySettings
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 SUPERGRAPH = ROOT / "deploy" / "supergraph.graphql"
 ISSUER, AUDIENCE = "https://auth.e2e.test", "demimas"
 
