@@ -108,14 +108,20 @@ def _error_pages(app: FastAPI, portal: Portal) -> None:
     async def access_denied(request: Request, exc: AccessDenied) -> Response:
         page = _page_of(request, portal)
         agency = page.session.agency or "?"
-        scope = exc.error.required_scope
+        scope = exc.scope
         message = (
             page.t("error.forbidden", agency=agency, scope=scope)
             if scope
             else page.t("error.forbidden.generic", agency=agency, message=exc.error.message)
         )
         return await page.render(
-            "error.html", status=403, code=exc.error.code, message=message, title=page.t("error.forbidden.title")
+            # one stable code for every refusal of access (the gateway's own codes differ: FORBIDDEN from a
+            # subgraph, UNAUTHORIZED_FIELD_OR_TYPE from the gateway's scope check)
+            "error.html",
+            status=403,
+            code="FORBIDDEN",
+            message=message,
+            title=page.t("error.forbidden.title"),
         )
 
     @app.exception_handler(GatewayFailed)

@@ -5,7 +5,8 @@ One pooled `httpx.AsyncClient` per process. Each request forwards the current sp
 gateway and subgraph spans join its trace. GraphQL errors become exceptions a page can act on:
 
 - `UNAUTHENTICATED` (or HTTP 401) -> `SignInAgain`: the page sends the person to /signin.
-- `FORBIDDEN` / `PURPOSE_REQUIRED` on a top-level field -> `AccessDenied`: a 403 page saying what the agency lacks.
+- `FORBIDDEN` / `PURPOSE_REQUIRED` / `UNAUTHORIZED_FIELD_OR_TYPE` on a top-level field -> `AccessDenied`: a 403
+  page saying what the agency lacks (the scope the error names, else the one the page declares it needs).
   On a nested field the page still renders, with the error listed (`GatewayResult.errors`).
 - No data at all (the gateway down, a 5xx, a refused document) -> `GatewayFailed`.
 """
@@ -32,7 +33,9 @@ __all__ = [
 ]
 
 log = logging.getLogger("demimas.portal.gateway")
-_DENIED = frozenset({"FORBIDDEN", "PURPOSE_REQUIRED"})
+_DENIED = frozenset({"FORBIDDEN", "PURPOSE_REQUIRED", "UNAUTHORIZED_FIELD_OR_TYPE"})
+"""A subgraph's refusal (FORBIDDEN names the scope in `required_scope`) and the gateway's removal of a field the
+token's scopes do not allow (UNAUTHORIZED_FIELD_OR_TYPE names nothing: the page says which grant it needs)."""
 
 
 @dataclass(frozen=True)
@@ -67,9 +70,15 @@ class SignInAgain(Exception):
 class AccessDenied(Exception):
     """The signed-in agency's grants do not cover what the page reads or does."""
 
-    def __init__(self, error: GatewayError) -> None:
+    def __init__(self, error: GatewayError, needs: str | None = None) -> None:
         super().__init__(error.message)
         self.error = error
+        self.needs = needs
+
+    @property
+    def scope(self) -> str | None:
+        """The grant the agency lacks: named by the error, else what the page said it needs."""
+        return self.error.required_scope or self.needs
 
 
 class GatewayFailed(Exception):

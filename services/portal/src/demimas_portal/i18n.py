@@ -215,9 +215,10 @@ class Labels:
     table: Mapping[tuple[str, str], str]
 
     def values(self, enum: str, fallback: tuple[str, ...] = ()) -> list[str]:
-        """The values of an enum in the API's order (the `fallback` when the labels could not be read)."""
-        found = [value for (name, value) in self.table if name == enum]
-        return found or list(fallback)
+        """The values of an enum: the page's `fallback` (the schema's order), then any value the API labels that
+        the page does not know yet (so a new value is offered, and a missing label never hides a value)."""
+        known = list(fallback)
+        return known + [value for (name, value) in self.table if name == enum and value not in known]
 
     def of(self, enum: str, value: str | None) -> str:
         if value is None:

@@ -20,7 +20,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from demimas_portal.csrf import CSRF_FIELD, CSRFFailed, csrf_token, csrf_valid
-from demimas_portal.gateway import GatewayClient, GatewayResult, SignInAgain
+from demimas_portal.gateway import AccessDenied, GatewayClient, GatewayResult, SignInAgain
 from demimas_portal.i18n import DEFAULT_LANG, LABELS_QUERY, LabelCache, Labels, Translator, labels_from, pick_lang
 from demimas_portal.session import COOKIE_NAME, Session, SessionCodec, new_session
 from demimas_portal.settings import PortalSettings
@@ -81,10 +81,11 @@ class Portal:
         return page
 
     def set_cookie(self, response: Response, session: Session) -> None:
+        """A browser-session cookie (no Max-Age): closing the browser forgets it; the token in it expires on its
+        own time (`Session.expires_at`) whatever the browser keeps."""
         response.set_cookie(
             COOKIE_NAME,
             self.codec.encode(session),
-            max_age=int(self.settings.portal_session_hours * 3600),
             path="/",
             httponly=True,
             secure=not self.settings.development,
@@ -119,11 +120,18 @@ class Page:
     def token(self) -> str | None:
         return self.session.token if self.session.signed_in() else None
 
-    async def gateway(self, query: str, variables: Mapping[str, Any] | None = None) -> GatewayResult:
-        """The query with the session's token; a token the gateway refuses ends the session (`SignInAgain`)."""
+    async def gateway(
+        self, query: str, variables: Mapping[str, Any] | None = None, *, needs: str | None = None
+    ) -> GatewayResult:
+        """The query with the session's token; a token the gateway refuses ends the session (`SignInAgain`).
+        `needs` is the grant the page reads with (`pilot:read`), named on the 403 page when the gateway removes a
+        field without saying why (UNAUTHORIZED_FIELD_OR_TYPE)."""
         if self.token is None:
             raise NotSignedIn("signin.expired")
-        return await self.portal.gateway.execute(query, dict(variables or {}), token=self.token)
+        try:
+            return await self.portal.gateway.execute(query, dict(variables or {}), token=self.token)
+        except AccessDenied as exc:
+            raise AccessDenied(exc.error, needs=needs) from None
 
     async def labels(self) -> Labels:
         """The API's enum labels in the session's language (cached per language)."""

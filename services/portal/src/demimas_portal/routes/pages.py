@@ -31,7 +31,7 @@ def _portal(request: Request) -> Portal:
 async def pilots(request: Request) -> Response:
     page = await _portal(request).page(request)
     filters = pilots_view.parse_filters(request.query_params)
-    result = await page.gateway(pilots_view.QUERY, pilots_view.variables(filters))
+    result = await page.gateway(pilots_view.QUERY, pilots_view.variables(filters), needs=pilots_view.NEEDS)
     view = pilots_view.shape(result.data, await page.labels(), filters)
     return await page.render("pilots.html", view=view, problems=_problems(page, result.errors))
 
@@ -39,7 +39,7 @@ async def pilots(request: Request) -> Response:
 @router.get("/pilots/{pilot_id}")
 async def pilot(request: Request, pilot_id: str) -> Response:
     page = await _portal(request).page(request)
-    result = await page.gateway(pilot_view.QUERY, {"id": pilot_id})
+    result = await page.gateway(pilot_view.QUERY, {"id": pilot_id}, needs=pilot_view.NEEDS)
     node = result.data.get("pilotProject")
     if node is None:
         raise HTTPException(status_code=404)
@@ -54,7 +54,7 @@ async def complete_milestone(request: Request, pilot_id: str, milestone_id: str)
     await page.form()
     variables = {"pilotId": pilot_id, "milestoneId": milestone_id, "completedOn": dt.date.today().isoformat()}
     try:
-        result = await page.gateway(pilot_view.COMPLETE, variables)
+        result = await page.gateway(pilot_view.COMPLETE, variables, needs="pilot:write")
     except AccessDenied as exc:
         _flash_refusal(page, exc.error.code, exc.error.message)
     except GatewayFailed as exc:
@@ -72,7 +72,8 @@ async def complete_milestone(request: Request, pilot_id: str, milestone_id: str)
 @router.get("/overdue")
 async def overdue(request: Request) -> Response:
     page = await _portal(request).page(request)
-    result = await page.gateway(overdue_view.QUERY, {"agency": page.session.agency, "first": overdue_view.LIMIT})
+    variables = {"agency": page.session.agency, "first": overdue_view.LIMIT}
+    result = await page.gateway(overdue_view.QUERY, variables, needs=overdue_view.NEEDS)
     rows = overdue_view.shape(result.data, await page.labels())
     return await page.render("overdue.html", rows=rows, problems=_problems(page, result.errors))
 

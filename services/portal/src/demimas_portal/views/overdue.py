@@ -8,7 +8,10 @@ from typing import Any
 
 from demimas_portal.i18n import Labels
 
-__all__ = ["QUERY", "OverdueRow", "shape"]
+__all__ = ["NEEDS", "QUERY", "OverdueRow", "shape"]
+
+NEEDS = "pilot:read"
+"""The grant the page reads with (named on the 403 page of an agency without it)."""
 
 QUERY = """
 query PortalOverdue($agency: Agency, $first: Int) {

@@ -10,10 +10,23 @@ from typing import Any
 from demimas_portal.i18n import Labels
 from demimas_portal.views.chart import PillarChart, pillar_chart
 
-__all__ = ["COMPLETE", "QUERY", "ActivityRow", "MilestoneRow", "PartnerRow", "PilotView", "VillageBlock", "shape"]
+__all__ = [
+    "COMPLETE",
+    "NEEDS",
+    "QUERY",
+    "ActivityRow",
+    "MilestoneRow",
+    "PartnerRow",
+    "PilotView",
+    "VillageBlock",
+    "shape",
+]
 
 # HOOK(villages): once PilotProject.villages exists, replace `village { ...Place }` below by
 # `villages { ...Place }` (keep `village`: the lead village) and `_villages` picks the list up unchanged.
+NEEDS = "pilot:read"
+"""The grant the page reads with (named on the 403 page of an agency without it)."""
+
 QUERY = """
 query PortalPilot($id: ID!) {
   pilotProject(id: $id) {

@@ -14,13 +14,16 @@ from urllib.parse import urlencode
 from demimas_portal.i18n import Labels
 from demimas_portal.views.enums import AGENCIES, PILOT_STATUSES, PROGRAMMES, REGION
 
-__all__ = ["PAGE_SIZE", "QUERY", "Filters", "PilotRow", "PilotsView", "parse_filters", "shape", "variables"]
+__all__ = ["NEEDS", "PAGE_SIZE", "QUERY", "Filters", "PilotRow", "PilotsView", "parse_filters", "shape", "variables"]
 
 PAGE_SIZE = 25
 
 # HOOK(overdueMilestones, villages): when PilotProject.overdueMilestones and PilotProject.villages are in the API
 # schema, select them here (`overdueMilestones { id }`, `villages { code name }`) and `_row` uses them; until then
 # the row counts overdue milestones from `milestones { overdue }` and shows the lead village.
+NEEDS = "pilot:read"
+"""The grant the page reads with (named on the 403 page of an agency without it)."""
+
 QUERY = """
 query PortalPilots($filter: PilotFilter, $first: Int, $after: String) {
   pilotProjects(filter: $filter, first: $first, after: $after) {
