@@ -183,6 +183,8 @@ def safe_next(value: str | None, default: str = "/pilots") -> str:
     """A local path to go back to after a form (never another site: `//evil` and `https://` are refused)."""
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
         return default
+    if any(c.isspace() or ord(c) < 32 for c in value):  # browsers drop tabs and newlines: "/\t/evil" is "//evil"
+        return default
     return value
 
 
