@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
-PACKAGES := libs/common services/registry services/gateway services/designation services/pillars services/audit services/cases services/feeds
+PACKAGES := libs/common services/registry services/gateway services/designation services/pillars services/audit services/cases services/feeds services/portal
 STAMP := $(VENV)/.installed
 
 .PHONY: run test test-unit lint format bench bench-registry bench-gateway bench-designation bench-pillars bench-audit bench-security bench-plans bench-cases bench-subscriptions bench-feeds bench-node bench-scale cluster-rehearsal constraints clean-stack supergraph api-baseline asyncapi
@@ -31,7 +31,7 @@ test-unit: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy libs/common/src services/registry/src services/gateway/src services/designation/src services/pillars/src services/audit/src services/cases/src services/feeds/src bench
+	$(BIN)/mypy libs/common/src services/registry/src services/gateway/src services/designation/src services/pillars/src services/audit/src services/cases/src services/feeds/src services/portal/src bench
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -26,7 +26,7 @@ from demimas_common.service import ServiceSpec
 from demimas_common.settings import CommonSettings, Environment
 from demimas_common.telemetry import configure_tracing, instrument_app
 
-__all__ = ["LifespanHook", "ReadinessCheck", "create_app", "database_ready", "nats_ready"]
+__all__ = ["LifespanHook", "ReadinessCheck", "add_probes", "create_app", "database_ready", "nats_ready"]
 
 LifespanHook = Callable[[], AbstractAsyncContextManager[None]]
 log = logging.getLogger("demimas.app")
@@ -66,6 +66,16 @@ def create_app(
         schema, path="/graphql", context_getter=context_getter, graphql_ide="graphiql" if development else None
     )
     app.include_router(router)
+    add_probes(app, spec, readiness, readiness_timeout)
+    instrument_app(app)
+    return app
+
+
+def add_probes(
+    app: FastAPI, spec: ServiceSpec, readiness: Sequence[ReadinessCheck] = (), readiness_timeout: float = 3.0
+) -> None:
+    """`/healthz`, `/readyz` (the `readiness` checks, concurrently, each within `readiness_timeout`), `/metrics`
+    and the request metrics: what every service answers, the page-only portal included."""
     app.add_middleware(MetricsMiddleware, service=spec.name)
 
     @app.get("/healthz", include_in_schema=False)
@@ -83,9 +93,6 @@ def create_app(
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
         return metrics_response()
-
-    instrument_app(app)
-    return app
 
 
 async def _run_check(check: ReadinessCheck, limit_seconds: float) -> str | None:

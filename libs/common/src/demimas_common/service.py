@@ -16,17 +16,25 @@ class ServiceSpec:
     """Service name; also its PostgreSQL schema and the middle of its event types."""
     port: int
     """Default port under `make run` (gateway 4000, registry 4001, designation 4002, pillars 4003, audit 4004,
-    cases 4005, feeds 4006)."""
+    cases 4005, feeds 4006, portal 4007)."""
     app_factory: str
     """`module:function` returning the ASGI app; uvicorn calls it with `--factory`."""
-    migrations: Path
-    """The service's Alembic script folder."""
+    migrations: Path | None
+    """The service's Alembic script folder (None for a service without a database: `database=False`)."""
     demo_loader: str | None = None
     """`module:function` (async, taking the runtime database URL) that loads demo data once."""
     graphql_schema: str | None = None
     """`module:attribute` of the Strawberry federation schema; `make supergraph` prints its SDL from it."""
     dev_links: tuple[tuple[str, str], ...] = ()
     """(label, path) of development pages `make run` prints under the service's URL (the feeds webhook sinks)."""
+    database: bool = True
+    """Whether the service owns a PostgreSQL schema (roles, migrations, demo data, event tables) and uses NATS. A
+    page-only service (the portal) has neither: the devstack, `demimas events` and the deploy checks skip it."""
+    behind_gateway: bool = False
+    """Whether the service reads through the gateway (its `/readyz` checks it), so `make run` starts it after the
+    gateway instead of before."""
+    home_path: str = "/graphql"
+    """What `make run` prints as the service's URL: the GraphQL endpoint, or the pages' start for the portal."""
 
     @property
     def schema(self) -> str:
@@ -48,6 +56,21 @@ class ServiceSpec:
             demo_loader=f"{package}.demo:load_demo" if demo else None,
             graphql_schema=f"{package}.entrypoints.graphql.schema:schema",
             dev_links=dev_links,
+        )
+
+    @classmethod
+    def pages(cls, name: str, port: int) -> ServiceSpec:
+        """The spec of a page-only service (docs/service-skeleton.md, "A service without a database"): package
+        `demimas_<name>` with `app:create_app`; no schema, migrations, demo data, NATS or GraphQL schema of its own;
+        it reads through the gateway, so `make run` starts it once the gateway is up."""
+        return cls(
+            name=name,
+            port=port,
+            app_factory=f"demimas_{name}.app:create_app",
+            migrations=None,
+            database=False,
+            behind_gateway=True,
+            home_path="/",
         )
 
 

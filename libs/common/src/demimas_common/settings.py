@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,6 +30,10 @@ class TraceExporter(StrEnum):
 
 class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DEMIMAS_", extra="ignore")
+
+    uses_database: ClassVar[bool] = True
+    """False in the settings of a page-only service (the portal): production then needs no database, NATS or JWKS
+    of the gateway's kind, only what that service itself checks."""
 
     environment: Environment = Environment.DEVELOPMENT
     database_url: str | None = Field(
@@ -55,7 +60,7 @@ class CommonSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _production_needs_real_servers(self) -> CommonSettings:
-        if self.environment is Environment.PRODUCTION:
+        if self.environment is Environment.PRODUCTION and self.uses_database:
             missing = [
                 name
                 for name, value in (

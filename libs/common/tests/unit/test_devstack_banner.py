@@ -4,6 +4,7 @@ really got, with a word when that is not the port its demo data was made for."""
 from __future__ import annotations
 
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 from typing import cast
 
@@ -37,3 +38,47 @@ def test_another_port_is_said(tmp_path: Path) -> None:
     printed = banner(tmp_path, 41999)
     assert "http://127.0.0.1:41999/dev/sink/a" in printed
     assert "the demo data expects port 4106, not 41999" in printed
+
+
+def test_a_page_only_service_prints_its_pages_and_starts_behind_the_gateway(tmp_path: Path) -> None:
+    """The portal: its URL is its pages' start (not /graphql), it gets no database or NATS, and the gateway is not
+    told it is a subgraph."""
+    from demimas_portal.app import SERVICE as PORTAL
+
+    assert (PORTAL.port, PORTAL.database, PORTAL.behind_gateway, PORTAL.migrations) == (4007, False, True, None)
+    stack = Stack(root=tmp_path / ".devstack")
+    stack.settings = stack.settings.model_copy(
+        update={"database_url": "postgresql://postgres@/demimas?host=/tmp", "nats_url": "nats://127.0.0.1:4222"}
+    )
+    stack.ports = {"portal": 4007}
+    stack.specs = {"portal": PORTAL}
+    stack.processes = {"portal": cast(subprocess.Popen[bytes], object())}
+    printed = stack.banner(tmp_path / "tokens.env")
+    assert "portal       http://127.0.0.1:4007/   (pages, in a browser)" in printed
+    assert "4007/graphql" not in printed
+
+
+def test_the_gateway_is_not_given_a_page_only_service_as_a_subgraph(tmp_path: Path) -> None:
+    from demimas_portal.app import SERVICE as PORTAL
+
+    stack = Stack(root=tmp_path / ".devstack")
+    stack.ports = {"registry": 4001, "portal": 4007, "gateway": 4000}
+    stack.specs = {"registry": replace(SPEC, graphql_schema="tests:schema"), "portal": PORTAL}
+    started: list[dict[str, str]] = []
+
+    class Recorder:
+        def __init__(self, args: list[str], env: dict[str, str], preexec_fn: object) -> None:
+            started.append(env)
+
+    import demimas_common.devstack.supervisor as supervisor
+
+    supervisor_popen = supervisor.subprocess.Popen
+    supervisor.subprocess.Popen = Recorder  # type: ignore[misc,assignment]
+    try:
+        graph = tmp_path / "supergraph.graphql"
+        graph.write_text("schema { query: Query }")
+        assert stack.start_gateway(graph)
+    finally:
+        supervisor.subprocess.Popen = supervisor_popen  # type: ignore[misc]
+    assert '"portal"' not in started[0]["DEMIMAS_GATEWAY_SUBGRAPH_URLS"]
+    assert '"registry"' in started[0]["DEMIMAS_GATEWAY_SUBGRAPH_URLS"]

@@ -24,6 +24,8 @@ def resolve(target: str) -> object:
 
 
 async def migrate_service(admin_url: str, spec: ServiceSpec) -> None:
+    if not spec.database or spec.migrations is None:
+        return  # a page-only service has no schema to provision
     engine = create_engine(admin_url, pool_size=1)
     try:
         async with engine.begin() as conn:
@@ -36,7 +38,7 @@ async def migrate_service(admin_url: str, spec: ServiceSpec) -> None:
 async def load_demo_once(admin_url: str, spec: ServiceSpec) -> bool:
     """Load the service's demo data unless its marker says it was loaded; True when it loaded now. A marker per
     service means services added later still get theirs."""
-    if spec.demo_loader is None:
+    if spec.demo_loader is None or not spec.database:
         return False
     engine = create_engine(admin_url, pool_size=1)
     try:

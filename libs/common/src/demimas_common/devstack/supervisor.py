@@ -3,7 +3,8 @@
 It starts PostgreSQL and NATS under `.devstack/` unless `DEMIMAS_DATABASE_URL` / `DEMIMAS_NATS_URL` are set,
 writes `.devstack/stack.env` (contract), migrates every service and loads its demo data once, starts each service
 (uvicorn) on its port, then the federation gateway on port 4000 in front of them (when `demimas_gateway` is
-installed and the composed supergraph exists), and prints where everything is. One dev token per agency goes to
+installed and the composed supergraph exists), then the services that read through the gateway (the portal's
+pages, `ServiceSpec.behind_gateway`), and prints where everything is. One dev token per agency goes to
 `.devstack/tokens.env` (owner-only); the banner prints the tokens too, but only to a terminal: redirected output
 (`make run > run.log`) may land in a file others can read.
 Ctrl-C stops everything; the data stays for the next start.
@@ -137,11 +138,14 @@ class Stack:
             port = spec.port if port_is_free(spec.port) else free_port()
             if port != spec.port:
                 print(f"  port {spec.port} is busy; {spec.name} listens on {port}", flush=True)
-            env = os.environ | {
-                "DEMIMAS_DATABASE_URL": with_user(self.database_url, runtime_role(spec.name)),
-                "DEMIMAS_NATS_URL": self.nats_url,
-                "DEMIMAS_GATEWAY_URL": gateway_url,
-            }
+            env = os.environ | {"DEMIMAS_GATEWAY_URL": gateway_url}
+            if spec.database:
+                env |= {
+                    "DEMIMAS_DATABASE_URL": with_user(self.database_url, runtime_role(spec.name)),
+                    "DEMIMAS_NATS_URL": self.nats_url,
+                }
+            else:  # a page-only service gets no way to the database or NATS
+                env = {k: v for k, v in env.items() if k not in ("DEMIMAS_DATABASE_URL", "DEMIMAS_NATS_URL")}
             args = [sys.executable, "-m", "uvicorn", "--factory", spec.app_factory, "--host", "127.0.0.1",
                     "--port", str(port), "--no-access-log"]  # fmt: skip
             self.processes[spec.name] = subprocess.Popen(  # noqa: S603 - our own interpreter
@@ -158,7 +162,11 @@ class Stack:
             print(f"  gateway not started: needs demimas_gateway and {supergraph} (`make supergraph`)", flush=True)
             return False
         port = self.gateway_port()
-        urls = {name: f"http://127.0.0.1:{p}/graphql" for name, p in self.ports.items() if name != "gateway"}
+        urls = {
+            name: f"http://127.0.0.1:{p}/graphql"
+            for name, p in self.ports.items()
+            if name != "gateway" and (name not in self.specs or self.specs[name].graphql_schema is not None)
+        }
         env = os.environ | {"DEMIMAS_GATEWAY_SUBGRAPH_URLS": json.dumps(urls)}
         args = [sys.executable, "-m", "demimas_gateway", "serve", "--supergraph", str(supergraph.resolve()),
                 "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
@@ -236,8 +244,11 @@ class Stack:
         lines = ["", "Demimas is running (Ctrl-C stops everything; data stays in .devstack/)."]
         for name, port in self.ports.items():
             if name in self.processes:
-                lines.append(f"  {name:<12} http://127.0.0.1:{port}/graphql   (GraphiQL in a browser)")
                 spec = self.specs.get(name)
+                if spec is not None and spec.home_path != "/graphql":
+                    lines.append(f"  {name:<12} http://127.0.0.1:{port}{spec.home_path}   (pages, in a browser)")
+                else:
+                    lines.append(f"  {name:<12} http://127.0.0.1:{port}/graphql   (GraphiQL in a browser)")
                 for label, path in spec.dev_links if spec else ():
                     lines.append(f"  {'':<12} http://127.0.0.1:{port}{path}   ({label})")
                 if spec and spec.dev_links and port != spec.port:
@@ -290,9 +301,12 @@ def run(root: Path) -> int:
         stack.write_env()
         print("Migrating and loading demo data ...", flush=True)
         asyncio.run(stack.prepare(specs))
-        stack.start_services(specs)
+        stack.start_services([s for s in specs if not s.behind_gateway])
         stack.wait_ready()
         if stack.start_gateway():
+            stack.wait_ready()
+            # the pages read through the gateway, and their /readyz says so: they start once it answers
+            stack.start_services([s for s in specs if s.behind_gateway])
             stack.wait_ready()
         announce(stack, sys.stdout)
         while not stopping:

@@ -25,7 +25,7 @@ def _since(value: str) -> dt.datetime:
 def _services(name: str | None) -> list[str]:
     from demimas_common.service import discover_services
 
-    names = [s.name for s in discover_services()]
+    names = [s.name for s in discover_services() if s.database]
     if name is not None and name not in names:
         raise SystemExit(f"unknown service {name!r}; known: {', '.join(names)}")
     return [name] if name else names

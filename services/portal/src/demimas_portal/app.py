@@ -1,0 +1,144 @@
+"""The portal's ServiceSpec and app factory (docs/service-skeleton.md, "A service without a database").
+
+A page-only service: no schema, database or NATS. From the common skeleton it takes the settings, the JSON logs,
+OpenTelemetry and the probes (`/healthz`, `/readyz` checking the gateway, `/metrics`); the rest is its own: the
+pages (`routes/`), the static assets (`static/`, served from the package, nothing from a CDN), the security headers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from demimas_common.app import add_probes
+from demimas_common.logs import configure_logging
+from demimas_common.service import ServiceSpec
+from demimas_common.telemetry import configure_tracing, instrument_app
+from demimas_portal.csrf import CSRFFailed
+from demimas_portal.gateway import AccessDenied, GatewayClient, GatewayFailed, SignInAgain
+from demimas_portal.routes import auth, pages
+from demimas_portal.security import SecurityHeaders
+from demimas_portal.settings import PortalSettings
+from demimas_portal.signin import DevSignIn, OidcClient
+from demimas_portal.web import NotSignedIn, Page, Portal
+
+__all__ = ["SERVICE", "create_app"]
+
+SERVICE = ServiceSpec.pages("portal", 4007)
+log = logging.getLogger("demimas.portal")
+STATIC = Path(__file__).parent / "static"
+
+
+def create_app(settings: PortalSettings | None = None, *, gateway: GatewayClient | None = None) -> FastAPI:
+    settings = settings or PortalSettings()
+    configure_logging(settings.log_level, SERVICE.name)
+    configure_tracing(SERVICE.name, settings)
+    portal = Portal(settings, gateway)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        log.info("portal started, reading through %s", settings.gateway_endpoint)
+        try:
+            yield
+        finally:
+            await portal.gateway.close()
+            oidc = getattr(app.state, "oidc", None)
+            if oidc is not None:
+                await oidc.http.aclose()
+
+    app = FastAPI(title="Demimas portal", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.portal = portal
+    if settings.development:
+        app.state.dev_signin = DevSignIn(settings) if settings.dev_keys_dir is not None else None
+        if app.state.dev_signin is not None:
+            portal.label_token = app.state.dev_signin.label_token
+    else:
+        app.state.oidc = OidcClient(settings)
+
+    app.include_router(auth.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    async def gateway_ready() -> None:
+        await portal.gateway.ping()
+
+    gateway_ready.__name__ = "gateway"
+    add_probes(app, SERVICE, [gateway_ready])
+    _error_pages(app, portal)
+    app.add_middleware(SecurityHeaders)
+    instrument_app(app)
+    return app
+
+
+def _page_of(request: Request, portal: Portal) -> Page:
+    page = getattr(request.state, "page", None)
+    return page if isinstance(page, Page) else Page(portal, request, portal.session_of(request))
+
+
+def _error_pages(app: FastAPI, portal: Portal) -> None:
+    """The errors of a page as pages: in the session's language, with their stable code."""
+
+    @app.exception_handler(NotSignedIn)
+    async def not_signed_in(request: Request, exc: NotSignedIn) -> Response:
+        page = _page_of(request, portal)
+        if exc.flash:
+            page.flash(exc.flash, "warning")
+        return page.redirect("/signin")
+
+    @app.exception_handler(SignInAgain)
+    async def sign_in_again(request: Request, exc: SignInAgain) -> Response:
+        page = _page_of(request, portal)
+        page.session = page.session.signed_out()
+        page.flash("signin.again", "warning")
+        return page.redirect("/signin")
+
+    @app.exception_handler(CSRFFailed)
+    async def csrf_failed(request: Request, exc: CSRFFailed) -> Response:
+        page = _page_of(request, portal)
+        return await page.render("error.html", status=403, code=CSRFFailed.code, message=page.t("error.csrf"))
+
+    @app.exception_handler(AccessDenied)
+    async def access_denied(request: Request, exc: AccessDenied) -> Response:
+        page = _page_of(request, portal)
+        agency = page.session.agency or "?"
+        scope = exc.scope
+        message = (
+            page.t("error.forbidden", agency=agency, scope=scope)
+            if scope
+            else page.t("error.forbidden.generic", agency=agency, message=exc.error.message)
+        )
+        return await page.render(
+            # one stable code for every refusal of access (the gateway's own codes differ: FORBIDDEN from a
+            # subgraph, UNAUTHORIZED_FIELD_OR_TYPE from the gateway's scope check)
+            "error.html",
+            status=403,
+            code="FORBIDDEN",
+            message=message,
+            title=page.t("error.forbidden.title"),
+        )
+
+    @app.exception_handler(GatewayFailed)
+    async def gateway_failed(request: Request, exc: GatewayFailed) -> Response:
+        page = _page_of(request, portal)
+        first = exc.errors[0] if exc.errors else None
+        if first is None or first.code == "UNAVAILABLE":
+            message, code, status = page.t("error.unavailable"), "UNAVAILABLE", 502
+        else:  # the gateway refused what the page asked (a bad cursor in the URL, ...): the request's fault
+            status = 400 if first.code in ("BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED") else 502
+            message, code = page.t("error.gateway", code=first.code, message=first.message), first.code
+        return await page.render("error.html", status=status, code=code, message=message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if request.url.path.startswith("/static/"):
+            return Response(status_code=exc.status_code)
+        page = _page_of(request, portal)
+        message = page.t("error.not_found") if exc.status_code == 404 else str(exc.detail)
+        return await page.render("error.html", status=exc.status_code, code=f"HTTP_{exc.status_code}", message=message)

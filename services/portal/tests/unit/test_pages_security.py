@@ -1,0 +1,194 @@
+"""Headers, cookies, CSRF and the layout's accessibility, on the real app (its gateway unreachable: these pages need
+none of its data)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from demimas_portal.app import create_app
+from demimas_portal.security import CSP
+from demimas_portal.session import COOKIE_NAME
+from demimas_portal.settings import PortalSettings
+
+TEMPLATES = Path(__file__).parents[2] / "src" / "demimas_portal" / "templates"
+
+
+@pytest.fixture
+async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    settings = PortalSettings(
+        environment="test", dev_keys_dir=tmp_path, portal_gateway_url="http://127.0.0.1:9/graphql"
+    )
+    app = create_app(settings)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal") as http:
+        yield http
+    await app.state.portal.gateway.close()
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "a form without its CSRF token"
+    return match.group(1)
+
+
+async def test_every_response_carries_the_security_headers(client: httpx.AsyncClient) -> None:
+    for method, path in [("GET", "/signin"), ("GET", "/"), ("GET", "/static/portal.css"), ("GET", "/nope"),
+                         ("GET", "/healthz"), ("POST", "/signin"), ("GET", "/pilots")]:  # fmt: skip
+        response = await client.request(method, path)
+        assert response.headers["content-security-policy"] == CSP, path
+        assert response.headers["x-content-type-options"] == "nosniff", path
+        assert response.headers["referrer-policy"] == "same-origin", path
+
+
+def test_no_template_has_inline_script_or_style() -> None:
+    for template in TEMPLATES.glob("*.html"):
+        text = template.read_text()
+        assert not re.search(r"<script(?![^>]*\bsrc=)", text), template.name
+        assert "<style" not in text, template.name
+        assert "style=" not in text, template.name
+        assert not re.search(r"\son[a-z]+=", text), template.name  # no event handler attributes
+        assert "javascript:" not in text, template.name
+        assert not re.search(r"https?://", text), template.name  # nothing from a CDN
+
+
+async def test_the_sign_in_page_is_accessible(client: httpx.AsyncClient) -> None:
+    html = (await client.get("/signin")).text
+    assert '<html lang="id">' in html
+    assert 'href="#main"' in html
+    assert '<main id="main"' in html
+    assert "<header" in html
+    assert html.count("<h1") == 1
+    assert '<label for="agency">' in html
+    assert '<label for="region">' in html
+    english = (await client.get("/signin?lang=en")).text
+    assert '<html lang="en">' in english
+    assert "Sign in" in english
+
+
+async def test_the_cookie_is_httponly_lax_and_not_secure_in_development(client: httpx.AsyncClient) -> None:
+    cookie = (await client.get("/signin")).headers["set-cookie"]
+    assert cookie.startswith(f"{COOKIE_NAME}=")
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie
+    assert "Path=/" in cookie
+    assert "Secure" not in cookie
+
+
+async def test_sign_in_needs_the_pre_session_csrf_token(client: httpx.AsyncClient) -> None:
+    token = csrf_of((await client.get("/signin")).text)
+    refused = await client.post("/signin", data={"agency": "KEMENKO_POLKAM"})
+    assert refused.status_code == 403
+    assert "CSRF_FAILED" in refused.text
+    refused = await client.post("/signin", data={"agency": "KEMENKO_POLKAM", "csrf_token": token + "0"})
+    assert refused.status_code == 403
+    accepted = await client.post("/signin", data={"agency": "KEMENKO_POLKAM", "csrf_token": token})
+    assert accepted.status_code == 303
+    assert accepted.headers["location"] == "/pilots"
+
+
+async def test_a_token_from_another_browser_is_refused(client: httpx.AsyncClient, tmp_path: Path) -> None:
+    token = csrf_of((await client.get("/signin")).text)
+    client.cookies.clear()
+    await client.get("/signin")  # a new browser: a new pre-session
+    refused = await client.post("/signin", data={"agency": "KEMENKO_POLKAM", "csrf_token": token})
+    assert refused.status_code == 403
+    assert 'data-testid="error-code">CSRF_FAILED' in refused.text
+
+
+async def test_signing_in_replaces_the_csrf_secret_and_shows_the_agency(client: httpx.AsyncClient) -> None:
+    before = csrf_of((await client.get("/signin")).text)
+    await client.post("/signin", data={"agency": "DISNAKER", "region": "16.06", "csrf_token": before})
+    page = (await client.get("/signin")).text  # the sign-in page renders the layout of a signed-in person too
+    assert csrf_of(page) != before
+    assert 'data-testid="signed-in-agency">DISNAKER' in page
+    assert "16.06" in page
+
+
+async def test_a_regional_office_needs_a_region(client: httpx.AsyncClient) -> None:
+    token = csrf_of((await client.get("/signin")).text)
+    response = await client.post("/signin", data={"agency": "BP3MI", "csrf_token": token})
+    assert response.status_code == 400
+    assert 'data-testid="signin-error"' in response.text
+
+
+async def test_language_switch_is_a_csrf_protected_post(client: httpx.AsyncClient) -> None:
+    token = csrf_of((await client.get("/signin")).text)
+    assert (await client.post("/lang", data={"lang": "en", "next": "/signin"})).status_code == 403
+    moved = await client.post("/lang", data={"lang": "en", "next": "/signin", "csrf_token": token})
+    assert moved.status_code == 303
+    assert moved.headers["location"] == "/signin"
+    assert '<html lang="en">' in (await client.get("/signin")).text
+    away = await client.post("/lang", data={"lang": "id", "next": "//evil.example", "csrf_token": token})
+    assert away.headers["location"] == "/"
+
+
+async def test_pages_need_a_session(client: httpx.AsyncClient) -> None:
+    response = await client.get("/pilots")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/signin"
+
+
+async def test_readiness_says_the_gateway_is_missing(client: httpx.AsyncClient) -> None:
+    response = await client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["gateway"]
+
+
+def test_production_needs_oidc_and_a_session_key() -> None:
+    with pytest.raises(ValueError, match="DEMIMAS_PORTAL_SESSION_KEY"):
+        PortalSettings(environment="production")
+    settings = PortalSettings(
+        environment="production",
+        portal_session_key="k" * 32,
+        portal_oidc_issuer="https://id.example",
+        portal_oidc_client_id="portal",
+        portal_oidc_redirect_url="https://portal.example/auth/callback",
+    )
+    assert not settings.development  # no database or NATS asked for: the portal has none
+
+
+async def test_in_production_the_cookie_is_secure_and_there_is_no_dev_sign_in() -> None:
+    settings = PortalSettings(
+        environment="production",
+        portal_session_key="k" * 32,
+        portal_oidc_issuer="https://id.example",
+        portal_oidc_client_id="portal",
+        portal_oidc_redirect_url="https://portal.example/auth/callback",
+        portal_gateway_url="http://127.0.0.1:9/graphql",
+    )
+    app = create_app(settings)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://portal") as http:
+        response = await http.get("/pilots")
+        assert "Secure" in response.headers["set-cookie"]
+        assert (await http.post("/signin", data={"agency": "KP2MI"})).status_code == 404
+    await app.state.portal.gateway.close()
+    await app.state.oidc.http.aclose()
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [("/pilots/1", "/pilots/1"), ("/pilots?status=ACTIVE", "/pilots?status=ACTIVE"), (None, "/pilots"),
+     ("//evil.example", "/pilots"), ("https://evil.example", "/pilots"), ("/\t/evil.example", "/pilots"),
+     ("/\\evil.example", "/pilots"), ("pilots", "/pilots")],
+)  # fmt: skip
+def test_forms_go_back_to_local_paths_only(given: str | None, kept: str) -> None:
+    from demimas_portal.web import safe_next
+
+    assert safe_next(given) == kept
+
+
+async def test_without_the_devstack_keys_dev_sign_in_says_how_to_get_them() -> None:
+    settings = PortalSettings(
+        environment="development", dev_keys_dir=None, portal_gateway_url="http://127.0.0.1:9/graphql"
+    )
+    app = create_app(settings)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal") as http:
+        token = csrf_of((await http.get("/signin")).text)
+        response = await http.post("/signin", data={"agency": "KP2MI", "csrf_token": token})
+        assert response.status_code == 503
+        assert "DEMIMAS_DEV_KEYS_DIR" in response.text
+    await app.state.portal.gateway.close()
