@@ -22,8 +22,7 @@ from demimas_common.devstack.fresh_villages import FreshVillages
 from demimas_portal.app import create_app
 from demimas_portal.session import COOKIE_NAME, Session
 from demimas_portal.settings import PortalSettings
-
-from .conftest import AUDIENCE, ISSUER, ask
+from tests.conftest import AUDIENCE, ISSUER, ask
 
 pytestmark = pytest.mark.integration
 
