@@ -160,8 +160,8 @@ async def test_the_overlap_query_filters_by_programmes_designation_and_region(en
     assert (edges[a]["designated"], edges[a]["programmes"]) == (True, ["DRPPA", "DESA_BERSINAR"])
     assert (edges[c]["designated"], edges[c]["programmes"]) == (False, ["DESA_TEMATIK"])  # BUMDES ended
     assert edges[a]["node"]["thematicStatuses"] == [
-        {"programme": "DESA_BERSINAR", "agency": "BNN", "status": "ACTIVE"},
         {"programme": "DRPPA", "agency": "KEMENPPPA", "status": "ACTIVE"},
+        {"programme": "DESA_BERSINAR", "agency": "BNN", "status": "ACTIVE"},
     ]
     cases = [
         ({"programmes": ["DRPPA"]}, [a, b]),

@@ -24,6 +24,7 @@ from demimas_pillars.domain.vocabulary import ThematicProgramme, ThematicStatusS
 __all__ = ["OverlapFilter", "OverlapVillage", "ThematicStatusRepository"]
 
 ACTIVE = ThematicStatusState.ACTIVE.value
+_ORDER = {p: i for i, p in enumerate(ThematicProgramme)}
 t = thematic_statuses
 
 
@@ -101,14 +102,15 @@ class ThematicStatusRepository:
         return _status(row) if row is not None else None
 
     async def of_villages(self, codes: Sequence[str], *, include_ended: bool) -> dict[str, list[ThematicStatus]]:
-        """Each village's statuses by programme, the newest first within one."""
+        """Each village's statuses by programme (in the programmes' order), the newest first within one."""
         where: list[ColumnElement[bool]] = [t.c.village_code.in_(list(codes))]
         if not include_ended:
             where.append(t.c.status == ACTIVE)
-        stmt = select(t).where(*where).order_by(t.c.village_code, t.c.programme, t.c.since.desc(), t.c.id)
         found: dict[str, list[ThematicStatus]] = defaultdict(list)
-        for r in await self._conn.execute(stmt):
+        for r in await self._conn.execute(select(t).where(*where)):
             found[r.village_code].append(_status(r))
+        for statuses in found.values():
+            statuses.sort(key=lambda s: (_ORDER[s.programme], -s.since.toordinal(), s.status != ACTIVE, str(s.id)))
         return found
 
     def _overlap(self, f: OverlapFilter) -> Any:
@@ -143,10 +145,9 @@ class ThematicStatusRepository:
         if after is not None:
             stmt = stmt.where(t.c.village_code > after)
         rows = list(await self._conn.execute(stmt.order_by(t.c.village_code).limit(first + 1)))
-        order = list(ThematicProgramme)
         found = [
             OverlapVillage(r.village_code, bool(r.designated),
-                           tuple(sorted((ThematicProgramme(p) for p in r.programmes), key=order.index)))
+                           tuple(sorted((ThematicProgramme(p) for p in r.programmes), key=_ORDER.__getitem__)))
             for r in rows[:first]
         ]  # fmt: skip
         return found, len(rows) > first
