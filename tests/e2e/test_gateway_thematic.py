@@ -21,8 +21,8 @@ from nats.js.errors import NotFoundError
 from demimas_common.devstack.testing import TestStack
 from demimas_common.events.nats import connect
 from demimas_common.events.stream import STREAM
+from tests.conftest import Endpoints, ask
 
-from .conftest import Endpoints, ask
 from .test_gateway_pillars import until
 
 pytestmark = pytest.mark.integration
