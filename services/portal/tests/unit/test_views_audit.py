@@ -14,7 +14,8 @@ TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 def event(id_: str, seq: int, type_: str, source: str, time: str, **over: Any) -> dict[str, Any]:
     node = {"id": id_, "sequence": seq, "type": type_, "source": source, "subject": f"s-{id_}", "time": time,
-            "actorAgency": None, "traceId": TRACE, "correlationId": "flow-1", "causedBy": None, "consequences": []}  # fmt: skip
+            "actorAgency": None, "traceId": TRACE, "correlationId": "flow-1", "causedBy": None,
+            "consequences": []}  # fmt: skip
     node.update(over)
     return node
 
@@ -39,7 +40,7 @@ def test_a_trace_across_two_services_with_causes_and_consequences() -> None:
     assert [e.id for e in view.events] == ["e0", "e1", "e2"]  # by time, whatever order the answer had
     assert view.sources == ["designation", "pillars"]
     first, decree, portfolio = view.events
-    assert decree.agency == "KP2MI (Ministry)" and portfolio.agency == ""  # a consumer acts as no agency
+    assert (decree.agency, portfolio.agency) == ("KP2MI (Ministry)", "")  # a consumer acts as no agency
     assert decree.label == "village designated"
     assert decree.time_text == "2026-12-07 01:00:00 UTC"
     assert decree.anchor == "ev-e1"
@@ -49,7 +50,7 @@ def test_a_trace_across_two_services_with_causes_and_consequences() -> None:
     assert (here.href, here.label, here.source) == ("#ev-e2", "portfolio opened", "pillars")
     assert elsewhere.href == "/audit/traces/0af7651916cd43dd8448eb211c80319c#ev-e9"  # another trace's page
     assert not elsewhere.on_page
-    assert first.caused_by is None and first.consequences == []
+    assert (first.caused_by, first.consequences) == (None, [])
 
 
 def test_an_empty_trace() -> None:
