@@ -13,15 +13,21 @@ TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 
 def event(id_: str, seq: int, type_: str, source: str, time: str, **over: Any) -> dict[str, Any]:
-    node = {"id": id_, "sequence": seq, "type": type_, "source": source, "subject": f"s-{id_}", "time": time,
-            "actorAgency": None, "traceId": TRACE, "correlationId": "flow-1", "causedBy": None,
+    node = {"id": id_, "sequence": seq, "type": type_, "source": f"demimas/{source}", "subject": f"s-{id_}",
+            "time": time, "actorAgency": None, "traceId": TRACE, "correlationId": "flow-1", "causedBy": None,
             "consequences": []}  # fmt: skip
     node.update(over)
     return node
 
 
 def ref(id_: str, type_: str, source: str, trace: str | None = TRACE) -> dict[str, Any]:
-    return {"id": id_, "type": type_, "source": source, "time": "2026-12-07T01:00:00+00:00", "traceId": trace}
+    return {
+        "id": id_,
+        "type": type_,
+        "source": f"demimas/{source}",
+        "time": "2026-12-07T01:00:00+00:00",
+        "traceId": trace,
+    }
 
 
 def test_a_trace_across_two_services_with_causes_and_consequences() -> None:
@@ -63,6 +69,7 @@ def test_event_labels_and_anchors() -> None:
     assert audit.event_label("demimas.pillars.pilot.milestone_completed") == "pilot milestone completed"
     assert audit.event_label("other.thing") == "other thing"
     assert audit.anchor("a b/c") == "ev-a-b-c"
+    assert audit.service_of("demimas/pillars") == "pillars"
 
 
 def test_the_search_form() -> None:

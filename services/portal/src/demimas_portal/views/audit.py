@@ -31,6 +31,7 @@ __all__ = [
     "event_label",
     "parse_search",
     "search_variables",
+    "service_of",
     "shape_chain",
     "shape_search",
     "shape_trace",
@@ -85,6 +86,11 @@ def event_label(event_type: str) -> str:
     parts = event_type.split(".")
     rest = parts[2:] if len(parts) > 2 and parts[0] == "demimas" else parts
     return " ".join(rest).replace("_", " ")
+
+
+def service_of(source: str) -> str:
+    """The service an event's CloudEvents `source` names: `demimas/pillars` -> `pillars`."""
+    return source.removeprefix("demimas/")
 
 
 def anchor(event_id: str) -> str:
@@ -148,7 +154,7 @@ def _link(node: Mapping[str, Any], on_page: set[str]) -> EventLink:
         id=event_id,
         label=event_label(str(node.get("type", ""))),
         type=str(node.get("type", "")),
-        source=str(node.get("source", "")),
+        source=service_of(str(node.get("source", ""))),
         time=_time_text(str(node.get("time", ""))),
         href=href,
         on_page=here,
@@ -168,7 +174,7 @@ def _events(nodes: Iterable[Mapping[str, Any]], labels: Labels) -> list[Timeline
             agency=labels.of("Agency", n.get("actorAgency")) if n.get("actorAgency") else "",
             type=str(n.get("type", "")),
             label=event_label(str(n.get("type", ""))),
-            source=str(n.get("source", "")),
+            source=service_of(str(n.get("source", ""))),
             subject=str(n.get("subject", "")),
             trace_id=n.get("traceId"),
             correlation_id=n.get("correlationId"),
