@@ -127,6 +127,16 @@ async def test_the_village_page_for_kp2mi_and_for_kemendes(
     assert not tagged(html, "section-refused")
     assert not tagged(html, "page-problems")
 
+    complaint = {"villageCode": village, "kind": "ABUSE_ABROAD", "phase": "ABROAD", "channel": "VILLAGE_TASK_FORCE",
+                 "destinationCountry": "MY", "description": "Wages unpaid for five months, reported at the village.",
+                 "reporter": {"anonymous": True}, "people": []}  # fmt: skip
+    await gql(gateway_over_http, "mutation O($in: OpenCaseInput!) { openCase(input: $in) { id } }",
+              {"in": complaint}, mint("KP2MI"))  # fmt: skip
+    html = (await kp2mi.get(f"/villages/{village}")).text
+    assert tagged(html, "village-cases")  # now it has one
+    assert text_of(html, "cases-open") == "1"
+    assert tagged(html, "cases-by-kind")
+
     kemendes = browser_for()
     await sign_in(kemendes, "KEMENDES")
     page = await kemendes.get(f"/villages/{village}", params={"lang": "en"})
@@ -139,6 +149,7 @@ async def test_the_village_page_for_kp2mi_and_for_kemendes(
     assert html.index(note) > html.index('data-testid="village-designation"')
     assert html.index(note) < html.index('data-testid="village-stats"')
     assert text_of(html, "stats-total") == "2"  # stats:read: the figures it may see
+    assert text_of(html, "cases-open") == "1"  # case figures too (stats:read), never a case itself (case:read)
     assert tagged(html, "thematic-row")
     assert tagged(html, "village-pilot-row")
     assert not tagged(html, "page-problems")
