@@ -245,8 +245,9 @@ async def test_an_auditor_follows_a_decree_across_services(
 
 async def test_the_chain_page(browser_for: Callable[..., httpx.AsyncClient], mint: Callable[..., str],
                               gateway_over_http: str) -> None:  # fmt: skip
+    query = "{ verifyAuditChain { ok checked headSequence lastCheckpoint { sequence signatureValid matchesChain } } }"
     async with httpx.AsyncClient(base_url=gateway_over_http.removesuffix("/graphql")) as http:
-        _, answer = await ask(http, "{ verifyAuditChain { ok checked headSequence } }", token=mint("AUDITOR"))
+        _, answer = await ask(http, query, token=mint("AUDITOR"))
     truth = answer["data"]["verifyAuditChain"]
     browser = browser_for()
     await sign_in(browser, "AUDITOR")
@@ -261,5 +262,15 @@ async def test_the_chain_page(browser_for: Callable[..., httpx.AsyncClient], min
     assert int(shown.group(1)) >= truth["headSequence"]  # the trail may have grown since
     assert len(shown.group(2)) == 64
     assert tagged(page.text, "chain-checkpoints")
+    signed = truth["lastCheckpoint"]
+    if signed is None:  # the audit service signs once a minute (when the head moved): maybe none yet
+        assert tagged(page.text, "checkpoint-none") or tagged(page.text, "checkpoint-sequence")
+    elif int(text_of(page.text, "checkpoint-sequence")) == signed["sequence"]:  # (else one more was signed since)
+        # a checkpoint of an earlier test session was signed with that session's key: the page says so, as the API
+        word = {True: "valid", False: "invalid", None: "unknown"}[signed["signatureValid"]]
+        [signature] = tagged(page.text, "checkpoint-signature")
+        assert f'data-signature="{word}"' in signature
+        [matches] = tagged(page.text, "checkpoint-matches")
+        assert f'data-matches="{"true" if signed["matchesChain"] else "false"}"' in matches
     assert 'data-testid="nav-audit-chain" aria-current="page"' not in page.text  # aria-current comes first
     assert re.search(r'aria-current="page" data-testid="nav-audit-chain"', page.text)

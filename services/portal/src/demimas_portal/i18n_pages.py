@@ -158,11 +158,23 @@ PAGES_UI: dict[str, tuple[str, str]] = {
     "audit.chain.col.detail": ("Rincian", "Detail"),
     "audit.chain.gaps": ("Celah dalam aliran", "Gaps in the stream"),
     "audit.chain.gap": ("pesan aliran {start}–{end} tidak ada", "stream messages {start}–{end} missing"),
-    "audit.chain.checkpoints": ("Checkpoint bertanda tangan", "Signed checkpoints"),
+    "audit.chain.checkpoint": ("Checkpoint bertanda tangan terakhir", "Last signed checkpoint"),
+    "audit.chain.checkpoint.none": ("Belum ada checkpoint yang ditandatangani.", "No checkpoint signed yet."),
+    "audit.chain.checkpoint.position": ("Urutan", "Position"),
+    "audit.chain.checkpoint.signed_at": ("Ditandatangani", "Signed at"),
+    "audit.chain.checkpoint.hash": ("Hash", "Hash"),
+    "audit.chain.checkpoint.key": ("ID kunci", "Key id"),
+    "audit.chain.checkpoint.signature": ("Tanda tangan", "Signature"),
+    "audit.chain.checkpoint.chain": ("Rantai pada urutan ini", "The chain at this position"),
+    "audit.chain.signature.valid": ("sah (kunci layanan audit)", "valid (the audit service's key)"),
+    "audit.chain.signature.invalid": ("TIDAK sah", "NOT valid"),
+    "audit.chain.signature.unknown": ("tidak diperiksa (kunci tidak tersedia)", "not checked (no key at hand)"),
+    "audit.chain.matches": ("memuat hash yang sama", "holds the same hash"),
+    "audit.chain.differs": ("memuat hash LAIN", "holds ANOTHER hash"),
     "audit.chain.checkpoints_note": (
-        "Verifikasi ini memeriksa rantai terhadap kepala dan checkpoint yang tersimpan di basis data. Checkpoint "
-        "bertanda tangan diperiksa secara luring dengan kunci publik: demimas audit verify --public-key.",
-        "This verification checks the chain against the head and the checkpoints stored in the database. Signed "
-        "checkpoints are checked offline with the public key: demimas audit verify --public-key.",
+        "Tanda tangan diperiksa di sini dengan kunci layanan audit sendiri. Bukti independen memerlukan kunci publik "
+        "dari saluran lain dan saksi: demimas audit verify --public-key --witness.",
+        "The signature is checked here with the audit service's own key. Independent proof needs the public key from "
+        "another channel and the witness: demimas audit verify --public-key --witness.",
     ),
 }

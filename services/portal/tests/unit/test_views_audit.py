@@ -121,4 +121,27 @@ def test_the_chain_verified_and_broken() -> None:
     assert (view.ok, view.first_broken) == (False, 9)
     assert view.problems[0] == (9, "REMOVED", "seq", "missing")
     assert view.gaps == [(5, 6)]
+    assert view.checkpoint is None
     assert audit.shape_chain({"verifyAuditChain": None}) is None
+
+
+def test_the_last_checkpoint_and_its_signature() -> None:
+    base = {"ok": True, "fromSequence": 1, "toSequence": 40, "checked": 40, "headSequence": 40, "headHash": "ab",
+            "problems": [], "gaps": []}  # fmt: skip
+    signed = {"sequence": 38, "hash": "cd", "signedAt": "2026-12-07T01:00:00+00:00", "keyId": "k1",
+              "signatureValid": True, "matchesChain": True}  # fmt: skip
+    view = audit.shape_chain({"verifyAuditChain": {**base, "lastCheckpoint": signed}})
+    assert view is not None
+    cp = view.checkpoint
+    assert cp is not None
+    assert (cp.sequence, cp.signature, cp.matches_chain, cp.good) == (38, "valid", True, True)
+    assert cp.signed_at_text == "2026-12-07 01:00:00 UTC"
+    for valid, word in ((False, "invalid"), (None, "unknown")):
+        other = audit.shape_chain({"verifyAuditChain": {**base, "lastCheckpoint": {**signed, "signatureValid": valid}}})
+        assert other is not None
+        assert other.checkpoint is not None
+        assert (other.checkpoint.signature, other.checkpoint.good) == (word, False)
+    rewritten = audit.shape_chain({"verifyAuditChain": {**base, "lastCheckpoint": {**signed, "matchesChain": False}}})
+    assert rewritten is not None
+    assert rewritten.checkpoint is not None
+    assert rewritten.checkpoint.good is False

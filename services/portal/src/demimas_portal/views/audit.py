@@ -22,6 +22,7 @@ __all__ = [
     "SEARCH",
     "TRACE",
     "ChainView",
+    "CheckpointView",
     "EventLink",
     "Search",
     "SearchView",
@@ -68,6 +69,7 @@ query PortalAuditChain {
     ok fromSequence toSequence checked headSequence headHash
     problems { sequence kind detail column }
     gaps { fromStreamSequence toStreamSequence }
+    lastCheckpoint { sequence hash signedAt keyId signatureValid matchesChain }
   }
 }
 """
@@ -276,6 +278,39 @@ class ChainView:
     problems: list[tuple[int, str, str, str]]
     """(sequence, kind, column, detail), in chain order."""
     gaps: list[tuple[int, int]]
+    checkpoint: CheckpointView | None = None
+    """The last signed checkpoint (None: none signed yet)."""
+
+
+@dataclass(frozen=True)
+class CheckpointView:
+    sequence: int
+    hash: str
+    signed_at: str
+    signed_at_text: str
+    key_id: str
+    signature: str
+    """`valid`, `invalid` or `unknown` (the audit service had no key at hand)."""
+    matches_chain: bool
+
+    @property
+    def good(self) -> bool:
+        return self.signature == "valid" and self.matches_chain
+
+
+def _checkpoint(node: Mapping[str, Any] | None) -> CheckpointView | None:
+    if not node:
+        return None
+    valid = node.get("signatureValid")
+    return CheckpointView(
+        sequence=int(node.get("sequence") or 0),
+        hash=str(node.get("hash") or ""),
+        signed_at=str(node.get("signedAt") or ""),
+        signed_at_text=_time_text(str(node.get("signedAt") or "")),
+        key_id=str(node.get("keyId") or ""),
+        signature="unknown" if valid is None else ("valid" if valid else "invalid"),
+        matches_chain=bool(node.get("matchesChain")),
+    )
 
 
 def shape_chain(data: Mapping[str, Any]) -> ChainView | None:
@@ -299,4 +334,5 @@ def shape_chain(data: Mapping[str, Any]) -> ChainView | None:
         first_broken=problems[0][0] if problems else None,
         problems=problems,
         gaps=[(int(g["fromStreamSequence"]), int(g["toStreamSequence"])) for g in node.get("gaps") or []],
+        checkpoint=_checkpoint(node.get("lastCheckpoint")),
     )
