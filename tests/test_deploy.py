@@ -1,10 +1,10 @@
 """What an operations team deploys (`deploy/`): every Kubernetes manifest validates against the Kubernetes schemas
 (`kubernetes-validate`, offline), the production overlay renders, every installed service is deployed (image,
-database URL, gateway subgraph URL, migrations, network access), and the invariants hold: probes on /readyz and
-/healthz, non-root read-only containers with requests and limits, an autoscaler and a disruption budget per
-Deployment, only the gateway exposed, subgraphs reachable from the gateway only, NATS as three fsyncing nodes,
-PostgreSQL as a three-instance CloudNativePG cluster with a role pair per service; and each image definition is
-multi-stage, pinned and non-root."""
+database URL, gateway subgraph URL, migrations, network access; the portal without database or NATS), and the
+invariants hold: probes on /readyz and /healthz, non-root read-only containers with requests and limits, an
+autoscaler and a disruption budget per Deployment, only the gateway and the portal exposed, subgraphs reachable from
+the gateway only, NATS as three fsyncing nodes, PostgreSQL as a three-instance CloudNativePG cluster with a role pair
+per service; and each image definition is multi-stage, pinned and non-root."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ BASE = ROOT / "deploy" / "k8s" / "base"
 OVERLAY = ROOT / "deploy" / "k8s" / "overlays" / "production"
 K8S_VERSION = "1.31.0"
 SERVICES = {"registry": 4001, "designation": 4002, "pillars": 4003, "audit": 4004, "cases": 4005, "feeds": 4006}
+PAGES = {"portal": 4007}  # page-only services: no database, no NATS, not a subgraph; people reach them
 CUSTOM = {("postgresql.cnpg.io/v1", "Cluster")}  # CloudNativePG's CRD: checked by hand below
 
 
@@ -118,7 +119,7 @@ def test_deployments_are_probed_non_root_limited_scaled_and_protected(render: An
         of_kind(docs, "HorizontalPodAutoscaler"),
         of_kind(docs, "PodDisruptionBudget"),
     )
-    assert set(deployments) == {*SERVICES, "gateway"}
+    assert set(deployments) == {*SERVICES, *PAGES, "gateway"}
     for name, d in deployments.items():
         pod = d["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True
@@ -139,7 +140,8 @@ def test_every_service_is_deployed() -> None:
     """A new service joins SERVICES (and so every check here): the services installed are the services deployed,
     each with its image, its database URL, a way to NATS and PostgreSQL, a subgraph URL in the gateway and its
     migrations in the migrate image."""
-    assert {s.name: s.port for s in discover_services()} == SERVICES
+    assert {s.name: s.port for s in discover_services() if s.database} == SERVICES
+    assert {s.name: s.port for s in discover_services() if not s.database} == PAGES
     docs = base()
     deployments = of_kind(docs, "Deployment")
     [gateway] = deployments["gateway"]["spec"]["template"]["spec"]["containers"]
@@ -166,18 +168,50 @@ def test_every_service_is_deployed() -> None:
         assert f'"--port", "{port}"' in (ROOT / "deploy" / "docker" / f"{name}.Dockerfile").read_text(), name
 
 
-def test_only_the_gateway_is_exposed_and_subgraphs_accept_only_the_gateway() -> None:
+def test_only_the_gateway_and_the_pages_are_exposed_and_subgraphs_accept_only_the_gateway() -> None:
     docs = base()
     services = of_kind(docs, "Service")
     exposed = {n for n, s in services.items() if s["spec"].get("type", "ClusterIP") != "ClusterIP"}
-    assert exposed == {"gateway"}
+    assert exposed == {"gateway", *PAGES}
     policies = of_kind(docs, "NetworkPolicy")
     assert policies["default-deny-ingress"]["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
     for name, port in SERVICES.items():
         [rule] = policies[name]["spec"]["ingress"]
         assert rule["from"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "gateway"}}}], name
         assert rule["ports"] == [{"protocol": "TCP", "port": port}]
-    assert all("from" not in r for r in policies["gateway"]["spec"]["ingress"])  # the one public door
+    assert all("from" not in r for r in policies["gateway"]["spec"]["ingress"])  # the API's public door
+    for name, port in PAGES.items():  # people's door: from anywhere, to its port only
+        assert policies[name]["spec"]["ingress"] == [{"ports": [{"protocol": "TCP", "port": port}]}], name
+
+
+def test_the_portal_is_deployed_without_database_or_nats() -> None:
+    """A page-only service: its image and port, the gateway as its only data source, its session key and OIDC
+    client secret from a Secret, and no way to PostgreSQL or NATS (no database URL, no migrations, not in their
+    network policies, no database roles)."""
+    docs = base()
+    deployments, policies = of_kind(docs, "Deployment"), of_kind(docs, "NetworkPolicy")
+    migrate = (ROOT / "deploy" / "docker" / "migrate.Dockerfile").read_text()
+    tags = {i["name"] for i in yaml.safe_load((OVERLAY / "kustomization.yaml").read_text())["images"]}
+    config = of_kind(docs, "ConfigMap")["demimas-config"]["data"]
+    [cluster] = [d for d in docs if d["kind"] == "Cluster"]
+    roles = {r["name"] for r in cluster["spec"]["managed"]["roles"]}
+    for name, port in PAGES.items():
+        [container] = deployments[name]["spec"]["template"]["spec"]["containers"]
+        assert container["image"].startswith(f"ghcr.io/demimas/{name}:"), name
+        assert container["ports"] == [{"name": "http", "containerPort": port}], name
+        env = {e["name"]: e for e in container["env"]}
+        assert "DEMIMAS_DATABASE_URL" not in env
+        assert env["DEMIMAS_PORTAL_SESSION_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "demimas-portal"
+        assert env["DEMIMAS_PORTAL_OIDC_CLIENT_SECRET"]["valueFrom"]["secretKeyRef"]["name"] == "demimas-portal"
+        assert env["DEMIMAS_PORTAL_OIDC_REDIRECT_URL"]["value"].endswith("/auth/callback")
+        assert config["DEMIMAS_GATEWAY_URL"] == "http://gateway.demimas.svc.cluster.local:4000/graphql"
+        for policy in ("nats-from-services", "postgres-from-services"):
+            [selector] = policies[policy]["spec"]["ingress"][0]["from"][0]["podSelector"]["matchExpressions"]
+            assert name not in selector["values"], (policy, name)
+        assert f"services/{name}" not in migrate, name
+        assert not {r for r in roles if r.startswith(f"{name}_")}, name
+        assert f"ghcr.io/demimas/{name}" in tags, name
+        assert f'"--port", "{port}"' in (ROOT / "deploy" / "docker" / f"{name}.Dockerfile").read_text(), name
 
 
 def test_nats_is_three_fsyncing_nodes_and_the_stream_three_replicas() -> None:
@@ -209,7 +243,7 @@ def test_postgres_logs_no_personal_data_as_the_devstack() -> None:
     assert parameters.items() >= PRIVACY_SETTINGS.items()
 
 
-@pytest.mark.parametrize("name", [*SERVICES, "gateway", "migrate"])
+@pytest.mark.parametrize("name", [*SERVICES, *PAGES, "gateway", "migrate"])
 def test_each_image_is_multi_stage_pinned_and_non_root(name: str) -> None:
     text = (ROOT / "deploy" / "docker" / f"{name}.Dockerfile").read_text()
     bases = re.findall(r"^FROM (\S+)", text, flags=re.MULTILINE)

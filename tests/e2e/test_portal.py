@@ -124,9 +124,7 @@ async def test_kemenko_polkam_lists_and_opens_the_pilot(
 ) -> None:
     browser = browser_for()
     await sign_in(browser, "KEMENKO_POLKAM")
-    listing = await browser.get("/pilots", params={"region": pilot.village[:5], "status": "PLANNED"})
-    if pilot.title not in listing.text:  # a pilot starts ACTIVE or PLANNED depending on its start date
-        listing = await browser.get("/pilots", params={"region": pilot.village})
+    listing = await browser.get("/pilots", params={"region": pilot.village})
     assert listing.status_code == 200
     html = listing.text
     assert pilot.title in html
@@ -142,7 +140,7 @@ async def test_kemenko_polkam_lists_and_opens_the_pilot(
     assert html.count("<h1") == 1
     assert pilot.title in html
     assert len(tagged(html, "partner-row")) == 2
-    assert "DRPPA" not in re.sub(r"<[^>]+>", "", html) or "Desa Ramah" in html  # the programme's label, not its value
+    assert "Desa Ramah Perempuan dan Peduli Anak" in html  # the API's label of DRPPA, in Indonesian
     rows = tagged(html, "milestone-row")
     assert len(rows) == 2
     assert any('data-overdue="true"' in r for r in rows)
@@ -231,9 +229,10 @@ async def test_an_agency_without_the_grant_gets_a_403_page_naming_it(
 
 
 async def test_an_expired_session_goes_back_to_sign_in(browser_for: Callable[..., httpx.AsyncClient]) -> None:
-    browser = browser_for(portal_session_hours=1 / 3600)  # one second
+    # A one-second session. No page is asked for before it ends: on a loaded machine a page over the gateway may
+    # take that long (the other tests show the pages of a live session).
+    browser = browser_for(portal_session_hours=1 / 3600)
     await sign_in(browser, "KEMENKO_POLKAM")
-    assert (await browser.get("/pilots")).status_code == 200
     await asyncio.sleep(1.2)
     gone = await browser.get("/pilots")
     assert gone.status_code == 303

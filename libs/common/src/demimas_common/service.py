@@ -16,7 +16,7 @@ class ServiceSpec:
     """Service name; also its PostgreSQL schema and the middle of its event types."""
     port: int
     """Default port under `make run` (gateway 4000, registry 4001, designation 4002, pillars 4003, audit 4004,
-    cases 4005, feeds 4006)."""
+    cases 4005, feeds 4006, portal 4007)."""
     app_factory: str
     """`module:function` returning the ASGI app; uvicorn calls it with `--factory`."""
     migrations: Path | None

@@ -132,8 +132,9 @@ def _error_pages(app: FastAPI, portal: Portal) -> None:
         first = exc.errors[0] if exc.errors else None
         if first is None or first.code == "UNAVAILABLE":
             message, code, status = page.t("error.unavailable"), "UNAVAILABLE", 502
-        else:
-            message, code, status = page.t("error.gateway", code=first.code, message=first.message), first.code, 502
+        else:  # the gateway refused what the page asked (a bad cursor in the URL, ...): the request's fault
+            status = 400 if first.code in ("BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED") else 502
+            message, code = page.t("error.gateway", code=first.code, message=first.message), first.code
         return await page.render("error.html", status=status, code=code, message=message)
 
     @app.exception_handler(StarletteHTTPException)

@@ -54,6 +54,10 @@ UI: dict[str, tuple[str, str]] = {
         "The gateway no longer accepts your token. Please sign in again.",
     ),
     "signin.signed_out": ("Anda telah keluar.", "You have signed out."),
+    "signin.no_keys": (
+        "Masuk pengembangan tidak aktif: DEMIMAS_DEV_KEYS_DIR tidak diatur (jalankan portal dengan `make run`).",
+        "Development sign-in is off: DEMIMAS_DEV_KEYS_DIR is not set (start the portal with `make run`).",
+    ),
     "signin.failed": ("Gagal masuk: {reason}", "Sign-in failed: {reason}"),
     "signin.oidc_failed": (
         "Penerbit identitas menolak atau gagal memproses permintaan masuk.",

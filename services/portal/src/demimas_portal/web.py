@@ -9,7 +9,7 @@ session's token, shapes the answer with a pure function of `views/`, and returns
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -20,13 +20,13 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from demimas_portal.csrf import CSRF_FIELD, CSRFFailed, csrf_token, csrf_valid
-from demimas_portal.gateway import AccessDenied, GatewayClient, GatewayResult, SignInAgain
+from demimas_portal.gateway import AccessDenied, GatewayClient, GatewayResult
 from demimas_portal.grants import token_scopes
 from demimas_portal.i18n import DEFAULT_LANG, LABELS_QUERY, LabelCache, Labels, Translator, labels_from, pick_lang
 from demimas_portal.session import COOKIE_NAME, Session, SessionCodec, new_session
 from demimas_portal.settings import PortalSettings
 
-__all__ = ["NotSignedIn", "Page", "Portal"]
+__all__ = ["NotSignedIn", "Page", "Portal", "safe_next"]
 
 PACKAGE = Path(__file__).parent
 
@@ -58,7 +58,8 @@ class Portal:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.label_token: Any = None  # set by app.py in development: mints a short token to read labels signed out
+        self.label_token: Callable[[], str] | None = None
+        """Development only (set by app.py): mints a short token to read the labels for a signed-out page."""
 
     def session_of(self, request: Request) -> Session:
         session = self.codec.decode(request.cookies.get(COOKIE_NAME))
@@ -185,7 +186,6 @@ def safe_next(value: str | None, default: str = "/pilots") -> str:
     """A local path to go back to after a form (never another site: `//evil` and `https://` are refused)."""
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
         return default
+    if any(c.isspace() or ord(c) < 32 for c in value):  # browsers drop tabs and newlines: "/\t/evil" is "//evil"
+        return default
     return value
-
-
-__all__ += ["SignInAgain", "safe_next"]

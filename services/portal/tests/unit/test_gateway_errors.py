@@ -51,3 +51,30 @@ def test_no_data_is_a_failure_with_the_gateways_errors() -> None:
     with pytest.raises(GatewayFailed) as caught:
         check({}, status=502)
     assert caught.value.errors[0].code == "UNAVAILABLE"
+
+
+async def test_the_client_sends_the_token_and_the_trace_of_the_page() -> None:
+    import httpx
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from demimas_portal.gateway import GatewayClient
+
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"data": {"ok": True}})
+
+    client = GatewayClient("http://gateway.test/graphql")
+    client._http = httpx.AsyncClient(transport=httpx.MockTransport(answer), headers=client._http.headers)
+    tracer = TracerProvider().get_tracer("test")
+    with tracer.start_as_current_span("page") as span:
+        result = await client.execute("{ ok }", token="tok-1")
+        trace_id = f"{span.get_span_context().trace_id:032x}"
+    assert result.data == {"ok": True}
+    [request] = seen
+    assert request.headers["authorization"] == "Bearer tok-1"
+    assert request.headers["traceparent"].split("-")[1] == trace_id
+    assert request.headers["content-type"] == "application/json"
+    assert "x-demimas-purpose" not in request.headers  # the pages read no personal data
+    await client.close()

@@ -167,3 +167,28 @@ async def test_in_production_the_cookie_is_secure_and_there_is_no_dev_sign_in() 
         assert (await http.post("/signin", data={"agency": "KP2MI"})).status_code == 404
     await app.state.portal.gateway.close()
     await app.state.oidc.http.aclose()
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [("/pilots/1", "/pilots/1"), ("/pilots?status=ACTIVE", "/pilots?status=ACTIVE"), (None, "/pilots"),
+     ("//evil.example", "/pilots"), ("https://evil.example", "/pilots"), ("/\t/evil.example", "/pilots"),
+     ("/\\evil.example", "/pilots"), ("pilots", "/pilots")],
+)  # fmt: skip
+def test_forms_go_back_to_local_paths_only(given: str | None, kept: str) -> None:
+    from demimas_portal.web import safe_next
+
+    assert safe_next(given) == kept
+
+
+async def test_without_the_devstack_keys_dev_sign_in_says_how_to_get_them() -> None:
+    settings = PortalSettings(
+        environment="development", dev_keys_dir=None, portal_gateway_url="http://127.0.0.1:9/graphql"
+    )
+    app = create_app(settings)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal") as http:
+        token = csrf_of((await http.get("/signin")).text)
+        response = await http.post("/signin", data={"agency": "KP2MI", "csrf_token": token})
+        assert response.status_code == 503
+        assert "DEMIMAS_DEV_KEYS_DIR" in response.text
+    await app.state.portal.gateway.close()

@@ -79,7 +79,9 @@ async def signin_submit(request: Request) -> Response:
         raise HTTPException(status_code=404)
     page = await portal.page(request, signed_in=False)
     form = await page.form()
-    dev: DevSignIn = request.app.state.dev_signin
+    dev: DevSignIn | None = request.app.state.dev_signin
+    if dev is None:
+        return await page.render("error.html", status=503, code="DEV_SIGNIN_OFF", message=page.t("signin.no_keys"))
     try:
         identity = dev.sign_in(form.get("agency", ""), form.get("region"))
     except ValueError as exc:
