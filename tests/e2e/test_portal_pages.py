@@ -18,9 +18,9 @@ import httpx
 import pytest
 
 from demimas_common.devstack.fresh_villages import FreshVillages
+from tests.conftest import ask
 
 from . import test_portal
-from .conftest import ask
 from .test_portal import ROOT, sign_in, tagged
 
 pytestmark = pytest.mark.integration
