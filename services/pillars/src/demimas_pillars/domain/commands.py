@@ -15,6 +15,7 @@ from demimas_pillars.domain.vocabulary import EnrolmentProgramme, EnrolmentStatu
 
 __all__ = [
     "AddMilestone",
+    "AddPilotVillage",
     "CompleteMilestone",
     "CreatePilot",
     "Enrol",
@@ -22,6 +23,7 @@ __all__ = [
     "MoveEnrolment",
     "MoveReturnee",
     "RecordActivity",
+    "RemovePilotVillage",
     "SetPilotStatus",
 ]
 
@@ -63,6 +65,18 @@ class SetPilotStatus:
     pilot_id: uuid.UUID
     status: PilotStatus
     reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AddPilotVillage:
+    pilot_id: uuid.UUID
+    village_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class RemovePilotVillage:
+    pilot_id: uuid.UUID
+    village_code: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,7 +54,7 @@ class OverdueMilestone:
     days_overdue: int
 
     def region_code(self, info: Ctx) -> str:
-        return self.pilot.village_code
+        return self.milestone.region_code(info)
 
 
 @strawberry.type(description="A service pillar: the EMAS pillar it serves, who may record it, what it may report.")
