@@ -35,7 +35,11 @@ def create_app(settings: PillarsSettings | None = None) -> FastAPI:
             consumers=[PEOPLE, DESIGNATIONS, CASE_COUNTS],
             jobs=[
                 PeriodicJob("prune-idempotency-keys", 3600.0, prune),
-                PeriodicJob("announce-overdue-milestones", 900.0, partial(announce_overdue, r.engine, delivery)),
+                PeriodicJob(
+                    "announce-overdue-milestones",
+                    r.settings.overdue_check_seconds,
+                    partial(announce_overdue, r.engine, delivery),
+                ),
             ],
             live_subject="demimas.pillars.>",  # activityRecorded, pilotProjectChanged
         )
