@@ -22,6 +22,7 @@ from demimas_common.events.nats import connect
 from demimas_common.events.stream import STREAM
 
 from .conftest import Endpoints, ask
+from .test_subgraph_subscriptions import last_seq, received
 
 pytestmark = pytest.mark.integration
 
@@ -207,3 +208,34 @@ async def test_the_events_of_a_pilot_across_villages_are_on_the_stream(
                        "dueDate": due}  # fmt: skip
     await asyncio.sleep(2.5)  # the job has run again (every second in these services): still once
     assert [e["type"] for e in await events(kp2mi)].count("demimas.pillars.milestone.overdue") == 1
+
+
+CHANGED = """subscription($a: String, $p: String) { pilotProjectChanged(after: $a, regionPrefix: $p) {
+  kind pilotProjectId villageCode pilotProject { villageCode villages { villageCode lead } } } }"""
+
+
+async def test_a_regional_subscriber_follows_its_part_of_a_pilot_across_provinces(
+    endpoints: Endpoints, mint: Callable[..., str], stack: TestStack, pillars_url: str
+) -> None:
+    """Asked straight at the pillars subgraph: BP3MI of 16 receives the changes of a pilot led in Wonosobo (33)
+    through its village in Sanga Desa (16), with nothing of 33 in them; BP3MI of 35 receives none of them."""
+    start = await last_seq(stack)
+    polkam = mint("KEMENKO_POLKAM")
+    made = (await ok(endpoints, CREATE, {"in": pilot(LIPURSARI, [NGANTI])}, polkam))["createPilotProject"]
+    pid = made["id"]
+    await ok(endpoints, "mutation S($p: ID!) { setPilotStatus(id: $p, status: ACTIVE) { status } }", {"p": pid}, polkam)
+    await ok(endpoints, ADD, {"p": pid, "v": JUD_I}, polkam)
+    found = await received(pillars_url, mint("BP3MI", region="16"), CHANGED, {"a": start, "p": "16.06.05"}, 2.0)
+    mine = [e for e in found if e["pilotProjectId"] == pid]
+    assert [(e["kind"], e["villageCode"]) for e in mine] == [
+        ("CREATED", NGANTI),
+        ("STATUS_CHANGED", NGANTI),
+        ("VILLAGE_ADDED", JUD_I),
+    ]
+    assert mine[-1]["pilotProject"] == {
+        "villageCode": NGANTI,
+        "villages": [{"villageCode": NGANTI, "lead": False}, {"villageCode": JUD_I, "lead": False}],
+    }
+    assert not OF_33.search(str(mine)), mine
+    elsewhere = await received(pillars_url, mint("BP3MI", region="35"), CHANGED, {"a": start}, 1.5)
+    assert pid not in [e["pilotProjectId"] for e in elsewhere]
