@@ -6,6 +6,7 @@ once, also when two replicas run it at the same moment."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import uuid
 from dataclasses import replace
@@ -177,3 +178,33 @@ async def test_the_overdue_job_announces_each_milestone_once_across_concurrent_r
                                "responsibleAgency": "BNN", "dueDate": due.isoformat()}  # fmt: skip
     assert "actoragency" not in payload  # a system step
     assert marked == dt.date(2001, 1, 1)
+
+
+PAGE = """query L($r: String!, $a: String) { pilotProjects(filter: {regionPrefix: $r}, first: 1, after: $a) {
+  edges { cursor node { id villageCode } } pageInfo { hasNextPage } } }"""
+
+
+async def test_a_page_cursor_names_no_village(engine: AsyncEngine) -> None:
+    """A pilot's cursor holds its id alone (its lead village may lie outside the caller's region); paging on with it
+    goes on in order, and a cursor of a pilot the caller does not see is refused as any malformed one."""
+    here = village("16.06")
+    first = await spanning(engine, village("33.07"), here)
+    second = await spanning(engine, here)
+    regional = context(engine, principal("BP3MI", "16"))
+    seen, after = [], None
+    while True:
+        answer = await schema.execute(PAGE, variable_values={"r": here, "a": after}, context_value=regional)
+        assert answer.errors is None, answer.errors
+        page = answer.data["pilotProjects"]  # type: ignore[index]
+        [edge] = page["edges"]
+        assert base64.urlsafe_b64decode(edge["cursor"] + "==").decode() == f'["{edge["node"]["id"]}"]'
+        seen.append((edge["node"]["id"], edge["node"]["villageCode"]))
+        after = edge["cursor"]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+    assert sorted(seen) == sorted([(str(first.id), here), (str(second.id), here)])
+    elsewhere = await spanning(engine, village("33.07"))
+    hidden = base64.urlsafe_b64encode(f'["{elsewhere.id}"]'.encode()).decode().rstrip("=")
+    answer = await schema.execute(PAGE, variable_values={"r": "16", "a": hidden}, context_value=regional)
+    assert answer.errors is not None
+    assert answer.errors[0].extensions == {"code": "BAD_USER_INPUT", "field": "after"}

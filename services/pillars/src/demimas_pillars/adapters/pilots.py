@@ -196,6 +196,14 @@ class PilotRepository:
             linked[pilot_id].append(activity_id)
         return linked
 
+    async def lead_of(self, pilot_id: uuid.UUID, *, caller_region: str | None) -> str | None:
+        """The lead village of a pilot the caller sees (the position a page's cursor names), else None."""
+        stmt = select(pilots.c.village_code).where(pilots.c.id == pilot_id)
+        if caller_region:
+            stmt = stmt.where(_in_pilot_region(pilots.c.id, caller_region))
+        found: str | None = await self._conn.scalar(stmt)
+        return found
+
     async def count(
         self,
         *,
