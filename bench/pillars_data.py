@@ -58,19 +58,22 @@ def pilot_rows(rng: random.Random, villages: list[str], activities: list[tuple[A
     partners_all = [("KEMENPPPA", "DRPPA"), ("BNN", "DESA_BERSINAR"), ("KEMENDES", "BUMDES"),
                     ("KEMENIMIPAS", "DESA_BINAAN_IMIGRASI")]  # fmt: skip
     now = dt.datetime.now(dt.UTC)
-    rows: Rows = {"pilots": [], "partners": [], "milestones": [], "links": [],
+    rows: Rows = {"pilots": [], "partners": [], "milestones": [], "links": [], "pilot_villages": [],
                                               "designations": [], "transitions": [], "portfolios": []}  # fmt: skip
     for village in villages[:PILOTS]:
         pid, start = uuid.uuid4(), today - dt.timedelta(days=rng.randrange(30, 400))
         rows["pilots"].append((pid, village, "Pilot Demimas terpadu", "KEMENKO_POLKAM", "ACTIVE", None, start, now,
                                "bench"))  # fmt: skip
+        rows["pilot_villages"].append((pid, village, True, now))
         for agency, programme in rng.sample(partners_all, rng.randrange(2, 5)):
             rows["partners"].append((pid, agency, programme, "Komitmen mitra"))
         for seq, days in enumerate((20, 120, 365), start=1):
             due = start + dt.timedelta(days=days)
             done = due - dt.timedelta(days=3) if due < today and rng.random() < 0.7 else None
+            # no village of its own; one already overdue counts as announced (no burst of events at start-up)
             rows["milestones"].append((uuid.uuid4(), pid, seq, f"Tahap {seq}", due, "KEMENKO_POLKAM", done,
-                                       "KEMENKO_POLKAM" if done else None))  # fmt: skip
+                                       "KEMENKO_POLKAM" if done else None, None,
+                                       today if due < today and done is None else None))  # fmt: skip
         for aid in by_village.get(village, [])[:2]:
             rows["links"].append((pid, aid))
         did = uuid.uuid4()
@@ -88,6 +91,7 @@ async def load_rows(admin: str, rows: Rows) -> None:
         "participants": ("pillars", "activity_participants"), "anonymous": ("pillars", "activity_anonymous"),
         "pilots": ("pillars", "pilots"), "partners": ("pillars", "pilot_partners"),
         "milestones": ("pillars", "milestones"), "links": ("pillars", "pilot_activities"),
+        "pilot_villages": ("pillars", "pilot_villages"),
         "portfolios": ("pillars", "portfolios"), "designations": ("designation", "designations"),
         "transitions": ("designation", "designation_transitions"),
     }  # fmt: skip

@@ -156,6 +156,7 @@ async def pillars_url(stack: TestStack, e2e_keys: DevKeys, registry_url: str) ->
     await migrate_service(stack.database_url, PILLARS)
     settings = PillarsSettings(
         **common_settings(stack, e2e_keys, "pillars"),
+        overdue_check_seconds=1.0,  # milestones made overdue by a test are announced at once
     )
     url, server, task = await serve(create_pillars(settings))
     yield url

@@ -3,9 +3,10 @@ caller's region is invisible however it is reached (root field, nested field, `_
 
 The test makes a small world in two provinces: "here" (16, Musi Banyuasin) where the regional callers work, and
 "there" (33, Wonosobo) with a worker and family, a designation, proposals, an activity, a pilot with milestones, an
-enrolment, a thematic status (DRPPA), a protection case about the worker and the child (triaged, referred to
-KEMENPPPA and to a legal aid organisation serving the province, with a note), and one link across: people of "there"
-took part in an activity "here". Then every root query field of the
+enrolment, a thematic status (DRPPA), a pilot led "there" that spans a village "here" too (its milestone and
+activity of "there" are "there"'s), a protection case about the worker and the child (triaged, referred to
+KEMENPPPA and to a legal aid organisation serving the province, with a note), and one link across: people of
+"there" took part in an activity "here". Then every root query field of the
 gateway's API schema, and of each subgraph's own schema plus `_entities` of each of its entity types, is asked
 (schema_walk.py) for everything below it, with arguments pointing at "there" and with none, by a BP3MI token of
 province 16 and a DISNAKER token of regency 16.06, with a purpose so that personal fields answer too. No string of
@@ -179,6 +180,26 @@ async def _populate(http: httpx.AsyncClient, mint: Callable[..., str], village: 
     return ids
 
 
+async def _spanning_pilot(http: httpx.AsyncClient, mint: Callable[..., str], ids: dict[str, list[str]]) -> None:
+    """A pilot led by the village "there" with the village "here" among its villages: a regional caller "here"
+    sees it, but only its part (no code, milestone or activity of "there"); its milestone of "there" joins the
+    markers."""
+    polkam = mint("KEMENKO_POLKAM")
+    late = (TODAY - dt.timedelta(days=5)).isoformat()
+    pilot = {"villageCode": THERE_VILLAGE, "villageCodes": [HERE_VILLAGE], "title": "Pilot lintas provinsi",
+             "startDate": (TODAY - dt.timedelta(days=90)).isoformat(),
+             "partners": [{"agency": "KEMENPPPA", "programme": "DRPPA", "commitment": "Community parenting"}],
+             "milestones": [{"title": "Survey across", "dueDate": late, "responsibleAgency": "KEMENPPPA",
+                             "villageCode": THERE_VILLAGE},
+                            {"title": "Survey here", "dueDate": late, "responsibleAgency": "KEMENPPPA",
+                             "villageCode": HERE_VILLAGE}]}  # fmt: skip
+    create = "mutation C($in: PilotProjectInput!) { createPilotProject(input: $in) { id milestones { id } } }"
+    created = (await _do(http, create, {"in": pilot}, polkam))["createPilotProject"]
+    ids["Milestone"].append(created["milestones"][0]["id"])
+    link = "mutation L($p: ID!, $a: ID!) { linkActivity(pilotId: $p, activityId: $a) { id } }"
+    await _do(http, link, {"p": created["id"], "a": ids["Activity"][0]}, polkam)
+
+
 CASE_TEXT = "Walk case there"
 """In every text of the case of "there" (description, reporter, reasons, note): content, if it ever shows."""
 
@@ -254,6 +275,7 @@ async def world(
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as gateway:
         await _populate(gateway, mint, HERE_VILLAGE, "16", "16.06", 1)
         there = await _populate(gateway, mint, THERE_VILLAGE, THERE_PROVINCE, THERE_REGENCY, 2)
+        await _spanning_pilot(gateway, mint, there)
         await _protection_case(gateway, mint, there, stack.database_url)
         # A link across the border: people of "there" took part in an activity "here" (a national office may
         # record that); a regional caller "here" sees the activity but not who they are.

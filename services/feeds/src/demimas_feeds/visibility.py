@@ -5,11 +5,12 @@ subject, time, datacontenttype, data; the caller adds `sequence`) or None when t
 
 - **Scopes per family**: `registry.*` needs registry:read (`registry.family.*` family:read); `designation.village.*`
   stats:read, `designation.proposal.*` one of the designation:* scopes (as the `Proposal` type); `pillars.pilot.*`
-  pilot:read, `pillars.thematic_status.*` pillars:read or pilot:read, other `pillars.*` pillars:read; `cases.*`
-  case:read, and the case must be one the agency sees: KP2MI, or
-  a case-handling regional agency (BP3MI, DISNAKER) within its region, or the case's ownerAgency or toAgency; a
-  RESTRICTED case only to KP2MI, its owner and the agency it is referred to. `feeds.endpoint.*` only to the endpoint's
-  own agency (a token with a region: only the endpoints created within it, `ownerRegion`, as the API shows it).
+  and `pillars.milestone.*` pilot:read, `pillars.thematic_status.*` pillars:read or pilot:read, other
+  `pillars.*` pillars:read; `cases.*` case:read, and the case must be
+  one the agency sees: KP2MI, or a case-handling regional agency (BP3MI, DISNAKER) within its region, or the case's
+  ownerAgency or toAgency; a RESTRICTED case only to KP2MI, its owner and the agency it is referred to.
+  `feeds.endpoint.*` only to the endpoint's own agency (a token with a region: only the endpoints created within
+  it, `ownerRegion`, as the API shows it).
   `audit.*`, every `*.personal_data.accessed` and any type without a JSON Schema in the contract: never.
 - **Region**: `data.villageCode` must lie within the audience's region (regional tokens) and within `region_prefix`
   (the endpoint's or the request's filter); an event without a villageCode goes only to audiences without a region
@@ -19,7 +20,8 @@ subject, time, datacontenttype, data; the caller adds `sequence`) or None when t
   registry:read (a family member's: family:read too), as on every GraphQL path (docs/contracts.md#scopes).
 - **Data**: only the properties its JSON Schema names (recursively where the schema describes nested objects), so a
   field a producer adds without a contract change never leaves the system; another village code than the event's
-  own (`previousVillageCode`) is left out when it lies outside the audience's region or filter; the envelope drops
+  own (`previousVillageCode`) is left out when it lies outside the audience's region or filter, and a list of them
+  (a pilot's `villageCodes`) keeps those inside it; the envelope drops
   `actorsub`, `actoragency`, `traceparent`, `causationid`, `correlationid` and any extension attribute.
 """
 
@@ -70,7 +72,7 @@ def required_scopes(event_type: str) -> frozenset[str] | None:
     if service == "pillars":
         if aggregate == "thematic_status":  # as `Village.thematicStatuses`: either scope reads them
             return frozenset({"pillars:read", "pilot:read"})
-        return frozenset({"pilot:read" if aggregate == "pilot" else "pillars:read"})
+        return frozenset({"pilot:read" if aggregate in ("pilot", "milestone") else "pillars:read"})
     if service == "cases":
         return frozenset({"case:read"})
     return None
@@ -136,6 +138,14 @@ def _elsewhere(key: str, value: Any, audience: Audience, region_prefix: str | No
     return not (region_covers(audience.region, value) and region_covers(region_prefix, value))
 
 
+def _inside(codes: Any, audience: Audience, region_prefix: str | None) -> Any:
+    """A pilot's villages, cut to those the audience may see (as `PilotProject.villages` is for a regional caller)."""
+    if not isinstance(codes, list):
+        return codes
+    return [c for c in codes if isinstance(c, str) and region_covers(audience.region, c)
+            and region_covers(region_prefix, c)]  # fmt: skip
+
+
 _WORKER_IDS = frozenset({"workerId", "workerIds"})
 _FAMILY_IDS = frozenset({"familyMemberId", "familyMemberIds"})
 
@@ -190,7 +200,7 @@ def project(event: dict[str, Any], audience: Audience, *, region_prefix: str | N
     out = {key: event[key] for key in _ENVELOPE if key in event}
     fields = allowed_fields(event_type)
     out["data"] = {
-        key: _filter(value, fields[key])
+        key: _inside(value, audience, region_prefix) if key == "villageCodes" else _filter(value, fields[key])
         for key, value in data.items()
         if key in fields
         and not _elsewhere(key, value, audience, region_prefix)

@@ -36,6 +36,7 @@ RULES = [
     ("demimas.designation.proposal.", {"designation:propose", "designation:verify", "designation:decide"}),
     ("demimas.designation.", {"stats:read"}),
     ("demimas.pillars.pilot.", {"pilot:read"}),
+    ("demimas.pillars.milestone.", {"pilot:read"}),
     ("demimas.pillars.", {"pillars:read"}),
     ("demimas.cases.", {"case:read"}),
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from importlib import resources
 from typing import Any
 
@@ -14,7 +15,7 @@ from demimas_common.auth.grants import ALL_SCOPES, DEFAULT_GRANTS
 from demimas_common.auth.principal import Agency
 from demimas_common.events.envelope import new_event
 from demimas_common.events.schemas import KNOWN_TYPES, schema_for
-from demimas_feeds.visibility import Audience, allowed_fields, matches_types, project
+from demimas_feeds.visibility import Audience, allowed_fields, matches_types, project, required_scopes
 
 WORKER = "01939a8e-0000-7000-8000-000000000001"
 CASE = "01939a8e-0000-7000-8000-000000000002"
@@ -221,6 +222,23 @@ def test_previous_village_outside_the_region_is_left_out() -> None:
     inside = project({**event, "data": {**data, "previousVillageCode": "16.01.01.2001"}}, audience("BP3MI", "16"))
     assert inside is not None
     assert inside["data"]["previousVillageCode"] == "16.01.01.2001"
+
+
+def test_a_pilots_villages_are_cut_to_the_audiences_region() -> None:
+    """A pilot's `villageCodes` across provinces: a regional audience of the lead's province gets its own villages
+    only; the other province's code, and the lead outside it (`leadVillageCode`), are left out; milestone.overdue is a
+    pilot:read event."""
+    data = {"pilotId": str(uuid.uuid4()), "villageCode": "16.06.13.2002", "leadVillageCode": "33.07.01.2001",
+            "villageCodes": ["33.07.01.2001", "16.06.13.2002"], "coordinator": "KEMENKO_POLKAM"}  # fmt: skip
+    event = {**registered(), "type": "demimas.pillars.pilot.village_added", "subject": data["pilotId"], "data": data}
+    regional = project(event, audience("BP3MI", "16"))
+    assert regional is not None
+    assert regional["data"] == {"pilotId": data["pilotId"], "villageCode": "16.06.13.2002",
+                                "villageCodes": ["16.06.13.2002"], "coordinator": "KEMENKO_POLKAM"}  # fmt: skip
+    national = project(event, audience("KP2MI"))
+    assert national is not None
+    assert national["data"] == data
+    assert required_scopes("demimas.pillars.milestone.overdue") == frozenset({"pilot:read"})
 
 
 # Who a person is (a worker's or family member's id) needs registry:read (a family member's, family:read too) on

@@ -253,6 +253,14 @@ MUTATIONS = [
         ((("setPilotStatus",), scopes("pilot:write")),),
     ),
     *(
+        Row(
+            name,
+            f'mutation {{ {name}(pilotId: "{NOBODY}", villageCode: "{VILLAGE}") {{ id }} }}',
+            (((name,), scopes("pilot:write")),),
+        )
+        for name in ("addPilotVillage", "removePilotVillage")
+    ),
+    *(
         Row(name, f"mutation {{ {name}({arguments}) {{ id }} }}", (((name,), scopes("case:write")),))
         for name, arguments in (
             # an input the service refuses: even an allowed caller opens nothing

@@ -14,7 +14,7 @@ from demimas_pillars.entrypoints.graphql.context import PillarsContext
 from demimas_pillars.entrypoints.graphql.schema import schema
 from demimas_pillars.service_layer.consumers import CASE_COUNTS, DESIGNATIONS, PEOPLE
 from demimas_pillars.service_layer.delivery import DeliverySettings
-from demimas_pillars.service_layer.maintenance import prune_keys
+from demimas_pillars.service_layer.maintenance import announce_overdue, prune_keys
 from demimas_pillars.settings import PillarsSettings
 
 __all__ = ["SERVICE", "create_app"]
@@ -33,7 +33,14 @@ def create_app(settings: PillarsSettings | None = None) -> FastAPI:
             context=partial(PillarsContext, delivery=delivery),
             unit_of_work=PillarsUnitOfWork,
             consumers=[PEOPLE, DESIGNATIONS, CASE_COUNTS],
-            jobs=[PeriodicJob("prune-idempotency-keys", 3600.0, prune)],
+            jobs=[
+                PeriodicJob("prune-idempotency-keys", 3600.0, prune),
+                PeriodicJob(
+                    "announce-overdue-milestones",
+                    r.settings.overdue_check_seconds,
+                    partial(announce_overdue, r.engine, delivery),
+                ),
+            ],
             live_subject="demimas.pillars.>",  # activityRecorded, pilotProjectChanged
         )
 

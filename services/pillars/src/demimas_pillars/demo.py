@@ -1,7 +1,10 @@
 """Demo data for `make run`: activities across the pillars in the designated Wonosobo village Kaligowong
 (33.07.01.2001, carried over from Desmigratif by the designation demo) and in Ulak Paceh (16.06.13.2001, proposed),
 and one joint pilot in Kaligowong coordinated by Kemenko Polkam with KemenPPPA (DRPPA), BNN (Desa Bersinar), Kemendes
-(BUMDes) and Kemenimipas (Desa Binaan Imigrasi) as partners: one milestone done, one overdue, one ahead.
+(BUMDes) and Kemenimipas (Desa Binaan Imigrasi) as partners: one milestone done, one overdue, one ahead; and one
+active joint pilot in Musi Banyuasin across three villages of district Lawan Wetan (16.06.13): Ulak Paceh (the lead),
+Ulak Paceh Jaya and Tanjung Durian, with KemenPPPA (DRPPA), Kemendes (BUMDes) and BNN (Desa Bersinar): a milestone
+done, one of KemenPPPA in Tanjung Durian overdue (so the tracker shows an overdue list), one ahead in Ulak Paceh Jaya.
 Participants are anonymous counts (registered people come from the registry's events). And thematic statuses, each
 set by its programme's owner, so that `programmeVillages` finds overlap sites: Ulak Paceh in DRPPA and Desa
 Bersinar, Tebing Bulang (16.06.03.2008, proposed) a Desa Tematik, Kaligowong in the pilot partners' DRPPA, Desa
@@ -28,6 +31,7 @@ from demimas_pillars.domain.commands import (
     CreatePilot,
     LinkActivity,
     RecordActivity,
+    SetPilotStatus,
     SetThematicStatus,
 )
 from demimas_pillars.domain.pilot import Milestone, Partner, Pilot
@@ -42,7 +46,7 @@ from demimas_pillars.domain.vocabulary import (
 )
 from demimas_pillars.service_layer.activities import record_activity
 from demimas_pillars.service_layer.delivery import DeliverySettings
-from demimas_pillars.service_layer.pilots import complete, create_pilot, link_activity
+from demimas_pillars.service_layer.pilots import complete, create_pilot, link_activity, set_status
 from demimas_pillars.service_layer.ports import PillarsUoW
 from demimas_pillars.service_layer.thematic import set_thematic_status
 
@@ -51,6 +55,7 @@ __all__ = ["load_demo"]
 C = TypeVar("C")
 R = TypeVar("R")
 KALIGOWONG, ULAK_PACEH, TEBING_BULANG = "33.07.01.2001", "16.06.13.2001", "16.06.03.2008"
+ULAK_PACEH_JAYA, TANJUNG_DURIAN = "16.06.13.2002", "16.06.13.2003"
 _P, _O, _G, _T = ServicePillar, OutputKind, ParticipantGroup, ThematicProgramme
 
 
@@ -142,6 +147,26 @@ ACTIVITIES = [
         (22, 19, _G.PROSPECTIVE_WORKER),
         {_O.PEOPLE_INFORMED: 41, _O.JOB_ORDERS_SHARED: 3},
     ),
+    (
+        ULAK_PACEH_JAYA,
+        _P.FAMILY_STRENGTHENING,
+        Agency.KEMENPPPA,
+        25,
+        "Kelas pengasuhan anak bagi keluarga PMI",
+        ThematicProgramme.DRPPA,
+        (24, 5, _G.WORKER_FAMILY),
+        {_O.FAMILIES_COUNSELLED: 19, _O.CHILDREN_SUPPORTED: 27},
+    ),
+    (
+        TANJUNG_DURIAN,
+        _P.COOPERATIVE_BUMDES,
+        Agency.KEMENDES,
+        15,
+        "Pendampingan BUMDes bagi purna PMI",
+        ThematicProgramme.BUMDES,
+        (7, 10, _G.RETURNEE),
+        {_O.COOPERATIVE_MEMBERS_JOINED: 12},
+    ),
 ]
 
 
@@ -215,5 +240,32 @@ async def load_demo(database_url: str) -> None:
         for a in recorded:
             if a.village_code == KALIGOWONG and a.programme is not None:
                 await _as(engine, polkam, link_activity, LinkActivity(pilot.id, a.id), settings)
+        await _musi_banyuasin_pilot(engine, settings, [a for a in recorded if a.village_code.startswith("16.06.13.")])
     finally:
         await engine.dispose()
+
+
+async def _musi_banyuasin_pilot(engine: AsyncEngine, settings: DeliverySettings, recorded: list[Activity]) -> None:
+    """The pilot across three villages of Lawan Wetan, Ulak Paceh leading, with its activities linked."""
+    polkam, today = _principal(Agency.KEMENKO_POLKAM), settings.today()
+    start = today - dt.timedelta(days=75)
+    plan, survey, bumdes = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    pilot = Pilot(
+        uuid.uuid4(), ULAK_PACEH, "Proyek percontohan Desa Migran EMAS Musi Banyuasin", "KEMENKO_POLKAM",
+        PilotStatus.PLANNED, start,
+        (Partner("KEMENPPPA", ThematicProgramme.DRPPA, "Child protection and parenting classes in the three villages"),
+         Partner("KEMENDES", ThematicProgramme.BUMDES, "BUMDes units run with returnees in Tanjung Durian"),
+         Partner("BNN", ThematicProgramme.DESA_BERSINAR, "Drug and trafficking prevention at the village halls")),
+        (Milestone(plan, "Joint work plan of the three villages", start + dt.timedelta(days=20), "KEMENKO_POLKAM"),
+         Milestone(survey, "Survey of PMI families in Tanjung Durian", today - dt.timedelta(days=12), "KEMENPPPA",
+                   village_code=TANJUNG_DURIAN),
+         Milestone(bumdes, "BUMDes unit of Ulak Paceh Jaya registered", today + dt.timedelta(days=45), "KEMENDES",
+                   village_code=ULAK_PACEH_JAYA)),
+        settings.clock(),
+        villages=(ULAK_PACEH_JAYA, TANJUNG_DURIAN),
+    )  # fmt: skip
+    await _as(engine, polkam, create_pilot, CreatePilot(pilot), settings)
+    await _as(engine, polkam, set_status, SetPilotStatus(pilot.id, PilotStatus.ACTIVE), settings)
+    await _as(engine, polkam, complete, CompleteMilestone(pilot.id, plan, start + dt.timedelta(days=18)), settings)
+    for a in recorded:
+        await _as(engine, polkam, link_activity, LinkActivity(pilot.id, a.id), settings)

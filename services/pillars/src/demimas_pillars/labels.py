@@ -110,6 +110,9 @@ LABELS: Catalogue = catalogue(
         "PilotProjectChangeKind": {
             "CREATED": ("Proyek percontohan dibuat", "Pilot project created"),
             "MILESTONE_COMPLETED": ("Tahapan selesai", "Milestone completed"),
+            "STATUS_CHANGED": ("Status proyek percontohan berubah", "Pilot project status changed"),
+            "VILLAGE_ADDED": ("Desa ditambahkan ke proyek percontohan", "Village added to the pilot project"),
+            "VILLAGE_REMOVED": ("Desa dikeluarkan dari proyek percontohan", "Village removed from the pilot project"),
         },
     },
     shared=("Agency", "Sex"),

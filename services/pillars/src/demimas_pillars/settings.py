@@ -25,6 +25,13 @@ class PillarsSettings(CommonSettings):
         le=3650,
         description="Idempotency keys are kept this long: a retry sent later than that would record again.",
     )
+    overdue_check_seconds: float = Field(
+        default=900.0,
+        gt=0,
+        le=86400,
+        description="How often each replica looks for milestones that became overdue (demimas.pillars.milestone."
+        "overdue, once per milestone whichever replica finds it).",
+    )
     pillar_agencies: dict[ServicePillar, list[Agency]] = Field(
         default_factory=dict, description="Per pillar, the agencies that may record its activities (overrides)."
     )

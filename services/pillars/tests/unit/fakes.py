@@ -183,6 +183,15 @@ class InMemoryPilots:
         self.links.add((pilot_id, activity_id))
         return new
 
+    async def add_village(self, pilot_id: uuid.UUID, village_code: str, at: dt.datetime) -> None:
+        p = self.rows[pilot_id]
+        assert village_code not in p.village_codes
+        self.rows[pilot_id] = replace(p, villages=tuple(sorted((*p.villages, village_code))))
+
+    async def remove_village(self, pilot_id: uuid.UUID, village_code: str) -> None:
+        p = self.rows[pilot_id]
+        self.rows[pilot_id] = replace(p, villages=tuple(c for c in p.villages if c != village_code))
+
     async def get_many(self, ids: list[uuid.UUID], *, for_update: bool = False) -> list[Pilot]:
         if missing := [i for i in ids if i not in self.rows]:
             raise NotFound(f"no pilot project {missing[0]}", field="id")

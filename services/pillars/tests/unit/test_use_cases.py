@@ -208,7 +208,9 @@ async def test_only_the_coordinator_moves_the_pilot() -> None:
         await act(uow, principal("BNN"), set_status, SetPilotStatus(p.id, PilotStatus.ACTIVE))
     moved = await act(uow, principal("KEMENKO_POLKAM"), set_status, SetPilotStatus(p.id, PilotStatus.ACTIVE))
     assert moved.status is PilotStatus.ACTIVE
-    assert uow.types() == ["demimas.pillars.pilot.created"]  # a status change publishes nothing
+    assert uow.types() == ["demimas.pillars.pilot.created", "demimas.pillars.pilot.status_changed"]
+    changed = uow.published[-1].data
+    assert (changed["from"], changed["to"], changed["villageCodes"]) == ("PLANNED", "ACTIVE", [KALIGOWONG])
 
 
 # --- enrolments and the reintegration queue

@@ -1,11 +1,13 @@
-"""Joint pilot projects in PostgreSQL: written whole, read back whole (partners, milestones, linked activities), and
-paged for the tracker by region, partner agency, thematic programme and status."""
+"""Joint pilot projects in PostgreSQL: written whole, read back whole (villages, partners, milestones, linked
+activities; one statement per part for a whole page of pilots), and paged for the tracker by region (any of a
+pilot's villages), partner agency, thematic programme and status."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
 from collections import defaultdict
+from typing import NamedTuple
 
 from sqlalchemy import ColumnElement, and_, exists, func, insert, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -13,11 +15,30 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from demimas_common.db.keyset import in_region, village_id_page
 from demimas_common.errors import NotFound
-from demimas_pillars.adapters.tables import milestones, pilot_activities, pilot_partners, pilots
+from demimas_pillars.adapters.tables import milestones, pilot_activities, pilot_partners, pilot_villages, pilots
 from demimas_pillars.domain.pilot import Milestone, Partner, Pilot
 from demimas_pillars.domain.vocabulary import PilotStatus, ThematicProgramme
 
-__all__ = ["PilotRepository"]
+__all__ = ["OverdueDue", "PilotRepository"]
+
+RUNNING = (PilotStatus.PLANNED.value, PilotStatus.ACTIVE.value)
+
+
+def _in_pilot_region(pilot_id: ColumnElement[uuid.UUID], *prefixes: str | None) -> ColumnElement[bool]:
+    """One of the pilot's villages lies inside every prefix given (a region filter and the caller's region)."""
+    pv = pilot_villages
+    return exists().where(and_(pv.c.pilot_id == pilot_id, *(in_region(pv.c.village_code, p) for p in prefixes)))
+
+
+class OverdueDue(NamedTuple):
+    """A milestone the overdue job announces."""
+
+    pilot_id: uuid.UUID
+    milestone_id: uuid.UUID
+    village_code: str
+    """The milestone's village, else the pilot's lead village."""
+    responsible_agency: str
+    due_date: dt.date
 
 
 class PilotRepository:
@@ -50,8 +71,29 @@ class PilotRepository:
                 for x in p.partners
             ],
         )
+        await self._conn.execute(
+            insert(pilot_villages),
+            [
+                {"pilot_id": p.id, "village_code": code, "lead": code == p.village_code, "added_at": p.created_at}
+                for code in p.village_codes
+            ],
+        )
         for seq, m in enumerate(p.milestones, start=1):
             await self.add_milestone(p.id, seq, m)
+
+    async def add_village(self, pilot_id: uuid.UUID, village_code: str, at: dt.datetime) -> None:
+        await self._conn.execute(
+            insert(pilot_villages).values(pilot_id=pilot_id, village_code=village_code, lead=False, added_at=at)
+        )
+
+    async def remove_village(self, pilot_id: uuid.UUID, village_code: str) -> None:
+        await self._conn.execute(
+            pilot_villages.delete().where(
+                pilot_villages.c.pilot_id == pilot_id,
+                pilot_villages.c.village_code == village_code,
+                pilot_villages.c.lead.is_(False),
+            )
+        )
 
     async def add_milestone(self, pilot_id: uuid.UUID, seq: int, m: Milestone) -> None:
         await self._conn.execute(
@@ -64,6 +106,7 @@ class PilotRepository:
                 responsible_agency=m.responsible_agency,
                 completed_on=m.completed_on,
                 completed_by=m.completed_by,
+                village_code=m.village_code,
             )
         )
 
@@ -109,8 +152,17 @@ class PilotRepository:
             select(milestones).where(milestones.c.pilot_id.in_(ids)).order_by(milestones.c.pilot_id, milestones.c.seq)
         ):
             steps[r.pilot_id].append(
-                Milestone(r.id, r.title, r.due_date, r.responsible_agency, r.completed_on, r.completed_by)
+                Milestone(
+                    r.id, r.title, r.due_date, r.responsible_agency, r.completed_on, r.completed_by, r.village_code
+                )
             )
+        others: dict[uuid.UUID, list[str]] = defaultdict(list)
+        for pilot_id, code in await self._conn.execute(
+            select(pilot_villages.c.pilot_id, pilot_villages.c.village_code)
+            .where(pilot_villages.c.pilot_id.in_(ids), pilot_villages.c.lead.is_(False))
+            .order_by(pilot_villages.c.pilot_id, pilot_villages.c.village_code)
+        ):
+            others[pilot_id].append(code)
         found = []
         for i in ids:
             row = rows.get(i)
@@ -128,6 +180,7 @@ class PilotRepository:
                     tuple(steps[i]),
                     row.created_at,
                     row.status_reason,
+                    tuple(others[i]),
                 )
             )
         return found
@@ -142,6 +195,14 @@ class PilotRepository:
         for pilot_id, activity_id in rows:
             linked[pilot_id].append(activity_id)
         return linked
+
+    async def lead_of(self, pilot_id: uuid.UUID, *, caller_region: str | None) -> str | None:
+        """The lead village of a pilot the caller sees (the position a page's cursor names), else None."""
+        stmt = select(pilots.c.village_code).where(pilots.c.id == pilot_id)
+        if caller_region:
+            stmt = stmt.where(_in_pilot_region(pilots.c.id, caller_region))
+        found: str | None = await self._conn.scalar(stmt)
+        return found
 
     async def count(
         self,
@@ -193,9 +254,12 @@ class PilotRepository:
         village: str | None,
     ) -> list[ColumnElement[bool]]:
         t = pilots
-        where = [in_region(t.c.village_code, region), in_region(t.c.village_code, caller_region)]
+        where: list[ColumnElement[bool]] = []
+        if region or caller_region:  # any of the pilot's villages, inside both
+            where.append(_in_pilot_region(t.c.id, region, caller_region))
         if village:
-            where.append(t.c.village_code == village)
+            pv = pilot_villages
+            where.append(exists().where(and_(pv.c.pilot_id == t.c.id, pv.c.village_code == village)))
         if status:
             where.append(t.c.status == status.value)
         if agency:
@@ -213,12 +277,14 @@ class PilotRepository:
         """(pilot id, milestone id) of milestones past due and not completed, of pilots still running, oldest due
         first."""
         m, p = milestones, pilots
-        where = [
-            m.c.completed_on.is_(None),
-            m.c.due_date < today,
-            in_region(p.c.village_code, caller_region),
-            p.c.status.in_([PilotStatus.PLANNED.value, PilotStatus.ACTIVE.value]),
-        ]
+        where = [m.c.completed_on.is_(None), m.c.due_date < today, p.c.status.in_(RUNNING)]
+        if caller_region:  # a milestone's own village, else any of the pilot's (as the GraphQL types show them)
+            where.append(
+                or_(
+                    and_(m.c.village_code.is_not(None), in_region(m.c.village_code, caller_region)),
+                    and_(m.c.village_code.is_(None), _in_pilot_region(p.c.id, caller_region)),
+                )
+            )
         if agency:
             where.append(m.c.responsible_agency == agency)
         stmt = (
@@ -229,3 +295,41 @@ class PilotRepository:
             .limit(limit)
         )
         return [(r[0], r[1]) for r in await self._conn.execute(stmt)]
+
+    async def claim_overdue(self, *, today: dt.date, limit: int) -> list[OverdueDue]:
+        """Mark up to `limit` milestones that became overdue and were never announced, and return them: the caller
+        writes their events in this transaction. A concurrent claim waits for this one's row locks and then finds
+        them marked, so each milestone is claimed once (whatever the number of replicas running the job)."""
+        m, p = milestones, pilots
+        pending = (
+            select(m.c.id)
+            .join(p, p.c.id == m.c.pilot_id)
+            .where(
+                m.c.completed_on.is_(None),
+                m.c.overdue_notified_on.is_(None),
+                m.c.due_date < today,
+                p.c.status.in_(RUNNING),
+            )
+            .order_by(m.c.due_date, m.c.id)
+            .limit(limit)
+            .with_for_update(of=m, skip_locked=True)
+            .scalar_subquery()
+        )
+        stmt = (
+            update(m)
+            .where(m.c.id.in_(pending), m.c.overdue_notified_on.is_(None), m.c.completed_on.is_(None))
+            .values(overdue_notified_on=today)
+            .returning(m.c.pilot_id, m.c.id, m.c.village_code, m.c.responsible_agency, m.c.due_date)
+        )
+        claimed = list(await self._conn.execute(stmt))
+        leads: dict[uuid.UUID, str] = {}
+        if claimed:
+            ids = list({r.pilot_id for r in claimed})
+            leads = {r.id: r.village_code for r in await self._conn.execute(select(p.c.id, p.c.village_code)
+                                                                            .where(p.c.id.in_(ids)))}  # fmt: skip
+        found = [
+            OverdueDue(r.pilot_id, r.id, r.village_code or leads[r.pilot_id], r.responsible_agency, r.due_date)
+            for r in claimed
+        ]
+        found.sort(key=lambda o: (o.due_date, o.milestone_id))
+        return found

@@ -27,6 +27,7 @@ __all__ = [
     "people",
     "pilot_activities",
     "pilot_partners",
+    "pilot_villages",
     "pilots",
     "portfolios",
     "protection_cases",
@@ -188,6 +189,16 @@ milestones = Table(
     Column("responsible_agency", Text, nullable=False),
     Column("completed_on", Date),
     Column("completed_by", Text),
+    Column("village_code", CODE),
+    Column("overdue_notified_on", Date),
+)
+pilot_villages = Table(
+    "pilot_villages",
+    metadata,
+    Column("pilot_id", Uuid, primary_key=True),
+    Column("village_code", CODE, primary_key=True),
+    Column("lead", Boolean, nullable=False),
+    Column("added_at", DateTime(timezone=True), nullable=False),
 )
 pilot_activities = Table(
     "pilot_activities",

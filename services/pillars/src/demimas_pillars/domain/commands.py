@@ -21,6 +21,7 @@ from demimas_pillars.domain.vocabulary import (
 
 __all__ = [
     "AddMilestone",
+    "AddPilotVillage",
     "CompleteMilestone",
     "CreatePilot",
     "EndThematicStatus",
@@ -29,6 +30,7 @@ __all__ = [
     "MoveEnrolment",
     "MoveReturnee",
     "RecordActivity",
+    "RemovePilotVillage",
     "SetPilotStatus",
     "SetThematicStatus",
 ]
@@ -71,6 +73,18 @@ class SetPilotStatus:
     pilot_id: uuid.UUID
     status: PilotStatus
     reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AddPilotVillage:
+    pilot_id: uuid.UUID
+    village_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class RemovePilotVillage:
+    pilot_id: uuid.UUID
+    village_code: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ keeps its correlation id."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from demimas_common.events.envelope import Actor, CloudEvent, new_event
@@ -17,7 +18,11 @@ __all__ = [
     "activity_recorded",
     "enrolment_created",
     "milestone_completed",
+    "milestone_overdue",
     "pilot_created",
+    "pilot_status_changed",
+    "pilot_village_added",
+    "pilot_village_removed",
     "portfolio_opened",
     "thematic_status_changed",
 ]
@@ -55,6 +60,7 @@ def pilot_created(p: Pilot, actor: Actor) -> CloudEvent:
         "pilotId": str(p.id),
         "villageCode": p.village_code,
         "coordinator": p.coordinator,
+        "villageCodes": list(p.village_codes),
         "partners": [x.agency for x in p.partners],
         "milestones": len(p.milestones),
     }
@@ -67,11 +73,62 @@ def milestone_completed(p: Pilot, m: Milestone, actor: Actor) -> CloudEvent:
         "pilotId": str(p.id),
         "milestoneId": str(m.id),
         "villageCode": p.village_code,
+        "villageCodes": list(p.village_codes),
         "responsibleAgency": m.responsible_agency,
         "completedOn": m.completed_on.isoformat(),
         "dueDate": m.due_date.isoformat(),
     }
+    if m.village_code is not None:
+        data["milestoneVillageCode"] = m.village_code
     return new_event("demimas.pillars.pilot.milestone_completed", str(p.id), data, actor=actor)
+
+
+def pilot_status_changed(before: Pilot, after: Pilot, actor: Actor) -> CloudEvent:
+    data = {
+        "pilotId": str(after.id),
+        "villageCode": after.village_code,
+        "villageCodes": list(after.village_codes),
+        "from": before.status.value,
+        "to": after.status.value,
+        "coordinator": after.coordinator,
+    }
+    if after.status_reason:
+        data["reason"] = after.status_reason
+    return new_event("demimas.pillars.pilot.status_changed", str(after.id), data, actor=actor)
+
+
+def _village_change(kind: str, p: Pilot, village_code: str, actor: Actor) -> CloudEvent:
+    """`villageCode` is the village added or removed; `villageCodes` the pilot's villages after the change."""
+    data = {
+        "pilotId": str(p.id),
+        "villageCode": village_code,
+        "leadVillageCode": p.village_code,
+        "villageCodes": list(p.village_codes),
+        "coordinator": p.coordinator,
+    }
+    return new_event(f"demimas.pillars.pilot.{kind}", str(p.id), data, actor=actor)
+
+
+def pilot_village_added(p: Pilot, village_code: str, actor: Actor) -> CloudEvent:
+    return _village_change("village_added", p, village_code, actor)
+
+
+def pilot_village_removed(p: Pilot, village_code: str, actor: Actor) -> CloudEvent:
+    return _village_change("village_removed", p, village_code, actor)
+
+
+def milestone_overdue(
+    pilot_id: uuid.UUID, milestone_id: uuid.UUID, village_code: str, responsible_agency: str, due_date: dt.date
+) -> CloudEvent:
+    """A system step (the overdue job), so no actor: `villageCode` is the milestone's village, else the lead."""
+    data = {
+        "pilotId": str(pilot_id),
+        "milestoneId": str(milestone_id),
+        "villageCode": village_code,
+        "responsibleAgency": responsible_agency,
+        "dueDate": due_date.isoformat(),
+    }
+    return new_event("demimas.pillars.milestone.overdue", str(milestone_id), data)
 
 
 def portfolio_opened(

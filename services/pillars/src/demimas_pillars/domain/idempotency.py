@@ -44,7 +44,10 @@ def activity_fingerprint(a: Activity) -> str:
 
 
 def _milestone(m: Milestone) -> dict[str, Any]:
-    return {"title": m.title, "dueDate": m.due_date.isoformat(), "responsibleAgency": m.responsible_agency}
+    found = {"title": m.title, "dueDate": m.due_date.isoformat(), "responsibleAgency": m.responsible_agency}
+    if m.village_code is not None:  # only when given, so that keys stored before villages keep their fingerprint
+        found["villageCode"] = m.village_code
+    return found
 
 
 def pilot_fingerprint(p: Pilot) -> str:
@@ -62,7 +65,8 @@ def pilot_fingerprint(p: Pilot) -> str:
                 key=lambda x: str(x[0]),
             ),
             "milestones": [_milestone(m) for m in p.milestones],
-        },
+        }
+        | ({"villageCodes": sorted(p.villages)} if p.villages else {}),
     )
 
 

@@ -1,5 +1,7 @@
-"""Joint pilot projects (Kemenko Polkam, 19 Feb 2026): one village, a coordinator, partner agencies each bringing
-its thematic programme and a commitment, milestones with a responsible agency and a due date, linked activities."""
+"""Joint pilot projects (Kemenko Polkam, 19 Feb 2026): one or more villages (the first, `village_code`, is the lead
+village; `villages` the others, up to `MAX_VILLAGES` in all), a coordinator, partner agencies each bringing its
+thematic programme and a commitment, milestones with a responsible agency and a due date (each may concern one of
+the pilot's villages), linked activities held in the pilot's villages."""
 
 from __future__ import annotations
 
@@ -10,7 +12,22 @@ from dataclasses import dataclass, replace
 from demimas_common.errors import BadUserInput, Conflict
 from demimas_pillars.domain.vocabulary import PilotStatus, ThematicProgramme
 
-__all__ = ["NEXT", "Milestone", "Partner", "Pilot", "check_pilot", "complete_milestone", "is_overdue", "move"]
+__all__ = [
+    "MAX_VILLAGES",
+    "NEXT",
+    "Milestone",
+    "Partner",
+    "Pilot",
+    "add_village",
+    "check_pilot",
+    "complete_milestone",
+    "is_overdue",
+    "move",
+    "remove_village",
+]
+
+MAX_VILLAGES = 50
+"""Villages of one pilot, the lead among them."""
 
 NEXT: dict[PilotStatus, frozenset[PilotStatus]] = {
     PilotStatus.PLANNED: frozenset({PilotStatus.ACTIVE, PilotStatus.CANCELLED}),
@@ -35,6 +52,8 @@ class Milestone:
     responsible_agency: str
     completed_on: dt.date | None = None
     completed_by: str | None = None
+    village_code: str | None = None
+    """The one of the pilot's villages this milestone concerns, if any."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +68,30 @@ class Pilot:
     milestones: tuple[Milestone, ...]
     created_at: dt.datetime
     status_reason: str | None = None
+    villages: tuple[str, ...] = ()
+    """The pilot's villages besides the lead (`village_code`), in code order."""
+
+    @property
+    def village_codes(self) -> tuple[str, ...]:
+        """Every village of the pilot, the lead first."""
+        return (self.village_code, *self.villages)
+
+
+def check_villages(pilot: Pilot) -> None:
+    """The villages besides the lead: none twice, the lead not again, at most `MAX_VILLAGES` in all."""
+    seen = {pilot.village_code}
+    for code in pilot.villages:
+        if code in seen:
+            what = "the lead village (villageCode)" if code == pilot.village_code else "twice"
+            raise BadUserInput(f"village {code} is named {what}: name each village once", field="villageCodes",
+                               reason="duplicate_village")  # fmt: skip
+        seen.add(code)
+    if len(seen) > MAX_VILLAGES:
+        raise BadUserInput(
+            f"a pilot spans at most {MAX_VILLAGES} villages, the lead included ({len(seen)} named)",
+            field="villageCodes",
+            reason="too_many_villages",
+        )
 
 
 def check_pilot(pilot: Pilot) -> None:
@@ -62,6 +105,7 @@ def check_pilot(pilot: Pilot) -> None:
     for p in pilot.partners:
         if not 3 <= len(p.commitment.strip()) <= 1000:
             raise BadUserInput("a partner's commitment must have 3 to 1000 characters", field="partners.commitment")
+    check_villages(pilot)
     for m in pilot.milestones:
         check_milestone(m, pilot)
 
@@ -79,6 +123,49 @@ def check_milestone(m: Milestone, pilot: Pilot) -> None:
             f"{m.responsible_agency} is neither the coordinator nor a partner of this pilot",
             field="milestones.responsibleAgency",
         )
+    if m.village_code is not None and m.village_code not in pilot.village_codes:
+        raise BadUserInput(
+            f"milestone {m.title!r} names village {m.village_code}, which is not one of this pilot's villages",
+            field="milestones.villageCode",
+            reason="not_a_pilot_village",
+        )
+
+
+def _open(pilot: Pilot) -> None:
+    if pilot.status not in (PilotStatus.PLANNED, PilotStatus.ACTIVE):
+        raise Conflict(f"the pilot is {pilot.status}: its villages can no longer change", reason="pilot_closed")
+
+
+def add_village(pilot: Pilot, code: str) -> Pilot:
+    """The pilot with one more village (not the lead)."""
+    _open(pilot)
+    if code in pilot.village_codes:
+        raise Conflict(f"village {code} is already one of this pilot's villages", field="villageCode",
+                       reason="already_a_pilot_village")  # fmt: skip
+    grown = replace(pilot, villages=tuple(sorted((*pilot.villages, code))))
+    check_villages(grown)
+    return grown
+
+
+def remove_village(pilot: Pilot, code: str) -> Pilot:
+    """The pilot without one of its villages: never the lead, nor one a milestone concerns."""
+    _open(pilot)
+    if code == pilot.village_code:
+        raise Conflict(
+            f"village {code} is the pilot's lead village and cannot be removed", field="villageCode",
+            reason="lead_village",
+        )  # fmt: skip
+    if code not in pilot.villages:
+        raise BadUserInput(f"village {code} is not one of this pilot's villages", field="villageCode",
+                           reason="not_a_pilot_village")  # fmt: skip
+    named = [m.title for m in pilot.milestones if m.village_code == code]
+    if named:
+        raise Conflict(
+            f"milestone {named[0]!r} concerns village {code}: it cannot be removed while a milestone names it",
+            field="villageCode",
+            reason="village_has_milestones",
+        )
+    return replace(pilot, villages=tuple(c for c in pilot.villages if c != code))
 
 
 def move(pilot: Pilot, to: PilotStatus, reason: str | None) -> Pilot:

@@ -2,25 +2,64 @@
 followed by milestones that their responsible agency (or the coordinator) completes, activities linked to them, and
 a status the coordinator moves. Creating a pilot and adding a milestone take an optional idempotency key (see
 service_layer/activities.py): a retry returns the pilot without making the row twice. Every change answers with the
-pilot as it is after it."""
+pilot as it is after it.
+
+A pilot spans one or more villages (the lead first). Every village named at creation or added later must lie in the
+caller's region; a regional caller reaches a pilot (by id) when any of its villages lies in its region, as the
+queries show it (docs/pillars.md, "Multi-village pilots")."""
 
 from __future__ import annotations
 
 import uuid
 
 from demimas_common.auth.principal import Principal
-from demimas_common.errors import BadUserInput, Forbidden
-from demimas_pillars.domain.commands import AddMilestone, CompleteMilestone, CreatePilot, LinkActivity, SetPilotStatus
-from demimas_pillars.domain.events import milestone_completed, pilot_created
+from demimas_common.errors import BadUserInput, Forbidden, NotFound
+from demimas_pillars.domain import pilot as rules
+from demimas_pillars.domain.commands import (
+    AddMilestone,
+    AddPilotVillage,
+    CompleteMilestone,
+    CreatePilot,
+    LinkActivity,
+    RemovePilotVillage,
+    SetPilotStatus,
+)
+from demimas_pillars.domain.events import (
+    milestone_completed,
+    pilot_created,
+    pilot_status_changed,
+    pilot_village_added,
+    pilot_village_removed,
+)
 from demimas_pillars.domain.idempotency import check_key, key_owner, milestone_fingerprint, pilot_fingerprint
 from demimas_pillars.domain.pilot import Pilot, check_milestone, check_pilot, complete_milestone, move
 from demimas_pillars.domain.vocabulary import PilotStatus
 from demimas_pillars.service_layer.delivery import DeliverySettings, check_village
 from demimas_pillars.service_layer.ports import PillarsUoW
 
-__all__ = ["add_milestone", "complete", "create_pilot", "link_activity", "set_status"]
+__all__ = [
+    "add_milestone",
+    "add_village",
+    "complete",
+    "create_pilot",
+    "link_activity",
+    "remove_village",
+    "set_status",
+    "visible",
+]
 
 WRITE = "pilot:write"
+
+
+def visible(principal: Principal, pilot: Pilot) -> bool:
+    """The region rule for a pilot: any of its villages inside the caller's region."""
+    return any(principal.covers(code) for code in pilot.village_codes)
+
+
+def _coordinator(principal: Principal, pilot: Pilot) -> None:
+    if principal.agency.value != pilot.coordinator:
+        raise Forbidden(f"only the coordinator ({pilot.coordinator}) changes the pilot's villages",
+                        reason="not_coordinator")  # fmt: skip
 
 
 def _involved(principal: Principal, pilot: Pilot) -> None:
@@ -36,6 +75,9 @@ async def create_pilot(cmd: CreatePilot, uow: PillarsUoW, principal: Principal, 
     check_key(cmd.idempotency_key)
     check_village(pilot.village_code)
     principal.require_region(pilot.village_code, field="villageCode")
+    for code in pilot.villages:
+        check_village(code, "villageCodes")
+        principal.require_region(code, field="villageCodes")
     check_pilot(pilot)
     if pilot.coordinator != principal.agency.value:
         raise Forbidden(
@@ -64,7 +106,8 @@ async def create_pilot(cmd: CreatePilot, uow: PillarsUoW, principal: Principal, 
 
 async def _load(uow: PillarsUoW, principal: Principal, pilot_id: uuid.UUID) -> Pilot:
     [pilot] = await uow.pilots.get_many([pilot_id], for_update=True)
-    principal.require_visible(pilot.village_code, f"pilot project {pilot_id}", field="id")  # as an unknown id
+    if not visible(principal, pilot):  # as an unknown id, never saying where it is
+        raise NotFound(f"no pilot project {pilot_id}", field="id")
     return pilot
 
 
@@ -95,6 +138,8 @@ async def add_milestone(cmd: AddMilestone, uow: PillarsUoW, principal: Principal
     if pilot.status not in (PilotStatus.PLANNED, PilotStatus.ACTIVE):
         raise BadUserInput(f"the pilot is {pilot.status}; milestones can no longer be added", field="pilotId")
     check_milestone(cmd.milestone, pilot)
+    if cmd.milestone.village_code is not None:
+        principal.require_region(cmd.milestone.village_code, field="villageCode")
     await uow.pilots.add_milestone(pilot.id, await uow.pilots.next_milestone_seq(pilot.id), cmd.milestone)
     return await _commit(uow, pilot.id)
 
@@ -105,6 +150,8 @@ async def complete(cmd: CompleteMilestone, uow: PillarsUoW, principal: Principal
         principal.require_scope(WRITE)
     pilot = await _load(uow, principal, cmd.pilot_id)
     target = next((m for m in pilot.milestones if m.id == cmd.milestone_id), None)
+    if target is not None and target.village_code is not None and not principal.covers(target.village_code):
+        raise BadUserInput("no such milestone in this pilot", field="milestoneId")  # as an unknown one
     if target is not None and principal.agency.value not in (target.responsible_agency, pilot.coordinator):
         raise Forbidden(
             f"only {target.responsible_agency} or the coordinator completes this milestone", reason="not_responsible"
@@ -123,8 +170,9 @@ async def link_activity(cmd: LinkActivity, uow: PillarsUoW, principal: Principal
     [activity] = await uow.activities.get_many([cmd.activity_id])
     # as an unknown activity is answered (adapters/activities.py), never saying where it took place
     principal.require_visible(activity.village_code, f"activity {cmd.activity_id}", field="id")
-    if activity.village_code != pilot.village_code:
-        raise BadUserInput("the activity took place in another village than the pilot", field="activityId")
+    if activity.village_code not in pilot.village_codes:
+        raise BadUserInput("the activity took place in none of the pilot's villages", field="activityId",
+                           reason="not_a_pilot_village")  # fmt: skip
     await uow.pilots.link_activity(pilot.id, activity.id)
     return await _commit(uow, pilot.id)
 
@@ -134,5 +182,34 @@ async def set_status(cmd: SetPilotStatus, uow: PillarsUoW, principal: Principal,
     pilot = await _load(uow, principal, cmd.pilot_id)
     if principal.agency.value != pilot.coordinator:
         raise Forbidden(f"only the coordinator ({pilot.coordinator}) moves the pilot", reason="not_coordinator")
-    await uow.pilots.save_status(move(pilot, cmd.status, cmd.reason))
+    moved = move(pilot, cmd.status, cmd.reason)
+    await uow.pilots.save_status(moved)
+    uow.publish(pilot_status_changed(pilot, moved, principal.actor))
+    return await _commit(uow, pilot.id)
+
+
+async def add_village(cmd: AddPilotVillage, uow: PillarsUoW, principal: Principal, settings: DeliverySettings) -> Pilot:
+    """The coordinator adds a village (inside its region) to a running pilot."""
+    principal.require_scope(WRITE)
+    pilot = await _load(uow, principal, cmd.pilot_id)
+    _coordinator(principal, pilot)
+    check_village(cmd.village_code)
+    principal.require_region(cmd.village_code, field="villageCode")
+    grown = rules.add_village(pilot, cmd.village_code)
+    await uow.pilots.add_village(pilot.id, cmd.village_code, settings.clock())
+    uow.publish(pilot_village_added(grown, cmd.village_code, principal.actor))
+    return await _commit(uow, pilot.id)
+
+
+async def remove_village(
+    cmd: RemovePilotVillage, uow: PillarsUoW, principal: Principal, settings: DeliverySettings
+) -> Pilot:
+    """The coordinator removes a village (never the lead, nor one a milestone names) from a running pilot."""
+    principal.require_scope(WRITE)
+    pilot = await _load(uow, principal, cmd.pilot_id)
+    _coordinator(principal, pilot)
+    principal.require_region(cmd.village_code, field="villageCode")
+    shrunk = rules.remove_village(pilot, cmd.village_code)
+    await uow.pilots.remove_village(pilot.id, cmd.village_code)
+    uow.publish(pilot_village_removed(shrunk, cmd.village_code, principal.actor))
     return await _commit(uow, pilot.id)

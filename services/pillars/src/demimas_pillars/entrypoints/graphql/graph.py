@@ -1,6 +1,7 @@
 """The types of the pillars graph that refer to each other: `Activity` (one delivery of a service pillar in a village
 by an agency), `PilotProject` (a joint pilot project with its partners, milestones and linked activities) and
-`Village` (owned by the registry, extended with its pillars' progress, activities, pilots and reintegration queue).
+`Village` (owned by the registry, extended with its pillars' progress, activities, pilots and reintegration queue),
+with `PilotVillage` (one of a pilot's villages, its linked activities and progress).
 An activity and a pilot name their village and the village lists them, so the three live in one module: imports
 then flow one way (this module imports the parts, nothing here is imported back). Who took part in an activity is
 personal: the registered participants' ids need `registry:read` (workers) and `family:read` (family members);
@@ -26,7 +27,16 @@ from demimas_pillars.domain import activity as domain_activity
 from demimas_pillars.domain import pilot as domain_pilot
 from demimas_pillars.domain.vocabulary import SERVES, ReintegrationStatus, ServicePillar
 from demimas_pillars.entrypoints.graphql.activities import ActivityParticipants, AnonymousCount
-from demimas_pillars.entrypoints.graphql.common import PILOT_READ, READ, Ctx, OutputValue, date_cursor, parse_id
+from demimas_pillars.entrypoints.graphql.common import (
+    PILOT_READ,
+    READ,
+    Ctx,
+    OutputValue,
+    date_cursor,
+    parse_id,
+    shown_village,
+)
+from demimas_pillars.entrypoints.graphql.context import PillarsContext
 from demimas_pillars.entrypoints.graphql.enums import (
     AgencyEnum,
     EmasPillarEnum,
@@ -40,7 +50,7 @@ from demimas_pillars.entrypoints.graphql.pilots import Milestone, Partner
 from demimas_pillars.entrypoints.graphql.thematic import THEMATIC_READ, ThematicStatus, statuses_of
 from demimas_pillars.entrypoints.graphql.villages import PillarProgress, load_progress
 
-__all__ = ["Activity", "ActivityConnection", "ActivityEdge", "PilotProject", "Village"]
+__all__ = ["Activity", "ActivityConnection", "ActivityEdge", "PilotProject", "PilotVillage", "Village"]
 
 
 @strawberry.federation.type(
@@ -120,23 +130,39 @@ class ActivityConnection:
         return await self.count_query()
 
 
-@strawberry.federation.type(
-    keys=["id"],
-    requires_scopes=PILOT_READ,
-    description="A joint pilot project: Demimas combined with partners' "
-    "thematic-village programmes in one village (Kemenko Polkam, 19 Feb 2026).",
-)
-class PilotProject:
-    id: strawberry.ID
-    title: str
+async def linked_activities(ctx: PillarsContext, pilot_id: uuid.UUID) -> list[Activity]:
+    """The activities linked to a pilot, newest first: one DataLoader per request, so a page of pilots (and their
+    villages) reads the links and the activities in two statements."""
+
+    async def load(keys: list[uuid.UUID]) -> list[list[Activity]]:
+        async with ctx.engine.connect() as conn:
+            linked = await PilotRepository(conn).activity_ids_of(list(keys))
+            found = await ActivityRepository(conn).get_many([a for k in keys for a in linked.get(k, [])])
+        by_id = {a.id: a for a in found}
+        answers = []
+        for k in keys:
+            held = sorted((by_id[i] for i in linked.get(k, [])), key=lambda a: (a.occurred_on, a.id), reverse=True)
+            answers.append([Activity.from_domain(a) for a in held])
+        return answers
+
+    loader = ctx.loader("pilot-activities", lambda: DataLoader(load_fn=load))
+    result: list[Activity] = await loader.load(pilot_id)
+    return result
+
+
+async def village_progress(ctx: PillarsContext, code: str) -> PillarProgress:
+    """`Village.pillarProgress`'s DataLoader (one statement per request, whatever asks)."""
+    loader = ctx.loader("progress", lambda: DataLoader(load_fn=lambda keys: load_progress(ctx, keys)))
+    result: PillarProgress = await loader.load(code)
+    return result
+
+
+@strawberry.type(description="One of a joint pilot's villages: whether it is the lead, its linked activities and its "
+                 "ten pillars.")  # fmt: skip
+class PilotVillage:
     village_code: str
-    coordinator: AgencyEnum  # type: ignore[valid-type]
-    status: PilotStatusEnum  # type: ignore[valid-type]
-    status_reason: str | None
-    start_date: dt.date
-    partners: list[Partner]
-    milestones: list[Milestone]
-    created_at: dt.datetime
+    lead: bool = strawberry.field(description="The pilot's lead village (its `villageCode`), which stays.")
+    pilot_id_: strawberry.Private[uuid.UUID]
 
     def region_code(self, info: Ctx) -> str:
         return self.village_code
@@ -145,21 +171,74 @@ class PilotProject:
     def village(self) -> Village:
         return Village(code=self.village_code)
 
+    @strawberry.field(description="Activities linked to the pilot held in this village, newest first.")
+    async def activities(self, info: Ctx) -> list[Activity]:
+        return [a for a in await linked_activities(info.context, self.pilot_id_) if a.village_code == self.village_code]
+
+    @strawberry.federation.field(
+        requires_scopes=READ, description="The village's ten pillars over the window, as `Village.pillarProgress`."
+    )
+    async def progress(self, info: Ctx) -> PillarProgress | None:
+        info.context.require_principal()
+        return await village_progress(info.context, self.village_code)
+
+
+@strawberry.federation.type(
+    keys=["id"],
+    requires_scopes=PILOT_READ,
+    description="A joint pilot project: Demimas combined with partners' "
+    "thematic-village programmes in one or more villages (Kemenko Polkam, 19 Feb 2026).",
+)
+class PilotProject:
+    id: strawberry.ID
+    title: str
+    coordinator: AgencyEnum  # type: ignore[valid-type]
+    status: PilotStatusEnum  # type: ignore[valid-type]
+    status_reason: str | None
+    start_date: dt.date
+    partners: list[Partner]
+    milestones: list[Milestone]
+    created_at: dt.datetime
+    villages_: strawberry.Private[tuple[str, ...]]
+    """Every village of the pilot, the lead first."""
+
+    def region_code(self, info: Ctx) -> str:
+        return shown_village(self.villages_, info.context.principal)
+
+    @strawberry.field(
+        description="The lead village. A caller whose region leaves the lead out (the pilot is visible to it "
+        "through another of its villages) gets the first of the pilot's villages inside its region."
+    )
+    def village_code(self, info: Ctx) -> str:
+        return shown_village(self.villages_, info.context.principal)
+
+    @strawberry.field(description="The lead village (see `villageCode`).")
+    def village(self, info: Ctx) -> Village:
+        return Village(code=shown_village(self.villages_, info.context.principal))
+
+    @strawberry.field(
+        description="The pilot's villages, the lead first, then by code; a caller with a region sees those inside it."
+    )
+    def villages(self) -> list[PilotVillage]:
+        pilot_id = parse_id(self.id)
+        return [PilotVillage(village_code=c, lead=i == 0, pilot_id_=pilot_id) for i, c in enumerate(self.villages_)]
+
+    @strawberry.field(description="How many of the milestones this caller sees are overdue.")
+    def overdue_milestones(self, info: Ctx) -> int:
+        principal = info.context.principal
+        return sum(
+            1 for m in self.milestones if m.overdue and (principal is None or principal.covers(m.region_code(info)))
+        )
+
     @strawberry.field(description="Activities linked to this pilot, newest first.")
     async def activities(self, info: Ctx) -> list[Activity]:
-        ctx = info.context
-        async with ctx.engine.connect() as conn:
-            linked = await PilotRepository(conn).activity_ids_of([parse_id(self.id)])
-            found = await ActivityRepository(conn).get_many(linked.get(parse_id(self.id), []))
-        found.sort(key=lambda a: (a.occurred_on, a.id), reverse=True)
-        return [Activity.from_domain(a) for a in found]
+        return await linked_activities(info.context, parse_id(self.id))
 
     @classmethod
     def from_domain(cls, p: domain_pilot.Pilot, today: dt.date) -> PilotProject:
         return cls(
             id=strawberry.ID(str(p.id)),
             title=p.title,
-            village_code=p.village_code,
             coordinator=p.coordinator,
             status=p.status,
             status_reason=p.status_reason,
@@ -167,6 +246,7 @@ class PilotProject:
             partners=[Partner(agency=x.agency, programme=x.programme, commitment=x.commitment) for x in p.partners],
             milestones=[Milestone.from_domain(m, p, today) for m in p.milestones],
             created_at=p.created_at,
+            villages_=p.village_codes,
         )
 
     @classmethod
@@ -187,11 +267,8 @@ class Village(VillageKey):
 
     @strawberry.federation.field(requires_scopes=READ, description="The ten pillars over the last 12 months.")
     async def pillar_progress(self, info: Ctx) -> PillarProgress | None:
-        ctx = info.context
-        ctx.require_principal()
-        loader = ctx.loader("progress", lambda: DataLoader(load_fn=lambda keys: load_progress(ctx, keys)))
-        result: PillarProgress = await loader.load(self.code)
-        return result
+        info.context.require_principal()
+        return await village_progress(info.context, self.code)
 
     @strawberry.federation.field(requires_scopes=READ, description="Activities in this village, newest first.")
     async def activities(
@@ -224,7 +301,9 @@ class Village(VillageKey):
             edges=edges, page_info=PageInfo.of([e.cursor for e in edges], has_next=more, after=after), count_query=count
         )
 
-    @strawberry.federation.field(requires_scopes=PILOT_READ, description="Joint pilot projects in this village.")
+    @strawberry.federation.field(
+        requires_scopes=PILOT_READ, description="Joint pilot projects with this village among their villages."
+    )
     async def pilot_projects(self, info: Ctx) -> list[PilotProject] | None:
         ctx = info.context
         ctx.require_principal()

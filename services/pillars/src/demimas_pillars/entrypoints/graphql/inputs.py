@@ -97,6 +97,9 @@ class MilestoneInput:
     title: str
     due_date: dt.date
     responsible_agency: AgencyEnum  # type: ignore[valid-type]
+    village_code: str | None = strawberry.field(
+        default=None, description="Optional: the one of the pilot's villages this milestone concerns."
+    )
 
 
 @strawberry.input
@@ -108,6 +111,11 @@ class PilotProjectInput:
     milestones: list[MilestoneInput] = strawberry.field(default_factory=list)
     coordinator: AgencyEnum = Agency.KEMENKO_POLKAM  # type: ignore[valid-type]
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
+    village_codes: list[str] | None = strawberry.field(
+        default=None,
+        description="More villages besides `villageCode`, which stays the lead village: all within the creator's "
+        "region, each once, at most 50 villages in all.",
+    )
 
 
 @strawberry.input
@@ -149,7 +157,9 @@ def activity_of(info: Ctx, input: ActivityInput) -> DomainActivity:
 
 
 def milestone_of(m: MilestoneInput) -> DomainMilestone:
-    return DomainMilestone(uuid.uuid4(), m.title, m.due_date, Agency(m.responsible_agency).value)
+    return DomainMilestone(
+        uuid.uuid4(), m.title, m.due_date, Agency(m.responsible_agency).value, village_code=m.village_code
+    )
 
 
 def pilot_of(info: Ctx, input: PilotProjectInput) -> Pilot:
@@ -166,4 +176,5 @@ def pilot_of(info: Ctx, input: PilotProjectInput) -> Pilot:
         ),
         milestones=tuple(milestone_of(m) for m in input.milestones),
         created_at=info.context.delivery.clock(),
+        villages=tuple(sorted(input.village_codes or ())),
     )

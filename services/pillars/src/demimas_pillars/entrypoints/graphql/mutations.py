@@ -9,6 +9,7 @@ import strawberry
 
 from demimas_pillars.domain.commands import (
     AddMilestone,
+    AddPilotVillage,
     CompleteMilestone,
     CreatePilot,
     EndThematicStatus,
@@ -17,6 +18,7 @@ from demimas_pillars.domain.commands import (
     MoveEnrolment,
     MoveReturnee,
     RecordActivity,
+    RemovePilotVillage,
     SetPilotStatus,
     SetThematicStatus,
 )
@@ -123,6 +125,29 @@ class Mutation:
         principal = ctx.require_principal()
         cmd = SetPilotStatus(parse_id(id), PilotStatus(status), reason)
         p = await ctx.run(pilot_flow.set_status, cmd, principal, ctx.delivery)
+        return PilotProject.from_domain(p, ctx.delivery.today())
+
+    @strawberry.federation.field(
+        requires_scopes=PILOT_WRITE,
+        description="The coordinator adds a village (inside its region) to a running pilot.",
+    )
+    async def add_pilot_village(self, info: Ctx, pilot_id: strawberry.ID, village_code: str) -> PilotProject | None:
+        ctx = info.context
+        principal = ctx.require_principal()
+        cmd = AddPilotVillage(parse_id(pilot_id, "pilotId"), village_code)
+        p = await ctx.run(pilot_flow.add_village, cmd, principal, ctx.delivery)
+        return PilotProject.from_domain(p, ctx.delivery.today())
+
+    @strawberry.federation.field(
+        requires_scopes=PILOT_WRITE,
+        description="The coordinator removes a village from a running pilot: never the lead village (CONFLICT "
+        "lead_village), nor one a milestone names (CONFLICT village_has_milestones).",
+    )
+    async def remove_pilot_village(self, info: Ctx, pilot_id: strawberry.ID, village_code: str) -> PilotProject | None:
+        ctx = info.context
+        principal = ctx.require_principal()
+        cmd = RemovePilotVillage(parse_id(pilot_id, "pilotId"), village_code)
+        p = await ctx.run(pilot_flow.remove_village, cmd, principal, ctx.delivery)
         return PilotProject.from_domain(p, ctx.delivery.today())
 
     @strawberry.federation.field(requires_scopes=WRITE, description="Enrol a registered worker or family member.")

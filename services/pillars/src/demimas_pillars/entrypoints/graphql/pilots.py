@@ -8,7 +8,7 @@ import strawberry
 
 from demimas_pillars.domain import pilot as domain_pilot
 from demimas_pillars.domain.pilot import is_overdue
-from demimas_pillars.entrypoints.graphql.common import Ctx
+from demimas_pillars.entrypoints.graphql.common import Ctx, shown_village
 from demimas_pillars.entrypoints.graphql.enums import AgencyEnum, ThematicProgrammeEnum
 
 __all__ = ["Milestone", "Partner"]
@@ -30,10 +30,14 @@ class Milestone:
     completed_on: dt.date | None
     completed_by: AgencyEnum | None  # type: ignore[valid-type]
     overdue: bool
-    village_code: strawberry.Private[str]
+    village_code: str | None = strawberry.field(
+        description="The one of the pilot's villages this milestone concerns, if it names one."
+    )
+    pilot_villages_: strawberry.Private[tuple[str, ...]]
 
     def region_code(self, info: Ctx) -> str:
-        return self.village_code
+        """A milestone that names a village is of that village; the others are the pilot's (docs/pillars.md)."""
+        return self.village_code or shown_village(self.pilot_villages_, info.context.principal)
 
     @classmethod
     def from_domain(cls, m: domain_pilot.Milestone, p: domain_pilot.Pilot, today: dt.date) -> Milestone:
@@ -45,5 +49,6 @@ class Milestone:
             completed_on=m.completed_on,
             completed_by=m.completed_by,
             overdue=is_overdue(m, p.status, today),
-            village_code=p.village_code,
+            village_code=m.village_code,
+            pilot_villages_=p.village_codes,
         )

@@ -63,7 +63,7 @@ class OverdueMilestone:
     days_overdue: int
 
     def region_code(self, info: Ctx) -> str:
-        return self.pilot.village_code
+        return self.milestone.region_code(info)
 
 
 @strawberry.type(description="A village in thematic programmes, with whether Demimas has designated it.")
@@ -121,11 +121,11 @@ class Query:
         principal = ctx.require_principal()
         f = filter or PilotFilter()
         limit = validate_first(first)
-        cursor = None
-        if after is not None:
-            code, raw = decode_cursor(after, length=2)
+        after_id = None
+        if after is not None:  # the pilot's id alone: its lead village may lie outside the caller's region
+            (raw,) = decode_cursor(after, length=1)
             try:
-                cursor = (str(code), uuid.UUID(str(raw)))
+                after_id = uuid.UUID(str(raw))
             except ValueError:
                 raise BadUserInput("after is not a cursor of this list", field="after") from None
         region, caller_region = _region(f.region_prefix), principal.region
@@ -134,6 +134,12 @@ class Query:
         status = PilotStatus(f.status) if f.status else None
         async with ctx.engine.connect() as conn:
             repository = PilotRepository(conn)
+            cursor = None
+            if after_id is not None:
+                lead = await repository.lead_of(after_id, caller_region=caller_region)
+                if lead is None:
+                    raise BadUserInput("after is not a cursor of this list", field="after")
+                cursor = (lead, after_id)
             ids, more = await repository.page(
                 region=region,
                 caller_region=caller_region,
@@ -147,8 +153,7 @@ class Query:
             found = await repository.get_many(ids)
         today = ctx.delivery.today()
         edges = [
-            PilotProjectEdge(cursor=encode_cursor((p.village_code, str(p.id))), node=PilotProject.from_domain(p, today))
-            for p in found
+            PilotProjectEdge(cursor=encode_cursor((str(p.id),)), node=PilotProject.from_domain(p, today)) for p in found
         ]
 
         async def count() -> int:

@@ -17,13 +17,14 @@ from enum import StrEnum
 import strawberry
 from strawberry.types import Info
 
-from demimas_common.auth.principal import Agency, region_covers
+from demimas_common.auth.principal import Agency, Principal, region_covers
 from demimas_common.errors import NotFound
 from demimas_common.events.envelope import CloudEvent
 from demimas_common.graphql.ids import parse_uuid
 from demimas_common.graphql.village import parse_region_prefix
 from demimas_common.subscriptions import EventQuery, live_events
 from demimas_pillars.domain import vocabulary as v
+from demimas_pillars.entrypoints.graphql.common import shown_village
 from demimas_pillars.entrypoints.graphql.context import PillarsContext
 from demimas_pillars.entrypoints.graphql.enums import AgencyEnum, ServicePillarEnum
 from demimas_pillars.entrypoints.graphql.graph import Activity, PilotProject, Village
@@ -40,6 +41,14 @@ def _village_of(event: CloudEvent) -> str | None:
 
 def _inside(prefix: str | None, code: object) -> bool:
     return prefix is None or region_covers(prefix, str(code))
+
+
+def _pilot_villages(event: CloudEvent) -> list[str]:
+    """The villages a pilot event concerns: `villageCode` (the lead, or the village added or removed) first, then
+    the pilot's others (`villageCodes`; events written before multi-village pilots carry none)."""
+    d = event.data
+    codes = [str(d["villageCode"])] if d.get("villageCode") is not None else []
+    return codes + [str(c) for c in d.get("villageCodes") or () if str(c) not in codes]
 
 
 @strawberry.input(description="Which recorded activities to receive (all optional; the caller's region applies).")
@@ -93,14 +102,23 @@ class ActivityRecorded:
 class PilotProjectChangeKind(StrEnum):
     CREATED = "CREATED"
     MILESTONE_COMPLETED = "MILESTONE_COMPLETED"
+    STATUS_CHANGED = "STATUS_CHANGED"
+    VILLAGE_ADDED = "VILLAGE_ADDED"
+    VILLAGE_REMOVED = "VILLAGE_REMOVED"
 
 
-@strawberry.type(description="A joint pilot project was created or one of its milestones completed.")
+@strawberry.type(
+    description="A joint pilot project was created, moved to another status, gained or lost a village, or one of "
+    "its milestones was completed."
+)
 class PilotProjectChange:
     cursor: str = strawberry.field(description="The event's position in the stream: pass it as `after` to resume.")
     kind: PilotProjectChangeKind
     pilot_project_id: strawberry.ID
-    village_code: str
+    village_code: str = strawberry.field(
+        description="The pilot's lead village (for VILLAGE_ADDED and VILLAGE_REMOVED the village added or removed); "
+        "for a caller whose region leaves it out, the first of the pilot's villages inside that region."
+    )
     milestone_id: strawberry.ID | None = strawberry.field(description="The milestone completed (MILESTONE_COMPLETED).")
 
     def region_code(self, info: Ctx) -> str:
@@ -118,7 +136,7 @@ class PilotProjectChange:
         return Village(code=self.village_code)
 
     @classmethod
-    def of(cls, cursor: str, event: CloudEvent) -> PilotProjectChange | None:
+    def of(cls, cursor: str, event: CloudEvent, principal: Principal | None = None) -> PilotProjectChange | None:
         try:
             kind = PilotProjectChangeKind(event.type.rsplit(".", 1)[-1].upper())
         except ValueError:
@@ -126,7 +144,7 @@ class PilotProjectChange:
         d = event.data
         milestone = d.get("milestoneId")
         return cls(cursor=cursor, kind=kind, pilot_project_id=strawberry.ID(str(d["pilotId"])),
-                   village_code=str(d["villageCode"]),
+                   village_code=shown_village(_pilot_villages(event), principal),
                    milestone_id=strawberry.ID(str(milestone)) if milestone else None)  # fmt: skip
 
 
@@ -172,13 +190,19 @@ class Subscription:
     async def pilot_project_changed(
         self, info: Ctx, id: strawberry.ID | None = None, region_prefix: str | None = None, after: str | None = None
     ) -> AsyncGenerator[PilotProjectChange, None]:
-        info.context.require_principal().require_scope("pilot:read")
+        principal = info.context.require_principal()
+        principal.require_scope("pilot:read")
         prefix = parse_region_prefix(region_prefix, "regionPrefix")
         wanted = str(parse_uuid(id, field="id")) if id is not None else None
 
-        def matches(event: CloudEvent) -> bool:
+        def matches(event: CloudEvent) -> bool:  # a pilot is in a region when any of its villages is
             d = event.data
-            return _inside(prefix, d.get("villageCode")) and (wanted is None or str(d.get("pilotId")) == wanted)
+            return (any(_inside(prefix, c) and principal.covers(c) for c in _pilot_villages(event))
+                    and (wanted is None or str(d.get("pilotId")) == wanted))  # fmt: skip
+
+        def village_of(event: CloudEvent) -> str | None:
+            codes = _pilot_villages(event)
+            return shown_village(codes, principal) if codes else None
 
         return await live_events(
             info.context,
@@ -186,7 +210,7 @@ class Subscription:
                 subject="demimas.pillars.pilot.>",
                 after=after,
                 matches=matches,
-                build=PilotProjectChange.of,
-                village_of=_village_of,
+                build=lambda cursor, event: PilotProjectChange.of(cursor, event, principal),
+                village_of=village_of,
             ),
         )
