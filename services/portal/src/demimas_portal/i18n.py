@@ -141,7 +141,11 @@ UI: dict[str, tuple[str, str]] = {
     "pilot.activity.people": ("Orang terjangkau", "People reached"),
     "pilot.no_activities": ("Belum ada kegiatan terkait.", "No linked activities yet."),
     "pilot.villages": ("Desa", "Villages"),
+    "pilots.more_villages": ("dan {n} desa lain", "and {n} more villages"),
     "pilot.village.lead": ("desa utama", "lead village"),
+    "pilot.village.activities": ("Kegiatan proyek di desa ini: {n}", "The pilot's activities held here: {n}"),
+    "pilot.milestone.village": ("Desa", "Village"),
+    "pilot.milestone.all_villages": ("Semua desa", "All villages"),
     "pilot.chart.title": ("Kemajuan sepuluh pilar di {village}", "Progress of the ten pillars in {village}"),
     "pilot.chart.summary": (
         "{served} dari 10 pilar terlayani ({coverage}%) antara {start} dan {end}.",

@@ -72,8 +72,10 @@ def pilot_node(**over: Any) -> dict[str, Any]:
         ],
         "activities": [{"id": "a1", "title": "Pelatihan", "occurredOn": "2026-02-02", "pillar": "REINTEGRATION",
                         "agency": "KEMENDES", "programme": None, "peopleReached": 7}],
-        "village": {"code": "16.06.01.2001", "name": "Lead", "regency": {"name": "Musi Banyuasin"},
-                    "province": {"name": "Sumatera Selatan"}, "pillarProgress": progress(REINTEGRATION=1)},
+        "villages": [{"villageCode": "16.06.01.2001", "lead": True, "activities": [{"id": "a1"}],
+                      "village": {"code": "16.06.01.2001", "name": "Lead", "regency": {"name": "Musi Banyuasin"},
+                                  "province": {"name": "Sumatera Selatan"}},
+                      "progress": progress(REINTEGRATION=1)}],
         **over,
     }  # fmt: skip
 
@@ -99,13 +101,26 @@ def test_the_pilot_view_labels_partners_and_activities() -> None:
     assert village.chart is not None
 
 
-def test_several_villages_lead_first() -> None:
-    """The hook for PilotProject.villages: when the answer lists villages, each gets its block, the lead first."""
-    other = {"code": "16.06.02.2002", "name": "Another", "pillarProgress": None}
-    lead = pilot_node()["village"]
-    view = pilot.shape(pilot_node(villages=[other, lead]), LABELS, None)
-    assert [(v.name, v.lead) for v in view.villages] == [("Lead", True), ("Another", False)]
+def test_several_villages_lead_first_with_their_activities_and_the_milestones_village() -> None:
+    """Each of PilotProject.villages gets its block, the lead first; a milestone names its village by name."""
+    other = {"villageCode": "16.06.02.2002", "lead": False, "activities": [], "progress": None,
+             "village": {"code": "16.06.02.2002", "name": "Another"}}  # fmt: skip
+    [lead] = pilot_node()["villages"]
+    milestones = [{"id": "m9", "title": "Posyandu", "dueDate": "2026-05-01", "responsibleAgency": "KEMENDES",
+                   "completedOn": None, "completedBy": None, "overdue": False,
+                   "villageCode": "16.06.02.2002"}]  # fmt: skip
+    view = pilot.shape(pilot_node(villages=[other, lead], milestones=milestones), LABELS, None)
+    assert [(v.name, v.lead, v.activities) for v in view.villages] == [("Lead", True, 1), ("Another", False, 0)]
     assert view.villages[1].chart is None
+    assert [m.village for m in view.milestones] == ["Another"]
+    assert [m.village for m in pilot.shape(pilot_node(), LABELS, None).milestones] == ["", "", "", ""]
+
+
+def test_a_village_the_gateway_refused_keeps_its_code() -> None:
+    """`village` null (refused or gone): the block is named by its code and the page still renders."""
+    entry = {"villageCode": "16.06.01.2001", "lead": True, "village": None, "progress": None, "activities": []}
+    [block] = pilot.shape(pilot_node(villages=[entry]), LABELS, None).villages
+    assert (block.code, block.name, block.chart) == ("16.06.01.2001", "16.06.01.2001", None)
 
 
 def test_overdue_rows_most_overdue_first() -> None:

@@ -94,3 +94,13 @@ def test_a_pilot_without_overdue_milestones_is_not_highlighted() -> None:
     [row] = shape(data, LABELS, Filters()).rows
     assert not row.is_overdue
     assert row.milestones_total == 0
+
+
+def test_a_row_takes_the_apis_overdue_count_and_counts_the_other_villages() -> None:
+    villages = [{"villageCode": "33.07.05.2001"}, {"villageCode": "33.07.05.2002"}, {"villageCode": "33.07.05.2003"}]
+    view = shape({"pilotProjects": {"edges": [{"node": node(overdueMilestones=3, villages=villages)}]}}, LABELS,
+                 Filters())  # fmt: skip
+    [row] = view.rows
+    assert (row.overdue, row.more_villages, row.is_overdue) == (3, 2, True)
+    [plain] = shape({"pilotProjects": {"edges": [{"node": node()}]}}, LABELS, Filters()).rows
+    assert (plain.overdue, plain.more_villages) == (1, 0)  # no count from the API: the milestones say one

@@ -1,5 +1,6 @@
 """`/pilots/{id}`: one pilot with its partners, milestones (and the complete action for the responsible agency),
-linked activities and its village's ten-pillar progress."""
+linked activities, and each of its villages (the lead first) with its ten-pillar progress and the pilot's activities
+held there. A regional agency gets only the villages of its region (the API cuts the list)."""
 
 from __future__ import annotations
 
@@ -22,8 +23,6 @@ __all__ = [
     "shape",
 ]
 
-# HOOK(villages): once PilotProject.villages exists, replace `village { ...Place }` below by
-# `villages { ...Place }` (keep `village`: the lead village) and `_villages` picks the list up unchanged.
 NEEDS = "pilot:read"
 """The grant the page reads with (named on the 403 page of an agency without it)."""
 
@@ -32,16 +31,17 @@ query PortalPilot($id: ID!) {
   pilotProject(id: $id) {
     id title villageCode coordinator status statusReason startDate
     partners { agency programme commitment }
-    milestones { id title dueDate responsibleAgency completedOn completedBy overdue }
+    milestones { id title dueDate responsibleAgency completedOn completedBy overdue villageCode }
     activities { id title occurredOn pillar agency programme peopleReached }
-    village { ...Place }
-  }
-}
-fragment Place on Village {
-  code name regency { name } province { name }
-  pillarProgress {
-    villageCode windowFrom windowTo pillarsServed coverage
-    pillars { pillar activities peopleReached served lastActivityOn }
+    villages {
+      villageCode lead
+      village { code name regency { name } province { name } }
+      progress {
+        villageCode windowFrom windowTo pillarsServed coverage
+        pillars { pillar activities peopleReached served lastActivityOn }
+      }
+      activities { id }
+    }
   }
 }
 """
@@ -72,6 +72,8 @@ class MilestoneRow:
     completed_on: str | None
     completed_by: str
     overdue: bool
+    village: str
+    """The village the milestone concerns (its name, else its code), or empty when it concerns the whole pilot."""
     can_complete: bool
     """The signed-in agency is the responsible one and the milestone is open: the page offers the complete form."""
 
@@ -94,6 +96,8 @@ class VillageBlock:
     place: str
     lead: bool
     chart: PillarChart | None
+    activities: int = 0
+    """How many of the pilot's linked activities were held in this village."""
 
 
 @dataclass(frozen=True)
@@ -116,24 +120,28 @@ class PilotView:
 
 
 def _villages(node: Mapping[str, Any], labels: Labels) -> list[VillageBlock]:
-    lead_code = node.get("villageCode")
-    listed = node.get("villages") or ([node["village"]] if node.get("village") else [])
+    """One block per `PilotProject.villages` entry, the lead first, then by name."""
     blocks = []
-    for v in listed:
+    for entry in node.get("villages") or []:
+        v = entry.get("village") or {}
+        code = str(entry.get("villageCode") or v.get("code") or "")
         place = ", ".join(x for x in ((v.get("regency") or {}).get("name"), (v.get("province") or {}).get("name")) if x)
         blocks.append(
             VillageBlock(
-                code=str(v.get("code", "")),
-                name=str(v.get("name", "")),
+                code=code,
+                name=str(v.get("name") or code),
                 place=place,
-                lead=v.get("code") == lead_code,
-                chart=pillar_chart(v.get("pillarProgress"), labels),
+                lead=bool(entry.get("lead")),
+                chart=pillar_chart(entry.get("progress"), labels),
+                activities=len(entry.get("activities") or []),
             )
         )
     return sorted(blocks, key=lambda b: (not b.lead, b.name))
 
 
 def shape(node: Mapping[str, Any], labels: Labels, agency: str | None) -> PilotView:
+    villages = _villages(node, labels)
+    names = {b.code: b.name for b in villages}
     milestones = [
         MilestoneRow(
             id=str(m["id"]),
@@ -144,6 +152,7 @@ def shape(node: Mapping[str, Any], labels: Labels, agency: str | None) -> PilotV
             completed_on=m.get("completedOn"),
             completed_by=labels.of("Agency", m.get("completedBy")),
             overdue=bool(m.get("overdue")),
+            village=names.get(m.get("villageCode") or "", m.get("villageCode") or ""),
             can_complete=agency is not None and m.get("responsibleAgency") == agency and not m.get("completedOn"),
         )
         for m in sorted(node.get("milestones") or [], key=lambda m: (m.get("dueDate", ""), m.get("title", "")))
@@ -177,5 +186,5 @@ def shape(node: Mapping[str, Any], labels: Labels, agency: str | None) -> PilotV
             )
             for a in node.get("activities") or []
         ],
-        villages=_villages(node, labels),
+        villages=villages,
     )

@@ -18,9 +18,6 @@ __all__ = ["NEEDS", "PAGE_SIZE", "QUERY", "Filters", "PilotRow", "PilotsView", "
 
 PAGE_SIZE = 25
 
-# HOOK(overdueMilestones, villages): when PilotProject.overdueMilestones and PilotProject.villages are in the API
-# schema, select them here (`overdueMilestones { id }`, `villages { code name }`) and `_row` uses them; until then
-# the row counts overdue milestones from `milestones { overdue }` and shows the lead village.
 NEEDS = "pilot:read"
 """The grant the page reads with (named on the 403 page of an agency without it)."""
 
@@ -34,6 +31,8 @@ query PortalPilots($filter: PilotFilter, $first: Int, $after: String) {
         village { code name regency { name } }
         partners { agency programme }
         milestones { id dueDate completedOn overdue }
+        overdueMilestones
+        villages { villageCode }
       }
     }
     pageInfo { hasNextPage endCursor }
@@ -113,6 +112,8 @@ class PilotRow:
     milestones_total: int
     milestones_done: int
     overdue: int
+    more_villages: int = 0
+    """The pilot's villages besides the one shown (the lead, or the first in the caller's region)."""
 
     @property
     def is_overdue(self) -> bool:
@@ -132,11 +133,11 @@ class PilotsView:
 
 def _row(node: Mapping[str, Any], labels: Labels) -> PilotRow:
     milestones = node.get("milestones") or []
-    # HOOK(overdueMilestones): `overdue = len(node["overdueMilestones"])` once the field exists
-    overdue = sum(1 for m in milestones if m.get("overdue"))
+    overdue = node.get("overdueMilestones")
+    if not isinstance(overdue, int):  # the field refused or absent: count what the milestones say
+        overdue = sum(1 for m in milestones if m.get("overdue"))
     village = node.get("village") or {}
     regency = (village.get("regency") or {}).get("name")
-    # HOOK(villages): `", ".join(v["name"] for v in node["villages"])` once pilots span several villages
     village_name = village.get("name") or node.get("villageCode", "")
     partners = []
     for p in node.get("partners") or []:
@@ -157,6 +158,7 @@ def _row(node: Mapping[str, Any], labels: Labels) -> PilotRow:
         milestones_total=len(milestones),
         milestones_done=sum(1 for m in milestones if m.get("completedOn")),
         overdue=overdue,
+        more_villages=max(0, len(node.get("villages") or []) - 1),
     )
 
 
