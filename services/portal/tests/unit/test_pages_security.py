@@ -192,3 +192,32 @@ async def test_without_the_devstack_keys_dev_sign_in_says_how_to_get_them() -> N
         assert response.status_code == 503
         assert "DEMIMAS_DEV_KEYS_DIR" in response.text
     await app.state.portal.gateway.close()
+
+
+async def test_a_page_that_fails_is_a_500_page_with_the_security_headers(tmp_path: Path) -> None:
+    """Attack: make a page fail (an answer the portal cannot shape). Starlette's outermost ServerErrorMiddleware sent
+    its bare 500 past every added middleware, so that response had no CSP, nosniff or frame headers."""
+    from demimas_portal.gateway import GatewayClient
+
+    def gateway(request: httpx.Request) -> httpx.Response:
+        if b"pilotProject(" in request.content:  # a shape the page does not expect
+            return httpx.Response(200, json={"data": {"pilotProject": {"id": "x", "villages": 5, "milestones": 5}}})
+        return httpx.Response(200, json={"data": {}})
+
+    settings = PortalSettings(environment="test", dev_keys_dir=tmp_path, portal_gateway_url="http://gw/graphql")
+    client = GatewayClient("http://gw/graphql")
+    client._http = httpx.AsyncClient(transport=httpx.MockTransport(gateway))
+    app = create_app(settings, gateway=client)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://portal") as http:
+        token = csrf_of((await http.get("/signin")).text)
+        await http.post("/signin", data={"csrf_token": token, "agency": "KEMENKO_POLKAM"})
+        response = await http.get("/pilots/x")
+    await client.close()
+    assert response.status_code == 500
+    assert response.headers["content-security-policy"] == CSP
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert 'data-testid="error-code">INTERNAL<' in response.text
+    assert "Traceback" not in response.text
+    assert "TypeError" not in response.text
