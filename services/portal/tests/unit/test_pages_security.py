@@ -212,7 +212,7 @@ async def test_a_page_that_fails_is_a_500_page_with_the_security_headers(tmp_pat
     async with httpx.AsyncClient(transport=transport, base_url="http://portal") as http:
         token = csrf_of((await http.get("/signin")).text)
         await http.post("/signin", data={"csrf_token": token, "agency": "KEMENKO_POLKAM"})
-        response = await http.get("/pilots/x")
+        response = await http.get("/pilots/0190c1d2-9a6b-7c2e-8f00-000000000001")
     await client.close()
     assert response.status_code == 500
     assert response.headers["content-security-policy"] == CSP
@@ -221,3 +221,44 @@ async def test_a_page_that_fails_is_a_500_page_with_the_security_headers(tmp_pat
     assert 'data-testid="error-code">INTERNAL<' in response.text
     assert "Traceback" not in response.text
     assert "TypeError" not in response.text
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/villages/16.06.13.2001%0A",  # `$` let a trailing newline through
+        "/villages/%D9%A1%D9%A6.%D9%A0%D9%A6.%D9%A1%D9%A3.%D9%A2%D9%A0%D9%A0%D9%A1",  # Arabic-Indic digits: `\d`
+        "/audit/traces/4bf92f3577b34da6a3ce929d0e0e4736%0A",
+        "/pilots/not-a-pilot",
+        "/pilots/" + "a" * 5000,
+        "/pilots/0190c1d2-9a6b-7c2e-8f00-000000000001%0A",
+    ],
+)
+async def test_a_malformed_path_parameter_is_a_404_page_that_never_reaches_the_gateway(
+    tmp_path: Path, path: str
+) -> None:
+    """Attack: path parameters the portal took for valid (a trailing newline, other scripts' digits) or never checked
+    (pilot ids) went to the gateway as they were. Each is a 404 page now, with no gateway request but the labels'."""
+    from demimas_portal.gateway import GatewayClient
+
+    asked: list[bytes] = []
+
+    def gateway(request: httpx.Request) -> httpx.Response:
+        asked.append(request.content)
+        return httpx.Response(200, json={"data": {}})
+
+    settings = PortalSettings(environment="test", dev_keys_dir=tmp_path, portal_gateway_url="http://gw/graphql")
+    client = GatewayClient("http://gw/graphql")
+    client._http = httpx.AsyncClient(transport=httpx.MockTransport(gateway))
+    app = create_app(settings, gateway=client)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal") as http:
+        token = csrf_of((await http.get("/signin")).text)
+        await http.post("/signin", data={"csrf_token": token, "agency": "AUDITOR"})
+        asked.clear()
+        response = await http.get(path)
+        posted = await http.post(f"{path}/milestones/m/complete", data={"csrf_token": csrf_of(response.text)})
+    await client.close()
+    assert response.status_code == 404
+    assert 'data-testid="error-code">HTTP_404<' in response.text
+    assert posted.status_code == 404
+    assert [body for body in asked if b"labels" not in body.lower()] == []
