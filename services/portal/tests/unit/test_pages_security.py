@@ -85,6 +85,10 @@ async def test_sign_in_needs_the_pre_session_csrf_token(client: httpx.AsyncClien
     assert "CSRF_FAILED" in refused.text
     refused = await client.post("/signin", data={"agency": "KEMENKO_POLKAM", "csrf_token": token + "0"})
     assert refused.status_code == 403
+    for path in ("/signin", "/signout", "/lang"):  # a non-ASCII token: the 403 page, not a 500
+        refused = await client.post(path, data={"agency": "KEMENKO_POLKAM", "lang": "en", "csrf_token": "\u00e9" * 64})
+        assert (refused.status_code, path) == (403, path)
+        assert 'data-testid="error-code">CSRF_FAILED' in refused.text
     accepted = await client.post("/signin", data={"agency": "KEMENKO_POLKAM", "csrf_token": token})
     assert accepted.status_code == 303
     assert accepted.headers["location"] == "/pilots"
