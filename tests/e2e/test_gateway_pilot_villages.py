@@ -239,3 +239,42 @@ async def test_a_regional_subscriber_follows_its_part_of_a_pilot_across_province
     assert not OF_33.search(str(mine)), mine
     elsewhere = await received(pillars_url, mint("BP3MI", region="35"), CHANGED, {"a": start}, 1.5)
     assert pid not in [e["pilotProjectId"] for e in elsewhere]
+
+
+COMPLETE = """mutation M($p: ID!, $m: ID!, $d: Date!) {
+  completeMilestone(pilotId: $p, milestoneId: $m, completedOn: $d) { id } }"""
+MILESTONES = """subscription($a: String) { pilotProjectChanged(after: $a) { kind pilotProjectId milestoneId } }"""
+
+
+async def test_a_milestone_of_another_province_reaches_no_regional_office_through_its_pilot(
+    endpoints: Endpoints, mint: Callable[..., str], stack: TestStack, pillars_url: str
+) -> None:
+    """Attack: BP3MI of 16 sees a pilot led in Sanga Desa (16) that also spans Sawangan (33); a milestone naming
+    Sawangan is hidden from it in `PilotProject.milestones`, yet its completion (milestone id, agency, dates) came to
+    it through pilotProjectChanged and the change feed. BP3MI of 33 receives it; BP3MI of 16 does not."""
+    start = await last_seq(stack)
+    polkam, kemendes = mint("KEMENKO_POLKAM"), mint("KEMENDES")
+    step = {"title": "Survey Sawangan", "dueDate": (TODAY + dt.timedelta(days=9)).isoformat(),
+            "responsibleAgency": "KEMENDES", "villageCode": SAWANGAN}  # fmt: skip
+    made = (await ok(endpoints, CREATE, {"in": pilot(AIR_BALUI, [SAWANGAN], milestones=[step])}, polkam))[
+        "createPilotProject"
+    ]
+    pid, [milestone] = made["id"], [m["id"] for m in made["milestones"]]
+    await ok(endpoints, "mutation S($p: ID!) { setPilotStatus(id: $p, status: ACTIVE) { status } }", {"p": pid}, polkam)
+    await ok(endpoints, COMPLETE, {"p": pid, "m": milestone, "d": TODAY.isoformat()}, kemendes)
+    south_sumatra, central_java = mint("BP3MI", region="16"), mint("BP3MI", region="33")
+
+    def kinds(found: list[Any]) -> list[tuple[str, Any]]:
+        return [(e["kind"], e["milestoneId"]) for e in found if e["pilotProjectId"] == pid]
+
+    assert kinds(await received(pillars_url, central_java, MILESTONES, {"a": start}, 2.0)) == [
+        ("CREATED", None), ("STATUS_CHANGED", None), ("MILESTONE_COMPLETED", milestone)
+    ]  # fmt: skip
+    assert kinds(await received(pillars_url, south_sumatra, MILESTONES, {"a": start}, 2.0)) == [
+        ("CREATED", None), ("STATUS_CHANGED", None)
+    ]  # fmt: skip
+    variables = {"after": str(start), "first": 1000, "types": ["demimas.pillars.pilot.*"]}
+    feed = (await ok(endpoints, CHANGES, variables, south_sumatra))["changes"]["edges"]
+    mine = [e["node"]["type"] for e in feed if e["node"]["data"].get("pilotId") == pid]
+    assert mine == ["demimas.pillars.pilot.created", "demimas.pillars.pilot.status_changed"]
+    assert milestone not in str(feed)

@@ -14,8 +14,9 @@ subject, time, datacontenttype, data; the caller adds `sequence`) or None when t
   `audit.*`, every `*.personal_data.accessed` and any type without a JSON Schema in the contract: never.
 - **Region**: `data.villageCode` must lie within the audience's region (regional tokens) and within `region_prefix`
   (the endpoint's or the request's filter); an event without a villageCode goes only to audiences without a region
-  and without a region filter. `feeds.endpoint.*` events concern the agency's own configuration, carry no place and
-  are exempt from the region rule.
+  and without a region filter. A pilot's milestone event that names the milestone's village
+  (`milestoneVillageCode`) needs that village inside too, as the API hides such a milestone. `feeds.endpoint.*`
+  events concern the agency's own configuration, carry no place and are exempt from the region rule.
 - **People**: a person's id (`personId`, `workerId(s)`, `familyMemberId(s)`) is left out unless the audience holds
   registry:read (a family member's: family:read too), as on every GraphQL path (docs/contracts.md#scopes).
 - **Data**: only the properties its JSON Schema names (recursively where the schema describes nested objects), so a
@@ -195,6 +196,11 @@ def project(event: dict[str, Any], audience: Audience, *, region_prefix: str | N
                 return None
         elif not (region_covers(audience.region, village) and region_covers(region_prefix, village)):
             return None
+        milestone_village = data.get("milestoneVillageCode")
+        if isinstance(milestone_village, str) and not (
+            region_covers(audience.region, milestone_village) and region_covers(region_prefix, milestone_village)
+        ):
+            return None  # a milestone of a village the audience does not see (as `PilotProject.milestones` hides it)
         if event_type.startswith("demimas.cases.") and not _sees_case(data, audience):
             return None
     out = {key: event[key] for key in _ENVELOPE if key in event}

@@ -335,3 +335,25 @@ def test_a_proposal_needs_a_designation_scope_as_the_proposal_type_does() -> Non
         assert project(event, audience("DISNAKER", "16.06")) is not None  # designation:propose, in its region
     designated = new_event("demimas.designation.village.designated", WORKER, {"villageCode": "16.06.13.2001"})
     assert project(designated.to_dict(), audience("KEMENDES")) is not None
+
+
+def test_a_milestone_of_another_region_is_not_delivered_through_its_pilots_lead() -> None:
+    """Attack: a regional office of the lead village's province subscribes to pilot events and learns of a milestone
+    completed in another province's village (its id, agency, dates), which `PilotProject.milestones` hides from it.
+    A milestone event that names its village goes only where that village is seen too, as the API shows the milestone
+    (feeds match pilot events by the lead as well, so the other province's office does not get it either)."""
+    pilot = str(uuid.uuid4())
+    data = {"pilotId": pilot, "milestoneId": str(uuid.uuid4()), "villageCode": "16.06.13.2002",
+            "villageCodes": ["16.06.13.2002", "33.07.01.2001"], "responsibleAgency": "KEMENDES",
+            "completedOn": "2026-12-01", "dueDate": "2026-12-10", "milestoneVillageCode": "33.07.01.2001"}  # fmt: skip
+    event = {**registered(), "type": "demimas.pillars.pilot.milestone_completed", "subject": pilot, "data": data}
+    assert project(event, audience("BP3MI", "16")) is None
+    assert project(event, audience("KP2MI"), region_prefix="16") is None
+    assert project(event, audience("BP3MI", "33")) is None
+    own = {**event, "data": {**data, "milestoneVillageCode": "16.06.13.2002"}}
+    inside = project(own, audience("BP3MI", "16"))
+    assert inside is not None
+    assert inside["data"]["milestoneId"] == data["milestoneId"]
+    national = project(event, audience("KP2MI"))
+    assert national is not None
+    assert national["data"]["milestoneVillageCode"] == "33.07.01.2001"

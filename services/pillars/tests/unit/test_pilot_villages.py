@@ -172,3 +172,27 @@ async def test_an_activity_of_any_of_the_pilots_villages_is_linked() -> None:
         await act(uow, principal("BNN"), link_activity, LinkActivity(p.id, elsewhere.id))
     assert refused.value.details["reason"] == "not_a_pilot_village"
     assert uow.pilots.links == {(p.id, in_second.id)}
+
+
+def test_a_milestone_event_reaches_only_callers_who_see_the_milestones_village() -> None:
+    """Attack: a regional office that sees a pilot through one of its villages subscribes to pilotProjectChanged and
+    learns of a milestone completed in another province's village (its id), which `PilotProject.milestones` hides
+    from it. The milestone's village decides; the pilot's other events still go to every village's region."""
+    from demimas_common.events.envelope import new_event
+    from demimas_pillars.entrypoints.graphql.subscriptions import pilot_event_visible
+
+    pilot_id = str(uuid.uuid4())
+    codes = ["16.06.13.2002", "33.07.01.2001", "16.07.05.2001"]
+    base = {"pilotId": pilot_id, "villageCode": codes[0], "villageCodes": codes}
+    completed = new_event("demimas.pillars.pilot.milestone_completed", pilot_id,
+                          {**base, "milestoneId": str(uuid.uuid4()), "milestoneVillageCode": codes[1]})  # fmt: skip
+    status = new_event("demimas.pillars.pilot.status_changed", pilot_id, {**base, "from": "PLANNED", "to": "ACTIVE"})
+    south_sumatra, central_java, national = principal("BP3MI", "16"), principal("BP3MI", "33"), principal("KP2MI")
+    assert not pilot_event_visible(completed, south_sumatra, None)
+    assert pilot_event_visible(completed, central_java, None)
+    assert pilot_event_visible(completed, national, None)
+    assert not pilot_event_visible(completed, national, "16")
+    assert pilot_event_visible(status, south_sumatra, None)
+    assert pilot_event_visible(status, central_java, "33.07")
+    unnamed = new_event("demimas.pillars.pilot.milestone_completed", pilot_id, {**base, "milestoneId": pilot_id})
+    assert pilot_event_visible(unnamed, central_java, None)  # a milestone of the pilot as a whole

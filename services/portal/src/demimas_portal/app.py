@@ -24,7 +24,7 @@ from demimas_common.telemetry import configure_tracing, instrument_app
 from demimas_portal.csrf import CSRFFailed
 from demimas_portal.gateway import AccessDenied, GatewayClient, GatewayFailed, SignInAgain
 from demimas_portal.routes import audit, auth, pages, village
-from demimas_portal.security import SecurityHeaders
+from demimas_portal.security import SecurityHeaders, with_security_headers
 from demimas_portal.settings import PortalSettings
 from demimas_portal.signin import DevSignIn, OidcClient
 from demimas_portal.web import NotSignedIn, Page, Portal
@@ -136,6 +136,19 @@ def _error_pages(app: FastAPI, portal: Portal) -> None:
             status = 400 if first.code in ("BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED") else 502
             message, code = page.t("error.gateway", code=first.code, message=first.message), first.code
         return await page.render("error.html", status=status, code=code, message=message)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        """A fault of the portal's own (an answer it could not shape): an error page with the code INTERNAL and the
+        security headers, nothing of the exception shown (Starlette logs it after this handler)."""
+        try:
+            page = _page_of(request, portal)
+            response: Response = await page.render(
+                "error.html", status=500, code="INTERNAL", message=page.t("error.internal")
+            )
+        except Exception:  # the page itself cannot be made: a plain answer, still with the headers
+            response = Response("Internal Server Error (INTERNAL)", status_code=500, media_type="text/plain")
+        return with_security_headers(response)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -27,4 +27,5 @@ def csrf_token(secret: str) -> str:
 
 
 def csrf_valid(secret: str, submitted: str | None) -> bool:
-    return bool(submitted) and hmac.compare_digest(csrf_token(secret), submitted or "")
+    """Compared as bytes: `compare_digest` of two str raises TypeError on non-ASCII input (a 500, not a refusal)."""
+    return bool(submitted) and hmac.compare_digest(csrf_token(secret).encode(), (submitted or "").encode())

@@ -79,6 +79,10 @@ UI: dict[str, tuple[str, str]] = {
         "The agency {agency} is not allowed: {message}",
     ),
     "error.not_found": ("Tidak ditemukan.", "Not found."),
+    "error.internal": (
+        "Halaman ini gagal dibuat. Kesalahan sudah dicatat; coba lagi nanti.",
+        "This page could not be made. The fault has been logged; try again later.",
+    ),
     "error.unavailable": (
         "Gateway tidak dapat dihubungi. Coba lagi sebentar lagi.",
         "The gateway cannot be reached. Try again in a moment.",

@@ -4,9 +4,10 @@ sniffing, and referrers only within the portal."""
 
 from __future__ import annotations
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["CSP", "SECURITY_HEADERS", "SecurityHeaders"]
+__all__ = ["CSP", "SECURITY_HEADERS", "SecurityHeaders", "with_security_headers"]
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
@@ -19,6 +20,14 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-frame-options", b"DENY"),
     (b"cross-origin-opener-policy", b"same-origin"),
 )
+
+
+def with_security_headers(response: Response) -> Response:
+    """The headers set on a response directly: for the 500 page, which Starlette's outermost ServerErrorMiddleware
+    sends past every added middleware (`SecurityHeaders` included)."""
+    for name, value in SECURITY_HEADERS:
+        response.headers[name.decode()] = value.decode()
+    return response
 
 
 class SecurityHeaders:

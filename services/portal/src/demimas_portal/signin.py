@@ -193,7 +193,8 @@ class OidcClient:
         return claims
 
     async def finish(self, *, code: str, state: str, remembered: dict[str, str]) -> Identity:
-        if not remembered or not secrets.compare_digest(state, remembered.get("state", "")):
+        # compared as bytes: compare_digest of str raises TypeError on a non-ASCII state (a 500, not a refusal)
+        if not remembered or not secrets.compare_digest(state.encode(), remembered.get("state", "").encode()):
             raise OidcError("the callback's state is not this browser's sign-in")
         document = await self.discovery()
         form = {

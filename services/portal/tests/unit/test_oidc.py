@@ -110,6 +110,8 @@ async def test_another_state_is_refused() -> None:
     url, remember = await oidc.authorization_url()
     with pytest.raises(OidcError, match="state"):
         await oidc.finish(code=issuer.authorize(url), state="forged", remembered=remember)
+    with pytest.raises(OidcError, match="state"):  # non-ASCII: compare_digest of str raised TypeError (a 500 page)
+        await oidc.finish(code=issuer.authorize(url), state="s\u00e9" + remember["state"][2:], remembered=remember)
     with pytest.raises(OidcError, match="state"):
         await oidc.finish(code=issuer.authorize(url), state=remember["state"], remembered={})
     await oidc.http.aclose()

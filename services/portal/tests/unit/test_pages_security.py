@@ -85,6 +85,10 @@ async def test_sign_in_needs_the_pre_session_csrf_token(client: httpx.AsyncClien
     assert "CSRF_FAILED" in refused.text
     refused = await client.post("/signin", data={"agency": "KEMENKO_POLKAM", "csrf_token": token + "0"})
     assert refused.status_code == 403
+    for path in ("/signin", "/signout", "/lang"):  # a non-ASCII token: the 403 page, not a 500
+        refused = await client.post(path, data={"agency": "KEMENKO_POLKAM", "lang": "en", "csrf_token": "\u00e9" * 64})
+        assert (refused.status_code, path) == (403, path)
+        assert 'data-testid="error-code">CSRF_FAILED' in refused.text
     accepted = await client.post("/signin", data={"agency": "KEMENKO_POLKAM", "csrf_token": token})
     assert accepted.status_code == 303
     assert accepted.headers["location"] == "/pilots"
@@ -192,3 +196,73 @@ async def test_without_the_devstack_keys_dev_sign_in_says_how_to_get_them() -> N
         assert response.status_code == 503
         assert "DEMIMAS_DEV_KEYS_DIR" in response.text
     await app.state.portal.gateway.close()
+
+
+async def test_a_page_that_fails_is_a_500_page_with_the_security_headers(tmp_path: Path) -> None:
+    """Attack: make a page fail (an answer the portal cannot shape). Starlette's outermost ServerErrorMiddleware sent
+    its bare 500 past every added middleware, so that response had no CSP, nosniff or frame headers."""
+    from demimas_portal.gateway import GatewayClient
+
+    def gateway(request: httpx.Request) -> httpx.Response:
+        if b"pilotProject(" in request.content:  # a shape the page does not expect
+            return httpx.Response(200, json={"data": {"pilotProject": {"id": "x", "villages": 5, "milestones": 5}}})
+        return httpx.Response(200, json={"data": {}})
+
+    settings = PortalSettings(environment="test", dev_keys_dir=tmp_path, portal_gateway_url="http://gw/graphql")
+    client = GatewayClient("http://gw/graphql")
+    client._http = httpx.AsyncClient(transport=httpx.MockTransport(gateway))
+    app = create_app(settings, gateway=client)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://portal") as http:
+        token = csrf_of((await http.get("/signin")).text)
+        await http.post("/signin", data={"csrf_token": token, "agency": "KEMENKO_POLKAM"})
+        response = await http.get("/pilots/0190c1d2-9a6b-7c2e-8f00-000000000001")
+    await client.close()
+    assert response.status_code == 500
+    assert response.headers["content-security-policy"] == CSP
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert 'data-testid="error-code">INTERNAL<' in response.text
+    assert "Traceback" not in response.text
+    assert "TypeError" not in response.text
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/villages/16.06.13.2001%0A",  # `$` let a trailing newline through
+        "/villages/%D9%A1%D9%A6.%D9%A0%D9%A6.%D9%A1%D9%A3.%D9%A2%D9%A0%D9%A0%D9%A1",  # Arabic-Indic digits: `\d`
+        "/audit/traces/4bf92f3577b34da6a3ce929d0e0e4736%0A",
+        "/pilots/not-a-pilot",
+        "/pilots/" + "a" * 5000,
+        "/pilots/0190c1d2-9a6b-7c2e-8f00-000000000001%0A",
+    ],
+)
+async def test_a_malformed_path_parameter_is_a_404_page_that_never_reaches_the_gateway(
+    tmp_path: Path, path: str
+) -> None:
+    """Attack: path parameters the portal took for valid (a trailing newline, other scripts' digits) or never checked
+    (pilot ids) went to the gateway as they were. Each is a 404 page now, with no gateway request but the labels'."""
+    from demimas_portal.gateway import GatewayClient
+
+    asked: list[bytes] = []
+
+    def gateway(request: httpx.Request) -> httpx.Response:
+        asked.append(request.content)
+        return httpx.Response(200, json={"data": {}})
+
+    settings = PortalSettings(environment="test", dev_keys_dir=tmp_path, portal_gateway_url="http://gw/graphql")
+    client = GatewayClient("http://gw/graphql")
+    client._http = httpx.AsyncClient(transport=httpx.MockTransport(gateway))
+    app = create_app(settings, gateway=client)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal") as http:
+        token = csrf_of((await http.get("/signin")).text)
+        await http.post("/signin", data={"csrf_token": token, "agency": "AUDITOR"})
+        asked.clear()
+        response = await http.get(path)
+        posted = await http.post(f"{path}/milestones/m/complete", data={"csrf_token": csrf_of(response.text)})
+    await client.close()
+    assert response.status_code == 404
+    assert 'data-testid="error-code">HTTP_404<' in response.text
+    assert posted.status_code == 404
+    assert [body for body in asked if b"labels" not in body.lower()] == []

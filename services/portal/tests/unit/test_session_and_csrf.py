@@ -63,4 +63,6 @@ def test_csrf_tokens_belong_to_their_session() -> None:
     assert not csrf_valid(a.csrf_secret, csrf_token(b.csrf_secret))
     assert not csrf_valid(a.csrf_secret, None)
     assert not csrf_valid(a.csrf_secret, "")
+    # attack: a non-ASCII form token made hmac.compare_digest raise TypeError, a 500 page instead of CSRF_FAILED
+    assert not csrf_valid(a.csrf_secret, "\u00e9" * 64)
     assert a.csrf_secret not in csrf_token(a.csrf_secret)  # the page shows a derived token, never the secret

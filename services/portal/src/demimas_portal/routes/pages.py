@@ -15,6 +15,7 @@ from demimas_portal.gateway import AccessDenied, GatewayError, GatewayFailed
 from demimas_portal.views import overdue as overdue_view
 from demimas_portal.views import pilot as pilot_view
 from demimas_portal.views import pilots as pilots_view
+from demimas_portal.views.enums import valid_id
 from demimas_portal.web import Page, Portal
 
 __all__ = ["router"]
@@ -39,6 +40,8 @@ async def pilots(request: Request) -> Response:
 @router.get("/pilots/{pilot_id}")
 async def pilot(request: Request, pilot_id: str) -> Response:
     page = await _portal(request).page(request)
+    if not valid_id(pilot_id):  # no pilot has such an id: 404 without asking the gateway
+        raise HTTPException(status_code=404)
     result = await page.gateway(pilot_view.QUERY, {"id": pilot_id}, needs=pilot_view.NEEDS)
     node = result.data.get("pilotProject")
     if node is None:
@@ -52,6 +55,8 @@ async def complete_milestone(request: Request, pilot_id: str, milestone_id: str)
     """POST/redirect/GET: the outcome is a flash message on the pilot's page, in the session's language."""
     page = await _portal(request).page(request)
     await page.form()
+    if not (valid_id(pilot_id) and valid_id(milestone_id)):  # nothing to complete, nor a pilot page to go back to
+        raise HTTPException(status_code=404)
     variables = {"pilotId": pilot_id, "milestoneId": milestone_id, "completedOn": dt.date.today().isoformat()}
     try:
         result = await page.gateway(pilot_view.COMPLETE, variables, needs="pilot:write")

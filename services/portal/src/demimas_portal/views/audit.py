@@ -74,8 +74,8 @@ query PortalAuditChain {
 }
 """
 
-_TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
-_VILLAGE = re.compile(r"^\d{2}\.\d{2}\.\d{2}\.\d{4}$")
+_TRACE_ID = re.compile(r"\A[0-9a-f]{32}\Z")
+_VILLAGE = re.compile(r"\A[0-9]{2}\.[0-9]{2}\.[0-9]{2}\.[0-9]{4}\Z")
 
 
 def valid_trace_id(value: str) -> bool:

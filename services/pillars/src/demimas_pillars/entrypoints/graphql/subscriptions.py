@@ -29,7 +29,7 @@ from demimas_pillars.entrypoints.graphql.context import PillarsContext
 from demimas_pillars.entrypoints.graphql.enums import AgencyEnum, ServicePillarEnum
 from demimas_pillars.entrypoints.graphql.graph import Activity, PilotProject, Village
 
-__all__ = ["ActivityRecorded", "PilotProjectChange", "Subscription"]
+__all__ = ["ActivityRecorded", "PilotProjectChange", "Subscription", "pilot_event_villages", "pilot_event_visible"]
 
 Ctx = Info[PillarsContext, None]
 
@@ -49,6 +49,20 @@ def _pilot_villages(event: CloudEvent) -> list[str]:
     d = event.data
     codes = [str(d["villageCode"])] if d.get("villageCode") is not None else []
     return codes + [str(c) for c in d.get("villageCodes") or () if str(c) not in codes]
+
+
+def pilot_event_villages(event: CloudEvent) -> list[str]:
+    """The villages that decide who receives a pilot event: a milestone's event that names the milestone's village
+    (`milestoneVillageCode`) is of that village alone, as `PilotProject.milestones` shows the milestone only where its
+    village is seen; any other pilot event is of every village of the pilot."""
+    milestone_village = event.data.get("milestoneVillageCode")
+    return [str(milestone_village)] if milestone_village is not None else _pilot_villages(event)
+
+
+def pilot_event_visible(event: CloudEvent, principal: Principal, prefix: str | None) -> bool:
+    """Whether a caller (its region, and its `regionPrefix`) receives a pilot event: one of its deciding villages
+    inside both."""
+    return any(_inside(prefix, c) and principal.covers(c) for c in pilot_event_villages(event))
 
 
 @strawberry.input(description="Which recorded activities to receive (all optional; the caller's region applies).")
@@ -197,11 +211,10 @@ class Subscription:
 
         def matches(event: CloudEvent) -> bool:  # a pilot is in a region when any of its villages is
             d = event.data
-            return (any(_inside(prefix, c) and principal.covers(c) for c in _pilot_villages(event))
-                    and (wanted is None or str(d.get("pilotId")) == wanted))  # fmt: skip
+            return pilot_event_visible(event, principal, prefix) and (wanted is None or str(d.get("pilotId")) == wanted)
 
         def village_of(event: CloudEvent) -> str | None:
-            codes = _pilot_villages(event)
+            codes = pilot_event_villages(event)
             return shown_village(codes, principal) if codes else None
 
         return await live_events(
