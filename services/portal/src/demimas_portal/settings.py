@@ -97,6 +97,11 @@ class PortalSettings(CommonSettings):
             if missing:
                 raise ValueError(f"the portal in production needs {', '.join(missing)}")
             assert self.portal_session_key is not None
-            if len(self.portal_session_key.get_secret_value()) < 32:
+            key = self.portal_session_key.get_secret_value()
+            if len(key) < 32:
                 raise ValueError("DEMIMAS_PORTAL_SESSION_KEY must be at least 32 characters")
+            if "CHANGE_ME" in key:  # the manifests' placeholder is public: a cookie sealed with it is anyone's to read
+                raise ValueError(
+                    "DEMIMAS_PORTAL_SESSION_KEY is still the manifests' CHANGE_ME placeholder: set a random key"
+                )
         return self

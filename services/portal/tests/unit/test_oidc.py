@@ -137,3 +137,18 @@ async def test_a_wrong_verifier_nonce_audience_or_key_is_refused() -> None:
     with pytest.raises(OidcError, match="does not verify"):
         await oidc.finish(code=issuer.authorize(url), state=remember["state"], remembered=remember)
     await oidc.http.aclose()
+
+
+@pytest.mark.parametrize(
+    ("key", "says"),
+    [("short", "at least 32 characters"), ("CHANGE_ME: 32+ random characters, e.g. openssl rand", "placeholder")],
+)
+def test_production_refuses_a_short_or_placeholder_session_key(key: str, says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        PortalSettings(
+            environment="production",
+            portal_session_key=key,
+            portal_oidc_issuer=ISSUER,
+            portal_oidc_client_id="portal",
+            portal_oidc_redirect_url="https://portal.example/auth/callback",
+        )
