@@ -100,10 +100,11 @@ def test_the_pilot_view_labels_partners_and_activities() -> None:
 
 
 def test_several_villages_lead_first() -> None:
-    """The hook for PilotProject.villages: when the answer lists villages, each gets its block, the lead first."""
+    """PilotProject.villages ({lead, village}): each village gets its block, the lead first."""
     other = {"code": "16.06.02.2002", "name": "Another", "pillarProgress": None}
     lead = pilot_node()["village"]
-    view = pilot.shape(pilot_node(villages=[other, lead]), LABELS, None)
+    listed = [{"lead": False, "village": other}, {"lead": True, "village": lead}]
+    view = pilot.shape(pilot_node(villages=listed), LABELS, None)
     assert [(v.name, v.lead) for v in view.villages] == [("Lead", True), ("Another", False)]
     assert view.villages[1].chart is None
 

@@ -22,8 +22,6 @@ __all__ = [
     "shape",
 ]
 
-# HOOK(villages): once PilotProject.villages exists, replace `village { ...Place }` below by
-# `villages { ...Place }` (keep `village`: the lead village) and `_villages` picks the list up unchanged.
 NEEDS = "pilot:read"
 """The grant the page reads with (named on the 403 page of an agency without it)."""
 
@@ -35,6 +33,7 @@ query PortalPilot($id: ID!) {
     milestones { id title dueDate responsibleAgency completedOn completedBy overdue }
     activities { id title occurredOn pillar agency programme peopleReached }
     village { ...Place }
+    villages { lead village { ...Place } }
   }
 }
 fragment Place on Village {
@@ -117,7 +116,9 @@ class PilotView:
 
 def _villages(node: Mapping[str, Any], labels: Labels) -> list[VillageBlock]:
     lead_code = node.get("villageCode")
-    listed = node.get("villages") or ([node["village"]] if node.get("village") else [])
+    # `villages` ({lead, village}, the lead first) when the API gave them, else the lead `village` alone
+    listed = [v["village"] for v in node.get("villages") or () if isinstance(v, Mapping) and v.get("village")]
+    listed = listed or ([node["village"]] if node.get("village") else [])
     blocks = []
     for v in listed:
         place = ", ".join(x for x in ((v.get("regency") or {}).get("name"), (v.get("province") or {}).get("name")) if x)
