@@ -192,3 +192,20 @@ async def test_without_the_devstack_keys_dev_sign_in_says_how_to_get_them() -> N
         assert response.status_code == 503
         assert "DEMIMAS_DEV_KEYS_DIR" in response.text
     await app.state.portal.gateway.close()
+
+
+async def test_a_refused_request_without_the_cookie_sets_none(client: httpx.AsyncClient) -> None:
+    """Another site's form posted at the portal arrives without the session cookie (SameSite=Lax): the refusal must
+    not set a fresh empty session, which would replace the person's own and sign them out."""
+    for path, status in [("/pilots/p1/milestones/m1/complete", 303), ("/signout", 403), ("/lang", 403),
+                         ("/signin", 403)]:  # fmt: skip
+        response = await client.post(path, data={"lang": "en"})
+        assert response.status_code == status, path
+        assert "set-cookie" not in response.headers, path
+        assert not client.cookies
+    first = await client.get("/pilots")  # a first visit (a GET) still gets its session on the way to sign in
+    assert first.status_code == 303
+    assert COOKIE_NAME in first.headers["set-cookie"]
+    kept = await client.post("/signout", data={})  # with the cookie, the refusal page keeps the session going
+    assert kept.status_code == 403
+    assert COOKIE_NAME in kept.headers["set-cookie"]
