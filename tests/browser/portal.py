@@ -21,7 +21,7 @@ from demimas_portal.app import create_app
 from demimas_portal.settings import PortalSettings
 from tests.conftest import AUDIENCE, ISSUER
 
-from .support import PageProblems, assert_accessible, screenshot, served, settle
+from .support import PageProblems, assert_accessible, screenshot, screenshots_dir, served, settle
 
 VIEWPORT = {"width": 1280, "height": 800}
 TIMEOUT_MS = 20_000  # a page over the gateway and five subgraphs on a loaded 2-core machine
@@ -63,12 +63,16 @@ class Person:
 
     async def checked(self, name: str | None = None) -> None:
         """The page as it is now passes axe-core (WCAG 2.1 AA), logged no console error and violated no CSP; with a
-        name, its screenshot is kept as an artifact."""
+        name, its screenshots are kept as artifacts: the whole page (`<name>.png`) and what the 1280x800 window
+        shows (`viewport/<name>.png`, the size docs/screenshots keeps)."""
         await assert_accessible(self.page)
         await settle(self.page)
         self.problems.assert_clean()
         if name:
             await screenshot(self.page, name)
+            viewport = screenshots_dir() / "viewport" / f"{name}.png"
+            viewport.parent.mkdir(parents=True, exist_ok=True)
+            await self.page.screenshot(path=str(viewport), full_page=False)
 
 
 @contextlib.asynccontextmanager

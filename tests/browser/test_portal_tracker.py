@@ -123,6 +123,10 @@ async def test_kemenko_polkam_finds_the_musi_banyuasin_pilot_and_opens_it(
             await expect(chart).to_have_attribute("role", "img")
             await expect(chart.locator("g[data-pillar]")).to_have_count(10)  # the ten pillars
         await who.checked("pilot")
+        await page.get_by_test_id("pilot-village").first.scroll_into_view_if_needed()
+        await page.evaluate("() => window.scrollBy(0, -16)")
+        await who.checked("pilot-villages")  # its window shows the lead village's chart
+        await page.evaluate("() => window.scrollTo(0, 0)")
 
         # the keyboard: the skip link is the first stop and takes focus to the main content
         first = await tab_order(page, 1)
