@@ -25,6 +25,7 @@ from demimas_portal.csrf import CSRFFailed
 from demimas_portal.gateway import AccessDenied, GatewayClient, GatewayFailed, SignInAgain
 from demimas_portal.routes import audit, auth, pages, village
 from demimas_portal.security import SecurityHeaders, with_security_headers
+from demimas_portal.session import COOKIE_NAME
 from demimas_portal.settings import PortalSettings
 from demimas_portal.signin import DevSignIn, OidcClient
 from demimas_portal.web import NotSignedIn, Page, Portal
@@ -84,6 +85,16 @@ def _page_of(request: Request, portal: Portal) -> Page:
     return page if isinstance(page, Page) else Page(portal, request, portal.session_of(request))
 
 
+def _no_fresh_cookie(request: Request, response: Response) -> Response:
+    """Refusing a POST that came without the session cookie sets none. Such a request is typically another site's
+    form posted at the portal (SameSite=Lax keeps the cookie home, but the browser would store what the answer
+    sets): a fresh, empty session would replace the person's own and sign them out from another site. (A GET
+    without the cookie is a first visit: its session starts on the way to /signin, as before.)"""
+    if request.method != "GET" and COOKIE_NAME not in request.cookies:
+        del response.headers["set-cookie"]
+    return response
+
+
 def _error_pages(app: FastAPI, portal: Portal) -> None:
     """The errors of a page as pages: in the session's language, with their stable code."""
 
@@ -92,7 +103,7 @@ def _error_pages(app: FastAPI, portal: Portal) -> None:
         page = _page_of(request, portal)
         if exc.flash:
             page.flash(exc.flash, "warning")
-        return page.redirect("/signin")
+        return _no_fresh_cookie(request, page.redirect("/signin"))
 
     @app.exception_handler(SignInAgain)
     async def sign_in_again(request: Request, exc: SignInAgain) -> Response:
@@ -104,7 +115,8 @@ def _error_pages(app: FastAPI, portal: Portal) -> None:
     @app.exception_handler(CSRFFailed)
     async def csrf_failed(request: Request, exc: CSRFFailed) -> Response:
         page = _page_of(request, portal)
-        return await page.render("error.html", status=403, code=CSRFFailed.code, message=page.t("error.csrf"))
+        refused = await page.render("error.html", status=403, code=CSRFFailed.code, message=page.t("error.csrf"))
+        return _no_fresh_cookie(request, refused)
 
     @app.exception_handler(AccessDenied)
     async def access_denied(request: Request, exc: AccessDenied) -> Response:

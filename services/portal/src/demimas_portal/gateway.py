@@ -14,6 +14,7 @@ gateway and subgraph spans join its trace. GraphQL errors become exceptions a pa
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,7 @@ __all__ = [
     "GatewayResult",
     "SignInAgain",
     "error_from_json",
+    "trace_id_of",
 ]
 
 log = logging.getLogger("demimas.portal.gateway")
@@ -93,12 +95,32 @@ class GatewayFailed(Exception):
 class GatewayResult:
     data: dict[str, Any]
     errors: list[GatewayError]
+    trace_id: str | None = None
+    """The request's trace at the gateway (`extensions.traceId`, else the `traceresponse` header): the reference a
+    person hands an auditor, who opens it as `auditTrace(traceId)` (/audit/traces/{trace_id})."""
 
     def errors_with(self, code: str) -> list[GatewayError]:
         return [e for e in self.errors if e.code == code]
 
 
-def check(payload: dict[str, Any], *, status: int = 200) -> GatewayResult:
+_TRACE_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def trace_id_of(payload: dict[str, Any], traceresponse: str | None = None) -> str | None:
+    """The gateway's trace id of a request: the body's `extensions.traceId`, else the trace field of a
+    `traceresponse` header (`00-<trace-id>-<span-id>-<flags>`); None when neither holds 32 lowercase hex digits."""
+    extensions = payload.get("extensions")
+    candidates = [extensions.get("traceId") if isinstance(extensions, dict) else None]
+    if traceresponse:
+        parts = traceresponse.strip().split("-")
+        candidates.append(parts[1] if len(parts) == 4 else None)
+    for candidate in candidates:
+        if isinstance(candidate, str) and _TRACE_ID.fullmatch(candidate) and candidate != "0" * 32:
+            return candidate
+    return None
+
+
+def check(payload: dict[str, Any], *, status: int = 200, traceresponse: str | None = None) -> GatewayResult:
     """A gateway answer as a page sees it (raising as the module says); pure, so it is unit-tested on its own."""
     errors = [error_from_json(e) for e in payload.get("errors") or () if isinstance(e, dict)]
     if status == 401 or any(e.code == "UNAUTHENTICATED" for e in errors):
@@ -111,7 +133,7 @@ def check(payload: dict[str, Any], *, status: int = 200) -> GatewayResult:
         if not errors:
             errors = [GatewayError("UNAVAILABLE", f"the gateway answered HTTP {status} without data")]
         raise GatewayFailed(errors)
-    return GatewayResult(data=data, errors=errors)
+    return GatewayResult(data=data, errors=errors, trace_id=trace_id_of(payload, traceresponse))
 
 
 class GatewayClient:
@@ -146,7 +168,7 @@ class GatewayClient:
             payload = {}
         if not isinstance(payload, dict):
             payload = {}
-        return check(payload, status=response.status_code)
+        return check(payload, status=response.status_code, traceresponse=response.headers.get("traceresponse"))
 
     async def ping(self) -> None:
         """For /readyz: the gateway's own /healthz answers 200."""

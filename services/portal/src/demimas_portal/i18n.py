@@ -166,6 +166,10 @@ UI: dict[str, tuple[str, str]] = {
     "no": ("tidak", "no"),
     # completing a milestone (flash messages)
     "milestone.completed": ("Tahapan ditandai selesai.", "Milestone marked completed."),
+    "milestone.completed.reference": (
+        "Tahapan ditandai selesai. Referensi untuk auditor: {trace}",
+        "Milestone marked completed. Reference for an auditor: {trace}",
+    ),
     "milestone.refused": (
         "Tahapan tidak dapat diselesaikan ({code}): {message}",
         "The milestone could not be completed ({code}): {message}",

@@ -266,3 +266,20 @@ async def test_a_malformed_path_parameter_is_a_404_page_that_never_reaches_the_g
     assert 'data-testid="error-code">HTTP_404<' in response.text
     assert posted.status_code == 404
     assert [body for body in asked if b"labels" not in body.lower()] == []
+
+
+async def test_a_refused_request_without_the_cookie_sets_none(client: httpx.AsyncClient) -> None:
+    """Another site's form posted at the portal arrives without the session cookie (SameSite=Lax): the refusal must
+    not set a fresh empty session, which would replace the person's own and sign them out."""
+    for path, status in [("/pilots/p1/milestones/m1/complete", 303), ("/signout", 403), ("/lang", 403),
+                         ("/signin", 403)]:  # fmt: skip
+        response = await client.post(path, data={"lang": "en"})
+        assert response.status_code == status, path
+        assert "set-cookie" not in response.headers, path
+        assert not client.cookies
+    first = await client.get("/pilots")  # a first visit (a GET) still gets its session on the way to sign in
+    assert first.status_code == 303
+    assert COOKIE_NAME in first.headers["set-cookie"]
+    kept = await client.post("/signout", data={})  # with the cookie, the refusal page keeps the session going
+    assert kept.status_code == 403
+    assert COOKIE_NAME in kept.headers["set-cookie"]

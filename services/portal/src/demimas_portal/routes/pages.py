@@ -69,6 +69,8 @@ async def complete_milestone(request: Request, pilot_id: str, milestone_id: str)
         if result.errors or not result.data.get("completeMilestone"):
             first = result.errors[0] if result.errors else None
             _flash_refusal(page, first.code if first else "NOT_FOUND", first.message if first else "")
+        elif result.trace_id:  # the reference an auditor opens the completion's trace with (/audit/traces/{id})
+            page.flash("milestone.completed.reference", "success", trace=result.trace_id)
         else:
             page.flash("milestone.completed", "success")
     return page.redirect(f"/pilots/{pilot_id}#milestones")
