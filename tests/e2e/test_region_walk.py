@@ -2,10 +2,10 @@
 caller's region is invisible however it is reached (root field, nested field, `_entities`).
 
 The test makes a small world in two provinces: "here" (16, Musi Banyuasin) where the regional callers work, and
-"there" (33, Wonosobo) with a worker and family, a designation, proposals, an activity, a pilot with milestones and an
-enrolment, a protection case about the worker and the child (triaged, referred to KEMENPPPA and to a legal aid
-organisation serving the province, with a note), and one link across: people of "there" took part in an activity
-"here". Then every root query field of the
+"there" (33, Wonosobo) with a worker and family, a designation, proposals, an activity, a pilot with milestones, an
+enrolment, a thematic status (DRPPA), a protection case about the worker and the child (triaged, referred to
+KEMENPPPA and to a legal aid organisation serving the province, with a note), and one link across: people of "there"
+took part in an activity "here". Then every root query field of the
 gateway's API schema, and of each subgraph's own schema plus `_entities` of each of its entity types, is asked
 (schema_walk.py) for everything below it, with arguments pointing at "there" and with none, by a BP3MI token of
 province 16 and a DISNAKER token of regency 16.06, with a purpose so that personal fields answer too. No string of
@@ -172,6 +172,10 @@ async def _populate(http: httpx.AsyncClient, mint: Callable[..., str], village: 
               {"p": created["id"]}, polkam)  # fmt: skip
     enrol = "mutation E($p: ID!) { enrol(personId: $p, programme: ENTREPRENEURSHIP) { id } }"
     ids["Enrolment"] = [(await _do(http, enrol, {"p": worker}, kp2mi))["enrol"]["id"]]
+    thematic = {"villageCode": village, "programme": "DRPPA", "since": (TODAY - dt.timedelta(days=40)).isoformat(),
+                "reference": f"SK walk {serial}/2026"}  # fmt: skip
+    status = "mutation T($in: ThematicStatusInput!) { setThematicStatus(input: $in) { id } }"
+    ids["ThematicStatus"] = [(await _do(http, status, {"in": thematic}, mint("KEMENPPPA")))["setThematicStatus"]["id"]]
     return ids
 
 

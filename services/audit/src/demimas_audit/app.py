@@ -31,7 +31,7 @@ def create_app(settings: AuditSettings | None = None) -> FastAPI:
         assert r.settings.nats_url is not None
         return ServiceParts(
             schema=schema,
-            context=partial(AuditContext, gateway_url=r.settings.gateway_url),
+            context=partial(AuditContext, gateway_url=r.settings.gateway_url, public_key=key.public_key()),
             unit_of_work=AuditUnitOfWork,
             relay=False,
             live_subject="demimas.>",  # auditEventAppended

@@ -19,6 +19,7 @@ from demimas_audit.adapters.queries import verify_range
 from demimas_audit.adapters.tables import records
 from demimas_audit.adapters.unit_of_work import AuditUnitOfWork
 from demimas_audit.domain.coverage import COVERAGE, Coverage
+from demimas_audit.entrypoints.checkpointer import Checkpointer
 from demimas_audit.entrypoints.graphql.context import AuditContext
 from demimas_audit.entrypoints.graphql.schema import schema
 from demimas_common.auth.principal import Agency, Principal
@@ -120,6 +121,49 @@ async def test_the_issue_example_through_graphql(store: AuditStore) -> None:
     assert "'BNN' in the table but 'KP2MI' in its event" in problem["detail"]
     served = await schema.execute(BY_AGENCY, context_value=context(store))
     assert served.data == {"auditEvents": {"edges": [{"node": {"sequence": 3, "actorAgency": "KP2MI"}}]}}
+
+
+CHECKPOINT = """{ verifyAuditChain { ok headSequence
+    lastCheckpoint { sequence hash signedAt keyId signatureValid matchesChain } } }"""
+
+
+async def test_the_last_checkpoint_its_signature_and_the_chain_under_it(store: AuditStore) -> None:
+    """`lastCheckpoint`: none before the first is signed; then the last one, its signature checked with the service's
+    key (and refused with another key), and whether the chain still holds its hash (not once the row is rewritten)."""
+    key = Ed25519PrivateKey.generate()
+    signed = replace_key(context(store), key)
+    await publish(store, envelopes(4))
+    await ingest(store)
+    before = await schema.execute(CHECKPOINT, context_value=signed)
+    assert before.data == {"verifyAuditChain": {"ok": True, "headSequence": 4, "lastCheckpoint": None}}
+    checkpointer = Checkpointer(store.engine, store.nats_url, key, interval=3600)
+    cp = await checkpointer.checkpoint()
+    assert cp is not None
+    await publish(store, envelopes(2))  # the head moves on past the checkpoint
+    await ingest(store)
+    answer = await schema.execute(CHECKPOINT, context_value=signed)
+    assert answer.errors is None
+    assert answer.data is not None
+    last = answer.data["verifyAuditChain"]["lastCheckpoint"]
+    assert (last["sequence"], last["hash"], last["keyId"]) == (4, cp.hash.hex(), cp.key_id)
+    assert (last["signatureValid"], last["matchesChain"]) == (True, True)
+    other = await schema.execute(CHECKPOINT, context_value=replace_key(context(store), Ed25519PrivateKey.generate()))
+    assert other.data is not None
+    assert other.data["verifyAuditChain"]["lastCheckpoint"]["signatureValid"] is False
+    unsigned = await schema.execute(CHECKPOINT, context_value=context(store))  # a service without its key at hand
+    assert unsigned.data is not None
+    assert unsigned.data["verifyAuditChain"]["lastCheckpoint"]["signatureValid"] is None
+    async with store.owner.begin() as conn:
+        await conn.execute(text("UPDATE audit.records SET hash = sha256(hash) WHERE seq = 4"))
+    broken = await schema.execute(CHECKPOINT, context_value=signed)
+    assert broken.data is not None
+    assert broken.data["verifyAuditChain"]["ok"] is False
+    assert broken.data["verifyAuditChain"]["lastCheckpoint"]["matchesChain"] is False
+
+
+def replace_key(ctx: AuditContext, key: Ed25519PrivateKey) -> AuditContext:
+    ctx.public_key = key.public_key()
+    return ctx
 
 
 EXPORT_COLUMNS = {

@@ -5,7 +5,8 @@ subject, time, datacontenttype, data; the caller adds `sequence`) or None when t
 
 - **Scopes per family**: `registry.*` needs registry:read (`registry.family.*` family:read); `designation.village.*`
   stats:read, `designation.proposal.*` one of the designation:* scopes (as the `Proposal` type); `pillars.pilot.*`
-  pilot:read, other `pillars.*` pillars:read; `cases.*` case:read, and the case must be one the agency sees: KP2MI, or
+  pilot:read, `pillars.thematic_status.*` pillars:read or pilot:read, other `pillars.*` pillars:read; `cases.*`
+  case:read, and the case must be one the agency sees: KP2MI, or
   a case-handling regional agency (BP3MI, DISNAKER) within its region, or the case's ownerAgency or toAgency; a
   RESTRICTED case only to KP2MI, its owner and the agency it is referred to. `feeds.endpoint.*` only to the endpoint's
   own agency (a token with a region: only the endpoints created within it, `ownerRegion`, as the API shows it).
@@ -67,6 +68,8 @@ def required_scopes(event_type: str) -> frozenset[str] | None:
     if service == "designation":
         return DESIGNATION_SCOPES if aggregate == "proposal" else frozenset({"stats:read"})
     if service == "pillars":
+        if aggregate == "thematic_status":  # as `Village.thematicStatuses`: either scope reads them
+            return frozenset({"pillars:read", "pilot:read"})
         return frozenset({"pilot:read" if aggregate == "pilot" else "pillars:read"})
     if service == "cases":
         return frozenset({"case:read"})

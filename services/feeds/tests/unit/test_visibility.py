@@ -57,6 +57,17 @@ def test_envelope_is_structured_cloudevent_without_actor_or_trace() -> None:
     assert out["data"] == {"workerId": WORKER, "villageCode": "16.06.13.2001", "status": "CANDIDATE", "version": 1}
 
 
+@pytest.mark.parametrize("scope", ["pillars:read", "pilot:read"])
+def test_thematic_statuses_go_to_either_reading_scope(scope: str) -> None:
+    """As `Village.thematicStatuses`: pillars:read or pilot:read reads them; neither, nothing."""
+    for kind in ("set", "ended"):
+        event = {**registered(), "type": f"demimas.pillars.thematic_status.{kind}",
+                 "data": {"villageCode": "16.06.13.2001", "programme": "DRPPA"}}  # fmt: skip
+        assert project(event, audience("KEMENKO_POLKAM", scopes=frozenset({scope}))) is not None
+        others = frozenset(DEFAULT_GRANTS[Agency.KP2MI]) - {"pillars:read", "pilot:read"}
+        assert project(event, audience("KP2MI", scopes=others)) is None
+
+
 def test_data_keeps_only_schema_properties() -> None:
     event = registered(nik="3201234567890001")  # a producer bug: a field outside the contract
     out = project(event, audience("KP2MI"))

@@ -98,6 +98,16 @@ ROWS = [
     Row("designations", "{ designations(first: 1) { __typename } }", ((("designations",), AUTHENTICATED),)),
     Row("pilotProjects", "{ pilotProjects(first: 1) { __typename } }", ((("pilotProjects",), scopes("pilot:read")),)),
     Row("servicePillars", "{ servicePillars { __typename } }", ((("servicePillars",), scopes("pillars:read")),)),
+    Row(
+        "village.thematicStatuses",
+        f'{{ village(code: "{VILLAGE}") {{ code thematicStatuses {{ programme }} }} }}',
+        ((("village",), AUTHENTICATED), (("village", "thematicStatuses"), scopes("pillars:read", "pilot:read"))),
+    ),
+    Row(
+        "programmeVillages",
+        "{ programmeVillages(first: 1) { totalCount } }",
+        ((("programmeVillages",), scopes("pillars:read", "pilot:read")),),
+    ),
 ]
 # Protection cases: STANDARD cases about the worker (`$case`) and about its family member (`$familyCase`), referred to
 # KEMENPPPA, KEMENIMIPAS and BNN, so that every agency holding case:read sees them (and, with the purpose
@@ -224,6 +234,18 @@ MUTATIONS = [
         "rejectProposal",
         f'mutation {{ rejectProposal(id: "{NOBODY}", reason: "no") {{ id }} }}',
         ((("rejectProposal",), scopes("designation:decide")),),
+    ),
+    Row(
+        # a village code the service refuses: even the programme's owner sets nothing
+        "setThematicStatus",
+        'mutation { setThematicStatus(input: {villageCode: "00.00.00.0000", programme: DRPPA, since: "2026-01-02", '
+        'reference: "SK 1/2026"}) { id } }',
+        ((("setThematicStatus",), scopes("pillars:write", "pilot:write")),),
+    ),
+    Row(
+        "endThematicStatus",
+        f'mutation {{ endThematicStatus(id: "{NOBODY}", endedOn: "2026-01-02", reason: "closed") {{ id }} }}',
+        ((("endThematicStatus",), scopes("pillars:write", "pilot:write")),),
     ),
     Row(
         "setPilotStatus",

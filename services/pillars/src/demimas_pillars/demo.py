@@ -2,7 +2,10 @@
 (33.07.01.2001, carried over from Desmigratif by the designation demo) and in Ulak Paceh (16.06.13.2001, proposed),
 and one joint pilot in Kaligowong coordinated by Kemenko Polkam with KemenPPPA (DRPPA), BNN (Desa Bersinar), Kemendes
 (BUMDes) and Kemenimipas (Desa Binaan Imigrasi) as partners: one milestone done, one overdue, one ahead.
-Participants are anonymous counts (registered people come from the registry's events). Idempotent."""
+Participants are anonymous counts (registered people come from the registry's events). And thematic statuses, each
+set by its programme's owner, so that `programmeVillages` finds overlap sites: Ulak Paceh in DRPPA and Desa
+Bersinar, Tebing Bulang (16.06.03.2008, proposed) a Desa Tematik, Kaligowong in the pilot partners' DRPPA, Desa
+Bersinar and BUMDes. Idempotent (activities and pilots, and statuses, each loaded once)."""
 
 from __future__ import annotations
 
@@ -17,11 +20,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from demimas_common.auth.grants import DEFAULT_GRANTS
 from demimas_common.auth.principal import Agency, Principal
 from demimas_common.db.engine import create_engine
-from demimas_pillars.adapters.tables import SCHEMA, activities, pilots
+from demimas_pillars.adapters.tables import SCHEMA, activities, pilots, thematic_statuses
 from demimas_pillars.adapters.unit_of_work import PillarsUnitOfWork
 from demimas_pillars.domain.activity import Activity, AnonymousCount
-from demimas_pillars.domain.commands import CompleteMilestone, CreatePilot, LinkActivity, RecordActivity
+from demimas_pillars.domain.commands import (
+    CompleteMilestone,
+    CreatePilot,
+    LinkActivity,
+    RecordActivity,
+    SetThematicStatus,
+)
 from demimas_pillars.domain.pilot import Milestone, Partner, Pilot
+from demimas_pillars.domain.thematic import owner_of
 from demimas_pillars.domain.vocabulary import (
     OutputKind,
     ParticipantGroup,
@@ -34,13 +44,14 @@ from demimas_pillars.service_layer.activities import record_activity
 from demimas_pillars.service_layer.delivery import DeliverySettings
 from demimas_pillars.service_layer.pilots import complete, create_pilot, link_activity
 from demimas_pillars.service_layer.ports import PillarsUoW
+from demimas_pillars.service_layer.thematic import set_thematic_status
 
 __all__ = ["load_demo"]
 
 C = TypeVar("C")
 R = TypeVar("R")
-KALIGOWONG, ULAK_PACEH = "33.07.01.2001", "16.06.13.2001"
-_P, _O, _G = ServicePillar, OutputKind, ParticipantGroup
+KALIGOWONG, ULAK_PACEH, TEBING_BULANG = "33.07.01.2001", "16.06.13.2001", "16.06.03.2008"
+_P, _O, _G, _T = ServicePillar, OutputKind, ParticipantGroup, ThematicProgramme
 
 
 def _principal(agency: Agency) -> Principal:
@@ -134,11 +145,32 @@ ACTIVITIES = [
 ]
 
 
+# (village, programme, days since, decree or letter): each set by the programme's owner (domain/thematic.py)
+THEMATIC_STATUSES = [
+    (ULAK_PACEH, _T.DRPPA, 400, "SK Bupati Musi Banyuasin 463/112/DPPPA/2025"),
+    (ULAK_PACEH, _T.DESA_BERSINAR, 250, "SK Kepala BNNK Musi Banyuasin B/88/2026"),
+    (TEBING_BULANG, _T.DESA_TEMATIK, 180, "Kepmendes PDT 142/2026"),
+    (KALIGOWONG, _T.DRPPA, 700, "SK Bupati Wonosobo 463/215/2024"),
+    (KALIGOWONG, _T.DESA_BERSINAR, 500, "SK Kepala BNNK Wonosobo B/41/2025"),
+    (KALIGOWONG, _T.BUMDES, 900, "Perdes Kaligowong 3/2024"),
+]
+
+
+async def _load_thematic(engine: AsyncEngine, settings: DeliverySettings) -> None:
+    async with engine.connect() as conn:
+        if await conn.scalar(select(thematic_statuses.c.id).limit(1)) is not None:
+            return
+    for village, programme, days, reference in THEMATIC_STATUSES:
+        cmd = SetThematicStatus(village, programme, settings.today() - dt.timedelta(days=days), reference)
+        await _as(engine, _principal(owner_of(programme)), set_thematic_status, cmd, settings)
+
+
 async def load_demo(database_url: str) -> None:
     engine = create_engine(database_url, pool_size=1)
     settings = DeliverySettings()
     today = settings.today()
     try:
+        await _load_thematic(engine, settings)
         async with engine.connect() as conn:
             if await conn.scalar(select(activities.c.id).limit(1)) is not None:
                 return

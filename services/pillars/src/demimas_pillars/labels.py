@@ -103,6 +103,10 @@ LABELS: Catalogue = catalogue(
             "COMPLETED": ("Selesai", "Completed"),
             "CANCELLED": ("Dibatalkan", "Cancelled"),
         },
+        "ThematicStatusState": {
+            "ACTIVE": ("Berlaku", "Active"),
+            "ENDED": ("Berakhir", "Ended"),
+        },
         "PilotProjectChangeKind": {
             "CREATED": ("Proyek percontohan dibuat", "Pilot project created"),
             "MILESTONE_COMPLETED": ("Tahapan selesai", "Milestone completed"),

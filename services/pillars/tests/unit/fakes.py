@@ -20,7 +20,14 @@ from demimas_pillars.domain.enrolment import Enrolment, QueueEntry
 from demimas_pillars.domain.people import EnterQueue, MoveFamily, Person
 from demimas_pillars.domain.pilot import Milestone, Pilot
 from demimas_pillars.domain.portfolio import Portfolio
-from demimas_pillars.domain.vocabulary import EnrolmentStatus, PersonKind, ReintegrationStatus
+from demimas_pillars.domain.thematic import ThematicStatus
+from demimas_pillars.domain.vocabulary import (
+    EnrolmentStatus,
+    PersonKind,
+    ReintegrationStatus,
+    ThematicProgramme,
+    ThematicStatusState,
+)
 from demimas_pillars.service_layer.delivery import DeliverySettings
 from demimas_pillars.service_layer.ports import PillarsUoW
 
@@ -211,6 +218,30 @@ class InMemoryCases:
         self.rows[case_id] = record
 
 
+class InMemoryThematic:
+    def __init__(self) -> None:
+        self.rows: dict[uuid.UUID, ThematicStatus] = {}
+
+    async def add(self, s: ThematicStatus, by: str) -> None:
+        if any(x.village_code == s.village_code and x.programme is s.programme
+               and x.status is ThematicStatusState.ACTIVE for x in self.rows.values()):  # fmt: skip
+            raise Conflict("another request at the same time", reason="concurrent_change")
+        self.rows[s.id] = s
+
+    async def save(self, s: ThematicStatus, by: str) -> None:
+        assert s.id in self.rows
+        self.rows[s.id] = s
+
+    async def get(self, status_id: uuid.UUID, *, for_update: bool = False) -> ThematicStatus:
+        if status_id not in self.rows:
+            raise NotFound(f"no thematic status {status_id}", field="id")
+        return self.rows[status_id]
+
+    async def active(self, village_code: str, programme: ThematicProgramme) -> ThematicStatus | None:
+        return next((x for x in self.rows.values() if x.village_code == village_code and x.programme is programme
+                     and x.status is ThematicStatusState.ACTIVE), None)  # fmt: skip
+
+
 class InMemoryKeys:
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str], tuple[str, str, uuid.UUID]] = {}
@@ -239,6 +270,7 @@ class FakePillarsUoW(FakeUnitOfWork):
     pilots: InMemoryPilots
     portfolios: InMemoryPortfolios
     queue: InMemoryQueue
+    thematic: InMemoryThematic
 
     def __init__(self, **repositories: Any) -> None:
         defaults: dict[str, Any] = {
@@ -250,6 +282,7 @@ class FakePillarsUoW(FakeUnitOfWork):
             "pilots": InMemoryPilots(),
             "portfolios": InMemoryPortfolios(),
             "queue": InMemoryQueue(),
+            "thematic": InMemoryThematic(),
         }
         super().__init__(schema="pillars", **(defaults | repositories))
 

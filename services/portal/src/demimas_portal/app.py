@@ -23,7 +23,7 @@ from demimas_common.service import ServiceSpec
 from demimas_common.telemetry import configure_tracing, instrument_app
 from demimas_portal.csrf import CSRFFailed
 from demimas_portal.gateway import AccessDenied, GatewayClient, GatewayFailed, SignInAgain
-from demimas_portal.routes import auth, pages
+from demimas_portal.routes import audit, auth, pages, village
 from demimas_portal.security import SecurityHeaders
 from demimas_portal.settings import PortalSettings
 from demimas_portal.signin import DevSignIn, OidcClient
@@ -64,6 +64,8 @@ def create_app(settings: PortalSettings | None = None, *, gateway: GatewayClient
 
     app.include_router(auth.router)
     app.include_router(pages.router)
+    app.include_router(village.router)
+    app.include_router(audit.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     async def gateway_ready() -> None:

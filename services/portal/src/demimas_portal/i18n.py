@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from demimas_portal.i18n_pages import PAGES_UI
+
 __all__ = ["DEFAULT_LANG", "LABELS_QUERY", "LANGS", "UI", "LabelCache", "Labels", "Translator", "pick_lang"]
 
 LANGS = ("id", "en")
@@ -189,6 +191,8 @@ UI: dict[str, tuple[str, str]] = {
     "overdue.col.due": ("Tenggat", "Due"),
     "overdue.col.days": ("Hari terlambat", "Days overdue"),
 }
+
+UI.update(PAGES_UI)  # the village and auditor pages' strings (i18n_pages.py)
 
 
 def pick_lang(value: str | None) -> str | None:

@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from demimas_portal.csrf import CSRF_FIELD, CSRFFailed, csrf_token, csrf_valid
 from demimas_portal.gateway import AccessDenied, GatewayClient, GatewayResult
+from demimas_portal.grants import token_scopes
 from demimas_portal.i18n import DEFAULT_LANG, LABELS_QUERY, LabelCache, Labels, Translator, labels_from, pick_lang
 from demimas_portal.session import COOKIE_NAME, Session, SessionCodec, new_session
 from demimas_portal.settings import PortalSettings
@@ -180,6 +181,7 @@ class Page:
             here=quote(self.request.url.path + (f"?{self.request.url.query}" if self.request.url.query else "")),
             development=self.portal.settings.development,
             today=dt.date.today(),
+            grants=token_scopes(self.token),
             **context,
         )
         self.timings.render += time.perf_counter() - started

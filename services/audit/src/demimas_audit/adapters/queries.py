@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from demimas_audit.adapters.tables import checkpoints, gaps, head, records
 from demimas_audit.domain.chain import GENESIS, ChainProblem, ChainVerifier, Record
+from demimas_audit.domain.checkpoint import Checkpoint
 from demimas_audit.domain.envelope import DERIVED_COLUMNS
 
 __all__ = [
@@ -273,6 +274,21 @@ async def _records(conn: AsyncConnection, first: int, last: int | None) -> Async
         if len(rows) < CHUNK:
             return
         start = rows[-1]["seq"] + 1
+
+
+async def last_checkpoint(conn: AsyncConnection, up_to: int) -> tuple[Checkpoint, bytes | None] | None:
+    """The stored checkpoint with the highest sequence up to `up_to`, and the hash the chain's record at that
+    sequence holds now (None when the record is gone)."""
+    row = (
+        await conn.execute(
+            select(checkpoints).where(checkpoints.c.seq <= up_to).order_by(checkpoints.c.seq.desc()).limit(1)
+        )
+    ).first()
+    if row is None:
+        return None
+    cp = Checkpoint(int(row.seq), bytes(row.hash), row.signed_at, str(row.key_id), bytes(row.signature))
+    found = await conn.scalar(select(records.c.hash).where(records.c.seq == cp.seq))
+    return cp, None if found is None else bytes(found)
 
 
 async def verify_range(conn: AsyncConnection, from_seq: int | None, to_seq: int | None) -> Verification:

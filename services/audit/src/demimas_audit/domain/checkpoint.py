@@ -10,10 +10,11 @@ import hashlib
 from dataclasses import dataclass
 
 import orjson
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-__all__ = ["Checkpoint", "key_id", "message", "parse_checkpoint", "public_pem", "sign"]
+__all__ = ["Checkpoint", "key_id", "message", "parse_checkpoint", "public_pem", "sign", "signature_valid"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,15 @@ def message(seq: int, digest: bytes, signed_at: dt.datetime) -> bytes:
 def sign(key: Ed25519PrivateKey, seq: int, digest: bytes, signed_at: dt.datetime) -> Checkpoint:
     """The checkpoint of the chain's head at `seq` with hash `digest`, signed with `key` at `signed_at`."""
     return Checkpoint(seq, digest, signed_at, key_id(key.public_key()), key.sign(message(seq, digest, signed_at)))
+
+
+def signature_valid(key: Ed25519PublicKey, cp: Checkpoint) -> bool:
+    """Whether `key` signed this checkpoint's sequence, hash and time."""
+    try:
+        key.verify(cp.signature, message(cp.seq, cp.hash, cp.signed_at))
+    except InvalidSignature:
+        return False
+    return True
 
 
 def public_pem(key: Ed25519PublicKey) -> bytes:

@@ -6,7 +6,7 @@ cases the `case-counts` consumer keeps (`protection_cases`, one row per case: a 
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, Index, Integer, MetaData, Table, Text, Uuid
+from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, Index, Integer, MetaData, Table, Text, Uuid, text
 
 from demimas_common.db.idempotency import idempotency_key_table
 from demimas_common.events.tables import event_tables
@@ -31,6 +31,7 @@ __all__ = [
     "portfolios",
     "protection_cases",
     "reintegration_queue",
+    "thematic_statuses",
 ]
 
 SCHEMA = "pillars"
@@ -211,3 +212,24 @@ protection_cases = Table(
     Index("protection_cases_opened", "village_code", "opened_on"),
     Index("protection_cases_resolved", "village_code", "resolved_on"),
 )
+
+thematic_statuses = Table(
+    "thematic_statuses",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("village_code", CODE, nullable=False),
+    Column("programme", Text, nullable=False),
+    Column("agency", Text, nullable=False),
+    Column("since", Date, nullable=False),
+    Column("reference", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("ended_on", Date),
+    Column("end_reason", Text),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", Text, nullable=False),
+    Index("thematic_statuses_active", "village_code", "programme", unique=True,
+          postgresql_where=text("status = 'ACTIVE'")),
+    Index("thematic_statuses_programme", "programme", "village_code", postgresql_where=text("status = 'ACTIVE'")),
+    Index("thematic_statuses_village", "village_code", "programme", "since"),
+)  # fmt: skip

@@ -12,6 +12,7 @@ from demimas_pillars.adapters.people import PeopleRepository
 from demimas_pillars.adapters.pilots import PilotRepository
 from demimas_pillars.adapters.portfolios import PortfolioRepository
 from demimas_pillars.adapters.reintegration import ReintegrationQueueRepository
+from demimas_pillars.adapters.thematic import ThematicStatusRepository
 
 __all__ = ["PillarsUnitOfWork"]
 
@@ -25,6 +26,7 @@ class PillarsUnitOfWork(UnitOfWork):
     pilots: PilotRepository
     portfolios: PortfolioRepository
     queue: ReintegrationQueueRepository
+    thematic: ThematicStatusRepository
 
     def _begin(self) -> None:
         conn = self.connection
@@ -36,3 +38,4 @@ class PillarsUnitOfWork(UnitOfWork):
         self.pilots = PilotRepository(conn)
         self.portfolios = PortfolioRepository(conn)
         self.queue = ReintegrationQueueRepository(conn)
+        self.thematic = ThematicStatusRepository(conn)

@@ -11,18 +11,26 @@ from dataclasses import dataclass
 
 from demimas_pillars.domain.activity import Activity
 from demimas_pillars.domain.pilot import Milestone, Pilot
-from demimas_pillars.domain.vocabulary import EnrolmentProgramme, EnrolmentStatus, PilotStatus, ReintegrationStatus
+from demimas_pillars.domain.vocabulary import (
+    EnrolmentProgramme,
+    EnrolmentStatus,
+    PilotStatus,
+    ReintegrationStatus,
+    ThematicProgramme,
+)
 
 __all__ = [
     "AddMilestone",
     "CompleteMilestone",
     "CreatePilot",
+    "EndThematicStatus",
     "Enrol",
     "LinkActivity",
     "MoveEnrolment",
     "MoveReturnee",
     "RecordActivity",
     "SetPilotStatus",
+    "SetThematicStatus",
 ]
 
 
@@ -84,3 +92,18 @@ class MoveReturnee:
     worker_id: uuid.UUID
     to: ReintegrationStatus
     note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SetThematicStatus:
+    village_code: str
+    programme: ThematicProgramme
+    since: dt.date
+    reference: str
+
+
+@dataclass(frozen=True, slots=True)
+class EndThematicStatus:
+    status_id: uuid.UUID
+    ended_on: dt.date
+    reason: str

@@ -11,6 +11,7 @@ from demimas_common.events.envelope import Actor, CloudEvent, new_event
 from demimas_pillars.domain.activity import Activity
 from demimas_pillars.domain.enrolment import Enrolment
 from demimas_pillars.domain.pilot import Milestone, Pilot
+from demimas_pillars.domain.thematic import ThematicStatus
 
 __all__ = [
     "activity_recorded",
@@ -18,6 +19,7 @@ __all__ = [
     "milestone_completed",
     "pilot_created",
     "portfolio_opened",
+    "thematic_status_changed",
 ]
 
 
@@ -83,3 +85,21 @@ def portfolio_opened(
         causation_id=cause.id,
         correlation_id=cause.correlationid or cause.id,
     )
+
+
+def thematic_status_changed(s: ThematicStatus, actor: Actor) -> CloudEvent:
+    """`thematic_status.set` (a status began, or its day or reference changed) or `thematic_status.ended`."""
+    data: dict[str, object] = {
+        "statusId": str(s.id),
+        "villageCode": s.village_code,
+        "programme": s.programme.value,
+        "agency": s.agency,
+        "since": s.since.isoformat(),
+        "reference": s.reference,
+        "status": s.status.value,
+        "version": s.version,
+    }
+    if s.ended_on is not None:
+        data["endedOn"] = s.ended_on.isoformat()
+    kind = "ended" if s.ended_on is not None else "set"
+    return new_event(f"demimas.pillars.thematic_status.{kind}", str(s.id), data, actor=actor)

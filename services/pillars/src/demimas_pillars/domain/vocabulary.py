@@ -1,6 +1,6 @@
 """The programme's words (docs/pillars.md): the ten service pillars and the four EMAS pillars they serve, the outputs
 each pillar may report, the thematic-village programmes of the partner ministries, and the states of enrolments,
-reintegration and pilot projects."""
+reintegration and pilot projects, and whether a village is in a thematic programme."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ __all__ = [
     "ServicePillar",
     "Sex",
     "ThematicProgramme",
+    "ThematicStatusState",
 ]
 
 
@@ -109,6 +110,13 @@ class ThematicProgramme(StrEnum):
     BUMDES = "BUMDES"  # Kemendes PDT: village-owned enterprises
     DESA_BINAAN_IMIGRASI = "DESA_BINAAN_IMIGRASI"  # Kemenimipas (Pimpasa)
     DESA_SIAP_SIAGA = "DESA_SIAP_SIAGA"  # BNPT
+
+
+class ThematicStatusState(StrEnum):
+    """Whether a village is in a thematic programme now (ACTIVE) or was (ENDED, with the day and a reason)."""
+
+    ACTIVE = "ACTIVE"
+    ENDED = "ENDED"
 
 
 class Sex(StrEnum):

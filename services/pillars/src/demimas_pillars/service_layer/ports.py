@@ -14,7 +14,8 @@ from demimas_pillars.domain.enrolment import Enrolment, QueueEntry
 from demimas_pillars.domain.people import EnterQueue, MoveFamily, Person
 from demimas_pillars.domain.pilot import Milestone, Pilot
 from demimas_pillars.domain.portfolio import Portfolio
-from demimas_pillars.domain.vocabulary import PersonKind
+from demimas_pillars.domain.thematic import ThematicStatus
+from demimas_pillars.domain.vocabulary import PersonKind, ThematicProgramme
 
 __all__ = [
     "Activities",
@@ -26,6 +27,7 @@ __all__ = [
     "Pilots",
     "Portfolios",
     "ReintegrationQueue",
+    "ThematicStatuses",
 ]
 
 
@@ -121,6 +123,22 @@ class Cases(Protocol):
     async def save(self, case_id: uuid.UUID, record: CaseRecord) -> None: ...
 
 
+class ThematicStatuses(Protocol):
+    async def add(self, s: ThematicStatus, by: str) -> None:
+        """CONFLICT (concurrent_change) when the village has an ACTIVE status in the programme already."""
+        ...
+
+    async def save(self, s: ThematicStatus, by: str) -> None: ...
+
+    async def get(self, status_id: uuid.UUID, *, for_update: bool = False) -> ThematicStatus:
+        """NotFound for an unknown id."""
+        ...
+
+    async def active(self, village_code: str, programme: ThematicProgramme) -> ThematicStatus | None:
+        """The village's ACTIVE status in the programme, locked."""
+        ...
+
+
 class IdempotencyKeys(Protocol):
     async def claim(
         self, *, agency: str, key: str, operation: str, fingerprint: str, resource_id: uuid.UUID, at: dt.datetime
@@ -156,6 +174,9 @@ class PillarsUoW(Protocol):
 
     @property
     def queue(self) -> ReintegrationQueue: ...
+
+    @property
+    def thematic(self) -> ThematicStatuses: ...
 
     def publish(self, event: CloudEvent) -> None: ...
 

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from demimas_common.auth.grants import REGIONAL_AGENCIES
 from demimas_common.auth.principal import Agency
+from demimas_portal.grants import home as start_page
 from demimas_portal.i18n import pick_lang
 from demimas_portal.session import Session, new_csrf_secret
 from demimas_portal.signin import DevSignIn, Identity, OidcClient, OidcError
@@ -42,7 +43,7 @@ def _signed_in(session: Session, identity: Identity) -> Session:
 @router.get("/")
 async def home(request: Request) -> Response:
     page = await _portal(request).page(request, signed_in=False)
-    return page.redirect("/pilots" if page.session.signed_in() else "/signin")
+    return page.redirect(start_page(page.token) if page.session.signed_in() else "/signin")
 
 
 @router.get("/signin")
@@ -94,7 +95,7 @@ async def signin_submit(request: Request) -> Response:
             error=page.t("signin.failed", reason=str(exc)),
         )
     page.session = _signed_in(page.session, identity)
-    return page.redirect(safe_next(form.get("next")))
+    return page.redirect(safe_next(form.get("next"), default=start_page(page.token)))
 
 
 @router.get("/auth/callback")
@@ -114,7 +115,7 @@ async def auth_callback(request: Request) -> Response:
         log.warning("OIDC sign-in failed: %s", exc)
         return await page.render("error.html", status=400, code="OIDC_FAILED", message=page.t("signin.oidc_failed"))
     page.session = _signed_in(page.session, identity)
-    return page.redirect("/pilots")
+    return page.redirect(start_page(page.token))
 
 
 @router.post("/signout")

@@ -20,7 +20,13 @@ from demimas_audit.adapters import queries
 from demimas_audit.domain.commands import RequestPersonalDataReport
 from demimas_audit.entrypoints.graphql.context import AuditContext
 from demimas_audit.entrypoints.graphql.subscriptions import Subscription
-from demimas_audit.entrypoints.graphql.types import AuditEvent, ChainVerification, PersonalDataAccess, Worker
+from demimas_audit.entrypoints.graphql.types import (
+    AuditEvent,
+    ChainVerification,
+    PersonalDataAccess,
+    SignedCheckpoint,
+    Worker,
+)
 from demimas_audit.service_layer.report import personal_data_report
 from demimas_common.errors import BadUserInput
 from demimas_common.graphql.pagination import Connection, decode_cursor, encode_cursor, validate_first
@@ -204,7 +210,10 @@ class Query:
         if first is not None and last is not None and first > last:
             raise BadUserInput("fromSequence is after toSequence", field="fromSequence")
         async with info.context.engine.connect() as conn:
-            return ChainVerification.of(await queries.verify_range(conn, first, last))
+            verification = await queries.verify_range(conn, first, last)
+            found = await queries.last_checkpoint(conn, verification.last_seq)
+        signed = SignedCheckpoint.of(*found, info.context.public_key) if found else None
+        return ChainVerification.of(verification, signed)
 
     @strawberry.federation.field(
         requires_scopes=[["subject:report"]],

@@ -7,11 +7,13 @@ import datetime as dt
 from typing import Any, cast
 
 import strawberry
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import RowMapping
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from demimas_audit.adapters import queries
+from demimas_audit.domain.checkpoint import Checkpoint, signature_valid
 from demimas_audit.domain.envelope import derive
 from demimas_audit.entrypoints.graphql.context import AuditContext
 
@@ -121,6 +123,40 @@ class StreamGap:
     to_stream_sequence: int
 
 
+@strawberry.type(
+    description="A signed checkpoint of the chain's head, as the audit store holds it, checked against the service's "
+    "own key and against the chain. An independent proof needs the public key from another channel and the witness "
+    "(`demimas audit verify --public-key --witness`, docs/audit.md)."
+)
+class SignedCheckpoint:
+    sequence: int
+    hash: str = strawberry.field(description="The head's hash at `sequence`, hex.")
+    signed_at: dt.datetime
+    key_id: str = strawberry.field(description="The first 16 hex digits of SHA-256 over the raw public key.")
+    signature_valid: bool | None = strawberry.field(
+        description="The signature verifies with the audit service's current key (null when the service has none "
+        "at hand); false after a key change or a forged row."
+    )
+    matches_chain: bool = strawberry.field(
+        description="The chain's record at `sequence` holds this hash (false: the record was rewritten or removed)."
+    )
+
+    def region_code(self, info: Ctx) -> None:
+        """Not placed in a region, like the chain it signs."""
+
+    @classmethod
+    def of(cls, cp: Checkpoint, recorded: bytes | None, key: Ed25519PublicKey | None) -> SignedCheckpoint:
+        """`recorded`: the hash the chain's record at the checkpoint's sequence holds now (None: no such record)."""
+        return cls(
+            sequence=cp.seq,
+            hash=cp.hash.hex(),
+            signed_at=cp.signed_at,
+            key_id=cp.key_id,
+            signature_valid=None if key is None else signature_valid(key, cp),
+            matches_chain=recorded == cp.hash,
+        )
+
+
 @strawberry.type(description="The chain checked over a range: every link, the writer's head, signed checkpoints.")
 class ChainVerification:
     """The chain as a whole: national, like every audit record, so a token limited to a region never sees it."""
@@ -133,13 +169,19 @@ class ChainVerification:
     head_hash: str
     problems: list[ChainProblem]
     gaps: list[StreamGap]
+    last_checkpoint: SignedCheckpoint | None = strawberry.field(
+        default=None,
+        description="The last signed checkpoint at or before the end of the range checked (null when none was signed "
+        "yet).",
+    )
 
     def region_code(self, info: Ctx) -> None:
         """Not placed in a region: invisible to a regional token (graphql/access.py)."""
 
     @classmethod
-    def of(cls, v: queries.Verification) -> ChainVerification:
+    def of(cls, v: queries.Verification, last_checkpoint: SignedCheckpoint | None = None) -> ChainVerification:
         return cls(
+            last_checkpoint=last_checkpoint,
             ok=not v.problems,
             from_sequence=v.first_seq,
             to_sequence=v.last_seq,

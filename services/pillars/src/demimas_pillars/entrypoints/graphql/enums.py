@@ -20,6 +20,7 @@ __all__ = [
     "ServicePillarEnum",
     "SexEnum",
     "ThematicProgrammeEnum",
+    "ThematicStatusStateEnum",
 ]
 
 AgencyEnum = strawberry.enum(Agency, name="Agency", description="The agencies of the programme (docs/contracts.md).")
@@ -34,3 +35,4 @@ EnrolmentProgrammeEnum = strawberry.enum(v.EnrolmentProgramme, name="EnrolmentPr
 EnrolmentStatusEnum = strawberry.enum(v.EnrolmentStatus, name="EnrolmentStatus")
 ReintegrationStatusEnum = strawberry.enum(v.ReintegrationStatus, name="ReintegrationStatus")
 PilotStatusEnum = strawberry.enum(v.PilotStatus, name="PilotStatus")
+ThematicStatusStateEnum = strawberry.enum(v.ThematicStatusState, name="ThematicStatusState")

@@ -37,6 +37,7 @@ from demimas_pillars.entrypoints.graphql.enums import (
 )
 from demimas_pillars.entrypoints.graphql.people import Returnee, ReturneeConnection, ReturneeEdge
 from demimas_pillars.entrypoints.graphql.pilots import Milestone, Partner
+from demimas_pillars.entrypoints.graphql.thematic import THEMATIC_READ, ThematicStatus, statuses_of
 from demimas_pillars.entrypoints.graphql.villages import PillarProgress, load_progress
 
 __all__ = ["Activity", "ActivityConnection", "ActivityEdge", "PilotProject", "Village"]
@@ -278,3 +279,12 @@ class Village(VillageKey):
         return ReturneeConnection(
             edges=edges, page_info=PageInfo.of([e.cursor for e in edges], has_next=more, after=after), count_query=count
         )
+
+    @strawberry.federation.field(
+        requires_scopes=THEMATIC_READ,
+        description="The village's statuses in partner ministries' thematic-village programmes, by programme (the "
+        "ACTIVE ones; with includeEnded, ended ones too, newest first within a programme).",
+    )
+    async def thematic_statuses(self, info: Ctx, include_ended: bool | None = False) -> list[ThematicStatus]:
+        info.context.require_principal()
+        return await statuses_of(info.context, self.code, bool(include_ended))

@@ -11,14 +11,22 @@ from demimas_pillars.domain.commands import (
     AddMilestone,
     CompleteMilestone,
     CreatePilot,
+    EndThematicStatus,
     Enrol,
     LinkActivity,
     MoveEnrolment,
     MoveReturnee,
     RecordActivity,
     SetPilotStatus,
+    SetThematicStatus,
 )
-from demimas_pillars.domain.vocabulary import EnrolmentProgramme, EnrolmentStatus, PilotStatus, ReintegrationStatus
+from demimas_pillars.domain.vocabulary import (
+    EnrolmentProgramme,
+    EnrolmentStatus,
+    PilotStatus,
+    ReintegrationStatus,
+    ThematicProgramme,
+)
 from demimas_pillars.entrypoints.graphql.common import Ctx, parse_id
 from demimas_pillars.entrypoints.graphql.enums import (
     EnrolmentProgrammeEnum,
@@ -37,9 +45,11 @@ from demimas_pillars.entrypoints.graphql.inputs import (
     pilot_of,
 )
 from demimas_pillars.entrypoints.graphql.people import Enrolment, Returnee
+from demimas_pillars.entrypoints.graphql.thematic import THEMATIC_WRITE, ThematicStatus, ThematicStatusInput
 from demimas_pillars.service_layer import activities as activity_flow
 from demimas_pillars.service_layer import enrolments as enrolment_flow
 from demimas_pillars.service_layer import pilots as pilot_flow
+from demimas_pillars.service_layer import thematic as thematic_flow
 
 __all__ = ["Mutation"]
 
@@ -156,3 +166,28 @@ class Mutation:
         cmd = MoveReturnee(parse_id(worker_id, "workerId"), ReintegrationStatus(status), note)
         entry = await ctx.run(enrolment_flow.move_returnee, cmd, principal, ctx.delivery)
         return Returnee.from_entry(entry)
+
+    @strawberry.federation.field(
+        requires_scopes=THEMATIC_WRITE,
+        description="Put a village in a thematic programme, or correct the day or reference of its ACTIVE status "
+        "(one per village and programme; a new version). By the programme's owning agency only.",
+    )
+    async def set_thematic_status(self, info: Ctx, input: ThematicStatusInput) -> ThematicStatus | None:
+        ctx = info.context
+        principal = ctx.require_principal()
+        cmd = SetThematicStatus(input.village_code.strip(), ThematicProgramme(input.programme), input.since,
+                                input.reference)  # fmt: skip
+        s = await ctx.run(thematic_flow.set_thematic_status, cmd, principal, ctx.delivery)
+        return ThematicStatus.from_domain(s)
+
+    @strawberry.federation.field(
+        requires_scopes=THEMATIC_WRITE, description="End a thematic status. By the programme's owning agency only."
+    )
+    async def end_thematic_status(
+        self, info: Ctx, id: strawberry.ID, ended_on: dt.date, reason: str
+    ) -> ThematicStatus | None:
+        ctx = info.context
+        principal = ctx.require_principal()
+        cmd = EndThematicStatus(parse_id(id), ended_on, reason)
+        s = await ctx.run(thematic_flow.end_thematic_status, cmd, principal, ctx.delivery)
+        return ThematicStatus.from_domain(s)

@@ -14,13 +14,22 @@ from demimas_common.errors import BadUserInput
 from demimas_common.graphql.labels import labels_field
 from demimas_common.graphql.pagination import decode_cursor, encode_cursor, validate_first
 from demimas_common.graphql.types import PageInfo
+from demimas_common.graphql.village import VILLAGE_CODE, parse_region_prefix
 from demimas_pillars.adapters.pilots import PilotRepository
+from demimas_pillars.adapters.thematic import OverlapFilter, ThematicStatusRepository
 from demimas_pillars.domain.vocabulary import OUTPUTS, SERVES, PilotStatus, ServicePillar, ThematicProgramme
 from demimas_pillars.entrypoints.graphql.common import PILOT_READ, READ, Ctx
-from demimas_pillars.entrypoints.graphql.enums import AgencyEnum, EmasPillarEnum, OutputKindEnum, ServicePillarEnum
-from demimas_pillars.entrypoints.graphql.graph import Activity, PilotProject
+from demimas_pillars.entrypoints.graphql.enums import (
+    AgencyEnum,
+    EmasPillarEnum,
+    OutputKindEnum,
+    ServicePillarEnum,
+    ThematicProgrammeEnum,
+)
+from demimas_pillars.entrypoints.graphql.graph import Activity, PilotProject, Village
 from demimas_pillars.entrypoints.graphql.inputs import PilotFilter
 from demimas_pillars.entrypoints.graphql.pilots import Milestone
+from demimas_pillars.entrypoints.graphql.thematic import THEMATIC_READ, ProgrammeVillageFilter
 from demimas_pillars.labels import LABELS
 
 __all__ = ["Query"]
@@ -55,6 +64,27 @@ class OverdueMilestone:
 
     def region_code(self, info: Ctx) -> str:
         return self.pilot.village_code
+
+
+@strawberry.type(description="A village in thematic programmes, with whether Demimas has designated it.")
+class ProgrammeVillageEdge:
+    cursor: str
+    node: Village
+    designated: bool = strawberry.field(description="A Demimas designation in force (pillars' portfolio is OPEN).")
+    programmes: list[ThematicProgrammeEnum] = strawberry.field(  # type: ignore[valid-type]
+        description="Every programme the village has an ACTIVE status in."
+    )
+
+
+@strawberry.type
+class ProgrammeVillageConnection:
+    edges: list[ProgrammeVillageEdge]
+    page_info: PageInfo
+    count_query: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="How many villages the whole list has (costs a count: select it only when needed).")
+    async def total_count(self) -> int:
+        return await self.count_query()
 
 
 @strawberry.type(description="A service pillar: the EMAS pillar it serves, who may record it, what it may report.")
@@ -174,3 +204,45 @@ class Query:
             )
             for p in ServicePillar
         ]
+
+    @strawberry.federation.field(
+        requires_scopes=THEMATIC_READ,
+        description="Overlap sites for pilots: villages with an ACTIVE thematic status (in every programme of "
+        "filter.programmes when given), designated by Demimas or not, by village code.",
+    )
+    async def programme_villages(
+        self, info: Ctx, filter: ProgrammeVillageFilter | None = None, first: int | None = 50, after: str | None = None
+    ) -> ProgrammeVillageConnection | None:
+        principal = info.context.require_principal()
+        engine = info.context.engine
+        f = filter or ProgrammeVillageFilter()
+        limit = validate_first(first)
+        cursor = None
+        if after is not None:
+            [code] = decode_cursor(after, length=1)
+            if not isinstance(code, str) or not VILLAGE_CODE.match(code):
+                raise BadUserInput(
+                    "after is not a cursor of this list; pass an endCursor you were given", field="after"
+                )
+            cursor = code
+        overlap = OverlapFilter(
+            designated=f.designated,
+            programmes=tuple(ThematicProgramme(p) for p in f.programmes or ()),
+            region=parse_region_prefix(f.region_prefix, "filter.regionPrefix"),
+            caller_region=principal.region,
+        )
+        async with engine.connect() as conn:
+            found, more = await ThematicStatusRepository(conn).overlap_page(overlap, first=limit, after=cursor)
+        edges = [
+            ProgrammeVillageEdge(cursor=encode_cursor((v.village_code,)), node=Village(code=v.village_code),
+                                 designated=v.designated, programmes=list(v.programmes))
+            for v in found
+        ]  # fmt: skip
+
+        async def count() -> int:
+            async with engine.connect() as c:
+                return await ThematicStatusRepository(c).overlap_count(overlap)
+
+        return ProgrammeVillageConnection(
+            edges=edges, page_info=PageInfo.of([e.cursor for e in edges], has_next=more, after=after), count_query=count
+        )
