@@ -74,9 +74,11 @@ __all__ = [
     "Series",
     "Target",
     "measure",
+    "page_targets",
     "parse_server_timing",
     "pilot_plan",
     "seed_pilots",
+    "seed_village",
     "sign_in",
     "spread_villages",
     "summarise",
@@ -232,7 +234,9 @@ async def _gateway_call(gateway: httpx.AsyncClient, token: str, target: Target) 
         body = orjson.dumps({"query": query, "variables": variables})
         response = await gateway.post("/graphql", content=body, headers=headers)
         answer = orjson.loads(response.content)
-        if response.status_code != 200 or answer.get("errors") or not answer.get("data"):
+        refusals = {"FORBIDDEN", "UNAUTHORIZED_FIELD_OR_TYPE"}  # sections the page says are not for this agency
+        codes = {(e.get("extensions") or {}).get("code") for e in answer.get("errors") or ()}
+        if response.status_code != 200 or not answer.get("data") or codes - refusals:
             raise BenchError(f"{target.name}: the gateway answered {response.status_code}: {str(answer)[:400]}")
 
     if len(target.queries) == 1:
@@ -256,6 +260,35 @@ async def _timed(call: Callable[[], Awaitable[None]]) -> float:
     started = time.perf_counter()
     await call()
     return time.perf_counter() - started
+
+
+def page_targets(pilot_id: str, village: str | None) -> list[Target]:
+    """The pages measured, with the documents and variables they send (the views' own, so they cannot drift)."""
+    from demimas_portal.views import pilot as pilot_view
+    from demimas_portal.views import pilots as pilots_view
+    from demimas_portal.views import village as village_view
+
+    targets = [
+        Target(
+            "pilots", "/pilots", ((pilots_view.QUERY, pilots_view.variables(pilots_view.Filters())),), "pilots-table"
+        ),
+        Target("pilot", f"/pilots/{pilot_id}", ((pilot_view.QUERY, {"id": pilot_id}),), "milestones-table"),
+    ]
+    if village is not None:
+        queries = ((village_view.QUERY, {"code": village}), (village_view.THEMATIC, {"code": village}))
+        targets.append(Target("village", f"/villages/{village}", queries, "thematic-table"))
+    return targets
+
+
+async def _until_counted(portal: httpx.AsyncClient, village: str, workers: int) -> None:
+    """The registry's village counters are a projection of its events: wait (up to 2 minutes) until the page shows
+    every worker."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if f'data-testid="stats-total">{workers}<' in (await portal.get(f"/villages/{village}")).text:
+            return
+        await asyncio.sleep(0.5)
+    raise BenchError(f"the village page never counted the {workers} workers of {village}")
 
 
 async def measure(portal: httpx.AsyncClient, gateway: httpx.AsyncClient, token: str, targets: Sequence[Target],
@@ -318,6 +351,76 @@ async def seed_pilots(gateway_url: str, coordinator: str, villages: Sequence[str
     return by_village
 
 
+REGISTER = "mutation BenchWorker($in: RegisterWorkerInput!) { registerWorker(input: $in) { id } }"
+DEPART = "mutation BenchDepart($id: ID!, $in: DepartureInput!) { recordDeparture(workerId: $id, input: $in) { id } }"
+ACTIVITY = "mutation BenchActivity($in: ActivityInput!) { recordActivity(input: $in) { id } }"
+LINK = "mutation BenchLink($p: ID!, $a: ID!) { linkActivity(pilotId: $p, activityId: $a) { id } }"
+THEMATIC = "mutation BenchThematic($in: ThematicStatusInput!) { setThematicStatus(input: $in) { id } }"
+PROPOSE = (
+    "mutation BenchPropose($v: String!, $j: String!) { proposeVillage(villageCode: $v, justification: $j) { id } }"
+)
+SUBMIT = "mutation BenchSubmit($id: ID!) { submitProposal(id: $id) { id } }"
+OPEN_CASE = "mutation BenchCase($in: OpenCaseInput!) { openCase(input: $in) { id } }"
+STATUSES = [("DRPPA", "KEMENPPPA"), ("DESA_BERSINAR", "BNN"), ("BUMDES", "KEMENDES")]
+DESTINATIONS = ["MY", "HK", "TW", "SA", "KR", "JP"]
+EDUCATION = ["SD", "SMP", "SMA", "SMK", "DIPLOMA"]
+NAMES = ["Siti Aminah", "Budi Santoso", "Dewi Lestari", "Rina Wati", "Agus Salim", "Nur Aini", "Sri Wahyuni"]
+
+
+def worker_plan(village: str, n: int) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The n-th worker of the village (a valid NIK of its district: women's birth day + 40) and, for two in three,
+    a departure abroad."""
+    female = n % 3 != 2
+    nik = f"{village[:2]}{village[3:5]}{village[6:8]}{47 if female else 7:02d}0394{n + 1:04d}"
+    person = {"nik": nik, "fullName": f"Pekerja {NAMES[n % len(NAMES)]}", "sex": "FEMALE" if female else "MALE",
+              "birthDate": "1994-03-07", "educationLevel": EDUCATION[n % len(EDUCATION)],
+              "villageCode": village}  # fmt: skip
+    if n % 3 == 0:
+        return person, None
+    departure = {"destinationCountry": DESTINATIONS[n % len(DESTINATIONS)], "sector": ["FORMAL", "INFORMAL"][n % 2],
+                 "occupation": ["operator", "caregiver", "housekeeper"][n % 3], "scheme": ["P_TO_P", "G_TO_G"][n % 2],
+                 "procedural": n % 5 != 0, "departureDate": "2026-01-05"}  # fmt: skip
+    return person, departure
+
+
+async def seed_village(gateway_url: str, mint: Callable[[str, str | None], str], village: str, pilot_id: str,
+                       today: dt.date, *, workers: int = 30) -> None:  # fmt: skip
+    """The village page's data: workers (most abroad), an activity of every pillar (KP2MI records them all), some
+    linked to `pilot_id`, thematic statuses set by their owners, a designation proposal of the regency's office,
+    a protection case."""
+    from demimas_pillars.domain.vocabulary import OUTPUTS, ServicePillar
+
+    kp2mi = mint("KP2MI", None)
+    async with httpx.AsyncClient(base_url=gateway_url, timeout=60,
+                                 headers={"content-type": "application/json"}) as http:  # fmt: skip
+        for n in range(workers):
+            person, departure = worker_plan(village, n)
+            worker = (await _ask(http, REGISTER, {"in": person}, kp2mi))["registerWorker"]["id"]
+            if departure is not None:
+                await _ask(http, DEPART, {"id": worker, "in": departure}, kp2mi)
+        for k, pillar in enumerate(ServicePillar):
+            activity = {"villageCode": village, "pillar": pillar.value, "title": f"Kegiatan {pillar.value.lower()}",
+                        "occurredOn": (today - dt.timedelta(days=10 + 20 * k)).isoformat(),
+                        "participants": {"anonymous": [{"sex": "FEMALE", "group": "COMMUNITY", "count": 10 + k}]},
+                        "outputs": [{"kind": kind.value, "value": 3 + k}
+                                    for kind in sorted(OUTPUTS[pillar])[:2]]}  # fmt: skip
+            created = (await _ask(http, ACTIVITY, {"in": activity}, kp2mi))["recordActivity"]["id"]
+            if k < 4:
+                await _ask(http, LINK, {"p": pilot_id, "a": created}, mint("KEMENKO_POLKAM", None))
+        for programme, owner in STATUSES:
+            status = {"villageCode": village, "programme": programme, "reference": f"SK {programme} 12/2026",
+                      "since": (today - dt.timedelta(days=90)).isoformat()}  # fmt: skip
+            await _ask(http, THEMATIC, {"in": status}, mint(owner, None))
+        disnaker = mint("DISNAKER", village[:5])
+        justification = "Kantong PMI dengan layanan desa aktif"
+        proposal = (await _ask(http, PROPOSE, {"v": village, "j": justification}, disnaker))["proposeVillage"]["id"]
+        await _ask(http, SUBMIT, {"id": proposal}, disnaker)
+        case = {"villageCode": village, "kind": "ABUSE_ABROAD", "phase": "ABROAD", "channel": "VILLAGE_TASK_FORCE",
+                "destinationCountry": "MY", "description": "Gaji tidak dibayar lima bulan, dilaporkan di desa.",
+                "reporter": {"anonymous": True}, "people": []}  # fmt: skip
+        await _ask(http, OPEN_CASE, {"in": case}, kp2mi)
+
+
 # -- the run -----------------------------------------------------------------------------------------------------------
 
 
@@ -374,6 +477,7 @@ def _start_portal(stack: Any, spec: Any, port: int, profiler: list[str]) -> None
 def main() -> int:
     n_pilots = env_int("BENCH_PORTAL_PILOTS", 1000)
     n_villages = env_int("BENCH_PORTAL_VILLAGES", 100)
+    n_workers = env_int("BENCH_PORTAL_WORKERS", 30)
     warmup = env_int("BENCH_PORTAL_WARMUP", 30)
     times = env_int("BENCH_PORTAL_TIMED", 200)
     profile = os.environ.get("BENCH_PORTAL_PROFILE", "") not in ("", "0")
@@ -386,8 +490,6 @@ def main() -> int:
     from demimas_common.devstack.supervisor import Stack
     from demimas_common.service import discover_services
     from demimas_portal.settings import PortalSettings
-    from demimas_portal.views import pilot as pilot_view
-    from demimas_portal.views import pilots as pilots_view
 
     shortfalls = []
     if n_pilots < 1000:
@@ -408,6 +510,7 @@ def main() -> int:
     figures: dict[str, Any] = {"run": run_label(shortfalls), "pilots": n_pilots, "pilot_villages": n_villages,
                                "warmup_rounds": warmup, "timed_rounds": times}  # fmt: skip
     today = dt.date.today()
+    load_before = round(os.getloadavg()[0], 2)
     started = time.perf_counter()
     try:
         stack.start_servers()
@@ -442,6 +545,16 @@ def main() -> int:
         figures["seed_pilots_s"] = round(time.perf_counter() - seeded, 1)
         print(f"seeded {n_pilots} pilots in {figures['seed_pilots_s']} s", file=sys.stderr)
         pilot_id = by_village[VILLAGE][0]
+
+        def mint_for(agency: str, region: str | None) -> str:
+            return mint_token(keys, issuer=s.jwt_issuer, audience=s.jwt_audience, agency=Agency(agency), region=region,
+                              ttl=dt.timedelta(hours=2))  # fmt: skip
+
+        seeded = time.perf_counter()
+        asyncio.run(seed_village(gateway_url, mint_for, VILLAGE, pilot_id, today, workers=n_workers))
+        figures["seed_village_s"] = round(time.perf_counter() - seeded, 1)
+        figures["village"] = VILLAGE
+        figures["village_workers"] = n_workers
         session_key = PortalSettings(environment="development", dev_keys_dir=keys.private_key_path.parent).session_key
 
         async def run() -> dict[str, Series]:
@@ -453,11 +566,8 @@ def main() -> int:
             ):  # fmt: skip
                 await sign_in(portal, "KEMENKO_POLKAM")
                 token = token_of(portal.cookies.get("demimas_portal_session"), session_key)
-                targets = [
-                    Target("pilots", "/pilots",
-                           ((pilots_view.QUERY, pilots_view.variables(pilots_view.Filters())),), "pilots-table"),
-                    Target("pilot", f"/pilots/{pilot_id}", ((pilot_view.QUERY, {"id": pilot_id}),), "milestones-table"),
-                ]  # fmt: skip
+                targets = page_targets(pilot_id, VILLAGE)
+                await _until_counted(portal, VILLAGE, n_workers)
                 return await measure(portal, gw, token, targets, warmup=warmup, times=times)
 
         found = asyncio.run(run())
@@ -483,7 +593,9 @@ def main() -> int:
         "portal_overhead_ratio": figures["portal_overhead_ratio"] <= RATIO_GOAL,
     }
     figures["machine_cores"] = os.cpu_count()
-    figures["load_average_1m"] = round(os.getloadavg()[0], 2)
+    figures["load_average_1m_before"] = load_before
+    figures["load_average_1m_after"] = round(os.getloadavg()[0], 2)
+    figures["python"] = sys.version.split()[0]
     figures["command"] = "make bench-portal"
     figures["date"] = now()
     write_results(RESULTS / out, figures)
