@@ -167,6 +167,8 @@ class Series:
     page: list[float] = field(default_factory=list)
     gateway: list[float] = field(default_factory=list)
     timing: dict[str, list[float]] = field(default_factory=dict)
+    page_bytes: int = 0
+    gateway_bytes: int = 0
 
 
 def _ms(values: Sequence[float], q: int) -> float:
@@ -183,6 +185,8 @@ def summarise(name: str, series: Series) -> dict[str, float]:
         f"portal_{name}_gateway_p95_ms": _ms(series.gateway, 95),
         f"portal_overhead_ratio_{name}": round(page / gateway, 3) if gateway else -1.0,
     }
+    figures[f"portal_{name}_page_kb"] = round(series.page_bytes / 1024, 1)
+    figures[f"portal_{name}_gateway_answer_kb"] = round(series.gateway_bytes / 1024, 1)
     for metric, values in sorted(series.timing.items()):
         figures[f"portal_{name}_server_timing_{metric}_p50_ms"] = round(statistics.median(values), 2)
     return figures
@@ -227,8 +231,9 @@ class Target:
     """A `data-testid` the page must show (the page is the real one, not an error page)."""
 
 
-async def _gateway_call(gateway: httpx.AsyncClient, token: str, target: Target) -> None:
+async def _gateway_call(gateway: httpx.AsyncClient, token: str, target: Target, series: Series | None) -> None:
     headers = {"authorization": f"Bearer {token}"}
+    sizes: list[int] = []
 
     async def one(query: str, variables: dict[str, Any]) -> None:
         body = orjson.dumps({"query": query, "variables": variables})
@@ -238,11 +243,14 @@ async def _gateway_call(gateway: httpx.AsyncClient, token: str, target: Target) 
         codes = {(e.get("extensions") or {}).get("code") for e in answer.get("errors") or ()}
         if response.status_code != 200 or not answer.get("data") or codes - refusals:
             raise BenchError(f"{target.name}: the gateway answered {response.status_code}: {str(answer)[:400]}")
+        sizes.append(len(response.content))
 
     if len(target.queries) == 1:
         await one(*target.queries[0])
     else:
         await asyncio.gather(*(one(q, v) for q, v in target.queries))
+    if series is not None:
+        series.gateway_bytes = sum(sizes)
 
 
 async def _page_call(portal: httpx.AsyncClient, target: Target, series: Series | None) -> None:
@@ -252,6 +260,7 @@ async def _page_call(portal: httpx.AsyncClient, target: Target, series: Series |
     if 'data-testid="page-problems"' in response.text:
         raise BenchError(f"{target.path} shows problems: {response.text[:2000]}")
     if series is not None:
+        series.page_bytes = len(response.content)
         for metric, value in parse_server_timing(response.headers.get("server-timing")).items():
             series.timing.setdefault(metric, []).append(value)
 
@@ -300,7 +309,7 @@ async def measure(portal: httpx.AsyncClient, gateway: httpx.AsyncClient, token: 
         for target in targets:
             series = found[target.name] if n >= warmup else None
             page = partial(_page_call, portal, target, series)
-            direct = partial(_gateway_call, gateway, token, target)
+            direct = partial(_gateway_call, gateway, token, target, series)
             first, second = (page, direct) if n % 2 == 0 else (direct, page)
             a, b = await _timed(first), await _timed(second)
             if series is not None:
