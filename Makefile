@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 PACKAGES := libs/common services/registry services/gateway services/designation services/pillars services/audit services/cases services/feeds services/portal
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-unit lint format bench bench-registry bench-gateway bench-designation bench-pillars bench-audit bench-security bench-plans bench-cases bench-subscriptions bench-feeds bench-node bench-scale cluster-rehearsal constraints clean-stack supergraph api-baseline asyncapi
+.PHONY: run test test-unit lint format bench bench-registry bench-gateway bench-designation bench-pillars bench-audit bench-security bench-plans bench-cases bench-subscriptions bench-feeds bench-portal bench-node bench-scale cluster-rehearsal constraints clean-stack supergraph api-baseline asyncapi
 
 $(STAMP): constraints.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -37,7 +37,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: bench-registry bench-gateway bench-designation bench-pillars bench-audit bench-security bench-plans bench-cases bench-subscriptions bench-feeds
+bench: bench-registry bench-gateway bench-designation bench-pillars bench-audit bench-security bench-plans bench-cases bench-subscriptions bench-feeds bench-portal
 
 bench-designation: $(STAMP)
 	$(BIN)/python -m bench.designation
@@ -65,6 +65,11 @@ bench-subscriptions: $(STAMP)
 ## consume of the same events, and commit-to-receipt p95 at 20 changes/s (docs/benchmarks.md)
 bench-feeds: $(STAMP)
 	$(BIN)/python -m bench.feeds
+
+## make bench-portal: the portal's /pilots (1,000 pilots), /pilots/{id} and /villages/{code} pages against the gateway
+## queries each page makes, interleaved; p50/p95, the ratio and the portal's Server-Timing (docs/benchmarks.md)
+bench-portal: $(STAMP)
+	$(BIN)/python -m bench.portal
 
 ## make bench-node: the gateway benchmarks' Node packages (the scenario's subgraphs, Apollo Gateway and its query
 ## planner; benchmark only, never shipped), installed into bench/node/node_modules when missing or out of date

@@ -9,8 +9,9 @@ session's token, shapes the answer with a pure function of `views/`, and returns
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -25,6 +26,7 @@ from demimas_portal.grants import token_scopes
 from demimas_portal.i18n import DEFAULT_LANG, LABELS_QUERY, LabelCache, Labels, Translator, labels_from, pick_lang
 from demimas_portal.session import COOKIE_NAME, Session, SessionCodec, new_session
 from demimas_portal.settings import PortalSettings
+from demimas_portal.timing import Timings
 
 __all__ = ["NotSignedIn", "Page", "Portal", "safe_next"]
 
@@ -72,8 +74,9 @@ class Portal:
 
     async def page(self, request: Request, *, signed_in: bool = True) -> Page:
         """The request's page; with `signed_in`, `NotSignedIn` unless the session holds a live token."""
+        timings = Timings()
         session = self.session_of(request)
-        page = Page(self, request, session)
+        page = Page(self, request, session, timings)
         request.state.page = page
         if signed_in and not session.signed_in():
             if session.expired():
@@ -113,6 +116,8 @@ class Page:
     portal: Portal
     request: Request
     session: Session
+    timings: Timings = field(default_factory=Timings)
+    """Where the request's time went: sent as `Server-Timing` (timing.py)."""
 
     @property
     def t(self) -> Translator:
@@ -130,14 +135,21 @@ class Page:
         field without saying why (UNAUTHORIZED_FIELD_OR_TYPE)."""
         if self.token is None:
             raise NotSignedIn("signin.expired")
+        started = time.perf_counter()
         try:
             return await self.portal.gateway.execute(query, dict(variables or {}), token=self.token)
         except AccessDenied as exc:
             raise AccessDenied(exc.error, needs=needs) from None
+        finally:
+            self.timings.gateway.append((started, time.perf_counter()))
 
     async def labels(self) -> Labels:
         """The API's enum labels in the session's language (cached per language)."""
-        return await self.portal.labels_for(self.session.lang, self.token)
+        started = time.perf_counter()
+        try:
+            return await self.portal.labels_for(self.session.lang, self.token)
+        finally:
+            self.timings.gateway.append((started, time.perf_counter()))  # a cache hit adds microseconds
 
     async def form(self) -> dict[str, str]:
         """The POSTed form, once its CSRF token matches the session's (else `CSRFFailed`)."""
@@ -154,6 +166,7 @@ class Page:
         labels = await self.labels()
         flash, flash_kind = self.session.flash, self.session.flash_kind
         self.session = replace(self.session, flash=None, flash_kind="info")
+        started = time.perf_counter()
         html = self.portal.templates.get_template(template).render(
             t=self.t,
             lang=self.session.lang,
@@ -171,8 +184,10 @@ class Page:
             grants=token_scopes(self.token),
             **context,
         )
+        self.timings.render += time.perf_counter() - started
         response = HTMLResponse(html, status_code=status, headers={"cache-control": "no-store"})
         self.portal.set_cookie(response, self.session)
+        response.headers["server-timing"] = self.timings.header()
         return response
 
     def redirect(self, url: str) -> RedirectResponse:
