@@ -6,14 +6,11 @@ on the dev sign-in page as a person would, the checks every visited page must pa
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import httpx
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from demimas_common.auth.keys import DevKeys
@@ -97,20 +94,6 @@ async def sign_in(who: Person, agency: str, region: str = "") -> None:
     await page.get_by_test_id("signin-submit").click()
     await expect(page.get_by_test_id("signed-in-agency")).to_be_visible()
     await expect(page).to_have_url(re.compile(r"/(pilots|audit)$"))
-
-
-async def gql(gateway: str, query: str, variables: dict[str, Any], token: str) -> tuple[dict[str, Any], str]:
-    """The gateway's data (no errors allowed) and the request's trace id (`traceresponse`)."""
-    async with httpx.AsyncClient(timeout=30) as http:
-        response = await http.post(
-            gateway,
-            content=json.dumps({"query": query, "variables": variables}),
-            headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
-        )
-    answer = response.json()
-    assert "errors" not in answer, answer
-    data: dict[str, Any] = answer["data"]
-    return data, response.headers["traceresponse"].split("-")[1]
 
 
 async def until(check: Callable[[], Awaitable[bool]], what: str, *, tries: int = 120) -> None:

@@ -18,8 +18,9 @@ from demimas_common.auth.keys import DevKeys
 from demimas_common.devstack.fresh_villages import FreshVillages
 from demimas_portal.session import COOKIE_NAME
 from tests.conftest import ROOT
+from tests.flows import gql
 
-from .portal import Person, gql, person, serve_portal, sign_in
+from .portal import Person, person, serve_portal, sign_in
 from .support import served, settle
 
 pytestmark = pytest.mark.integration

@@ -20,8 +20,10 @@ from demimas_common.auth.keys import DevKeys
 from demimas_common.devstack.fresh_villages import FreshVillages
 from demimas_portal.i18n import LABELS_QUERY, labels_from
 from tests.conftest import ROOT
+from tests.flows import decree as designate
+from tests.flows import gql
 
-from .portal import gql, person, serve_portal, sign_in, until
+from .portal import person, serve_portal, sign_in, until
 from .support import settle, tab_order
 
 pytestmark = pytest.mark.integration
@@ -270,17 +272,7 @@ async def test_an_auditor_follows_a_decree_across_two_services(
     """The decree (designation service) opens the village's portfolio in the pillars service: one trace with both
     services' events, the portfolio linked to the decree that caused it. The auditor finds it by village code."""
     code = fresh_village("16.06")
-    disnaker, bp3mi, kp2mi = mint("DISNAKER", region="16.06"), mint("BP3MI", region="16"), mint("KP2MI")
-    why = "Residents work in Malaysia as production operators, mostly SMK graduates"
-    proposed, _ = await gql(gateway_over_http, "mutation P($v: String!, $j: String!) { proposeVillage(villageCode: $v,"
-                            " justification: $j) { id } }", {"v": code, "j": why}, disnaker)  # fmt: skip
-    pid = proposed["proposeVillage"]["id"]
-    await gql(gateway_over_http, "mutation S($id: ID!) { submitProposal(id: $id) { status } }", {"id": pid}, disnaker)
-    await gql(gateway_over_http, "mutation V($id: ID!) { verifyProposal(id: $id) { status } }", {"id": pid}, bp3mi)
-    await gql(gateway_over_http, "mutation A($id: ID!) { assessProposal(id: $id) { eligible } }", {"id": pid}, bp3mi)
-    approve = ("mutation D($id: ID!, $d: Date!) { approveProposal(id: $id, decreeNumber: \"SK 41/2026\", "
-               "decreeDate: $d, overrideReason: \"evidence filed on paper\") { status } }")  # fmt: skip
-    _, trace = await gql(gateway_over_http, approve, {"id": pid, "d": TODAY.isoformat()}, kp2mi)
+    trace = await designate(gateway_over_http, mint, code, "SK 41/2026")
 
     async with person(browser, portal) as auditor:
         page = auditor.page

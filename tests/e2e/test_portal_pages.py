@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import random
 import re
 from collections.abc import Callable
@@ -19,6 +18,8 @@ import pytest
 
 from demimas_common.devstack.fresh_villages import FreshVillages
 from tests.conftest import ask
+from tests.flows import decree as designate
+from tests.flows import gql
 
 from . import test_portal
 from .test_portal import ROOT, sign_in, tagged
@@ -28,22 +29,6 @@ pytestmark = pytest.mark.integration
 browser_for = test_portal.browser_for  # the fixture: a new browser on a portal app over the real gateway
 fresh_village = FreshVillages(ROOT)
 TODAY = dt.date.today()
-
-
-async def gql(gateway: str, query: str, variables: dict[str, Any], token: str) -> tuple[dict[str, Any], str]:
-    """The gateway's answer (no errors allowed) and the request's trace id (`traceresponse`)."""
-    async with httpx.AsyncClient() as http:
-        response = await http.post(
-            gateway,
-            content=json.dumps({"query": query, "variables": variables}),
-            headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
-        )
-    answer = response.json()
-    assert "errors" not in answer, answer
-    trace = response.headers["traceresponse"].split("-")[1]
-    assert answer["extensions"]["traceId"] == trace
-    data: dict[str, Any] = answer["data"]
-    return data, trace
 
 
 async def register_abroad(gateway: str, token: str, village: str, sex: str) -> None:
@@ -185,17 +170,7 @@ async def test_an_auditor_follows_a_decree_across_services(
     """The decree (designation service) opens the village's portfolio in the pillars service: one trace, two
     services, the portfolio linked to the decree that caused it."""
     code = fresh_village("16.06")
-    disnaker, bp3mi, kp2mi = mint("DISNAKER", region="16.06"), mint("BP3MI", region="16"), mint("KP2MI")
-    why = "Residents work in Malaysia as production operators, mostly SMK graduates"
-    proposed, _ = await gql(gateway_over_http, "mutation P($v: String!, $j: String!) { proposeVillage(villageCode: $v,"
-                            " justification: $j) { id } }", {"v": code, "j": why}, disnaker)  # fmt: skip
-    pid = proposed["proposeVillage"]["id"]
-    await gql(gateway_over_http, "mutation S($id: ID!) { submitProposal(id: $id) { status } }", {"id": pid}, disnaker)
-    await gql(gateway_over_http, "mutation V($id: ID!) { verifyProposal(id: $id) { status } }", {"id": pid}, bp3mi)
-    await gql(gateway_over_http, "mutation A($id: ID!) { assessProposal(id: $id) { eligible } }", {"id": pid}, bp3mi)
-    approve = ("mutation D($id: ID!, $d: Date!) { approveProposal(id: $id, decreeNumber: \"SK 77/2026\", "
-               "decreeDate: $d, overrideReason: \"evidence filed on paper\") { status } }")  # fmt: skip
-    _, trace = await gql(gateway_over_http, approve, {"id": pid, "d": TODAY.isoformat()}, kp2mi)
+    trace = await designate(gateway_over_http, mint, code, "SK 77/2026")
 
     browser = browser_for()
     await sign_in(browser, "AUDITOR")  # an auditor starts at the audit search

@@ -39,13 +39,18 @@ def reserved_districts(root: Path) -> frozenset[str]:
     return frozenset(found)
 
 
+_HANDED_OUT: set[str] = set()
+"""Every code any `FreshVillages` of this process returned: the conftests of several services and the end-to-end
+tests each have their own, and two of them must never hand out the same village in one test session."""
+
+
 class FreshVillages:
     """Real Kemendagri village codes, each handed out once per session and none in a reserved district."""
 
     def __init__(self, root: Path, seed: int | None = None) -> None:
         self._reserved = reserved_districts(root)
         self._rng = random.Random(seed)
-        self._used: set[str] = set()
+        self._used = _HANDED_OUT
 
     def reserved(self, code: str) -> bool:
         """Whether `code` (a village code) lies in a district some test or example names."""
