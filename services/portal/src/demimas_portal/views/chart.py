@@ -13,7 +13,7 @@ from demimas_portal.views.enums import SERVICE_PILLARS
 
 __all__ = ["Bar", "PillarChart", "pillar_chart"]
 
-LABEL_WIDTH = 300
+LABEL_WIDTH = 340  # the longest Indonesian pillar name at the chart's font size, with a margin
 BAR_WIDTH = 300
 ROW_HEIGHT = 28
 TOP = 8
