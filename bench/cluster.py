@@ -601,7 +601,8 @@ class PortalProbe:
             max_keepalive_connections=0))  # fmt: skip
         self.probes: list[tuple[str, str, float]] = []
         """(phase, outcome, ms): outcome `table` (200 with the pilots table), `error_page` (502 or 503, the portal's
-        error page), `signed_out` (a redirect to /signin: the cookie did not work there), `transport` (no answer:
+        error page), `problems_page` (200, no rows: the gateway's errors listed), `empty` (200, "no pilots"),
+        `signed_out` (a redirect to /signin: the cookie did not work there), `transport` (no answer:
         refused, reset, timed out), or `http_<status>`."""
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -621,6 +622,10 @@ class PortalProbe:
         else:
             if response.status_code == 200 and 'data-testid="pilots-table"' in response.text:
                 outcome = "table"
+            elif response.status_code == 200 and 'data-testid="page-problems"' in response.text:
+                outcome = "problems_page"  # the gateway answered errors, no rows: the page says the list failed
+            elif response.status_code == 200 and 'data-testid="pilots-empty"' in response.text:
+                outcome = "empty"
             elif response.status_code in (502, 503):
                 outcome = "error_page"
             elif response.status_code in (302, 303) and "/signin" in response.headers.get("location", ""):
