@@ -4,16 +4,20 @@ What it starts, all on loopback, under a throw-away folder (see docs/cluster-reh
 - three NATS servers clustered (`bench/cluster_nats.py`), the `DEMIMAS` stream at 3 replicas; every client gets the
   three URLs comma-separated and fails over;
 - one embedded durable PostgreSQL (the devstack's, through `Stack`), migrated as `demimas stack migrate` does;
-- two replicas (processes) of registry, designation, pillars, audit, cases and feeds, and two of the gateway; a
-  round-robin TCP proxy per service and one for the gateway (`bench/cluster_proxy.py`, its own process): the gateways
-  reach each subgraph through its proxy, the load reaches the gateways through theirs;
+- two replicas (processes) of registry, designation, pillars, audit, cases and feeds, two of the gateway and two
+  of the portal's pages; a round-robin TCP proxy per service, one for the gateway and one for the portal
+  (`bench/cluster_proxy.py`, its own process): the gateways reach each subgraph through its proxy, the load and the
+  portals reach the gateways through theirs, the page prober reaches the portals through theirs;
 - webhook receivers on loopback (`bench/cluster_receivers.py`, their own process), one per webhook endpoint that
   agencies register through the gateway before the load (FEED_ENDPOINTS: national and regional tokens, types and
   region filters); both feeds replicas run the delivery engine (fan-out and dispatch);
 - a steady write load through the gateway proxy (RATE writes/s): workers registered, departed, returned, and then
   a reintegration activity with the returnee as participant (with an idempotency key, the same on its retries, so
   a retry after a lost answer cannot record it twice); for one returnee in CASE_SHARE, also a protection case
-  opened about the returnee (with an idempotency key as well).
+  opened about the returnee (with an idempotency key as well);
+- a page prober (PortalProbe): signed in through the portal's dev sign-in as KEMENKO_POLKAM, it asks for `/pilots`
+  about once a second (PROBE_INTERVAL) on a new connection each time (so the proxy alternates the portal replicas,
+  which share DEMIMAS_PORTAL_SESSION_KEY: the one cookie works on both).
 
 The gateways run with the default rate limits (50 requests/s, burst 100, per agency and replica; the load is one
 KP2MI token): RATE stays under them even with one gateway replica down and MAX_IN_FLIGHT released at once. A
@@ -21,10 +25,12 @@ KP2MI token): RATE stays under them even with one gateway replica down and MAX_I
 rehearsal measures faults, not the limit.
 
 Fault schedule (PHASE seconds each, x0.4 with --quick or BENCH_SCALE<1): before; kill -9 the NATS node leading the
-stream; restart it; kill -9 one replica of every service and of the gateway; restart them. Then the load stops,
-the consumers drain, and every write is checked against every consumer (docs/cluster-rehearsal.md says how); every
-event of the stream an endpoint may receive (`demimas_feeds.visibility.project`) must have reached its receiver,
-signed, at least once, in order, and nothing else.
+stream; restart it; kill -9 one replica of every service, of the gateway and of the portal; restart them. Then the
+load stops, the consumers drain, and every write is checked against every consumer (docs/cluster-rehearsal.md says
+how); every event of the stream an endpoint may receive (`demimas_feeds.visibility.project`) must have reached its
+receiver, signed, at least once, in order, and nothing else. The `verdict` (VERDICT_CHECKS) adds the pages: every
+probe of a phase with every process up answered the pilots table, and with a portal replica down at least
+PORTAL_DOWN_SHARE did.
 Figures to bench/results/cluster.json.
 """
 
@@ -42,6 +48,7 @@ import itertools
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -61,6 +68,7 @@ import orjson
 
 from bench.cluster_nats import NatsCluster, NatsNode
 from bench.harness import RESULTS, now, percentile, scale, stop, write_results
+from bench.portal import seed_pilots
 from demimas_common.auth.keys import DevKeys, ensure_dev_keys, mint_token
 from demimas_common.auth.principal import Agency
 from demimas_common.db.engine import create_engine
@@ -119,6 +127,19 @@ FEEDS_ENV = {
 CREATE_ENDPOINT = """mutation W($in: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $in) {
   secret endpoint { id } } }"""
 PHASES = ["before", "nats_node_down", "nats_node_restarted", "replicas_down", "replicas_restarted"]
+# The portal's pages: two replicas behind their proxy, signed in as the coordinator, probed once a second.
+PORTAL_ENV = {
+    "DEMIMAS_ENVIRONMENT": "test",  # the dev sign-in (tokens minted with the rehearsal's dev keys)
+    "DEMIMAS_PORTAL_SESSION_KEY": "cluster-rehearsal-portal-session-key-" + uuid.uuid4().hex,  # one key, both replicas
+}
+PORTAL_AGENCY = "KEMENKO_POLKAM"
+PORTAL_PILOTS = 3  # pilots the coordinator creates before the load, so that /pilots has a table to show
+PROBE_INTERVAL = 1.0
+PROBE_TIMEOUT = 20.0  # above the portal's own wait for the gateway (15 s): the portal answers first, with its 502
+# Phases in which every process is up (no fault in effect): every page probed then must be the pilots table.
+FAULTLESS_PHASES = ("before", "nats_node_restarted")
+# With portal-1 (and a replica of everything else) killed: this share of the pages at least must be the table.
+PORTAL_DOWN_SHARE = 0.9
 
 REGISTER = "mutation R($in: RegisterWorkerInput!) { registerWorker(input: $in) { id } }"
 DEPART = "mutation D($id: ID!, $in: DepartureInput!) { recordDeparture(workerId: $id, input: $in) { id } }"
@@ -185,7 +206,7 @@ class Cluster:
         self.nats = NatsCluster(work / "nats")
         self.stack: Stack | None = None
         self.replicas: list[Replica] = []
-        self.proxy_ports = {name: free_port() for name in (*SERVICES, "gateway")}
+        self.proxy_ports = {name: free_port() for name in (*SERVICES, "gateway", "portal")}
         self.proxy: subprocess.Popen[bytes] | None = None
         self.proxy_stats = work / "proxy-stats.json"
         self.receivers: subprocess.Popen[bytes] | None = None
@@ -202,6 +223,10 @@ class Cluster:
     @property
     def gateway_url(self) -> str:
         return f"http://127.0.0.1:{self.proxy_ports['gateway']}"
+
+    @property
+    def portal_url(self) -> str:
+        return f"http://127.0.0.1:{self.proxy_ports['portal']}"
 
     def start(self) -> dict[str, float]:
         timings: dict[str, float] = {}
@@ -243,6 +268,16 @@ class Cluster:
                     "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
             self.replicas.append(Replica(f"gateway-{i + 1}", "gateway", port, args, dict(env),
                                          self.work / "logs" / f"gateway-{i + 1}.log"))  # fmt: skip
+        # the portal as `make run` starts a page-only service: uvicorn, no way to the database or NATS
+        portal = next(s for s in discover_services() if s.name == "portal")
+        env = {k: v for k, v in os.environ.items() if k not in ("DEMIMAS_DATABASE_URL", "DEMIMAS_NATS_URL")}
+        env |= PORTAL_ENV | {"DEMIMAS_PORTAL_GATEWAY_URL": f"{self.gateway_url}/graphql"}
+        for i in range(REPLICAS):
+            port = free_port()
+            args = [sys.executable, "-m", "uvicorn", "--factory", portal.app_factory, "--host", "127.0.0.1",
+                    "--port", str(port), "--no-access-log"]  # fmt: skip
+            self.replicas.append(Replica(f"portal-{i + 1}", "portal", port, args, dict(env),
+                                         self.work / "logs" / f"portal-{i + 1}.log"))  # fmt: skip
         self._write_proxy_config()
         self.start_proxy()
         self.start_receivers()
@@ -252,14 +287,15 @@ class Cluster:
         for replica in first:
             replica.start()
         self.wait_ready(first)
-        services = [r for r in self.replicas if r.service != "gateway" and r not in first]
+        services = [r for r in self.replicas if r.service not in ("gateway", "portal") and r not in first]
         for replica in services:
             replica.start()
         self.wait_ready(services)
-        gateways = [r for r in self.replicas if r.service == "gateway"]
-        for replica in gateways:
-            replica.start()
-        self.wait_ready(gateways)
+        for tier in ("gateway", "portal"):  # the portal's /readyz asks the gateway (behind_gateway)
+            replicas = [r for r in self.replicas if r.service == tier]
+            for replica in replicas:
+                replica.start()
+            self.wait_ready(replicas)
         timings["replicas_ready_s"] = round(time.monotonic() - started, 1)
         return timings
 
@@ -543,6 +579,106 @@ class Load:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
+# -- the pages --------------------------------------------------------------------------------------------------
+
+
+def _csrf(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    if not match:
+        raise RuntimeError(f"no CSRF token on the portal's sign-in page: {html[:300]}")
+    return match.group(1)
+
+
+class PortalProbe:
+    """A person on the portal's pages during the load: signed in once (the dev sign-in's form, its CSRF token, the
+    session cookie), then `/pilots` every PROBE_INTERVAL seconds, each on a new connection (the proxy alternates the
+    replicas; the one cookie must work on both). Open loop: a slow page does not delay the next probe."""
+
+    def __init__(self, url: str, load: Load) -> None:
+        self.url = url
+        self.load = load  # its phase: the probes are counted by the phase they started in
+        self.client = httpx.AsyncClient(base_url=url, timeout=PROBE_TIMEOUT, limits=httpx.Limits(
+            max_keepalive_connections=0))  # fmt: skip
+        self.probes: list[tuple[str, str, float]] = []
+        """(phase, outcome, ms): outcome `table` (200 with the pilots table), `error_page` (502 or 503, the portal's
+        error page), `problems_page` (200, no rows: the gateway's errors listed), `empty` (200, "no pilots"),
+        `signed_out` (a redirect to /signin: the cookie did not work there), `transport` (no answer:
+        refused, reset, timed out), or `http_<status>`."""
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def sign_in(self) -> None:
+        form = await self.client.get("/signin")
+        done = await self.client.post("/signin", data={"agency": PORTAL_AGENCY, "region": "",
+                                                       "csrf_token": _csrf(form.text)})  # fmt: skip
+        if done.status_code != 303 or "/signin" in done.headers.get("location", "/signin"):
+            raise RuntimeError(f"portal sign-in as {PORTAL_AGENCY} failed ({done.status_code}): {done.text[:300]}")
+
+    async def _probe(self) -> None:
+        phase, started = self.load.phase, time.monotonic()
+        try:
+            response = await self.client.get("/pilots")
+        except httpx.HTTPError:
+            outcome = "transport"
+        else:
+            if response.status_code == 200 and 'data-testid="pilots-table"' in response.text:
+                outcome = "table"
+            elif response.status_code == 200 and 'data-testid="page-problems"' in response.text:
+                outcome = "problems_page"  # the gateway answered errors, no rows: the page says the list failed
+            elif response.status_code == 200 and 'data-testid="pilots-empty"' in response.text:
+                outcome = "empty"
+            elif response.status_code in (502, 503):
+                outcome = "error_page"
+            elif response.status_code in (302, 303) and "/signin" in response.headers.get("location", ""):
+                outcome = "signed_out"
+            else:
+                outcome = f"http_{response.status_code}"
+        self.probes.append((phase, outcome, (time.monotonic() - started) * 1000))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        next_at = time.monotonic()
+        while not stop.is_set():
+            task = asyncio.create_task(self._probe())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            next_at += PROBE_INTERVAL
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), max(0.0, next_at - time.monotonic()))
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.client.aclose()
+
+    def figures(self) -> dict[str, Any]:
+        """Per phase: probes, outcomes, p50/p95 of the tables' time; and the two page checks of the verdict."""
+        phases: dict[str, dict[str, Any]] = {}
+        for phase in PHASES:
+            mine = [(o, ms) for p, o, ms in self.probes if p == phase]
+            tables = [ms for o, ms in mine if o == "table"]
+            outcomes = Counter(o for o, _ in mine)
+            phases[phase] = {
+                "probes": len(mine),
+                "table": len(tables),
+                "error_page": outcomes["error_page"],
+                "other": {o: n for o, n in outcomes.items() if o not in ("table", "error_page")},
+                "p50_ms": _p(tables, 50),
+                "p95_ms": _p(tables, 95),
+                "all_ms_p95": _p([ms for _, ms in mine], 95),
+            }
+        down = phases["replicas_down"]
+        return {
+            "replicas": REPLICAS,
+            "agency": PORTAL_AGENCY,
+            "probe_interval_s": PROBE_INTERVAL,
+            "phases": phases,
+            "faultless_phases": list(FAULTLESS_PHASES),
+            # every probe of a phase with every process up was the pilots table (and there were some)
+            "portal_faultless_pages_ok": all(
+                phases[p]["probes"] > 0 and phases[p]["table"] == phases[p]["probes"] for p in FAULTLESS_PHASES
+            ),
+            "portal_one_replica_down_share": round(down["table"] / down["probes"], 3) if down["probes"] else None,
+            "portal_one_replica_down_ok": down["probes"] > 0 and down["table"] >= PORTAL_DOWN_SHARE * down["probes"],
+        }
+
+
 # -- the faults -------------------------------------------------------------------------------------------------
 
 
@@ -611,9 +747,8 @@ async def _schedule(cluster: Cluster, load: Load, phase_seconds: float, events: 
     restarted = time.monotonic()
     for replica in killed:
         replica.start()
-    services = [r for r in killed if r.service != "gateway"]
-    took = await asyncio.to_thread(cluster.wait_ready, services)
-    took = await asyncio.to_thread(cluster.wait_ready, [r for r in killed if r.service == "gateway"])
+    for tier in (SERVICES, ("gateway",), ("portal",)):  # each tier once the one it calls is ready
+        await asyncio.to_thread(cluster.wait_ready, [r for r in killed if r.service in tier])
     note("replicas restarted and ready", ready_after_s=round(time.monotonic() - restarted, 1))
     await asyncio.sleep(max(0.0, phase_seconds - (time.monotonic() - restarted)))
     note("load stopped")
@@ -1114,6 +1249,28 @@ def _failures(writes: list[Write]) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
+# The rehearsal's verdict: each check names a figure and its goal; `passed` when all hold.
+VERDICT_CHECKS: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "no_event_lost": lambda f: f["cluster_events_lost"] == 0,
+    "no_double_effect": lambda f: f["cluster_double_effects"] == 0,
+    "audit_chain_verified": lambda f: f["audit_chain"].get("ok") is True,
+    "webhooks_complete_and_only_due": lambda f: f["feeds_events_missing"] == 0 and f["feeds_events_unexpected"] == 0,
+    "webhooks_in_order_one_sender": lambda f: f["feeds_out_of_order"] == 0 and f["feeds_concurrent_sends"] == 0,
+    "webhooks_signed_as_projected": lambda f: (
+        f["feeds_bad_signatures"] == 0
+        and f["feeds_body_mismatches"] == 0
+        and f["feeds_events_under_two_webhook_ids"] == 0
+    ),
+    "portal_faultless_pages_ok": lambda f: f["portal"]["portal_faultless_pages_ok"],
+    "portal_one_replica_down_ok": lambda f: f["portal"]["portal_one_replica_down_ok"],
+}
+
+
+def _verdict(figures: dict[str, Any]) -> dict[str, Any]:
+    checks = {name: bool(check(figures)) for name, check in VERDICT_CHECKS.items()}
+    return {"passed": all(checks.values()), "checks": checks}
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         return _rehearse(argv)
@@ -1151,25 +1308,34 @@ def _rehearse(argv: list[str] | None) -> int:
         villages = sorted(str(r[0]) for r in iter_villages() if r[0] and str(r[0]).startswith("16.06.13.2"))[:VILLAGES]
         events: list[dict[str, Any]] = []
         settings = cluster.stack.settings
+        # before the endpoints (their events precede the sequence the webhooks are checked from): pilots for /pilots
+        coordinator = mint_token(keys, issuer=settings.jwt_issuer, audience=settings.jwt_audience,
+                                 agency=Agency(PORTAL_AGENCY))  # fmt: skip
+        asyncio.run(seed_pilots(cluster.gateway_url, coordinator, villages[:PORTAL_PILOTS], PORTAL_PILOTS,
+                                dt.date.today()))  # fmt: skip
         feed_endpoints, feeds_from_seq = asyncio.run(
             _register_endpoints(cluster, keys, settings.jwt_issuer, settings.jwt_audience, villages)
         )
         print(f"{len(feed_endpoints)} webhook endpoints registered; stream at {feeds_from_seq}", file=sys.stderr)
 
-        async def run_load() -> Load:
+        async def run_load() -> tuple[Load, PortalProbe]:
             limits = httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT)
             async with httpx.AsyncClient(base_url=cluster.gateway_url, limits=limits) as client:
                 load = Load(client, token, villages, args.rate)
+                probe = PortalProbe(cluster.portal_url, load)
+                await probe.sign_in()
                 stop = asyncio.Event()
                 runner = asyncio.create_task(load.run(stop))
+                prober = asyncio.create_task(probe.run(stop))
                 try:
                     await _schedule(cluster, load, phase_seconds, events)
                 finally:
                     stop.set()
                     await runner
-                return load
+                    await prober
+                return load, probe
 
-        load = asyncio.run(run_load())
+        load, probe = asyncio.run(run_load())
         load_seconds = time.monotonic() - started
         print("draining ...", file=sys.stderr, flush=True)
         drain_s, left = asyncio.run(_drain(cluster.database_url, cluster.nats.url))
@@ -1227,7 +1393,9 @@ def _rehearse(argv: list[str] | None) -> int:
             "timeline_5s": _timeline(writes, writes[0].started if writes else 0.0),
             "failed_writes": _failures(writes)[:200],
             "load_s": round(load_seconds, 1),
+            "portal": probe.figures(),
         }
+        figures["verdict"] = _verdict(figures)
     finally:
         print("stopping ...", file=sys.stderr, flush=True)
         proxy_stats = cluster.stop()
@@ -1251,6 +1419,9 @@ def _rehearse(argv: list[str] | None) -> int:
             "out_of_order_vs_stream", "out_of_order_vs_queue", "concurrent_arrivals", "lag_ms")))  # fmt: skip
     for phase, f in figures["phases"].items():
         print(f"  {phase}: {f}")
+    for phase, f in (figures.get("portal") or {}).get("phases", {}).items():
+        print(f"  portal /pilots {phase}: {f}")
+    print(f"verdict: {figures.get('verdict')}")
     return 0
 
 
