@@ -5,6 +5,7 @@ the registry, the gateway's size limit."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 from collections.abc import AsyncIterator, Callable
@@ -132,6 +133,39 @@ async def test_a_file_refused_whole_stores_nothing_and_its_job_says_why(
     assert (await import_job(gateway, stored["importJob"]["id"], mint("KP2MI")))["data"]["importJob"] is None
     national = await import_job(gateway, stored["importJob"]["id"], mint("DISNAKER", region="16"))
     assert national["data"]["importJob"]["inserted"] == 6
+
+
+async def test_an_upload_answered_at_once_is_followed_by_its_job_to_its_report(
+    gateway: httpx.AsyncClient, mint: Callable[..., str], gen: SyntheticWorkers
+) -> None:
+    """`Prefer: respond-async`: 202 with the RUNNING job as soon as the gateway has forwarded the file; `importJob`
+    follows it to the same report an upload that waits gets."""
+    bp3mi = mint("BP3MI", region="16.06")
+    rows = [gen.row(village="16.06.13.2001") for _ in range(7)] + [gen.row(village="16.06.13.2001") | {"nik": "1"}]
+    response = await gateway.post(
+        "/uploads/workers",
+        files={"file": ("workers.xlsx", xlsx(rows), XLSX)},
+        headers=bearer(bp3mi) | {"Prefer": "respond-async"},
+    )
+    assert response.status_code == 202, response.text
+    assert response.headers["preference-applied"] == "respond-async"
+    body = response.json()
+    job_id = body["importJob"]["id"]
+    assert body["importJob"]["status"] == "RUNNING"
+    assert response.headers["x-demimas-import-job"] == job_id
+    assert body["extensions"]["traceId"] == response.headers["traceresponse"].split("-")[1]
+
+    seen: list[str] = []
+    for _ in range(300):
+        job = (await import_job(gateway, job_id, bp3mi))["data"]["importJob"]
+        seen.append(job["status"])
+        if job["status"] != "RUNNING":
+            break
+        await asyncio.sleep(0.1)
+    assert job["status"] == "SUCCEEDED", seen
+    assert (job["total"], job["inserted"], job["rejectedCount"]) == (8, 7, 1)
+    assert [(e["line"], e["column"], e["code"]) for e in job["rejected"]] == [(9, "nik", "INVALID_NIK")]
+    assert (await import_job(gateway, job_id, mint("DISNAKER", region="16.06")))["data"]["importJob"] is None
 
 
 async def test_without_registry_write_the_gateway_and_the_registry_refuse(

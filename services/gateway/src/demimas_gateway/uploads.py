@@ -16,8 +16,9 @@ In order, before a byte of the body is read:
 5. the media type: `multipart/form-data` only (415 `BAD_REQUEST`).
 Then the body is streamed, counted: past the limit, whatever the headers said, the forward is cut (the registry
 stores nothing of a body that never ended) and the caller gets 413 `BODY_TOO_LARGE`. The registry's answer (the
-import report with `importJob { id status }`, or its refusal) is handed back with `extensions.traceId` and the
-`traceresponse` header; the caller's token, purpose and the request's `traceparent` go with the file.
+import report with `importJob { id status }`, or its refusal; with `Prefer: respond-async`, 202 and the running
+job as soon as the file is received) is handed back with `extensions.traceId` and the `traceresponse` header; the
+caller's token, purpose, `Prefer` and the request's `traceparent` go with the file.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ UPLOAD_PATH = "/uploads/workers"
 REGISTRY_IMPORT_PATH = "/imports/workers"
 JSON = "application/json"
 JOB_HEADER = "x-demimas-import-job"
-FORWARDED = ("authorization", "x-demimas-purpose", "content-type", "content-length")
+FORWARDED = ("authorization", "x-demimas-purpose", "content-type", "content-length", "prefer")
+RETURNED = (JOB_HEADER, "preference-applied")
 tracer = trace.get_tracer("demimas.gateway")
 
 
@@ -174,7 +176,7 @@ class UploadForwarder:
             message = f"the registry could not be reached ({type(exc).__name__}); nothing of the file was stored"
             await _send(send, 502, _error(message, "SUBGRAPH_UNAVAILABLE"), JSON)
             return
-        extra = {JOB_HEADER: response.headers[JOB_HEADER]} if JOB_HEADER in response.headers else {}
+        extra = {name: response.headers[name] for name in RETURNED if name in response.headers}
         try:
             answer = orjson.loads(response.content)
         except orjson.JSONDecodeError:

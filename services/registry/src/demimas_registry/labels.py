@@ -62,8 +62,10 @@ LABELS: Catalogue = catalogue(
             "DESA_ADAT": ("Desa adat", "Customary village (desa adat)"),
         },
         "ImportJobStatus": {
+            "RUNNING": ("Sedang diimpor", "Importing"),
             "SUCCEEDED": ("Impor selesai", "Import succeeded"),
             "REJECTED": ("Berkas ditolak", "File rejected"),
+            "INTERRUPTED": ("Impor terputus", "Import interrupted"),
         },
         "WorkerChangeKind": {
             "REGISTERED": ("Didaftarkan", "Registered"),

@@ -17,6 +17,9 @@ class RegistrySettings(CommonSettings):
         default=200 * 1024 * 1024, ge=1, description="Largest request body the upload reads (the file in it)."
     )
     pool_size: int = Field(default=10, ge=1, le=100)
+    import_concurrency: int = Field(
+        default=2, ge=1, le=16, description="Uploaded files imported at once per process; the others wait, RUNNING."
+    )
     import_max_rows: int = Field(default=_READ.max_rows, ge=1, description="Data rows one import file may hold.")
     import_max_columns: int = Field(default=_READ.max_columns, ge=1, description="Cells a row of an import may hold.")
     import_max_cell_chars: int = Field(default=_READ.max_cell_chars, ge=1, description="Characters in one cell.")

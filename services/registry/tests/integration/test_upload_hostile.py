@@ -28,6 +28,7 @@ from demimas_common.settings import Environment
 from demimas_registry.entrypoints.upload import upload_router
 from demimas_registry.importer.load import import_workers
 from demimas_registry.importer.parse import FileRejected, read_rows
+from demimas_registry.importer.run import ImportRunner
 from demimas_registry.importer.template import COLUMNS
 from demimas_registry.settings import RegistrySettings
 from demimas_registry.synthetic import SyntheticWorkers
@@ -170,7 +171,7 @@ async def small_upload(registry_db: Any, keys: Any) -> AsyncIterator[httpx.Async
     )
     engine = create_engine(registry_db.runtime_url, pool_size=1)
     app = FastAPI()
-    app.include_router(upload_router(engine, TokenVerifier(settings), settings))
+    app.include_router(upload_router(TokenVerifier(settings), settings, ImportRunner(engine, settings.read_limits)))
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://registry") as http:
             yield http

@@ -14,7 +14,7 @@ from demimas_registry.importer.jobs import ROW_MESSAGES, ImportJobRecord, row_me
 
 def job(agency: str, region: str | None) -> ImportJobRecord:
     now = dt.datetime.now(dt.UTC)
-    return ImportJobRecord(uuid.uuid4(), agency, region, "SUCCEEDED", 1, 1, 0, 0, None, [], now, now)
+    return ImportJobRecord(uuid.uuid4(), agency, region, "SUCCEEDED", 1, 1, 0, 0, None, [], now, now, now)
 
 
 def token(agency: Agency, region: str | None) -> Principal:

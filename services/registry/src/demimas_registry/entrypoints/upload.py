@@ -6,6 +6,11 @@ from the headers alone, before a byte of the body is read, so a large body witho
 The body is then read through a counter that stops at the limit whatever the headers said (a chunked body, or a
 `Content-Length` that lies). The file is read, validated and prepared in a worker thread and written in one
 transaction: the answer is either a report of a stored file or an error after which nothing of it is stored.
+
+Every file received becomes an import job (importer/run.py), `RUNNING` until its result is written. By default the
+answer waits for the import (the command's way). With `Prefer: respond-async` it comes as soon as the file is
+received: 202 with the job's id, which `importJob(id)` follows (rows read so far, then the report). Large files
+should be sent that way: an answer that waits may outlast a proxy's timeout, and then the caller has no job id.
 """
 
 from __future__ import annotations
@@ -18,22 +23,19 @@ from typing import IO, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.types import Message, Receive
 
 from demimas_common.auth.jwt import TokenVerifier
 from demimas_common.errors import DemimasError
-from demimas_registry.importer.jobs import record_job
-from demimas_registry.importer.load import ImportInterrupted, import_workers
-from demimas_registry.importer.parse import FileRejected, read_rows
+from demimas_registry.importer.run import ImportRunner, Outcome
 from demimas_registry.settings import RegistrySettings
 
 __all__ = ["JOB_HEADER", "upload_router"]
 
 JOB_HEADER = "x-demimas-import-job"
-"""The id of the import job a refused file left (its answer's body is the error)."""
+"""The id of the upload's import job, on every answer that has one (a refused file's body is the error)."""
 
 _FORM = {
     "requestBody": {
@@ -86,7 +88,36 @@ def _copy(source: IO[bytes], target: IO[bytes]) -> None:
     target.flush()
 
 
-def upload_router(engine: AsyncEngine, verifier: TokenVerifier, settings: RegistrySettings) -> APIRouter:
+def _prefers_async(prefer: str) -> bool:
+    """`Prefer: respond-async` (RFC 7240): answer 202 with the job as soon as the file is received."""
+    return any(part.split(";", 1)[0].strip().lower() == "respond-async" for part in prefer.split(","))
+
+
+def _answer(outcome: Outcome) -> JSONResponse:
+    """The answer of an upload that waited for its import: the report, or why nothing was stored."""
+    job = str(outcome.job_id)
+    if outcome.refused is not None:
+        answer = _error(400, outcome.refused.code, f"{outcome.refused.message}; nothing of the file was stored")
+    elif outcome.interrupted is not None or outcome.report is None:
+        answer = _error(503, "IMPORT_INTERRUPTED", str(outcome.interrupted))
+    else:
+        report = outcome.report
+        body = {
+            "importJob": {"id": job, "status": "SUCCEEDED"},
+            "total": report.total,
+            "inserted": report.inserted,
+            "skippedExisting": report.skipped_existing,
+            "events": report.events,
+            "rejected": [
+                {"line": e.line, "column": e.column, "code": e.code, "message": e.message} for e in report.rejected
+            ],
+        }
+        answer = JSONResponse(body, status_code=200)
+    answer.headers[JOB_HEADER] = job
+    return answer
+
+
+def upload_router(verifier: TokenVerifier, settings: RegistrySettings, runner: ImportRunner) -> APIRouter:
     router = APIRouter()
     limit = settings.max_upload_bytes
     too_large = f"the body is larger than {limit} bytes, the upload limit (setting DEMIMAS_MAX_UPLOAD_BYTES)"
@@ -121,35 +152,26 @@ def upload_router(engine: AsyncEngine, verifier: TokenVerifier, settings: Regist
             suffix = Path(file.filename or "upload.csv").suffix.lower()
             if suffix not in (".csv", ".xlsx"):
                 return _error(400, "UNSUPPORTED_FILE", "upload a .csv or .xlsx file")
-            return await _import(file, suffix, principal)
+            return await _import(file, suffix, principal, _prefers_async(request.headers.get("prefer", "")))
         finally:
             await form.close()
 
-    async def _import(file: UploadFile, suffix: str, principal: Any) -> JSONResponse:
-        with tempfile.NamedTemporaryFile(suffix=suffix) as tmp:
-            await asyncio.to_thread(_copy, file.file, tmp)
-            try:
-                report = await import_workers(
-                    engine, read_rows(Path(tmp.name), settings.read_limits), principal=principal
-                )
-            except FileRejected as exc:
-                job = await record_job(engine, principal, None, exc.code)
-                answer = _error(400, exc.code, f"{exc.message}; nothing of the file was stored")
-                answer.headers[JOB_HEADER] = str(job)
-                return answer
-            except ImportInterrupted as exc:
-                return _error(503, "IMPORT_INTERRUPTED", str(exc))
-        job = await record_job(engine, principal, report)
-        body = {
-            "importJob": {"id": str(job), "status": "SUCCEEDED"},
-            "total": report.total,
-            "inserted": report.inserted,
-            "skippedExisting": report.skipped_existing,
-            "events": report.events,
-            "rejected": [
-                {"line": e.line, "column": e.column, "code": e.code, "message": e.message} for e in report.rejected
-            ],
-        }
-        return JSONResponse(body, status_code=200)
+    async def _import(file: UploadFile, suffix: str, principal: Any, answer_at_once: bool) -> JSONResponse:
+        spooled = tempfile.NamedTemporaryFile(suffix=suffix, delete=False)  # noqa: SIM115 (the run deletes it)
+        path = Path(spooled.name)
+        try:
+            with spooled:
+                await asyncio.to_thread(_copy, file.file, spooled)
+            job = await runner.start(principal)
+        except BaseException:
+            await asyncio.to_thread(path.unlink, missing_ok=True)
+            raise
+        if answer_at_once:
+            runner.run_in_background(job, path, principal)
+            body = {"importJob": {"id": str(job), "status": "RUNNING"}}
+            return JSONResponse(
+                body, status_code=202, headers={JOB_HEADER: str(job), "preference-applied": "respond-async"}
+            )
+        return _answer(await runner.run(job, path, principal))
 
     return router

@@ -1,10 +1,14 @@
-"""Import jobs: what a file sent over HTTP became, kept so that `importJob(id)` can answer it later (the gateway's
-upload route hands the id back; the registry's own endpoint does too).
+"""Import jobs: what a file sent over HTTP is becoming or became, kept so that `importJob(id)` can answer it (the
+gateway's upload route hands the id back; the registry's own endpoint does too).
 
-The import is synchronous: the job is written once, when the file is stored (`SUCCEEDED`) or refused whole
-(`REJECTED`, nothing stored), so a job read back is always finished. The stored per-row report keeps the line,
-column and code of every rejected row with a message written from the code alone: the messages of the upload's
-answer quote the file's values (names, NIKs), which the uploader sent but which are not kept at rest.
+A job is written when its file starts importing (`RUNNING`, with the rows read so far and a heartbeat updated while
+the import runs), and its result when the import ends: `SUCCEEDED` (the file is stored), `REJECTED` (refused whole,
+nothing stored) or `INTERRUPTED` (the write failed, nothing stored). A running job whose heartbeat stopped, because
+its process died, is read as `INTERRUPTED`: nothing of its file was stored, since a file is one transaction.
+
+The stored per-row report keeps the line, column and code of every rejected row with a message written from the
+code alone: the messages of the upload's answer quote the file's values (names, NIKs), which the uploader sent but
+which are not kept at rest.
 """
 
 from __future__ import annotations
@@ -21,7 +25,23 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from demimas_common.auth.principal import Principal, region_covers
 from demimas_registry.importer.report import ImportReport
 
-__all__ = ["ImportJobRecord", "JobRow", "load_job", "record_job", "row_message"]
+__all__ = [
+    "HEARTBEAT_SECONDS",
+    "STALE_SECONDS",
+    "ImportJobRecord",
+    "JobRow",
+    "beat",
+    "finish_job",
+    "load_job",
+    "row_message",
+    "start_job",
+]
+
+HEARTBEAT_SECONDS = 2.0
+"""How often a running import writes its rows read and its heartbeat."""
+STALE_SECONDS = 60.0
+"""A running job without a heartbeat for this long is read as `INTERRUPTED`: its process is gone (a heartbeat is
+written every `HEARTBEAT_SECONDS` even while the database commits, so only a dead or frozen process misses 30)."""
 
 ROW_MESSAGES = {
     "REQUIRED": "a required value is missing",
@@ -65,6 +85,7 @@ class ImportJobRecord:
     rows: list[JobRow]
     created_at: datetime
     finished_at: datetime | None
+    heartbeat_at: datetime
 
     def visible_to(self, principal: Principal) -> bool:
         """The import's own rules: the same agency, and a token whose region covers the uploader's (a regional
@@ -76,51 +97,78 @@ class ImportJobRecord:
         return self.region is not None and region_covers(principal.region, self.region)
 
 
-INSERT = text(
-    "INSERT INTO registry.import_jobs (id, agency, region, status, total, inserted, skipped_existing,"
-    " rejected_count, error_code, rows, finished_at)"
-    " VALUES (:id, :agency, :region, :status, :total, :inserted, :skipped, :rejected, :error, CAST(:rows AS jsonb),"
-    " now())"
+START = text("INSERT INTO registry.import_jobs (id, agency, region, status) VALUES (:id, :agency, :region, 'RUNNING')")
+BEAT = text(
+    "UPDATE registry.import_jobs SET total = :total, heartbeat_at = now() WHERE id = :id AND status = 'RUNNING'"
+)
+FINISH = text(
+    "UPDATE registry.import_jobs SET status = :status, total = :total, inserted = :inserted,"
+    " skipped_existing = :skipped, rejected_count = :rejected, error_code = :error, rows = CAST(:rows AS jsonb),"
+    " heartbeat_at = now(), finished_at = now() WHERE id = :id"
 )
 SELECT = text(
-    "SELECT id, agency, region, status, total, inserted, skipped_existing, rejected_count, error_code, rows,"
-    " created_at, finished_at FROM registry.import_jobs WHERE id = :id"
+    "SELECT id, agency, region, CASE WHEN status = 'RUNNING' AND heartbeat_at < now() - make_interval(secs => :stale)"
+    " THEN 'INTERRUPTED' ELSE status END AS status, total, inserted, skipped_existing, rejected_count,"
+    " CASE WHEN status = 'RUNNING' AND heartbeat_at < now() - make_interval(secs => :stale)"
+    " THEN 'IMPORT_INTERRUPTED' ELSE error_code END AS error_code, rows, created_at, finished_at, heartbeat_at"
+    " FROM registry.import_jobs WHERE id = :id"
 )
 
 
-async def record_job(
-    engine: AsyncEngine, principal: Principal, report: ImportReport | None, error_code: str | None = None
-) -> uuid.UUID:
-    """Write the finished job of a stored file (`report`) or of a file refused whole (`error_code`)."""
+async def start_job(engine: AsyncEngine, principal: Principal) -> uuid.UUID:
+    """Write the job of a file about to be imported: `RUNNING`, no rows read yet."""
     job_id = uuid.uuid4()
+    async with engine.begin() as conn:
+        await conn.execute(START, {"id": job_id, "agency": principal.agency.value, "region": principal.region})
+    return job_id
+
+
+async def beat(engine: AsyncEngine, job_id: uuid.UUID, rows_read: int) -> None:
+    """The running import's progress: rows read so far, and that its process is alive."""
+    async with engine.begin() as conn:
+        await conn.execute(BEAT, {"id": job_id, "total": rows_read})
+
+
+async def finish_job(
+    engine: AsyncEngine,
+    job_id: uuid.UUID,
+    report: ImportReport | None,
+    *,
+    status: str,
+    error_code: str | None = None,
+) -> None:
+    """Write the result: the report of a stored file (`SUCCEEDED`), or a file refused whole (`REJECTED`) or whose
+    write failed (`INTERRUPTED`), with `error_code` saying why. The counts of an unstored file's report are kept
+    (rows read), its per-row report only when the file was stored."""
     rows: list[dict[str, Any]] = []
-    if report is not None:
+    if report is not None and status == "SUCCEEDED":
         rows = [
             {"line": e.line, "column": e.column, "code": e.code, "message": row_message(e.code, e.column)}
             for e in report.rejected
         ]
+    stored = status == "SUCCEEDED" and report is not None
     async with engine.begin() as conn:
         await conn.execute(
-            INSERT,
+            FINISH,
             {
                 "id": job_id,
-                "agency": principal.agency.value,
-                "region": principal.region,
-                "status": "SUCCEEDED" if report is not None else "REJECTED",
+                "status": status,
                 "total": report.total if report else 0,
-                "inserted": report.inserted if report else 0,
-                "skipped": report.skipped_existing if report else 0,
-                "rejected": len(report.rejected) if report else 0,
+                "inserted": report.inserted if stored and report else 0,
+                "skipped": report.skipped_existing if stored and report else 0,
+                "rejected": len(rows),
                 "error": error_code,
                 "rows": orjson.dumps(rows).decode(),
             },
         )
-    return job_id
 
 
-async def load_job(engine: AsyncEngine, job_id: uuid.UUID) -> ImportJobRecord | None:
+async def load_job(
+    engine: AsyncEngine, job_id: uuid.UUID, *, stale_seconds: float = STALE_SECONDS
+) -> ImportJobRecord | None:
+    """The job as it stands; `RUNNING` with no heartbeat for `stale_seconds` reads as `INTERRUPTED`."""
     async with engine.connect() as conn:
-        row = (await conn.execute(SELECT, {"id": job_id})).mappings().first()
+        row = (await conn.execute(SELECT, {"id": job_id, "stale": stale_seconds})).mappings().first()
     if row is None:
         return None
     return ImportJobRecord(
@@ -136,4 +184,5 @@ async def load_job(engine: AsyncEngine, job_id: uuid.UUID) -> ImportJobRecord | 
         rows=[JobRow(r["line"], r["column"], r["code"], r["message"]) for r in row["rows"]],
         created_at=row["created_at"],
         finished_at=row["finished_at"],
+        heartbeat_at=row["heartbeat_at"],
     )

@@ -197,13 +197,15 @@ async def import_workers(
     principal: Principal,
     batch_size: int = 10_000,
     progress: Callable[[int], object] | None = None,
+    report: ImportReport | None = None,
 ) -> ImportReport:
     """Validate every row and write the valid ones in one transaction; returns the report. `rows` is read in a
     worker thread. Raises `FileRejected` (from the reader) for a file that cannot be imported at all, and
-    `ImportInterrupted` when it cannot be written; either way nothing of the file is stored."""
+    `ImportInterrupted` when it cannot be written; either way nothing of the file is stored. A `report` passed in
+    is the one filled (its `total` counts rows as they are read: an import job's progress)."""
     principal.require_scope(WRITE_SCOPE)
     with _fewer_collections():
-        return await _import(engine, rows, principal, batch_size, progress)
+        return await _import(engine, rows, principal, batch_size, progress, report or ImportReport())
 
 
 @contextmanager
@@ -224,9 +226,9 @@ async def _import(
     principal: Principal,
     batch_size: int,
     progress: Callable[[int], object] | None,
+    report: ImportReport,
 ) -> ImportReport:
     started = time.perf_counter()
-    report = ImportReport()
     villages = await _village_codes(engine)
     actor, agency, traceparent = principal.actor, principal.agency.value, current_traceparent()
     reported = 0
@@ -246,8 +248,18 @@ async def _import(
     written = events = 0
     refused: list[RowError] = []
 
+    idle = threading.Event()  # set while the preparing thread is out of the generators
+    idle.set()
+
+    def step() -> PreparedBatch | None:
+        idle.clear()
+        try:
+            return next(batches, None)
+        finally:
+            idle.set()
+
     def next_batch() -> asyncio.Future[PreparedBatch | None]:
-        return asyncio.ensure_future(asyncio.to_thread(next, batches, None))
+        return asyncio.ensure_future(asyncio.to_thread(step))
 
     pending = next_batch()
     try:
@@ -271,7 +283,9 @@ async def _import(
         ) from exc
     finally:
         stop.set()
-        await asyncio.gather(pending, return_exceptions=True)  # the thread must be out of the generator
+        await asyncio.gather(pending, return_exceptions=True)
+        if not idle.is_set():  # cancelled: `pending` is, but its thread may still be in the generator
+            await asyncio.to_thread(idle.wait)
         for generator in (batches, records, rows):  # now, not when collected: the reader closes its file
             close = getattr(generator, "close", None)
             if close is not None:

@@ -1,7 +1,8 @@
 """`importJob(id)`: what a file sent to the bulk import became (importer/jobs.py).
 
-The import runs while the upload waits, so a job is always finished when it can be read: `SUCCEEDED` (the file is
-stored, with its rejected rows left out) or `REJECTED` (refused whole, nothing stored, `errorCode` says why).
+A job is `RUNNING` from the moment its file is received, with the rows read so far in `total`; then `SUCCEEDED`
+(the file is stored, with its rejected rows left out), `REJECTED` (refused whole, nothing stored, `errorCode` says
+why) or `INTERRUPTED` (the write failed or its process stopped: nothing stored, running the file again is safe).
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from demimas_registry.importer.jobs import ImportJobRecord
 __all__ = ["ImportJob", "ImportJobStatus", "ImportRowError", "import_job_of"]
 
 
-@strawberry.enum(description="What became of an uploaded file. Imports run while the upload waits: always final.")
+@strawberry.enum(description="Where an uploaded file stands. RUNNING until it ends in one of the other three.")
 class ImportJobStatus(enum.Enum):
+    RUNNING = "RUNNING"
     SUCCEEDED = "SUCCEEDED"
     REJECTED = "REJECTED"
+    INTERRUPTED = "INTERRUPTED"
 
 
 @strawberry.type(description="A rejected row: left out of a stored file. The message names no value of the file.")
@@ -34,17 +37,21 @@ class ImportRowError:
 class ImportJob:
     id: strawberry.ID
     status: ImportJobStatus
-    total: int = strawberry.field(description="Data rows read.")
+    total: int = strawberry.field(description="Data rows read (so far, while RUNNING: the import's progress).")
     inserted: int
     skipped_existing: int = strawberry.field(description="Rows whose NIK was already registered.")
     rejected_count: int
     error_code: str | None = strawberry.field(
-        description="Why a REJECTED file was refused whole (FILE_TOO_LARGE is refused before a job exists)."
+        description="Why a REJECTED file was refused whole, or IMPORT_INTERRUPTED (FILE_TOO_LARGE is refused before"
+        " a job exists)."
     )
     rejected: list[ImportRowError]
     agency: str
     created_at: dt.datetime
     finished_at: dt.datetime | None
+    progress_at: dt.datetime = strawberry.field(
+        description="When the job last reported: rows read while RUNNING (every few seconds), its end after."
+    )
 
 
 def import_job_of(job: ImportJobRecord) -> ImportJob:
@@ -60,4 +67,5 @@ def import_job_of(job: ImportJobRecord) -> ImportJob:
         agency=job.agency,
         created_at=job.created_at,
         finished_at=job.finished_at,
+        progress_at=job.heartbeat_at,
     )

@@ -1,0 +1,155 @@
+"""An uploaded file imported as a job (importer/jobs.py): the job is `RUNNING` from the start, its rows read and
+heartbeat are written every `HEARTBEAT_SECONDS` while the import runs, and its result is written at the end. The
+same run serves an upload that waits for its report and one answered at once (`Prefer: respond-async`), whose
+caller follows the job with `importJob(id)`.
+
+At most `limit` files import at once in a process (the others wait, `RUNNING` with no rows read): each holds a
+database connection and a preparing thread, and a burst of uploads must not take the pool the API needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from demimas_common.auth.principal import Principal
+from demimas_registry.importer.jobs import HEARTBEAT_SECONDS, beat, finish_job, start_job
+from demimas_registry.importer.limits import ReadLimits
+from demimas_registry.importer.load import ImportInterrupted, import_workers
+from demimas_registry.importer.parse import FileRejected, read_rows
+from demimas_registry.importer.report import ImportReport
+
+__all__ = ["ImportRunner", "Outcome"]
+
+log = logging.getLogger("demimas.registry.import")
+
+Reader = Callable[[Path, ReadLimits], Iterable[tuple[int, dict[str, str]]]]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the run of a job ended with: the report of a stored file, or the reason nothing was stored."""
+
+    job_id: uuid.UUID
+    report: ImportReport | None = None
+    refused: FileRejected | None = None
+    interrupted: ImportInterrupted | None = None
+
+
+class ImportRunner:
+    """Runs import jobs of one process: at most `limit` at once; background runs are kept until they end. It is a
+    background worker of the service (`worker()`), so that stopping the process cancels the runs still going and
+    writes their jobs `INTERRUPTED` before the database engine closes."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        limits: ReadLimits,
+        *,
+        limit: int = 2,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
+        reader: Reader = read_rows,
+    ) -> None:
+        self.engine = engine
+        self.limits = limits
+        self.heartbeat_seconds = heartbeat_seconds
+        self.reader = reader
+        self._slots = asyncio.Semaphore(limit)
+        self._background: set[asyncio.Task[Outcome]] = set()
+        self._stopped = asyncio.Event()
+
+    async def run_until_stopped(self) -> None:
+        await self._stopped.wait()
+
+    async def start(self, principal: Principal) -> uuid.UUID:
+        """Write the job (`RUNNING`) of a file about to be run."""
+        return await start_job(self.engine, principal)
+
+    async def run(self, job_id: uuid.UUID, path: Path, principal: Principal) -> Outcome:
+        """Import the file at `path` as job `job_id`, delete the file, and return the outcome."""
+        report = ImportReport()
+        ticker = asyncio.create_task(self._heartbeat(job_id, report), name=f"import-heartbeat-{job_id}")
+        try:
+            async with self._slots:
+                return await self._import(job_id, path, principal, report)
+        finally:
+            ticker.cancel()
+            await asyncio.gather(ticker, return_exceptions=True)
+            await asyncio.to_thread(path.unlink, missing_ok=True)
+
+    def worker(self) -> _Worker:
+        return _Worker(self)
+
+    def run_in_background(self, job_id: uuid.UUID, path: Path, principal: Principal) -> None:
+        """Run the job after the answer is sent; its result is read with `importJob(id)`."""
+        task = asyncio.create_task(self.run(job_id, path, principal), name=f"import-{job_id}")
+        self._background.add(task)
+        task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[Outcome]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("import job failed", exc_info=task.exception())
+
+    async def _import(self, job_id: uuid.UUID, path: Path, principal: Principal, report: ImportReport) -> Outcome:
+        try:
+            stored = await import_workers(
+                self.engine, self.reader(path, self.limits), principal=principal, report=report
+            )
+        except FileRejected as exc:
+            await finish_job(self.engine, job_id, report, status="REJECTED", error_code=exc.code)
+            return Outcome(job_id, refused=exc)
+        except ImportInterrupted as exc:
+            await finish_job(self.engine, job_id, report, status="INTERRUPTED", error_code="IMPORT_INTERRUPTED")
+            return Outcome(job_id, interrupted=exc)
+        except BaseException:
+            # Cancelled (the process stops) or an error of ours: nothing of the file was stored; say so if the
+            # database can still be told, else the stopped heartbeat will.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(
+                    finish_job(self.engine, job_id, report, status="INTERRUPTED", error_code="IMPORT_INTERRUPTED")
+                )
+            raise
+        await finish_job(self.engine, job_id, stored, status="SUCCEEDED")
+        return Outcome(job_id, report=stored)
+
+    async def _heartbeat(self, job_id: uuid.UUID, report: ImportReport) -> None:
+        """Rows read so far, and that the process is alive, every `heartbeat_seconds` until the run ends."""
+        while True:
+            await asyncio.sleep(self.heartbeat_seconds)
+            try:
+                await beat(self.engine, job_id, report.total)
+            except Exception:  # a missed beat is not the import's failure; the next one may pass
+                log.warning("import job heartbeat failed", exc_info=True)
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    async def close(self) -> None:
+        """Cancel background runs (the process stops): their jobs are written `INTERRUPTED`."""
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+
+
+class _Worker:
+    """The runner as the skeleton's `BackgroundWorker` (`run`, `stop`, `close`)."""
+
+    def __init__(self, runner: ImportRunner) -> None:
+        self.runner = runner
+
+    async def run(self) -> None:
+        await self.runner.run_until_stopped()
+
+    def stop(self) -> None:
+        self.runner.stop()
+
+    async def close(self) -> None:
+        await self.runner.close()
