@@ -341,3 +341,47 @@ async def test_an_auditor_finds_a_batch_read_of_a_worker_with_the_guide_s_query(
         assert {e["extensions"]["code"] for e in refused["errors"]} == {"UNAUTHORIZED_FIELD_OR_TYPE"}
     _, regional = await ask(endpoints.gateway, query, {}, token=mint("AUDITOR", region="16"))
     assert regional["data"]["personalDataAccesses"]["edges"] == []  # audit records lie in no region
+
+
+async def test_a_refused_registration_and_a_read_are_found_by_their_trace_id(
+    endpoints: Endpoints, mint: Callable[..., str]
+) -> None:
+    """docs/audit.md, The trace id of a request: a request that changed no worker may still have caused a record, and
+    its trace id finds it: a registration refused outside the caller's region (`registration.refused`, naming the
+    existing worker, never the NIK) and a read of personal data (`personal_data.accessed`); a read of nothing
+    personal caused none."""
+    kp2mi, auditor = mint("KP2MI"), mint("AUDITOR")
+    nik = f"160613470394{next(_serial):04d}"
+    person = {"nik": nik, "fullName": "Sri Lestari", "sex": "FEMALE", "birthDate": "1994-03-07",
+              "educationLevel": "SMK", "villageCode": "16.06.13.2006"}  # fmt: skip
+    register = "mutation R($in: RegisterWorkerInput!) { registerWorker(input: $in) { id } }"
+    worker = (await gateway(endpoints, register, {"in": person}, kp2mi))["registerWorker"]["id"]
+
+    async def traced(query: str, variables: dict[str, Any], token: str, purpose: str | None = None) -> str:
+        headers = {"authorization": f"Bearer {token}"} | ({"x-demimas-purpose": purpose} if purpose else {})
+        response = await endpoints.gateway.post("/graphql", json={"query": query, "variables": variables},
+                                                headers=headers)  # fmt: skip
+        trace_id = response.headers["traceresponse"].split("-")[1]
+        assert response.json()["extensions"]["traceId"] == trace_id
+        return trace_id
+
+    plain = await traced("query P($id: ID!) { worker(id: $id) { status } }", {"id": worker}, kp2mi)
+    elsewhere = {**person, "villageCode": "16.07.06.2001"}  # another regency's office: the NIK is not its to register
+    refused = await traced(register, {"in": elsewhere}, mint("DISNAKER", region="16.07"))
+    read = await traced("query N($id: ID!) { worker(id: $id) { nik } }", {"id": worker}, kp2mi, "PLACEMENT_SERVICE")
+
+    async def events(trace_id: str) -> list[dict[str, Any]]:
+        query = "query T($t: String!) { auditTrace(traceId: $t) { type subject actorAgency traceId data } }"
+        found: list[dict[str, Any]] = (await gateway(endpoints, query, {"t": trace_id}, auditor))["auditTrace"]
+        return found
+
+    [refusal] = await until(lambda: events(refused), "the refusal reached the audit store under its trace id")
+    assert (refusal["type"], refusal["subject"], refusal["actorAgency"]) == (
+        "demimas.registry.registration.refused", worker, "DISNAKER")  # fmt: skip
+    assert refusal["data"] == {"workerId": worker, "villageCode": "16.07.06.2001", "via": "registerWorker"}
+    [access] = await until(lambda: events(read), "the read reached the audit store under its trace id")
+    assert (access["type"], access["subject"], access["traceId"]) == (
+        "demimas.registry.personal_data.accessed", worker, read)  # fmt: skip
+    assert (access["data"]["workerIds"], access["data"]["fields"]) == ([worker], ["nik"])
+    assert nik not in json.dumps([refusal, access])
+    assert await events(plain) == []  # recorded in stream order: had it caused an event, it would be there by now

@@ -5,7 +5,9 @@
 - each runs through the real gateway in front of the five real services on the test devstack, with the token its
   header names (`# token: DISNAKER region=16.06`, `# purpose: ...` for the X-Demimas-Purpose header, variables in
   `# variables: {...}` or a sibling `.json`), and answers without errors, or with exactly the error code its header
-  documents (`# expect: PURPOSE_REQUIRED`);
+  documents (`# expect: PURPOSE_REQUIRED`); an example that needs something done first (an upload, a decided
+  proposal, a request whose trace to follow) has a scenario here that does it as an integrator would, fills the
+  example's placeholders (`"…"`) from it and checks the answer's values, not only that it came;
 - the subscription examples deliver an event over WebSocket after the example operation their header names
   (`# trigger: ...`) has run;
 - every ```python block of the guide runs: the token request (OAuth 2.0 client credentials) against a stand-in
@@ -19,18 +21,23 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import csv
+import datetime as dt
+import io
+import itertools
 import json
 import re
 import shutil
 import subprocess
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+import httpx
 import pytest
 from graphql import build_schema, parse, validate
 from graphql.language import OperationDefinitionNode, OperationType
@@ -41,6 +48,8 @@ from demimas_common.events.envelope import new_event
 from demimas_common.events.nats import connect
 from demimas_common.subscriptions.client import WsClient
 from demimas_feeds.receiver import Receiver
+from demimas_registry.importer.template import COLUMNS
+from demimas_registry.synthetic import SyntheticWorkers
 from tests.conftest import Endpoints, ask, serve
 
 from .test_subgraph_subscriptions import last_seq
@@ -137,17 +146,23 @@ class Runner:
     endpoints: Endpoints
     mint: Callable[..., str]
     answers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    url: str = ""  # the gateway on a real port (its /graphql), for what is not GraphQL: the upload route
 
     def token(self, example: Example) -> str:
         return self.mint(example.agency, **example.claims)
 
-    async def run(self, example: Example) -> dict[str, Any]:
+    async def ask(self, example: Example, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The example's answer through the gateway now, with its own variables or `variables` (never cached)."""
+        status, body = await ask(self.endpoints.gateway, example.document,
+                                 example.variables if variables is None else variables,
+                                 token=self.token(example), purpose=example.purpose)  # fmt: skip
+        assert status == 200, (example.name, status, body)
+        return body
+
+    async def run(self, example: Example, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         """The example's answer through the gateway; a mutation runs once per session (its variables are fixed)."""
         if example.name not in self.answers:
-            status, body = await ask(self.endpoints.gateway, example.document, example.variables,
-                                     token=self.token(example), purpose=example.purpose)  # fmt: skip
-            assert status == 200, (example.name, status, body)
-            self.answers[example.name] = body
+            self.answers[example.name] = await self.ask(example, variables)
         return self.answers[example.name]
 
 
@@ -155,20 +170,21 @@ _SESSION: dict[str, Any] = {}  # the answers of the examples run so far, and the
 
 
 @pytest.fixture
-async def runner(stack: TestStack, endpoints: Endpoints, mint: Callable[..., str]) -> Runner:
+async def runner(stack: TestStack, endpoints: Endpoints, mint: Callable[..., str], gateway_over_http: str) -> Runner:
     # the subscription examples read the stream from before the first example ran, so they see the trigger's event
     # whichever test ran it
     if "start" not in _SESSION:
         _SESSION["start"] = await last_seq(stack)
         _SESSION["answers"] = {}
-    return Runner(endpoints, mint, _SESSION["answers"])  # the gateway client belongs to the test
+    return Runner(endpoints, mint, _SESSION["answers"], gateway_over_http)  # the gateway client belongs to the test
 
 
 def start_seq() -> str:
     return str(_SESSION["start"])
 
 
-def check(example: Example, body: dict[str, Any]) -> None:
+def check(example: Example, body: dict[str, Any]) -> dict[str, Any]:
+    """The answer's data, once it is what the example's header says (no error, or exactly its `# expect:` code)."""
     errors = body.get("errors") or []
     if example.expect is None:
         assert not errors, (example.name, errors)
@@ -178,6 +194,7 @@ def check(example: Example, body: dict[str, Any]) -> None:
         codes = {e.get("extensions", {}).get("code") for e in errors}
         assert codes == {example.expect}, (example.name, errors)
         assert body.get("data"), "the rest of the operation is answered"
+    return dict(body["data"])
 
 
 @pytest.mark.integration
@@ -185,7 +202,211 @@ def check(example: Example, body: dict[str, Any]) -> None:
                          ids=[p.name for p in ALL if load(p).operation is not OperationType.SUBSCRIPTION])  # fmt: skip
 async def test_each_example_runs_through_the_gateway_with_its_token(path: Path, runner: Runner) -> None:
     example = load(path)
-    check(example, await runner.run(example))
+    scenario = SCENARIOS.get(example.name)
+    if scenario is None:
+        check(example, await runner.run(example))
+    else:
+        await scenario(runner, example)
+
+
+def test_every_scenario_names_an_example_and_fills_its_placeholders() -> None:
+    assert set(SCENARIOS) <= set(EXAMPLE_IDS), set(SCENARIOS) - set(EXAMPLE_IDS)
+    for path in ALL:
+        if "…" in json.dumps(load(path).variables, ensure_ascii=False):
+            assert path.name in SCENARIOS, f"{path.name}: a placeholder in its variables and no scenario to fill it"
+
+
+# --- scenarios: what an example needs done first, and what its answer must then say ---------------------------------
+Scenario = Callable[[Runner, Example], Awaitable[None]]
+REGISTER = "mutation R($input: RegisterWorkerInput!) { registerWorker(input: $input) { id } }"
+DEPART = "mutation D($id: ID!, $input: DepartureInput!) { recordDeparture(workerId: $id, input: $input) { status } }"
+_serial = itertools.count(2501)  # NIK serials of this file's workers (district 16.06.13)
+ACCESSED = "demimas.registry.personal_data.accessed"
+
+
+async def _data(runner: Runner, query: str, variables: dict[str, Any], token: str) -> dict[str, Any]:
+    status, body = await ask(runner.endpoints.gateway, query, variables, token=token)
+    assert status == 200, body
+    assert not body.get("errors"), body
+    return dict(body["data"])
+
+
+async def _register(runner: Runner, token: str, village: str, sex: str, education: str) -> str:
+    born = dt.date(1994, 3, 7)
+    day = born.day + (40 if sex == "FEMALE" else 0)  # the NIK's birth day: plus 40 for a woman
+    while True:
+        nik = f"160613{day:02d}{born:%m%y}{next(_serial):04d}"
+        person = {"nik": nik, "fullName": "Siti Aminah" if sex == "FEMALE" else "Ahmad Fauzi", "sex": sex,
+                  "birthDate": born.isoformat(), "educationLevel": education, "villageCode": village}  # fmt: skip
+        status, body = await ask(runner.endpoints.gateway, REGISTER, {"input": person}, token=token)
+        assert status == 200, body
+        if not body.get("errors"):
+            return str(body["data"]["registerWorker"]["id"])
+        assert body["errors"][0]["extensions"]["code"] == "CONFLICT", body  # a NIK another test registered
+
+
+def _by_key(entries: list[dict[str, Any]]) -> dict[str, int]:
+    return {e["key"]: e["count"] for e in entries}
+
+
+async def village_breakdowns(runner: Runner, example: Example) -> None:
+    """Four people registered in Ulak Paceh by the regency office, three of them gone abroad: each breakdown of the
+    village and of its regency moves by exactly them, and each sums to its total."""
+    before = check(example, await runner.ask(example))
+    office = runner.mint("DISNAKER", region="16.06")
+    village = example.variables["code"]
+    people = [("FEMALE", "SMK", "FORMAL", "8189"), ("MALE", "SMA", "FORMAL", "9329"),
+              ("FEMALE", "SMK", "INFORMAL", None), ("MALE", "SMP", None, None)]  # fmt: skip
+    for sex, education, sector, code in people:
+        worker = await _register(runner, office, village, sex, education)
+        if sector is None:
+            continue  # still a candidate
+        departure = {"destinationCountry": "MY", "sector": sector, "occupation": "Operator produksi",
+                     "scheme": "P_TO_P", "procedural": True, "departureDate": "2026-01-05"}  # fmt: skip
+        if code is not None:
+            departure["occupationCode"] = code
+        await _data(runner, DEPART, {"id": worker, "input": departure}, office)
+    after = check(example, await runner.run(example))
+    assert (after["village"]["name"], after["region"]["name"]) == ("Ulak Paceh", "Kabupaten Musi Banyuasin")
+    for scope in ("village", "region"):
+        old, new = before[scope]["migrantStats"], after[scope]["migrantStats"]
+        assert (new["total"] - old["total"], new["abroad"] - old["abroad"]) == (4, 3), scope
+        expected = {
+            "byEducation": {"SMK": 2, "SMA": 1, "SMP": 1},
+            "bySex": {"FEMALE": 2, "MALE": 2},
+            "bySector": {"FORMAL": 2, "INFORMAL": 1},
+            "byOccupation": {"8": 1, "9": 1, "UNCLASSIFIED": 1},
+        }
+        for breakdown, moved in expected.items():
+            was, now = _by_key(old[breakdown]), _by_key(new[breakdown])
+            assert {k: now[k] - was.get(k, 0) for k in now if now[k] != was.get(k, 0)} == moved, (scope, breakdown)
+            summed = "total" if breakdown in ("byEducation", "bySex") else "abroad"
+            assert sum(now.values()) == new[summed], (scope, breakdown)
+        labels = {e["key"]: e["label"] for e in new["byOccupation"]}
+        assert labels["8"], labels  # the KBJI major groups' names
+        assert labels["9"] not in (None, labels["8"]), labels
+
+
+async def worker_by_nik(runner: Runner, example: Example) -> None:
+    """The NIK example 01 registered finds that worker (a lookup by a personal field: pii:read and the purpose)."""
+    register = load(EXAMPLES / "01-register-worker.graphql")
+    registered = check(register, await runner.run(register))["registerWorker"]
+    worker = check(example, await runner.run(example))["workerByNik"]
+    assert worker["id"] == registered["id"]
+    assert example.variables["nik"] == register.variables["input"]["nik"]
+    assert worker["nikMasked"] == registered["nikMasked"]
+    assert worker["nikMasked"].endswith(example.variables["nik"][-4:])
+    assert (worker["fullName"], worker["status"]) == (register.variables["input"]["fullName"], "CANDIDATE")
+    assert worker["village"]["code"] == register.variables["input"]["villageCode"]
+
+
+async def import_job(runner: Runner, example: Example) -> None:
+    """A CSV of three rows, one with an invalid sex, uploaded through the gateway with the office's token; the job
+    read back by the id the upload returned says what was stored and which row was left out, and why."""
+    gen = SyntheticWorkers(seed=2027)
+    rows = [gen.row("16.06.02.2005", status="CANDIDATE") for _ in range(3)]
+    rows[2]["sex"] = "?"
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=[c.name for c in COLUMNS])
+    writer.writeheader()
+    writer.writerows(rows)
+    headers = {"Authorization": f"Bearer {runner.token(example)}"}
+    async with httpx.AsyncClient(base_url=runner.url.removesuffix("/graphql"), timeout=60) as http:
+        response = await http.post("/uploads/workers", files={"file": ("workers.csv", text.getvalue(), "text/csv")},
+                                   headers=headers)  # fmt: skip
+    assert response.status_code == 200, response.text
+    job_id = response.json()["importJob"]["id"]
+    job = check(example, await runner.run(example, {"id": job_id}))["importJob"]
+    assert (job["id"], job["status"], job["agency"], job["errorCode"]) == (job_id, "SUCCEEDED", "DISNAKER", None)
+    assert (job["total"], job["inserted"] + job["skippedExisting"], job["rejectedCount"]) == (3, 2, 1)
+    assert [(e["line"], e["column"], e["code"]) for e in job["rejected"]] == [(4, "sex", "INVALID_VALUE")]
+    assert job["finishedAt"] is not None
+
+
+async def designation_links(runner: Runner, example: Example) -> None:
+    """Bangun Harja proposed with a task force decree as evidence, verified, assessed and approved by the agencies
+    whose steps they are; the designation then links to its village, its proposal (with the proposal's village and
+    evidence) and the assessment frozen with the decision."""
+    code = example.variables["code"]
+    office, province, kp2mi = runner.mint("DISNAKER", region="16.06"), runner.mint("BP3MI", region="16"), runner.mint()
+    why = "Residents work in Malaysia as plantation workers; the village task force is active."
+    proposed = await _data(runner, "mutation P($v: String!, $j: String!) { proposeVillage(villageCode: $v,"
+                           " justification: $j) { id } }", {"v": code, "j": why}, office)  # fmt: skip
+    pid = proposed["proposeVillage"]["id"]
+    decree = {"kind": "TASK_FORCE_DECREE", "title": "SK Kades satgas PMI", "number": "141/2026",
+              "documentDate": "2026-06-01", "termEnd": "2029-05-31", "sha256": "c" * 64}  # fmt: skip
+    add = "mutation E($id: ID!, $in: EvidenceInput!) { addEvidence(proposalId: $id, input: $in) { id } }"
+    await _data(runner, add, {"id": pid, "in": decree}, office)
+    today = dt.date.today().isoformat()
+    steps = [
+        ("mutation S($id: ID!) { submitProposal(id: $id) { id } }", office, {}),
+        ("mutation V($id: ID!) { verifyProposal(id: $id, note: \"visited\") { id } }", province, {}),
+        ("mutation A($id: ID!) { assessProposal(id: $id) { eligible } }", province, {}),
+        ("mutation D($id: ID!, $d: Date!) { approveProposal(id: $id, decreeNumber: \"SK 40/2026\", decreeDate: $d,"
+         " overrideReason: \"documents filed on paper\") { status } }", kp2mi, {"d": today}),
+    ]  # fmt: skip
+    for query, token, variables in steps:
+        await _data(runner, query, {"id": pid, **variables}, token)
+    designation = check(example, await runner.run(example))["village"]["designation"]
+    village = {"code": code, "name": "Bangun Harja"}
+    assert (designation["status"], designation["decreeNumber"], designation["decreeDate"]) == (
+        "ACTIVE", "SK 40/2026", today)  # fmt: skip
+    assert designation["village"] == village
+    proposal = designation["proposal"]
+    assert (proposal["id"], proposal["status"], proposal["village"]) == (pid, "APPROVED", village)
+    assert proposal["eligibilityOverride"] == "documents filed on paper"
+    assert [(e["kind"], e["number"], e["sha256"]) for e in proposal["evidence"]] == [
+        ("TASK_FORCE_DECREE", "141/2026", "c" * 64)]  # fmt: skip
+    frozen = designation["assessment"]
+    assert (frozen["decision"], frozen["eligible"]) == ("APPROVED", False)
+    results = {r["criterion"]: r for r in frozen["results"]}
+    assert (results["TASK_FORCE"]["status"], results["TASK_FORCE"]["value"]) == ("MET", "141/2026")
+    assert [e["id"] for e in frozen["evidence"]] == [e["id"] for e in proposal["evidence"]]
+
+
+async def audit_trace(runner: Runner, example: Example) -> None:
+    """The regency office looks a person up by NIK (example 26) and keeps the trace id its answer carries; the
+    auditor's auditTrace of that id finds the one read the lookup recorded, naming the worker by id (never the
+    NIK)."""
+    lookup = load(EXAMPLES / "26-worker-by-nik.graphql")
+    register = load(EXAMPLES / "01-register-worker.graphql")
+    check(register, await runner.run(register))  # the worker to look up, once per session
+    headers = {"Authorization": f"Bearer {runner.token(lookup)}", "X-Demimas-Purpose": str(lookup.purpose)}
+    response = await runner.endpoints.gateway.post(
+        "/graphql", json={"query": lookup.document, "variables": lookup.variables}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    worker = check(lookup, answer)["workerByNik"]["id"]
+    version, trace_id, _span, _flags = response.headers["traceresponse"].split("-")
+    assert version == "00"
+    assert re.fullmatch(r"[0-9a-f]{32}", trace_id)
+    assert answer["extensions"]["traceId"] == trace_id
+    variables = {"traceId": trace_id}
+    for _ in range(300):  # the audit service records the event when the stream brings it
+        events = check(example, await runner.ask(example, variables))["auditTrace"]
+        if any(e["type"] == ACCESSED for e in events):
+            break
+        await asyncio.sleep(0.1)
+    events = check(example, await runner.run(example, variables))["auditTrace"]
+    reads = [e for e in events if e["type"] == ACCESSED]
+    assert len(reads) == 1, json.dumps(events)
+    [read] = reads
+    assert (read["subject"], read["actorAgency"], read["traceId"]) == (worker, "DISNAKER", trace_id)
+    assert read["data"]["workerIds"] == [worker]
+    assert (read["data"]["fields"], read["data"]["purpose"]) == (["nik"], lookup.purpose)
+    assert read["data"]["operation"] == "WorkerByNik"
+    assert {e["traceId"] for e in events} == {trace_id}
+    assert lookup.variables["nik"] not in json.dumps(events)
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "25-village-breakdowns.graphql": village_breakdowns,
+    "26-worker-by-nik.graphql": worker_by_nik,
+    "27-import-job.graphql": import_job,
+    "28-designation-links.graphql": designation_links,
+    "29-audit-trace.graphql": audit_trace,
+}
 
 
 @pytest.mark.integration
