@@ -129,6 +129,23 @@ async def test_worker_by_nik_needs_pii_read_and_a_purpose_and_is_recorded_as_a_r
     assert read["event"]["data"]["workerIds"] == [worker]
     assert values["nik"] not in str(read)  # the record names the worker, never the NIK
 
+    # The lookup that also returns the NIK is one read of it: one record, not one for the lookup and one for the field.
+    with_nik = "query ByNikWithNik($nik: String!) { workerByNik(nik: $nik) { id nik } }"
+    _, body = await ask(endpoints.gateway, with_nik, {"nik": values["nik"]}, token=home_office, purpose=PLACEMENT)
+    assert body["data"]["workerByNik"] == {"id": worker, "nik": values["nik"]}, body
+    marker = "query Marker($id: ID!) { worker(id: $id) { nik } }"
+    _, body = await ask(endpoints.gateway, marker, {"id": worker}, token=home_office, purpose=PLACEMENT)
+    assert body["data"]["worker"]["nik"] == values["nik"], body
+
+    async def with_nik_reads() -> list[dict[str, Any]] | None:
+        _, answer = await ask(endpoints.gateway, accesses, {"id": worker}, token=auditor)
+        nodes = [e["node"] for e in answer["data"]["personalDataAccesses"]["edges"]]
+        if not any(n["operation"] == "Marker" for n in nodes):  # records arrive in order: all before it are in
+            return None
+        return [n for n in nodes if n["operation"] == "ByNikWithNik"]
+
+    assert [r["fields"] for r in await until(with_nik_reads, "the marker read reached the audit store")] == [["nik"]]
+
     # No purpose: refused, nothing answered.
     _, body = await ask(endpoints.gateway, BY_NIK, {"nik": values["nik"]}, token=home_office)
     assert worker not in str(body.get("data")), body

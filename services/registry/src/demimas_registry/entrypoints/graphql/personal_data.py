@@ -4,7 +4,9 @@
 Reads of one request are batched: all personal fields resolved in the same execution step become one event
 (who, which workers, which fields, purpose, the client's operation name, trace), written through the outbox in its
 own committed transaction. If that write fails, every waiting field fails with UNAVAILABLE and returns null:
-nothing personal leaves without its record (fail closed).
+nothing personal leaves without its record (fail closed). A field of a person read again later in the same request
+(`workerByNik { nik }`: the lookup reads the NIK, then the field) is one access: it waits for the first record and
+writes none of its own.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class PersonalDataGate:
         self._operation = operation
         self._batch: _Batch | None = None
         self._flushes: set[asyncio.Task[None]] = set()  # strong references until each flush is done
+        self._recorded: dict[tuple[str, str, tuple[str, ...]], asyncio.Future[None]] = {}
         self.recorded_events = 0
 
     def check(self, worker_id: uuid.UUID, scope: str) -> Principal:
@@ -64,6 +67,13 @@ class PersonalDataGate:
         self, worker_id: uuid.UUID, field_name: str, scope: str, *, family_member_ids: list[str] | None = None
     ) -> None:
         self.check(worker_id, scope)
+        key = (str(worker_id), field_name, tuple(family_member_ids or ()))
+        earlier = self._recorded.get(key)
+        if earlier is not None:
+            # The same field of the same person read again in this request (`workerByNik { nik }`, or one worker
+            # reached by two paths): one access, one record; the value waits for that record as the first did.
+            await asyncio.shield(earlier)
+            return
         batch = self._batch
         if batch is None:
             batch = self._batch = _Batch()
@@ -73,6 +83,7 @@ class PersonalDataGate:
         batch.fields[field_name] = None
         for member_id in family_member_ids or ():
             batch.family[member_id] = None
+        self._recorded[key] = batch.done
         await asyncio.shield(batch.done)
 
     def _start_flush(self, batch: _Batch) -> None:
