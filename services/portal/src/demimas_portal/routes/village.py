@@ -28,7 +28,7 @@ async def village(request: Request, code: str) -> Response:
         raise HTTPException(status_code=404)
     variables = {"code": code}
     main, thematic = await asyncio.gather(
-        page.gateway(village_view.QUERY, variables),
+        page.gateway(village_view.QUERY, variables | {"lang": page.session.lang.upper()}),
         page.gateway(village_view.THEMATIC, variables),
         return_exceptions=True,
     )

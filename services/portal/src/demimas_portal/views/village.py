@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 QUERY = """
-query PortalVillage($code: String!) {
+query PortalVillage($code: String!, $lang: Lang! = ID) {
   village(code: $code) {
     code name kind
     district { name } regency { name } province { name }
@@ -49,10 +49,10 @@ query PortalVillage($code: String!) {
       total candidates abroad returned departed proceduralDeparted proceduralShare
       byDestination { country count }
       byScheme { scheme count }
-      byEducation { key label count }
-      bySex { key label count }
-      bySector { key label count }
-      byOccupation { key label count }
+      byEducation { key label(lang: $lang) count }
+      bySex { key label(lang: $lang) count }
+      bySector { key label(lang: $lang) count }
+      byOccupation { key label(lang: $lang) count }
     }
     pillarProgress {
       villageCode windowFrom windowTo pillarsServed coverage

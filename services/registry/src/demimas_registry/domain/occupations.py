@@ -17,7 +17,14 @@ import re
 
 from demimas_common.errors import BadUserInput
 
-__all__ = ["INVALID_OCCUPATION_CODE", "MAJOR_GROUPS", "UNCLASSIFIED", "check_occupation_code", "major_group"]
+__all__ = [
+    "INVALID_OCCUPATION_CODE",
+    "MAJOR_GROUPS",
+    "MAJOR_GROUPS_EN",
+    "UNCLASSIFIED",
+    "check_occupation_code",
+    "major_group",
+]
 
 MAJOR_GROUPS: dict[str, str] = {
     "0": "Tentara Nasional Indonesia dan Kepolisian Negara Republik Indonesia",
@@ -35,6 +42,20 @@ MAJOR_GROUPS: dict[str, str] = {
 technicians and associate professionals; clerical support; service and sales; skilled agricultural, forestry and
 fishery; craft and related trades; plant and machine operators and assemblers; elementary occupations)."""
 
+MAJOR_GROUPS_EN: dict[str, str] = {
+    "0": "Armed forces and police occupations",
+    "1": "Managers",
+    "2": "Professionals",
+    "3": "Technicians and associate professionals",
+    "4": "Clerical support workers",
+    "5": "Service and sales workers",
+    "6": "Skilled agricultural, forestry and fishery workers",
+    "7": "Craft and related trades workers",
+    "8": "Plant and machine operators and assemblers",
+    "9": "Elementary occupations",
+}
+"""The same major groups in English, in ISCO-08's words (KBJI 2014 follows ISCO-08)."""
+
 SUB_MAJOR_GROUPS: frozenset[str] = frozenset(
     "01 02 03 11 12 13 14 21 22 23 24 25 26 31 32 33 34 35 41 42 43 44 51 52 53 54 61 62 63 "
     "71 72 73 74 75 81 82 83 91 92 93 94 95 96".split()
@@ -44,6 +65,7 @@ SUB_MAJOR_GROUPS: frozenset[str] = frozenset(
 UNCLASSIFIED = "UNCLASSIFIED"
 """The `byOccupation` key of workers abroad whose latest departure has no occupation code (free text only)."""
 UNCLASSIFIED_LABEL = "Belum diklasifikasikan (tanpa kode KBJI)"
+UNCLASSIFIED_LABEL_EN = "Unclassified (no KBJI code)"
 
 INVALID_OCCUPATION_CODE = "INVALID_OCCUPATION_CODE"
 """The error's `reason` (GraphQL) and the import report's row code."""

@@ -3,15 +3,18 @@ with `stats:read` inside the caller's region (counters maintained by every chang
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 import strawberry
 
+from demimas_common.graphql.labels import Lang
 from demimas_registry.domain import occupations
 from demimas_registry.domain.stats import MigrantStats as MigrantStatsValue
 from demimas_registry.domain.vocabulary import PlacementScheme, WorkerStatus
 from demimas_registry.entrypoints.graphql.context import Ctx
 from demimas_registry.entrypoints.graphql.enums import SchemeEnum
+from demimas_registry.labels import LABELS
 
 __all__ = ["BreakdownEntry", "CountryCount", "MigrantStats", "Region", "SchemeCount"]
 
@@ -28,20 +31,34 @@ class SchemeCount:
     count: int
 
 
-@strawberry.type(description="One line of a MigrantStats breakdown: a key, its label when it has one, its count.")
+@strawberry.type(description="One line of a MigrantStats breakdown: a key, its name, its count.")
 class BreakdownEntry:
     key: str = strawberry.field(description="The value counted, e.g. SMK, FEMALE, FORMAL, or a KBJI major group 8.")
-    label: str | None = strawberry.field(description="Its name where the key is a code (KBJI 2014 major groups).")
+    names: strawberry.Private[tuple[str, str] | None]
     count: int
 
+    @strawberry.field(
+        description="The key's name in `lang` (Indonesian by default): the education level, sex or sector as"
+        " registryLabels gives it, or the KBJI 2014 major group's name; null for a key without one."
+    )
+    def label(self, lang: Lang = Lang.ID) -> str | None:
+        if self.names is None:
+            return None
+        return self.names[0] if lang is Lang.ID else self.names[1]
 
-def _entries(counts: dict[str, int], label: dict[str, str] | None = None) -> list[BreakdownEntry]:
+
+Names = Mapping[str, tuple[str, str]]
+
+
+def _entries(counts: dict[str, int], names: Names) -> list[BreakdownEntry]:
     """Largest first, then by key; zero counts are left out (the counters never hold them)."""
     items = sorted(counts.items(), key=lambda i: (-i[1], i[0]))
-    return [BreakdownEntry(key=k, label=(label or {}).get(k), count=n) for k, n in items if n]
+    return [BreakdownEntry(key=k, names=names.get(k), count=n) for k, n in items if n]
 
 
-OCCUPATION_LABELS = occupations.MAJOR_GROUPS | {occupations.UNCLASSIFIED: occupations.UNCLASSIFIED_LABEL}
+OCCUPATION_NAMES: Names = {
+    group: (name, occupations.MAJOR_GROUPS_EN[group]) for group, name in occupations.MAJOR_GROUPS.items()
+} | {occupations.UNCLASSIFIED: (occupations.UNCLASSIFIED_LABEL, occupations.UNCLASSIFIED_LABEL_EN)}
 
 
 @strawberry.type(description="A village's (or a region's) migrant numbers, maintained with every registry change.")
@@ -88,10 +105,10 @@ class MigrantStats:
                 SchemeCount(scheme=PlacementScheme(s), count=n)
                 for s, n in sorted(stats.by_scheme.items(), key=lambda i: -i[1])
             ],
-            by_education=_entries(stats.by_education),
-            by_sex=_entries(stats.by_sex),
-            by_sector=_entries(stats.by_sector),
-            by_occupation=_entries(stats.by_occupation, OCCUPATION_LABELS),
+            by_education=_entries(stats.by_education, LABELS["EducationLevel"]),
+            by_sex=_entries(stats.by_sex, LABELS["Sex"]),
+            by_sector=_entries(stats.by_sector, LABELS["Sector"]),
+            by_occupation=_entries(stats.by_occupation, OCCUPATION_NAMES),
         )
 
 
