@@ -25,6 +25,9 @@ CREATE = """mutation($input: CreateWebhookEndpointInput!) {
 DELIVERIES = """query($id: ID!) { webhookDeliveries(endpointId: $id, first: 10) { edges { node {
   id eventId status attempts lastStatusCode attemptLog { statusCode error durationMs } } } } }"""
 REDELIVER = "mutation($id: ID!) { redeliver(deliveryId: $id) { id status } }"
+ENDPOINT = "query($id: ID!) { webhookEndpoint(id: $id) { status disabledReason failingSince } }"
+NOTICES = """query($id: ID!) { webhookDeliveries(endpointId: $id, first: 10) { edges { node {
+  status lastStatusCode lastError attemptLog { error } } } } }"""
 DELETE = "mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }"
 
 
@@ -72,3 +75,37 @@ async def test_an_endpoint_made_through_the_api_receives_signed_events(
     assert first.headers["webhook-id"] == second.headers["webhook-id"] == nodes[0]["id"]
     assert nodes[0]["eventId"] == event.id
     assert nodes[0]["attemptLog"][0]["statusCode"] == 204
+
+
+async def test_the_notice_of_an_endpoint_disabled_for_failing_is_read_through_the_api(
+    stack: TestStack, engine: AsyncEngine, keys: DevKeys, js: JetStreamContext
+) -> None:
+    """docs/feeds.md: the agency sees why its endpoint was disabled in the `lastError` of the delivery at its head."""
+    base = feeds_settings(stack, keys)
+    app = create_app(base.model_copy(update={"webhook_workers": True, "feeds_backoff_scale": 0.001,
+                                             "feeds_disable_after_hours": 1 / 3600}))  # fmt: skip
+    village = region()
+    receiver = await Receiver().start()
+    await receiver.stop()  # gone: every attempt fails to connect
+    async for api in serve(app, keys):
+        kp2mi = api.caller("KP2MI")
+        made = await api.ok(kp2mi, CREATE, {"input": {"url": receiver.url, "eventTypes": ["demimas.registry.*"],
+                                                      "regionPrefix": village}})  # fmt: skip
+        endpoint_id = made["createWebhookEndpoint"]["endpoint"]["id"]
+        await publish(js, [departed(village)])
+
+        async def disabled(api: Api = api, who: Caller = kp2mi, eid: str = endpoint_id) -> dict[str, Any] | None:
+            endpoint: dict[str, Any] = (await api.ok(who, ENDPOINT, {"id": eid}))["webhookEndpoint"]
+            return endpoint if endpoint["status"] == "DISABLED" else None
+
+        endpoint = await until(disabled)
+        nodes = [e["node"] for e in (await api.ok(kp2mi, NOTICES, {"id": endpoint_id}))["webhookDeliveries"]["edges"]]
+        await api.ok(kp2mi, DELETE, {"id": endpoint_id})
+    assert endpoint["disabledReason"] == "failing"
+    assert endpoint["failingSince"] is not None
+    [head] = nodes
+    assert head["status"] == "PENDING"  # sent, in order, once the agency enables the endpoint
+    assert head["lastStatusCode"] is None
+    assert {a["error"] for a in head["attemptLog"]} == {"connect"}
+    assert head["lastError"].startswith("endpoint disabled: failing since ")
+    assert head["lastError"].endswith("without a success); last error: connect")
