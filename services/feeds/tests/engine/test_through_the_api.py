@@ -3,8 +3,10 @@ receives an event signed with the secret the API showed, its deliveries and atte
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+import orjson
 import pytest
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -29,6 +31,7 @@ ENDPOINT = "query($id: ID!) { webhookEndpoint(id: $id) { status disabledReason f
 NOTICES = """query($id: ID!) { webhookDeliveries(endpointId: $id, first: 10) { edges { node {
   status lastStatusCode lastError attemptLog { error } } } } }"""
 DELETE = "mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }"
+REPLAY = "mutation($id: ID!, $since: DateTime!) { replayWebhookEndpoint(id: $id, since: $since) }"
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +112,48 @@ async def test_the_notice_of_an_endpoint_disabled_for_failing_is_read_through_th
     assert {a["error"] for a in head["attemptLog"]} == {"connect"}
     assert head["lastError"].startswith("endpoint disabled: failing since ")
     assert head["lastError"].endswith("without a success); last error: connect")
+
+
+async def test_replay_through_the_api_sends_the_events_since_a_time_again(
+    stack: TestStack, engine: AsyncEngine, keys: DevKeys, js: JetStreamContext
+) -> None:
+    base = feeds_settings(stack, keys)
+    app = create_app(base.model_copy(update={"webhook_workers": True, "feeds_backoff_scale": 0.001}))
+    village = region()
+    receiver = await Receiver().start()
+    try:
+        async for api in serve(app, keys):
+            kp2mi = api.caller("KP2MI")
+            made = await api.ok(kp2mi, CREATE, {"input": {"url": receiver.url, "eventTypes": ["demimas.registry.*"],
+                                                          "regionPrefix": village}})  # fmt: skip
+            endpoint_id = made["createWebhookEndpoint"]["endpoint"]["id"]
+            secret = made["createWebhookEndpoint"]["secret"]
+            since = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)).isoformat()
+            events = [departed(village, n) for n in range(3)]
+            await publish(js, events)
+            await receiver.wait_for(3)
+            others = await api.error(api.caller("BNN"), REPLAY, {"id": endpoint_id, "since": since})
+            queued = await api.ok(kp2mi, REPLAY, {"id": endpoint_id, "since": since})
+            await receiver.wait_for(6)
+
+            async def all_delivered(
+                api: Api = api, who: Caller = kp2mi, eid: str = endpoint_id
+            ) -> list[dict[str, Any]] | None:
+                edges = (await api.ok(who, DELIVERIES, {"id": eid}))["webhookDeliveries"]["edges"]
+                nodes = [e["node"] for e in edges]
+                return nodes if len(nodes) == 6 and all(n["status"] == "DELIVERED" for n in nodes) else None
+
+            nodes = await until(all_delivered)
+            await api.ok(kp2mi, DELETE, {"id": endpoint_id})
+    finally:
+        await receiver.stop()
+    assert others["code"] == "NOT_FOUND"  # another agency's endpoint does not exist for it
+    assert queued["replayWebhookEndpoint"] == 3
+    originals, replayed = receiver.received[:3], receiver.received[3:]
+    ids = [e.id for e in events]
+    assert [orjson.loads(r.body)["id"] for r in originals] == ids
+    assert [Webhook(secret).verify(r.body, r.headers)["id"] for r in replayed] == ids  # signed, in order
+    webhook_ids = {r.headers["webhook-id"] for r in receiver.received}
+    assert len(webhook_ids) == 6  # a replay queues new deliveries: new webhook-ids
+    assert webhook_ids == {n["id"] for n in nodes}
+    assert sorted(n["eventId"] for n in nodes) == sorted(ids * 2)
