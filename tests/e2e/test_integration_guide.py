@@ -15,7 +15,10 @@
   GraphQL, pagination and subscription helpers against the gateway with that token;
 - the guide's webhook verification, in Python and in JavaScript (run by Node), accepts a real delivery of the feeds
   service and refuses it tampered, with another secret or too old; its change-feed loop pulls the same event through
-  the gateway and resumes from the cursor it returned."""
+  the gateway and resumes from the cursor it returned;
+- the documented bulk export, `demimas feeds export --since ... --types ...` with the token in DEMIMAS_TOKEN, run as
+  a command against the gateway: JSON Lines of the given types from that time on, and a resume hint on stderr whose
+  `--after` goes on from there."""
 
 from __future__ import annotations
 
@@ -26,9 +29,11 @@ import datetime as dt
 import io
 import itertools
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
@@ -657,3 +662,79 @@ async def test_the_guide_verifies_a_real_webhook_and_pulls_the_change_feed(
         == cursor
     )
     assert again == []
+
+
+# --- the bulk export ------------------------------------------------------------------------------------------------
+DEMIMAS = Path(sys.executable).parent / "demimas"  # the console script of this environment, as installed
+
+
+async def feeds_export(gateway: str, token: str, *args: str) -> tuple[list[dict[str, Any]], str]:
+    """`demimas feeds export ARGS --gateway URL` as a command with DEMIMAS_TOKEN set, as docs/feeds.md shows it: its
+    JSON lines and its stderr (the gateway serves in this event loop: the command runs as a child process)."""
+    env = {**os.environ, "DEMIMAS_TOKEN": token}
+    env.pop("DEMIMAS_GATEWAY_URL", None)
+    process = await asyncio.create_subprocess_exec(
+        str(DEMIMAS), "feeds", "export", *args, "--gateway", gateway, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 0, err.decode()
+    return [json.loads(line) for line in out.decode().splitlines()], err.decode()
+
+
+@pytest.mark.integration
+async def test_the_documented_export_writes_the_change_feed_as_json_lines(
+    gateway_over_http: str, mint: Callable[..., str], stack: TestStack
+) -> None:
+    village = "16.06.02.2008"  # only this test writes here
+
+    def worker_event(kind: str) -> Any:
+        worker = str(uuid.uuid4())
+        data: dict[str, Any] = {"workerId": worker, "villageCode": village, "status": "CANDIDATE", "version": 1}
+        if kind == "departed":
+            data.update(status="ABROAD", version=2, destinationCountry="MY", scheme="P_TO_P", procedural=True)
+        return new_event(f"demimas.registry.worker.{kind}", worker, data)
+
+    nc = await connect(stack.nats_url, name="e2e-guide-export")
+    js = nc.jetstream()
+
+    async def publish(*events: Any) -> None:
+        for event in events:
+            await js.publish(event.type, event.to_json(), headers={"Nats-Msg-Id": event.id})
+
+    before, after, other_type, later = (worker_event(k) for k in ("departed", "departed", "registered", "departed"))
+    try:
+        await publish(before)
+        await asyncio.sleep(1.1)
+        since = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # a whole second after `before`
+        await publish(after, other_type)
+        token = mint("KP2MI")
+        lines, err = await feeds_export(gateway_over_http, token, "--since", since,
+                                        "--types", "demimas.registry.worker.departed")  # fmt: skip
+
+        # types filtered, --since honoured: of this village's events exactly the departure after `since`
+        assert lines, err
+        assert {line["type"] for line in lines} == {"demimas.registry.worker.departed"}
+        ours = [line for line in lines if line["data"].get("villageCode") == village]
+        assert [line["id"] for line in ours] == [after.id]
+        [line] = ours
+        assert set(line) == {"specversion", "id", "source", "type", "subject", "time", "datacontenttype", "sequence",
+                             "data"}  # fmt: skip
+        assert line["specversion"] == "1.0"
+        assert line["data"]["workerId"] == after.subject
+        sequences = [int(line["sequence"]) for line in lines]
+        assert sequences == sorted(sequences)  # stream order
+
+        # the resume hint on stderr, and resuming from it gives what came later, nothing written before
+        hint = re.search(r"^(\d+) changes; resume with --after (\d+)$", err, flags=re.M)
+        assert hint is not None, err
+        assert int(hint.group(1)) == len(lines)
+        assert int(hint.group(2)) >= sequences[-1]
+        await publish(later)
+        more, err = await feeds_export(gateway_over_http, token, "--after", hint.group(2),
+                                       "--types", "demimas.registry.worker.departed")  # fmt: skip
+    finally:
+        await nc.close()
+    assert [line["id"] for line in more if line["data"].get("villageCode") == village] == [later.id]
+    assert all(int(line["sequence"]) > int(hint.group(2)) for line in more)
+    assert re.search(r"^\d+ changes; resume with --after \d+$", err, flags=re.M), err

@@ -27,6 +27,8 @@ class Answer:
     status: int = 204
     body: bytes = b""
     delay: float = 0.0
+    headers: tuple[tuple[str, str], ...] = ()
+    """Extra response headers, e.g. `(("location", url),)` for a redirect."""
 
 
 Respond = Callable[[Received], Answer | Awaitable[Answer]]
@@ -98,8 +100,9 @@ class Receiver:
                 if answer.delay:
                     await asyncio.sleep(answer.delay)
                 reason = _REASONS.get(answer.status, "Status")
+                extra = "".join(f"{name}: {value}\r\n" for name, value in answer.headers)
                 writer.write(
-                    f"HTTP/1.1 {answer.status} {reason}\r\ncontent-length: {len(answer.body)}\r\n\r\n".encode()
+                    f"HTTP/1.1 {answer.status} {reason}\r\n{extra}content-length: {len(answer.body)}\r\n\r\n".encode()
                     + answer.body
                 )
                 await writer.drain()

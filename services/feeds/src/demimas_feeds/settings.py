@@ -1,7 +1,8 @@
 """Feeds settings (`DEMIMAS_FEEDS_*` and `DEMIMAS_WEBHOOK_WORKERS` environment variables).
 
 `DEMIMAS_FEEDS_SECRET_KEY` (32 bytes, base64) encrypts the endpoints' signing secrets at rest (AES-GCM). Development
-and test fall back to a fixed, public key; production refuses to start without one."""
+and test fall back to a fixed, public key (`DEV_SECRET_KEY`); production refuses to start without a key, with a
+malformed one, with the manifests' CHANGE_ME placeholder, or with the public development key."""
 
 from __future__ import annotations
 
@@ -58,11 +59,22 @@ class FeedsSettings(CommonSettings):
 
     @model_validator(mode="after")
     def _key(self) -> FeedsSettings:
-        if self.feeds_secret_key is None:
-            if self.environment is Environment.PRODUCTION:
+        production = self.environment is Environment.PRODUCTION
+        if not self.feeds_secret_key:  # unset, or set empty (which would fall back to the public key)
+            if production:
                 raise ValueError("production needs DEMIMAS_FEEDS_SECRET_KEY (32 bytes, base64)")
-        else:
-            self.secret_key_bytes()  # refuses a malformed key at start-up
+            return self
+        if production and "CHANGE_ME" in self.feeds_secret_key:
+            raise ValueError(
+                "DEMIMAS_FEEDS_SECRET_KEY is still the manifests' CHANGE_ME placeholder: set 32 random bytes, base64 "
+                "(head -c 32 /dev/urandom | base64)"
+            )
+        key = self.secret_key_bytes()  # refuses a malformed key at start-up
+        if production and key == base64.b64decode(DEV_SECRET_KEY):
+            raise ValueError(
+                "DEMIMAS_FEEDS_SECRET_KEY is the public development key: anyone could decrypt the signing secrets; "
+                "set 32 random bytes, base64 (head -c 32 /dev/urandom | base64)"
+            )
         return self
 
     def secret_key_bytes(self) -> bytes:

@@ -114,6 +114,56 @@ async def test_a_receiver_that_is_gone_gets_its_endpoint_disabled_after_the_thre
     assert [r.status for r in rows[1:]] == ["PENDING", "PENDING"]  # never sent past the failing head
 
 
+async def test_a_busy_flaky_receiver_that_keeps_delivering_is_never_disabled(
+    stack: TestStack, engine: AsyncEngine, js: JetStreamContext, endpoints: Endpoints
+) -> None:
+    """Under steady load each run of a receiver that fails every 3rd request is "success, success, failure": its
+    successes reset the failing clock, so it stays ACTIVE far past the (shortened) threshold, while a receiver that
+    always fails, under the same settings, is disabled."""
+    village = region()
+    flaky = await Receiver(respond=lambda _r: Answer(500) if len(flaky.received) % 3 == 0 else Answer()).start()
+    broken = await Receiver(respond=lambda _r: Answer(500)).start()
+    flaky_id, _ = await endpoints.add(flaky.url, region_prefix=village)
+    broken_id, _ = await endpoints.add(broken.url, region_prefix=village)
+    disabled: list[uuid.UUID] = []
+
+    async def on_disable(conn: AsyncConnection, eid: uuid.UUID, notice: str, since: dt.datetime | None) -> None:
+        await publish_disabled(conn, eid, notice, since)
+        disabled.append(eid)
+
+    settings = fast(backoff=Backoff(scale=0.001, disable_after=dt.timedelta(seconds=1)), linger_seconds=0.2)
+    sent = 0
+    try:
+        async with running(engine, stack, settings, on_disable=on_disable):
+            loop = asyncio.get_running_loop()
+            ends = loop.time() + 4.0  # four times the threshold
+            while loop.time() < ends:  # a backlog at first, then steady load: most runs end in a failure
+                batch = 30 if sent == 0 else 3
+                await publish(js, [departed(village, sent + n) for n in range(batch)])
+                sent += batch
+                await asyncio.sleep(0.1)
+
+            async def delivered_or_disabled() -> bool:
+                return flaky_id in disabled or bool(await _delivered(engine, flaky_id))
+
+            await until(delivered_or_disabled)
+            assert flaky_id not in disabled
+            assert len(await deliveries(engine, flaky_id)) == sent
+            await until(lambda: broken_id in disabled)
+    finally:
+        await flaky.stop()
+        await broken.stop()
+    assert flaky_id not in disabled
+    failures = [a for a in await attempts(engine, flaky_id) if a.status_code == 500]
+    assert len(failures) >= sent // 3  # it did fail all along
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text("SELECT id, status FROM feeds.endpoints WHERE id = ANY(:e)"), {"e": [flaky_id, broken_id]}
+        )
+        status = {r.id: r.status for r in rows}
+    assert status == {flaky_id: "ACTIVE", broken_id: "DISABLED"}
+
+
 async def test_during_rotation_both_secrets_sign(
     stack: TestStack, engine: AsyncEngine, js: JetStreamContext, endpoints: Endpoints
 ) -> None:

@@ -35,18 +35,22 @@ async def test_posts_the_body_and_headers_and_keeps_the_connection() -> None:
 
 
 async def test_a_non_2xx_and_a_redirect_are_failures_with_the_excerpt() -> None:
-    answers = iter([Answer(500, b"boom"), Answer(302, b"elsewhere")])
+    elsewhere = await Receiver(respond=lambda _r: Answer(200)).start()  # would take the delivery if it were followed
+    answers = iter([Answer(500, b"boom"), Answer(302, b"elsewhere", headers=(("location", elsewhere.url),))])
     receiver = await Receiver(respond=lambda _r: next(answers)).start()
     sender = EndpointSender(receiver.url)
     try:
         failed = await sender.post(HEADERS, b"{}")
         redirected = await sender.post(HEADERS, b"{}")
+        await asyncio.sleep(0.2)  # a follow-up request would have arrived by now
     finally:
         await sender.close()
         await receiver.stop()
+        await elsewhere.stop()
     assert (failed.status_code, failed.delivered, failed.excerpt) == (500, False, "boom")
-    assert (redirected.status_code, redirected.delivered) == (302, False)
-    assert len(receiver.received) == 2  # the redirect was not followed
+    assert (redirected.status_code, redirected.delivered, redirected.excerpt) == (302, False, "elsewhere")
+    assert len(receiver.received) == 2
+    assert elsewhere.received == []  # the redirect, with its Location, was not followed
 
 
 async def test_a_slow_receiver_times_out() -> None:

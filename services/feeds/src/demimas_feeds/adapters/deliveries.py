@@ -261,7 +261,7 @@ WITH r AS (
     RETURNING id
 )
 UPDATE feeds.endpoints SET last_success_at = coalesce($11, last_success_at),
-    failing_since = CASE WHEN $12 THEN coalesce(failing_since, $13) ELSE NULL END
+    failing_since = CASE WHEN $12 THEN $13 ELSE coalesce(failing_since, $13) END
 WHERE id = $10
 RETURNING failing_since, (SELECT count(*) FROM updated) AS updated, (SELECT count(*) FROM logged) AS logged
 """
@@ -269,12 +269,18 @@ RETURNING failing_since, (SELECT count(*) FROM updated) AS updated, (SELECT coun
 
 async def record(conn: Any, endpoint_id: uuid.UUID, outcomes: Sequence[Outcome]) -> dt.datetime | None:
     """The outcomes of a run of attempts on one endpoint in one statement (so one round trip, and atomic without a
-    transaction of its own): the deliveries, their attempts, and the endpoint's health, which follows the last
-    outcome (a success clears `failing_since`, a failure sets it if unset). Returns `failing_since`."""
+    transaction of its own): the deliveries, their attempts, and the endpoint's health. `failing_since` is when the
+    endpoint has been failing without a success since: a run with a success sets it to its first failure after its
+    last success (NULL when the run ended in a success), so a busy endpoint whose runs are "successes..., failure"
+    is never failing for long; a run of failures only sets it if unset. Returns `failing_since`."""
     if not outcomes:
         return None
     successes = [o.attempted_at for o in outcomes if o.status == "DELIVERED"]
-    last = outcomes[-1]
+    after_success = outcomes
+    for i, o in enumerate(outcomes):
+        if o.status == "DELIVERED":
+            after_success = outcomes[i + 1 :]
+    failing_from = after_success[0].attempted_at if after_success else None
     row = await conn.fetchrow(
         _RECORD,
         [o.delivery_id for o in outcomes],
@@ -288,8 +294,8 @@ async def record(conn: Any, endpoint_id: uuid.UUID, outcomes: Sequence[Outcome])
         [o.excerpt.replace("\x00", "\ufffd") for o in outcomes],
         endpoint_id,
         max(successes) if successes else None,
-        last.status != "DELIVERED",
-        last.attempted_at,
+        bool(successes),
+        failing_from,
     )
     return None if row is None else row["failing_since"]
 

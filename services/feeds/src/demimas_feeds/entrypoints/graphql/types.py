@@ -106,6 +106,12 @@ class WebhookDelivery:
     created_at: dt.datetime
     delivered_at: dt.datetime | None
     last_status_code: int | None
+    last_error: str | None = strawberry.field(
+        description="The last attempt's error word (timeout, connect, refused_address, too_large, tls, protocol), why "
+        "the delivery was CANCELLED, or, on the delivery at an endpoint's head when the engine disabled it, the "
+        'notice why ("endpoint disabled: failing since ..."); null when none. Written by the service only: never '
+        "the receiver's answer, never personal data."
+    )
 
     @strawberry.field(description="Every attempt, oldest first.")
     async def attempt_log(self, info: Ctx) -> list[WebhookAttempt]:
@@ -132,6 +138,7 @@ class WebhookDelivery:
             created_at=r.created_at,
             delivered_at=r.delivered_at,
             last_status_code=r.last_status_code,
+            last_error=r.last_error,
         )
 
 
