@@ -218,7 +218,8 @@ async def test_a_regional_subscriber_follows_its_part_of_a_pilot_across_province
     endpoints: Endpoints, mint: Callable[..., str], stack: TestStack, pillars_url: str
 ) -> None:
     """Asked straight at the pillars subgraph: BP3MI of 16 receives the changes of a pilot led in Wonosobo (33)
-    through its village in Sanga Desa (16), with nothing of 33 in them; BP3MI of 35 receives none of them."""
+    through its village in Sanga Desa (16), with nothing of 33 in them; BP3MI of 35 receives none of them. The change
+    feed through the gateway gives them the same."""
     start = await last_seq(stack)
     polkam = mint("KEMENKO_POLKAM")
     made = (await ok(endpoints, CREATE, {"in": pilot(LIPURSARI, [NGANTI])}, polkam))["createPilotProject"]
@@ -239,6 +240,19 @@ async def test_a_regional_subscriber_follows_its_part_of_a_pilot_across_province
     assert not OF_33.search(str(mine)), mine
     elsewhere = await received(pillars_url, mint("BP3MI", region="35"), CHANGED, {"a": start}, 1.5)
     assert pid not in [e["pilotProjectId"] for e in elsewhere]
+    # the change feed (and so webhooks: one rule) tells the same office the same: the pilot through its village
+    variables = {"after": str(start), "first": 1000, "types": ["demimas.pillars.pilot.*"]}
+    feed = (await ok(endpoints, CHANGES, variables, mint("BP3MI", region="16")))["changes"]["edges"]
+    pilot_events = [e["node"] for e in feed if e["node"]["data"].get("pilotId") == pid]
+    assert [(e["type"], e["data"]["villageCode"]) for e in pilot_events] == [
+        ("demimas.pillars.pilot.created", NGANTI),
+        ("demimas.pillars.pilot.status_changed", NGANTI),
+        ("demimas.pillars.pilot.village_added", JUD_I),
+    ]
+    assert pilot_events[-1]["data"]["villageCodes"] == [NGANTI, JUD_I]
+    assert not OF_33.search(str(pilot_events)), pilot_events
+    far = (await ok(endpoints, CHANGES, variables, mint("BP3MI", region="35")))["changes"]["edges"]
+    assert pid not in str(far)
 
 
 COMPLETE = """mutation M($p: ID!, $m: ID!, $d: Date!) {

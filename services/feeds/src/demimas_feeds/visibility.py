@@ -14,8 +14,11 @@ subject, time, datacontenttype, data; the caller adds `sequence`) or None when t
   `audit.*`, every `*.personal_data.accessed` and any type without a JSON Schema in the contract: never.
 - **Region**: `data.villageCode` must lie within the audience's region (regional tokens) and within `region_prefix`
   (the endpoint's or the request's filter); an event without a villageCode goes only to audiences without a region
-  and without a region filter. A pilot's milestone event that names the milestone's village
-  (`milestoneVillageCode`) needs that village inside too, as the API hides such a milestone. `feeds.endpoint.*`
+  and without a region filter. An event about a whole pilot (created, status changed, milestone completed) goes
+  to an audience that sees any of the pilot's villages (`villageCodes`), as the API shows it the pilot; when the
+  lead village lies outside, `villageCode` is the pilot's first village inside (as `PilotProject.villageCode`). A
+  pilot's milestone event that names the milestone's village (`milestoneVillageCode`) needs that village inside
+  too, as the API hides such a milestone. `feeds.endpoint.*`
   events concern the agency's own configuration, carry no place and are exempt from the region rule.
 - **People**: a person's id (`personId`, `workerId(s)`, `familyMemberId(s)`) is left out unless the audience holds
   registry:read (a family member's: family:read too), as on every GraphQL path (docs/contracts.md#scopes).
@@ -173,9 +176,31 @@ def _sees_case(data: dict[str, Any], audience: Audience) -> bool:
     return agency in CASE_HANDLERS or involved
 
 
+_PILOT_WIDE = frozenset(
+    f"demimas.pillars.pilot.{name}" for name in ("created", "status_changed", "milestone_completed")
+)
+"""Pilot events about the whole pilot: `villageCode` is its lead village, `villageCodes` all its villages."""
+
+
+def _pilot_village_inside(
+    event_type: str, data: dict[str, Any], audience: Audience, region_prefix: str | None
+) -> str | None:
+    """For an event about a whole pilot whose lead village lies outside what the audience sees: the pilot's first
+    village inside it, which the audience receives as the event's `villageCode` (as `PilotProject.villageCode` is
+    for such a caller); None when no village of the pilot is inside, or for any other event."""
+    if event_type not in _PILOT_WIDE:
+        return None
+    codes = data.get("villageCodes")
+    if not isinstance(codes, list):
+        return None
+    inside = _inside(codes, audience, region_prefix)
+    return str(inside[0]) if inside else None
+
+
 def project(event: dict[str, Any], audience: Audience, *, region_prefix: str | None = None) -> dict[str, Any] | None:
     event_type = str(event.get("type", ""))
     data = event.get("data")
+    seen_as: str | None = None
     if not isinstance(data, dict) or event_type not in KNOWN_TYPES:
         return None
     if event_type.startswith("demimas.feeds.endpoint."):
@@ -195,7 +220,9 @@ def project(event: dict[str, Any], audience: Audience, *, region_prefix: str | N
             if audience.region is not None or region_prefix is not None:
                 return None
         elif not (region_covers(audience.region, village) and region_covers(region_prefix, village)):
-            return None
+            seen_as = _pilot_village_inside(event_type, data, audience, region_prefix)
+            if seen_as is None:
+                return None
         milestone_village = data.get("milestoneVillageCode")
         if isinstance(milestone_village, str) and not (
             region_covers(audience.region, milestone_village) and region_covers(region_prefix, milestone_village)
@@ -205,6 +232,8 @@ def project(event: dict[str, Any], audience: Audience, *, region_prefix: str | N
             return None
     out = {key: event[key] for key in _ENVELOPE if key in event}
     fields = allowed_fields(event_type)
+    if seen_as is not None:
+        data = data | {"villageCode": seen_as}
     out["data"] = {
         key: _inside(value, audience, region_prefix) if key == "villageCodes" else _filter(value, fields[key])
         for key, value in data.items()

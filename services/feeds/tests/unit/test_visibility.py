@@ -337,11 +337,42 @@ def test_a_proposal_needs_a_designation_scope_as_the_proposal_type_does() -> Non
     assert project(designated.to_dict(), audience("KEMENDES")) is not None
 
 
+def test_a_pilot_is_delivered_to_every_region_of_its_villages_as_the_api_shows_it() -> None:
+    """An event about a whole pilot goes to a regional office that sees any of its villages, not only the lead's:
+    `PilotProject` shows such an office the pilot, with `villageCode` its first village there; the lead and the
+    villages outside are left out. A village added elsewhere is not news to it (`PilotProject.villages` hides it)."""
+    pilot = str(uuid.uuid4())
+    data = {"pilotId": pilot, "villageCode": "33.07.01.2001", "title": "Pilot",
+            "villageCodes": ["33.07.01.2001", "12.01.01.2001", "16.06.13.2002", "16.06.13.2003"],
+            "coordinator": "KEMENKO_POLKAM", "status": "ACTIVE", "previousStatus": "PLANNED"}  # fmt: skip
+    for kind in ("created", "status_changed"):
+        event = {**registered(), "type": f"demimas.pillars.pilot.{kind}", "subject": pilot, "data": data}
+        regional = project(event, audience("BP3MI", "16"))
+        assert regional is not None, kind
+        assert regional["data"]["villageCode"] == "16.06.13.2002"
+        assert regional["data"]["villageCodes"] == ["16.06.13.2002", "16.06.13.2003"]
+        assert "33.07.01.2001" not in str(regional["data"])
+        narrowed = project(event, audience("KP2MI"), region_prefix="12.01")
+        assert narrowed is not None
+        assert (narrowed["data"]["villageCode"], narrowed["data"]["villageCodes"]) == (
+            "12.01.01.2001",
+            ["12.01.01.2001"],
+        )
+        assert project(event, audience("BP3MI", "35")) is None  # no village of the pilot there
+        national = project(event, audience("KP2MI"))
+        assert national is not None
+        assert national["data"]["villageCode"] == "33.07.01.2001"
+    added = {"pilotId": pilot, "villageCode": "12.01.01.2001", "leadVillageCode": "33.07.01.2001",
+             "villageCodes": data["villageCodes"], "coordinator": "KEMENKO_POLKAM"}  # fmt: skip
+    event = {**registered(), "type": "demimas.pillars.pilot.village_added", "subject": pilot, "data": added}
+    assert project(event, audience("BP3MI", "16")) is None
+
+
 def test_a_milestone_of_another_region_is_not_delivered_through_its_pilots_lead() -> None:
     """Attack: a regional office of the lead village's province subscribes to pilot events and learns of a milestone
     completed in another province's village (its id, agency, dates), which `PilotProject.milestones` hides from it.
-    A milestone event that names its village goes only where that village is seen too, as the API shows the milestone
-    (feeds match pilot events by the lead as well, so the other province's office does not get it either)."""
+    A milestone event that names its village goes only where that village is seen too, as the API shows the milestone:
+    to the other province's office, which sees the pilot through that village, as the pilot's village there."""
     pilot = str(uuid.uuid4())
     data = {"pilotId": pilot, "milestoneId": str(uuid.uuid4()), "villageCode": "16.06.13.2002",
             "villageCodes": ["16.06.13.2002", "33.07.01.2001"], "responsibleAgency": "KEMENDES",
@@ -349,7 +380,9 @@ def test_a_milestone_of_another_region_is_not_delivered_through_its_pilots_lead(
     event = {**registered(), "type": "demimas.pillars.pilot.milestone_completed", "subject": pilot, "data": data}
     assert project(event, audience("BP3MI", "16")) is None
     assert project(event, audience("KP2MI"), region_prefix="16") is None
-    assert project(event, audience("BP3MI", "33")) is None
+    there = project(event, audience("BP3MI", "33"))
+    assert there is not None
+    assert (there["data"]["villageCode"], there["data"]["villageCodes"]) == ("33.07.01.2001", ["33.07.01.2001"])
     own = {**event, "data": {**data, "milestoneVillageCode": "16.06.13.2002"}}
     inside = project(own, audience("BP3MI", "16"))
     assert inside is not None
