@@ -5,6 +5,10 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 PACKAGES := libs/common services/registry services/gateway services/designation services/pillars services/audit services/cases services/feeds services/portal
 STAMP := $(VENV)/.installed
+# ariadne-codegen, the Python client generator docs/integration.md recommends, in a venv of its own: its caps on
+# graphql-core and ruff conflict with the project's pins (tests/e2e/test_integration_guide.py runs it)
+CODEGEN := $(VENV)/tools/codegen
+CODEGEN_STAMP := $(CODEGEN)/.installed
 
 .PHONY: run test test-unit lint format bench bench-registry bench-gateway bench-designation bench-pillars bench-audit bench-security bench-plans bench-cases bench-subscriptions bench-feeds bench-portal bench-node bench-scale cluster-rehearsal constraints clean-stack supergraph api-baseline asyncapi
 
@@ -17,12 +21,17 @@ $(STAMP): constraints.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 		pytest pytest-asyncio pytest-timeout playwright axe-playwright-python standardwebhooks kubernetes-validate jsonschema pyyaml mypy ruff types-pyyaml types-tqdm types-openpyxl
 	@touch $@
 
+$(CODEGEN_STAMP): tools/codegen/constraints.txt $(STAMP)
+	@test -x $(CODEGEN)/bin/python || $(BIN)/uv venv --quiet --python $(BIN)/python $(CODEGEN)
+	@$(BIN)/uv pip install --quiet --python $(CODEGEN)/bin/python -c tools/codegen/constraints.txt ariadne-codegen
+	@touch $@
+
 ## make run: the whole system on embedded PostgreSQL and NATS, with demo data
 run: $(STAMP)
 	$(BIN)/demimas stack run
 
 ## make test: every test, against a real PostgreSQL and NATS started for the session
-test: $(STAMP)
+test: $(STAMP) $(CODEGEN_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-unit: $(STAMP)
@@ -123,9 +132,11 @@ supergraph: $(STAMP)
 api-baseline: $(STAMP)
 	$(BIN)/demimas-gateway api-schema --supergraph deploy/supergraph.graphql > deploy/api-schema.graphql
 
-## make constraints: re-pin every dependency (exact versions, no download addresses)
+## make constraints: re-pin every dependency (exact versions, no download addresses), and the codegen tool's
 constraints: $(STAMP)
 	$(BIN)/uv pip compile --python-version 3.11 --no-header --no-annotate requirements.in -o constraints.txt
+	$(BIN)/uv pip compile --python-version 3.11 --no-header --no-annotate tools/codegen/requirements.in \
+		-o tools/codegen/constraints.txt
 
 clean-stack:
 	rm -rf .devstack

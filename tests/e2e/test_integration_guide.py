@@ -13,6 +13,12 @@
 - every ```python block of the guide runs: the token request (OAuth 2.0 client credentials) against a stand-in
   identity provider served here, which answers with a token signed by the test session's keys, then the guide's
   GraphQL, pagination and subscription helpers against the gateway with that token;
+- the guide's ariadne-codegen configuration (its ```toml block, as written there) makes the real generator, which
+  `make test` installs in a venv of its own (.venv/tools/codegen: its graphql-core and ruff caps conflict with ours;
+  the test fails, never skips, without it), write a typed client from the published schema and example operations;
+  used as the guide says (`async with Client(...)`, awaited calls, a header per call), it answers pydantic models
+  through the gateway, enum members and `Date`/`DateTime` parsed, raises with each error's code, and the guide's
+  own snippet runs with it;
 - the guide's webhook verification, in Python and in JavaScript (run by Node), accepts a real delivery of the feeds
   service and refuses it tampered, with another secret or too old; its change-feed loop pulls the same event through
   the gateway and resumes from the cursor it returned;
@@ -26,6 +32,7 @@ import asyncio
 import base64
 import csv
 import datetime as dt
+import importlib
 import io
 import itertools
 import json
@@ -34,6 +41,8 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
+import tomllib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
@@ -43,6 +52,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
+import pydantic
 import pytest
 from graphql import build_schema, parse, validate
 from graphql.language import OperationDefinitionNode, OperationType
@@ -436,7 +446,9 @@ async def test_each_subscription_example_delivers_through_the_gateway(
 
 # --- the guide's Python -----------------------------------------------------------------------------------------
 def python_blocks() -> list[str]:
-    return re.findall(r"^```python\n(.*?)^```", GUIDE.read_text(), flags=re.S | re.M)
+    """Every ```python block of the guide, those indented in a list item too (dedented)."""
+    found = re.findall(r"^( *)```python\n(.*?)^\1```", GUIDE.read_text(), flags=re.S | re.M)
+    return [textwrap.dedent(block) for _, block in found]
 
 
 def guide_namespace() -> dict[str, Any]:
@@ -449,7 +461,7 @@ def guide_namespace() -> dict[str, Any]:
 def test_the_guide_has_python_blocks_that_define_its_helpers() -> None:
     namespace = guide_namespace()
     for name in ("TokenSource", "graphql", "GraphQLError", "all_nodes", "watch", "verify_webhook", "InvalidWebhook",
-                 "sync_changes", "graphql_traced"):  # fmt: skip
+                 "sync_changes", "graphql_traced", "village_migrant_stats"):  # fmt: skip
         assert name in namespace, f"docs/integration.md defines no {name}"
 
 
@@ -564,6 +576,115 @@ async def test_the_guide_python_runs_against_the_gateway(
 
     await asyncio.wait_for(follow(), 30)
     assert sorted(seen) == sorted(made)
+
+
+# --- a generated client (ariadne-codegen) --------------------------------------------------------------------------
+# The generator lives in a venv of its own (its graphql-core and ruff caps conflict with ours); `make test` builds it
+CODEGEN = ROOT / ".venv" / "tools" / "codegen" / "bin" / "ariadne-codegen"
+CODEGEN_OPERATIONS = ("01-register-worker.graphql", "02-workers-by-village.graphql",
+                      "04-personal-data-with-purpose.graphql", "05-personal-data-without-purpose.graphql",
+                      "06-village-stats.graphql")  # fmt: skip
+
+
+def codegen_config() -> str:
+    """The guide's `pyproject.toml` block for ariadne-codegen, as it stands in the guide."""
+    blocks = re.findall(r"^( *)```toml\n(.*?)^\1```", GUIDE.read_text(), flags=re.S | re.M)
+    [block] = [textwrap.dedent(b) for _, b in blocks if "[tool.ariadne-codegen]" in b]
+    return block
+
+
+@pytest.mark.integration
+async def test_a_client_generated_as_the_guide_says_answers_typed_models(
+    tmp_path: Path, gateway_over_http: str, mint: Callable[..., str]
+) -> None:
+    assert CODEGEN.is_file(), f"{CODEGEN} is missing: run `make test` (or `make .venv/tools/codegen/.installed`)"
+    config = codegen_config()
+    settings = tomllib.loads(config)["tool"]["ariadne-codegen"]
+    assert settings["scalars"] == {"Date": {"type": "datetime.date"}, "DateTime": {"type": "datetime.datetime"}}
+    (tmp_path / "pyproject.toml").write_text(config)
+    (tmp_path / settings["schema_path"]).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(API_SCHEMA, tmp_path / settings["schema_path"])
+    (tmp_path / settings["queries_path"]).mkdir(parents=True, exist_ok=True)
+    for name in CODEGEN_OPERATIONS:
+        shutil.copy(EXAMPLES / name, tmp_path / settings["queries_path"] / name)
+    process = await asyncio.create_subprocess_exec(str(CODEGEN), cwd=tmp_path, stdout=asyncio.subprocess.PIPE,
+                                                   stderr=asyncio.subprocess.STDOUT)  # fmt: skip
+    out, _ = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 0, out.decode()
+
+    package = settings["target_package_name"]
+    sys.path.insert(0, str(tmp_path))
+    try:
+        client_module = importlib.import_module(package)
+        enums = importlib.import_module(f"{package}.enums")
+        exceptions = importlib.import_module(f"{package}.exceptions")
+        input_types = importlib.import_module(f"{package}.input_types")
+        Client = client_module.Client  # noqa: N806
+
+        village = "16.06.02.2009"  # only this test registers here
+        office = {"Authorization": f"Bearer {mint('DISNAKER', region='16.06')}"}
+        register = load(EXAMPLES / "01-register-worker.graphql")
+        person = {**register.variables["input"], "villageCode": village, "nik": "1606022105920001", "sex": "MALE",
+                  "birthDate": "1992-05-21", "fullName": "Ahmad Fauzi"}  # fmt: skip
+        async with Client(url=gateway_over_http, headers=office) as client:
+            made = await client.register_worker(input=input_types.RegisterWorkerInput.model_validate(person))
+            assert isinstance(made, pydantic.BaseModel)
+            worker = made.register_worker
+            assert worker.status is enums.WorkerStatus.CANDIDATE
+            assert (worker.village.code, worker.nik_masked[-4:]) == (village, "0001")
+
+            page = await client.workers_by_village(code=village, first=50)
+            workers = page.village.workers
+            assert workers.total_count == 1
+            [edge] = workers.edges
+            assert (edge.node.id, edge.node.status) == (worker.id, enums.WorkerStatus.CANDIDATE)
+            assert isinstance(edge.node.updated_at, dt.datetime)  # DateTime, as the guide maps it
+            assert edge.node.updated_at.tzinfo is not None
+
+            # another header with one call: the purpose of a personal-data read; Date parsed
+            personal = await client.personal_data(code=village, headers={"X-Demimas-Purpose": "PLACEMENT_SERVICE"})
+            [edge] = personal.village.workers.edges
+            assert (edge.node.id, edge.node.nik) == (worker.id, person["nik"])
+            assert edge.node.birth_date == dt.date(1992, 5, 21)
+            # an answer with errors raises, with each error's extensions and the data answered anyway
+            with pytest.raises(exceptions.GraphQLClientGraphQLMultiError) as refused:
+                await client.personal_data_without_purpose(code=village)
+            assert {e.extensions["code"] for e in refused.value.errors} == {"PURPOSE_REQUIRED"}
+            assert refused.value.data["village"]["workers"]["edges"][0]["node"]["nik"] is None
+
+        # the guide's own snippet, with a KEMENDES token: the village's numbers as a typed model
+        stats = await guide_namespace()["village_migrant_stats"](gateway_over_http, mint("KEMENDES"), village)
+        assert isinstance(stats, pydantic.BaseModel)
+        assert (stats.total, stats.candidates, stats.abroad) == (1, 1, 0)
+        async with Client(url=gateway_over_http, headers={"Authorization": f"Bearer {mint('KEMENDES')}"}) as client:
+            numbers = (await client.village_stats(code=village)).village
+        assert numbers.regency.code == "16.06"
+        assert numbers.migrant_stats == stats
+        if numbers.pillar_progress is not None:
+            assert all(isinstance(p.pillar, enums.ServicePillar) for p in numbers.pillar_progress.pillars)
+
+        # `async_client = false`, as the guide says, for a synchronous client (run in a thread: the gateway serves in
+        # this event loop)
+        sync_package = f"{package}_sync"
+        sync_config = config.replace(f'target_package_name = "{package}"\n',
+                                     f'target_package_name = "{sync_package}"\nasync_client = false\n')  # fmt: skip
+        assert sync_config != config
+        (tmp_path / "pyproject.toml").write_text(sync_config)
+        process = await asyncio.create_subprocess_exec(str(CODEGEN), cwd=tmp_path, stdout=asyncio.subprocess.PIPE,
+                                                       stderr=asyncio.subprocess.STDOUT)  # fmt: skip
+        out, _ = await asyncio.wait_for(process.communicate(), 120)
+        assert process.returncode == 0, out.decode()
+        SyncClient = importlib.import_module(sync_package).Client  # noqa: N806
+
+        def sync_stats() -> Any:
+            with SyncClient(url=gateway_over_http, headers={"Authorization": f"Bearer {mint('KEMENDES')}"}) as client:
+                return client.village_stats(code=village).village.migrant_stats
+
+        assert (await asyncio.to_thread(sync_stats)).model_dump() == stats.model_dump()
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in [m for m in sys.modules if m.split(".")[0] in (package, f"{package}_sync")]:
+            del sys.modules[name]
 
 
 # --- webhooks and the change feed -----------------------------------------------------------------------------------
