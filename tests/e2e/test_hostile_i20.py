@@ -4,11 +4,13 @@ each test here failed before the fix committed with it."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from tests.conftest import Endpoints, ask
 from tests.e2e.test_gateway_audit import abroad, until
+from tests.e2e.test_gateway_conventions import HOME, PLACEMENT, REGISTER, only_error, person, registered
 
 pytestmark = pytest.mark.integration
 
@@ -29,3 +31,36 @@ async def test_a_regional_audit_token_counts_no_audit_event(endpoints: Endpoints
     _, regional = await ask(endpoints.gateway, query, {"s": worker}, token=mint("AUDITOR", region="16"))
     assert regional["data"]["auditEvents"]["edges"] == []
     assert regional["data"]["auditEvents"]["totalCount"] == 0, regional
+
+
+async def test_a_duplicate_nik_is_no_lookup_by_nik_without_pii_read_a_purpose_and_a_record(
+    endpoints: Endpoints, mint: Callable[..., str]
+) -> None:
+    """`workerByNik` finds a person by NIK only with `pii:read` and a purpose, and records the read. Registering the
+    NIK again (its sex and birth date are written in the NIK itself; any name) found the same person through
+    `registerWorker`'s CONFLICT (`existingWorkerId`) without a purpose, without pii:read and without any record: a
+    regency office, or a token of it narrowed to the registry's read and write, looked up whoever holds a NIK and
+    then read the worker's name and village with `worker(id)`, and no auditor could ever see it."""
+    kp2mi, auditor = mint("KP2MI"), mint("AUDITOR")
+    values = person(HOME)
+    existing = await registered(endpoints, kp2mi, values)
+    no_pii = mint("DISNAKER", region="16.06", scopes=["registry:read", "registry:write"])
+    for token, purpose in ((mint("DISNAKER", region="16.06"), None), (no_pii, PLACEMENT)):
+        _, body = await ask(endpoints.gateway, REGISTER, {"in": values}, token=token, purpose=purpose)
+        conflict = only_error(body)
+        assert conflict["extensions"]["code"] == "CONFLICT"
+        assert existing not in str(body), body
+
+    # With pii:read and a purpose: named, and recorded as a read of the worker's NIK, as workerByNik is.
+    named = mint("DISNAKER", region="16.06")
+    _, body = await ask(endpoints.gateway, REGISTER, {"in": values}, token=named, purpose=PLACEMENT)
+    assert only_error(body)["extensions"]["existingWorkerId"] == existing
+    accesses = """query A($id: ID!) { personalDataAccesses(filter: {workerId: $id}, first: 50) {
+        edges { node { agency purpose fields operation } } } }"""
+
+    async def recorded() -> list[dict[str, Any]]:
+        _, answer = await ask(endpoints.gateway, accesses, {"id": existing}, token=auditor)
+        return [e["node"] for e in answer["data"]["personalDataAccesses"]["edges"] if e["node"]["operation"] == "R"]
+
+    [read] = await until(recorded, "the duplicate NIK's answer reached the audit store as a read")
+    assert (read["agency"], read["purpose"], read["fields"]) == ("DISNAKER", PLACEMENT, ["nik"])
