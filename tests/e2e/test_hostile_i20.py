@@ -8,9 +8,12 @@ from typing import Any
 
 import pytest
 
+from demimas_common.devstack.testing import TestStack
+from demimas_common.events.nats import connect
+from demimas_common.events.stream import STREAM
 from tests.conftest import Endpoints, ask
 from tests.e2e.test_gateway_audit import abroad, until
-from tests.e2e.test_gateway_conventions import HOME, PLACEMENT, REGISTER, only_error, person, registered
+from tests.e2e.test_gateway_conventions import ELSEWHERE, HOME, PLACEMENT, REGISTER, only_error, person, registered
 
 pytestmark = pytest.mark.integration
 
@@ -64,3 +67,35 @@ async def test_a_duplicate_nik_is_no_lookup_by_nik_without_pii_read_a_purpose_an
 
     [read] = await until(recorded, "the duplicate NIK's answer reached the audit store as a read")
     assert (read["agency"], read["purpose"], read["fields"]) == ("DISNAKER", PLACEMENT, ["nik"])
+
+
+async def test_a_refused_registration_names_no_worker_of_another_region_in_the_change_feed(
+    endpoints: Endpoints, mint: Callable[..., str], stack: TestStack
+) -> None:
+    """Registering a NIK held by a worker of another region is FORBIDDEN without an id, region or date; the attempt
+    is recorded as `demimas.registry.registration.refused`, whose subject and `workerId` are the existing worker's
+    and whose `villageCode` is the office's own village. The change feed (and a webhook) handed that event to the
+    office that tried, and so the id the answer withholds: the NIK's holder in another province, found by one
+    refused registration and one page of changes."""
+    nc = await connect(stack.nats_url, name="e2e-hostile")
+    try:
+        start = int((await nc.jetstream().stream_info(STREAM)).state.last_seq)
+    finally:
+        await nc.close()
+    values = person(HOME)
+    existing = await registered(endpoints, mint("KP2MI"), values)
+    office = mint("DISNAKER", region="33.07")
+    _, body = await ask(endpoints.gateway, REGISTER, {"in": values | {"villageCode": ELSEWHERE}}, token=office)
+    assert only_error(body)["extensions"]["reason"] == "NIK_NOT_REGISTRABLE"
+    query = """query F($after: String) { changes(after: $after, types: ["demimas.registry.registration.refused"],
+        first: 1000) { edges { node { subject villageCode data } } } }"""
+
+    async def refusals(token: str) -> list[dict[str, Any]]:
+        _, answer = await ask(endpoints.gateway, query, {"after": str(start)}, token=token)
+        assert "errors" not in answer, answer
+        return [e["node"] for e in answer["data"]["changes"]["edges"] if e["node"]["villageCode"] == ELSEWHERE]
+
+    national = await until(lambda: refusals(mint("KP2MI")), "the refusal reached the stream")
+    assert existing in str(national)  # KP2MI, national, sees every worker
+    seen = await refusals(office)
+    assert existing not in str(seen), seen

@@ -14,7 +14,8 @@ subject, time, datacontenttype, data; the caller adds `sequence`) or None when t
   `audit.*`, every `*.personal_data.accessed` and any type without a JSON Schema in the contract: never.
 - **Region**: `data.villageCode` must lie within the audience's region (regional tokens) and within `region_prefix`
   (the endpoint's or the request's filter); an event without a villageCode goes only to audiences without a region
-  and without a region filter. An event about a whole pilot (created, status changed, milestone completed) goes
+  and without a region filter, and so does a refused registration (placed where the office tried, it names a worker
+  of another region). An event about a whole pilot (created, status changed, milestone completed) goes
   to an audience that sees any of the pilot's villages (`villageCodes`), as the API shows it the pilot; when the
   lead village lies outside, `villageCode` is the pilot's first village inside (as `PilotProject.villageCode`). A
   pilot's milestone event that names the milestone's village (`milestoneVillageCode`) needs that village inside
@@ -56,6 +57,10 @@ class Audience:
         return cls(principal.agency.value, frozenset(principal.scopes), principal.region)
 
 
+ABOUT_ANOTHER_REGION = frozenset({"demimas.registry.registration.refused"})
+"""Events whose `villageCode` is not where their subject lies: a refused registration is placed in the village the
+office tried (inside its region) but names, as subject and `workerId`, the worker holding the NIK in another region,
+whom the refusal itself does not name. They go only to audiences without a region and without a region filter."""
 ENDPOINT_SCOPE = "feeds:manage"
 """What reads a webhook endpoint (the `WebhookEndpoint` type's declaration): its events need it too."""
 DESIGNATION_SCOPES = frozenset({"designation:propose", "designation:verify", "designation:decide"})
@@ -218,6 +223,8 @@ def project(event: dict[str, Any], audience: Audience, *, region_prefix: str | N
         if scopes is None or scopes.isdisjoint(audience.scopes):
             return None
         village = data.get("villageCode")
+        if event_type in ABOUT_ANOTHER_REGION:
+            village = None  # placed by the attempt, about a worker elsewhere: as an event without a village
         if not isinstance(village, str):
             if audience.region is not None or region_prefix is not None:
                 return None
