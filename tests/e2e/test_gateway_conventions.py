@@ -71,9 +71,10 @@ async def test_a_duplicate_nik_names_the_existing_worker_only_to_a_caller_who_ma
     values = person(HOME)
     existing = await registered(endpoints, kp2mi, values)
 
-    # Inside the caller's region, with registry:read: CONFLICT naming the record.
+    # Inside the caller's region, with registry:read, pii:read and a purpose (as workerByNik): CONFLICT naming the
+    # record (tests/e2e/test_hostile_i20.py: without pii:read or a purpose it names nobody).
     for token in (home_office, kp2mi):
-        _, body = await ask(endpoints.gateway, REGISTER, {"in": values}, token=token)
+        _, body = await ask(endpoints.gateway, REGISTER, {"in": values}, token=token, purpose=PLACEMENT)
         conflict = only_error(body)
         assert conflict["extensions"]["code"] == "CONFLICT"
         assert conflict["extensions"]["existingWorkerId"] == existing

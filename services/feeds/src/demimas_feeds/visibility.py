@@ -9,12 +9,13 @@ subject, time, datacontenttype, data; the caller adds `sequence`) or None when t
   `pillars.*` pillars:read; `cases.*` case:read, and the case must be
   one the agency sees: KP2MI, or a case-handling regional agency (BP3MI, DISNAKER) within its region, or the case's
   ownerAgency or toAgency; a RESTRICTED case only to KP2MI, its owner and the agency it is referred to.
-  `feeds.endpoint.*` only to the endpoint's own agency (a token with a region: only the endpoints created within
-  it, `ownerRegion`, as the API shows it).
+  `feeds.endpoint.*` only to the endpoint's own agency with feeds:manage (a token with a region: only the endpoints
+  created within it, `ownerRegion`, as the API shows it).
   `audit.*`, every `*.personal_data.accessed` and any type without a JSON Schema in the contract: never.
 - **Region**: `data.villageCode` must lie within the audience's region (regional tokens) and within `region_prefix`
   (the endpoint's or the request's filter); an event without a villageCode goes only to audiences without a region
-  and without a region filter. An event about a whole pilot (created, status changed, milestone completed) goes
+  and without a region filter, and so does a refused registration (placed where the office tried, it names a worker
+  of another region). An event about a whole pilot (created, status changed, milestone completed) goes
   to an audience that sees any of the pilot's villages (`villageCodes`), as the API shows it the pilot; when the
   lead village lies outside, `villageCode` is the pilot's first village inside (as `PilotProject.villageCode`). A
   pilot's milestone event that names the milestone's village (`milestoneVillageCode`) needs that village inside
@@ -56,6 +57,12 @@ class Audience:
         return cls(principal.agency.value, frozenset(principal.scopes), principal.region)
 
 
+ABOUT_ANOTHER_REGION = frozenset({"demimas.registry.registration.refused"})
+"""Events whose `villageCode` is not where their subject lies: a refused registration is placed in the village the
+office tried (inside its region) but names, as subject and `workerId`, the worker holding the NIK in another region,
+whom the refusal itself does not name. They go only to audiences without a region and without a region filter."""
+ENDPOINT_SCOPE = "feeds:manage"
+"""What reads a webhook endpoint (the `WebhookEndpoint` type's declaration): its events need it too."""
 DESIGNATION_SCOPES = frozenset({"designation:propose", "designation:verify", "designation:decide"})
 """Any of them reads proposals (the `Proposal` type's declaration); their events need one too."""
 
@@ -88,7 +95,7 @@ def receivable(event_type: str, audience: Audience) -> bool:
     if event_type not in KNOWN_TYPES:
         return False
     if event_type.startswith("demimas.feeds.endpoint."):
-        return True
+        return ENDPOINT_SCOPE in audience.scopes
     scopes = required_scopes(event_type)
     return scopes is not None and not scopes.isdisjoint(audience.scopes)
 
@@ -204,8 +211,8 @@ def project(event: dict[str, Any], audience: Audience, *, region_prefix: str | N
     if not isinstance(data, dict) or event_type not in KNOWN_TYPES:
         return None
     if event_type.startswith("demimas.feeds.endpoint."):
-        if data.get("agency") != audience.agency:
-            return None
+        if data.get("agency") != audience.agency or ENDPOINT_SCOPE not in audience.scopes:
+            return None  # as `WebhookEndpoint`, which needs feeds:manage on every path
         owner_region = data.get("ownerRegion")
         if audience.region is not None and not (
             isinstance(owner_region, str) and region_covers(audience.region, owner_region)
@@ -216,6 +223,8 @@ def project(event: dict[str, Any], audience: Audience, *, region_prefix: str | N
         if scopes is None or scopes.isdisjoint(audience.scopes):
             return None
         village = data.get("villageCode")
+        if event_type in ABOUT_ANOTHER_REGION:
+            village = None  # placed by the attempt, about a worker elsewhere: as an event without a village
         if not isinstance(village, str):
             if audience.region is not None or region_prefix is not None:
                 return None

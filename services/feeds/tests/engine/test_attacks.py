@@ -12,6 +12,7 @@ from nats.js import JetStreamContext
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from demimas_common.auth.grants import DEFAULT_GRANTS
 from demimas_common.auth.principal import Agency, Principal
 from demimas_common.devstack.testing import TestStack
 from demimas_common.errors import Conflict, Forbidden, NotFound
@@ -108,7 +109,7 @@ async def test_replays_cannot_pile_up_an_endpoints_queue_without_bound(
     endpoint_id, _ = await endpoints.add("http://127.0.0.1:9/slow", region_prefix=village)
     since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
     await publish(js, [departed(village, n) for n in range(6)])
-    owner = Principal("owner", Agency.KP2MI, frozenset({"feeds:manage", "registry:read"}), None, None)
+    owner = Principal("owner", Agency.KP2MI, frozenset(DEFAULT_GRANTS[Agency.KP2MI]), None, None)
     reader = StreamReader(stack.nats_url)
     try:
         async with FeedsUnitOfWork(engine, schema="feeds") as uow:
@@ -195,3 +196,30 @@ async def _waiting_or(engine: AsyncEngine, endpoint_id: uuid.UUID, event_id: str
             {"q": "%feeds.%"},  # its insert (the foreign key locks the endpoint) or its check of the versions
         )
     return bool(waiting)
+
+
+async def test_a_narrowed_token_cannot_count_by_replay_the_events_it_may_not_read(
+    stack: TestStack, engine: AsyncEngine, js: JetStreamContext, endpoints: Endpoints
+) -> None:
+    """The delivery log hides from a token narrowed below the endpoint's grants which of those events happened when;
+    `replayWebhookEndpoint` answered it anyway: the number it queued is the number of the endpoint's events since
+    `since`, so replays at two times count a region's worker departures between them (here a token of KP2MI with
+    `feeds:manage` alone, no `registry:read`). Only a token holding every grant the endpoint delivers with may
+    replay, as only such a token may rotate its secret."""
+    village = region()
+    endpoint_id, _ = await endpoints.add("http://127.0.0.1:9/kp2mi", region_prefix=village)
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    await publish(js, [departed(village, n) for n in range(3)])
+    narrowed = Principal("contractor", Agency.KP2MI, frozenset({"feeds:manage", "stats:read"}), None, None)
+    reader = StreamReader(stack.nats_url)
+    try:
+        with pytest.raises(Forbidden) as refused:
+            async with FeedsUnitOfWork(engine, schema="feeds") as uow:
+                await replay(uow, narrowed, endpoint_id, since, reader)
+        assert refused.value.extensions["reason"] == "narrower_grants"
+        assert [r for r in await deliveries(engine, endpoint_id) if r.replay_of is not None] == []  # none queued
+        owner = Principal("owner", Agency.KP2MI, frozenset(DEFAULT_GRANTS[Agency.KP2MI]), None, None)
+        async with FeedsUnitOfWork(engine, schema="feeds") as uow:
+            assert await replay(uow, owner, endpoint_id, since, reader) == 3
+    finally:
+        await reader.close()

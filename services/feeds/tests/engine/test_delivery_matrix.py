@@ -58,6 +58,8 @@ def may_receive(agency: str, scopes: set[str], event_type: str, data: dict[str, 
         return False
     if event_type.startswith("demimas.feeds."):  # the agency's own (no village: the region filter does not apply)
         return data["agency"] == agency
+    if event_type == "demimas.registry.registration.refused":
+        return False  # about a worker of another region: only without a region and a filter (every endpoint has one)
     needed = next((s for prefix, s in RULES if event_type.startswith(prefix)), set())
     if not needed & scopes:
         return False

@@ -281,3 +281,20 @@ def test_export_cli_without_token(monkeypatch: pytest.MonkeyPatch, capsys: pytes
     monkeypatch.delenv("DEMIMAS_TOKEN", raising=False)
     assert main(["feeds", "export", "--since", "2026-01-01T00:00:00Z"]) == 2
     assert "DEMIMAS_TOKEN" in capsys.readouterr().err
+
+
+async def test_an_empty_page_does_not_say_where_an_unseen_event_lies(stream: Stream, api: Api) -> None:
+    """Attack: ask for one type of event the token may not see (another region's, or a type its grants never
+    receive) from a time or a cursor: the page was empty, but its endCursor was the sequence of the last such event
+    scanned, and the stream's end when there was none. Stepping `since` (or `after`) told when each of them happened,
+    the country over: a regency office learnt when workers were registered in every other province, KEMENDES when
+    cases were opened. An empty page that reached the stream's end ends where the stream ended when it began."""
+    start = await stream.last_seq()
+    [unseen, _later] = await stream.publish([worker_registered(village("16")), pillar_activity(village("16"))])
+    end = await stream.last_seq()
+    for who in (api.caller("BP3MI", "33"), api.caller("KEMENDES")):
+        page = await api.ok(who, CHANGES, {"after": str(start), "types": ["demimas.registry.worker.registered"]})
+        page = page["changes"]
+        assert page["edges"] == []
+        assert page["pageInfo"]["hasNextPage"] is False
+        assert int(page["pageInfo"]["endCursor"]) >= end != unseen, (who.name, page)

@@ -390,3 +390,27 @@ def test_a_milestone_of_another_region_is_not_delivered_through_its_pilots_lead(
     national = project(event, audience("KP2MI"))
     assert national is not None
     assert national["data"]["milestoneVillageCode"] == "33.07.01.2001"
+
+
+def test_endpoint_events_need_the_scope_that_reads_endpoints() -> None:
+    """`WebhookEndpoint` needs feeds:manage on every GraphQL path; its events said the same (ids, types, filters,
+    status of the agency's endpoints) to any token of the agency through the change feed: a token narrowed to
+    feeds:read, a night-time sync job's, read the agency's webhook configuration that the API refuses it."""
+    data = {"endpointId": WORKER, "agency": "KEMENDES", "status": "ACTIVE", "eventTypes": ["*"],
+            "regionPrefix": None, "version": 1, "ownerRegion": None}  # fmt: skip
+    event = new_event("demimas.feeds.endpoint.created", WORKER, data).to_dict()
+    assert project(event, audience("KEMENDES", scopes=frozenset({"feeds:read", "stats:read"}))) is None
+    assert project(event, audience("KEMENDES", scopes=frozenset({"feeds:read", "feeds:manage"}))) is not None
+    assert project(event, audience("KEMENDES")) is not None
+
+
+def test_a_refused_registration_goes_to_no_region() -> None:
+    """Its village is where an office tried to register a NIK (inside that office's region); its subject and workerId
+    are the worker holding the NIK in another region, whom the office's FORBIDDEN does not name."""
+    data = {"workerId": WORKER, "villageCode": "33.07.03.2011", "via": "registerWorker"}
+    event = new_event("demimas.registry.registration.refused", WORKER, data).to_dict()
+    assert project(event, audience("DISNAKER", "33.07")) is None
+    assert project(event, audience("KP2MI"), region_prefix="33") is None
+    national = project(event, audience("KP2MI"))
+    assert national is not None
+    assert national["data"]["workerId"] == WORKER

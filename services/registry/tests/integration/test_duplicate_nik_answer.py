@@ -1,6 +1,6 @@
 """registerWorker's answer to a NIK already registered inside the caller's region, asked of the registry directly
 (the gateway refuses a token without registry:read before the mutation runs): the existing worker's id only to a
-caller that may read it (domain/registration.py)."""
+caller that may look a worker up by NIK (registry:read, pii:read and a purpose; domain/registration.py)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,9 @@ async def test_the_conflict_names_the_existing_worker_only_to_a_caller_with_regi
     assert "errors" not in created, created
     existing = created["data"]["registerWorker"]["id"]
 
-    reader = await gql(REGISTER, {"input": values}, token=token("DISNAKER", region="16.06"))
+    reader = await gql(
+        REGISTER, {"input": values}, token=token("DISNAKER", region="16.06"), purpose="PLACEMENT_SERVICE"
+    )
     [named] = reader["errors"]
     assert named["extensions"]["code"] == "CONFLICT"
     assert named["extensions"]["existingWorkerId"] == named["extensions"]["workerId"] == existing
@@ -34,3 +36,14 @@ async def test_the_conflict_names_the_existing_worker_only_to_a_caller_with_regi
     [unnamed] = blind["errors"]
     assert unnamed["extensions"] == {"code": "CONFLICT", "field": "nik"}
     assert existing not in str(blind)
+
+    # registry:read without pii:read, or without a purpose: no lookup by NIK either (workerByNik asks both)
+    office = token("DISNAKER", region="16.06")
+    for blind in (
+        await gql(REGISTER, {"input": values}, token=office),
+        await gql(REGISTER, {"input": values}, token=token("DISNAKER", region="16.06",
+                  scopes=["registry:read", "registry:write"]), purpose="PLACEMENT_SERVICE"),
+    ):  # fmt: skip
+        [unnamed] = blind["errors"]
+        assert unnamed["extensions"] == {"code": "CONFLICT", "field": "nik"}
+        assert existing not in str(blind)

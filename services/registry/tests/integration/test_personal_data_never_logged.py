@@ -125,9 +125,9 @@ async def test_duplicates_reveal_nothing_and_no_log_holds_a_nik_or_phone(
         assert "errors" not in body, body
         return values, body["data"]["registerWorker"]["id"]
 
-    # In the caller's region: CONFLICT naming the worker the caller may read anyway.
+    # In the caller's region: CONFLICT naming the worker to a caller that may look it up by NIK (with a purpose).
     home, home_id = await registered(HOME, disnaker)
-    again = error_of(await gql(REGISTER, {"input": home}, token=disnaker))
+    again = error_of(await gql(REGISTER, {"input": home}, token=disnaker, purpose="PLACEMENT_SERVICE"))
     assert (again["extensions"]["code"], again["extensions"]["workerId"]) == ("CONFLICT", home_id)
 
     # Outside it: FORBIDDEN, saying nothing of where or by whom; the attempt recorded without the NIK.

@@ -88,9 +88,18 @@ class TestRegisterWorker:
         existing = await registered(uow, village_code=NEIGHBOUR)
         async with uow:
             with pytest.raises(Conflict) as caught:
-                await handlers.register_worker(siti(), uow, MUBA)
+                await handlers.register_worker(siti(), uow, replace(MUBA, purpose=Purpose.PLACEMENT_SERVICE))
         assert caught.value.details["workerId"] == str(existing)
         assert uow.published == []
+
+    async def test_the_conflict_names_nobody_without_a_purpose(self, uow: Any) -> None:
+        """Naming who holds a NIK is a lookup by NIK: registry:read, pii:read and a purpose, as workerByNik."""
+        existing = await registered(uow, village_code=NEIGHBOUR)
+        async with uow:
+            with pytest.raises(Conflict) as caught:
+                await handlers.register_worker(siti(), uow, MUBA)
+        assert "workerId" not in caught.value.details
+        assert str(existing) not in caught.value.message
 
     async def test_a_nik_registered_elsewhere_is_not_registrable_and_the_attempt_is_recorded(
         self, uow: Any, workers: Any

@@ -5,8 +5,9 @@ One call reads from the stream after `after` (or from `since`, or from the strea
 holds `first` events, when it has scanned `scan_limit` stream messages, or at the end of the stream. `endCursor` is
 the sequence of the last message it looked at (also when the page is empty), and `hasNextPage` says whether the
 stream holds more messages of the asked-for types after it: a puller loops `after: endCursor` while it is true, and
-later starts again from its last `endCursor`. A cursor older than the stream's first sequence is CURSOR_EXPIRED; a
-malformed one, or one beyond the stream's end, BAD_USER_INPUT."""
+later starts again from its last `endCursor`. A page that reached the stream's end ends at the stream's last sequence
+as it was when the call began (never at a message the caller does not see). A cursor older than the stream's first
+sequence is CURSOR_EXPIRED; a malformed one, or one beyond the stream's end, BAD_USER_INPUT."""
 
 from __future__ import annotations
 
@@ -95,8 +96,9 @@ async def read_changes(
     if query.after is not None and query.since is not None:
         raise BadUserInput("pass either after (a cursor) or since (a time), not both", field="since")
     after = _cursor(query.after)
+    # The stream's end before the scan: an empty page's end when the scan reaches the end (see below).
+    first_seq, last_seq = await reader.bounds()
     if after is not None:
-        first_seq, last_seq = await reader.bounds()
         try:
             check_cursor(after, first_seq=first_seq, last_seq=last_seq)
         except BadUserInput as exc:  # beyond the stream's end (CURSOR_EXPIRED passes as it is)
@@ -124,6 +126,12 @@ async def read_changes(
         # Nothing read: from a cursor, stay at it; otherwise the stream's end so far is where to go on from.
         end = after if after is not None else (await reader.bounds())[1]
         return ChangePage([], encode_cursor(end), False)
+    if not more and len(changes) < first:
+        # The scan reached the end: go on from the end as it was when the scan began (every message of the types up
+        # to it was scanned), not from the last message scanned, which may be one the caller does not see: an empty
+        # page ending at it would say where, and so when, an event of another region or of a type the caller's
+        # grants never receive happened.
+        return ChangePage(changes, encode_cursor(max(last_seen, last_seq)), False)
     return ChangePage(changes, encode_cursor(last_seen), more)
 
 

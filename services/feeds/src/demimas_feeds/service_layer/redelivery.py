@@ -4,11 +4,13 @@
   PENDING, due now, and the dispatcher sends it as the endpoint's head (it is older than what waits). Its attempt
   count goes on from where it was, so an exhausted (FAILED) delivery gets exactly one more attempt, a delivered one
   the rest of the schedule. A delivery of a disabled endpoint is refused (CONFLICT): enable the endpoint first.
-- `replay(endpointId, since)`: the endpoint's events since a time that are still in the stream, read from the
-  stream and filtered as live deliveries are (types, region, the endpoint's frozen grants), queued as new PENDING
-  deliveries (new ids, `replay_of` = one id per replay request), after what already waits. At most `MAX_REPLAY`
-  deliveries per request, fewer by what already waits (CONFLICT `queue_full` when that is `MAX_REPLAY`), and at most
-  `MAX_REPLAY_SCAN` stream messages read: the answer says how many were queued; replay again from a later time.
+- `replay(endpointId, since)` (only by a token holding every grant the endpoint delivers with, as for rotating its
+  secret: the answer counts the endpoint's events): the endpoint's events since a time that are still in the
+  stream, read from the stream and filtered as live deliveries are (types, region, the endpoint's frozen grants),
+  queued as new PENDING deliveries (new ids, `replay_of` = one id per replay request), after what already waits. At
+  most `MAX_REPLAY` deliveries per request, fewer by what already waits (CONFLICT `queue_full` when that is
+  `MAX_REPLAY`), and at most `MAX_REPLAY_SCAN` stream messages read: the answer says how many were queued; replay
+  again from a later time.
 """
 
 from __future__ import annotations
@@ -79,6 +81,15 @@ async def replay(
 ) -> int:
     principal.require_scope(MANAGE)
     endpoint = require_visible(await uow.endpoints.get(endpoint_id), principal)
+    # The number queued is the number of the endpoint's events since `since`: a token narrowed below the grants the
+    # endpoint delivers with would count, replay after replay, events its own grants do not let it see (the delivery
+    # log hides them from it). Only a token holding every such grant replays, as only such a token rotates.
+    missing = sorted(endpoint.owner_scopes - frozenset(principal.scopes))
+    if missing:
+        raise Forbidden(
+            "This endpoint delivers with grants your token lacks; replay it with a token that has them.",
+            field="id", reason="narrower_grants", required_scopes=missing,
+        )  # fmt: skip
     if since.tzinfo is None:
         raise BadUserInput("since needs a time zone", field="since")
     if since > dt.datetime.now(dt.UTC):

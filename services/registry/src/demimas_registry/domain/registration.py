@@ -3,10 +3,11 @@
 A NIK is unique, so registering one that exists cannot succeed; what the answer may say depends on whether the
 caller could see the existing worker anyway:
 
-- inside the caller's region (or a national caller): CONFLICT. When the caller may read the existing worker
-  (`registry:read`, which every agency holding `registry:write` has unless its token narrows it away), the
-  CONFLICT names it: `extensions.existingWorkerId` (and `workerId`, its earlier name), and the message says which
-  record it is; otherwise the same CONFLICT without any id;
+- inside the caller's region (or a national caller): CONFLICT. When the caller may look the existing worker up
+  by NIK (`registry:read`, `pii:read` and a purpose, as `workerByNik`: naming who holds a NIK is such a lookup),
+  the CONFLICT names it: `extensions.existingWorkerId` (and `workerId`, its earlier name), and the message says
+  which record it is, once the GraphQL entrypoint has recorded it as a read of the worker's NIK; otherwise the same
+  CONFLICT without any id;
 - outside the caller's region: FORBIDDEN with reason `NIK_NOT_REGISTRABLE` and a message that names no region,
   office, id or date. The caller learns that its office cannot register this NIK, nothing about where or by whom
   the person is registered, and the attempt is recorded (`demimas.registry.registration.refused`, whose subject

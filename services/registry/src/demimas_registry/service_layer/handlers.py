@@ -42,6 +42,7 @@ __all__ = [
 
 WRITE = "registry:write"
 READ = "registry:read"
+PII_READ = "pii:read"
 
 
 def worker_contribution(worker: Worker) -> Contribution:
@@ -99,7 +100,10 @@ async def register_worker(cmd: RegisterWorker, uow: RegistryUoW, principal: Prin
     existing = await uow.workers.add(worker, created_by=principal.agency.value)
     if existing is not None:
         if principal.covers(existing.village_code):
-            raise already_registered(existing, may_see=principal.has_scope(READ))
+            # Naming the holder of a NIK is a lookup by NIK: it asks what `workerByNik` asks, and the entrypoint
+            # records it as a read of the NIK before the id leaves (domain.registration).
+            may_see = principal.has_scope(READ) and principal.has_scope(PII_READ) and principal.purpose is not None
+            raise already_registered(existing, may_see=may_see)
         # Refused without saying the person exists elsewhere; the attempt is recorded (domain.registration).
         uow.publish(
             events.registration_refused(str(existing.id), worker.village_code, principal.actor, via="registerWorker")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
 import strawberry
 
 from demimas_common.auth.principal import Principal
-from demimas_common.errors import BadUserInput, NotFound
+from demimas_common.errors import BadUserInput, Conflict, DemimasError, NotFound
 from demimas_common.graphql.labels import labels_field
 from demimas_common.graphql.pagination import decode_cursor, encode_cursor, validate_first
 from demimas_common.graphql.schema import build_schema
@@ -171,7 +172,19 @@ async def _change_worker(
 class Mutation:
     @strawberry.federation.field(requires_scopes=WRITE, description="Register a prospective migrant worker (CPMI).")
     async def register_worker(self, info: Ctx, input: RegisterWorkerInput) -> Worker | None:
-        return await _change_worker(info, handlers.register_worker, input.to_command())
+        try:
+            return await _change_worker(info, handlers.register_worker, input.to_command())
+        except Conflict as exc:
+            existing = exc.details.get("existingWorkerId")
+            if existing is None:
+                raise
+            # The CONFLICT names who holds the NIK: a read of that worker's NIK, recorded as workerByNik's is,
+            # before the id leaves; if the record cannot be written, the CONFLICT names nobody (fail closed).
+            try:
+                await info.context.personal_data.gate(uuid.UUID(existing), "nik", "pii:read")
+            except DemimasError:
+                raise Conflict("a worker with this NIK is already registered", field="nik") from None
+            raise
 
     @strawberry.federation.field(requires_scopes=WRITE)
     async def update_worker(self, info: Ctx, id: strawberry.ID, input: UpdateWorkerInput) -> Worker | None:
