@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 
 from demimas_common.devstack.testing import TestStack
@@ -99,3 +100,32 @@ async def test_a_refused_registration_names_no_worker_of_another_region_in_the_c
     assert existing in str(national)  # KP2MI, national, sees every worker
     seen = await refusals(office)
     assert existing not in str(seen), seen
+
+
+async def test_the_live_assessment_needs_the_scopes_of_the_numbers_it_quotes(
+    endpoints: Endpoints, mint: Callable[..., str], designation_url: str
+) -> None:
+    """`Village.criteriaAssessment` quotes the registry's numbers (how many migrants, how many departed procedurally)
+    and the proposal's evidence: any token read it, one narrowed to `pillars:write` included. It now needs
+    `stats:read` or a designation scope, through the gateway and at the designation subgraph itself."""
+    query = '{ village(code: "16.06.13.2001") { code criteriaAssessment { eligible results { criterion value } } } }'
+    _, body = await ask(endpoints.gateway, query, token=mint("KEMENDES"))
+    assert body["data"]["village"]["criteriaAssessment"]["results"], body
+    narrowed = mint("KEMENDES", scopes=["pillars:read", "pillars:write"])
+    _, body = await ask(endpoints.gateway, query, token=narrowed)
+    assert body["data"]["village"] == {"code": "16.06.13.2001", "criteriaAssessment": None}, body
+    assert body["errors"][0]["path"] == ["village", "criteriaAssessment"]
+    entities = """query($r: [_Any!]!) { _entities(representations: $r) {
+        ... on Village { criteriaAssessment { results { value } } } } }"""
+    representations = {"r": [{"__typename": "Village", "code": "16.06.13.2001"}]}
+    async with httpx.AsyncClient() as direct:
+        answer = await direct.post(
+            designation_url,
+            json={"query": entities, "variables": representations},
+            headers={"Authorization": f"Bearer {narrowed}"},
+        )
+    assert answer.json()["data"]["_entities"] == [{"criteriaAssessment": None}], answer.text
+    assert answer.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN", answer.text
+    proposer = mint("DISNAKER", region="16.06", scopes=["designation:propose"])
+    _, body = await ask(endpoints.gateway, query, token=proposer)
+    assert body["data"]["village"]["criteriaAssessment"]["results"], body

@@ -94,6 +94,11 @@ ROWS = [
         f'{{ village(code: "{VILLAGE}") {{ code pillarProgress {{ __typename }} }} }}',
         ((("village",), AUTHENTICATED), (("village", "pillarProgress"), scopes("pillars:read"))),
     ),
+    Row(
+        "village.criteriaAssessment",
+        f'{{ village(code: "{VILLAGE}") {{ code criteriaAssessment {{ eligible }} }} }}',
+        ((("village",), AUTHENTICATED), (("village", "criteriaAssessment"), (*scopes("stats:read"), *PROPOSALS))),
+    ),
     Row("proposals", "{ proposals(first: 1) { __typename } }", ((("proposals",), PROPOSALS),)),
     Row("designations", "{ designations(first: 1) { __typename } }", ((("designations",), AUTHENTICATED),)),
     Row("pilotProjects", "{ pilotProjects(first: 1) { __typename } }", ((("pilotProjects",), scopes("pilot:read")),)),

@@ -41,6 +41,8 @@ EvidenceKindEnum = strawberry.enum(EvidenceKind, name="EvidenceKind")
 Ctx = Info[DesignationContext, None]
 READERS = [["designation:propose"], ["designation:verify"], ["designation:decide"]]
 CASE_STATS = [["case:read"], ["stats:read"]]
+ASSESSMENT_READERS = [["stats:read"], *READERS]
+"""The live assessment's values are registry counts (stats:read) and the proposal's evidence (designation:*)."""
 """A village's protection-case figures: what the cases service's `Village.caseStats` asks."""
 
 
@@ -319,7 +321,11 @@ class Village(VillageKey):
         found.sort(key=lambda p: p.history[0].at if p.history else dt.datetime.min, reverse=True)
         return [Proposal.from_domain(p) for p in found]
 
-    @strawberry.federation.field(authenticated=True, description="Assessed now from registry data and evidence.")
+    @strawberry.federation.field(
+        requires_scopes=ASSESSMENT_READERS,
+        description="Assessed now from registry data and evidence (stats:read, whose numbers its values quote, or a"
+        " designation:* scope).",
+    )
     async def criteria_assessment(self, info: Ctx) -> CriteriaAssessment | None:
         ctx = info.context
         ctx.require_principal()
