@@ -266,7 +266,8 @@ def _by_key(entries: list[dict[str, Any]]) -> dict[str, int]:
 
 async def village_breakdowns(runner: Runner, example: Example) -> None:
     """Four people registered in Ulak Paceh by the regency office, three of them gone abroad: each breakdown of the
-    village and of its regency moves by exactly them, and each sums to its total."""
+    village and of its regency moves by exactly them, and each sums to its total; KEMENDES, without registry:read,
+    gets the values held by at least three people."""
     before = check(example, await runner.ask(example))
     office = runner.mint("DISNAKER", region="16.06")
     village = example.variables["code"]
@@ -300,6 +301,15 @@ async def village_breakdowns(runner: Runner, example: Example) -> None:
         labels = {e["key"]: e["label"] for e in new["byOccupation"]}
         assert labels["8"], labels  # the KBJI major groups' names
         assert labels["9"] not in (None, labels["8"]), labels
+    assert after["village"]["migrantStats"]["minCell"] == 1  # the regency office reads the registry: every value
+    # KEMENDES (stats:read without registry:read) gets the same numbers without the values fewer than 3 people hold
+    _, body = await ask(runner.endpoints.gateway, example.document, example.variables, token=runner.mint("KEMENDES"))
+    assert not body.get("errors"), body
+    for scope in ("village", "region"):
+        exact, shown = after[scope]["migrantStats"], body["data"][scope]["migrantStats"]
+        assert (shown["minCell"], shown["total"], shown["abroad"]) == (3, exact["total"], exact["abroad"]), scope
+        for breakdown in ("byEducation", "bySex", "bySector", "byOccupation"):
+            assert _by_key(shown[breakdown]) == {k: n for k, n in _by_key(exact[breakdown]).items() if n >= 3}
 
 
 async def worker_by_nik(runner: Runner, example: Example) -> None:

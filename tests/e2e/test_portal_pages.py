@@ -101,6 +101,7 @@ async def test_the_village_page_for_kp2mi_and_for_kemendes(
     assert text_of(html, "stats-abroad") == "2"
     assert tagged(html, "breakdown-table-bySex")
     assert tagged(html, "breakdown-chart-bySex")  # two values: a chart, with the table as its alternative
+    assert not tagged(html, "stats-min-cell")  # KP2MI reads the registry: every value, no note
     assert re.search(r'<svg[^>]*role="img"[^>]*data-testid="breakdown-chart-bySex"[^>]*>\s*<title', html)
     [row] = tagged(html, "thematic-row")
     assert 'data-status="ACTIVE"' in row
@@ -140,6 +141,9 @@ async def test_the_village_page_for_kp2mi_and_for_kemendes(
     assert html.index(note) > html.index('data-testid="village-designation"')
     assert html.index(note) < html.index('data-testid="village-stats"')
     assert text_of(html, "stats-total") == "2"  # stats:read: the figures it may see
+    # one woman and one man abroad: each sex is a value of one, not shown to an agency that does not read the registry
+    assert "held by at least 3 people" in text_of(html, "stats-min-cell")
+    assert not tagged(html, "breakdown-chart-bySex")
     assert text_of(html, "cases-open") == "1"  # case figures too (stats:read), never a case itself (case:read)
     assert tagged(html, "thematic-row")
     assert tagged(html, "village-pilot-row")

@@ -58,6 +58,12 @@ PAGES_UI: dict[str, tuple[str, str]] = {
     "village.stats.col.count": ("Jumlah", "Count"),
     "village.stats.col.share": ("Bagian", "Share"),
     "village.stats.breakdown_none": ("Tidak ada.", "None."),
+    "village.stats.min_cell": (
+        "Rincian hanya menampilkan nilai yang dimiliki sedikitnya {min_cell} orang; nilai yang lebih kecil disamarkan"
+        " untuk melindungi data pribadi.",
+        "The breakdowns show only values held by at least {min_cell} people; smaller ones are withheld to protect"
+        " personal data.",
+    ),
     "village.stats.chart_summary": ("{rows} nilai, jumlah {total}.", "{rows} values, {total} in all."),
     "village.thematic": ("Status desa tematik kementerian/lembaga", "Ministries' thematic village statuses"),
     "village.thematic.none": (

@@ -4,12 +4,16 @@ ISCO-08's words, and UNCLASSIFIED."""
 
 from __future__ import annotations
 
+from demimas_common.auth.grants import DEFAULT_GRANTS
+from demimas_common.auth.principal import Agency, Principal
 from demimas_common.graphql.labels import Lang
 from demimas_registry.domain import occupations
 from demimas_registry.domain.stats import MigrantStats as Counts
 from demimas_registry.domain.vocabulary import EducationLevel, Sector, Sex
 from demimas_registry.entrypoints.graphql.regions import BreakdownEntry, MigrantStats
 from demimas_registry.labels import LABELS
+
+KP2MI = Principal("t", Agency.KP2MI, DEFAULT_GRANTS[Agency.KP2MI])
 
 
 def every_key_once() -> MigrantStats:
@@ -19,7 +23,8 @@ def every_key_once() -> MigrantStats:
             by_sex={s.value: 1 for s in Sex},
             by_sector={s.value: 1 for s in Sector},
             by_occupation=dict.fromkeys([*occupations.MAJOR_GROUPS, occupations.UNCLASSIFIED], 1),
-        )
+        ),
+        KP2MI,
     )
 
 

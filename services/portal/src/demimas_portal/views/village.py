@@ -53,6 +53,7 @@ query PortalVillage($code: String!, $lang: Lang! = ID) {
       bySex { key label(lang: $lang) count }
       bySector { key label(lang: $lang) count }
       byOccupation { key label(lang: $lang) count }
+      minCell
     }
     pillarProgress {
       villageCode windowFrom windowTo pillarsServed coverage
@@ -126,6 +127,8 @@ class StatsView:
     breakdowns: list[Breakdown]
     """byDestination, byScheme, bySex, byEducation, bySector, byOccupation, in that order (empty ones kept: the
     template says "none")."""
+    min_cell: int = 1
+    """The fewest people a breakdown value shown holds (3 for an agency that does not read the registry)."""
 
 
 @dataclass(frozen=True)
@@ -236,6 +239,7 @@ def _stats(node: Mapping[str, Any] | None, labels: Labels) -> StatsView | None:
         departed=int(node.get("departed") or 0),
         procedural_departed=int(node.get("proceduralDeparted") or 0),
         procedural_percent=None if share is None else round(float(share) * 100),
+        min_cell=int(node.get("minCell") or 1),
         breakdowns=[
             breakdown("byDestination", node.get("byDestination") or [], key="country"),
             breakdown(

@@ -8,6 +8,7 @@ from typing import ClassVar
 
 import strawberry
 
+from demimas_common.auth.principal import Principal
 from demimas_common.graphql.labels import Lang
 from demimas_registry.domain import occupations
 from demimas_registry.domain.stats import MigrantStats as MigrantStatsValue
@@ -16,7 +17,7 @@ from demimas_registry.entrypoints.graphql.context import Ctx
 from demimas_registry.entrypoints.graphql.enums import SchemeEnum
 from demimas_registry.labels import LABELS
 
-__all__ = ["BreakdownEntry", "CountryCount", "MigrantStats", "Region", "SchemeCount"]
+__all__ = ["MIN_CELL", "BreakdownEntry", "CountryCount", "MigrantStats", "Region", "SchemeCount", "min_cell_for"]
 
 
 @strawberry.type
@@ -50,10 +51,24 @@ class BreakdownEntry:
 Names = Mapping[str, tuple[str, str]]
 
 
-def _entries(counts: dict[str, int], names: Names) -> list[BreakdownEntry]:
-    """Largest first, then by key; zero counts are left out (the counters never hold them)."""
-    items = sorted(counts.items(), key=lambda i: (-i[1], i[0]))
-    return [BreakdownEntry(key=k, names=names.get(k), count=n) for k, n in items if n]
+MIN_CELL = 3
+"""Fewest people a value of a breakdown must hold to be shown to a caller without registry:read (statistical
+disclosure control): in a village where one person works in Malaysia, "Malaysia: 1" beside their sex, schooling and
+occupation group says who went where, to an agency that may not read the registry. A caller with registry:read may
+read the people themselves, so it gets every value."""
+
+
+def min_cell_for(principal: Principal) -> int:
+    return 1 if principal.has_scope("registry:read") else MIN_CELL
+
+
+def _largest_first(counts: dict[str, int], min_cell: int) -> list[tuple[str, int]]:
+    """Largest first, then by key; zero counts (the counters never hold them) and values below `min_cell` left out."""
+    return [(k, n) for k, n in sorted(counts.items(), key=lambda i: (-i[1], i[0])) if n and n >= min_cell]
+
+
+def _entries(counts: dict[str, int], names: Names, min_cell: int) -> list[BreakdownEntry]:
+    return [BreakdownEntry(key=k, names=names.get(k), count=n) for k, n in _largest_first(counts, min_cell)]
 
 
 OCCUPATION_NAMES: Names = {
@@ -87,9 +102,17 @@ class MigrantStats:
         description="Workers abroad now (summing to abroad), by the KBJI 2014 major group (0-9) of their latest "
         "departure's occupationCode; UNCLASSIFIED when it has none."
     )
+    min_cell: int = strawberry.field(
+        description="The fewest people a value of the six breakdowns (byDestination to byOccupation) holds in this"
+        " answer: 1 for a caller with registry:read; 3 for the others, to whom values held by fewer people are not"
+        " shown (a breakdown then sums to less than total or abroad: the difference is how many are not shown)."
+    )
 
     @classmethod
-    def from_value(cls, stats: MigrantStatsValue) -> MigrantStats:
+    def from_value(cls, stats: MigrantStatsValue, principal: Principal) -> MigrantStats:
+        """The numbers as `principal` may read them: every breakdown value with registry:read, else those held by
+        at least `MIN_CELL` people."""
+        min_cell = min_cell_for(principal)
         return cls(
             total=stats.total,
             candidates=stats.by_status.get(WorkerStatus.CANDIDATE.value, 0),
@@ -99,16 +122,16 @@ class MigrantStats:
             procedural_departed=stats.procedural,
             procedural_share=stats.procedural_share,
             by_destination=[
-                CountryCount(country=c, count=n) for c, n in sorted(stats.by_destination.items(), key=lambda i: -i[1])
+                CountryCount(country=c, count=n) for c, n in _largest_first(stats.by_destination, min_cell)
             ],
             by_scheme=[
-                SchemeCount(scheme=PlacementScheme(s), count=n)
-                for s, n in sorted(stats.by_scheme.items(), key=lambda i: -i[1])
+                SchemeCount(scheme=PlacementScheme(s), count=n) for s, n in _largest_first(stats.by_scheme, min_cell)
             ],
-            by_education=_entries(stats.by_education, LABELS["EducationLevel"]),
-            by_sex=_entries(stats.by_sex, LABELS["Sex"]),
-            by_sector=_entries(stats.by_sector, LABELS["Sector"]),
-            by_occupation=_entries(stats.by_occupation, OCCUPATION_NAMES),
+            by_education=_entries(stats.by_education, LABELS["EducationLevel"], min_cell),
+            by_sex=_entries(stats.by_sex, LABELS["Sex"], min_cell),
+            by_sector=_entries(stats.by_sector, LABELS["Sector"], min_cell),
+            by_occupation=_entries(stats.by_occupation, OCCUPATION_NAMES, min_cell),
+            min_cell=min_cell,
         )
 
 
@@ -130,4 +153,4 @@ class Region:
         principal = info.context.require_principal()
         principal.require_scope("stats:read")
         principal.require_region(self.code)
-        return MigrantStats.from_value(await info.context.registry_loaders.region_stats.load(self.code))
+        return MigrantStats.from_value(await info.context.registry_loaders.region_stats.load(self.code), principal)

@@ -132,7 +132,7 @@ class VillageStatsChange:
         principal = info.context.require_principal()
         principal.require_scope("stats:read")
         principal.require_region(self.village_code)
-        return MigrantStats.from_value(await info.context.registry_loaders.stats.load(self.village_code))
+        return MigrantStats.from_value(await info.context.registry_loaders.stats.load(self.village_code), principal)
 
 
 _REGION_PREFIX = re.compile(r"^\d{2}(\.\d{2}){0,2}(\.\d{4})?$")

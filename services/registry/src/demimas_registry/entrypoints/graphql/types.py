@@ -293,7 +293,7 @@ class Village:
         principal = info.context.require_principal()
         principal.require_scope("stats:read")
         principal.require_region(self.code)
-        return MigrantStats.from_value(await info.context.registry_loaders.stats.load(self.code))
+        return MigrantStats.from_value(await info.context.registry_loaders.stats.load(self.code), principal)
 
     @strawberry.federation.field(requires_scopes=[["registry:read"]])
     async def workers(

@@ -1,0 +1,69 @@
+"""Statistical disclosure control of the migrant numbers: a caller without registry:read sees a breakdown's values
+only where at least MIN_CELL (3) people hold them, on all six breakdowns; a caller with registry:read sees them all.
+The totals stay exact for both, so what is not shown is the difference."""
+
+from __future__ import annotations
+
+import pytest
+
+from demimas_common.auth.grants import DEFAULT_GRANTS
+from demimas_common.auth.principal import Agency, Principal
+from demimas_registry.domain.stats import MigrantStats as Counts
+from demimas_registry.entrypoints.graphql.regions import MIN_CELL, MigrantStats
+
+
+def principal(agency: Agency, region: str | None = None) -> Principal:
+    return Principal("t", agency, DEFAULT_GRANTS[agency], region)
+
+
+# One person abroad in Malaysia among four registered: their sex, schooling, sector and occupation are each a value
+# of one, as is the single worker of each other destination.
+COUNTS = Counts(
+    by_status={"ABROAD": 3, "CANDIDATE": 1},
+    by_destination={"MY": 1, "SA": 2},
+    by_scheme={"P_TO_P": 3},
+    by_education={"SMK": 3, "SD": 1},
+    by_sex={"FEMALE": 3, "MALE": 1},
+    by_sector={"FORMAL": 3},
+    by_occupation={"8": 1, "9": 2},
+)
+
+
+def values(stats: MigrantStats) -> dict[str, dict[str, int]]:
+    return {
+        "byDestination": {c.country: c.count for c in stats.by_destination},
+        "byScheme": {s.scheme.value: s.count for s in stats.by_scheme},
+        "byEducation": {e.key: e.count for e in stats.by_education},
+        "bySex": {e.key: e.count for e in stats.by_sex},
+        "bySector": {e.key: e.count for e in stats.by_sector},
+        "byOccupation": {e.key: e.count for e in stats.by_occupation},
+    }
+
+
+@pytest.mark.parametrize("agency", [Agency.KEMENDES, Agency.BNN, Agency.KEMENKO_POLKAM, Agency.AUDITOR])
+def test_without_registry_read_values_held_by_fewer_than_three_are_not_shown(agency: Agency) -> None:
+    stats = MigrantStats.from_value(COUNTS, principal(agency))
+    assert stats.min_cell == MIN_CELL == 3
+    assert values(stats) == {
+        "byDestination": {},
+        "byScheme": {"P_TO_P": 3},
+        "byEducation": {"SMK": 3},
+        "bySex": {"FEMALE": 3},
+        "bySector": {"FORMAL": 3},
+        "byOccupation": {},
+    }
+    assert (stats.total, stats.abroad, stats.candidates) == (4, 3, 1)  # the totals stay exact
+
+
+@pytest.mark.parametrize(("agency", "region"), [(Agency.KP2MI, None), (Agency.DISNAKER, "16.06"), (Agency.BP3MI, "16")])
+def test_with_registry_read_every_value_is_shown(agency: Agency, region: str | None) -> None:
+    stats = MigrantStats.from_value(COUNTS, principal(agency, region))
+    assert stats.min_cell == 1
+    assert values(stats)["byDestination"] == {"SA": 2, "MY": 1}
+    assert values(stats)["byOccupation"] == {"9": 2, "8": 1}
+    assert sum(values(stats)["bySex"].values()) == stats.total
+
+
+def test_a_token_narrowed_below_registry_read_is_treated_as_without_it() -> None:
+    narrowed = Principal("t", Agency.KP2MI, frozenset({"stats:read"}))
+    assert MigrantStats.from_value(COUNTS, narrowed).min_cell == MIN_CELL
