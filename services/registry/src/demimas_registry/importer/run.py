@@ -4,7 +4,10 @@ same run serves an upload that waits for its report and one answered at once (`P
 caller follows the job with `importJob(id)`.
 
 At most `limit` files import at once in a process (the others wait, `RUNNING` with no rows read): each holds a
-database connection and a preparing thread, and a burst of uploads must not take the pool the API needs.
+database connection and a preparing thread, and a burst of uploads must not take the pool the API needs. At most
+`queue` more may wait, each with its file spooled to disk and a heartbeat: an upload takes a place (`admit()`)
+before its file is spooled, and is refused when there is none (`Prefer: respond-async` answers at once, so without
+this bound one token could queue files until the disk was full).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from demimas_registry.importer.load import ImportInterrupted, import_workers
 from demimas_registry.importer.parse import FileRejected, read_rows
 from demimas_registry.importer.report import ImportReport
 
-__all__ = ["ImportRunner", "Outcome"]
+__all__ = ["ImportRunner", "Outcome", "Place"]
 
 log = logging.getLogger("demimas.registry.import")
 
@@ -43,6 +46,18 @@ class Outcome:
     interrupted: ImportInterrupted | None = None
 
 
+class Place:
+    """A file's place among those importing or waiting in the process (`ImportRunner.admit`); given back once."""
+
+    def __init__(self, runner: ImportRunner) -> None:
+        self._runner: ImportRunner | None = runner
+
+    def release(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            runner._admitted -= 1
+
+
 class ImportRunner:
     """Runs import jobs of one process: at most `limit` at once; background runs are kept until they end. It is a
     background worker of the service (`worker()`), so that stopping the process cancels the runs still going and
@@ -54,6 +69,7 @@ class ImportRunner:
         limits: ReadLimits,
         *,
         limit: int = 2,
+        queue: int = 8,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
         reader: Reader = read_rows,
     ) -> None:
@@ -62,18 +78,31 @@ class ImportRunner:
         self.heartbeat_seconds = heartbeat_seconds
         self.reader = reader
         self._slots = asyncio.Semaphore(limit)
+        self._capacity = limit + queue
+        self._admitted = 0
         self._background: set[asyncio.Task[Outcome]] = set()
         self._stopped = asyncio.Event()
 
     async def run_until_stopped(self) -> None:
         await self._stopped.wait()
 
+    def busy(self) -> bool:
+        """Every place is taken: an upload now would be refused (asked before its body is read)."""
+        return self._admitted >= self._capacity
+
+    def admit(self) -> Place | None:
+        """A place for one more file (importing or waiting), or None when `limit + queue` are taken."""
+        if self.busy():
+            return None
+        self._admitted += 1
+        return Place(self)
+
     async def start(self, principal: Principal) -> uuid.UUID:
         """Write the job (`RUNNING`) of a file about to be run."""
         return await start_job(self.engine, principal)
 
-    async def run(self, job_id: uuid.UUID, path: Path, principal: Principal) -> Outcome:
-        """Import the file at `path` as job `job_id`, delete the file, and return the outcome."""
+    async def run(self, job_id: uuid.UUID, path: Path, principal: Principal, place: Place | None = None) -> Outcome:
+        """Import the file at `path` as job `job_id`, delete the file, give `place` back, and return the outcome."""
         report = ImportReport()
         ticker = asyncio.create_task(self._heartbeat(job_id, report), name=f"import-heartbeat-{job_id}")
         try:
@@ -83,18 +112,27 @@ class ImportRunner:
             ticker.cancel()
             await asyncio.gather(ticker, return_exceptions=True)
             await asyncio.to_thread(path.unlink, missing_ok=True)
+            if place is not None:
+                place.release()
 
     def worker(self) -> _Worker:
         return _Worker(self)
 
-    def run_in_background(self, job_id: uuid.UUID, path: Path, principal: Principal) -> None:
+    def run_in_background(
+        self, job_id: uuid.UUID, path: Path, principal: Principal, place: Place | None = None
+    ) -> None:
         """Run the job after the answer is sent; its result is read with `importJob(id)`."""
-        task = asyncio.create_task(self.run(job_id, path, principal), name=f"import-{job_id}")
+        task = asyncio.create_task(self.run(job_id, path, principal, place), name=f"import-{job_id}")
         self._background.add(task)
-        task.add_done_callback(self._ended)
+        task.add_done_callback(lambda done: self._ended(done, path, place))
 
-    def _ended(self, task: asyncio.Task[Outcome]) -> None:
+    def _ended(self, task: asyncio.Task[Outcome], path: Path, place: Place | None) -> None:
+        """Also when the task was cancelled before its first step (the process stopped right after the 202): its
+        `run` never began, so its `finally` never deleted the file (names, NIKs) nor gave the place back."""
         self._background.discard(task)
+        path.unlink(missing_ok=True)
+        if place is not None:
+            place.release()
         if not task.cancelled() and task.exception() is not None:
             log.error("import job failed", exc_info=task.exception())
 

@@ -1,0 +1,141 @@
+"""Hostile review of import jobs (importer/run.py, entrypoints/upload.py): a burst of `Prefer: respond-async` uploads
+is bounded, and the spooled file of a job goes with it on every path.
+
+Attack: with `Prefer: respond-async` each upload is answered 202 at once while only `DEMIMAS_IMPORT_CONCURRENCY` files
+import; the others waited without bound, each with its file spooled to disk (up to DEMIMAS_MAX_UPLOAD_BYTES, 200 MB)
+and a heartbeat writing to the database every 2 s. One token with registry:write could fill the disk and take the
+connection pool the API needs, which the concurrency limit was meant to protect. Past `DEMIMAS_IMPORT_QUEUE` files
+waiting, an upload is now refused 503 IMPORT_BUSY with Retry-After, before its file is spooled and before a job
+exists."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from demimas_common.auth.jwt import TokenVerifier
+from demimas_common.db.engine import create_engine
+from demimas_common.settings import Environment
+from demimas_registry.entrypoints.upload import upload_router
+from demimas_registry.importer.limits import ReadLimits
+from demimas_registry.importer.run import ImportRunner
+from demimas_registry.importer.template import COLUMNS
+from demimas_registry.settings import RegistrySettings
+from demimas_registry.synthetic import SyntheticWorkers
+
+from .conftest import AUDIENCE, ISSUER
+from .test_import_jobs import BP3MI, GatedReader, write_csv
+
+pytestmark = pytest.mark.integration
+CONCURRENCY, QUEUE = 1, 2
+
+
+def csv_file(seed: int, n: int = 200) -> bytes:
+    gen = SyntheticWorkers(seed=seed)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=[c.name for c in COLUMNS])
+    writer.writeheader()
+    writer.writerows(gen.row(village="16.06.13.2001") for _ in range(n))
+    return out.getvalue().encode()
+
+
+@pytest.fixture
+def spool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where the upload spools its files (the process's temporary directory), watched by the test."""
+    directory = tmp_path / "spool"
+    directory.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(directory))
+    return directory
+
+
+@pytest.fixture
+async def held(registry_db: Any, keys: Any, spool: Path) -> AsyncIterator[tuple[httpx.AsyncClient, GatedReader, Any]]:
+    """The upload route with one import at a time and `QUEUE` waiting, its imports held mid-file."""
+    settings = RegistrySettings(
+        environment=Environment.TEST,
+        database_url=registry_db.runtime_url,
+        jwt_issuer=ISSUER,
+        jwt_audience=AUDIENCE,
+        jwks_path=Path(keys.jwks_path),
+        import_concurrency=CONCURRENCY,
+        import_queue=QUEUE,
+    )
+    engine = create_engine(registry_db.runtime_url, pool_size=4)
+    reader = GatedReader()
+    runner = ImportRunner(engine, ReadLimits(), limit=CONCURRENCY, queue=QUEUE, heartbeat_seconds=0.05, reader=reader)
+    app = FastAPI()
+    app.include_router(upload_router(TokenVerifier(settings), settings, runner))
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://registry") as http:
+            yield http, reader, engine
+    finally:
+        reader.release.set()
+        await runner.close()
+        await engine.dispose()
+
+
+def spooled(directory: Path) -> list[Path]:
+    return list(directory.iterdir())
+
+
+async def running_jobs(engine: Any) -> int:
+    async with engine.connect() as conn:
+        return int(await conn.scalar(text("SELECT count(*) FROM registry.import_jobs WHERE status = 'RUNNING'")) or 0)
+
+
+async def test_a_burst_of_async_uploads_is_bounded(
+    held: tuple[httpx.AsyncClient, GatedReader, Any], token: Callable[..., str], spool: Path
+) -> None:
+    client, reader, engine = held
+    headers = {"Authorization": f"Bearer {token('BP3MI', region='16.06')}", "Prefer": "respond-async"}
+    before = await running_jobs(engine)
+    answers = []
+    for i in range(CONCURRENCY + QUEUE + 4):
+        files = {"file": (f"burst-{i}.csv", csv_file(3_100 + i), "text/csv")}
+        answers.append(await client.post("/imports/workers", files=files, headers=headers))
+    statuses = [a.status_code for a in answers]
+    assert statuses.count(202) == CONCURRENCY + QUEUE, statuses
+    busy = [a for a in answers if a.status_code != 202]
+    assert {a.status_code for a in busy} == {503}
+    assert {a.json()["error"]["code"] for a in busy} == {"IMPORT_BUSY"}
+    assert all(a.headers.get("retry-after") for a in busy)
+    assert all("x-demimas-import-job" not in a.headers for a in busy)  # refused before a job exists
+    assert await running_jobs(engine) - before == CONCURRENCY + QUEUE
+    assert len(spooled(spool)) <= CONCURRENCY + QUEUE  # the refused files were never spooled
+
+    reader.release.set()
+    for _ in range(400):
+        if await running_jobs(engine) == before and not spooled(spool):
+            break
+        await asyncio.sleep(0.05)
+    assert await running_jobs(engine) == before
+    assert spooled(spool) == []
+    # room again once they ended
+    files = {"file": ("after.csv", csv_file(3_200), "text/csv")}
+    assert (await client.post("/imports/workers", files=files, headers=headers)).status_code == 202
+
+
+async def test_a_background_run_cancelled_before_it_started_leaves_no_file(registry_db: Any, tmp_path: Path) -> None:
+    """Stopping the process right after a 202: the run's task is cancelled before its first step, so its own
+    `finally` never ran and the spooled file (names, NIKs) stayed on disk."""
+    engine = create_engine(registry_db.runtime_url, pool_size=2)
+    try:
+        runner = ImportRunner(engine, ReadLimits(), limit=1, queue=1)
+        job_id = await runner.start(BP3MI)
+        path = write_csv(tmp_path / "spooled.csv", [SyntheticWorkers(seed=3_300).row(village="16.06.13.2001")])
+        runner.run_in_background(job_id, path, BP3MI)
+        await runner.close()  # before the loop ran the task at all
+        assert not path.exists()
+        assert runner.admit() is not None  # and its place was given back
+    finally:
+        await engine.dispose()
