@@ -27,6 +27,7 @@ from demimas_common.auth.jwt import TokenVerifier
 from demimas_common.db.engine import create_engine
 from demimas_common.settings import Environment
 from demimas_registry.entrypoints.upload import upload_router
+from demimas_registry.importer.jobs import load_job
 from demimas_registry.importer.limits import ReadLimits
 from demimas_registry.importer.run import ImportRunner
 from demimas_registry.importer.template import COLUMNS
@@ -138,4 +139,31 @@ async def test_a_background_run_cancelled_before_it_started_leaves_no_file(regis
         assert not path.exists()
         assert runner.admit() is not None  # and its place was given back
     finally:
+        await engine.dispose()
+
+
+async def test_a_job_still_waiting_when_the_process_stops_is_written_interrupted(
+    registry_db: Any, tmp_path: Path
+) -> None:
+    """uploads.md: "a process that stops normally writes its running jobs INTERRUPTED". A job waiting for a slot was
+    cancelled before its import began, so nothing wrote it: it read RUNNING for another 60 s after the stop."""
+    engine = create_engine(registry_db.runtime_url, pool_size=4)
+    reader = GatedReader()
+    try:
+        runner = ImportRunner(engine, ReadLimits(), limit=1, queue=1, heartbeat_seconds=0.05, reader=reader)
+        gen = SyntheticWorkers(seed=3_400)
+        rows = [gen.row(village="16.06.13.2001") for _ in range(200)]
+        first, waiting = await runner.start(BP3MI), await runner.start(BP3MI)
+        runner.run_in_background(first, write_csv(tmp_path / "first.csv", rows), BP3MI)
+        await asyncio.to_thread(reader.reached.wait, 30)
+        runner.run_in_background(waiting, write_csv(tmp_path / "waiting.csv", rows), BP3MI)
+        await asyncio.sleep(0.2)  # it waits for the slot, beating
+        asyncio.get_running_loop().call_later(0.2, reader.release.set)
+        await runner.close()
+        for job_id in (first, waiting):
+            job = await load_job(engine, job_id)
+            assert job is not None
+            assert (job.status, job.error_code) == ("INTERRUPTED", "IMPORT_INTERRUPTED"), job_id == waiting
+    finally:
+        reader.release.set()
         await engine.dispose()

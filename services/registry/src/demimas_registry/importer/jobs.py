@@ -32,6 +32,7 @@ __all__ = [
     "JobRow",
     "beat",
     "finish_job",
+    "interrupt_running",
     "load_job",
     "row_message",
     "start_job",
@@ -106,6 +107,10 @@ FINISH = text(
     " skipped_existing = :skipped, rejected_count = :rejected, error_code = :error, rows = CAST(:rows AS jsonb),"
     " heartbeat_at = now(), finished_at = now() WHERE id = :id"
 )
+INTERRUPT = text(
+    "UPDATE registry.import_jobs SET status = 'INTERRUPTED', error_code = 'IMPORT_INTERRUPTED', heartbeat_at = now(),"
+    " finished_at = now() WHERE id = ANY(:ids) AND status = 'RUNNING'"
+)
 SELECT = text(
     "SELECT id, agency, region, CASE WHEN status = 'RUNNING' AND heartbeat_at < now() - make_interval(secs => :stale)"
     " THEN 'INTERRUPTED' ELSE status END AS status, total, inserted, skipped_existing, rejected_count,"
@@ -161,6 +166,15 @@ async def finish_job(
                 "rows": orjson.dumps(rows).decode(),
             },
         )
+
+
+async def interrupt_running(engine: AsyncEngine, job_ids: list[uuid.UUID]) -> None:
+    """Jobs whose run stopped before its import began (cancelled while waiting, or before its first step): nothing
+    of their files was read; those still `RUNNING` are written `INTERRUPTED`."""
+    if not job_ids:
+        return
+    async with engine.begin() as conn:
+        await conn.execute(INTERRUPT, {"ids": job_ids})
 
 
 async def load_job(

@@ -23,7 +23,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from demimas_common.auth.principal import Principal
-from demimas_registry.importer.jobs import HEARTBEAT_SECONDS, beat, finish_job, start_job
+from demimas_registry.importer.jobs import HEARTBEAT_SECONDS, beat, finish_job, interrupt_running, start_job
 from demimas_registry.importer.limits import ReadLimits
 from demimas_registry.importer.load import ImportInterrupted, import_workers
 from demimas_registry.importer.parse import FileRejected, read_rows
@@ -80,7 +80,7 @@ class ImportRunner:
         self._slots = asyncio.Semaphore(limit)
         self._capacity = limit + queue
         self._admitted = 0
-        self._background: set[asyncio.Task[Outcome]] = set()
+        self._background: dict[asyncio.Task[Outcome], uuid.UUID] = {}
         self._stopped = asyncio.Event()
 
     async def run_until_stopped(self) -> None:
@@ -106,8 +106,16 @@ class ImportRunner:
         report = ImportReport()
         ticker = asyncio.create_task(self._heartbeat(job_id, report), name=f"import-heartbeat-{job_id}")
         try:
-            async with self._slots:
+            try:
+                await self._slots.acquire()
+            except BaseException:  # cancelled while waiting (the process stops): nothing was read, say so now
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(interrupt_running(self.engine, [job_id]))
+                raise
+            try:
                 return await self._import(job_id, path, principal, report)
+            finally:
+                self._slots.release()
         finally:
             ticker.cancel()
             await asyncio.gather(ticker, return_exceptions=True)
@@ -123,13 +131,13 @@ class ImportRunner:
     ) -> None:
         """Run the job after the answer is sent; its result is read with `importJob(id)`."""
         task = asyncio.create_task(self.run(job_id, path, principal, place), name=f"import-{job_id}")
-        self._background.add(task)
+        self._background[task] = job_id
         task.add_done_callback(lambda done: self._ended(done, path, place))
 
     def _ended(self, task: asyncio.Task[Outcome], path: Path, place: Place | None) -> None:
         """Also when the task was cancelled before its first step (the process stopped right after the 202): its
         `run` never began, so its `finally` never deleted the file (names, NIKs) nor gave the place back."""
-        self._background.discard(task)
+        self._background.pop(task, None)
         path.unlink(missing_ok=True)
         if place is not None:
             place.release()
@@ -172,9 +180,13 @@ class ImportRunner:
 
     async def close(self) -> None:
         """Cancel background runs (the process stops): their jobs are written `INTERRUPTED`."""
-        for task in list(self._background):
+        cancelled = dict(self._background)
+        for task in cancelled:
             task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+        await asyncio.gather(*cancelled, return_exceptions=True)
+        # a run cancelled before its first step wrote nothing: its job would read RUNNING until it went stale
+        with contextlib.suppress(Exception):
+            await interrupt_running(self.engine, list(cancelled.values()))
 
 
 class _Worker:
