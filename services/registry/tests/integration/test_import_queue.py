@@ -11,6 +11,7 @@ exists."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
 import tempfile
@@ -166,4 +167,50 @@ async def test_a_job_still_waiting_when_the_process_stops_is_written_interrupted
             assert (job.status, job.error_code) == ("INTERRUPTED", "IMPORT_INTERRUPTED"), job_id == waiting
     finally:
         reader.release.set()
+        await engine.dispose()
+
+
+async def test_a_stored_file_never_reads_as_interrupted(
+    registry_db: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job's SUCCEEDED was written in a transaction of its own after the file's had committed: when that write
+    failed (the database went away a moment), the job stayed RUNNING, its heartbeat stopped, and 60 s later it read
+    INTERRUPTED, "nothing of its file was stored", while every row was. The result is now written in the file's
+    own transaction: both or neither."""
+    from demimas_registry.importer import jobs, run
+
+    real = jobs.finish_job
+
+    async def failing_success(engine: Any, job_id: Any, report: Any, *, status: str, **kw: Any) -> None:
+        if status == "SUCCEEDED":
+            raise ConnectionResetError("the database went away")
+        await real(engine, job_id, report, status=status, **kw)
+
+    monkeypatch.setattr(run, "finish_job", failing_success)
+    engine = create_engine(registry_db.runtime_url, pool_size=4)
+    try:
+        runner = ImportRunner(engine, ReadLimits(), limit=1, queue=1)
+        gen = SyntheticWorkers(seed=3_500)
+        rows = [gen.row(village="16.06.13.2001") for _ in range(20)]
+        job_id = await runner.start(BP3MI)
+        with contextlib.suppress(Exception):
+            await runner.run(job_id, write_csv(tmp_path / "stored.csv", rows), BP3MI)
+        async with engine.begin() as conn:  # as read a minute later
+            await conn.execute(
+                text("UPDATE registry.import_jobs SET heartbeat_at = now() - interval '61 seconds' WHERE id = :id"),
+                {"id": job_id},
+            )
+            stored = int(
+                await conn.scalar(
+                    text("SELECT count(*) FROM registry.workers WHERE nik = ANY(:n)"), {"n": [r["nik"] for r in rows]}
+                )
+                or 0
+            )
+        job = await load_job(engine, job_id)
+        assert job is not None
+        if stored:
+            assert (job.status, job.inserted) == ("SUCCEEDED", stored)
+        else:
+            assert job.status == "INTERRUPTED"
+    finally:
         await engine.dispose()

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from demimas_common.auth.principal import Principal, region_covers
 from demimas_registry.importer.report import ImportReport
@@ -31,6 +31,7 @@ __all__ = [
     "ImportJobRecord",
     "JobRow",
     "beat",
+    "finish_in",
     "finish_job",
     "interrupt_running",
     "load_job",
@@ -145,6 +146,20 @@ async def finish_job(
     """Write the result: the report of a stored file (`SUCCEEDED`), or a file refused whole (`REJECTED`) or whose
     write failed (`INTERRUPTED`), with `error_code` saying why. The counts of an unstored file's report are kept
     (rows read), its per-row report only when the file was stored."""
+    async with engine.begin() as conn:
+        await finish_in(conn, job_id, report, status=status, error_code=error_code)
+
+
+async def finish_in(
+    conn: AsyncConnection,
+    job_id: uuid.UUID,
+    report: ImportReport | None,
+    *,
+    status: str,
+    error_code: str | None = None,
+) -> None:
+    """`finish_job` in a transaction of the caller's: a stored file's `SUCCEEDED` is written in the file's own
+    transaction, so a job never reads INTERRUPTED ("nothing stored") for a file that was stored."""
     rows: list[dict[str, Any]] = []
     if report is not None and status == "SUCCEEDED":
         rows = [
@@ -152,20 +167,19 @@ async def finish_job(
             for e in report.rejected
         ]
     stored = status == "SUCCEEDED" and report is not None
-    async with engine.begin() as conn:
-        await conn.execute(
-            FINISH,
-            {
-                "id": job_id,
-                "status": status,
-                "total": report.total if report else 0,
-                "inserted": report.inserted if stored and report else 0,
-                "skipped": report.skipped_existing if stored and report else 0,
-                "rejected": len(rows),
-                "error": error_code,
-                "rows": orjson.dumps(rows).decode(),
-            },
-        )
+    await conn.execute(
+        FINISH,
+        {
+            "id": job_id,
+            "status": status,
+            "total": report.total if report else 0,
+            "inserted": report.inserted if stored and report else 0,
+            "skipped": report.skipped_existing if stored and report else 0,
+            "rejected": len(rows),
+            "error": error_code,
+            "rows": orjson.dumps(rows).decode(),
+        },
+    )
 
 
 async def interrupt_running(engine: AsyncEngine, job_ids: list[uuid.UUID]) -> None:

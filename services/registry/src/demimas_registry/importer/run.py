@@ -23,7 +23,14 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from demimas_common.auth.principal import Principal
-from demimas_registry.importer.jobs import HEARTBEAT_SECONDS, beat, finish_job, interrupt_running, start_job
+from demimas_registry.importer.jobs import (
+    HEARTBEAT_SECONDS,
+    beat,
+    finish_in,
+    finish_job,
+    interrupt_running,
+    start_job,
+)
 from demimas_registry.importer.limits import ReadLimits
 from demimas_registry.importer.load import ImportInterrupted, import_workers
 from demimas_registry.importer.parse import FileRejected, read_rows
@@ -147,7 +154,11 @@ class ImportRunner:
     async def _import(self, job_id: uuid.UUID, path: Path, principal: Principal, report: ImportReport) -> Outcome:
         try:
             stored = await import_workers(
-                self.engine, self.reader(path, self.limits), principal=principal, report=report
+                self.engine,
+                self.reader(path, self.limits),
+                principal=principal,
+                report=report,
+                before_commit=lambda conn, final: finish_in(conn, job_id, final, status="SUCCEEDED"),
             )
         except FileRejected as exc:
             await finish_job(self.engine, job_id, report, status="REJECTED", error_code=exc.code)
@@ -163,8 +174,7 @@ class ImportRunner:
                     finish_job(self.engine, job_id, report, status="INTERRUPTED", error_code="IMPORT_INTERRUPTED")
                 )
             raise
-        await finish_job(self.engine, job_id, stored, status="SUCCEEDED")
-        return Outcome(job_id, report=stored)
+        return Outcome(job_id, report=stored)  # its SUCCEEDED was written in the file's own transaction
 
     async def _heartbeat(self, job_id: uuid.UUID, report: ImportReport) -> None:
         """Rows read so far, and that the process is alive, every `heartbeat_seconds` until the run ends."""
