@@ -99,10 +99,16 @@ async def test_a_burst_of_async_uploads_is_bounded(
     held: tuple[httpx.AsyncClient, GatedReader, Any], token: Callable[..., str], spool: Path
 ) -> None:
     client, reader, engine = held
-    headers = {"Authorization": f"Bearer {token('BP3MI', region='16.06')}", "Prefer": "respond-async"}
+    offices = [
+        token("BP3MI", region="16.06"),
+        token("DISNAKER", region="16.06"),
+        token("KP2MI"),
+        token("BP3MI", region="16"),
+    ]
     before = await running_jobs(engine)
     answers = []
     for i in range(CONCURRENCY + QUEUE + 4):
+        headers = {"Authorization": f"Bearer {offices[i % len(offices)]}", "Prefer": "respond-async"}
         files = {"file": (f"burst-{i}.csv", csv_file(3_100 + i), "text/csv")}
         answers.append(await client.post("/imports/workers", files=files, headers=headers))
     statuses = [a.status_code for a in answers]
@@ -138,7 +144,7 @@ async def test_a_background_run_cancelled_before_it_started_leaves_no_file(regis
         runner.run_in_background(job_id, path, BP3MI)
         await runner.close()  # before the loop ran the task at all
         assert not path.exists()
-        assert runner.admit() is not None  # and its place was given back
+        assert runner.admit(BP3MI) is not None  # and its place was given back
     finally:
         await engine.dispose()
 
@@ -214,3 +220,21 @@ async def test_a_stored_file_never_reads_as_interrupted(
             assert job.status == "INTERRUPTED"
     finally:
         await engine.dispose()
+
+
+async def test_one_office_cannot_take_every_place(
+    held: tuple[httpx.AsyncClient, GatedReader, Any], token: Callable[..., str]
+) -> None:
+    """Attack on the bound itself: DISNAKER 16.06 sends files until the process is full; then KP2MI's upload, and
+    every other office's, is refused IMPORT_BUSY for as long as 16.06 keeps sending. An office may hold at most half
+    the places (importing or waiting), so others always have room."""
+    client, _reader, _ = held
+    hostile = {"Authorization": f"Bearer {token('DISNAKER', region='16.06')}", "Prefer": "respond-async"}
+    statuses = []
+    for i in range(CONCURRENCY + QUEUE + 2):
+        files = {"file": (f"hog-{i}.csv", csv_file(3_600 + i), "text/csv")}
+        statuses.append((await client.post("/imports/workers", files=files, headers=hostile)).status_code)
+    assert statuses.count(202) < CONCURRENCY + QUEUE, statuses
+    other = {"Authorization": f"Bearer {token('KP2MI')}", "Prefer": "respond-async"}
+    files = {"file": ("kp2mi.csv", csv_file(3_700), "text/csv")}
+    assert (await client.post("/imports/workers", files=files, headers=other)).status_code == 202

@@ -12,8 +12,9 @@ answer waits for the import (the command's way). With `Prefer: respond-async` it
 received: 202 with the job's id, which `importJob(id)` follows (rows read so far, then the report). Large files
 should be sent that way: an answer that waits may outlast a proxy's timeout, and then the caller has no job id.
 When `DEMIMAS_IMPORT_CONCURRENCY` files are importing and `DEMIMAS_IMPORT_QUEUE` more are waiting, an upload is
-refused 503 `IMPORT_BUSY` with `Retry-After`: before its body is read when the process is already full, else before
-its file is spooled; no job is written for it.
+refused 503 `IMPORT_BUSY` with `Retry-After` (and so is an upload of an office, agency and region, that holds half of
+those places): before its body is read when the process is already full, else before its file is spooled; no job
+is written for it.
 """
 
 from __future__ import annotations
@@ -155,7 +156,7 @@ def upload_router(verifier: TokenVerifier, settings: RegistrySettings, runner: I
             return _error(413, "FILE_TOO_LARGE", too_large)
         if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
             return _error(415, "UNSUPPORTED_MEDIA_TYPE", "send the file as multipart/form-data, in the field `file`")
-        if runner.busy():
+        if runner.busy(principal):
             return _busy()  # before a byte of the body is read
         body = Request(request.scope, _limited(request.receive, limit))
         try:
@@ -171,7 +172,7 @@ def upload_router(verifier: TokenVerifier, settings: RegistrySettings, runner: I
             suffix = Path(file.filename or "upload.csv").suffix.lower()
             if suffix not in (".csv", ".xlsx"):
                 return _error(400, "UNSUPPORTED_FILE", "upload a .csv or .xlsx file")
-            place = runner.admit()  # others may have taken the last places while this body was read
+            place = runner.admit(principal)  # others may have taken the last places while this body was read
             if place is None:
                 return _busy()
             return await _import(file, suffix, principal, _prefers_async(request.headers.get("prefer", "")), place)

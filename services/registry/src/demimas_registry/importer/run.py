@@ -7,7 +7,8 @@ At most `limit` files import at once in a process (the others wait, `RUNNING` wi
 database connection and a preparing thread, and a burst of uploads must not take the pool the API needs. At most
 `queue` more may wait, each with its file spooled to disk and a heartbeat: an upload takes a place (`admit()`)
 before its file is spooled, and is refused when there is none (`Prefer: respond-async` answers at once, so without
-this bound one token could queue files until the disk was full).
+this bound one token could queue files until the disk was full). One office (agency and region) holds at most half
+the places, so that one sending without end does not refuse every other.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +43,8 @@ __all__ = ["ImportRunner", "Outcome", "Place"]
 log = logging.getLogger("demimas.registry.import")
 
 Reader = Callable[[Path, ReadLimits], Iterable[tuple[int, dict[str, str]]]]
+Office = tuple[str, str | None]
+"""An uploader: its agency and its token's region."""
 
 
 @dataclass(frozen=True)
@@ -56,13 +60,17 @@ class Outcome:
 class Place:
     """A file's place among those importing or waiting in the process (`ImportRunner.admit`); given back once."""
 
-    def __init__(self, runner: ImportRunner) -> None:
+    def __init__(self, runner: ImportRunner, office: Office) -> None:
         self._runner: ImportRunner | None = runner
+        self._office = office
 
     def release(self) -> None:
         runner, self._runner = self._runner, None
         if runner is not None:
             runner._admitted -= 1
+            runner._by_office[self._office] -= 1
+            if not runner._by_office[self._office]:
+                del runner._by_office[self._office]
 
 
 class ImportRunner:
@@ -87,22 +95,28 @@ class ImportRunner:
         self._slots = asyncio.Semaphore(limit)
         self._capacity = limit + queue
         self._admitted = 0
+        self._by_office: Counter[Office] = Counter()
+        self._per_office = max(1, self._capacity // 2)
         self._background: dict[asyncio.Task[Outcome], uuid.UUID] = {}
         self._stopped = asyncio.Event()
 
     async def run_until_stopped(self) -> None:
         await self._stopped.wait()
 
-    def busy(self) -> bool:
-        """Every place is taken: an upload now would be refused (asked before its body is read)."""
-        return self._admitted >= self._capacity
+    def busy(self, principal: Principal) -> bool:
+        """No place for this uploader: every place is taken, or its office (agency and region) holds half of them,
+        so that one office sending files without end leaves the others room (asked before the body is read)."""
+        office = (principal.agency.value, principal.region)
+        return self._admitted >= self._capacity or self._by_office[office] >= self._per_office
 
-    def admit(self) -> Place | None:
-        """A place for one more file (importing or waiting), or None when `limit + queue` are taken."""
-        if self.busy():
+    def admit(self, principal: Principal) -> Place | None:
+        """A place for one more file (importing or waiting) of this uploader, or None (`busy`)."""
+        if self.busy(principal):
             return None
+        office = (principal.agency.value, principal.region)
         self._admitted += 1
-        return Place(self)
+        self._by_office[office] += 1
+        return Place(self, office)
 
     async def start(self, principal: Principal) -> uuid.UUID:
         """Write the job (`RUNNING`) of a file about to be run."""
