@@ -238,3 +238,19 @@ async def test_one_office_cannot_take_every_place(
     other = {"Authorization": f"Bearer {token('KP2MI')}", "Prefer": "respond-async"}
     files = {"file": ("kp2mi.csv", csv_file(3_700), "text/csv")}
     assert (await client.post("/imports/workers", files=files, headers=other)).status_code == 202
+
+
+async def test_no_upload_is_taken_once_the_process_is_stopping(registry_db: Any) -> None:
+    """An upload that arrived while the process stopped, after its runs were cancelled, was answered 202 and its run
+    started after `close()`: nothing cancelled it, the process exited under it, its spooled file stayed and its job
+    read RUNNING for a minute. Once stopping, the runner takes no more files (IMPORT_BUSY: send it again)."""
+    engine = create_engine(registry_db.runtime_url, pool_size=1)
+    try:
+        runner = ImportRunner(engine, ReadLimits(), limit=1, queue=1)
+        worker = runner.worker()
+        worker.stop()
+        await worker.close()
+        assert runner.busy(BP3MI)
+        assert runner.admit(BP3MI) is None
+    finally:
+        await engine.dispose()

@@ -105,7 +105,10 @@ class ImportRunner:
 
     def busy(self, principal: Principal) -> bool:
         """No place for this uploader: every place is taken, or its office (agency and region) holds half of them,
-        so that one office sending files without end leaves the others room (asked before the body is read)."""
+        so that one office sending files without end leaves the others room, or the process is stopping (asked
+        before the body is read)."""
+        if self._stopped.is_set():
+            return True  # the process stops: a run started now would outlive `close()` and leave its file
         office = (principal.agency.value, principal.region)
         return self._admitted >= self._capacity or self._by_office[office] >= self._per_office
 
