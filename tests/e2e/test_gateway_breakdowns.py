@@ -58,8 +58,17 @@ def stats_query(codes: list[str]) -> str:
 
 
 def shown(rows: dict[str, dict[str, int]], min_cell: int) -> dict[str, dict[str, int]]:
-    """What a caller whose answers carry `minCell` sees of the true counts."""
-    return {dim: {k: n for k, n in counts.items() if n >= min_cell} for dim, counts in rows.items()}
+    """What a caller whose answers carry `minCell` sees of the true counts: the values held by at least `min_cell`
+    people, less the smallest of them while what is left out holds fewer than `min_cell` (docs/registry.md)."""
+    return {dim: shown_values(counts, min_cell) for dim, counts in rows.items()}
+
+
+def shown_values(counts: dict[str, int], min_cell: int) -> dict[str, int]:
+    kept = sorted(((k, n) for k, n in counts.items() if n >= min_cell), key=lambda i: (-i[1], i[0]))
+    left_out = sum(counts.values()) - sum(n for _, n in kept)
+    while kept and 0 < left_out < min_cell:
+        left_out += kept.pop()[1]
+    return dict(kept)
 
 
 def as_counts(stats: dict[str, Any]) -> dict[str, dict[str, int]]:

@@ -144,6 +144,7 @@ async def test_the_village_page_for_kp2mi_and_for_kemendes(
     # one woman and one man abroad: each sex is a value of one, not shown to an agency that does not read the registry
     assert "held by at least 3 people" in text_of(html, "stats-min-cell")
     assert not tagged(html, "breakdown-chart-bySex")
+    assert text_of(html, "breakdown-empty-bySex") == "No value can be shown."  # not "None": two people hold them
     assert text_of(html, "cases-open") == "1"  # case figures too (stats:read), never a case itself (case:read)
     assert tagged(html, "thematic-row")
     assert tagged(html, "village-pilot-row")

@@ -19,7 +19,8 @@ subject, time, datacontenttype, data; the caller adds `sequence`) or None when t
   to an audience that sees any of the pilot's villages (`villageCodes`), as the API shows it the pilot; when the
   lead village lies outside, `villageCode` is the pilot's first village inside (as `PilotProject.villageCode`). A
   pilot's milestone event that names the milestone's village (`milestoneVillageCode`) needs that village inside
-  too, as the API hides such a milestone. `feeds.endpoint.*`
+  too, as the API hides such a milestone; a count over the pilot's villages (pilot.created's `milestones`) is
+  left out for an audience whose region leaves some of them out. `feeds.endpoint.*`
   events concern the agency's own configuration, carry no place and are exempt from the region rule.
 - **People**: a person's id (`personId`, `workerId(s)`, `familyMemberId(s)`) is left out unless the audience holds
   registry:read (a family member's: family:read too), as on every GraphQL path (docs/contracts.md#scopes).
@@ -249,5 +250,20 @@ def project(event: dict[str, Any], audience: Audience, *, region_prefix: str | N
         if key in fields
         and not _elsewhere(key, value, audience, region_prefix)
         and not _hides_person(key, data, audience)
+        and not (key in _COUNTED_OVER_VILLAGES and _cut_by_region(data, audience))
     }
     return out
+
+
+_COUNTED_OVER_VILLAGES = frozenset({"milestones"})
+"""Counts over every village of a pilot (pilot.created's `milestones`): `PilotProject.milestones` hides a milestone
+of a village outside the caller's region, so a count that includes them would tell a regional office how many lie
+in villages it does not see; the feed cannot recount them, so it leaves the count out."""
+
+
+def _cut_by_region(data: dict[str, Any], audience: Audience) -> bool:
+    """Some of the pilot's villages lie outside the audience's region (not its filter, which hides nothing)."""
+    codes = data.get("villageCodes")
+    if audience.region is None or not isinstance(codes, list):
+        return False
+    return any(not (isinstance(c, str) and region_covers(audience.region, c)) for c in codes)

@@ -414,3 +414,27 @@ def test_a_refused_registration_goes_to_no_region() -> None:
     national = project(event, audience("KP2MI"))
     assert national is not None
     assert national["data"]["workerId"] == WORKER
+
+
+def test_a_pilots_milestone_count_does_not_count_milestones_of_villages_outside() -> None:
+    """Attack: BP3MI 16 sees a pilot through its village 16.06.13.2002; `PilotProject.milestones` shows it only the
+    milestones of the villages it sees, but pilot.created's `milestones` counted every milestone of the pilot, so the
+    office learnt how many were planned in the other province's villages. A count the feed cannot cut to the
+    audience's villages is left out when some of the pilot's villages lie outside its region."""
+    pilot = str(uuid.uuid4())
+    data = {"pilotId": pilot, "villageCode": "33.07.01.2001", "villageCodes": ["33.07.01.2001", "16.06.13.2002"],
+            "coordinator": "KEMENKO_POLKAM", "partners": ["KEMENDES"], "milestones": 5}  # fmt: skip
+    event = {**registered(), "type": "demimas.pillars.pilot.created", "subject": pilot, "data": data}
+    regional = project(event, audience("BP3MI", "16"))
+    assert regional is not None
+    assert "milestones" not in regional["data"]
+    lead = project(event, audience("BP3MI", "33"))  # the lead's province does not see 16.06.13.2002's either
+    assert lead is not None
+    assert "milestones" not in lead["data"]
+    national = project(event, audience("KP2MI"))
+    assert national is not None
+    assert national["data"]["milestones"] == 5
+    inside = {**event, "data": {**data, "villageCodes": ["33.07.01.2001", "33.07.01.2002"]}}
+    whole = project(inside, audience("BP3MI", "33"))
+    assert whole is not None
+    assert whole["data"]["milestones"] == 5  # every village of the pilot is seen: every milestone too

@@ -49,7 +49,7 @@ REGISTRY_IMPORT_PATH = "/imports/workers"
 JSON = "application/json"
 JOB_HEADER = "x-demimas-import-job"
 FORWARDED = ("authorization", "x-demimas-purpose", "content-type", "content-length", "prefer")
-RETURNED = (JOB_HEADER, "preference-applied")
+RETURNED = (JOB_HEADER, "preference-applied", "retry-after")
 tracer = trace.get_tracer("demimas.gateway")
 
 

@@ -58,11 +58,16 @@ PAGES_UI: dict[str, tuple[str, str]] = {
     "village.stats.col.count": ("Jumlah", "Count"),
     "village.stats.col.share": ("Bagian", "Share"),
     "village.stats.breakdown_none": ("Tidak ada.", "None."),
+    "village.stats.breakdown_withheld": (
+        "Tidak ada nilai yang dapat ditampilkan.",
+        "No value can be shown.",
+    ),
     "village.stats.min_cell": (
-        "Rincian hanya menampilkan nilai yang dimiliki sedikitnya {min_cell} orang; nilai yang lebih kecil disamarkan"
-        " untuk melindungi data pribadi.",
-        "The breakdowns show only values held by at least {min_cell} people; smaller ones are withheld to protect"
-        " personal data.",
+        "Rincian hanya menampilkan nilai yang dimiliki sedikitnya {min_cell} orang, dan bila nilai yang disamarkan"
+        " bersama-sama dimiliki kurang dari {min_cell} orang, juga nilai terkecil lainnya, untuk melindungi data"
+        " pribadi.",
+        "The breakdowns show only values held by at least {min_cell} people, and when those withheld hold fewer than"
+        " {min_cell} together, not the smallest others either, to protect personal data.",
     ),
     "village.stats.chart_summary": ("{rows} nilai, jumlah {total}.", "{rows} values, {total} in all."),
     "village.thematic": ("Status desa tematik kementerian/lembaga", "Ministries' thematic village statuses"),

@@ -23,7 +23,9 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     settings = settings or RegistrySettings()
 
     def parts(r: Resources[RegistrySettings]) -> ServiceParts:
-        imports = ImportRunner(r.engine, r.settings.read_limits, limit=r.settings.import_concurrency)
+        imports = ImportRunner(
+            r.engine, r.settings.read_limits, limit=r.settings.import_concurrency, queue=r.settings.import_queue
+        )
         return ServiceParts(
             schema=schema,
             context=RegistryContext.factory(r.engine),

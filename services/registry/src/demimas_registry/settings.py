@@ -20,6 +20,13 @@ class RegistrySettings(CommonSettings):
     import_concurrency: int = Field(
         default=2, ge=1, le=16, description="Uploaded files imported at once per process; the others wait, RUNNING."
     )
+    import_queue: int = Field(
+        default=8,
+        ge=0,
+        le=1000,
+        description="Uploaded files that may wait, each spooled to disk, beyond those importing; past it an upload is"
+        " refused 503 IMPORT_BUSY with Retry-After before its file is spooled.",
+    )
     import_max_rows: int = Field(default=_READ.max_rows, ge=1, description="Data rows one import file may hold.")
     import_max_columns: int = Field(default=_READ.max_columns, ge=1, description="Cells a row of an import may hold.")
     import_max_cell_chars: int = Field(default=_READ.max_cell_chars, ge=1, description="Characters in one cell.")

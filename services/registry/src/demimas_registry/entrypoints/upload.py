@@ -11,6 +11,10 @@ Every file received becomes an import job (importer/run.py), `RUNNING` until its
 answer waits for the import (the command's way). With `Prefer: respond-async` it comes as soon as the file is
 received: 202 with the job's id, which `importJob(id)` follows (rows read so far, then the report). Large files
 should be sent that way: an answer that waits may outlast a proxy's timeout, and then the caller has no job id.
+When `DEMIMAS_IMPORT_CONCURRENCY` files are importing and `DEMIMAS_IMPORT_QUEUE` more are waiting, an upload is
+refused 503 `IMPORT_BUSY` with `Retry-After` (and so is an upload of an office, agency and region, that holds half of
+those places): before its body is read when the process is already full, else before its file is spooled; no job
+is written for it.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from starlette.types import Message, Receive
 
 from demimas_common.auth.jwt import TokenVerifier
 from demimas_common.errors import DemimasError
-from demimas_registry.importer.run import ImportRunner, Outcome
+from demimas_registry.importer.run import ImportRunner, Outcome, Place
 from demimas_registry.settings import RegistrySettings
 
 __all__ = ["JOB_HEADER", "upload_router"]
@@ -88,6 +92,20 @@ def _copy(source: IO[bytes], target: IO[bytes]) -> None:
     target.flush()
 
 
+RETRY_AFTER_SECONDS = 30
+
+
+def _busy() -> JSONResponse:
+    answer = _error(
+        503,
+        "IMPORT_BUSY",
+        "this process is importing and holding as many files as it may (DEMIMAS_IMPORT_CONCURRENCY and"
+        " DEMIMAS_IMPORT_QUEUE); nothing of the file was stored, send it again later",
+    )
+    answer.headers["retry-after"] = str(RETRY_AFTER_SECONDS)
+    return answer
+
+
 def _prefers_async(prefer: str) -> bool:
     """`Prefer: respond-async` (RFC 7240): answer 202 with the job as soon as the file is received."""
     return any(part.split(";", 1)[0].strip().lower() == "respond-async" for part in prefer.split(","))
@@ -138,6 +156,8 @@ def upload_router(verifier: TokenVerifier, settings: RegistrySettings, runner: I
             return _error(413, "FILE_TOO_LARGE", too_large)
         if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
             return _error(415, "UNSUPPORTED_MEDIA_TYPE", "send the file as multipart/form-data, in the field `file`")
+        if runner.busy(principal):
+            return _busy()  # before a byte of the body is read
         body = Request(request.scope, _limited(request.receive, limit))
         try:
             form = await body.form(max_files=1, max_fields=8)
@@ -152,26 +172,36 @@ def upload_router(verifier: TokenVerifier, settings: RegistrySettings, runner: I
             suffix = Path(file.filename or "upload.csv").suffix.lower()
             if suffix not in (".csv", ".xlsx"):
                 return _error(400, "UNSUPPORTED_FILE", "upload a .csv or .xlsx file")
-            return await _import(file, suffix, principal, _prefers_async(request.headers.get("prefer", "")))
+            place = runner.admit(principal)  # others may have taken the last places while this body was read
+            if place is None:
+                return _busy()
+            return await _import(file, suffix, principal, _prefers_async(request.headers.get("prefer", "")), place)
         finally:
             await form.close()
 
-    async def _import(file: UploadFile, suffix: str, principal: Any, answer_at_once: bool) -> JSONResponse:
-        spooled = tempfile.NamedTemporaryFile(suffix=suffix, delete=False)  # noqa: SIM115 (the run deletes it)
+    async def _import(
+        file: UploadFile, suffix: str, principal: Any, answer_at_once: bool, place: Place
+    ) -> JSONResponse:
+        try:
+            spooled = tempfile.NamedTemporaryFile(suffix=suffix, delete=False)  # noqa: SIM115 (the run deletes it)
+        except BaseException:
+            place.release()
+            raise
         path = Path(spooled.name)
         try:
             with spooled:
                 await asyncio.to_thread(_copy, file.file, spooled)
             job = await runner.start(principal)
         except BaseException:
+            place.release()
             await asyncio.to_thread(path.unlink, missing_ok=True)
             raise
         if answer_at_once:
-            runner.run_in_background(job, path, principal)
+            runner.run_in_background(job, path, principal, place)
             body = {"importJob": {"id": str(job), "status": "RUNNING"}}
             return JSONResponse(
                 body, status_code=202, headers={JOB_HEADER: str(job), "preference-applied": "respond-async"}
             )
-        return _answer(await runner.run(job, path, principal))
+        return _answer(await runner.run(job, path, principal, place))
 
     return router

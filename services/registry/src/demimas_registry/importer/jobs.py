@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from demimas_common.auth.principal import Principal, region_covers
 from demimas_registry.importer.report import ImportReport
@@ -31,7 +31,9 @@ __all__ = [
     "ImportJobRecord",
     "JobRow",
     "beat",
+    "finish_in",
     "finish_job",
+    "interrupt_running",
     "load_job",
     "row_message",
     "start_job",
@@ -106,6 +108,10 @@ FINISH = text(
     " skipped_existing = :skipped, rejected_count = :rejected, error_code = :error, rows = CAST(:rows AS jsonb),"
     " heartbeat_at = now(), finished_at = now() WHERE id = :id"
 )
+INTERRUPT = text(
+    "UPDATE registry.import_jobs SET status = 'INTERRUPTED', error_code = 'IMPORT_INTERRUPTED', heartbeat_at = now(),"
+    " finished_at = now() WHERE id = ANY(:ids) AND status = 'RUNNING'"
+)
 SELECT = text(
     "SELECT id, agency, region, CASE WHEN status = 'RUNNING' AND heartbeat_at < now() - make_interval(secs => :stale)"
     " THEN 'INTERRUPTED' ELSE status END AS status, total, inserted, skipped_existing, rejected_count,"
@@ -140,6 +146,20 @@ async def finish_job(
     """Write the result: the report of a stored file (`SUCCEEDED`), or a file refused whole (`REJECTED`) or whose
     write failed (`INTERRUPTED`), with `error_code` saying why. The counts of an unstored file's report are kept
     (rows read), its per-row report only when the file was stored."""
+    async with engine.begin() as conn:
+        await finish_in(conn, job_id, report, status=status, error_code=error_code)
+
+
+async def finish_in(
+    conn: AsyncConnection,
+    job_id: uuid.UUID,
+    report: ImportReport | None,
+    *,
+    status: str,
+    error_code: str | None = None,
+) -> None:
+    """`finish_job` in a transaction of the caller's: a stored file's `SUCCEEDED` is written in the file's own
+    transaction, so a job never reads INTERRUPTED ("nothing stored") for a file that was stored."""
     rows: list[dict[str, Any]] = []
     if report is not None and status == "SUCCEEDED":
         rows = [
@@ -147,20 +167,28 @@ async def finish_job(
             for e in report.rejected
         ]
     stored = status == "SUCCEEDED" and report is not None
+    await conn.execute(
+        FINISH,
+        {
+            "id": job_id,
+            "status": status,
+            "total": report.total if report else 0,
+            "inserted": report.inserted if stored and report else 0,
+            "skipped": report.skipped_existing if stored and report else 0,
+            "rejected": len(rows),
+            "error": error_code,
+            "rows": orjson.dumps(rows).decode(),
+        },
+    )
+
+
+async def interrupt_running(engine: AsyncEngine, job_ids: list[uuid.UUID]) -> None:
+    """Jobs whose run stopped before its import began (cancelled while waiting, or before its first step): nothing
+    of their files was read; those still `RUNNING` are written `INTERRUPTED`."""
+    if not job_ids:
+        return
     async with engine.begin() as conn:
-        await conn.execute(
-            FINISH,
-            {
-                "id": job_id,
-                "status": status,
-                "total": report.total if report else 0,
-                "inserted": report.inserted if stored and report else 0,
-                "skipped": report.skipped_existing if stored and report else 0,
-                "rejected": len(rows),
-                "error": error_code,
-                "rows": orjson.dumps(rows).decode(),
-            },
-        )
+        await conn.execute(INTERRUPT, {"ids": job_ids})
 
 
 async def load_job(

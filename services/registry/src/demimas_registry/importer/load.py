@@ -24,13 +24,14 @@ import gc
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from asyncpg.exceptions import UniqueViolationError
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from demimas_common.auth.principal import Principal
 from demimas_common.db.uow import UnitOfWork
@@ -198,14 +199,17 @@ async def import_workers(
     batch_size: int = 10_000,
     progress: Callable[[int], object] | None = None,
     report: ImportReport | None = None,
+    before_commit: Callable[[AsyncConnection, ImportReport], Awaitable[None]] | None = None,
 ) -> ImportReport:
     """Validate every row and write the valid ones in one transaction; returns the report. `rows` is read in a
     worker thread. Raises `FileRejected` (from the reader) for a file that cannot be imported at all, and
     `ImportInterrupted` when it cannot be written; either way nothing of the file is stored. A `report` passed in
-    is the one filled (its `total` counts rows as they are read: an import job's progress)."""
+    is the one filled (its `total` counts rows as they are read: an import job's progress). `before_commit` is
+    given the file's transaction and its final report, to write what must be stored with the file (the job's
+    result) or not at all."""
     principal.require_scope(WRITE_SCOPE)
     with _fewer_collections():
-        return await _import(engine, rows, principal, batch_size, progress, report or ImportReport())
+        return await _import(engine, rows, principal, batch_size, progress, report or ImportReport(), before_commit)
 
 
 @contextmanager
@@ -227,6 +231,7 @@ async def _import(
     batch_size: int,
     progress: Callable[[int], object] | None,
     report: ImportReport,
+    before_commit: Callable[[AsyncConnection, ImportReport], Awaitable[None]] | None = None,
 ) -> ImportReport:
     started = time.perf_counter()
     villages = await _village_codes(engine)
@@ -272,6 +277,8 @@ async def _import(
                 events += len(done.outbox)
                 stats.update(done.stats)
             await _add_stats(await uow.driver_connection(), stats)
+            if before_commit is not None:
+                await before_commit(uow.connection, _settled(report, written, events, refused))
             await uow.commit()
     except Exception as exc:
         if pending.done() and pending.exception() is exc:
@@ -291,11 +298,18 @@ async def _import(
             if close is not None:
                 close()
         report.elapsed = time.perf_counter() - started
-    report.inserted, report.events = written, events
-    report.rejected += refused
-    report.rejected.sort(key=_by_line)  # the writer adds NIK_NOT_REGISTRABLE rows after the reader's
-    report.skipped_existing = report.valid - report.inserted
+    settled = _settled(report, written, events, refused)
+    report.inserted, report.events, report.rejected = settled.inserted, settled.events, settled.rejected
+    report.skipped_existing = settled.skipped_existing
     return report
+
+
+def _settled(report: ImportReport, written: int, events: int, refused: list[RowError]) -> ImportReport:
+    """The report as the file ends: the writer's counts, and its NIK_NOT_REGISTRABLE rows among the reader's."""
+    rejected = sorted([*report.rejected, *refused], key=_by_line)
+    settled = replace(report, inserted=written, events=events, rejected=rejected)
+    settled.skipped_existing = settled.valid - settled.inserted
+    return settled
 
 
 def _by_line(error: RowError) -> int:

@@ -63,8 +63,17 @@ def min_cell_for(principal: Principal) -> int:
 
 
 def _largest_first(counts: dict[str, int], min_cell: int) -> list[tuple[str, int]]:
-    """Largest first, then by key; zero counts (the counters never hold them) and values below `min_cell` left out."""
-    return [(k, n) for k, n in sorted(counts.items(), key=lambda i: (-i[1], i[0])) if n and n >= min_cell]
+    """Largest first, then by key; zero counts (the counters never hold them) and values below `min_cell` left out,
+    and then the smallest values shown as well until what is left out holds none or at least `min_cell` people
+    (secondary suppression): the totals are exact, so what is left out is their difference, and with one value
+    of one person left out ("FEMALE: 3" of 4 registered) that difference names its count and, among few keys
+    (MALE), its key."""
+    items = [(k, n) for k, n in sorted(counts.items(), key=lambda i: (-i[1], i[0])) if n]
+    shown = [(k, n) for k, n in items if n >= min_cell]
+    left_out = sum(n for _, n in items) - sum(n for _, n in shown)
+    while shown and 0 < left_out < min_cell:
+        left_out += shown.pop()[1]
+    return shown
 
 
 def _entries(counts: dict[str, int], names: Names, min_cell: int) -> list[BreakdownEntry]:
@@ -105,7 +114,8 @@ class MigrantStats:
     min_cell: int = strawberry.field(
         description="The fewest people a value of the six breakdowns (byDestination to byOccupation) holds in this"
         " answer: 1 for a caller with registry:read; 3 for the others, to whom values held by fewer people are not"
-        " shown (a breakdown then sums to less than total or abroad: the difference is how many are not shown)."
+        " shown, nor, when those hold fewer than 3 together, the smallest values beside them (a breakdown then sums to"
+        " less than total or abroad: the difference, how many are not shown, is 0 or at least 3)."
     )
 
     @classmethod
