@@ -232,6 +232,7 @@ async def test_a_regional_subscriber_follows_its_part_of_a_pilot_across_province
     pid = made["id"]
     await ok(endpoints, "mutation S($p: ID!) { setPilotStatus(id: $p, status: ACTIVE) { status } }", {"p": pid}, polkam)
     await ok(endpoints, ADD, {"p": pid, "v": JUD_I}, polkam)
+    await ok(endpoints, ADD, {"p": pid, "v": SAWANGAN}, polkam)  # a village of 33: no news to the office of 16
     found = await received(pillars_url, mint("BP3MI", region="16"), CHANGED, {"a": start, "p": "16.06.05"}, 2.0)
     mine = [e for e in found if e["pilotProjectId"] == pid]
     assert [(e["kind"], e["villageCode"]) for e in mine] == [

@@ -54,9 +54,16 @@ def _pilot_villages(event: CloudEvent) -> list[str]:
 def pilot_event_villages(event: CloudEvent) -> list[str]:
     """The villages that decide who receives a pilot event: a milestone's event that names the milestone's village
     (`milestoneVillageCode`) is of that village alone, as `PilotProject.milestones` shows the milestone only where its
-    village is seen; any other pilot event is of every village of the pilot."""
+    village is seen; a village added or removed is of that village alone; any other pilot event is of every village
+    of the pilot."""
     milestone_village = event.data.get("milestoneVillageCode")
-    return [str(milestone_village)] if milestone_village is not None else _pilot_villages(event)
+    if milestone_village is not None:
+        return [str(milestone_village)]
+    if event.type.endswith((".village_added", ".village_removed")) and event.data.get("villageCode") is not None:
+        # a village added or removed is news only where that village is seen (`PilotProject.villages` hides the
+        # others), as in webhooks and the change feed
+        return [str(event.data["villageCode"])]
+    return _pilot_villages(event)
 
 
 def pilot_event_visible(event: CloudEvent, principal: Principal, prefix: str | None) -> bool:
