@@ -34,6 +34,13 @@ DELETE = "mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }"
 REPLAY = "mutation($id: ID!, $since: DateTime!) { replayWebhookEndpoint(id: $id, since: $since) }"
 
 
+async def registry_endpoint(api: Any, caller: Any, url: str, village: str) -> tuple[str, str]:
+    """A KP2MI endpoint of the registry's events of one village, made through the API: (its id, its secret)."""
+    made = await api.ok(caller, CREATE, {"input": {"url": url, "eventTypes": ["demimas.registry.*"],
+                                                   "regionPrefix": village}})  # fmt: skip
+    return made["createWebhookEndpoint"]["endpoint"]["id"], made["createWebhookEndpoint"]["secret"]
+
+
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory: pytest.TempPathFactory) -> DevKeys:
     return ensure_dev_keys(tmp_path_factory.mktemp("feeds-engine-keys"))
@@ -49,10 +56,7 @@ async def test_an_endpoint_made_through_the_api_receives_signed_events(
     try:
         async for api in serve(app, keys):
             kp2mi = api.caller("KP2MI")
-            made = await api.ok(kp2mi, CREATE, {"input": {"url": receiver.url, "eventTypes": ["demimas.registry.*"],
-                                                          "regionPrefix": village}})  # fmt: skip
-            endpoint_id = made["createWebhookEndpoint"]["endpoint"]["id"]
-            secret = made["createWebhookEndpoint"]["secret"]
+            endpoint_id, secret = await registry_endpoint(api, kp2mi, receiver.url, village)
             event = departed(village)
             await publish(js, [event])
             await receiver.wait_for(1)
@@ -124,10 +128,7 @@ async def test_replay_through_the_api_sends_the_events_since_a_time_again(
     try:
         async for api in serve(app, keys):
             kp2mi = api.caller("KP2MI")
-            made = await api.ok(kp2mi, CREATE, {"input": {"url": receiver.url, "eventTypes": ["demimas.registry.*"],
-                                                          "regionPrefix": village}})  # fmt: skip
-            endpoint_id = made["createWebhookEndpoint"]["endpoint"]["id"]
-            secret = made["createWebhookEndpoint"]["secret"]
+            endpoint_id, secret = await registry_endpoint(api, kp2mi, receiver.url, village)
             since = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)).isoformat()
             events = [departed(village, n) for n in range(3)]
             await publish(js, events)

@@ -35,20 +35,24 @@ def token(keys: DevKeys) -> Callable[..., str]:
     return make
 
 
+def registry_settings(registry_db: Any, keys: DevKeys, **overrides: Any) -> RegistrySettings:
+    """The registry's settings on the session's database and keys, in the test environment, with `overrides`."""
+    return RegistrySettings(
+        environment=Environment.TEST,
+        database_url=registry_db.runtime_url,
+        jwt_issuer=ISSUER,
+        jwt_audience=AUDIENCE,
+        jwks_path=Path(keys.jwks_path),
+        **overrides,
+    )
+
+
 @pytest.fixture(scope="session")
 async def registry_app(stack: TestStack, registry_db: Any, keys: DevKeys) -> AsyncIterator[Any]:
     nc = await connect(stack.nats_url, name="registry-tests")
     await ensure_stream(nc.jetstream())
     await nc.close()
-    settings = RegistrySettings(
-        environment=Environment.TEST,
-        database_url=registry_db.runtime_url,
-        nats_url=stack.nats_url,
-        jwt_issuer=ISSUER,
-        jwt_audience=AUDIENCE,
-        jwks_path=Path(keys.jwks_path),
-    )
-    app = create_app(settings)
+    app = create_app(registry_settings(registry_db, keys, nats_url=stack.nats_url))
     async with app.router.lifespan_context(app):
         yield app
 

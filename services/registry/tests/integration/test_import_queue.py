@@ -26,16 +26,14 @@ from sqlalchemy import text
 
 from demimas_common.auth.jwt import TokenVerifier
 from demimas_common.db.engine import create_engine
-from demimas_common.settings import Environment
 from demimas_registry.entrypoints.upload import upload_router
 from demimas_registry.importer.jobs import load_job
 from demimas_registry.importer.limits import ReadLimits
 from demimas_registry.importer.run import ImportRunner
 from demimas_registry.importer.template import COLUMNS
-from demimas_registry.settings import RegistrySettings
 from demimas_registry.synthetic import SyntheticWorkers
 
-from .conftest import AUDIENCE, ISSUER
+from .conftest import registry_settings
 from .test_import_jobs import BP3MI, GatedReader, write_csv
 
 pytestmark = pytest.mark.integration
@@ -63,15 +61,7 @@ def spool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 async def held(registry_db: Any, keys: Any, spool: Path) -> AsyncIterator[tuple[httpx.AsyncClient, GatedReader, Any]]:
     """The upload route with one import at a time and `QUEUE` waiting, its imports held mid-file."""
-    settings = RegistrySettings(
-        environment=Environment.TEST,
-        database_url=registry_db.runtime_url,
-        jwt_issuer=ISSUER,
-        jwt_audience=AUDIENCE,
-        jwks_path=Path(keys.jwks_path),
-        import_concurrency=CONCURRENCY,
-        import_queue=QUEUE,
-    )
+    settings = registry_settings(registry_db, keys, import_concurrency=CONCURRENCY, import_queue=QUEUE)
     engine = create_engine(registry_db.runtime_url, pool_size=4)
     reader = GatedReader()
     runner = ImportRunner(engine, ReadLimits(), limit=CONCURRENCY, queue=QUEUE, heartbeat_seconds=0.05, reader=reader)

@@ -24,16 +24,14 @@ from demimas_common.auth.grants import DEFAULT_GRANTS
 from demimas_common.auth.jwt import TokenVerifier
 from demimas_common.auth.principal import Agency, Principal
 from demimas_common.db.engine import create_engine
-from demimas_common.settings import Environment
 from demimas_registry.entrypoints.upload import upload_router
 from demimas_registry.importer.load import import_workers
 from demimas_registry.importer.parse import FileRejected, read_rows
 from demimas_registry.importer.run import ImportRunner
 from demimas_registry.importer.template import COLUMNS
-from demimas_registry.settings import RegistrySettings
 from demimas_registry.synthetic import SyntheticWorkers
 
-from .conftest import AUDIENCE, ISSUER, GraphQL, worker_input
+from .conftest import GraphQL, registry_settings, worker_input
 
 pytestmark = pytest.mark.integration
 KP2MI = Principal("test", Agency.KP2MI, DEFAULT_GRANTS[Agency.KP2MI])
@@ -161,14 +159,7 @@ async def test_a_declared_length_over_the_limit_is_refused_unread(
 @pytest.fixture
 async def small_upload(registry_db: Any, keys: Any) -> AsyncIterator[httpx.AsyncClient]:
     """The upload route alone, with a 64 KiB limit (streaming 200 MB in a test is no better a test)."""
-    settings = RegistrySettings(
-        environment=Environment.TEST,
-        database_url=registry_db.runtime_url,
-        jwt_issuer=ISSUER,
-        jwt_audience=AUDIENCE,
-        jwks_path=Path(keys.jwks_path),
-        max_upload_bytes=64 * 1024,
-    )
+    settings = registry_settings(registry_db, keys, max_upload_bytes=64 * 1024)
     engine = create_engine(registry_db.runtime_url, pool_size=1)
     app = FastAPI()
     app.include_router(upload_router(TokenVerifier(settings), settings, ImportRunner(engine, settings.read_limits)))

@@ -93,6 +93,18 @@ def require_visible(endpoint: Endpoint | None, principal: Principal, field: str 
     return endpoint
 
 
+def require_full_grants(endpoint: Endpoint, principal: Principal, action: str) -> None:
+    """FORBIDDEN (`narrower_grants`) unless the token holds every grant the endpoint delivers with: rotating its
+    secret (the new one signs deliveries of those grants) and replaying it (the answer counts their events) need
+    them all, so a token narrowed to `feeds:manage` can neither forge nor count what it may not read."""
+    missing = sorted(endpoint.owner_scopes - frozenset(principal.scopes))
+    if missing:
+        raise Forbidden(
+            f"This endpoint delivers with grants your token lacks; {action} with a token that has them.",
+            field="id", reason="narrower_grants", required_scopes=missing,
+        )  # fmt: skip
+
+
 def check_types_syntax(patterns: list[str] | tuple[str, ...], *, field: str = "input.eventTypes") -> tuple[str, ...]:
     """Patterns as given, stripped and without repeats; BAD_USER_INPUT for one that is malformed or matches no
     contract type."""

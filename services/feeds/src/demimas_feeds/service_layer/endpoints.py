@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import uuid_utils
 
 from demimas_common.auth.principal import Principal
-from demimas_common.errors import Conflict, Forbidden
+from demimas_common.errors import Conflict
 from demimas_feeds.domain import events
 from demimas_feeds.domain.commands import CreateEndpoint, EndpointAction, UpdateEndpoint
 from demimas_feeds.domain.endpoint import (
@@ -21,6 +21,7 @@ from demimas_feeds.domain.endpoint import (
     check_description,
     check_event_types,
     check_region_prefix,
+    require_full_grants,
     require_visible,
 )
 from demimas_feeds.domain.secrets import SecretBox, new_secret
@@ -186,12 +187,7 @@ async def rotate_secret(cmd: EndpointAction, uow: FeedsUoW, principal: Principal
     those grants, and a narrowed token (say `feeds:manage` alone) that could rotate could forge them to the agency's
     own receiver or lock the receiver out."""
     endpoint = await _load(uow, principal, cmd.endpoint_id)
-    missing = sorted(endpoint.owner_scopes - frozenset(principal.scopes))
-    if missing:
-        raise Forbidden(
-            "This endpoint delivers with grants your token lacks; rotate its secret with a token that has them.",
-            field="id", reason="narrower_grants", required_scopes=missing,
-        )  # fmt: skip
+    require_full_grants(endpoint, principal, "rotate its secret")
     now = rules.clock()
     old_expires_at = now + rules.rotation_grace
     await uow.endpoints.expire_secrets(endpoint.id, now, old_expires_at)

@@ -29,7 +29,7 @@ from demimas_common.events.envelope import CloudEvent, InvalidEvent
 from demimas_feeds.adapters.deliveries import NewDeliveries, changed_since, insert_deliveries, notify
 from demimas_feeds.adapters.stream_reader import StreamReader, subjects_for
 from demimas_feeds.adapters.unit_of_work import FeedsUnitOfWork
-from demimas_feeds.domain.endpoint import EndpointStatus, require_visible
+from demimas_feeds.domain.endpoint import EndpointStatus, require_full_grants, require_visible
 from demimas_feeds.service_layer.fanout import delivery_body, still_deliverable
 from demimas_feeds.visibility import Audience, matches_types, receivable
 
@@ -84,12 +84,7 @@ async def replay(
     # The number queued is the number of the endpoint's events since `since`: a token narrowed below the grants the
     # endpoint delivers with would count, replay after replay, events its own grants do not let it see (the delivery
     # log hides them from it). Only a token holding every such grant replays, as only such a token rotates.
-    missing = sorted(endpoint.owner_scopes - frozenset(principal.scopes))
-    if missing:
-        raise Forbidden(
-            "This endpoint delivers with grants your token lacks; replay it with a token that has them.",
-            field="id", reason="narrower_grants", required_scopes=missing,
-        )  # fmt: skip
+    require_full_grants(endpoint, principal, "replay it")
     if since.tzinfo is None:
         raise BadUserInput("since needs a time zone", field="since")
     if since > dt.datetime.now(dt.UTC):
