@@ -38,7 +38,7 @@ async def http(urls: dict[str, str], graphs: dict[str, MiniSubgraph]) -> AsyncIt
     for graph in graphs.values():
         graph.raw_response = None
         graph.hang = False
-    client = SubgraphClient(urls, timeout_seconds=0.5)
+    client = SubgraphClient(urls, timeout_seconds=3)  # the hanging test waits it out; 0.5 s flaked on loaded CI
     app = GatewayApp(Gateway(load_supergraph(BENCH_SUPERGRAPH, graph_urls=urls), client), verifier=None)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as http:
         yield http
