@@ -112,8 +112,10 @@ async def test_the_village_page_for_kp2mi_and_for_kemendes(
     assert not tagged(html, "village-cases")  # no case in this village: no section
     assert not tagged(html, "section-refused")
     assert not tagged(html, "page-problems")
-    # the occupation breakdown's words come from the API in the page's language (no occupationCode: unclassified)
+    # the occupation breakdown's words come from the API in the page's language (no occupationCode: unclassified),
+    # the destinations' from CLDR
     assert "Belum diklasifikasikan (tanpa kode KBJI)" in html
+    assert '<tr data-key="MY"><th scope="row">Malaysia</th>' in html
     english = (await kp2mi.get(f"/villages/{village}?lang=en")).text
     assert "Unclassified (no KBJI code)" in english
     assert "Belum diklasifikasikan" not in english

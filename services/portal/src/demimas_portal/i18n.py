@@ -9,10 +9,13 @@ and the raw value only when the API has no label for it (a value newer than the 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import babel
 
 from demimas_portal.i18n_pages import PAGES_UI
 
@@ -225,6 +228,17 @@ class Translator:
             return key  # a missing string shows its key: visible in review and in the unit test of the table
         text = pair[1] if self.lang == "en" else pair[0]
         return text.format(**values) if values else text
+
+
+def country_name(code: str, lang: str) -> str:
+    """An ISO 3166-1 alpha-2 code's name in `lang` ("id" or "en") from CLDR: MY -> Malaysia, SA -> Arab Saudi /
+    Saudi Arabia; the code itself when CLDR does not know it."""
+    return str(_territories(lang).get(code.upper(), code))
+
+
+@functools.cache
+def _territories(lang: str) -> Mapping[str, str]:
+    return dict(babel.Locale.parse(lang if lang in ("id", "en") else DEFAULT_LANG).territories)
 
 
 @dataclass(frozen=True)

@@ -143,6 +143,7 @@ def test_a_full_village() -> None:
     assert by["byEducation"].rows[0].label == "Vocational high school"
     assert by["byOccupation"].rows[0].label == "Plant and machine operators"  # the API's own label of a KBJI code
     assert (by["byDestination"].chart, by["byEducation"].chart) == (True, False)  # one value: a table says it all
+    assert [r.label for r in by["byDestination"].rows] == ["Malaysia", "Hong Kong SAR China"]  # CLDR, in English
     assert by["byScheme"].rows == []
     assert view.chart is not None
     assert view.chart.pillars_served == 1
@@ -221,6 +222,16 @@ def test_an_auditor_sees_figures_but_no_pillars_pilots_or_thematic_statuses() ->
     assert {s for s in (*village.SECTIONS, "thematicStatuses") if not view.shows(s)} == {*denied, "thematicStatuses"}
     assert (view.chart, view.pilots, view.thematic) == (None, [], [])
     assert view.stats is not None
+
+
+def test_destinations_are_named_in_the_page_s_language() -> None:
+    node = full_village()
+    node["migrantStats"]["byDestination"] = [{"country": "SA", "count": 4}, {"country": "KR", "count": 3},
+                                             {"country": "XZ", "count": 1}]  # fmt: skip
+    indonesian = village.shape(node, Labels("id", {}), thematic=[])
+    assert indonesian.stats is not None
+    [destinations] = [b for b in indonesian.stats.breakdowns if b.name == "byDestination"]
+    assert [r.label for r in destinations.rows] == ["Arab Saudi", "Korea Selatan", "XZ"]  # an unknown code as sent
 
 
 def test_village_codes() -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from demimas_portal.gateway import GatewayError
-from demimas_portal.i18n import Labels
+from demimas_portal.i18n import Labels, country_name
 from demimas_portal.views.breakdown import Breakdown, breakdown
 from demimas_portal.views.chart import PillarChart, pillar_chart
 from demimas_portal.views.enums import REGION
@@ -241,7 +241,12 @@ def _stats(node: Mapping[str, Any] | None, labels: Labels) -> StatsView | None:
         procedural_percent=None if share is None else round(float(share) * 100),
         min_cell=int(node.get("minCell") or 1),
         breakdowns=[
-            breakdown("byDestination", node.get("byDestination") or [], key="country"),
+            breakdown(
+                "byDestination",
+                node.get("byDestination") or [],
+                key="country",
+                label=lambda e: country_name(str(e.get("country") or ""), labels.lang),
+            ),
             breakdown(
                 "byScheme",
                 node.get("byScheme") or [],
