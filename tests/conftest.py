@@ -48,6 +48,7 @@ from demimas_gateway.supergraph import load_supergraph
 from demimas_pillars.app import SERVICE as PILLARS
 from demimas_pillars.app import create_app as create_pillars
 from demimas_pillars.settings import PillarsSettings
+from demimas_portal.settings import PortalSettings
 from demimas_registry.adapters.villages import load_villages
 from demimas_registry.app import SERVICE as REGISTRY
 from demimas_registry.app import create_app as create_registry
@@ -101,7 +102,7 @@ def registry_settings(stack: TestStack, e2e_keys: DevKeys, registry_url: str) ->
     return registry_settings_for(stack, e2e_keys)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def subgraph_urls(
     registry_url: str, designation_url: str, pillars_url: str, audit_url: str, cases_url: str, feeds_url: str
 ) -> dict[str, str]:
@@ -128,9 +129,24 @@ async def registry_url(stack: TestStack, e2e_keys: DevKeys) -> AsyncIterator[str
     await task
 
 
-async def serve(app: Any) -> tuple[str, uvicorn.Server, asyncio.Task[None]]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="on"))
+def portal_settings(gateway: str, keys: DevKeys, **overrides: Any) -> PortalSettings:
+    """The portal's settings over the session's gateway, signing dev tokens with the session's keys."""
+    return PortalSettings(
+        environment=Environment.TEST,
+        portal_gateway_url=gateway,
+        dev_keys_dir=Path(keys.private_key_path).parent,
+        jwt_issuer=ISSUER,
+        jwt_audience=AUDIENCE,
+        **overrides,
+    )
+
+
+async def serve(
+    app: Any, *, port: int | None = None, lifespan: str = "on"
+) -> tuple[str, uvicorn.Server, asyncio.Task[None]]:
+    """`app` under uvicorn on `port` (a free one by default), once it listens: (its /graphql URL, server, task)."""
+    port = port or free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan=lifespan))
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
@@ -225,45 +241,19 @@ def gateway_app(urls: dict[str, str], keys: DevKeys) -> tuple[GatewayApp, Subgra
 
 
 @pytest.fixture(scope="session")
-async def gateway_over_http(
-    registry_url: str,
-    designation_url: str,
-    pillars_url: str,
-    audit_url: str,
-    cases_url: str,
-    feeds_url: str,
-    e2e_keys: DevKeys,
-    gateway_port: int,
-) -> AsyncIterator[str]:
+async def gateway_over_http(subgraph_urls: dict[str, str], e2e_keys: DevKeys, gateway_port: int) -> AsyncIterator[str]:
     """The gateway on a real port, as the audit service reaches it."""
-    urls = {"registry": registry_url, "designation": designation_url, "pillars": pillars_url, "audit": audit_url,
-            "cases": cases_url, "feeds": feeds_url}  # fmt: skip
-    app, client = gateway_app(urls, e2e_keys)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=gateway_port, log_level="error", lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    yield f"http://127.0.0.1:{gateway_port}/graphql"
+    app, client = gateway_app(subgraph_urls, e2e_keys)
+    url, server, task = await serve(app, port=gateway_port, lifespan="off")
+    yield url
     server.should_exit = True
     await task
     await client.close()
 
 
 @pytest.fixture
-async def endpoints(
-    registry_url: str,
-    designation_url: str,
-    pillars_url: str,
-    audit_url: str,
-    cases_url: str,
-    feeds_url: str,
-    e2e_keys: DevKeys,
-) -> AsyncIterator[Endpoints]:
-    urls = {"registry": registry_url, "designation": designation_url, "pillars": pillars_url, "audit": audit_url,
-            "cases": cases_url, "feeds": feeds_url}  # fmt: skip
-    app, client = gateway_app(urls, e2e_keys)
+async def endpoints(registry_url: str, subgraph_urls: dict[str, str], e2e_keys: DevKeys) -> AsyncIterator[Endpoints]:
+    app, client = gateway_app(subgraph_urls, e2e_keys)
     async with (
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as gateway,
         httpx.AsyncClient(base_url=registry_url.removesuffix("/graphql")) as direct,

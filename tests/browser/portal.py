@@ -9,30 +9,18 @@ import contextlib
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from demimas_common.auth.keys import DevKeys
 from demimas_portal.app import create_app
-from demimas_portal.settings import PortalSettings
-from tests.conftest import AUDIENCE, ISSUER
+from tests.conftest import portal_settings
 
 from .support import PageProblems, assert_accessible, screenshot, screenshots_dir, served, settle
 
 VIEWPORT = {"width": 1280, "height": 800}
 TIMEOUT_MS = 20_000  # a page over the gateway and five subgraphs on a loaded 2-core machine
 expect.set_options(timeout=TIMEOUT_MS)
-
-
-def portal_settings(gateway: str, keys: DevKeys) -> PortalSettings:
-    return PortalSettings(
-        environment="test",
-        portal_gateway_url=gateway,
-        dev_keys_dir=Path(keys.private_key_path).parent,
-        jwt_issuer=ISSUER,
-        jwt_audience=AUDIENCE,
-    )
 
 
 @contextlib.asynccontextmanager

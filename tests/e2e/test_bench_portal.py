@@ -14,9 +14,10 @@ from bench.portal import measure, page_targets, seed_pilots, seed_village, sign_
 from demimas_common.auth.keys import DevKeys
 from demimas_common.devstack.fresh_villages import FreshVillages
 from demimas_portal.session import COOKIE_NAME
+from tests.conftest import portal_settings
 
 from . import test_portal
-from .test_portal import ROOT, portal_settings
+from .test_portal import ROOT
 
 pytestmark = pytest.mark.integration
 

@@ -21,8 +21,7 @@ from demimas_common.auth.keys import DevKeys
 from demimas_common.devstack.fresh_villages import FreshVillages
 from demimas_portal.app import create_app
 from demimas_portal.session import COOKIE_NAME, Session
-from demimas_portal.settings import PortalSettings
-from tests.conftest import AUDIENCE, ISSUER, ask
+from tests.conftest import ask, portal_settings
 
 pytestmark = pytest.mark.integration
 
@@ -40,17 +39,6 @@ class Pilot:
     village: str
     title: str
     milestones: dict[str, str]  # title -> id
-
-
-def portal_settings(gateway: str, keys: DevKeys, **overrides: Any) -> PortalSettings:
-    return PortalSettings(
-        environment="test",
-        portal_gateway_url=gateway,
-        dev_keys_dir=Path(keys.private_key_path).parent,
-        jwt_issuer=ISSUER,
-        jwt_audience=AUDIENCE,
-        **overrides,
-    )
 
 
 @pytest.fixture

@@ -34,6 +34,12 @@ DELETE = "mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }"
 REPLAY = "mutation($id: ID!, $since: DateTime!) { replayWebhookEndpoint(id: $id, since: $since) }"
 
 
+def engine_app(stack: TestStack, keys: DevKeys, **settings: Any) -> Any:
+    """The feeds service with its delivery engine running and retries a thousand times sooner."""
+    base = feeds_settings(stack, keys)
+    return create_app(base.model_copy(update={"webhook_workers": True, "feeds_backoff_scale": 0.001, **settings}))
+
+
 async def registry_endpoint(api: Any, caller: Any, url: str, village: str) -> tuple[str, str]:
     """A KP2MI endpoint of the registry's events of one village, made through the API: (its id, its secret)."""
     made = await api.ok(caller, CREATE, {"input": {"url": url, "eventTypes": ["demimas.registry.*"],
@@ -49,8 +55,7 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> DevKeys:
 async def test_an_endpoint_made_through_the_api_receives_signed_events(
     stack: TestStack, engine: AsyncEngine, keys: DevKeys, js: JetStreamContext
 ) -> None:
-    base = feeds_settings(stack, keys)
-    app = create_app(base.model_copy(update={"webhook_workers": True, "feeds_backoff_scale": 0.001}))
+    app = engine_app(stack, keys)
     village = region()
     receiver = await Receiver().start()
     try:
@@ -88,9 +93,7 @@ async def test_the_notice_of_an_endpoint_disabled_for_failing_is_read_through_th
     stack: TestStack, engine: AsyncEngine, keys: DevKeys, js: JetStreamContext
 ) -> None:
     """docs/feeds.md: the agency sees why its endpoint was disabled in the `lastError` of the delivery at its head."""
-    base = feeds_settings(stack, keys)
-    app = create_app(base.model_copy(update={"webhook_workers": True, "feeds_backoff_scale": 0.001,
-                                             "feeds_disable_after_hours": 1 / 3600}))  # fmt: skip
+    app = engine_app(stack, keys, feeds_disable_after_hours=1 / 3600)
     village = region()
     receiver = await Receiver().start()
     await receiver.stop()  # gone: every attempt fails to connect
@@ -121,8 +124,7 @@ async def test_the_notice_of_an_endpoint_disabled_for_failing_is_read_through_th
 async def test_replay_through_the_api_sends_the_events_since_a_time_again(
     stack: TestStack, engine: AsyncEngine, keys: DevKeys, js: JetStreamContext
 ) -> None:
-    base = feeds_settings(stack, keys)
-    app = create_app(base.model_copy(update={"webhook_workers": True, "feeds_backoff_scale": 0.001}))
+    app = engine_app(stack, keys)
     village = region()
     receiver = await Receiver().start()
     try:
