@@ -203,7 +203,7 @@ async def test_the_caller_may_come_in_connection_init_and_personal_fields_keep_t
         await started(ws, registry_app, query, {"f": {"villageCode": "16.06.13.2001"}})
         worker = await register(gql, kp2mi)
         while True:
-            [payload] = await ws.events("1", 1)
+            [payload] = await ws.events("1", 1, timeout=30)  # seconds on a loaded machine
             if payload["data"] and payload["data"]["workerChanged"]["workerId"] == worker["id"]:
                 break
     assert payload["data"]["workerChanged"]["worker"]["nik"] is None
@@ -213,7 +213,7 @@ async def test_the_caller_may_come_in_connection_init_and_personal_fields_keep_t
         await started(ws, registry_app, query, {"f": {"villageCode": "16.06.13.2001"}})
         worker = await register(gql, kp2mi)
         while True:
-            [payload] = await ws.events("1", 1)
+            [payload] = await ws.events("1", 1, timeout=30)  # seconds on a loaded machine
             if payload["data"]["workerChanged"]["workerId"] == worker["id"]:
                 break
     assert "errors" not in payload
@@ -227,7 +227,7 @@ async def test_village_numbers_changes(url: str, registry_app: Any, gql: GraphQL
         await started(ws, registry_app, STATS_CHANGED, {"code": "16.06.03.2008"})
         await register(gql, kp2mi, village="32.01.01.1002")  # another village: not this subscription's
         await register(gql, kp2mi, village="16.06.03.2008")
-        [payload] = await ws.events("1", 1)
+        [payload] = await ws.events("1", 1, timeout=30)  # seconds on a loaded machine
     assert "errors" not in payload, payload
     change = payload["data"]["villageStatsChanged"]
     assert change["villageCode"] == "16.06.03.2008"
@@ -237,5 +237,5 @@ async def test_village_numbers_changes(url: str, registry_app: Any, gql: GraphQL
         await started(ws, registry_app, STATS_CHANGED, {"prefix": "16"})
         await register(gql, kp2mi, village="32.01.01.1002")
         await register(gql, kp2mi, village="16.06.13.2001")
-        [payload] = await ws.events("1", 1)
+        [payload] = await ws.events("1", 1, timeout=30)  # seconds on a loaded machine
         assert payload["data"]["villageStatsChanged"]["villageCode"].startswith("16.06.")
