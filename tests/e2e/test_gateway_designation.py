@@ -48,8 +48,9 @@ async def test_proposal_to_decree_with_registry_data_joined(endpoints: Endpoints
     village = "16.06.13.2001"
     for procedural in (True, True, False):
         await register_abroad(endpoints, kp2mi, village, procedural)
-    # the designation service learns the numbers from the registry's events (outbox -> JetStream -> consumer)
-    for _ in range(100):
+    # the designation service learns the numbers from the registry's events (outbox -> JetStream -> consumer): up to
+    # a minute on a loaded CI machine (10 s could be outrun), at once when they are there
+    for _ in range(600):
         _, answer = await ask(endpoints.gateway, JOINED, {"code": village}, token=kp2mi)
         stats = answer["data"]["village"]["migrantStats"]
         results = {r["criterion"]: r for r in answer["data"]["village"]["criteriaAssessment"]["results"]}
@@ -269,7 +270,7 @@ async def test_links_and_the_frozen_assessment_through_the_gateway(
 
     # a resident registered after the decision: the live assessment follows, the frozen one does not
     await register_abroad(endpoints, kp2mi, code, procedural=True)
-    for _ in range(100):
+    for _ in range(600):  # the event travels to the designation service: up to a minute on a loaded machine
         _, seen = await ask(endpoints.gateway, DESIGNATED, {"code": code}, token=kp2mi)
         live = {r["criterion"]: r["value"] for r in seen["data"]["village"]["criteriaAssessment"]["results"]}
         if live["HAS_PMI_RESIDENTS"] == "1":

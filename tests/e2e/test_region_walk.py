@@ -69,7 +69,7 @@ class World:
 
 
 async def _until(check: Callable[[], Awaitable[Any]], what: str) -> Any:
-    for _ in range(200):
+    for _ in range(600):  # 60 s, as the other e2e tests: a loaded CI machine can be slow; a passing check returns
         found = await check()
         if found:
             return found

@@ -50,10 +50,15 @@ async def test_nats_ready_by_url_and_by_client(stack: TestStack) -> None:
 
 
 async def test_nats_not_ready_fails_fast() -> None:
-    started = time.monotonic()
-    with pytest.raises(NoServersError):
-        await nats_ready(f"nats://127.0.0.1:{free_port()}")()
-    assert time.monotonic() - started < 3
+    took = []
+    for _ in range(3):  # the quickest of up to three: a loaded CI machine may pause one for seconds, retries slow all
+        started = time.monotonic()
+        with pytest.raises(NoServersError):
+            await nats_ready(f"nats://127.0.0.1:{free_port()}")()
+        took.append(time.monotonic() - started)
+        if took[-1] < 3:
+            break
+    assert min(took) < 3, took
 
 
 async def test_statements_are_spans_of_the_request(stack: TestStack) -> None:

@@ -173,7 +173,7 @@ async def test_checkpoints_are_signed_exported_and_verified_offline(store: Audit
     first = await checkpointer.checkpoint()
     assert first is not None
     assert first.seq == 9
-    announced = orjson.loads((await published.next_msg(timeout=5)).data)
+    announced = orjson.loads((await published.next_msg(timeout=30)).data)  # generous: a loaded CI machine
     await nc.close()
     assert (announced["seq"], announced["hash"], announced["keyId"]) == (9, first.hash.hex(), first.key_id)
     assert await checkpointer.checkpoint() is None  # the head did not move
@@ -199,16 +199,16 @@ async def test_two_replicas_keep_one_chain_in_order(store: AuditStore) -> None:
     second = AuditIngest(store.engine, store.nats_url, fetch_timeout=0.2, batch_size=7, standby_wait=0.1)
     tasks = [asyncio.create_task(first.run()), asyncio.create_task(second.run())]
     seqs = await publish(store, events(40))
-    for _ in range(100):
+    for _ in range(1200):  # up to a minute (5 s could be outrun by a loaded CI machine); ends once all are in
         if await count(store) == 40:
             break
         await asyncio.sleep(0.05)
     leader, standby = (first, second) if first.leading else (second, first)
     assert not standby.leading
     leader.stop()  # the reading replica goes away
-    await asyncio.wait_for(tasks[[first, second].index(leader)], timeout=5)
+    await asyncio.wait_for(tasks[[first, second].index(leader)], timeout=30)
     seqs += await publish(store, events(20))
-    for _ in range(100):
+    for _ in range(1200):  # the standby takes over: up to a minute as well
         if await count(store) == 60:
             break
         await asyncio.sleep(0.05)

@@ -343,7 +343,7 @@ async def _open_case(http: httpx.AsyncClient, token: str, person: dict[str, str]
     case = {"villageCode": VILLAGE, "kind": "COMPLAINT", "phase": "ABROAD", "channel": "HOTLINE",
             "destinationCountry": "MY", "description": "Wages unpaid for four months", "confidentiality": "STANDARD",
             "reporter": {"anonymous": False, "name": "Satgas desa"}, "people": [person]}  # fmt: skip
-    for _ in range(200):
+    for _ in range(600):  # the cases service learns the person from the registry's events: 60 s on a loaded machine
         body = await post(http, "mutation O($in: OpenCaseInput!) { openCase(input: $in) { id } }", {"in": case}, token)
         if "is known to the cases service" not in str(body.get("errors", "")):
             break

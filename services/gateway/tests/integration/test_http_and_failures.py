@@ -162,7 +162,7 @@ async def test_entity_error_paths_are_rewritten(http: httpx.AsyncClient, urls: d
     )
     sdl = BENCH_SUPERGRAPH
     async with serve_subgraphs([failing]) as extra:
-        client = SubgraphClient({**urls, **extra}, timeout_seconds=1)
+        client = SubgraphClient({**urls, **extra}, timeout_seconds=10)  # generous: no timeout tested here
         gateway = Gateway(load_supergraph(sdl, graph_urls={**urls, **extra}), client)
         response = await gateway.execute("{ topProducts(first: 2) { upc inStock } }")
         await client.close()
@@ -182,7 +182,7 @@ async def test_an_entity_a_subgraph_hides_is_not_found_not_an_internal_error(url
         entities={"Product": lambda rep: None if rep["upc"] == "2" else {"upc": rep["upc"], "inStock": True}},
     )
     async with serve_subgraphs([hiding]) as extra:
-        client = SubgraphClient({**urls, **extra}, timeout_seconds=1)
+        client = SubgraphClient({**urls, **extra}, timeout_seconds=10)  # generous: no timeout tested here
         # inStock non-nullable, as a subgraph may declare its fields
         sdl = BENCH_SUPERGRAPH.replace("inStock: Boolean @join__field", "inStock: Boolean! @join__field")
         gateway = Gateway(load_supergraph(sdl, graph_urls={**urls, **extra}), client)
@@ -199,7 +199,7 @@ async def test_entity_error_paths_are_rewritten_in_a_fetch_serving_several_paths
         entities={"Product": lambda rep: {"upc": rep["upc"], "inStock": None}},
     )
     async with serve_subgraphs([failing]) as extra:
-        client = SubgraphClient({**urls, **extra}, timeout_seconds=1)
+        client = SubgraphClient({**urls, **extra}, timeout_seconds=10)  # generous: no timeout tested here
         gateway = Gateway(load_supergraph(BENCH_SUPERGRAPH, graph_urls={**urls, **extra}), client)
         response = await gateway.execute(
             "{ a: topProducts(first: 1) { upc inStock } b: topProducts(first: 2) { upc inStock } }"

@@ -42,7 +42,7 @@ async def urls(graphs: dict[str, MiniSubgraph]) -> AsyncIterator[dict[str, str]]
 
 @asynccontextmanager
 async def serve(urls: dict[str, str], limiter: RateLimiter | None = None) -> AsyncIterator[httpx.AsyncClient]:
-    client = SubgraphClient(urls, timeout_seconds=2)
+    client = SubgraphClient(urls, timeout_seconds=10)  # generous: no timeout is tested here (2 s flakes on loaded CI)
     gateway = Gateway(load_supergraph(BENCH_SUPERGRAPH, graph_urls=urls), client)
     app = GatewayApp(gateway, verifier=None, max_body_bytes=10_000, rate_limiter=limiter)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as http:

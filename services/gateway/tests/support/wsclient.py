@@ -24,7 +24,8 @@ class GraphQLWs:
     async def send(self, message: dict[str, Any] | str) -> None:
         await self.socket.send(message if isinstance(message, str) else orjson.dumps(message).decode())
 
-    async def receive(self, seconds: float = 5.0) -> dict[str, Any]:
+    async def receive(self, seconds: float = 30.0) -> dict[str, Any]:
+        """The next message; waits long (a loaded CI machine may take seconds), a message that is there returns."""
         raw = await asyncio.wait_for(self.socket.recv(), seconds)
         message = orjson.loads(raw)
         assert isinstance(message, dict)
@@ -37,7 +38,7 @@ class GraphQLWs:
     async def subscribe(self, ident: str, query: str, variables: dict[str, Any] | None = None) -> None:
         await self.send({"type": "subscribe", "id": ident, "payload": {"query": query, "variables": variables or {}}})
 
-    async def closed(self, seconds: float = 10.0) -> tuple[int, str]:
+    async def closed(self, seconds: float = 30.0) -> tuple[int, str]:
         """Read until the server closes; the close code and reason."""
         frame = None
         try:

@@ -81,5 +81,15 @@ async def test_a_page_says_where_its_time_went(portal: tuple[httpx.AsyncClient, 
     assert spent["gateway"] >= 2 * PAUSE_S * 1000
     assert 0 < spent["render"] < spent["total"]
     assert spent["total"] >= spent["gateway"] + spent["render"]
-    again = timing_of(await client.get("/pilots"))  # the labels come from the cache: one pause
-    assert PAUSE_S * 1000 <= again["gateway"] < 2 * PAUSE_S * 1000
+    gateway = app.state.portal.gateway
+    assert isinstance(gateway, SlowGateway)
+    # The labels come from the cache: one pause. Its time is under two pauses in one of up to three pages: a loaded
+    # CI machine may stretch one page's 50 ms pause by more than 50 ms, while two calls take two pauses every time.
+    for _ in range(3):
+        calls = gateway.calls
+        again = timing_of(await client.get("/pilots"))
+        assert gateway.calls == calls + 1
+        assert again["gateway"] >= PAUSE_S * 1000
+        if again["gateway"] < 2 * PAUSE_S * 1000:
+            break
+    assert again["gateway"] < 2 * PAUSE_S * 1000

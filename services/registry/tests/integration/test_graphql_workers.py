@@ -82,7 +82,7 @@ class TestRegisterAndMove:
         nc = await connect(stack.nats_url, name="test-reader")
         try:
             js = nc.jetstream()
-            for _ in range(100):
+            for _ in range(600):  # the relay publishes it: up to 30 s on a loaded CI machine (5 s could be outrun)
                 try:
                     msg = await js.get_last_msg("DEMIMAS", "demimas.registry.worker.registered")
                 except Exception:

@@ -40,6 +40,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ISSUE_LATENCY = 0.100
 HOSTILE_FOR = 0.6  # seconds of repeated hostile uploads while the query is measured
 QUERY_EVERY = 0.01  # a client querying all the time, not a loop that leaves the server no idle moment at all
+ATTEMPTS = 5  # measurements of the latency before it counts as a failure (see `query_latency_while`)
 MiB = 1 << 20
 
 
@@ -53,7 +54,21 @@ async def typename(client: httpx.AsyncClient) -> float:
 
 async def query_latency_while(client: httpx.AsyncClient, hostile: Callable[[], Awaitable[None]]) -> None:
     """Runs `hostile` again and again for HOSTILE_FOR seconds while querying; asserts the queries kept answering
-    within 100 ms over the worst quiet latency, and that they really ran alongside."""
+    within 100 ms over the worst quiet latency, and that they really ran alongside.
+
+    Up to ATTEMPTS measurements, the first that holds passing: a loaded CI machine may pause the process for seconds
+    during one (a query, or an upload's own time bound, then looks slow), while an upload that holds up the server
+    does so in every measurement."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            await _query_latency_while(client, hostile)
+            return
+        except AssertionError:
+            if attempt == ATTEMPTS:
+                raise
+
+
+async def _query_latency_while(client: httpx.AsyncClient, hostile: Callable[[], Awaitable[None]]) -> None:
     quiet = max([await typename(client) for _ in range(20)])
     runs = 0
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -35,12 +36,27 @@ def example(**changes: str) -> list[str]:
     return [(EXAMPLE | changes)[n] for n in NAMES]
 
 
+T = TypeVar("T")
+
+
+def quickest(work: Callable[[], T], *, under: float, runs: int = 3) -> tuple[float, T]:
+    """The shortest time of up to `runs` runs of `work` (stopping at one under `under` seconds), and its result: a
+    loaded CI machine may pause one run for seconds, while the slow way is slow in every run."""
+    best = float("inf")
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = work()
+        best = min(best, time.perf_counter() - started)
+        if best < under:
+            break
+    return best, result
+
+
 def test_a_declared_dimension_is_not_padded(hostile: Any) -> None:
     """A header and one data row under a dimension claiming A1:XFD1048576: one row of the template's width."""
     path = hostile.xlsx("two.xlsx", [hostile.row(1, hostile.header()), hostile.row(2, {1: EXAMPLE["nik"]})])
-    started = time.perf_counter()
-    rows = list(read_rows(path))
-    assert time.perf_counter() - started < 2  # padded, the same file took minutes
+    took, rows = quickest(lambda: list(read_rows(path)), under=2)
+    assert took < 2  # padded, the same file took minutes
     assert len(rows) == 1
     line, values = rows[0]
     assert (line, values["nik"], len(values)) == (2, EXAMPLE["nik"], len(NAMES))
@@ -80,9 +96,8 @@ def test_an_xlsx_cell_too_long_refuses_the_file(hostile: Any) -> None:
 def test_a_zip_bomb_is_refused_from_its_directory(hostile: Any) -> None:
     path = hostile.zip_bomb()
     assert path.stat().st_size < 1_000_000
-    started = time.perf_counter()
-    refused = refusal(path)
-    assert time.perf_counter() - started < 1  # inflating 200 MiB and parsing it would take several seconds
+    took, refused = quickest(lambda: refusal(path), under=1)
+    assert took < 1  # inflating 200 MiB and parsing it would take several seconds
     assert refused.code == "COMPRESSION_TOO_HIGH"
     assert "xl/worksheets/sheet1.xml" in refused.message
 
