@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from demimas_feeds.domain.endpoint import effective_scopes
+
 __all__ = [
     "NOTIFY_CHANNEL",
     "ActiveEndpoint",
@@ -83,7 +85,7 @@ async def active_endpoints(conn: Any) -> list[ActiveEndpoint]:
             r["agency"],
             tuple(r["event_types"]),
             r["region_prefix"],
-            frozenset(r["owner_scopes"]),
+            effective_scopes(r["agency"], r["owner_scopes"]),
             r["owner_region"],
             r["version"],
         )

@@ -14,7 +14,7 @@ from demimas_common.auth.principal import Principal
 from demimas_common.errors import Conflict
 from demimas_feeds.adapters.tables import endpoint_secrets as s
 from demimas_feeds.adapters.tables import endpoints as t
-from demimas_feeds.domain.endpoint import Endpoint, EndpointStatus
+from demimas_feeds.domain.endpoint import Endpoint, EndpointStatus, effective_scopes
 
 __all__ = ["EndpointRepository", "endpoint_of"]
 
@@ -27,7 +27,7 @@ def endpoint_of(r: Any) -> Endpoint:
         description=r.description,
         event_types=tuple(r.event_types),
         region_prefix=r.region_prefix,
-        owner_scopes=frozenset(r.owner_scopes),
+        owner_scopes=effective_scopes(r.agency, r.owner_scopes),
         owner_region=r.owner_region,
         status=EndpointStatus(r.status),
         created_by=r.created_by,

@@ -8,7 +8,8 @@
 - Who sees it: its agency; a principal with a region only the endpoints created within its region (`owner_region`
   covered by it), so that one regional office cannot redirect or read the queue of another's endpoint.
 - Deliveries are filtered with the creating principal's scopes and region, frozen at creation (`owner_scopes`,
-  `owner_region`): never wider than what that principal could read itself.
+  `owner_region`): never wider than what that principal could read itself, and never wider than what the agency
+  is granted now (`effective_scopes`): a release that narrows an agency's grants narrows its endpoints with it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import uuid
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from demimas_common.auth.principal import Principal, region_covers
+from demimas_common.auth.grants import DEFAULT_GRANTS
+from demimas_common.auth.principal import Agency, Principal, region_covers
 from demimas_common.errors import BadUserInput, Forbidden, NotFound
 from demimas_common.events.schemas import KNOWN_TYPES
 from demimas_common.graphql.village import parse_region_prefix
@@ -34,6 +36,7 @@ __all__ = [
     "check_event_types",
     "check_region_prefix",
     "check_types_syntax",
+    "effective_scopes",
     "require_visible",
     "visible_to",
 ]
@@ -41,6 +44,17 @@ __all__ = [
 MAX_EVENT_TYPES = 50
 _PATTERN = re.compile(r"^demimas(\.[a-z_]+){1,3}(\.\*)?$")
 MAX_DESCRIPTION = 500
+
+
+def effective_scopes(agency: str, frozen: frozenset[str] | list[str] | tuple[str, ...]) -> frozenset[str]:
+    """The grants an endpoint delivers with: those frozen from the token that created or last updated it, within
+    what its agency is granted today. Frozen grants alone would outlive a narrowing of the agency's grants (a token
+    minted now could no longer read what its old endpoints still received); an agency no longer known gets none."""
+    try:
+        granted = DEFAULT_GRANTS[Agency(agency)]
+    except (ValueError, KeyError):
+        return frozenset()
+    return frozenset(frozen) & granted
 
 
 class EndpointStatus(StrEnum):
