@@ -44,7 +44,7 @@ from demimas_pillars.entrypoints.graphql.schema import schema as pillars_schema
 from demimas_registry.entrypoints.graphql.schema import schema as registry_schema
 from tests.conftest import ask, gateway_app
 
-from .schema_walk import Filler, Operation, entry_operations, strings_in
+from .schema_walk import MISSING, Filler, IdProbe, Operation, entry_operations, id_probes, strings_in
 
 pytestmark = pytest.mark.integration
 
@@ -63,6 +63,7 @@ class World:
     subgraphs: dict[str, str]
     there_ids: dict[str, list[str]]
     there_names: set[str]
+    here_ids: dict[str, list[str]]
 
     def markers(self) -> set[str]:
         return {i for ids in self.there_ids.values() for i in ids} | self.there_names
@@ -273,7 +274,7 @@ async def world(
             "cases": cases_url, "feeds": feeds_url}  # fmt: skip
     app, client = gateway_app(urls, e2e_keys)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as gateway:
-        await _populate(gateway, mint, HERE_VILLAGE, "16", "16.06", 1)
+        here = await _populate(gateway, mint, HERE_VILLAGE, "16", "16.06", 1)
         there = await _populate(gateway, mint, THERE_VILLAGE, THERE_PROVINCE, THERE_REGENCY, 2)
         await _spanning_pilot(gateway, mint, there)
         await _protection_case(gateway, mint, there, stack.database_url)
@@ -307,7 +308,7 @@ async def world(
             there["WebhookEndpoint"].insert(0, created["createWebhookEndpoint"]["endpoint"]["id"])
         names = {"Walk Person B", "Walk Person B Junior", "Kabupaten Wonosobo", "Jawa Tengah", "Pilot terpadu 2",
                  CASE_TEXT}  # fmt: skip
-        yield World(gateway, urls, there, names)
+        yield World(gateway, urls, there, names, here)
     await client.close()
 
 
@@ -480,3 +481,106 @@ async def test_a_case_trail_is_for_auditors_of_its_region(world: World, mint: Ca
     assert trails[("of 33", True)] == trails[("national", True)]
     nothing = {"data": {"caseTrail": None}}
     assert [trails[("of 16", True)], trails[("of 16", False)], trails[("national", False)]] == [nothing] * 3
+
+
+# The mutations' refusals: an id of "there" must be answered exactly as an id nobody registered.
+
+ID_NAMES = {"workerId": "Worker", "workerIds": "Worker", "personId": "Worker", "familyMemberIds": "FamilyMember",
+            "proposalId": "Proposal", "pilotId": "PilotProject", "milestoneId": "Milestone",
+            "activityId": "Activity", "caseId": "Case", "referralId": "Referral",
+            "legalAidOrganisationId": "LegalAidOrganisation", "deliveryId": "WebhookDelivery"}  # fmt: skip
+"""The type of object an ID argument names, by its name; `id` names what the mutation returns (`ID_OF_RESULT`),
+and `input.people.id` of `openCase` a worker."""
+ID_OF_RESULT = {"CriteriaAssessment": "Proposal", "CreatedWebhookEndpoint": "WebhookEndpoint",
+                "RotatedWebhookSecret": "WebhookEndpoint", "Boolean": "WebhookEndpoint",
+                "Int": "WebhookEndpoint"}  # fmt: skip
+NO_OBJECT_THERE = frozenset({"WebhookDelivery"})
+"""Types of which the world holds no object "there" (a delivery of KP2MI's endpoint needs a receiver): their
+positions are probed with two unknown ids, which still checks that an unknown id is answered alike."""
+MUTATION_CALLERS = {"KP2MI of 16": ("KP2MI", "16"), "BP3MI of 16": ("BP3MI", "16"),
+                    "DISNAKER of 16.06": ("DISNAKER", "16.06"), "KEMENPPPA of 16": ("KEMENPPPA", "16"),
+                    "KEMENKO_POLKAM of 16": ("KEMENKO_POLKAM", "16")}  # fmt: skip
+"""Regional callers of every agency that writes: a KP2MI office of a province holds every write scope, so its
+mutations reach the lookups that the others' scopes stop before."""
+UNKNOWN_ID = "0f000000-0000-4000-8000-00000000abcd"
+
+
+def _names(returned: str, path: str) -> str | None:
+    last = path.rsplit(".", 1)[-1]
+    if path == "input.people.id":
+        return "Worker"
+    if last == "id" and "." not in path:
+        return ID_OF_RESULT.get(returned, returned)
+    return ID_NAMES.get(last)
+
+
+def _known(world: World) -> Callable[[str, str, str], Any]:
+    """Values of the arguments not probed: "here", the callers' own region, so that only the probed id can stop
+    the mutation; ids of kinds the world has none of "here" are unknown ids."""
+
+    def known(returned: str, path: str, name: str) -> Any:
+        if name in ("villageCode", "leadVillageCode"):
+            return HERE_VILLAGE
+        if name in ("regionPrefix",):
+            return "16.06"
+        if name in ("regionsServed",):
+            return ["16.06"]
+        names = _names(returned, path) if name.endswith(("id", "Id", "Ids")) else None
+        if names is not None:
+            found = world.here_ids.get(names) or ["0f000000-0000-4000-8000-00000000f111"]
+            return found if name.endswith("Ids") else found[0]
+        return MISSING
+
+    return known
+
+
+def _refusal(answer: dict[str, Any], probe: str) -> str:
+    """The answer as the caller can compare it: the trace id aside, the id it sent written as <id>."""
+    return json.dumps({k: v for k, v in answer.items() if k != "extensions"}, sort_keys=True).replace(probe, "<id>")
+
+
+async def _oracles(world: World, schema: GraphQLSchema, url: str, http: httpx.AsyncClient,
+                   mint: Callable[..., str]) -> tuple[list[str], list[IdProbe]]:  # fmt: skip
+    missing: list[str] = []
+    probes = list(id_probes(schema, _names, _known(world), missing=missing))
+    problems = [f"cannot probe {m}: teach the walk" for m in missing]
+    for probe in probes:
+        there = world.there_ids.get(probe.names)
+        if there is None and probe.names not in NO_OBJECT_THERE:
+            problems.append(f"no object of {probe.names} there for {probe.mutation}({probe.path}): make one")
+            continue
+        there_id = there[0] if there else "0f000000-0000-4000-8000-00000000dcba"
+        for who, (agency, region) in MUTATION_CALLERS.items():
+            token = mint(agency, region=region)
+            answers = []
+            for value in (there_id, UNKNOWN_ID):
+                op = Operation(probe.mutation, probe.query, {"probe": value})
+                status, answer = await _ask(http, url, op, token)
+                answers.append((status, _refusal(answer, value)))
+            if answers[0] != answers[1]:
+                problems.append(f"{who} {probe.mutation}({probe.path}): there {answers[0]} / unknown {answers[1]}")
+            elif '"data": {"' + probe.mutation + '": {' in answers[0][1]:
+                problems.append(f"{who} {probe.mutation}({probe.path}) succeeded with an unknown id: {answers[0]}")
+    return problems, probes
+
+
+async def test_a_mutation_answers_an_id_of_another_region_as_an_unknown_one(
+    world: World, mint: Callable[..., str]
+) -> None:
+    """Every ID argument of every mutation of the gateway (nested in inputs too), sent by regional offices of every
+    agency that writes, with the id of an object of "there" and with an id nobody registered, the other arguments
+    pointing "here": the two answers must be the same, code, message, field and every other extension (the id
+    itself aside), so that no refusal tells whether, or where, an object exists outside the caller's region."""
+    problems, probes = await _oracles(world, _gateway_schema(), "/graphql", world.gateway, mint)
+    assert problems == []
+    assert len(probes) >= 40, "the walk no longer reaches the mutations: it proves nothing"
+
+
+@pytest.mark.parametrize("name", sorted(SUBGRAPH_SCHEMAS))
+async def test_a_subgraph_mutation_asked_directly_answers_another_region_as_unknown(
+    world: World, mint: Callable[..., str], name: str
+) -> None:
+    schema = SUBGRAPH_SCHEMAS[name]._schema
+    async with httpx.AsyncClient(timeout=30) as http:
+        problems, _ = await _oracles(world, schema, world.subgraphs[name], http, mint)
+    assert problems == []
