@@ -252,6 +252,8 @@ def _probe_value(gtype: GraphQLInputType, path: str, probed: str, known: Callabl
     named = _named(gtype)
     if not isinstance(named, GraphQLInputObjectType):
         value = known(path, name)
+        if isinstance(named, GraphQLEnumType) and isinstance(value, str):
+            value = Enum(value)
         if value is MISSING:
             if isinstance(named, GraphQLEnumType):
                 value = Enum(next(iter(named.values)))
