@@ -288,15 +288,19 @@ def id_probes(
     known: Callable[[str, str, str], Any],
     *,
     missing: list[str],
+    root: str = "mutation",
 ) -> Iterator[IdProbe]:
-    """Every ID position of every mutation, as an operation whose probed ID is the variable `$probe` (`ID!`) and
-    whose other arguments are filled: `known(returned type, path, name)` (MISSING when it has no value; ids of other
-    positions included) else a sample of the type. `owner(returned type, path)` names the type of object an ID names; a
-    position it cannot name, or a required argument without a value, is appended to `missing`."""
-    mutation = schema.mutation_type
-    if mutation is None:
+    """Every ID position of every mutation (of every root query field with `root="query"`), as an operation
+    whose probed ID is the variable `$probe` (`ID!`) and whose other arguments are filled: `known(returned type,
+    path, name)` (MISSING when it has no value; ids of other positions included) else a sample of the type.
+    `owner(returned type, path)` names the type of object an ID names; a position it cannot name, or a required
+    argument without a value, is appended to `missing`."""
+    operation = schema.mutation_type if root == "mutation" else schema.query_type
+    if operation is None:
         return
-    for name, fld in mutation.fields.items():
+    for name, fld in operation.fields.items():
+        if name.startswith("_"):
+            continue
         returned = _named(fld.type).name
         plain = isinstance(_named(fld.type), GraphQLScalarType | GraphQLEnumType)
         sub = "" if plain else "{ __typename }"  # a refusal is compared, not data: nothing is read
@@ -316,7 +320,7 @@ def id_probes(
                     missing.append(f"{name}({path}): {e}")
                     continue
                 text = ", ".join(f"{k}: {_probe_literal(v)}" for k, v in args.items())
-                query = f"mutation M($probe: ID!) {{ {name}({text}) {sub} }}"
+                query = f"{root} M($probe: ID!) {{ {name}({text}) {sub} }}"
                 yield IdProbe(name, path, names, query, {})
 
 
