@@ -233,13 +233,13 @@ SCALAR_SAMPLES: dict[str, Any] = {
 }
 
 
-def _id_paths(gtype: GraphQLInputType, path: str, seen: tuple[str, ...] = ()) -> Iterator[str]:
+def _id_paths(gtype: GraphQLInputType, path: str, seen: tuple[str, ...] = (), scalar: str = "ID") -> Iterator[str]:
     named = _named(gtype)
-    if isinstance(named, GraphQLScalarType) and named.name == "ID":
+    if isinstance(named, GraphQLScalarType) and named.name == scalar:
         yield path
     elif isinstance(named, GraphQLInputObjectType) and named.name not in seen:
         for fname, f in named.fields.items():
-            yield from _id_paths(f.type, f"{path}.{fname}", (*seen, named.name))
+            yield from _id_paths(f.type, f"{path}.{fname}", (*seen, named.name), scalar)
 
 
 def _probe_value(gtype: GraphQLInputType, path: str, probed: str, known: Callable[[str, str], Any]) -> Any:
@@ -289,12 +289,14 @@ def id_probes(
     *,
     missing: list[str],
     root: str = "mutation",
+    scalar: str = "ID",
 ) -> Iterator[IdProbe]:
     """Every ID position of every mutation (of every root query field with `root="query"`), as an operation
     whose probed ID is the variable `$probe` (`ID!`) and whose other arguments are filled: `known(returned type,
     path, name)` (MISSING when it has no value; ids of other positions included) else a sample of the type.
     `owner(returned type, path)` names the type of object an ID names; a position it cannot name, or a required
-    argument without a value, is appended to `missing`."""
+    argument without a value, is appended to `missing`. With `scalar="String"`, the String positions instead, those
+    `owner` names (None passes over the others silently: most strings are no place)."""
     operation = schema.mutation_type if root == "mutation" else schema.query_type
     if operation is None:
         return
@@ -305,10 +307,11 @@ def id_probes(
         plain = isinstance(_named(fld.type), GraphQLScalarType | GraphQLEnumType)
         sub = "" if plain else "{ __typename }"  # a refusal is compared, not data: nothing is read
         for arg_name, arg in fld.args.items():
-            for path in _id_paths(arg.type, arg_name):
+            for path in _id_paths(arg.type, arg_name, scalar=scalar):
                 names = owner(returned, path)
                 if names is None:
-                    missing.append(f"{name}({path})")
+                    if scalar == "ID":
+                        missing.append(f"{name}({path})")
                     continue
                 try:
                     args = {}
@@ -320,7 +323,7 @@ def id_probes(
                     missing.append(f"{name}({path}): {e}")
                     continue
                 text = ", ".join(f"{k}: {_probe_literal(v)}" for k, v in args.items())
-                query = f"{root} M($probe: ID!) {{ {name}({text}) {sub} }}"
+                query = f"{root} M($probe: {scalar}!) {{ {name}({text}) {sub} }}"
                 yield IdProbe(name, path, names, query, {})
 
 

@@ -623,3 +623,34 @@ async def test_a_query_answers_an_id_of_another_region_as_an_unknown_one(
     problems, probes = await _oracles(world, _gateway_schema(), "/graphql", world.gateway, mint, root="query")
     assert problems == []
     assert len(probes) >= 10, "the walk no longer reaches the queries: it proves nothing"
+
+
+PLACES = {"villageCode": THERE_VILLAGE, "leadVillageCode": THERE_VILLAGE, "villageCodes": THERE_VILLAGE,
+          "regionsServed": THERE_PROVINCE}  # fmt: skip
+"""String arguments that name a place, with the place "there" each probe sends (a `regionPrefix` is a filter,
+intersected with the caller's region, not a place where something is made)."""
+
+
+async def test_a_regional_caller_makes_nothing_outside_its_region(world: World, mint: Callable[..., str]) -> None:
+    """Every place a mutation names (a village, a region served; nested in inputs too), set "there" with every
+    other argument "here", by regional offices of every agency that writes: none may succeed (a regional caller
+    acts inside its region only). `registerLegalAidOrganisation(regionsServed)` by KP2MI's office of a province
+    did. The walk's reach is its samples': a mutation refused on a sample before its place is looked at proves
+    nothing here (`registerWorker` with its sample NIK)."""
+    missing: list[str] = []
+
+    def place(returned: str, path: str) -> str | None:
+        return path.rsplit(".", 1)[-1] if path.rsplit(".", 1)[-1] in PLACES else None
+
+    probes = list(id_probes(_gateway_schema(), place, _known(world), missing=missing, scalar="String"))
+    problems = [f"cannot probe {m}: teach the walk" for m in missing]
+    for probe in probes:
+        for who, (agency, region) in MUTATION_CALLERS.items():
+            op = Operation(probe.mutation, probe.query, {"probe": PLACES[probe.names]})
+            status, answer = await _ask(world.gateway, "/graphql", op, mint(agency, region=region))
+            if "GRAPHQL_VALIDATION_FAILED" in str(answer):
+                problems.append(f"{probe.mutation}({probe.path}) does not validate: {answer}")
+            elif status != 200 or (answer.get("data") or {}).get(probe.mutation) is not None:
+                problems.append(f"{who} {probe.mutation}({probe.path}) made something there: {answer}")
+    assert problems == []
+    assert len(probes) >= 10, "the walk no longer reaches the mutations that name a place: it proves nothing"
