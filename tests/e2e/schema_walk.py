@@ -10,8 +10,9 @@ filler learns it.
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,10 +30,11 @@ from graphql import (
     GraphQLScalarType,
     GraphQLSchema,
     GraphQLUnionType,
+    Undefined,
     print_type,
 )
 
-__all__ = ["Filler", "Operation", "entry_operations", "strings_in"]
+__all__ = ["MISSING", "Filler", "IdProbe", "Operation", "entry_operations", "id_probes", "strings_in"]
 
 MISSING = object()
 PAGE = 20
@@ -206,6 +208,133 @@ def entry_operations(schema: GraphQLSchema, filler: Filler, *, missing: list[str
                 f"query E($r: [_Any!]!) {{ _entities(representations: $r) {{ ... on {member.name} {sub} }} }}",
                 {"r": [{"__typename": member.name, **representation}]},
             )
+
+
+@dataclass(frozen=True)
+class IdProbe:
+    """One ID position of a mutation (`path`: the argument, dotted into input objects, e.g. `input.people.id`), the
+    type of the object it names (`names`: `Worker`, `Case`, ...), and the mutation with that position as `$probe`."""
+
+    mutation: str
+    path: str
+    names: str
+    query: str
+    variables: dict[str, Any]
+
+
+SCALAR_SAMPLES: dict[str, Any] = {
+    "String": "walk",
+    "Int": 1,
+    "Float": 1.0,
+    "Boolean": False,
+    "Date": "2026-01-05",
+    "DateTime": "2026-01-05T08:00:00+07:00",
+    "JSON": {},
+}
+
+
+def _id_paths(gtype: GraphQLInputType, path: str, seen: tuple[str, ...] = (), scalar: str = "ID") -> Iterator[str]:
+    named = _named(gtype)
+    if isinstance(named, GraphQLScalarType) and named.name == scalar:
+        yield path
+    elif isinstance(named, GraphQLInputObjectType) and named.name not in seen:
+        for fname, f in named.fields.items():
+            yield from _id_paths(f.type, f"{path}.{fname}", (*seen, named.name), scalar)
+
+
+def _probe_value(gtype: GraphQLInputType, path: str, probed: str, known: Callable[[str, str], Any]) -> Any:
+    """A value for the input at `path`: the probe's variable at the probed position, known values by name (`known`
+    answers MISSING when it has none), else a sample of the type; input objects with their required fields and the
+    one on the way to the probed position; lists of one item."""
+    if path == probed:
+        return _Var("probe") if not isinstance(_strip(gtype), GraphQLList) else [_Var("probe")]
+    name = path.rsplit(".", 1)[-1]
+    named = _named(gtype)
+    if not isinstance(named, GraphQLInputObjectType):
+        value = known(path, name)
+        if isinstance(named, GraphQLEnumType) and isinstance(value, str):
+            value = Enum(value)
+        if value is MISSING:
+            if isinstance(named, GraphQLEnumType):
+                value = Enum(next(iter(named.values)))
+            elif isinstance(named, GraphQLScalarType) and named.name in SCALAR_SAMPLES:
+                value = SCALAR_SAMPLES[named.name]
+            else:
+                raise LookupError(f"no sample value for {named.name} at {path}")
+        return [value] if isinstance(_strip(gtype), GraphQLList) and not isinstance(value, list) else value
+    obj = {}
+    for fname, f in named.fields.items():
+        inner = f"{path}.{fname}"
+        needed = isinstance(f.type, GraphQLNonNull) and f.default_value in (None, Undefined)
+        if needed or probed.startswith(inner + ".") or probed == inner:
+            obj[fname] = _probe_value(f.type, inner, probed, known)
+    return [obj] if isinstance(_strip(gtype), GraphQLList) else obj
+
+
+def _strip(gtype: Any) -> Any:
+    return gtype.of_type if isinstance(gtype, GraphQLNonNull) else gtype
+
+
+class _Var:
+    """A variable reference in generated arguments (`$name`)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def id_probes(
+    schema: GraphQLSchema,
+    owner: Callable[[str, str], str | None],
+    known: Callable[[str, str, str], Any],
+    *,
+    missing: list[str],
+    root: str = "mutation",
+    scalar: str = "ID",
+) -> Iterator[IdProbe]:
+    """Every ID position of every mutation (of every root query field with `root="query"`), as an operation
+    whose probed ID is the variable `$probe` (`ID!`) and whose other arguments are filled: `known(returned type,
+    path, name)` (MISSING when it has no value; ids of other positions included) else a sample of the type.
+    `owner(returned type, path)` names the type of object an ID names; a position it cannot name, or a required
+    argument without a value, is appended to `missing`. With `scalar="String"`, the String positions instead, those
+    `owner` names (None passes over the others silently: most strings are no place)."""
+    operation = schema.mutation_type if root == "mutation" else schema.query_type
+    if operation is None:
+        return
+    for name, fld in operation.fields.items():
+        if name.startswith("_"):
+            continue
+        returned = _named(fld.type).name
+        plain = isinstance(_named(fld.type), GraphQLScalarType | GraphQLEnumType)
+        sub = "" if plain else "{ __typename }"  # a refusal is compared, not data: nothing is read
+        for arg_name, arg in fld.args.items():
+            for path in _id_paths(arg.type, arg_name, scalar=scalar):
+                names = owner(returned, path)
+                if names is None:
+                    if scalar == "ID":
+                        missing.append(f"{name}({path})")
+                    continue
+                try:
+                    args = {}
+                    for other, a in fld.args.items():
+                        needed = isinstance(a.type, GraphQLNonNull) and a.default_value in (None, Undefined)
+                        if needed or other == arg_name:
+                            args[other] = _probe_value(a.type, other, path, functools.partial(known, returned))
+                except LookupError as e:
+                    missing.append(f"{name}({path}): {e}")
+                    continue
+                text = ", ".join(f"{k}: {_probe_literal(v)}" for k, v in args.items())
+                query = f"{root} M($probe: {scalar}!) {{ {name}({text}) {sub} }}"
+                yield IdProbe(name, path, names, query, {})
+
+
+def _probe_literal(value: Any) -> str:
+    if isinstance(value, _Var):
+        return "$" + value.name
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_probe_literal(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_probe_literal(v) for v in value) + "]"
+    return _literal(value)
 
 
 def strings_in(value: Any) -> Iterator[str]:

@@ -44,7 +44,7 @@ from demimas_pillars.entrypoints.graphql.schema import schema as pillars_schema
 from demimas_registry.entrypoints.graphql.schema import schema as registry_schema
 from tests.conftest import ask, gateway_app
 
-from .schema_walk import Filler, Operation, entry_operations, strings_in
+from .schema_walk import MISSING, Filler, IdProbe, Operation, entry_operations, id_probes, strings_in
 
 pytestmark = pytest.mark.integration
 
@@ -63,6 +63,7 @@ class World:
     subgraphs: dict[str, str]
     there_ids: dict[str, list[str]]
     there_names: set[str]
+    here_ids: dict[str, list[str]]
 
     def markers(self) -> set[str]:
         return {i for ids in self.there_ids.values() for i in ids} | self.there_names
@@ -273,10 +274,25 @@ async def world(
             "cases": cases_url, "feeds": feeds_url}  # fmt: skip
     app, client = gateway_app(urls, e2e_keys)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as gateway:
-        await _populate(gateway, mint, HERE_VILLAGE, "16", "16.06", 1)
+        here = await _populate(gateway, mint, HERE_VILLAGE, "16", "16.06", 1)
         there = await _populate(gateway, mint, THERE_VILLAGE, THERE_PROVINCE, THERE_REGENCY, 2)
         await _spanning_pilot(gateway, mint, there)
         await _protection_case(gateway, mint, there, stack.database_url)
+        # A case "here", just opened (version 1, what the mutation walk sends), that a regional office may refer:
+        # its referral to an organisation of "there" is compared with one to an organisation nobody registered.
+        here_case = {
+            "villageCode": HERE_VILLAGE,
+            "kind": "FAMILY_WELFARE",
+            "phase": "ABROAD",
+            "channel": "VILLAGE_TASK_FORCE",
+            "destinationCountry": "MY",
+            "description": "Walk case here",
+            "reporter": {"anonymous": True},
+        }
+        opened = await _do(gateway, "mutation O($in: OpenCaseInput!) { openCase(input: $in) { id version } }",
+                           {"in": here_case}, mint("KP2MI"))  # fmt: skip
+        assert opened["openCase"]["version"] == 1
+        here["Case"] = [opened["openCase"]["id"]]
         # A link across the border: people of "there" took part in an activity "here" (a national office may
         # record that); a regional caller "here" sees the activity but not who they are.
         cross = {"villageCode": HERE_VILLAGE, "pillar": "REINTEGRATION", "title": "Pelatihan lintas daerah",
@@ -307,7 +323,7 @@ async def world(
             there["WebhookEndpoint"].insert(0, created["createWebhookEndpoint"]["endpoint"]["id"])
         names = {"Walk Person B", "Walk Person B Junior", "Kabupaten Wonosobo", "Jawa Tengah", "Pilot terpadu 2",
                  CASE_TEXT}  # fmt: skip
-        yield World(gateway, urls, there, names)
+        yield World(gateway, urls, there, names, here)
     await client.close()
 
 
@@ -480,3 +496,161 @@ async def test_a_case_trail_is_for_auditors_of_its_region(world: World, mint: Ca
     assert trails[("of 33", True)] == trails[("national", True)]
     nothing = {"data": {"caseTrail": None}}
     assert [trails[("of 16", True)], trails[("of 16", False)], trails[("national", False)]] == [nothing] * 3
+
+
+# The mutations' refusals: an id of "there" must be answered exactly as an id nobody registered.
+
+ID_NAMES = {"endpointId": "WebhookEndpoint",
+            "workerId": "Worker", "workerIds": "Worker", "personId": "Worker", "familyMemberIds": "FamilyMember",
+            "proposalId": "Proposal", "pilotId": "PilotProject", "milestoneId": "Milestone",
+            "activityId": "Activity", "caseId": "Case", "referralId": "Referral",
+            "legalAidOrganisationId": "LegalAidOrganisation", "deliveryId": "WebhookDelivery"}  # fmt: skip
+"""The type of object an ID argument names, by its name; `id` names what the mutation returns (`ID_OF_RESULT`),
+and `input.people.id` of `openCase` a worker."""
+ID_OF_RESULT = {"CaseStep": "Case", "CriteriaAssessment": "Proposal", "CreatedWebhookEndpoint": "WebhookEndpoint",
+                "RotatedWebhookSecret": "WebhookEndpoint", "Boolean": "WebhookEndpoint",
+                "Int": "WebhookEndpoint"}  # fmt: skip
+NO_OBJECT_THERE = frozenset({"WebhookDelivery", "ImportJob"})
+"""Types of which the world holds no object "there" (a delivery of KP2MI's endpoint needs a receiver): their
+positions are probed with two unknown ids, which still checks that an unknown id is answered alike (an import job
+is its uploader's, not a region's)."""
+MUTATION_CALLERS = {"KP2MI of 16": ("KP2MI", "16"), "BP3MI of 16": ("BP3MI", "16"),
+                    "DISNAKER of 16.06": ("DISNAKER", "16.06"), "KEMENPPPA of 16": ("KEMENPPPA", "16"),
+                    "KEMENKO_POLKAM of 16": ("KEMENKO_POLKAM", "16")}  # fmt: skip
+"""Regional callers of every agency that writes: a KP2MI office of a province holds every write scope, so its
+mutations reach the lookups that the others' scopes stop before."""
+UNKNOWN_ID = "0f000000-0000-4000-8000-00000000abcd"
+SAMPLES = {
+    ("Proposal", "input.kind"): "FIELD_VISIT",  # a kind that needs no decree number nor term
+    ("Proposal", "input.sha256"): "ab" * 32,
+    ("Proposal", "input.documentDate"): (TODAY - dt.timedelta(days=3)).isoformat(),
+}
+"""Values (by the mutation's type and the argument's path) that the service accepts where the type's sample would
+be refused before the lookup, so that the lookup itself is compared."""
+
+
+def _names(returned: str, path: str) -> str | None:
+    last = path.rsplit(".", 1)[-1]
+    if path == "input.people.id":
+        return "Worker"
+    if last == "id" and "." not in path:
+        return ID_OF_RESULT.get(returned, returned)
+    return ID_NAMES.get(last)
+
+
+def _known(world: World) -> Callable[[str, str, str], Any]:
+    """Values of the arguments not probed: "here", the callers' own region, so that only the probed id can stop
+    the mutation; ids of kinds the world has none of "here" are unknown ids."""
+
+    def known(returned: str, path: str, name: str) -> Any:
+        if name in ("villageCode", "leadVillageCode"):
+            return HERE_VILLAGE
+        if name in ("regionPrefix",):
+            return "16.06"
+        if name in ("regionsServed",):
+            return ["16.06"]
+        if (returned, path) in SAMPLES:
+            return SAMPLES[(returned, path)]
+        names = _names(returned, path) if name.endswith(("id", "Id", "Ids")) else None
+        if names is not None:
+            found = world.here_ids.get(names) or ["0f000000-0000-4000-8000-00000000f111"]
+            return found if name.endswith("Ids") else found[0]
+        return MISSING
+
+    return known
+
+
+def _refusal(answer: dict[str, Any], probe: str) -> str:
+    """The answer as the caller can compare it: the trace id aside, the id it sent written as <id>."""
+    return json.dumps({k: v for k, v in answer.items() if k != "extensions"}, sort_keys=True).replace(probe, "<id>")
+
+
+async def _oracles(world: World, schema: GraphQLSchema, url: str, http: httpx.AsyncClient,
+                   mint: Callable[..., str], root: str = "mutation") -> tuple[list[str], list[IdProbe]]:  # fmt: skip
+    missing: list[str] = []
+    probes = list(id_probes(schema, _names, _known(world), missing=missing, root=root))
+    callers = MUTATION_CALLERS if root == "mutation" else {**MUTATION_CALLERS, **REGIONAL_CALLERS}
+    problems = [f"cannot probe {m}: teach the walk" for m in missing]
+    for probe in probes:
+        there = world.there_ids.get(probe.names)
+        if there is None and probe.names not in NO_OBJECT_THERE:
+            problems.append(f"no object of {probe.names} there for {probe.mutation}({probe.path}): make one")
+            continue
+        there_id = there[0] if there else "0f000000-0000-4000-8000-00000000dcba"
+        for who, (agency, region) in callers.items():
+            token = mint(agency, region=region)
+            answers = []
+            for value in (there_id, UNKNOWN_ID):
+                op = Operation(probe.mutation, probe.query, {"probe": value})
+                status, answer = await _ask(http, url, op, token)
+                answers.append((status, _refusal(answer, value)))
+            if "GRAPHQL_VALIDATION_FAILED" in answers[1][1]:
+                problems.append(f"{probe.mutation}({probe.path}) does not validate, so compares nothing: {answers[1]}")
+            elif answers[0] != answers[1]:
+                problems.append(f"{who} {probe.mutation}({probe.path}): there {answers[0]} / unknown {answers[1]}")
+            elif root == "mutation" and '"data": {"' + probe.mutation + '": {' in answers[0][1]:
+                problems.append(f"{who} {probe.mutation}({probe.path}) succeeded with an unknown id: {answers[0]}")
+    return problems, probes
+
+
+async def test_a_mutation_answers_an_id_of_another_region_as_an_unknown_one(
+    world: World, mint: Callable[..., str]
+) -> None:
+    """Every ID argument of every mutation of the gateway (nested in inputs too), sent by regional offices of every
+    agency that writes, with the id of an object of "there" and with an id nobody registered, the other arguments
+    pointing "here": the two answers must be the same, code, message, field and every other extension (the id
+    itself aside), so that no refusal tells whether, or where, an object exists outside the caller's region."""
+    problems, probes = await _oracles(world, _gateway_schema(), "/graphql", world.gateway, mint)
+    assert problems == []
+    assert len(probes) >= 40, "the walk no longer reaches the mutations: it proves nothing"
+
+
+@pytest.mark.parametrize("name", sorted(SUBGRAPH_SCHEMAS))
+async def test_a_subgraph_mutation_asked_directly_answers_another_region_as_unknown(
+    world: World, mint: Callable[..., str], name: str
+) -> None:
+    schema = SUBGRAPH_SCHEMAS[name]._schema
+    async with httpx.AsyncClient(timeout=30) as http:
+        problems, _ = await _oracles(world, schema, world.subgraphs[name], http, mint)
+    assert problems == []
+
+
+async def test_a_query_answers_an_id_of_another_region_as_an_unknown_one(
+    world: World, mint: Callable[..., str]
+) -> None:
+    """The same comparison for every ID argument of every root query field of the gateway (`worker(id)`,
+    `case(id)`, `webhookDeliveries(endpointId)`, `personalDataAccesses(filter: {workerId})`, ...)."""
+    problems, probes = await _oracles(world, _gateway_schema(), "/graphql", world.gateway, mint, root="query")
+    assert problems == []
+    assert len(probes) >= 10, "the walk no longer reaches the queries: it proves nothing"
+
+
+PLACES = {"villageCode": THERE_VILLAGE, "leadVillageCode": THERE_VILLAGE, "villageCodes": THERE_VILLAGE,
+          "regionsServed": THERE_PROVINCE}  # fmt: skip
+"""String arguments that name a place, with the place "there" each probe sends (a `regionPrefix` is a filter,
+intersected with the caller's region, not a place where something is made)."""
+
+
+async def test_a_regional_caller_makes_nothing_outside_its_region(world: World, mint: Callable[..., str]) -> None:
+    """Every place a mutation names (a village, a region served; nested in inputs too), set "there" with every
+    other argument "here", by regional offices of every agency that writes: none may succeed (a regional caller
+    acts inside its region only). `registerLegalAidOrganisation(regionsServed)` by KP2MI's office of a province
+    did. The walk's reach is its samples': a mutation refused on a sample before its place is looked at proves
+    nothing here (`registerWorker` with its sample NIK)."""
+    missing: list[str] = []
+
+    def place(returned: str, path: str) -> str | None:
+        return path.rsplit(".", 1)[-1] if path.rsplit(".", 1)[-1] in PLACES else None
+
+    probes = list(id_probes(_gateway_schema(), place, _known(world), missing=missing, scalar="String"))
+    problems = [f"cannot probe {m}: teach the walk" for m in missing]
+    for probe in probes:
+        for who, (agency, region) in MUTATION_CALLERS.items():
+            op = Operation(probe.mutation, probe.query, {"probe": PLACES[probe.names]})
+            status, answer = await _ask(world.gateway, "/graphql", op, mint(agency, region=region))
+            if "GRAPHQL_VALIDATION_FAILED" in str(answer):
+                problems.append(f"{probe.mutation}({probe.path}) does not validate: {answer}")
+            elif status != 200 or (answer.get("data") or {}).get(probe.mutation) is not None:
+                problems.append(f"{who} {probe.mutation}({probe.path}) made something there: {answer}")
+    assert problems == []
+    assert len(probes) >= 10, "the walk no longer reaches the mutations that name a place: it proves nothing"

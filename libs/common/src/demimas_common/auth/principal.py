@@ -7,13 +7,17 @@ A `region` restricts every grant of the token to that region.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TypeVar
 
 from demimas_common.errors import BadUserInput, Forbidden, NotFound, PurposeRequired
 from demimas_common.events.envelope import Actor
 
 __all__ = ["PURPOSE_HEADER", "Agency", "Principal", "Purpose", "region_covers"]
+
+T = TypeVar("T")
 
 
 class Agency(StrEnum):
@@ -97,6 +101,22 @@ class Principal:
         asked for), so that a write by id cannot confirm that a record exists in another region, nor where."""
         if not self.covers(code):
             raise NotFound(f"no {what}", field=field)
+
+    async def find_visible(
+        self, lookup: Awaitable[T | None], village_of: Callable[[T], str | None], what: str, *, field: str | None
+    ) -> T:
+        """The record a caller names by id, or NOT_FOUND `no {what}` at `field`: the one answer, word for word, for
+        an id nobody registered (the lookup answers None or raises its own NotFound, whose wording is dropped) and
+        for a record outside the caller's region (docs/contracts.md, the region rule), so that no refusal is an
+        oracle of existence elsewhere. A record of no village is visible to national callers only."""
+        try:
+            found = await lookup
+        except NotFound:
+            found = None
+        code = village_of(found) if found is not None else None
+        if found is None or not (self.covers(code) if code is not None else self.region is None):
+            raise NotFound(f"no {what}", field=field)
+        return found
 
     def with_purpose(self, purpose: Purpose | None) -> Principal:
         """The principal with the request's purpose (header), which may not contradict the token's claim."""

@@ -4,7 +4,7 @@
 
 from demimas_common.subscriptions.cursor import check_cursor, encode_cursor, parse_cursor
 from demimas_common.subscriptions.fanout import EventFanout, Feed, LiveEvent, subject_matches
-from demimas_common.subscriptions.live import EventQuery, live_events, visible_in_region
+from demimas_common.subscriptions.live import EventQuery, live_events, shown_code, visible_in_region
 
 __all__ = [
     "EventFanout",
@@ -15,6 +15,7 @@ __all__ = [
     "encode_cursor",
     "live_events",
     "parse_cursor",
+    "shown_code",
     "subject_matches",
     "visible_in_region",
 ]

@@ -71,6 +71,14 @@ def visible_in_region(principal: Principal, code: str | None) -> bool:
     return code is not None and region_covers(principal.region, code)
 
 
+def shown_code(principal: Principal, code: str | None) -> str | None:
+    """A village code an event object names besides its own (the village a worker left, ...): the code when it lies
+    inside the caller's region, else None. The object is delivered for its own village; another village named in it
+    would tell a regional office where a person came from outside its region (the feeds' projection drops such
+    codes from webhooks and the change feed for the same reason)."""
+    return code if code is not None and visible_in_region(principal, code) else None
+
+
 async def live_events(context: Any, query: EventQuery[T]) -> AsyncGenerator[T, None]:
     """Validate the caller and cursor now; then the generator of the subscription's objects."""
     principal: Principal = context.require_principal()

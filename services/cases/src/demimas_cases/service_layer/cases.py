@@ -188,10 +188,12 @@ async def refer_case(cmd: ReferCase, uow: CasesUoW, principal: Principal, rules:
     if cmd.legal_aid_organisation_id is not None:
         orgs = await uow.legal_aid.get_many([cmd.legal_aid_organisation_id])
         org = orgs.get(cmd.legal_aid_organisation_id)
-        if org is None:
+        # one that serves none of a regional caller's region is as unknown to it as an id nobody registered (the
+        # list of organisations shows it none), and a refusal names no organisation
+        if org is None or (principal.region is not None and not org.works_in(principal.region)):
             raise BadUserInput("no such legal aid organisation", field="legalAidOrganisationId")
         if not org.serves(case.village_code):
-            raise BadUserInput(f"{org.name} does not serve {case.village_code}", field="legalAidOrganisationId")
+            raise BadUserInput(f"the organisation does not serve {case.village_code}", field="legalAidOrganisationId")
     now = rules.clock()
     referral = Referral(
         id=cmd.referral_id,

@@ -1,4 +1,5 @@
-"""The legal aid register: KP2MI registers organisations; every case handler may list those serving a region."""
+"""The legal aid register: KP2MI registers organisations (a regional KP2MI office, only organisations serving inside
+its region); every case handler may list those serving a region."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ async def register_legal_aid(
     if principal.agency is not Agency.KP2MI:
         raise Forbidden("KP2MI keeps the register of legal aid organisations", reason="not_kp2mi")
     org = check_organisation(cmd.organisation)
+    for i, code in enumerate(org.regions_served):
+        # a regional office of KP2MI registers organisations serving its own region only
+        principal.require_region(code, field=f"regionsServed.{i}")
     await uow.legal_aid.add(org, principal.sub)
     await uow.commit()
     return org

@@ -20,8 +20,12 @@ async def _change(uow: DesignationUoW, principal: Principal, designation_id: uui
                   reason: str | None, settings: WorkflowSettings) -> Designation:  # fmt: skip
     if not principal.has_scope(DECIDE):
         raise Forbidden(f"this needs the {DECIDE} scope", reason="scope")
-    d = await uow.designations.get(designation_id, for_update=True)
-    principal.require_visible(d.village_code, f"designation {designation_id}", field="id")
+    d = await principal.find_visible(
+        uow.designations.get(designation_id, for_update=True),
+        lambda found: found.village_code,
+        f"designation {designation_id}",
+        field="id",
+    )
     loaded, known = d.version, len(d.history)
     agency, sub, now = principal.agency.value, principal.sub, settings.clock()
     if action == "suspend":

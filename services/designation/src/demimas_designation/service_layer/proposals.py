@@ -52,6 +52,10 @@ def _actor(principal: Principal) -> tuple[str, str]:
     return principal.agency.value, principal.sub
 
 
+def _village(proposal: Proposal) -> str:
+    return proposal.village_code
+
+
 def _allowed(principal: Principal, scopes: tuple[str, ...], village_code: str | None) -> None:
     if not any(principal.has_scope(s) for s in scopes):
         raise Forbidden(f"this needs the {' or '.join(scopes)} scope", reason="scope")
@@ -63,9 +67,9 @@ async def _load_for_change(uow: DesignationUoW, principal: Principal, proposal_i
                            scopes: tuple[str, ...], field: str = "id") -> tuple[Proposal, int, int]:  # fmt: skip
     """The proposal, locked, with its version and number of transitions as read; outside the caller's region it is
     as invisible as a missing one."""
-    proposal = await uow.proposals.get(proposal_id, for_update=True)
-    _allowed(principal, scopes, None)
-    principal.require_visible(proposal.village_code, f"proposal {proposal_id}", field=field)
+    _allowed(principal, scopes, None)  # before the lookup: a refusal of scope tells nothing of the id
+    proposal = await principal.find_visible(uow.proposals.get(proposal_id, for_update=True), _village,
+                                            f"proposal {proposal_id}", field=field)  # fmt: skip
     return proposal, proposal.version, len(proposal.history)
 
 
@@ -147,9 +151,9 @@ async def add_evidence(cmd: AddEvidence, uow: DesignationUoW, principal: Princip
                        settings: WorkflowSettings) -> Evidence:  # fmt: skip
     now = settings.clock()
     checked = check_evidence(cmd.evidence, now.date())
-    proposal = await uow.proposals.get(cmd.proposal_id, for_update=True)
     _allowed(principal, (PROPOSE, VERIFY), None)
-    principal.require_visible(proposal.village_code, f"proposal {cmd.proposal_id}", field="proposalId")
+    proposal = await principal.find_visible(uow.proposals.get(cmd.proposal_id, for_update=True), _village,
+                                            f"proposal {cmd.proposal_id}", field="proposalId")  # fmt: skip
     if not proposal.status.open:
         raise BadUserInput(f"the proposal is {proposal.status.value}: evidence can no longer be added",
                            field="proposalId")  # fmt: skip

@@ -19,6 +19,10 @@ __all__ = ["enrol", "move_enrolment", "move_returnee"]
 WRITE = "pillars:write"
 
 
+def _village(record: Enrolment | QueueEntry) -> str:
+    return record.village_code
+
+
 async def enrol(cmd: Enrol, uow: PillarsUoW, principal: Principal, settings: DeliverySettings) -> Enrolment:
     principal.require_scope(WRITE)
     check_note(cmd.note)
@@ -40,8 +44,8 @@ async def move_enrolment(
     cmd: MoveEnrolment, uow: PillarsUoW, principal: Principal, settings: DeliverySettings
 ) -> Enrolment:
     principal.require_scope(WRITE)
-    e = await uow.enrolments.get(cmd.enrolment_id, for_update=True)
-    principal.require_visible(e.village_code, f"enrolment {cmd.enrolment_id}", field="id")
+    e = await principal.find_visible(uow.enrolments.get(cmd.enrolment_id, for_update=True),
+                                     _village, f"enrolment {cmd.enrolment_id}", field="id")  # fmt: skip
     moved = moved_enrolment(e, cmd.to, cmd.note, settings.clock())
     await uow.enrolments.save(moved)
     await uow.commit()
@@ -52,10 +56,9 @@ async def move_returnee(
     cmd: MoveReturnee, uow: PillarsUoW, principal: Principal, settings: DeliverySettings
 ) -> QueueEntry:
     principal.require_scope(WRITE)
-    entry = await uow.queue.latest(cmd.worker_id)
-    principal.require_visible(
-        entry.village_code, f"returnee {cmd.worker_id} in a reintegration queue", field="workerId"
-    )
+    # one answer for a worker nobody queued and for one queued outside the caller's region
+    what = f"returnee {cmd.worker_id} in a reintegration queue"
+    entry = await principal.find_visible(uow.queue.latest(cmd.worker_id), _village, what, field="workerId")
     moved = moved_returnee(entry, cmd.to, cmd.note, settings.clock())
     await uow.queue.save(moved, principal.agency.value)
     await uow.commit()

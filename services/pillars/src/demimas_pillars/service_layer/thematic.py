@@ -58,9 +58,10 @@ async def end_thematic_status(
     cmd: EndThematicStatus, uow: PillarsUoW, principal: Principal, settings: DeliverySettings
 ) -> ThematicStatus:
     _require_write(principal)
-    current = await uow.thematic.get(cmd.status_id, for_update=True)
     # outside the caller's region it answers as an unknown id does, never saying where the village lies
-    principal.require_visible(current.village_code, f"thematic status {cmd.status_id}", field="id")
+    current = await principal.find_visible(uow.thematic.get(cmd.status_id, for_update=True),
+                                           lambda found: found.village_code, f"thematic status {cmd.status_id}",
+                                           field="id")  # fmt: skip
     require_owner(principal.agency, current.programme)
     ended = end_status(current, ended_on=cmd.ended_on, reason=cmd.reason, today=settings.today(),
                        at=settings.clock())  # fmt: skip

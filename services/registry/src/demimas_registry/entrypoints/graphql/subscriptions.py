@@ -32,7 +32,7 @@ import strawberry
 from demimas_common.auth.principal import region_covers
 from demimas_common.errors import BadUserInput, NotFound
 from demimas_common.events.envelope import CloudEvent
-from demimas_common.subscriptions import EventQuery, live_events, visible_in_region
+from demimas_common.subscriptions import EventQuery, live_events, shown_code, visible_in_region
 from demimas_registry.domain import model
 from demimas_registry.domain import validation as v
 from demimas_registry.domain.vocabulary import WorkerStatus
@@ -73,7 +73,7 @@ class WorkerChange:
     kind: WorkerChangeKind
     worker_id: strawberry.ID
     village_code: str = strawberry.field(description="The worker's village after the change.")
-    previous_village_code: str | None = strawberry.field(description="The village it left, when it moved.")
+    moved_from: strawberry.Private[str | None]
     status: WorkerStatusEnum  # type: ignore[valid-type]
     version: int = strawberry.field(description="The worker's version after the change.")
     occurred_at: dt.datetime = strawberry.field(
@@ -82,6 +82,13 @@ class WorkerChange:
 
     def region_code(self, info: Ctx) -> str:
         return self.village_code
+
+    @strawberry.field(
+        description="The village it left, when it moved; null when that village lies outside the caller's region "
+        "(a code outside it is never told, docs/contracts.md#the-region-rule)."
+    )
+    def previous_village_code(self, info: Ctx) -> str | None:
+        return shown_code(info.context.require_principal(), self.moved_from)
 
     @strawberry.field(description="The worker as it is now (needs registry:read; personal fields their own scopes).")
     async def worker(self, info: Ctx) -> Worker:
@@ -107,7 +114,7 @@ class WorkerChange:
             kind=kind,
             worker_id=strawberry.ID(str(data["workerId"])),
             village_code=str(data["villageCode"]),
-            previous_village_code=data.get("previousVillageCode"),
+            moved_from=data.get("previousVillageCode"),
             status=WorkerStatus(data["status"]),
             version=int(data["version"]),
             occurred_at=event.time,
