@@ -29,6 +29,8 @@ __all__ = [
     "Return",
     "Worker",
     "age_on",
+    "check_contract_end",
+    "check_departure_after_birth",
     "check_departure_dates",
     "check_return_date",
     "is_minor",
@@ -37,9 +39,18 @@ __all__ = [
 
 def check_departure_dates(birth_date: dt.date, departure_date: dt.date, contract_end: dt.date | None) -> None:
     """A departure's dates against each other: not before the worker's birth, a contract ending after it starts."""
+    check_departure_after_birth(birth_date, departure_date)
+    if contract_end is not None:
+        check_contract_end(departure_date, contract_end)
+
+
+def check_departure_after_birth(birth_date: dt.date, departure_date: dt.date) -> None:
     if departure_date < birth_date:
         raise BadUserInput("departureDate lies before the worker's birth", field="departureDate")
-    if contract_end is not None and contract_end <= departure_date:
+
+
+def check_contract_end(departure_date: dt.date, contract_end: dt.date) -> None:
+    if contract_end <= departure_date:
         raise BadUserInput("contractEnd must come after departureDate", field="contractEnd")
 
 
