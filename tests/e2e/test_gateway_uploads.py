@@ -33,7 +33,7 @@ NAMES = [c.name for c in COLUMNS]
 LIMIT = 12_000  # a one-row XLSX is about 5 KB, 300 rows about 40 KB
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 JOB = """query ($id: ID!) { importJob(id: $id) {
-  id status total inserted skippedExisting rejectedCount errorCode agency
+  id status total inserted skippedExisting rejectedCount rejectedTruncated errorCode agency
   rejected { line column code message } } }"""
 
 
@@ -108,6 +108,45 @@ async def test_an_xlsx_through_the_gateway_gets_its_per_row_report(
     for other in (mint("DISNAKER", region="16.06"), mint("BP3MI", region="16.06")):
         seen = await import_job(gateway, body["importJob"]["id"], other)
         assert seen["data"]["importJob"] is None, seen
+
+
+async def test_a_row_with_three_mistakes_gets_three_entries_and_is_rejected_once(
+    gateway: httpx.AsyncClient, mint: Callable[..., str], gen: SyntheticWorkers
+) -> None:
+    """A bad NIK, a bad sex and a missing village on one row: all three in one report (the clerk fixes them in one
+    go), the row counted once, and the kept report still names no value of the file."""
+    kp2mi = mint("KP2MI")
+    rows = [gen.row(village="16.06.13.2001") for _ in range(3)]
+    rows.insert(1, gen.row(village="16.06.13.2001") | {"nik": "12345", "sex": "X", "village_code": ""})
+    response = await upload(gateway, xlsx(rows), kp2mi)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["total"], body["inserted"], body["rejectedCount"], body["rejectedTruncated"]) == (4, 3, 1, False)
+    expected = [(3, "nik", "INVALID_NIK"), (3, "sex", "INVALID_VALUE"), (3, "village_code", "REQUIRED")]
+    assert [(e["line"], e["column"], e["code"]) for e in body["rejected"]] == expected
+    assert [e["message"] for e in body["rejected"]] == [
+        "NIK must be exactly 16 digits",
+        "'X' is not MALE/FEMALE (or L/P)",
+        "village_code is required",
+    ]  # the uploader's own answer: the messages of each error alone, as before
+
+    job = (await import_job(gateway, body["importJob"]["id"], kp2mi))["data"]["importJob"]
+    assert (job["status"], job["total"], job["inserted"], job["rejectedCount"], job["rejectedTruncated"]) == (
+        "SUCCEEDED",
+        4,
+        3,
+        1,
+        False,
+    )
+    assert [(e["line"], e["column"], e["code"]) for e in job["rejected"]] == expected
+    assert [e["message"] for e in job["rejected"]] == [
+        "nik: not a valid NIK (16 digits consistent with sex and birth date)",
+        "sex: not one of the accepted values for this column",
+        "village_code: a required value is missing",
+    ]
+    stored = str(job)
+    for value in ("12345", rows[1]["full_name"], *(row["nik"] for row in rows)):
+        assert value not in stored
 
 
 async def test_a_file_refused_whole_stores_nothing_and_its_job_says_why(

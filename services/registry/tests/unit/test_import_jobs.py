@@ -9,7 +9,8 @@ import pytest
 
 from demimas_common.auth.grants import DEFAULT_GRANTS
 from demimas_common.auth.principal import Agency, Principal
-from demimas_registry.importer.jobs import ROW_MESSAGES, ImportJobRecord, row_message
+from demimas_registry.entrypoints.graphql.imports import ImportJob, import_job_of
+from demimas_registry.importer.jobs import ROW_MESSAGES, ImportJobRecord, JobRow, row_message
 
 
 def job(agency: str, region: str | None) -> ImportJobRecord:
@@ -47,3 +48,20 @@ def test_every_row_code_has_a_message_made_of_the_code_alone() -> None:
     assert codes <= set(ROW_MESSAGES)
     assert row_message("INVALID_NIK", "nik") == f"nik: {ROW_MESSAGES['INVALID_NIK']}"
     assert row_message("SOMETHING_NEW", "sex") == "sex: rejected"
+
+
+def test_a_job_whose_rejected_rows_are_not_all_listed_says_it_was_truncated() -> None:
+    now = dt.datetime.now(dt.UTC)
+    rows = [
+        JobRow(3, "nik", "INVALID_NIK", ""),
+        JobRow(3, "sex", "INVALID_VALUE", ""),
+        JobRow(5, "sex", "REQUIRED", ""),
+    ]
+
+    def answered(rejected_count: int) -> ImportJob:
+        record = ImportJobRecord(uuid.uuid4(), "KP2MI", None, "SUCCEEDED", 9, 9 - rejected_count, 0, rejected_count,
+                                 None, rows, now, now, now)  # fmt: skip
+        return import_job_of(record)
+
+    assert (answered(2).rejected_count, answered(2).rejected_truncated) == (2, False)  # two rows, three entries
+    assert answered(3).rejected_truncated  # a third rejected row is counted but not listed

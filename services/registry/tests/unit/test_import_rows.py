@@ -22,10 +22,17 @@ def row(**changes: str) -> dict[str, str]:
     return EXAMPLE | changes
 
 
-def error_of(values: dict[str, str]) -> RowError:
+def errors_of(values: dict[str, str]) -> list[RowError]:
     result = parse_row(7, values, today=TODAY)
-    assert isinstance(result, RowError), result
+    assert isinstance(result, list), result
+    assert result
     return result
+
+
+def error_of(values: dict[str, str]) -> RowError:
+    """The one error of a row with one mistake."""
+    (error,) = errors_of(values)
+    return error
 
 
 def test_the_template_example_is_valid() -> None:
@@ -61,6 +68,83 @@ def test_bad_rows(changes: dict[str, str], column: str, code: str) -> None:
     error = error_of(row(**changes))
     assert (error.line, error.column, error.code) == (7, column, code)
     assert error.message
+
+
+def test_a_row_reports_every_column_error_in_the_files_column_order() -> None:
+    # A bad NIK, a bad sex and a missing village: three entries at once, not one upload per mistake.
+    errors = errors_of(row(nik="123", sex="X", village_code=""))
+    assert [(e.line, e.column, e.code) for e in errors] == [
+        (7, "nik", "INVALID_NIK"),
+        (7, "sex", "INVALID_VALUE"),
+        (7, "village_code", "REQUIRED"),
+    ]
+    # the wording is that of the same error alone
+    assert [e.message for e in errors] == [
+        error_of(row(nik="123")).message,
+        error_of(row(sex="X")).message,
+        error_of(row(village_code="")).message,
+    ]
+    # the file's order of columns, not the template's
+    reordered = {name: row(nik="123", sex="X", village_code="")[name] for name in ["village_code", "sex", *EXAMPLE]}
+    assert [e.column for e in errors_of(reordered)] == ["village_code", "sex", "nik"]
+
+
+def test_every_part_of_a_returned_row_is_judged() -> None:
+    errors = errors_of(
+        row(full_name="x" * 200, birth_date="2030-01-01", education_level="PHD", phone="12", scheme="SMUGGLED",
+            departure_date="soon", occupation_code="97", status="RETURNED", return_date="", return_reason="BORED")
+    )  # fmt: skip
+    assert [(e.column, e.code) for e in errors] == [
+        ("full_name", "TOO_LONG"),
+        ("birth_date", "FUTURE_DATE"),
+        ("education_level", "INVALID_VALUE"),
+        ("phone", "INVALID_VALUE"),
+        ("occupation_code", "INVALID_OCCUPATION_CODE"),
+        ("scheme", "INVALID_VALUE"),
+        ("departure_date", "INVALID_DATE"),
+        ("return_date", "REQUIRED"),
+        ("return_reason", "INVALID_VALUE"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        # The NIK agrees with the sex and birth date only when both are valid; its structure is judged regardless.
+        ({"sex": "X", "nik": "1606131508950001"}, [("sex", "INVALID_VALUE")]),
+        ({"sex": "X", "nik": "1606135508950000"}, [("nik", "INVALID_NIK"), ("sex", "INVALID_VALUE")]),
+        ({"sex": "MALE", "nik": "1606135508950001"}, [("nik", "INVALID_NIK")]),
+        ({"birth_date": "31/02/1995", "nik": "1606135508960001"}, [("birth_date", "INVALID_DATE")]),
+        # A return before its departure, only when both dates are valid.
+        (
+            {"status": "RETURNED", "return_date": "2024-01-01", "sex": "X"},
+            [("sex", "INVALID_VALUE"), ("return_date", "INVALID_VALUE")],
+        ),
+        (
+            {"status": "RETURNED", "return_date": "2024-01-01", "departure_date": "later"},
+            [("departure_date", "INVALID_DATE")],
+        ),
+        # A departure before birth, only when both dates are valid.
+        (
+            {"departure_date": "1990-01-01", "education_level": "?"},
+            [("education_level", "INVALID_VALUE"), ("departure_date", "INVALID_VALUE")],
+        ),
+        # Both rules of a departure's dates, each on its own column.
+        (
+            {"departure_date": "1990-01-01", "contract_end": "1989-01-01"},
+            [("departure_date", "INVALID_VALUE"), ("contract_end", "INVALID_VALUE")],
+        ),
+        ({"contract_end": "someday", "sex": "?"}, [("sex", "INVALID_VALUE"), ("contract_end", "INVALID_DATE")]),
+        # An invalid status: whether the departure columns are needed is unknown, so they are not judged.
+        ({"status": "GONE", "sector": "", "scheme": "?"}, [("status", "INVALID_VALUE")]),
+        # A candidate's departure columns are not read, as before.
+        ({"status": "CANDIDATE", "sex": "X", "scheme": "?"}, [("sex", "INVALID_VALUE")]),
+    ],
+)
+def test_rules_across_columns_need_their_columns_valid(
+    changes: dict[str, str], expected: list[tuple[str, str]]
+) -> None:
+    assert [(e.column, e.code) for e in errors_of(row(**changes))] == expected
 
 
 def test_unknown_village_region_and_duplicates_are_reported() -> None:
@@ -120,3 +204,32 @@ def test_synthetic_workers_are_valid_and_seed_villages_exact() -> None:
     assert sum(r["occupation_code"][0] == "8" for r in ulak) > len(ulak) / 2
     assert len(tebing) == 13
     assert {r["destination_country"] for r in tebing} == {"TR", "BG", "AE", "HK"}
+
+
+def test_a_row_with_several_errors_is_one_rejected_row() -> None:
+    principal = Principal("t", Agency.KP2MI, DEFAULT_GRANTS[Agency.KP2MI])
+    rows = [(2, row()), (3, row(nik="123", sex="X", village_code="")), (4, row(sex="?"))]
+    report = ImportReport()
+    valid = list(validated(rows, villages={"16.06.13.2001"}, principal=principal, report=report, today=TODAY))
+    assert [r.line for r in valid] == [2]
+    assert [(e.line, e.column) for e in report.rejected] == [(3, "nik"), (3, "sex"), (3, "village_code"), (4, "sex")]
+    assert (report.total, report.rejected_rows, report.error_count, report.valid) == (3, 2, 4, 1)
+    assert not report.truncated
+    assert "rejected: 2 rows (4 errors)" in report.to_text()
+
+
+def test_the_kept_errors_are_bounded_by_whole_rows() -> None:
+    # A hostile file: every row bad in many columns. Counts stay exact; the entries kept stop at the cap.
+    principal = Principal("t", Agency.KP2MI, DEFAULT_GRANTS[Agency.KP2MI])
+    bad = row(nik="1", full_name="9", sex="?", birth_date="x", education_level="?", village_code="?", status="?")
+    report = ImportReport(max_errors=20)
+    assert not list(validated(((n, bad) for n in range(2, 1002)), villages=set(), principal=principal, report=report))
+    assert (report.total, report.rejected_rows, report.error_count) == (1000, 1000, 7000)
+    assert len(report.rejected) == 21  # three whole rows: the cap is reached inside a row, which is kept whole
+    assert {e.line for e in report.rejected} == {2, 3, 4}
+    assert report.truncated
+    last = report.to_csv().splitlines()[-1]
+    assert last.startswith(",,TRUNCATED,")
+    assert "21 of 7000 errors" in last
+    assert "first 3 of 1000 rejected rows" in last
+    assert "report truncated" in report.to_text()

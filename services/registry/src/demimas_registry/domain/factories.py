@@ -15,7 +15,15 @@ from demimas_registry.domain.commands import AddFamilyMember, RecordDeparture, R
 from demimas_registry.domain.model import Consent, Departure, FamilyMember, Return, Worker, age_on, is_minor
 from demimas_registry.domain.occupations import check_occupation_code
 
-__all__ = ["new_departure", "new_family_member", "new_return", "new_worker", "uuid7"]
+__all__ = [
+    "check_birth_date",
+    "check_passport",
+    "new_departure",
+    "new_family_member",
+    "new_return",
+    "new_worker",
+    "uuid7",
+]
 
 _PASSPORT = re.compile(r"^[A-Z][0-9A-Z]{6,8}$")
 
@@ -32,13 +40,19 @@ def check_passport(value: str) -> str:
     return cleaned
 
 
-def new_worker(cmd: RegisterWorker, *, today: dt.date | None = None) -> Worker:
-    today = today or dt.date.today()
-    birth_date = v.check_date_not_future(cmd.birth_date, field="birthDate", today=today)
+def check_birth_date(value: dt.date, *, today: dt.date) -> dt.date:
+    """A worker's birth date: not in the future, and at least `MIN_WORKER_AGE` years before `today`."""
+    birth_date = v.check_date_not_future(value, field="birthDate", today=today)
     if age_on(birth_date, today) < v.MIN_WORKER_AGE:
         raise BadUserInput(
             f"a migrant worker must be at least {v.MIN_WORKER_AGE} years old (UU 18/2017 Pasal 5)", field="birthDate"
         )
+    return birth_date
+
+
+def new_worker(cmd: RegisterWorker, *, today: dt.date | None = None) -> Worker:
+    today = today or dt.date.today()
+    birth_date = check_birth_date(cmd.birth_date, today=today)
     nik = v.check_nik(cmd.nik, sex=cmd.sex, birth_date=birth_date)
     return Worker(
         id=uuid7(),

@@ -22,7 +22,43 @@ from demimas_registry.domain.vocabulary import (
     WorkerStatus,
 )
 
-__all__ = ["Consent", "Departure", "FamilyMember", "Return", "Worker", "age_on", "is_minor"]
+__all__ = [
+    "Consent",
+    "Departure",
+    "FamilyMember",
+    "Return",
+    "Worker",
+    "age_on",
+    "check_contract_end",
+    "check_departure_after_birth",
+    "check_departure_dates",
+    "check_return_date",
+    "is_minor",
+]
+
+
+def check_departure_dates(birth_date: dt.date, departure_date: dt.date, contract_end: dt.date | None) -> None:
+    """A departure's dates against each other: not before the worker's birth, a contract ending after it starts."""
+    check_departure_after_birth(birth_date, departure_date)
+    if contract_end is not None:
+        check_contract_end(departure_date, contract_end)
+
+
+def check_departure_after_birth(birth_date: dt.date, departure_date: dt.date) -> None:
+    if departure_date < birth_date:
+        raise BadUserInput("departureDate lies before the worker's birth", field="departureDate")
+
+
+def check_contract_end(departure_date: dt.date, contract_end: dt.date) -> None:
+    if contract_end <= departure_date:
+        raise BadUserInput("contractEnd must come after departureDate", field="contractEnd")
+
+
+def check_return_date(departure_date: dt.date, return_date: dt.date) -> None:
+    """A return comes no earlier than the departure it ends."""
+    if return_date < departure_date:
+        raise BadUserInput(f"returnDate {return_date} is before the departure ({departure_date})", field="returnDate")
+
 
 ADULT_AGE = 18  # UU 35/2014 (perlindungan anak): a child is under 18
 
@@ -114,10 +150,7 @@ class Worker:
             raise BadUserInput(
                 "this worker is already abroad; record the return before a new departure", field="workerId"
             )
-        if departure.departure_date < self.birth_date:
-            raise BadUserInput("departureDate lies before the worker's birth", field="departureDate")
-        if departure.contract_end is not None and departure.contract_end <= departure.departure_date:
-            raise BadUserInput("contractEnd must come after departureDate", field="contractEnd")
+        check_departure_dates(self.birth_date, departure.departure_date, departure.contract_end)
         if self.latest_departure is not None and departure.departure_date < self.latest_departure.departure_date:
             raise BadUserInput(
                 f"departureDate {departure.departure_date} is before the previous departure "
@@ -132,11 +165,7 @@ class Worker:
     def return_home(self, ret: Return) -> None:
         if self.status is not WorkerStatus.ABROAD or self.latest_departure is None:
             raise BadUserInput(f"only a worker abroad can return; this worker is {self.status.value}", field="workerId")
-        if ret.return_date < self.latest_departure.departure_date:
-            raise BadUserInput(
-                f"returnDate {ret.return_date} is before the departure ({self.latest_departure.departure_date})",
-                field="returnDate",
-            )
+        check_return_date(self.latest_departure.departure_date, ret.return_date)
         self.status = WorkerStatus.RETURNED
         self.new_returns.append(ret)
         self.version += 1

