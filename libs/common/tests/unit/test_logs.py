@@ -13,6 +13,27 @@ from opentelemetry.sdk.trace import TracerProvider
 from demimas_common.logs import JsonFormatter, configure_logging
 
 NIK, PHONE = "3201014508950001", "0812-3456-7890"
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+
+@pytest.fixture(autouse=True)
+def fresh_uvicorn_loggers() -> Iterator[None]:
+    """Each test starts from the uvicorn loggers of a new process, and leaves them as it found them: a server run
+    in-process by an earlier test of the session (access_log=False, uvicorn's logging config) leaves them switched
+    off or not propagating, which these tests would read as the behaviour of `configure_logging`."""
+    saved = [(logger, logger.handlers[:], logger.propagate, logger.level)
+             for logger in map(logging.getLogger, UVICORN_LOGGERS)]  # fmt: skip
+    for logger, *_ in saved:
+        logger.handlers.clear()
+        logger.propagate = True
+        logger.setLevel(logging.NOTSET)
+    try:
+        yield
+    finally:
+        for logger, handlers, propagate, level in saved:
+            logger.handlers[:] = handlers
+            logger.propagate = propagate
+            logger.setLevel(level)
 
 
 @pytest.fixture
