@@ -1,14 +1,15 @@
 """The portal's ServiceSpec and app factory (docs/service-skeleton.md, "A service without a database").
 
-A page-only service: no schema, database or NATS. From the common skeleton it takes the settings, the JSON logs,
-OpenTelemetry and the probes (`/healthz`, `/readyz` checking the gateway, `/metrics`); the rest is its own: the
+A page-only service: no schema or database; NATS only for the revoked sessions (`revocation.py`, a key-value
+bucket every replica watches). From the common skeleton it takes the settings, the JSON logs, OpenTelemetry and the
+probes (`/healthz`, `/readyz` checking the gateway and the revoked sessions, `/metrics`); the rest is its own: the
 pages (`routes/`), the static assets (`static/`, served from the package, nothing from a CDN), the security headers.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from demimas_common.service import ServiceSpec
 from demimas_common.telemetry import configure_tracing, instrument_app
 from demimas_portal.csrf import CSRFFailed
 from demimas_portal.gateway import AccessDenied, GatewayClient, GatewayFailed, SignInAgain
+from demimas_portal.revocation import RevocationsUnavailable
 from demimas_portal.routes import audit, auth, pages, village
 from demimas_portal.security import SecurityHeaders, with_security_headers
 from demimas_portal.session import COOKIE_NAME
@@ -32,7 +34,7 @@ from demimas_portal.web import NotSignedIn, Page, Portal
 
 __all__ = ["SERVICE", "create_app"]
 
-SERVICE = ServiceSpec.pages("portal", 4007)
+SERVICE = ServiceSpec.pages("portal", 4007, nats=True)
 log = logging.getLogger("demimas.portal")
 STATIC = Path(__file__).parent / "static"
 
@@ -46,10 +48,17 @@ def create_app(settings: PortalSettings | None = None, *, gateway: GatewayClient
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.info("portal started, reading through %s", settings.gateway_endpoint)
+        if portal.revocations.enabled:
+            portal.revocations.start()
+        else:
+            log.warning(
+                "session revocation is off: DEMIMAS_NATS_URL is not set, so a copy of a session cookie keeps "
+                "working after sign-out until the session expires (development only; production requires it)"
+            )
         try:
             yield
         finally:
-            await portal.gateway.close()
+            await portal.close()
             oidc = getattr(app.state, "oidc", None)
             if oidc is not None:
                 await oidc.http.aclose()
@@ -73,11 +82,20 @@ def create_app(settings: PortalSettings | None = None, *, gateway: GatewayClient
         await portal.gateway.ping()
 
     gateway_ready.__name__ = "gateway"
-    add_probes(app, SERVICE, [gateway_ready])
+    revocations_ready = portal.revocations.ready
+    add_probes(app, SERVICE, [gateway_ready, _named(revocations_ready, "revoked_sessions")])
     _error_pages(app, portal)
     app.add_middleware(SecurityHeaders)
     instrument_app(app)
     return app
+
+
+def _named(check: Callable[[], Awaitable[None]], name: str) -> Callable[[], Awaitable[None]]:
+    async def named() -> None:
+        await check()
+
+    named.__name__ = name
+    return named
 
 
 def _page_of(request: Request, portal: Portal) -> Page:
@@ -111,6 +129,13 @@ def _error_pages(app: FastAPI, portal: Portal) -> None:
         page.session = page.session.signed_out()
         page.flash("signin.again", "warning")
         return page.redirect("/signin")
+
+    @app.exception_handler(RevocationsUnavailable)
+    async def revocations_unavailable(request: Request, exc: RevocationsUnavailable) -> Response:
+        """The revoked sessions not read yet (NATS not answering since start-up): no signed-in page rather than
+        one a revoked cookie could open. The session is kept: nothing is known against it."""
+        page = _page_of(request, portal)
+        return await page.render("error.html", status=503, code="UNAVAILABLE", message=page.t("error.revocations"))
 
     @app.exception_handler(CSRFFailed)
     async def csrf_failed(request: Request, exc: CSRFFailed) -> Response:
