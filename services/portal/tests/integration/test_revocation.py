@@ -184,3 +184,18 @@ async def test_a_sign_out_nats_does_not_take_still_signs_out_here_and_says_so(
     assert "could not be written" in caplog.text
     assert sid not in caplog.text
     assert cookie not in caplog.text
+
+
+async def test_readyz_waits_for_the_revoked_sessions(replica: Replica) -> None:
+    """Ready once the bucket was read (the gateway is absent here, so it is the only other check failing); never
+    ready while NATS cannot be reached."""
+    browser = replica()
+    deadline = asyncio.get_running_loop().time() + 20
+    while (failing := (await browser.get("/readyz")).json()["failing"]) != ["gateway"]:
+        assert "revoked_sessions" in failing
+        assert asyncio.get_running_loop().time() < deadline, failing
+        await asyncio.sleep(0.1)
+    unreachable = replica(nats_url=f"nats://127.0.0.1:{free_port()}")
+    assert "revoked_sessions" in (await unreachable.get("/readyz")).json()["failing"]
+    await asyncio.sleep(1.0)
+    assert "revoked_sessions" in (await unreachable.get("/readyz")).json()["failing"]

@@ -4,6 +4,7 @@ cookie (one sealed before sids existed is signed out), dropped at sign-out. No N
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import re
 import time
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import orjson
+import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from demimas_common.auth.keys import ensure_dev_keys
@@ -108,3 +110,14 @@ async def test_without_nats_sign_out_says_it_could_not_revoke_everywhere_but_thi
         assert "tidak dapat dicabut di semua server portal" in (await browser.get("/signin")).text
         put(browser, copy)
         assert (await browser.get("/")).headers["location"] == "/signin"
+
+
+async def test_without_nats_the_portal_says_at_start_up_that_revocation_is_off(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = PortalSettings(environment="development", dev_keys_dir=None, portal_gateway_url="http://127.0.0.1:9/x")
+    app = create_app(settings)
+    with caplog.at_level(logging.WARNING, logger="demimas.portal"):
+        async with app.router.lifespan_context(app):
+            pass
+    assert "session revocation is off: DEMIMAS_NATS_URL is not set" in caplog.text
