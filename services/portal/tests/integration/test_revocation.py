@@ -199,3 +199,32 @@ async def test_readyz_waits_for_the_revoked_sessions(replica: Replica) -> None:
     assert "revoked_sessions" in (await unreachable.get("/readyz")).json()["failing"]
     await asyncio.sleep(1.0)
     assert "revoked_sessions" in (await unreachable.get("/readyz")).json()["failing"]
+
+
+async def test_the_bucket_keeps_revocations_as_long_as_the_longest_session(replica: Replica, stack: TestStack) -> None:
+    """Created by a replica with one-hour sessions, the bucket keeps entries an hour; a replica whose sessions last
+    eight hours extends it, so its revocations are not forgotten before its sessions end."""
+    from demimas_common.events.nats import connect
+    from demimas_portal.revocation import BUCKET
+
+    nats = stack.fresh_nats("portal-bucket")
+    nats.start()
+    try:
+        for hours in (1.0, 8.0, 1.0):
+            browser = replica(nats_url=nats.url, portal_session_hours=hours)
+            revocations = app_of(browser).state.portal.revocations
+            revocations.start()  # what the app's start-up does
+            deadline = asyncio.get_running_loop().time() + 20
+            while not revocations.loaded:
+                assert asyncio.get_running_loop().time() < deadline
+                await asyncio.sleep(0.05)
+        nc = await connect(nats.url, name="test", reconnect=False)
+        try:
+            info = await nc.jetstream().stream_info(f"KV_{BUCKET}")
+        finally:
+            await nc.close()
+        assert info.config.max_age == 8 * 3600
+        assert info.config.max_msgs_per_subject == 1
+        assert info.config.storage == "file"
+    finally:
+        nats.stop()
