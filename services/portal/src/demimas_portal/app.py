@@ -98,9 +98,11 @@ def _named(check: Callable[[], Awaitable[None]], name: str) -> Callable[[], Awai
     return named
 
 
-def _page_of(request: Request, portal: Portal) -> Page:
+async def _page_of(request: Request, portal: Portal) -> Page:
+    """The request's page, or (an error before the route made one: a 404, a fault) one made now, with the same
+    checks of the session (a revoked session is shown, and sealed again, signed out)."""
     page = getattr(request.state, "page", None)
-    return page if isinstance(page, Page) else Page(portal, request, portal.session_of(request))
+    return page if isinstance(page, Page) else await portal.page(request, signed_in=False)
 
 
 def _no_fresh_cookie(request: Request, response: Response) -> Response:
@@ -118,14 +120,14 @@ def _error_pages(app: FastAPI, portal: Portal) -> None:
 
     @app.exception_handler(NotSignedIn)
     async def not_signed_in(request: Request, exc: NotSignedIn) -> Response:
-        page = _page_of(request, portal)
+        page = await _page_of(request, portal)
         if exc.flash:
             page.flash(exc.flash, "warning")
         return _no_fresh_cookie(request, page.redirect("/signin"))
 
     @app.exception_handler(SignInAgain)
     async def sign_in_again(request: Request, exc: SignInAgain) -> Response:
-        page = _page_of(request, portal)
+        page = await _page_of(request, portal)
         page.session = page.session.signed_out()
         page.flash("signin.again", "warning")
         return page.redirect("/signin")
@@ -134,18 +136,18 @@ def _error_pages(app: FastAPI, portal: Portal) -> None:
     async def revocations_unavailable(request: Request, exc: RevocationsUnavailable) -> Response:
         """The revoked sessions not read yet (NATS not answering since start-up): no signed-in page rather than
         one a revoked cookie could open. The session is kept: nothing is known against it."""
-        page = _page_of(request, portal)
+        page = await _page_of(request, portal)
         return await page.render("error.html", status=503, code="UNAVAILABLE", message=page.t("error.revocations"))
 
     @app.exception_handler(CSRFFailed)
     async def csrf_failed(request: Request, exc: CSRFFailed) -> Response:
-        page = _page_of(request, portal)
+        page = await _page_of(request, portal)
         refused = await page.render("error.html", status=403, code=CSRFFailed.code, message=page.t("error.csrf"))
         return _no_fresh_cookie(request, refused)
 
     @app.exception_handler(AccessDenied)
     async def access_denied(request: Request, exc: AccessDenied) -> Response:
-        page = _page_of(request, portal)
+        page = await _page_of(request, portal)
         agency = page.session.agency or "?"
         scope = exc.scope
         message = (
@@ -165,7 +167,7 @@ def _error_pages(app: FastAPI, portal: Portal) -> None:
 
     @app.exception_handler(GatewayFailed)
     async def gateway_failed(request: Request, exc: GatewayFailed) -> Response:
-        page = _page_of(request, portal)
+        page = await _page_of(request, portal)
         first = exc.errors[0] if exc.errors else None
         if first is None or first.code == "UNAVAILABLE":
             message, code, status = page.t("error.unavailable"), "UNAVAILABLE", 502
@@ -179,7 +181,7 @@ def _error_pages(app: FastAPI, portal: Portal) -> None:
         """A fault of the portal's own (an answer it could not shape): an error page with the code INTERNAL and the
         security headers, nothing of the exception shown (Starlette logs it after this handler)."""
         try:
-            page = _page_of(request, portal)
+            page = await _page_of(request, portal)
             response: Response = await page.render(
                 "error.html", status=500, code="INTERNAL", message=page.t("error.internal")
             )
@@ -191,6 +193,6 @@ def _error_pages(app: FastAPI, portal: Portal) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if request.url.path.startswith("/static/"):
             return Response(status_code=exc.status_code)
-        page = _page_of(request, portal)
+        page = await _page_of(request, portal)
         message = page.t("error.not_found") if exc.status_code == 404 else str(exc.detail)
         return await page.render("error.html", status=exc.status_code, code=f"HTTP_{exc.status_code}", message=message)

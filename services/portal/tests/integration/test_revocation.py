@@ -228,3 +228,18 @@ async def test_the_bucket_keeps_revocations_as_long_as_the_longest_session(repli
         assert info.config.storage == "file"
     finally:
         nats.stop()
+
+
+async def test_an_error_page_shows_a_revoked_session_signed_out(replica: Replica) -> None:
+    """A 404 (no route, so no page made by one) with the copy: not shown as signed in, and its cookie cleared."""
+    browser = replica()
+    cookie = await sign_in(browser)
+    await sign_out(browser)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app_of(browser)), base_url="http://portal") as x:
+        x.cookies.set(COOKIE_NAME, cookie)
+        missing = await x.get("/no-such-page")
+    assert missing.status_code == 404
+    assert 'data-testid="signed-in-agency"' not in missing.text
+    sealed = re.search(rf"{COOKIE_NAME}=([^;]+)", missing.headers["set-cookie"])
+    assert sealed
+    assert decode(browser, sealed.group(1)).token is None
