@@ -268,9 +268,12 @@ class Cluster:
                     "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
             self.replicas.append(Replica(f"gateway-{i + 1}", "gateway", port, args, dict(env),
                                          self.work / "logs" / f"gateway-{i + 1}.log"))  # fmt: skip
-        # the portal as `make run` starts a page-only service: uvicorn, no way to the database or NATS
+        # the portal as `make run` starts a page-only service: uvicorn, no way to the database; the NATS cluster for
+        # its revoked sessions (every replica watches them; a node down is failed over like the services do)
         portal = next(s for s in discover_services() if s.name == "portal")
-        env = {k: v for k, v in os.environ.items() if k not in ("DEMIMAS_DATABASE_URL", "DEMIMAS_NATS_URL")}
+        env = {k: v for k, v in os.environ.items() if k != "DEMIMAS_DATABASE_URL"}
+        if portal.nats:
+            env["DEMIMAS_NATS_URL"] = self.nats.url
         env |= PORTAL_ENV | {"DEMIMAS_PORTAL_GATEWAY_URL": f"{self.gateway_url}/graphql"}
         for i in range(REPLICAS):
             port = free_port()

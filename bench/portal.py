@@ -468,13 +468,15 @@ def _village_codes() -> list[str]:
 
 
 def _start_portal(stack: Any, spec: Any, port: int, profiler: list[str]) -> None:
-    """The portal as `Stack.start_services` starts a page-only service (no database, no NATS), optionally under
-    cProfile."""
+    """The portal as `Stack.start_services` starts a page-only service (no database; NATS when its spec asks, as
+    the portal's does for its revoked sessions), optionally under cProfile."""
     import subprocess
 
     from demimas_common.devstack.lifetime import die_with_parent
 
     env = {k: v for k, v in os.environ.items() if k not in ("DEMIMAS_DATABASE_URL", "DEMIMAS_NATS_URL")}
+    if spec.nats:
+        env["DEMIMAS_NATS_URL"] = stack.nats_url
     env["DEMIMAS_GATEWAY_URL"] = f"http://127.0.0.1:{stack.ports['gateway']}/graphql"
     args = [sys.executable, *profiler, "-m", "uvicorn", "--factory", spec.app_factory, "--host", "127.0.0.1",
             "--port", str(port), "--no-access-log"]  # fmt: skip

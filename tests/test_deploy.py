@@ -1,6 +1,7 @@
 """What an operations team deploys (`deploy/`): every Kubernetes manifest validates against the Kubernetes schemas
 (`kubernetes-validate`, offline), the production overlay renders, every installed service is deployed (image,
-database URL, gateway subgraph URL, migrations, network access; the portal without database or NATS), and the
+database URL, gateway subgraph URL, migrations, network access; the portal without database, with NATS for its
+revoked sessions), and the
 invariants hold: probes on /readyz and /healthz, non-root read-only containers with requests and limits, an
 autoscaler and a disruption budget per Deployment, only the gateway and the portal exposed, subgraphs reachable from
 the gateway only, NATS as three fsyncing nodes, PostgreSQL as a three-instance CloudNativePG cluster with a role pair
@@ -27,7 +28,7 @@ BASE = ROOT / "deploy" / "k8s" / "base"
 OVERLAY = ROOT / "deploy" / "k8s" / "overlays" / "production"
 K8S_VERSION = "1.31.0"
 SERVICES = {"registry": 4001, "designation": 4002, "pillars": 4003, "audit": 4004, "cases": 4005, "feeds": 4006}
-PAGES = {"portal": 4007}  # page-only services: no database, no NATS, not a subgraph; people reach them
+PAGES = {"portal": 4007}  # page-only services: no database, not a subgraph; people reach them
 CUSTOM = {("postgresql.cnpg.io/v1", "Cluster")}  # CloudNativePG's CRD: checked by hand below
 
 
@@ -184,10 +185,11 @@ def test_only_the_gateway_and_the_pages_are_exposed_and_subgraphs_accept_only_th
         assert policies[name]["spec"]["ingress"] == [{"ports": [{"protocol": "TCP", "port": port}]}], name
 
 
-def test_the_portal_is_deployed_without_database_or_nats() -> None:
+def test_the_portal_is_deployed_without_database_but_with_nats() -> None:
     """A page-only service: its image and port, the gateway as its only data source, its session key and OIDC
-    client secret from a Secret, and no way to PostgreSQL or NATS (no database URL, no migrations, not in their
-    network policies, no database roles)."""
+    client secret from a Secret, no way to PostgreSQL (no database URL, no migrations, not in its network policy, no
+    database roles), and NATS for its revoked sessions (DEMIMAS_NATS_URL, which production requires of it, from
+    demimas-config; let in by NATS's network policy)."""
     docs = base()
     deployments, policies = of_kind(docs, "Deployment"), of_kind(docs, "NetworkPolicy")
     migrate = (ROOT / "deploy" / "docker" / "migrate.Dockerfile").read_text()
@@ -205,9 +207,14 @@ def test_the_portal_is_deployed_without_database_or_nats() -> None:
         assert env["DEMIMAS_PORTAL_OIDC_CLIENT_SECRET"]["valueFrom"]["secretKeyRef"]["name"] == "demimas-portal"
         assert env["DEMIMAS_PORTAL_OIDC_REDIRECT_URL"]["value"].endswith("/auth/callback")
         assert config["DEMIMAS_GATEWAY_URL"] == "http://gateway.demimas.svc.cluster.local:4000/graphql"
-        for policy in ("nats-from-services", "postgres-from-services"):
-            [selector] = policies[policy]["spec"]["ingress"][0]["from"][0]["podSelector"]["matchExpressions"]
-            assert name not in selector["values"], (policy, name)
+        assert {"configMapRef": {"name": "demimas-config"}} in container["envFrom"]
+        assert config["DEMIMAS_NATS_URL"].startswith("nats://")
+        [selector] = policies["postgres-from-services"]["spec"]["ingress"][0]["from"][0]["podSelector"][
+            "matchExpressions"
+        ]
+        assert name not in selector["values"], name
+        [selector] = policies["nats-from-services"]["spec"]["ingress"][0]["from"][0]["podSelector"]["matchExpressions"]
+        assert name in selector["values"], name
         assert f"services/{name}" not in migrate, name
         assert not {r for r in roles if r.startswith(f"{name}_")}, name
         assert f"ghcr.io/demimas/{name}" in tags, name

@@ -24,14 +24,15 @@ expect.set_options(timeout=TIMEOUT_MS)
 
 
 @contextlib.asynccontextmanager
-async def serve_portal(gateway: str, keys: DevKeys) -> AsyncIterator[str]:
-    """The portal on a free loopback port (base URL without a trailing slash)."""
-    app = create_app(portal_settings(gateway, keys))
+async def serve_portal(gateway: str, keys: DevKeys, nats_url: str) -> AsyncIterator[str]:
+    """The portal on a free loopback port (base URL without a trailing slash), its revoked sessions on the
+    session's NATS."""
+    app = create_app(portal_settings(gateway, keys, nats_url=nats_url))
     try:
         async with served(app) as url:
             yield url
     finally:
-        await app.state.portal.gateway.close()
+        await app.state.portal.close()
 
 
 @dataclass

@@ -16,6 +16,7 @@ from playwright.async_api import Browser, expect
 
 from demimas_common.auth.keys import DevKeys
 from demimas_common.devstack.fresh_villages import FreshVillages
+from demimas_common.devstack.testing import TestStack
 from demimas_portal.session import COOKIE_NAME
 from tests.conftest import ROOT
 from tests.flows import gql
@@ -31,8 +32,8 @@ MILESTONE = "Unit BUMDes terdaftar"
 
 
 @pytest.fixture(scope="module")
-async def portal(gateway_over_http: str, e2e_keys: DevKeys) -> AsyncIterator[str]:
-    async with serve_portal(gateway_over_http, e2e_keys) as url:
+async def portal(gateway_over_http: str, e2e_keys: DevKeys, stack: TestStack) -> AsyncIterator[str]:
+    async with serve_portal(gateway_over_http, e2e_keys, stack.nats_url) as url:
         yield url
 
 

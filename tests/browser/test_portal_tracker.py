@@ -18,6 +18,7 @@ from playwright.async_api import Browser, expect
 
 from demimas_common.auth.keys import DevKeys
 from demimas_common.devstack.fresh_villages import FreshVillages
+from demimas_common.devstack.testing import TestStack
 from demimas_portal.i18n import LABELS_QUERY, labels_from
 from tests.conftest import ROOT
 from tests.flows import decree as designate
@@ -42,8 +43,8 @@ fresh_village = FreshVillages(ROOT)
 
 
 @pytest.fixture(scope="module")
-async def portal(gateway_over_http: str, e2e_keys: DevKeys) -> AsyncIterator[str]:
-    async with serve_portal(gateway_over_http, e2e_keys) as url:
+async def portal(gateway_over_http: str, e2e_keys: DevKeys, stack: TestStack) -> AsyncIterator[str]:
+    async with serve_portal(gateway_over_http, e2e_keys, stack.nats_url) as url:
         yield url
 
 

@@ -19,6 +19,7 @@ import pytest
 
 from demimas_common.auth.keys import DevKeys
 from demimas_common.devstack.fresh_villages import FreshVillages
+from demimas_common.devstack.testing import TestStack
 from demimas_portal.app import create_app
 from demimas_portal.session import COOKIE_NAME, Session
 from tests.conftest import ask, portal_settings
@@ -42,13 +43,15 @@ class Pilot:
 
 
 @pytest.fixture
-async def browser_for(gateway_over_http: str, e2e_keys: DevKeys) -> AsyncIterator[Callable[..., httpx.AsyncClient]]:
-    """A new 'browser' (cookie jar) on a portal app over the real gateway; `portal_session_hours` and the like as
-    keyword arguments."""
+async def browser_for(
+    gateway_over_http: str, e2e_keys: DevKeys, stack: TestStack
+) -> AsyncIterator[Callable[..., httpx.AsyncClient]]:
+    """A new 'browser' (cookie jar) on a new portal app (a replica: its own process state, the revoked sessions on
+    the session's NATS) over the real gateway; `portal_session_hours` and the like as keyword arguments."""
     opened: list[tuple[httpx.AsyncClient, Any]] = []
 
     def open_browser(**overrides: Any) -> httpx.AsyncClient:
-        app = create_app(portal_settings(gateway_over_http, e2e_keys, **overrides))
+        app = create_app(portal_settings(gateway_over_http, e2e_keys, **({"nats_url": stack.nats_url} | overrides)))
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal")
         opened.append((client, app))
         return client
@@ -56,7 +59,7 @@ async def browser_for(gateway_over_http: str, e2e_keys: DevKeys) -> AsyncIterato
     yield open_browser
     for client, app in opened:
         await client.aclose()
-        await app.state.portal.gateway.close()
+        await app.state.portal.close()
 
 
 @pytest.fixture
@@ -239,7 +242,9 @@ async def test_a_token_the_gateway_refuses_ends_the_session(
     app = browser._transport.app  # type: ignore[attr-defined]
     [cookie] = [c for c in browser.cookies.jar if c.name == COOKIE_NAME]
     expired = mint("KEMENKO_POLKAM", ttl=dt.timedelta(seconds=-120))
-    session = Session(csrf_secret="x" * 20, token=expired, agency="KEMENKO_POLKAM", expires_at=time.time() + 3600)
+    session = Session(
+        csrf_secret="x" * 20, token=expired, agency="KEMENKO_POLKAM", expires_at=time.time() + 3600, sid="sid-1"
+    )
     browser.cookies.set(COOKIE_NAME, app.state.portal.codec.encode(session), domain=cookie.domain, path="/")
     assert len(browser.cookies.jar) == 1
     response = await browser.get("/pilots")
@@ -247,3 +252,36 @@ async def test_a_token_the_gateway_refuses_ends_the_session(
     assert response.headers["location"] == "/signin"
     signin = await browser.get("/signin")
     assert "Silakan masuk kembali" in signin.text
+
+
+async def test_a_cookie_copied_before_sign_out_is_refused_after_it_on_this_and_another_replica(
+    browser_for: Callable[..., httpx.AsyncClient],
+) -> None:
+    """Someone copies the session cookie; the person signs out. The copy no longer opens a page, on the replica
+    the person signed out on and on a second replica (another portal app, the same NATS)."""
+    browser, other = browser_for(), browser_for()
+    await sign_in(browser, "KEMENKO_POLKAM")
+    [cookie] = [c for c in browser.cookies.jar if c.name == COOKIE_NAME]
+    copy = cookie.value
+    assert copy is not None
+
+    async def with_copy(replica: httpx.AsyncClient) -> httpx.Response:
+        app = replica._transport.app  # type: ignore[attr-defined]
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal") as thief:
+            thief.cookies.set(COOKIE_NAME, copy)
+            return await thief.get("/pilots")
+
+    assert (await with_copy(browser)).status_code == 200  # the copy works on both replicas before
+    assert (await with_copy(other)).status_code == 200
+    page = await browser.get("/pilots")
+    done = await browser.post("/signout", data={"csrf_token": csrf_of(page.text)})
+    assert done.status_code == 303
+    assert "Anda telah keluar." in (await browser.get("/signin")).text
+    here = await with_copy(browser)
+    assert (here.status_code, here.headers["location"]) == (303, "/signin")
+    for _ in range(200):  # the other replica hears of it through its watch of the bucket: a moment later
+        there = await with_copy(other)
+        if there.status_code == 303:
+            break
+        await asyncio.sleep(0.1)
+    assert (there.status_code, there.headers["location"]) == (303, "/signin")

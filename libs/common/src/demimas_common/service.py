@@ -28,8 +28,12 @@ class ServiceSpec:
     dev_links: tuple[tuple[str, str], ...] = ()
     """(label, path) of development pages `make run` prints under the service's URL (the feeds webhook sinks)."""
     database: bool = True
-    """Whether the service owns a PostgreSQL schema (roles, migrations, demo data, event tables) and uses NATS. A
-    page-only service (the portal) has neither: the devstack, `demimas events` and the deploy checks skip it."""
+    """Whether the service owns a PostgreSQL schema (roles, migrations, demo data, event tables) and its events on
+    NATS. A page-only service (the portal) owns neither: the devstack, `demimas events` and the deploy checks skip
+    it."""
+    nats: bool = True
+    """Whether the service connects to NATS (`DEMIMAS_NATS_URL`): every data service; a page-only service only when
+    it says so (the portal: its revoked sessions, a key-value bucket)."""
     behind_gateway: bool = False
     """Whether the service reads through the gateway (its `/readyz` checks it), so `make run` starts it after the
     gateway instead of before."""
@@ -59,16 +63,18 @@ class ServiceSpec:
         )
 
     @classmethod
-    def pages(cls, name: str, port: int) -> ServiceSpec:
+    def pages(cls, name: str, port: int, *, nats: bool = False) -> ServiceSpec:
         """The spec of a page-only service (docs/service-skeleton.md, "A service without a database"): package
-        `demimas_<name>` with `app:create_app`; no schema, migrations, demo data, NATS or GraphQL schema of its own;
-        it reads through the gateway, so `make run` starts it once the gateway is up."""
+        `demimas_<name>` with `app:create_app`; no schema, migrations, demo data, events or GraphQL schema of its
+        own; it reads through the gateway, so `make run` starts it once the gateway is up. With `nats` it gets
+        `DEMIMAS_NATS_URL` (for state shared by its replicas, not events)."""
         return cls(
             name=name,
             port=port,
             app_factory=f"demimas_{name}.app:create_app",
             migrations=None,
             database=False,
+            nats=nats,
             behind_gateway=True,
             home_path="/",
         )

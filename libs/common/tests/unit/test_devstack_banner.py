@@ -41,11 +41,12 @@ def test_another_port_is_said(tmp_path: Path) -> None:
 
 
 def test_a_page_only_service_prints_its_pages_and_starts_behind_the_gateway(tmp_path: Path) -> None:
-    """The portal: its URL is its pages' start (not /graphql), it gets no database or NATS, and the gateway is not
-    told it is a subgraph."""
+    """The portal: its URL is its pages' start (not /graphql), it gets no database but NATS (its revoked sessions),
+    and the gateway is not told it is a subgraph."""
     from demimas_portal.app import SERVICE as PORTAL
 
     assert (PORTAL.port, PORTAL.database, PORTAL.behind_gateway, PORTAL.migrations) == (4007, False, True, None)
+    assert PORTAL.nats
     stack = Stack(root=tmp_path / ".devstack")
     stack.settings = stack.settings.model_copy(
         update={"database_url": "postgresql://postgres@/demimas?host=/tmp", "nats_url": "nats://127.0.0.1:4222"}
@@ -82,3 +83,34 @@ def test_the_gateway_is_not_given_a_page_only_service_as_a_subgraph(tmp_path: Pa
         supervisor.subprocess.Popen = supervisor_popen  # type: ignore[misc]
     assert '"portal"' not in started[0]["DEMIMAS_GATEWAY_SUBGRAPH_URLS"]
     assert '"registry"' in started[0]["DEMIMAS_GATEWAY_SUBGRAPH_URLS"]
+
+
+def test_a_page_only_service_gets_nats_only_when_its_spec_asks(tmp_path: Path) -> None:
+    """`make run` hands the portal DEMIMAS_NATS_URL (its revoked sessions), never the database's URL; a page-only
+    service without `nats` gets neither."""
+    import demimas_common.devstack.supervisor as supervisor
+    from demimas_portal.app import SERVICE as PORTAL
+
+    stack = Stack(root=tmp_path / ".devstack")
+    stack.settings = stack.settings.model_copy(
+        update={"database_url": "postgresql://postgres@/demimas?host=/tmp", "nats_url": "nats://127.0.0.1:4222"}
+    )
+    stack.ports = {"gateway": 4000}
+    started: dict[str, dict[str, str]] = {}
+
+    class Recorder:
+        def __init__(self, args: list[str], env: dict[str, str], preexec_fn: object) -> None:
+            started[args[args.index("--factory") + 1]] = env
+
+    plain = ServiceSpec.pages("plain", 4108)
+    supervisor_popen = supervisor.subprocess.Popen
+    supervisor.subprocess.Popen = Recorder  # type: ignore[misc,assignment]
+    try:
+        stack.start_services([replace(PORTAL, port=0), replace(plain, port=0)])
+    finally:
+        supervisor.subprocess.Popen = supervisor_popen  # type: ignore[misc]
+    portal, other = started[PORTAL.app_factory], started[plain.app_factory]
+    assert portal["DEMIMAS_NATS_URL"] == "nats://127.0.0.1:4222"
+    assert "DEMIMAS_DATABASE_URL" not in portal
+    assert "DEMIMAS_NATS_URL" not in other
+    assert "DEMIMAS_DATABASE_URL" not in other

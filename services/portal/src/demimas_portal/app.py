@@ -1,14 +1,15 @@
 """The portal's ServiceSpec and app factory (docs/service-skeleton.md, "A service without a database").
 
-A page-only service: no schema, database or NATS. From the common skeleton it takes the settings, the JSON logs,
-OpenTelemetry and the probes (`/healthz`, `/readyz` checking the gateway, `/metrics`); the rest is its own: the
+A page-only service: no schema or database; NATS only for the revoked sessions (`revocation.py`, a key-value
+bucket every replica watches). From the common skeleton it takes the settings, the JSON logs, OpenTelemetry and the
+probes (`/healthz`, `/readyz` checking the gateway and the revoked sessions, `/metrics`); the rest is its own: the
 pages (`routes/`), the static assets (`static/`, served from the package, nothing from a CDN), the security headers.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from demimas_common.service import ServiceSpec
 from demimas_common.telemetry import configure_tracing, instrument_app
 from demimas_portal.csrf import CSRFFailed
 from demimas_portal.gateway import AccessDenied, GatewayClient, GatewayFailed, SignInAgain
+from demimas_portal.revocation import RevocationsUnavailable
 from demimas_portal.routes import audit, auth, pages, village
 from demimas_portal.security import SecurityHeaders, with_security_headers
 from demimas_portal.session import COOKIE_NAME
@@ -32,7 +34,7 @@ from demimas_portal.web import NotSignedIn, Page, Portal
 
 __all__ = ["SERVICE", "create_app"]
 
-SERVICE = ServiceSpec.pages("portal", 4007)
+SERVICE = ServiceSpec.pages("portal", 4007, nats=True)
 log = logging.getLogger("demimas.portal")
 STATIC = Path(__file__).parent / "static"
 
@@ -46,10 +48,17 @@ def create_app(settings: PortalSettings | None = None, *, gateway: GatewayClient
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.info("portal started, reading through %s", settings.gateway_endpoint)
+        if portal.revocations.enabled:
+            portal.revocations.start()
+        else:
+            log.warning(
+                "session revocation is off: DEMIMAS_NATS_URL is not set, so a copy of a session cookie keeps "
+                "working after sign-out until the session expires (development only; production requires it)"
+            )
         try:
             yield
         finally:
-            await portal.gateway.close()
+            await portal.close()
             oidc = getattr(app.state, "oidc", None)
             if oidc is not None:
                 await oidc.http.aclose()
@@ -73,16 +82,27 @@ def create_app(settings: PortalSettings | None = None, *, gateway: GatewayClient
         await portal.gateway.ping()
 
     gateway_ready.__name__ = "gateway"
-    add_probes(app, SERVICE, [gateway_ready])
+    revocations_ready = portal.revocations.ready
+    add_probes(app, SERVICE, [gateway_ready, _named(revocations_ready, "revoked_sessions")])
     _error_pages(app, portal)
     app.add_middleware(SecurityHeaders)
     instrument_app(app)
     return app
 
 
-def _page_of(request: Request, portal: Portal) -> Page:
+def _named(check: Callable[[], Awaitable[None]], name: str) -> Callable[[], Awaitable[None]]:
+    async def named() -> None:
+        await check()
+
+    named.__name__ = name
+    return named
+
+
+async def _page_of(request: Request, portal: Portal) -> Page:
+    """The request's page, or (an error before the route made one: a 404, a fault) one made now, with the same
+    checks of the session (a revoked session is shown, and sealed again, signed out)."""
     page = getattr(request.state, "page", None)
-    return page if isinstance(page, Page) else Page(portal, request, portal.session_of(request))
+    return page if isinstance(page, Page) else await portal.page(request, signed_in=False)
 
 
 def _no_fresh_cookie(request: Request, response: Response) -> Response:
@@ -100,27 +120,34 @@ def _error_pages(app: FastAPI, portal: Portal) -> None:
 
     @app.exception_handler(NotSignedIn)
     async def not_signed_in(request: Request, exc: NotSignedIn) -> Response:
-        page = _page_of(request, portal)
+        page = await _page_of(request, portal)
         if exc.flash:
             page.flash(exc.flash, "warning")
         return _no_fresh_cookie(request, page.redirect("/signin"))
 
     @app.exception_handler(SignInAgain)
     async def sign_in_again(request: Request, exc: SignInAgain) -> Response:
-        page = _page_of(request, portal)
+        page = await _page_of(request, portal)
         page.session = page.session.signed_out()
         page.flash("signin.again", "warning")
         return page.redirect("/signin")
 
+    @app.exception_handler(RevocationsUnavailable)
+    async def revocations_unavailable(request: Request, exc: RevocationsUnavailable) -> Response:
+        """The revoked sessions not read yet (NATS not answering since start-up): no signed-in page rather than
+        one a revoked cookie could open. The session is kept: nothing is known against it."""
+        page = await _page_of(request, portal)
+        return await page.render("error.html", status=503, code="UNAVAILABLE", message=page.t("error.revocations"))
+
     @app.exception_handler(CSRFFailed)
     async def csrf_failed(request: Request, exc: CSRFFailed) -> Response:
-        page = _page_of(request, portal)
+        page = await _page_of(request, portal)
         refused = await page.render("error.html", status=403, code=CSRFFailed.code, message=page.t("error.csrf"))
         return _no_fresh_cookie(request, refused)
 
     @app.exception_handler(AccessDenied)
     async def access_denied(request: Request, exc: AccessDenied) -> Response:
-        page = _page_of(request, portal)
+        page = await _page_of(request, portal)
         agency = page.session.agency or "?"
         scope = exc.scope
         message = (
@@ -140,7 +167,7 @@ def _error_pages(app: FastAPI, portal: Portal) -> None:
 
     @app.exception_handler(GatewayFailed)
     async def gateway_failed(request: Request, exc: GatewayFailed) -> Response:
-        page = _page_of(request, portal)
+        page = await _page_of(request, portal)
         first = exc.errors[0] if exc.errors else None
         if first is None or first.code == "UNAVAILABLE":
             message, code, status = page.t("error.unavailable"), "UNAVAILABLE", 502
@@ -154,7 +181,7 @@ def _error_pages(app: FastAPI, portal: Portal) -> None:
         """A fault of the portal's own (an answer it could not shape): an error page with the code INTERNAL and the
         security headers, nothing of the exception shown (Starlette logs it after this handler)."""
         try:
-            page = _page_of(request, portal)
+            page = await _page_of(request, portal)
             response: Response = await page.render(
                 "error.html", status=500, code="INTERNAL", message=page.t("error.internal")
             )
@@ -166,6 +193,6 @@ def _error_pages(app: FastAPI, portal: Portal) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if request.url.path.startswith("/static/"):
             return Response(status_code=exc.status_code)
-        page = _page_of(request, portal)
+        page = await _page_of(request, portal)
         message = page.t("error.not_found") if exc.status_code == 404 else str(exc.detail)
         return await page.render("error.html", status=exc.status_code, code=f"HTTP_{exc.status_code}", message=message)

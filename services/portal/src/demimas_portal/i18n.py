@@ -57,6 +57,16 @@ UI: dict[str, tuple[str, str]] = {
         "The gateway no longer accepts your token. Please sign in again.",
     ),
     "signin.signed_out": ("Anda telah keluar.", "You have signed out."),
+    "signin.signed_out_here_only": (
+        "Anda telah keluar di peramban ini, tetapi sesi tidak dapat dicabut di semua server portal. Tutup peramban "
+        "untuk memastikan salinan cookie sesi tidak dapat dipakai lagi.",
+        "You have signed out in this browser, but the session could not be revoked on every portal server. Close "
+        "the browser to make sure no copy of the session cookie can be used again.",
+    ),
+    "signin.revoked": (
+        "Sesi ini sudah diakhiri. Silakan masuk kembali.",
+        "This session has been ended. Please sign in again.",
+    ),
     "signin.no_keys": (
         "Masuk pengembangan tidak aktif: DEMIMAS_DEV_KEYS_DIR tidak diatur (jalankan portal dengan `make run`).",
         "Development sign-in is off: DEMIMAS_DEV_KEYS_DIR is not set (start the portal with `make run`).",
@@ -85,6 +95,10 @@ UI: dict[str, tuple[str, str]] = {
     "error.internal": (
         "Halaman ini gagal dibuat. Kesalahan sudah dicatat; coba lagi nanti.",
         "This page could not be made. The fault has been logged; try again later.",
+    ),
+    "error.revocations": (
+        "Portal belum dapat memeriksa status sesi Anda. Coba lagi sebentar lagi.",
+        "The portal cannot check your session's status yet. Try again in a moment.",
     ),
     "error.unavailable": (
         "Gateway tidak dapat dihubungi. Coba lagi sebentar lagi.",

@@ -4,6 +4,10 @@ in it nor change a byte of it.
 
 A session exists before sign-in too (language, CSRF secret, the OIDC sign-in's state); `signed_in` says whether it
 holds a token that has not expired. Expiry is the token's own `exp`, capped at `portal_session_hours`.
+
+Each sign-in gets a random session id (`sid`, `new_sid`), sealed in the cookie like the rest; sign-out revokes it on
+every replica (`revocation.py`). A signed-in session without a sid (a cookie sealed before revocation existed) is
+not honoured: `Portal.page` treats it as signed out, so a copy of it cannot outlive a sign-out.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-__all__ = ["COOKIE_NAME", "Session", "SessionCodec", "new_session"]
+__all__ = ["COOKIE_NAME", "Session", "SessionCodec", "new_session", "new_sid"]
 
 COOKIE_NAME = "demimas_portal_session"
 _NONCE_BYTES = 12
@@ -42,6 +46,8 @@ class Session:
     flash_kind: str = "info"
     oidc: dict[str, str] = field(default_factory=dict)
     """State, nonce and PKCE verifier of a sign-in under way (production)."""
+    sid: str | None = None
+    """The signed-in session's random id (`new_sid`): what sign-out revokes on every replica."""
 
     def signed_in(self, now: float | None = None) -> bool:
         return self.token is not None and self.expires_at is not None and (now or time.time()) < self.expires_at
@@ -54,12 +60,27 @@ class Session:
         """The same browser's session without the person: a fresh CSRF secret, the language kept."""
         return Session(csrf_secret=new_csrf_secret(), lang=self.lang, flash=self.flash, flash_kind=self.flash_kind)
 
+    def has_person(self) -> bool:
+        """It holds a token, live or expired (something a revocation or a missing sid must end)."""
+        return self.token is not None
+
+    def ended(self) -> Session:
+        """Signed out by the portal rather than by the person (its sid revoked on another request, or no sid): the
+        person gone, the language, flash and CSRF secret kept (the cookie was the person's own, or its copy, in
+        either case no one else's, so a form still open in another tab, sign-out included, still posts)."""
+        return Session(csrf_secret=self.csrf_secret, lang=self.lang, flash=self.flash, flash_kind=self.flash_kind)
+
     def with_flash(self, message: str, kind: str = "info") -> Session:
         return replace(self, flash=message, flash_kind=kind)
 
 
 def new_csrf_secret() -> str:
     return secrets.token_urlsafe(32)
+
+
+def new_sid() -> str:
+    """128 random bits, URL-safe base64 (also a valid NATS key-value key)."""
+    return secrets.token_urlsafe(16)
 
 
 def new_session(lang: str = "id") -> Session:

@@ -1,7 +1,10 @@
 """Portal settings (`DEMIMAS_*` and `DEMIMAS_PORTAL_*` environment variables).
 
-The portal has no database and no NATS of its own (`uses_database = False`): it reads and writes only through the
-gateway with the signed-in person's token. In development and test it signs people in with dev tokens minted from
+The portal has no database of its own (`uses_database = False`): it reads and writes only through the gateway with
+the signed-in person's token. It uses NATS for one thing, the revoked sessions (`DEMIMAS_NATS_URL`, required in
+production; in development and test without it revocation is off, and the portal says so at start-up).
+
+In development and test it signs people in with dev tokens minted from
 the devstack's keys (`DEMIMAS_DEV_KEYS_DIR`, written by `make run` into `.devstack/stack.env`); in production it
 signs them in with OpenID Connect against `DEMIMAS_PORTAL_OIDC_ISSUER`.
 """
@@ -68,6 +71,11 @@ class PortalSettings(CommonSettings):
     def gateway_endpoint(self) -> str:
         return self.portal_gateway_url or self.gateway_url or DEFAULT_GATEWAY_URL
 
+    @property
+    def session_seconds(self) -> float:
+        """A session's longest life: how long a revocation must be kept."""
+        return self.portal_session_hours * 3600
+
     @cached_property
     def session_key(self) -> bytes:
         """The 32-byte AES-GCM key of the session cookie."""
@@ -88,6 +96,7 @@ class PortalSettings(CommonSettings):
                 name
                 for name, value in (
                     ("DEMIMAS_PORTAL_SESSION_KEY", self.portal_session_key),
+                    ("DEMIMAS_NATS_URL (the revoked sessions)", self.nats_url),
                     ("DEMIMAS_PORTAL_OIDC_ISSUER", self.portal_oidc_issuer),
                     ("DEMIMAS_PORTAL_OIDC_CLIENT_ID", self.portal_oidc_client_id),
                     ("DEMIMAS_PORTAL_OIDC_REDIRECT_URL", self.portal_oidc_redirect_url),

@@ -24,6 +24,7 @@ from demimas_portal.csrf import CSRF_FIELD, CSRFFailed, csrf_token, csrf_valid
 from demimas_portal.gateway import AccessDenied, GatewayClient, GatewayResult
 from demimas_portal.grants import token_scopes
 from demimas_portal.i18n import DEFAULT_LANG, LABELS_QUERY, LabelCache, Labels, Translator, labels_from, pick_lang
+from demimas_portal.revocation import Revocations, RevocationsUnavailable
 from demimas_portal.session import COOKIE_NAME, Session, SessionCodec, new_session
 from demimas_portal.settings import PortalSettings
 from demimas_portal.timing import Timings
@@ -53,6 +54,7 @@ class Portal:
             connections=settings.portal_gateway_connections,
         )
         self.labels = LabelCache(settings.portal_label_ttl_seconds)
+        self.revocations = Revocations(settings.nats_url, ttl_seconds=settings.session_seconds)
         self.templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader(PACKAGE / "templates"),
             autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
@@ -78,12 +80,34 @@ class Portal:
         session = self.session_of(request)
         page = Page(self, request, session, timings)
         request.state.page = page
+        if session.has_person() and (session.sid is None or await self._revoked(session.sid, strict=signed_in)):
+            # signed out on another request (or a cookie sealed before sessions had ids): whoever sends it is signed
+            # out, and the cookie this answer sets no longer holds the token
+            page.session = session.ended()
+            if signed_in:
+                raise NotSignedIn("signin.revoked" if session.sid is not None else "signin.expired")
+            return page
         if signed_in and not session.signed_in():
             if session.expired():
                 page.session = session.signed_out()
                 raise NotSignedIn("signin.expired")
             raise NotSignedIn()
         return page
+
+    async def _revoked(self, sid: str, *, strict: bool) -> bool:
+        """Whether the session was signed out elsewhere. Before the revoked sessions could ever be read, a page that
+        needs the person is refused (`RevocationsUnavailable`: a 503 page); one that does not (sign-in, sign-out,
+        the language, `/`: nothing read with the token but the nav's labels) goes on with the session as it is."""
+        try:
+            return await self.revocations.is_revoked(sid)
+        except RevocationsUnavailable:
+            if strict:
+                raise
+            return False
+
+    async def close(self) -> None:
+        await self.revocations.close()
+        await self.gateway.close()
 
     def set_cookie(self, response: Response, session: Session) -> None:
         """A browser-session cookie (no Max-Age): closing the browser forgets it; the token in it expires on its

@@ -76,6 +76,7 @@ def client(issuer: Issuer) -> OidcClient:
         portal_oidc_client_id="portal",
         portal_oidc_redirect_url="https://portal.example/auth/callback",
         jwt_audience="demimas",
+        nats_url="nats://unused:4222",
     )
     return OidcClient(settings, httpx.AsyncClient(transport=httpx.MockTransport(issuer.handle)))
 
@@ -151,4 +152,5 @@ def test_production_refuses_a_short_or_placeholder_session_key(key: str, says: s
             portal_oidc_issuer=ISSUER,
             portal_oidc_client_id="portal",
             portal_oidc_redirect_url="https://portal.example/auth/callback",
+            nats_url="nats://unused:4222",
         )

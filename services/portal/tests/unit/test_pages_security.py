@@ -142,17 +142,21 @@ async def test_readiness_says_the_gateway_is_missing(client: httpx.AsyncClient) 
     assert response.json()["failing"] == ["gateway"]
 
 
-def test_production_needs_oidc_and_a_session_key() -> None:
+def test_production_needs_oidc_a_session_key_and_nats() -> None:
     with pytest.raises(ValueError, match="DEMIMAS_PORTAL_SESSION_KEY"):
         PortalSettings(environment="production")
-    settings = PortalSettings(
-        environment="production",
-        portal_session_key="k" * 32,
-        portal_oidc_issuer="https://id.example",
-        portal_oidc_client_id="portal",
-        portal_oidc_redirect_url="https://portal.example/auth/callback",
-    )
-    assert not settings.development  # no database or NATS asked for: the portal has none
+    given = {
+        "environment": "production",
+        "portal_session_key": "k" * 32,
+        "portal_oidc_issuer": "https://id.example",
+        "portal_oidc_client_id": "portal",
+        "portal_oidc_redirect_url": "https://portal.example/auth/callback",
+    }
+    with pytest.raises(ValueError, match=r"needs DEMIMAS_NATS_URL \(the revoked sessions\)"):
+        PortalSettings(**given)  # without NATS a sign-out could not end a copied cookie
+    settings = PortalSettings(**given, nats_url="nats://nats:4222")
+    assert not settings.development  # no database asked for: the portal has none
+    assert settings.database_url is None
 
 
 async def test_in_production_the_cookie_is_secure_and_there_is_no_dev_sign_in() -> None:
@@ -163,6 +167,7 @@ async def test_in_production_the_cookie_is_secure_and_there_is_no_dev_sign_in() 
         portal_oidc_client_id="portal",
         portal_oidc_redirect_url="https://portal.example/auth/callback",
         portal_gateway_url="http://127.0.0.1:9/graphql",
+        nats_url="nats://127.0.0.1:9",
     )
     app = create_app(settings)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://portal") as http:

@@ -77,7 +77,9 @@ async def portal(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]
 async def complete(client: httpx.AsyncClient, app: Any, trace_id: str | None, lang: str) -> str:
     """Complete a milestone of a pilot as KEMENDES; the flash message the next page would show."""
     app.state.portal.gateway = FakeGateway(trace_id)
-    session = Session(csrf_secret="s" * 32, lang=lang, token="t", agency="KEMENDES", expires_at=time.time() + 600)
+    session = Session(
+        csrf_secret="s" * 32, lang=lang, token="t", agency="KEMENDES", expires_at=time.time() + 600, sid="sid-1"
+    )
     client.cookies.clear()
     client.cookies.set(COOKIE_NAME, app.state.portal.codec.encode(session))
     done = await client.post(

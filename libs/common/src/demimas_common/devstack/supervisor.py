@@ -139,13 +139,12 @@ class Stack:
             if port != spec.port:
                 print(f"  port {spec.port} is busy; {spec.name} listens on {port}", flush=True)
             env = os.environ | {"DEMIMAS_GATEWAY_URL": gateway_url}
+            # a page-only service gets no way to the database, and to NATS only when its spec asks (the portal)
+            env = {k: v for k, v in env.items() if k not in ("DEMIMAS_DATABASE_URL", "DEMIMAS_NATS_URL")}
             if spec.database:
-                env |= {
-                    "DEMIMAS_DATABASE_URL": with_user(self.database_url, runtime_role(spec.name)),
-                    "DEMIMAS_NATS_URL": self.nats_url,
-                }
-            else:  # a page-only service gets no way to the database or NATS
-                env = {k: v for k, v in env.items() if k not in ("DEMIMAS_DATABASE_URL", "DEMIMAS_NATS_URL")}
+                env["DEMIMAS_DATABASE_URL"] = with_user(self.database_url, runtime_role(spec.name))
+            if spec.nats:
+                env["DEMIMAS_NATS_URL"] = self.nats_url
             args = [sys.executable, "-m", "uvicorn", "--factory", spec.app_factory, "--host", "127.0.0.1",
                     "--port", str(port), "--no-access-log"]  # fmt: skip
             self.processes[spec.name] = subprocess.Popen(  # noqa: S603 - our own interpreter

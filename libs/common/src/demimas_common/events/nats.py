@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 import nats
 from nats.aio.client import Client
@@ -12,9 +13,18 @@ __all__ = ["connect"]
 log = logging.getLogger("demimas.nats")
 
 
-async def connect(url: str, *, name: str, reconnect: bool = True, connect_timeout: float = 2.0) -> Client:
+async def connect(
+    url: str,
+    *,
+    name: str,
+    reconnect: bool = True,
+    connect_timeout: float = 2.0,
+    on_reconnect: Callable[[], Awaitable[None]] | None = None,
+) -> Client:
     """`url` may list several servers of a cluster, comma-separated (`nats://a:4222,nats://b:4222`): the client
-    connects to one that answers and fails over to the others (and to the peers the cluster announces)."""
+    connects to one that answers and fails over to the others (and to the peers the cluster announces).
+    `on_reconnect` runs after each reconnect (a watcher re-subscribes there: what the server held for its
+    subscription may be gone)."""
 
     async def on_error(exc: Exception) -> None:
         if reconnect:
@@ -25,6 +35,8 @@ async def connect(url: str, *, name: str, reconnect: bool = True, connect_timeou
 
     async def on_reconnected() -> None:
         log.info("NATS %s: reconnected", name)
+        if on_reconnect is not None:
+            await on_reconnect()
 
     return await nats.connect(
         servers=[u.strip() for u in url.split(",") if u.strip()],

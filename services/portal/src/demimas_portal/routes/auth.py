@@ -12,7 +12,7 @@ from demimas_common.auth.grants import REGIONAL_AGENCIES
 from demimas_common.auth.principal import Agency
 from demimas_portal.grants import home as start_page
 from demimas_portal.i18n import pick_lang
-from demimas_portal.session import Session, new_csrf_secret
+from demimas_portal.session import Session, new_csrf_secret, new_sid
 from demimas_portal.signin import DevSignIn, Identity, OidcClient, OidcError
 from demimas_portal.web import Portal, safe_next
 
@@ -37,6 +37,7 @@ def _signed_in(session: Session, identity: Identity) -> Session:
         region=identity.region,
         subject=identity.subject,
         expires_at=identity.expires_at,
+        sid=new_sid(),
     )
 
 
@@ -120,10 +121,19 @@ async def auth_callback(request: Request) -> Response:
 
 @router.post("/signout")
 async def signout(request: Request) -> Response:
-    page = await _portal(request).page(request, signed_in=False)
+    portal = _portal(request)
+    page = await portal.page(request, signed_in=False)
     await page.form()
-    page.session = page.session.signed_out()
-    page.flash("signin.signed_out")
+    session = page.session
+    page.session = session.signed_out()
+    revoked = True
+    if session.token is not None and session.sid is not None:
+        # every copy of this cookie ends here too: on this process at once, on the other replicas through NATS
+        revoked = await portal.revocations.revoke(session.sid, session.expires_at or 0.0)
+    if revoked:
+        page.flash("signin.signed_out")
+    else:  # signed out in this browser (the cookie is replaced) but a copy may still work elsewhere: say so
+        page.flash("signin.signed_out_here_only", "warning")
     return page.redirect("/signin")
 
 
