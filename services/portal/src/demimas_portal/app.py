@@ -9,7 +9,7 @@ pages (`routes/`), the static assets (`static/`, served from the package, nothin
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -81,21 +81,16 @@ def create_app(settings: PortalSettings | None = None, *, gateway: GatewayClient
     async def gateway_ready() -> None:
         await portal.gateway.ping()
 
+    async def revoked_sessions_ready() -> None:
+        await portal.revocations.ready()
+
     gateway_ready.__name__ = "gateway"
-    revocations_ready = portal.revocations.ready
-    add_probes(app, SERVICE, [gateway_ready, _named(revocations_ready, "revoked_sessions")])
+    revoked_sessions_ready.__name__ = "revoked_sessions"
+    add_probes(app, SERVICE, [gateway_ready, revoked_sessions_ready])
     _error_pages(app, portal)
     app.add_middleware(SecurityHeaders)
     instrument_app(app)
     return app
-
-
-def _named(check: Callable[[], Awaitable[None]], name: str) -> Callable[[], Awaitable[None]]:
-    async def named() -> None:
-        await check()
-
-    named.__name__ = name
-    return named
 
 
 async def _page_of(request: Request, portal: Portal) -> Page:
