@@ -179,13 +179,21 @@ EXPORT_COLUMNS = {
 
 
 def tamper_field(value: Any) -> Any:
+    """The value changed, always: a change that could leave it as it was (say, writing "ff" over a hash that begins
+    with "ff", one run in 256) would make the verifier look blind when it was never given anything to see."""
+    changed = _tampered(value)
+    assert changed != value, f"tampering left {value!r} as it was"
+    return changed
+
+
+def _tampered(value: Any) -> Any:
     if isinstance(value, int):
         return value + MOVED
     if isinstance(value, dict):
         return {**value, "data": {**value["data"], "villageCode": "33.07.01.2001"}}
     if value.endswith("+00:00"):  # a time
         return value.replace("+00:00", "+01:00")
-    return "ff" + value[2:]  # hex
+    return f"{int(value[0], 16) ^ 0xF:x}{value[1:]}"  # hex: the first digit's bits all flipped
 
 
 async def test_each_export_field_tampered_is_named_by_the_cli(
@@ -212,3 +220,10 @@ async def test_each_export_field_tampered_is_named_by_the_cli(
         if code != 1 or f"record {at}, column {column}: " not in out or "CHAIN BROKEN" not in out:
             failures.append(f"{field}: {out}")
     assert failures == []
+
+
+@pytest.mark.parametrize("value", ["ff" + "ab" * 31, "00" * 32, "0f" * 32, 7, "2026-12-07T13:54:20+00:00"])
+def test_tampering_a_field_always_changes_it(value: Any) -> None:
+    """Every value a field can hold is changed, a hash that already begins with "ff" included (CI once failed on one
+    of those: the forged export was the export, and the verifier rightly said the chain was intact)."""
+    assert tamper_field(value) != value
