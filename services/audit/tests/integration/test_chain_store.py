@@ -1,6 +1,6 @@
 """The audit store on real PostgreSQL and NATS: every event chained in stream order, once; caught up after an outage;
 gaps named; tampering by the schema owner named at the right record; the runtime role cannot change what it wrote;
-checkpoints signed, exported and verified offline."""
+checkpoints signed, exported and verified offline, and the last one re-published while the head does not move."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from demimas_audit.adapters.bus import CHECKPOINT_SUBJECT
 from demimas_audit.adapters.queries import verify_range
 from demimas_audit.adapters.tables import gaps, records
 from demimas_audit.domain.chain import GENESIS, ProblemKind, canonical, digests, link_digests
+from demimas_audit.domain.checkpoint import parse_checkpoint
 from demimas_audit.entrypoints.checkpointer import Checkpointer
 from demimas_audit.entrypoints.ingest import AuditIngest
 from demimas_audit.service_layer.export import verify_export
@@ -191,6 +192,32 @@ async def test_checkpoints_are_signed_exported_and_verified_offline(store: Audit
     forged_file.write_bytes(b"\n".join([*lines[:3], orjson.dumps(forged), *lines[4:]]) + b"\n")
     broken = verify_export(forged_file, key.public_key())
     assert [(p.seq, p.kind) for p in broken.problems] == [(3, ProblemKind.MODIFIED)]
+
+
+async def test_the_checkpointer_republishes_the_last_checkpoint_while_the_head_does_not_move(store: AuditStore) -> None:
+    """A heartbeat: a witness can tell a quiet chain from a publisher that stopped."""
+    key = Ed25519PrivateKey.generate()
+    checkpointer = Checkpointer(store.engine, store.nats_url, key, interval=3600)
+    nc = await connect(store.nats_url, name="audit-test-heartbeat")
+    published = await nc.subscribe(CHECKPOINT_SUBJECT)
+    try:
+        assert await checkpointer.checkpoint() is None  # an empty chain: nothing signed, nothing to re-publish
+        await publish(store, events(4))
+        await ingest(store)
+        first = await checkpointer.checkpoint()
+        assert first is not None
+        assert await checkpointer.checkpoint() is None  # the head did not move: nothing new is signed...
+        assert await checkpointer.checkpoint() is None
+        # ... but the last stored checkpoint is published again each time, unchanged (nothing came before the first:
+        # the empty chain published nothing); generous timeouts: a loaded CI machine
+        received = [parse_checkpoint((await published.next_msg(timeout=30)).data) for _ in range(3)]
+    finally:
+        await nc.close()
+    assert [(cp.seq, cp.hash, cp.signed_at, cp.signature) for cp in received] == [
+        (first.seq, first.hash, first.signed_at, first.signature)
+    ] * 3
+    async with store.unit_of_work() as uow:
+        assert [cp.seq for cp in await uow.checkpoints.all()] == [4]
 
 
 async def test_two_replicas_keep_one_chain_in_order(store: AuditStore) -> None:

@@ -1,11 +1,13 @@
 """The witness on real NATS and PostgreSQL: it keeps the checkpoints the service signs and publishes, refuses a
-forged signature, records a validly signed conflicting hash apart, survives a NATS outage and stops on SIGTERM; and
-`verify --witness` catches an export rewritten or cut consistently and re-signed with the stolen key."""
+forged signature, records a validly signed conflicting hash apart, survives a NATS outage and stops on SIGTERM, warns
+when no signed checkpoint arrives (and says when they resume, heartbeats included); and `verify --witness` catches an
+export rewritten or cut consistently and re-signed with the stolen key."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import os
 import signal
 import sys
@@ -156,18 +158,22 @@ async def test_the_witness_reconnects_after_a_nats_outage(stack: TestStack, tmp_
     assert [e.seq for e in read_store(tmp_path / "witness.jsonl")[0]] == [1, 2]
 
 
-async def test_the_witness_command_stops_cleanly_on_sigterm(store: AuditStore, tmp_path: Path) -> None:
+async def test_the_witness_command_warns_of_silence_and_stops_cleanly_on_sigterm(
+    store: AuditStore, tmp_path: Path
+) -> None:
     key = Ed25519PrivateKey.generate()
     (tmp_path / "audit.pub").write_bytes(pem(key.public_key()))
     path = tmp_path / "witness.jsonl"
-    argv = ["audit", "witness", "--store", str(path), "--public-key", str(tmp_path / "audit.pub")]
+    argv = ["audit", "witness", "--store", str(path), "--public-key", str(tmp_path / "audit.pub"), "--warn-after", "1"]
     env = {**os.environ, "DEMIMAS_NATS_URL": store.nats_url}
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "demimas_common.cli", *argv, cwd=tmp_path, env=env, stderr=asyncio.subprocess.PIPE
     )
     assert process.stderr is not None
     lines: list[bytes] = []
-    while not lines or b"witnessing audit.checkpoints" not in lines[-1]:
+    while not any(b"witnessing audit.checkpoints" in x for x in lines) or not any(
+        b"WARNING no signed checkpoint for " in x and b" s (none since start)" in x for x in lines
+    ):
         # a new Python process importing the services: slow on a loaded CI machine, hence a minute
         lines.append(await asyncio.wait_for(process.stderr.readline(), timeout=60))
         assert lines[-1], b"".join(lines).decode()
@@ -177,8 +183,46 @@ async def test_the_witness_command_stops_cleanly_on_sigterm(store: AuditStore, t
     process.send_signal(signal.SIGTERM)
     rest = await asyncio.wait_for(process.stderr.read(), timeout=30)
     assert await process.wait() == 0, rest.decode()
-    assert b"witness stopped: 1 accepted; last sequence 7" in rest
+    assert b"witness stopped: 1 accepted; last sequence 7; longest silence " in rest
+    longest = rest.split(b"longest silence ")[1].split(b" s")[0]
+    assert int(longest) >= 1, rest.decode()  # the silence before the checkpoint, warned above
     assert [e.seq for e in read_store(path)[0]] == [7]
+
+
+async def test_the_witness_warns_when_signed_checkpoints_stop_and_says_when_they_resume(
+    store: AuditStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="demimas.audit.witness")
+    key = Ed25519PrivateKey.generate()
+    checkpointer = Checkpointer(store.engine, store.nats_url, key, interval=3600)
+    witness = Witness(tmp_path / "witness.jsonl", key.public_key())
+    listener = WitnessListener(witness, store.nats_url, warn_after=1, tick=0.05)
+
+    def logged(text: str, level: int = logging.INFO) -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.levelno == level and text in r.getMessage()]
+
+    def silent() -> list[str]:
+        return logged("no signed checkpoint for", logging.WARNING)
+
+    task = await start(listener)
+    try:
+        await until(lambda: len(silent()) >= 2)  # warned, and again after a further period
+        assert all("(none since start)" in m for m in silent())
+        await announce(store.nats_url, sign(Ed25519PrivateKey.generate(), 3, bytes(32)))  # forged: no sign of life
+        await until(lambda: witness.counts[Decision.BAD_SIGNATURE] == 1)
+        assert logged("checkpoints resumed") == []
+        (cp,) = await chain_with_checkpoints(store, checkpointer, [3])
+        await until(lambda: len(logged("checkpoints resumed after")) == 1)
+        assert logged("checkpoints resumed after")[0].endswith(f"(sequence {cp.seq})")
+        # the chain stays quiet: a silence is warned again, naming the last checkpoint, until the heartbeat
+        await until(lambda: any(f"(last: sequence {cp.seq} signed at " in m for m in silent()))
+        assert await checkpointer.checkpoint() is None  # the head did not move: the last one, re-published
+        await until(lambda: len(logged("checkpoints resumed after")) == 2)
+    finally:
+        listener.stop()
+        await asyncio.wait_for(task, timeout=10)
+    assert dict(witness.counts) == {Decision.BAD_SIGNATURE: 1, Decision.ACCEPTED: 1, Decision.DUPLICATE: 1}
+    assert witness.longest_silence() >= dt.timedelta(seconds=2)
 
 
 def verify(capsys: pytest.CaptureFixture[str], *argv: Any) -> tuple[int, str]:

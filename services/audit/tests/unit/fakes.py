@@ -59,6 +59,9 @@ class InMemoryCheckpoints:
     async def last_seq(self) -> int | None:
         return max(self.stored, default=None)
 
+    async def last(self) -> Checkpoint | None:
+        return self.stored[max(self.stored)] if self.stored else None
+
     async def add(self, cp: Checkpoint) -> None:
         self.stored.setdefault(cp.seq, cp)
 

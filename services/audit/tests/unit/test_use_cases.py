@@ -24,7 +24,7 @@ from demimas_audit.domain.commands import (
     SignCheckpoint,
 )
 from demimas_audit.domain.ingest import Head, HeadMoved, Incoming, incoming
-from demimas_audit.service_layer.checkpoints import sign_checkpoint
+from demimas_audit.service_layer.checkpoints import last_checkpoint, sign_checkpoint
 from demimas_audit.service_layer.export import export_chain, verify_export
 from demimas_audit.service_layer.ingest import append_batch, link_batch, stream_position
 from demimas_audit.service_layer.report import OPERATION_HASH, personal_data_report
@@ -195,6 +195,22 @@ class TestCheckpoints:
             second = await sign_checkpoint(SignCheckpoint(key), uow)
         assert (first and first.seq, second and second.seq, uow.commits) == (2, 3, 2)
         assert [c.seq for c in await stored.all()] == [2, 3]
+
+    async def test_the_last_stored_checkpoint_is_what_a_heartbeat_republishes(self) -> None:
+        chain, stored = InMemoryChain(), InMemoryCheckpoints()
+        key = Ed25519PrivateKey.generate()
+        uow = fake_uow(chain, stored)
+        async with uow:
+            assert await last_checkpoint(uow) is None  # nothing stored: nothing to re-publish
+        for start in (1, 3):
+            await ingest(chain, messages(start, 2))
+            async with uow:
+                cp = await sign_checkpoint(SignCheckpoint(key), uow)
+        async with uow:
+            assert await sign_checkpoint(SignCheckpoint(key), uow) is None
+            assert await last_checkpoint(uow) == cp
+        assert cp is not None
+        assert (cp.seq, uow.commits) == (4, 2)
 
 
 async def test_an_export_holds_the_chain_and_its_checkpoints_and_verifies_offline(tmp_path: Path) -> None:

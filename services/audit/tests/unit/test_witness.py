@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 from pathlib import Path
 
 import orjson
@@ -12,7 +13,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from demimas_audit.adapters.witness_store import conflicts_path, find_entry, read_last_entry, read_store
 from demimas_audit.domain.checkpoint import Checkpoint, key_id, message, parse_checkpoint
-from demimas_audit.domain.witness import Decision, WitnessEntry, WitnessProblemKind, compare_with_witness, decide
+from demimas_audit.domain.witness import (
+    Decision,
+    Liveness,
+    SilenceWarning,
+    WitnessEntry,
+    WitnessProblemKind,
+    compare_with_witness,
+    decide,
+)
 from demimas_audit.service_layer.witness import Witness
 
 KEY = Ed25519PrivateKey.generate()
@@ -164,3 +173,101 @@ def test_a_hole_at_a_witnessed_sequence_is_missing() -> None:
     exported = [(s, digest(s)) for s in range(1, 11) if s != 7]
     problems = compare_with_witness([entry(7)], exported)
     assert [(p.seq, p.kind) for p in problems] == [(7, WitnessProblemKind.MISSING)]
+
+
+WARN = dt.timedelta(seconds=180)
+
+
+def at(seconds: float) -> dt.datetime:
+    return T0 + dt.timedelta(seconds=seconds)
+
+
+def test_a_silence_is_warned_once_it_crosses_warn_after() -> None:
+    state = Liveness(at(0))
+    for t in (0, 60, 179.9):
+        assert state.check(at(t), WARN) == (state, None)
+    state, warning = state.check(at(180), WARN)
+    assert warning == SilenceWarning(dt.timedelta(seconds=180), None, None)
+    assert warning.message == "no signed checkpoint for 180 s (none since start)"
+    # not again within the next period
+    assert state.check(at(181), WARN)[1] is None
+    assert state.check(at(359), WARN)[1] is None
+
+
+def test_a_lasting_silence_is_warned_again_each_further_period_and_a_late_check_warns_once() -> None:
+    state, first = Liveness(at(0)).check(at(200), WARN)
+    assert first is not None
+    state, second = state.check(at(360), WARN)
+    assert second is not None
+    assert second.silence == dt.timedelta(seconds=360)
+    state, third = state.check(at(1000), WARN)  # a late wake-up: one warning, not the three periods it missed
+    assert third is not None
+    assert third.silence == dt.timedelta(seconds=1000)
+    assert state.check(at(1079), WARN)[1] is None
+    assert state.check(at(1080), WARN)[1] is not None
+
+
+def test_a_signed_checkpoint_restarts_the_silence_and_names_the_last_one() -> None:
+    cp = signed(7)
+    state, resumed = Liveness(at(0)).received(Decision.ACCEPTED, cp, at(100))
+    assert resumed is None  # no warning was given: nothing to resume
+    assert state.check(at(279), WARN)[1] is None
+    state, warning = state.check(at(280), WARN)
+    assert warning is not None
+    assert warning.message == f"no signed checkpoint for 180 s (last: sequence 7 signed at {cp.signed_at.isoformat()})"
+    # a heartbeat (the same checkpoint again) is a duplicate: alive too
+    state, resumed = state.received(Decision.DUPLICATE, cp, at(300))
+    assert resumed == dt.timedelta(seconds=200)
+    assert state.check(at(479), WARN)[1] is None
+    assert state.longest_at(at(310)) == dt.timedelta(seconds=200)
+    assert state.longest_at(at(900)) == dt.timedelta(seconds=600)  # the current silence counts once longer
+
+
+def test_only_a_validly_signed_consistent_checkpoint_proves_the_publisher_alive() -> None:
+    state, warning = Liveness(at(0)).check(at(180), WARN)
+    assert warning is not None
+    for decision in (Decision.BAD_SIGNATURE, Decision.MALFORMED, Decision.STALE, Decision.CONFLICT):
+        assert state.received(decision, signed(3), at(200)) == (state, None)
+    assert state.received(Decision.ACCEPTED, None, at(200)) == (state, None)
+    assert state.check(at(360), WARN)[1] is not None  # still silent
+
+
+def test_the_witness_warns_of_silence_and_says_when_checkpoints_resume(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = [at(0)]
+    witness = Witness(tmp_path / "w.jsonl", KEY.public_key(), now=lambda: clock[0])
+    witness.open()
+    caplog.set_level(logging.DEBUG, logger="demimas.audit.witness")
+    caplog.clear()
+    clock[0] = at(30)
+    witness.check_silence(dt.timedelta(seconds=30))
+    forged = signed(4, key=KEY_2)
+    clock[0] = at(40)
+    assert witness.handle(orjson.dumps(forged.to_json())) is Decision.BAD_SIGNATURE
+    clock[0] = at(60)
+    witness.check_silence(dt.timedelta(seconds=30))
+    clock[0] = at(65)
+    assert witness.handle(orjson.dumps(signed(4).to_json())) is Decision.ACCEPTED
+    assert witness.longest_silence() == dt.timedelta(seconds=65)
+    witness.close()
+    messages = [(r.levelno, r.getMessage()) for r in caplog.records]
+    silent = [m for level, m in messages if level == logging.WARNING and m.startswith("no signed checkpoint")]
+    assert [m.split(":")[0] for m in silent] == [
+        "no signed checkpoint for 30 s (none since start)",
+        "no signed checkpoint for 60 s (none since start)",  # the forged one did not count
+    ]
+    assert (logging.INFO, "checkpoints resumed after 65 s (sequence 4)") in messages
+
+
+def test_a_heartbeat_is_a_duplicate_logged_below_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    witness = Witness(tmp_path / "w.jsonl", KEY.public_key())
+    witness.open()
+    caplog.set_level(logging.DEBUG, logger="demimas.audit.witness")
+    assert witness.handle(orjson.dumps(signed(5).to_json())) is Decision.ACCEPTED
+    caplog.clear()
+    for _ in range(3):  # the audit service re-publishes its last checkpoint every interval while the chain is quiet
+        assert witness.handle(orjson.dumps(signed(5).to_json())) is Decision.DUPLICATE
+    witness.close()
+    assert [r.levelno for r in caplog.records] == [logging.DEBUG] * 3
+    assert [e.seq for e in read_store(tmp_path / "w.jsonl")[0]] == [5]

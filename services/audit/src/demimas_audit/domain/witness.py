@@ -1,5 +1,6 @@
 """The witness's rules, with no I/O: what to do with a published checkpoint (`decide`), the form of a stored entry
-(`WitnessEntry`), and how an export compares with what the witness saw (`compare_with_witness`).
+(`WitnessEntry`), how an export compares with what the witness saw (`compare_with_witness`), and when a silence of
+the publisher is worth a warning (`Liveness`).
 
 A witness keeps every validly signed checkpoint it sees; whoever later rewrites or cuts the whole chain consistently,
 even re-signing with a stolen key, cannot change what the witness already saw.
@@ -10,7 +11,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -20,12 +21,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from demimas_audit.domain.checkpoint import Checkpoint, message
 
 __all__ = [
+    "LIVE_DECISIONS",
     "Decision",
+    "Liveness",
+    "SilenceWarning",
     "WitnessEntry",
     "WitnessProblem",
     "WitnessProblemKind",
     "compare_with_witness",
     "decide",
+    "seconds",
 ]
 
 
@@ -165,3 +170,78 @@ def compare_with_witness(
             )
         )
     return problems
+
+
+LIVE_DECISIONS = frozenset({Decision.ACCEPTED, Decision.DUPLICATE})
+"""The decisions that prove the publisher alive: a checkpoint validly signed and consistent with the store (a
+heartbeat is a DUPLICATE). Not a bad signature, a malformed or a stale message: anyone on the bus can send those; not
+a conflict either, which is logged as tampering of its own."""
+
+
+def seconds(span: dt.timedelta) -> str:
+    """A span in whole seconds, for the log ("190 s")."""
+    return f"{max(span.total_seconds(), 0.0):.0f} s"
+
+
+@dataclass(frozen=True)
+class SilenceWarning:
+    silence: dt.timedelta
+    last_seq: int | None
+    """of the last validly signed checkpoint received since start; None: none"""
+    last_signed_at: dt.datetime | None
+
+    @property
+    def message(self) -> str:
+        last = (
+            f"last: sequence {self.last_seq} signed at {self.last_signed_at.isoformat()}"
+            if self.last_seq is not None and self.last_signed_at is not None
+            else "none since start"
+        )
+        return f"no signed checkpoint for {seconds(self.silence)} ({last})"
+
+
+@dataclass(frozen=True)
+class Liveness:
+    """Whether the publisher of checkpoints is heard from: the audit service re-publishes its last checkpoint every
+    interval even when the chain is quiet (a heartbeat), so a long silence means the checkpointer, NATS or the
+    witness's connection is down, or someone cut the witness off. Immutable: each step returns the next state.
+
+    A warning is due at each whole multiple of `warn_after` the silence reaches (once per multiple: a late wake-up
+    gives one warning, not a burst); the first validly signed checkpoint after a warning is a resumption."""
+
+    since: dt.datetime
+    """when the current silence began: the start, or the last validly signed checkpoint received"""
+    last_seq: int | None = None
+    last_signed_at: dt.datetime | None = None
+    warnings: int = 0
+    """given during the current silence"""
+    longest: dt.timedelta = dt.timedelta(0)
+    """the longest silence that ended (see `longest_at` for one still going on)"""
+
+    def silence(self, now: dt.datetime) -> dt.timedelta:
+        return max(now - self.since, dt.timedelta(0))
+
+    def longest_at(self, now: dt.datetime) -> dt.timedelta:
+        """The longest silence seen, the current one included."""
+        return max(self.longest, self.silence(now))
+
+    def check(self, now: dt.datetime, warn_after: dt.timedelta) -> tuple[Liveness, SilenceWarning | None]:
+        """Whether a warning is due at `now`, and the state after giving it."""
+        if warn_after <= dt.timedelta(0):
+            raise ValueError("warn_after must be positive")
+        silence = self.silence(now)
+        due = int(silence / warn_after)
+        if due <= self.warnings:
+            return self, None
+        return replace(self, warnings=due), SilenceWarning(silence, self.last_seq, self.last_signed_at)
+
+    def received(
+        self, decision: Decision, cp: Checkpoint | None, now: dt.datetime
+    ) -> tuple[Liveness, dt.timedelta | None]:
+        """The state after a message decided `decision` (`cp`, None if malformed) arrived at `now`, and the silence
+        it ends if a warning was given during it (then "resumed"); only `LIVE_DECISIONS` end a silence."""
+        if decision not in LIVE_DECISIONS or cp is None:
+            return self, None
+        silence = self.silence(now)
+        resumed = silence if self.warnings else None
+        return Liveness(now, cp.seq, cp.signed_at, 0, max(self.longest, silence)), resumed

@@ -125,6 +125,16 @@ def _verify_witness(export: Path, store: Path, key: Any) -> bool:
     return found.ok
 
 
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
+
+
 def _witness(args: argparse.Namespace) -> int:
     import os
 
@@ -140,7 +150,9 @@ def _witness(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    return serve(args.store, key, url)
+    if args.warn_after is None:
+        return serve(args.store, key, url)
+    return serve(args.store, key, url, warn_after=args.warn_after)
 
 
 def _public_key(args: argparse.Namespace) -> int:
@@ -220,6 +232,14 @@ def register(subparsers: Any) -> None:
     witness.add_argument("--store", required=True, type=Path, help="the JSON Lines file to append to (resumed)")
     witness.add_argument("--public-key", required=True, type=Path, help="PEM of the audit service's public key")
     witness.add_argument("--nats", help="NATS URL(s), comma-separated (default: DEMIMAS_NATS_URL)")
+    witness.add_argument(
+        "--warn-after",
+        type=_positive_seconds,
+        metavar="SECONDS",
+        help="warn when no validly signed checkpoint arrived for this long, again each further period (default: 3 x "
+        "the service's default checkpoint interval, 180; the service re-publishes its last checkpoint every "
+        "DEMIMAS_AUDIT_CHECKPOINT_SECONDS: if that was changed, use about 3 x it)",
+    )
     witness.set_defaults(func=_witness)
     key = commands.add_parser("public-key", help="print the PEM public key that signs checkpoints")
     key.set_defaults(func=_public_key)

@@ -1,5 +1,6 @@
-"""Use case of the checkpointer: signing the chain's head (what a checkpoint is and what is signed:
-`domain/checkpoint.py`; publishing it on `audit.checkpoints` after the commit: `entrypoints/checkpointer.py`).
+"""Use cases of the checkpointer: signing the chain's head (what a checkpoint is and what is signed:
+`domain/checkpoint.py`; publishing it on `audit.checkpoints` after the commit: `entrypoints/checkpointer.py`), and
+the last stored checkpoint, which the checkpointer re-publishes as a heartbeat while the head does not move.
 
 It takes no principal: signing is the service's own periodic step, with the service's own key, not a caller's
 request."""
@@ -12,7 +13,7 @@ from demimas_audit.domain.checkpoint import Checkpoint, sign
 from demimas_audit.domain.commands import SignCheckpoint
 from demimas_audit.service_layer.ports import AuditUoW
 
-__all__ = ["sign_checkpoint"]
+__all__ = ["last_checkpoint", "sign_checkpoint"]
 
 
 async def sign_checkpoint(cmd: SignCheckpoint, uow: AuditUoW) -> Checkpoint | None:
@@ -26,3 +27,9 @@ async def sign_checkpoint(cmd: SignCheckpoint, uow: AuditUoW) -> Checkpoint | No
     await uow.checkpoints.add(cp)
     await uow.commit()
     return cp
+
+
+async def last_checkpoint(uow: AuditUoW) -> Checkpoint | None:
+    """The last stored checkpoint (None before the first): re-published unchanged while the chain is quiet, so a
+    witness can tell a quiet chain from a publisher that stopped. Nothing is signed or stored."""
+    return await uow.checkpoints.last()

@@ -39,6 +39,10 @@ class Chain(Protocol):
 class Checkpoints(Protocol):
     async def last_seq(self) -> int | None: ...
 
+    async def last(self) -> Checkpoint | None:
+        """The stored checkpoint at the highest sequence, if any."""
+        ...
+
     async def add(self, cp: Checkpoint) -> None:
         """Store it; one already stored at its sequence is kept."""
         ...

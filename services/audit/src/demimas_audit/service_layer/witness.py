@@ -5,6 +5,11 @@ appends every accepted one to a store it alone controls (`adapters/witness_store
 compared with that store (`compare_export`): whoever rewrites or cuts the whole table consistently, even re-signing
 with a stolen key, cannot change what the witness already saw.
 
+It also watches the publisher's liveness: the audit service re-publishes its last checkpoint each interval while the
+chain is quiet, so a silence longer than `warn_after` (`check_silence`, called periodically by the listener) means
+the checkpointer, NATS or the witness's own connection is down, and is logged as a warning until a validly signed
+checkpoint arrives again.
+
 The rules are in `domain/witness.py`; listening on NATS (and stopping on a signal) is `entrypoints/witness.py`.
 """
 
@@ -23,7 +28,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from demimas_audit.adapters.bus import CHECKPOINT_SUBJECT
 from demimas_audit.adapters.witness_store import WitnessStore, read_conflicts, read_store
 from demimas_audit.domain.checkpoint import Checkpoint, key_id, parse_checkpoint
-from demimas_audit.domain.witness import Decision, WitnessEntry, WitnessProblem, compare_with_witness, decide
+from demimas_audit.domain.witness import (
+    Decision,
+    Liveness,
+    WitnessEntry,
+    WitnessProblem,
+    compare_with_witness,
+    decide,
+    seconds,
+)
 from demimas_audit.service_layer.export import record_hashes
 
 __all__ = ["Witness", "WitnessComparison", "compare_export"]
@@ -43,6 +56,8 @@ class Witness:
         self.now = now or (lambda: dt.datetime.now(dt.UTC))
         self.counts: Counter[Decision] = Counter()
         self.last: WitnessEntry | None = None
+        self.liveness = Liveness(self.now())
+        """restarted by `open()`: the silence counts from when the witness starts listening"""
         self._file = WitnessStore(store)
 
     @property
@@ -52,6 +67,7 @@ class Witness:
     def open(self) -> None:
         """Open (or create) the store, take its lock and resume from its last line."""
         self.last = self._file.open()
+        self.liveness = Liveness(self.now())
         if self.last is None:
             log.info("witness store %s is new; key id %s", self.store, self.key_id)
         else:
@@ -65,6 +81,21 @@ class Witness:
 
     def close(self) -> None:
         self._file.close()
+
+    def check_silence(self, warn_after: dt.timedelta) -> None:
+        """Warn if no validly signed checkpoint arrived for `warn_after` (again at each further `warn_after`)."""
+        self.liveness, warning = self.liveness.check(self.now(), warn_after)
+        if warning is not None:
+            log.warning(
+                "%s: the audit service re-publishes its last checkpoint every interval even when the chain is quiet, "
+                "so its checkpointer, NATS or this witness's connection is down, or this witness was cut off; "
+                "checkpoints published meanwhile are not replayed (the next one covers the chain before it)",
+                warning.message,
+            )
+
+    def longest_silence(self) -> dt.timedelta:
+        """The longest time without a validly signed checkpoint since the start, the current silence included."""
+        return self.liveness.longest_at(self.now())
 
     def handle(self, data: bytes) -> Decision:
         """Decide on one published checkpoint and record it if accepted (or if it conflicts)."""
@@ -81,13 +112,19 @@ class Witness:
             entry = self._file.find(seq)
             return entry.hash if entry else None
 
+        last_seq = self.last.seq if self.last is not None else None
         decision = decide(cp, self.public_key, self.last, witnessed)
         self.counts[decision] += 1
+        self.liveness, resumed = self.liveness.received(decision, cp, received_at)
+        if resumed is not None:
+            log.info("checkpoints resumed after %s (sequence %d)", seconds(resumed), cp.seq)
         if decision is Decision.ACCEPTED:
             entry = WitnessEntry.of(cp, received_at)
             self._file.append(entry)
             self.last = entry
             log.info("witnessed checkpoint at sequence %d, hash %s", cp.seq, cp.hash.hex())
+        elif decision is Decision.DUPLICATE and cp.seq == last_seq:  # the heartbeat of a quiet chain: every interval
+            log.debug("checkpoint at sequence %d re-published (the chain did not move)", cp.seq)
         elif decision is Decision.DUPLICATE:
             log.info("checkpoint at sequence %d already witnessed with the same hash", cp.seq)
         elif decision is Decision.BAD_SIGNATURE:
