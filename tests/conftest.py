@@ -7,6 +7,7 @@ They live here, above tests/e2e and tests/browser, so that both trees share one 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -77,6 +78,19 @@ def mint(e2e_keys: DevKeys) -> Callable[..., str]:
         return mint_token(e2e_keys, issuer=ISSUER, audience=AUDIENCE, agency=Agency(agency), **claims)
 
     return make
+
+
+def forged_token(token: str) -> str:
+    """The token with one bit of its signature's first byte flipped: a signature that never verifies.
+
+    Writing fixed characters over the signature's end (`token[:-4] + "AAAA"`) could leave it as it was: an Ed25519
+    signature ends in the high byte of a scalar below 2**253, so of its last four base64url characters two carry
+    six random bits and two only two, and they are "AAAA" once in 65,536 tokens: the "forged" token was the real one."""
+    header, payload, signature = token.split(".")
+    raw = bytearray(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)))
+    raw[0] ^= 1
+    changed = base64.urlsafe_b64encode(bytes(raw)).rstrip(b"=").decode()
+    return f"{header}.{payload}.{changed}"
 
 
 def common_settings(stack: TestStack, e2e_keys: DevKeys, service: str) -> dict[str, Any]:

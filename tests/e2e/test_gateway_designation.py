@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Endpoints, ask
+from tests.conftest import Endpoints, ask, forged_token
 
 pytestmark = pytest.mark.integration
 
@@ -186,7 +186,7 @@ async def test_bad_input_to_the_workflow_names_the_field(endpoints: Endpoints, m
     reject = f'mutation {{ rejectProposal(id: "{pid}", reason: " ") {{ id }} }}'
     _, refused = await ask(endpoints.gateway, reject, token=kp2mi)
     assert refused["errors"][0]["extensions"]["field"] == "reason"
-    _, forged = await ask(endpoints.gateway, reject, token=kp2mi[:-4] + "AAAA")
+    _, forged = await ask(endpoints.gateway, reject, token=forged_token(kp2mi))
     assert forged["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 

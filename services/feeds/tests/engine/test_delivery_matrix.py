@@ -18,6 +18,7 @@ import pytest
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from demimas_common.devstack.fresh_villages import FreshVillages
 from demimas_common.devstack.testing import TestStack
 from demimas_common.events.envelope import CloudEvent, new_event
 from demimas_common.events.schemas import KNOWN_TYPES, schema_for
@@ -28,6 +29,7 @@ from .conftest import Endpoints, publish, running, until
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[4]
+FRESH = FreshVillages(ROOT)
 REGIONAL = {"BP3MI", "DISNAKER"}
 # docs/feeds.md, "What an agency may receive": the first matching prefix decides (any one of the scopes suffices)
 RULES = [
@@ -103,9 +105,14 @@ async def test_every_agency_receives_exactly_what_the_rules_say_of_every_event_t
     grants = documented_grants()
     agencies = {a: s for a, s in grants.items() if "feeds:manage" in s}
     assert len(agencies) == 7
-    province = f"{uuid.uuid4().int % 80 + 11}"
-    here, there = f"{province}.01", f"{province}.02"
-    village, neighbour = f"{here}.01.2001", f"{there}.01.2001"
+    # two villages of two regencies of one province, real and no other test's: these events stay on the session's
+    # stream for the other services' projections (a random province's PP.01.01.2001 could be a village another test
+    # counts in, or that FreshVillages hands out to one later)
+    village = FRESH()
+    province, here = village[:2], village[:5]
+    neighbour = FRESH(province)
+    while neighbour[:5] == here:
+        neighbour = FRESH(province)
     receivers = {a: await Receiver().start() for a in agencies}
     for agency, receiver in receivers.items():
         regional = agency in REGIONAL

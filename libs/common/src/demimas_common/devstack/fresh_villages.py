@@ -56,15 +56,36 @@ class FreshVillages:
         """Whether `code` (a village code) lies in a district some test or example names."""
         return code[:8] in self._reserved
 
-    def __call__(self, regency: str | None = None) -> str:
-        """A village (in `regency` when given, e.g. 16.06) no earlier call returned and outside reserved districts."""
+    def __call__(self, region: str | None = None) -> str:
+        """A village (in `region` when given: a province such as 33 or a regency such as 16.06) no earlier call
+        returned and outside reserved districts."""
         for _ in range(10_000):
-            reg = regency or self._rng.choice(list_wilayah(self._rng.choice(list_wilayah()).code)).code
-            district = self._rng.choice(list_wilayah(reg))
-            if district.code in self._reserved:
+            district = self._district(region)
+            if district is None:
                 continue
-            code: str = self._rng.choice(list_wilayah(district.code)).code
+            code: str = self._rng.choice(list_wilayah(district)).code
             if code not in self._used:
                 self._used.add(code)
                 return code
-        raise RuntimeError(f"no fresh village left in {regency or 'Indonesia'} outside the reserved districts")
+        raise RuntimeError(f"no fresh village left in {region or 'Indonesia'} outside the reserved districts")
+
+    def district(self, villages: int, region: str | None = None) -> list[str]:
+        """Every village of a district (with at least `villages` of them, in `region` when given) none of which any
+        call handed out before, all of them handed out now: a test may count what the whole district holds (rows
+        by a `PP.RR.DD` prefix) and find only its own, and no later call hands out a village there."""
+        for _ in range(10_000):
+            district = self._district(region)
+            if district is None:
+                continue
+            codes = sorted(str(v.code) for v in list_wilayah(district))
+            if len(codes) >= villages and not self._used.intersection(codes):
+                self._used.update(codes)
+                return codes
+        raise RuntimeError(f"no fresh district of {villages} villages left in {region or 'Indonesia'}")
+
+    def _district(self, region: str | None) -> str | None:
+        """A random district code in `region` (None for anywhere), or None when it is a reserved one."""
+        province = region[:2] if region else self._rng.choice(list_wilayah()).code
+        regency = region[:5] if region and len(region) >= 5 else self._rng.choice(list_wilayah(province)).code
+        district: str = self._rng.choice(list_wilayah(regency)).code
+        return None if district in self._reserved else district
