@@ -15,6 +15,7 @@ import contextlib
 import csv
 import io
 import tempfile
+import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -241,4 +242,59 @@ async def test_no_upload_is_taken_once_the_process_is_stopping(registry_db: Any)
         assert runner.busy(BP3MI)
         assert runner.admit(BP3MI) is None
     finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("stops", ["while the file is spooled", "while its job is written"])
+async def test_an_upload_admitted_as_the_process_begins_to_stop_is_not_run(
+    registry_db: Any, keys: Any, spool: Path, token: Callable[..., str], monkeypatch: pytest.MonkeyPatch, stops: str
+) -> None:
+    """known-gaps.md (issue 20): an upload admitted in the instant the process began to stop could start its run
+    after the runner closed; nothing cancelled it, and its job read RUNNING until its heartbeat was 60 s old. The
+    stop is now looked at once the job is written: the upload is answered 503 IMPORT_INTERRUPTED (send it again),
+    its job, if written, reads INTERRUPTED at once, and neither its file nor its place is kept."""
+    from demimas_registry.entrypoints import upload
+    from demimas_registry.importer import run
+
+    settings = registry_settings(registry_db, keys, import_concurrency=1, import_queue=1)
+    engine = create_engine(registry_db.runtime_url, pool_size=2)
+    runner = ImportRunner(engine, ReadLimits(), limit=1, queue=1, heartbeat_seconds=0.05)
+    real_copy, real_start = upload._copy, run.start_job
+
+    def copy_then_stop(source: Any, target: Any) -> None:
+        real_copy(source, target)
+        runner.stop()  # the process began to stop while the body was being spooled
+
+    async def start_then_stop(engine: Any, principal: Any) -> Any:
+        job_id = await real_start(engine, principal)
+        runner.stop()  # ... or while the job was being written
+        return job_id
+
+    if stops == "while the file is spooled":
+        monkeypatch.setattr(upload, "_copy", copy_then_stop)
+    else:
+        monkeypatch.setattr(run, "start_job", start_then_stop)
+    app = FastAPI()
+    app.include_router(upload_router(TokenVerifier(settings), settings, runner))
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://registry") as http:
+            headers = {"Authorization": f"Bearer {token('BP3MI', region='16')}", "Prefer": "respond-async"}
+            files = {"file": ("late.csv", csv_file(3_800, n=5), "text/csv")}
+            answer = await http.post("/imports/workers", files=files, headers=headers)
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["error"]["code"] == "IMPORT_INTERRUPTED"
+        assert answer.headers["retry-after"]
+        job_header = answer.headers.get("x-demimas-import-job")
+        if stops == "while its job is written":
+            assert job_header is not None
+            job = await load_job(engine, uuid.UUID(job_header))  # read now, not once a heartbeat went stale
+            assert job is not None
+            assert (job.status, job.error_code) == ("INTERRUPTED", "IMPORT_INTERRUPTED")
+        else:
+            assert job_header is None  # no job was written
+        assert spooled(spool) == []
+        assert runner._admitted == 0
+        assert not runner._background
+    finally:
+        await runner.close()
         await engine.dispose()

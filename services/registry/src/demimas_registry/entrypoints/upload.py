@@ -33,7 +33,7 @@ from starlette.types import Message, Receive
 
 from demimas_common.auth.jwt import TokenVerifier
 from demimas_common.errors import DemimasError
-from demimas_registry.importer.run import ImportRunner, Outcome, Place
+from demimas_registry.importer.run import ImportRunner, Outcome, Place, Stopping
 from demimas_registry.settings import RegistrySettings
 
 __all__ = ["JOB_HEADER", "upload_router"]
@@ -103,6 +103,15 @@ def _busy() -> JSONResponse:
         " DEMIMAS_IMPORT_QUEUE); nothing of the file was stored, send it again later",
     )
     answer.headers["retry-after"] = str(RETRY_AFTER_SECONDS)
+    return answer
+
+
+def _stopping(stopping: Stopping) -> JSONResponse:
+    """The process began to stop while the file came in: nothing stored, send it again (to another replica)."""
+    answer = _error(503, "IMPORT_INTERRUPTED", str(stopping))
+    answer.headers["retry-after"] = str(RETRY_AFTER_SECONDS)
+    if stopping.job_id is not None:
+        answer.headers[JOB_HEADER] = str(stopping.job_id)
     return answer
 
 
@@ -194,6 +203,10 @@ def upload_router(verifier: TokenVerifier, settings: RegistrySettings, runner: I
             with spooled:
                 await asyncio.to_thread(_copy, file.file, spooled)
             job = await runner.start(principal)
+        except Stopping as stopping:
+            place.release()
+            await asyncio.to_thread(path.unlink, missing_ok=True)
+            return _stopping(stopping)
         except BaseException:
             place.release()
             await asyncio.to_thread(path.unlink, missing_ok=True)

@@ -38,7 +38,7 @@ from demimas_registry.importer.load import ImportInterrupted, import_workers
 from demimas_registry.importer.parse import FileRejected, read_rows
 from demimas_registry.importer.report import ImportReport
 
-__all__ = ["ImportRunner", "Outcome", "Place"]
+__all__ = ["ImportRunner", "Outcome", "Place", "Stopping"]
 
 log = logging.getLogger("demimas.registry.import")
 
@@ -55,6 +55,16 @@ class Outcome:
     report: ImportReport | None = None
     refused: FileRejected | None = None
     interrupted: ImportInterrupted | None = None
+
+
+class Stopping(Exception):
+    """The process began to stop while an admitted upload was being received: its file is not run (nothing would
+    cancel a run started after `close()`). `job_id`: the job written just before the stop was seen, now
+    `INTERRUPTED`; None when none was written."""
+
+    def __init__(self, job_id: uuid.UUID | None) -> None:
+        super().__init__("the registry process is stopping; nothing of the file was stored, send it again")
+        self.job_id = job_id
 
 
 class Place:
@@ -122,8 +132,21 @@ class ImportRunner:
         return Place(self, office)
 
     async def start(self, principal: Principal) -> uuid.UUID:
-        """Write the job (`RUNNING`) of a file about to be run."""
-        return await start_job(self.engine, principal)
+        """Write the job (`RUNNING`) of a file about to be run, or raise `Stopping` once the process stops.
+
+        An upload is admitted before its body is read, and the process may begin to stop (and `close()` may end)
+        while it is spooled or while its job is written. A run started after that would never be cancelled: the
+        process would exit under it, its job reading `RUNNING` until its heartbeat went stale. So the stop is looked
+        at again after the write, with no await between this check and the caller registering the run
+        (`run_in_background`) or beginning it (`run`)."""
+        if self._stopped.is_set():
+            raise Stopping(None)
+        job_id = await start_job(self.engine, principal)
+        if self._stopped.is_set():
+            with contextlib.suppress(Exception):  # else the stopped heartbeat tells it, 60 s later
+                await asyncio.shield(interrupt_running(self.engine, [job_id]))
+            raise Stopping(job_id)
+        return job_id
 
     async def run(self, job_id: uuid.UUID, path: Path, principal: Principal, place: Place | None = None) -> Outcome:
         """Import the file at `path` as job `job_id`, delete the file, give `place` back, and return the outcome."""
