@@ -126,4 +126,24 @@ def instrument_engine(engine: AsyncEngine) -> None:
     meter = get_meter("demimas.sqlalchemy")
     usage = meter.create_up_down_counter("db.client.connections.usage", unit="connections")
     EngineTracer(trace.get_tracer("demimas.sqlalchemy"), sync_engine, usage, enable_commenter=False)  # type: ignore[no-untyped-call]
+    # The tracer describes a failed statement's span by the driver's message, which can quote a value the statement
+    # carried (asyncpg: `invalid input for query argument $3: '31-13-1990' ...`): its own error status instead.
+    from opentelemetry.instrumentation.sqlalchemy import engine as instrumented
+    from sqlalchemy import event
+
+    event.remove(sync_engine, "handle_error", instrumented._handle_error)
+    event.listen(sync_engine, "handle_error", _statement_failed)
     _instrumented_engines.add(sync_engine)
+
+
+def _statement_failed(context: Any) -> None:
+    """The statement's span ended as failed, described by the error's class and SQLSTATE only."""
+    span = getattr(context.execution_context, "_otel_span", None)  # where the engine tracer keeps it
+    if span is None:
+        return
+    if span.is_recording():
+        error = context.original_exception
+        code = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+        description = type(error).__name__ + (f" (SQLSTATE {code})" if code else "")
+        span.set_status(trace.Status(trace.StatusCode.ERROR, description))
+    span.end()
