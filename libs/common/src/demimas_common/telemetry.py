@@ -30,6 +30,7 @@ __all__ = [
     "instrument_app",
     "instrument_engine",
     "spans_recorded",
+    "without_query_string",
 ]
 
 UNTRACED_PATHS = ("/healthz", "/readyz", "/metrics")  # probes every few seconds would drown the real traces
@@ -77,13 +78,37 @@ def extract_context(traceparent: str | None) -> otel_context.Context:
     return _propagator.extract({"traceparent": traceparent} if traceparent else {})
 
 
+# The attributes in which the ASGI instrumentation records a request's URL with its query string (the old and the
+# stable HTTP semantic conventions). A GraphQL GET carries its document and variables there: NIKs, names, dates.
+_URL_ATTRIBUTES = ("http.url", "url.full", "http.target")
+_QUERY_ATTRIBUTE = "url.query"
+QUERY_WITHHELD = "(withheld)"
+
+
+def without_query_string(span: Any, scope: Any = None) -> None:
+    """The server span's URL attributes without their query string (`url.query` replaced): a request's query
+    string is never recorded on a span, whatever it carries. The instrumentation's `server_request_hook`, called
+    right after it set them, on every HTTP request and WebSocket connection."""
+    if not span.is_recording():
+        return
+    attributes = getattr(span, "attributes", None) or {}
+    for key in _URL_ATTRIBUTES:
+        value = attributes.get(key)
+        if isinstance(value, str) and "?" in value:
+            span.set_attribute(key, value.split("?", 1)[0])
+    if _QUERY_ATTRIBUTE in attributes:
+        span.set_attribute(_QUERY_ATTRIBUTE, QUERY_WITHHELD)
+
+
 def instrument_app(app: Any) -> None:
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
     excluded = ",".join(f"{path}$" for path in UNTRACED_PATHS)
     # No span per ASGI message: a subscription's WebSocket sends one message per event, and a span each cost more
     # than executing the event (the request's or connection's own span stays).
-    FastAPIInstrumentor.instrument_app(app, excluded_urls=excluded, exclude_spans=["receive", "send"])
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls=excluded, exclude_spans=["receive", "send"], server_request_hook=without_query_string
+    )
 
 
 def instrument_engine(engine: AsyncEngine) -> None:
@@ -101,4 +126,24 @@ def instrument_engine(engine: AsyncEngine) -> None:
     meter = get_meter("demimas.sqlalchemy")
     usage = meter.create_up_down_counter("db.client.connections.usage", unit="connections")
     EngineTracer(trace.get_tracer("demimas.sqlalchemy"), sync_engine, usage, enable_commenter=False)  # type: ignore[no-untyped-call]
+    # The tracer describes a failed statement's span by the driver's message, which can quote a value the statement
+    # carried (asyncpg: `invalid input for query argument $3: '31-13-1990' ...`): its own error status instead.
+    from opentelemetry.instrumentation.sqlalchemy import engine as instrumented
+    from sqlalchemy import event
+
+    event.remove(sync_engine, "handle_error", instrumented._handle_error)
+    event.listen(sync_engine, "handle_error", _statement_failed)
     _instrumented_engines.add(sync_engine)
+
+
+def _statement_failed(context: Any) -> None:
+    """The statement's span ended as failed, described by the error's class and SQLSTATE only."""
+    span = getattr(context.execution_context, "_otel_span", None)  # where the engine tracer keeps it
+    if span is None:
+        return
+    if span.is_recording():
+        error = context.original_exception
+        code = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+        description = type(error).__name__ + (f" (SQLSTATE {code})" if code else "")
+        span.set_status(trace.Status(trace.StatusCode.ERROR, description))
+    span.end()

@@ -30,6 +30,9 @@ request 0190a5a0-0000-7000-8000-000000000000 took 0.081234567 s
         ("phone 0812-3456-7890 invalid", "phone"),
         ("phone 0812 3456 789 invalid", "phone"),
         ("phone 62813123456789", "phone"),
+        # URL-encoded, as a GET's query string is logged (`%22` before the NIK ends in a digit)
+        ("GET /graphql?variables=%7B%22nik%22%3A%221606134703940001%22%7D 200", "NIK"),
+        ("GET /graphql?variables=%7B%22phone%22%3A%22%2B6281234567890%22%7D 200", "phone"),
     ],
 )
 def test_personal_data_is_found(tmp_path: Path, line: str, kind: str) -> None:

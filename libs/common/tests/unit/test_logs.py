@@ -72,6 +72,28 @@ def test_personal_data_is_masked_in_tracebacks(output: io.StringIO) -> None:
     assert NIK not in output.getvalue()
 
 
+def test_a_failed_statements_values_are_withheld_from_messages_and_tracebacks(output: io.StringIO) -> None:
+    """What a driver's error quotes (PostgreSQL's DETAIL, a value asyncpg could not encode) has no shape the mask
+    knows: a name, a birth date, an address. It is withheld wherever the error's text is written."""
+    detail = "DETAIL:  Failing row contains (Siti Aminah, 1994-03-07, Jalan Kenanga 5, dipukul majikan)."
+    encoding = "invalid input for query argument $3: '31-13-1990' (expected a datetime.date instance, got 'str')"
+    error = f'new row for relation "workers" violates check constraint "workers_address_check"\n{detail}'
+    log = logging.getLogger("demimas.test")
+    log.warning("statement failed: %s", error)
+    try:
+        raise ValueError(f"{error}\n{encoding}")
+    except ValueError:
+        log.exception("row 7 failed")
+    first, second = lines(output)
+    assert first["message"] == (
+        'statement failed: new row for relation "workers" violates check constraint "workers_address_check"\n'
+        "DETAIL: (withheld: it may quote the statement's values)"
+    )
+    assert "invalid input for query argument $3: (withheld" in str(second["exception"])
+    for value in ("Siti Aminah", "1994-03-07", "Jalan Kenanga", "dipukul", "31-13-1990"):
+        assert value not in output.getvalue()
+
+
 def test_uvicorn_access_logs_go_through_the_mask(output: io.StringIO) -> None:
     logging.getLogger("uvicorn.access").addHandler(logging.NullHandler())
     configure_logging("INFO", "test").setStream(output)  # type: ignore[attr-defined]

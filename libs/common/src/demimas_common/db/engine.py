@@ -21,6 +21,9 @@ def create_engine(url: str, *, pool_size: int = 10, **kwargs: Any) -> AsyncEngin
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
+        # A failed statement's error would otherwise end with `[parameters: (<nik>, <name>, <birth date>, ...)]`,
+        # and errors are logged: no bound value is ever written into an error's text (docs/personal-data.md).
+        hide_parameters=True,
         # asyncpg's statement cache would pin plans across migrations of the same session; keep it small.
         connect_args={"server_settings": {"application_name": kwargs.pop("application_name", "demimas")}},
         **kwargs,

@@ -3,8 +3,8 @@ fails when a NIK or a phone number reached one of them (docs/personal-data.md).
 
 Two kinds of search: the shapes of personal data (any 16-digit run, as a NIK is; an Indonesian mobile number in
 its national or +62 form, with or without separators), which catches values no test thought of, and exact values
-a test knows it used. A finding names the file, the line and the kind, never the value itself: the report of a
-leak must not leak again.
+a test knows it used; a line holding URL-encoded text is searched decoded too. A finding names the file, the line
+and the kind, never the value itself: the report of a leak must not leak again.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote_plus
 
 __all__ = ["Leak", "find_leaks", "log_files"]
 
@@ -47,9 +48,11 @@ def find_leaks(paths: Iterable[Path], values: Iterable[str] = (), *, shapes: boo
     for path in paths:
         with path.open(encoding="utf-8", errors="replace") as lines:
             for number, line in enumerate(lines, start=1):
+                # a URL-encoded value (a GET's query string: `%22<nik>%22`) is searched decoded as well
+                texts = (line, unquote_plus(line)) if "%" in line else (line,)
                 for kind, shape in SHAPES.items() if shapes else ():
-                    if shape.search(line):
+                    if any(shape.search(text) for text in texts):
                         leaks.append(Leak(path, number, kind))
-                if any(value in line for value in exact):
+                if any(value in text for value in exact for text in texts):
                     leaks.append(Leak(path, number, "value used by the test"))
     return leaks
