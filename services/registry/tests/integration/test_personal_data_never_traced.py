@@ -42,7 +42,9 @@ def spans() -> Iterator[InMemorySpanExporter]:
     try:
         yield exporter
     finally:
-        processor.shutdown()  # the provider keeps it, but a shut down exporter takes no more spans
+        # The provider keeps its processors: a shut down exporter takes no more spans, silently (a shut down
+        # processor would warn on every later span of the session, which other tests read as a fault).
+        exporter.shutdown()
 
 
 def recorded_texts(span: ReadableSpan) -> Iterator[tuple[str, str]]:
