@@ -102,7 +102,13 @@ async def test_a_running_job_shows_its_rows_read_then_its_report(engine: Any, tm
     assert [(r.line, r.column, r.code) for r in done.rows] == [(302, "sex", "INVALID_VALUE")]
     assert done.finished_at is not None
     assert done.heartbeat_at >= running.heartbeat_at
-    assert not (tmp_path / "workers.csv").exists()  # the spooled file is gone with the run
+    # The spooled file goes with the run, in its `finally`, just after the commit that made the job SUCCEEDED: wait
+    # for it (CI once read the job between the two).
+    for _ in range(600):
+        if not (tmp_path / "workers.csv").exists():
+            break
+        await asyncio.sleep(0.05)
+    assert not (tmp_path / "workers.csv").exists()
 
 
 async def test_a_run_cancelled_as_the_process_stops_is_interrupted_and_stores_nothing(
