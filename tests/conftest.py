@@ -60,31 +60,16 @@ from demimas_registry.synthetic import SyntheticWorkers
 ROOT = Path(__file__).resolve().parents[1]
 SUPERGRAPH = ROOT / "deploy" / "supergraph.graphql"
 _fresh_village = FreshVillages(ROOT)
-_FRESH_FOR: dict[str, str] = {}
-"""The fresh village each real village a generator drew is replaced with, for the session."""
+
+
+_synthetic_village = _fresh_village.instead_of(SyntheticWorkers.village)
 
 
 @pytest.fixture(autouse=True)
 def synthetic_rows_in_fresh_villages(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Rows a test leaves SyntheticWorkers to place go to fresh villages (`FreshVillages`), never a random real one.
-
-    Every event of the session reaches every service: the registry's relay publishes its outbox (whichever test
-    wrote it), and each projection (designation's village counters, pillars, cases, feeds) consumes the whole
-    stream. A synthetic row in a random real village could so land in the fresh village another test counts. CI
-    once failed, most likely on that: designation's counters of a fresh village held one returned worker too many;
-    the import tests' 339 random villages meet a test's two fresh ones about once in 170 runs. Drawing them from
-    the session-wide pool of fresh villages makes it impossible, for the next test importing synthetic rows too.
-    Each real draw always gets the same fresh village, so a seeded generator still gives the same rows (the demo
-    loaded twice is the same demo)."""
-    drawn = SyntheticWorkers.village  # the generator's own draw, kept so that its other columns stay as they were
-
-    def fresh_instead(self: SyntheticWorkers) -> str:
-        real = drawn(self)
-        if real not in _FRESH_FOR:
-            _FRESH_FOR[real] = _fresh_village()
-        return _FRESH_FOR[real]
-
-    monkeypatch.setattr(SyntheticWorkers, "village", fresh_instead)
+    """Rows a test leaves SyntheticWorkers to place go to fresh villages, never random real ones (why:
+    `FreshVillages.instead_of`)."""
+    monkeypatch.setattr(SyntheticWorkers, "village", _synthetic_village)
 
 
 ISSUER, AUDIENCE = "https://auth.e2e.test", "demimas"
